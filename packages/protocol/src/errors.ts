@@ -29,6 +29,14 @@ export const protocolErrors = {
     summary: 'The handshake request is not a JSON object with a string protocol and an integer version.',
     surface: 'Handshake error reply, then the connection closes',
   },
+  SB_ERR_PROTOCOL_INVALID_FRAMING: {
+    summary: 'A MessagePack length prefix is malformed or announces more than 2 GB, or a frame is empty.',
+    surface: 'Close message "Connection closed with an error." (details with detailed errors on)',
+  },
+  SB_ERR_PROTOCOL_UNWRITABLE_MESSAGE: {
+    summary: 'A message given to writeMessage has an unknown type or a payload the serializer rejects.',
+    surface: 'Thrown to the server code that tried to send; nothing reaches the peer',
+  },
 } as const satisfies ErrorCatalogue;
 
 /** A code of the protocol package's catalogue. */
@@ -45,10 +53,32 @@ export class ProtocolError extends Error {
   /** The .NET exception type name the reference uses for this fault (`InvalidDataException`). */
   readonly exceptionType: string;
 
-  constructor(code: ProtocolErrorCode, message: string, exceptionType = 'InvalidDataException') {
-    super(message);
+  /**
+   * @param code - the catalogue code.
+   * @param message - the reference implementation's text for the same fault.
+   * @param exceptionType - the .NET exception type the reference raises for it.
+   * @param options - `cause`: the underlying error (a `SyntaxError` from `JSON.parse`, for example).
+   */
+  constructor(
+    code: ProtocolErrorCode,
+    message: string,
+    exceptionType = 'InvalidDataException',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
     this.name = 'ProtocolError';
     this.code = code;
     this.exceptionType = exceptionType;
   }
+}
+
+/**
+ * The error for a message (or handshake) that does not fit in `maxMessageSize` bytes, with the
+ * reference text (signalr-protocol.md section 15.8), so a detailed Close reads like ASP.NET's.
+ */
+export function messageTooLargeError(maxMessageSize: number): ProtocolError {
+  return new ProtocolError(
+    'SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE',
+    `The maximum message size of ${maxMessageSize}B was exceeded. The message size can be configured in AddHubOptions.`,
+  );
 }
