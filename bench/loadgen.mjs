@@ -1,0 +1,286 @@
+// Load generator: one process, driven over IPC by run.mjs, holding every client connection.
+// Commands: connect, echo, fanout (broadcast or group), storm, closeAll, exit. A measured
+// command first runs its warm-up, then posts {evt:'window-start'} and waits for {cmd:'go'} so
+// the orchestrator can snapshot the server's CPU time at a quiet moment; it ends with
+// {evt:'result'}. Every loop is bounded by a count and by a deadline.
+import { performance } from 'node:perf_hooks';
+import { adapters, closeAgents } from './lib/protocols.mjs';
+
+const now = () => performance.now();
+const conns = [];
+const sink = { current: { d() {}, c() {} } };
+let ctx = null;
+let adapter = null;
+let goResolve = null;
+
+function send(m) {
+  process.send(m);
+}
+
+/** Source addresses 127.0.0.1..N rotate so >28k connections do not run out of ephemeral ports. */
+function setup({ peer, port, path, sources = 4, skipNegotiation = false }) {
+  adapter = adapters[peer];
+  if (!adapter) throw new Error(`unknown protocol ${peer}`);
+  ctx = { port, path: path ?? adapter.path, skipNegotiation, src: (i) => `127.0.0.${1 + (i % sources)}` };
+}
+
+let seq = 0;
+
+/** Opens and handshakes one connection and appends it to `conns` (its index is `conn.i`). */
+async function openOne() {
+  const conn = { i: -1, ws: null, n: 0, out: 0, t: 0, closed: false, closedByServer: null };
+  conn.ws = await adapter.open(ctx, seq++, conn, sink);
+  conn.i = conns.length;
+  conns.push(conn);
+  return conn;
+}
+
+/** Opens connections until `target` are open; `concurrency` handshakes in flight. */
+async function connect({ target, concurrency = 100, timeoutMs = 120000 }) {
+  const t0 = now();
+  const deadline = t0 + timeoutMs;
+  let inflight = 0;
+  let failed = 0;
+  const errors = new Set();
+  async function worker() {
+    while (conns.length + inflight < target && now() < deadline && failed < 100) {
+      inflight++;
+      try {
+        await openOne();
+      } catch (e) {
+        failed++;
+        if (errors.size < 5) errors.add(String(e.message ?? e));
+      } finally {
+        inflight--;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { open: conns.length, failed, errors: [...errors], ms: now() - t0 };
+}
+
+async function window() {
+  send({ evt: 'window-start' });
+  await new Promise((resolve) => {
+    goResolve = resolve;
+  });
+}
+
+function percentiles(samples) {
+  if (!samples.length) return { p50: null, p99: null };
+  const s = Float64Array.from(samples).sort();
+  return { p50: s[Math.floor(s.length * 0.5)], p99: s[Math.floor(s.length * 0.99)] };
+}
+
+/** Closed-loop echo: each of `clients` connections keeps one invocation in flight. */
+async function echo({ clients, payload, warmupMs, durationMs, maxCount }) {
+  const sel = conns.slice(0, clients);
+  let id = 0;
+  const run = (ms, limit) =>
+    new Promise((resolve) => {
+      const stopAt = now() + ms;
+      let count = 0;
+      let errors = 0;
+      let outstanding = 0;
+      let stopped = false;
+      const lat = [];
+      const fire = (c) => {
+        c.out++;
+        outstanding++;
+        c.t = now();
+        c.ws.send(adapter.echo(id++, payload));
+      };
+      sink.current = {
+        d() {},
+        c(c, n, errs) {
+          c.out -= n;
+          outstanding -= n;
+          count += n;
+          errors += errs;
+          const t = now();
+          if (lat.length < 200000) lat.push((t - c.t) * 1000);
+          if (!stopped && (count >= limit || t >= stopAt)) stopped = true;
+          if (!stopped) fire(c);
+          else if (outstanding <= 0) finish();
+        },
+      };
+      const guard = setTimeout(finish, ms + 10000);
+      function finish() {
+        clearTimeout(guard);
+        sink.current = { d() {}, c() {} };
+        resolve({ msgs: count, errors, lost: outstanding, ...percentiles(lat) });
+      }
+      for (const c of sel) fire(c);
+    });
+  await run(warmupMs, Number.POSITIVE_INFINITY);
+  await window();
+  const t0 = now();
+  const r = await run(durationMs, maxCount);
+  return { ...r, wallMs: now() - t0, clients: sel.length };
+}
+
+/**
+ * Fan-out: conns[0] sends `count` messages; each reaches `perMsg` receivers. At most `window`
+ * messages are in flight (sent but not yet fully delivered). Every receiver is checked for
+ * exactly its expected number of deliveries.
+ */
+function fanoutRun({ count, perMsg, windowMsgs, timeoutMs, frame }) {
+  return new Promise((resolve) => {
+    const sender = conns[0].ws;
+    const target = count * perMsg;
+    const inflightMax = windowMsgs * perMsg;
+    let sent = 0;
+    let delivered = 0;
+    let finished = false;
+    const pump = () => {
+      while (sent < count && sent * perMsg - delivered < inflightMax) sender.send(frame(sent++));
+    };
+    sink.current = {
+      d(c, n) {
+        c.n += n;
+        delivered += n;
+        if (delivered >= target) finish();
+        else if (sent < count && sent * perMsg - delivered < inflightMax) pump();
+      },
+      c() {},
+    };
+    const guard = setTimeout(finish, timeoutMs);
+    function finish() {
+      if (finished) return;
+      finished = true;
+      clearTimeout(guard);
+      // Give stragglers (duplicates) a moment to show up before the per-receiver check.
+      setTimeout(() => {
+        sink.current = { d() {}, c() {} };
+        resolve({ sent, delivered });
+      }, 50);
+    }
+    pump();
+  });
+}
+
+function checkReceivers(expected) {
+  let lost = 0;
+  let dup = 0;
+  let closed = 0;
+  for (const c of conns) {
+    const e = expected(c);
+    if (c.n < e) lost += e - c.n;
+    else if (c.n > e) dup += c.n - e;
+    if (c.closed) closed++;
+    c.n = 0;
+  }
+  return { lost, dup, closed };
+}
+
+async function fanout({ kind, groupSize, payload, count, warmup, windowMsgs, timeoutMs }) {
+  const n = conns.length;
+  let perMsg = n;
+  let groups = 1;
+  let frame = () => adapter.broadcast(payload);
+  if (kind === 'group') {
+    groups = Math.floor(n / groupSize);
+    perMsg = groupSize;
+    const joined = await joinGroups(groupSize, groups, timeoutMs);
+    if (joined.errors || joined.acks < groups * groupSize)
+      return { error: `join failed: ${JSON.stringify(joined)}` };
+    frame = (k) => adapter.group(`g${k % groups}`, payload);
+    // Whole rounds so that every group member expects the same number of messages.
+    count = Math.max(1, Math.round(count / groups)) * groups;
+    warmup = Math.max(1, Math.round(warmup / groups)) * groups;
+  }
+  const inGroup = (c) => kind !== 'group' || c.i < groups * groupSize;
+  await fanoutRun({ count: warmup, perMsg, windowMsgs, timeoutMs, frame });
+  const w = checkReceivers((c) => (inGroup(c) ? warmup / groups : 0));
+  await window();
+  const t0 = now();
+  const r = await fanoutRun({ count, perMsg, windowMsgs, timeoutMs, frame });
+  const wallMs = now() - t0;
+  const chk = checkReceivers((c) => (inGroup(c) ? count / groups : 0));
+  return {
+    msgs: r.delivered,
+    sent: r.sent,
+    expected: count * perMsg,
+    wallMs,
+    ...chk,
+    warmupLost: w.lost,
+    receivers: n,
+  };
+}
+
+/** Connection i joins group g(i / size); waits for every join's completion. */
+function joinGroups(size, groups, timeoutMs) {
+  return new Promise((resolve) => {
+    const total = size * groups;
+    let acks = 0;
+    let errors = 0;
+    const guard = setTimeout(() => done(), timeoutMs);
+    function done() {
+      clearTimeout(guard);
+      sink.current = { d() {}, c() {} };
+      resolve({ acks, errors });
+    }
+    sink.current = {
+      d() {},
+      c(_c, n, errs) {
+        acks += n;
+        errors += errs;
+        if (acks >= total) done();
+      },
+    };
+    for (let i = 0; i < total; i++) conns[i].ws.send(adapter.join(`j${i}`, `g${Math.floor(i / size)}`));
+  });
+}
+
+/** Connection storm: negotiate + upgrade + handshake as fast as `concurrency` allows. */
+async function storm({ count, concurrency, durationMs }) {
+  await window();
+  const t0 = now();
+  const deadline = t0 + durationMs;
+  let started = 0;
+  let ok = 0;
+  let failed = 0;
+  const lat = [];
+  const errors = new Set();
+  async function worker() {
+    while (started < count && now() < deadline) {
+      started++;
+      const t = now();
+      try {
+        await openOne();
+        ok++;
+        lat.push((now() - t) * 1000);
+      } catch (e) {
+        failed++;
+        if (errors.size < 5) errors.add(String(e.message ?? e));
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const wallMs = now() - t0;
+  return { msgs: ok, failed, wallMs, errors: [...errors], ...percentiles(lat) };
+}
+
+function closeAll() {
+  for (const c of conns) c.ws.terminate();
+  const n = conns.length;
+  conns.length = 0;
+  closeAgents();
+  return { closed: n };
+}
+
+const handlers = { setup, connect, echo, fanout, storm, closeAll };
+
+process.on('message', async (m) => {
+  if (m.cmd === 'go') return goResolve?.();
+  if (m.cmd === 'exit') process.exit(0);
+  const h = handlers[m.cmd];
+  try {
+    const result = h ? await h(m) : { error: `unknown command ${m.cmd}` };
+    send({ evt: 'result', cmd: m.cmd, result: result ?? {} });
+  } catch (e) {
+    send({ evt: 'result', cmd: m.cmd, result: { error: String(e.stack ?? e) } });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ evt: 'ready', pid: process.pid });

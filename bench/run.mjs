@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+// Switchboard benchmark harness (issue #8). `npm run bench [-- options]`
+//
+//   --quick              smoke test (< 2 min): echo, broadcast 1k / 5k, idle RSS; 2 reps
+//   --reps N             repetitions, peers interleaved (default 5, quick 2)
+//   --peers a,b          subset of ws, socketio, switchboard (default: all that start)
+//   --sessions a,b       subset of 1k, 5k, 20k, groups, storm
+//   --docs / --no-docs   rewrite docs/benchmarks.md (default: full runs only)
+//   --out FILE           result file (default bench/results/<timestamp>[-quick].json)
+//
+// Servers run on core 0, the load generator on core 1 (taskset, when present). The headline is
+// server CPU time (utime + stime from /proc/<pid>/stat) per delivered message over the measured
+// window; instructions per message come from `perf stat` where the kernel supports it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  detectPerf,
+  detectPinning,
+  FD_LIMIT,
+  machineInfo,
+  procCpuUs,
+  procRss,
+  spawnNode,
+  startPerf,
+  stopChild,
+  waitMessage,
+} from './lib/proc.mjs';
+import { summarize, writeDocs } from './lib/report.mjs';
+import { PAYLOAD, PEERS, SCENARIOS, sessions } from './lib/scenarios.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    peers: { type: 'string' },
+    sessions: { type: 'string' },
+    docs: { type: 'boolean' },
+    'no-docs': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const mode = opt.quick ? 'quick' : 'full';
+const reps = Math.max(1, Number(opt.reps ?? (opt.quick ? 2 : 5)));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+const pin = detectPinning();
+const perf = detectPerf();
+const cores = pin.ok ? { server: 0, loadgen: 1 } : { server: null, loadgen: null };
+log(`pinning: ${pin.ok ? 'server core 0, load generator core 1' : `off (${pin.why})`}`);
+log(`perf instructions: ${perf.ok ? 'yes' : `no (${perf.why})`}`);
+
+async function startServer(peerName) {
+  const peer = PEERS[peerName];
+  const child = spawnNode(join(here, peer.script), { core: cores.server, nodeArgs: ['--expose-gc'] });
+  const ready = await waitMessage(child, (m) => m.evt === 'ready', 15000, `${peerName} server`);
+  return { child, pid: ready.pid, port: ready.port };
+}
+
+async function startLoadgen() {
+  const child = spawnNode(join(here, 'loadgen.mjs'), { core: cores.loadgen });
+  const ready = await waitMessage(child, (m) => m.evt === 'ready', 15000, 'load generator');
+  return { child, pid: ready.pid };
+}
+
+async function call(lg, msg, timeoutMs = 300000) {
+  lg.child.send(msg);
+  const m = await waitMessage(lg.child, (x) => x.evt === 'result' && x.cmd === msg.cmd, timeoutMs, msg.cmd);
+  if (m.result.error) throw new Error(`${msg.cmd}: ${m.result.error}`);
+  return m.result;
+}
+
+async function serverRss(srv) {
+  srv.child.send({ cmd: 'gc' });
+  const m = await waitMessage(srv.child, (x) => x.evt === 'gc', 15000, 'gc');
+  await sleep(300);
+  return { rss: procRss(srv.pid), heapUsed: m.mem.heapUsed, external: m.mem.external };
+}
+
+/** Runs one measured command: snapshot CPU at the generator's window-start, again at its result. */
+async function measured(lg, srv, msg) {
+  lg.child.send(msg);
+  const first = await waitMessage(
+    lg.child,
+    (x) => x.evt === 'window-start' || (x.evt === 'result' && x.cmd === msg.cmd),
+    300000,
+    `${msg.cmd} warm-up`,
+  );
+  if (first.evt === 'result') throw new Error(`${msg.cmd}: ${first.result.error ?? 'ended before window'}`);
+  const p = perf.ok ? startPerf(srv.pid) : null;
+  if (p) await sleep(250);
+  const s0 = procCpuUs(srv.pid);
+  const l0 = procCpuUs(lg.pid);
+  lg.child.send({ cmd: 'go' });
+  const done = await waitMessage(lg.child, (x) => x.evt === 'result' && x.cmd === msg.cmd, 300000, msg.cmd);
+  const s1 = procCpuUs(srv.pid);
+  const l1 = procCpuUs(lg.pid);
+  const instructions = p ? await p.stop() : null;
+  const r = done.result;
+  if (r.error) throw new Error(`${msg.cmd}: ${r.error}`);
+  const msgs = r.msgs || 0;
+  return {
+    ...r,
+    serverCpuUs: s1 - s0,
+    loadgenCpuUs: l1 - l0,
+    serverUsPerMsg: msgs ? (s1 - s0) / msgs : null,
+    loadgenUsPerMsg: msgs ? (l1 - l0) / msgs : null,
+    instructionsPerMsg: instructions !== null && msgs ? instructions / msgs : null,
+    ratePerSec: r.wallMs ? msgs / (r.wallMs / 1000) : null,
+  };
+}
+
+async function runSession(peerName, session, record) {
+  const srv = await startServer(peerName);
+  const lg = await startLoadgen();
+  try {
+    const rss0 = await serverRss(srv);
+    await call(lg, { cmd: 'setup', peer: PEERS[peerName].protocol, port: srv.port });
+    if (session.connections) {
+      const c = await call(lg, { cmd: 'connect', target: session.connections, concurrency: 100 });
+      if (c.open < session.connections)
+        throw new Error(`connected ${c.open}/${session.connections}: ${c.errors}`);
+      log(`  ${peerName}: ${c.open} connections in ${(c.ms / 1000).toFixed(1)} s`);
+    }
+    for (const step of session.steps) {
+      let r;
+      if (step.type === 'rss') {
+        await sleep(1000);
+        const m = await serverRss(srv);
+        const n = session.connections;
+        r = {
+          connections: n,
+          rss: m.rss,
+          rssPerConn: (m.rss - rss0.rss) / n,
+          heapPerConn: (m.heapUsed - rss0.heapUsed) / n,
+        };
+      } else {
+        const { scenario: _s, type, ...args } = step;
+        r = await measured(lg, srv, { cmd: type, payload: PAYLOAD, ...args });
+      }
+      record(step.scenario, r);
+      log(`  ${peerName} ${step.scenario}: ${brief(r)}`);
+    }
+  } finally {
+    await call(lg, { cmd: 'closeAll' }, 30000).catch(() => {});
+    await stopChild(lg.child);
+    await stopChild(srv.child);
+  }
+}
+
+function brief(r) {
+  if (r.rssPerConn !== undefined) return `${(r.rssPerConn / 1024).toFixed(1)} KiB/conn RSS`;
+  const bits = [`${r.serverUsPerMsg?.toFixed(2)} µs server CPU/msg`, `${Math.round(r.ratePerSec)} msg/s`];
+  bits.push(`gen ${r.loadgenUsPerMsg?.toFixed(2)} µs/msg`);
+  if (r.lost || r.dup || r.errors || r.failed)
+    bits.push(`lost ${r.lost ?? 0} dup ${r.dup ?? 0} err ${r.errors ?? r.failed}`);
+  return bits.join(', ');
+}
+
+async function main() {
+  const t0 = Date.now();
+  const wanted = opt.peers ? opt.peers.split(',') : Object.keys(PEERS);
+  const peers = [];
+  const skipped = {};
+  for (const p of wanted) {
+    if (!PEERS[p]) throw new Error(`unknown peer ${p}`);
+    try {
+      const s = await startServer(p);
+      await stopChild(s.child);
+      peers.push(p);
+    } catch (e) {
+      skipped[p] = String(e.message);
+      log(`peer ${p} skipped: ${e.message}`);
+    }
+  }
+  let list = sessions(mode);
+  if (opt.sessions) list = list.filter((s) => opt.sessions.split(',').includes(s.name));
+  const samples = {};
+  const failures = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const session of list) {
+      for (const peer of peers) {
+        log(`rep ${rep}/${reps} session ${session.name} peer ${peer}`);
+        const record = (scenario, r) => {
+          samples[scenario] ??= {};
+          samples[scenario][peer] ??= [];
+          samples[scenario][peer].push({ rep, ...r });
+        };
+        try {
+          await runSession(peer, session, record);
+        } catch (e) {
+          failures.push({ rep, session: session.name, peer, error: String(e.message ?? e) });
+          log(`  FAILED: ${e.message}`);
+        }
+      }
+    }
+  }
+  const result = {
+    schema: 1,
+    startedAt: new Date(t0).toISOString(),
+    durationS: Math.round((Date.now() - t0) / 1000),
+    mode,
+    machine: machineInfo(root),
+    method: {
+      reps,
+      pinning: pin.ok ? { server: 0, loadgen: 1 } : { off: pin.why },
+      perfInstructions: perf.ok ? true : { off: perf.why },
+      fdLimit: FD_LIMIT,
+      payloadBytes: PAYLOAD.length,
+      metric: 'server CPU µs (utime+stime, /proc/<pid>/stat) per delivered message in the measured window',
+    },
+    peers: Object.fromEntries(peers.map((p) => [p, PEERS[p].label])),
+    skippedPeers: skipped,
+    sessions: list,
+    scenarios: SCENARIOS,
+    summary: summarize(samples),
+    samples,
+    failures,
+  };
+  const stamp = result.startedAt.replace(/[:.]/g, '-');
+  const out = opt.out ?? join(here, 'results', `${stamp}${mode === 'quick' ? '-quick' : ''}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+  log(`results: ${out}`);
+  const docs = opt['no-docs'] ? false : (opt.docs ?? mode === 'full');
+  if (docs) log(`docs: ${writeDocs(result, root, out)}`);
+  printSummary(result);
+  if (failures.length) process.exitCode = 1;
+}
+
+function printSummary(result) {
+  for (const [sc, byPeer] of Object.entries(result.summary)) {
+    const main = SCENARIOS[sc]?.main ?? 'serverUsPerMsg';
+    const cells = Object.entries(byPeer).map(([p, s]) => {
+      const v = s[main];
+      if (!v) return `${p}=n/a`;
+      const f = (x) => (main === 'rssPerConn' ? (x / 1024).toFixed(1) : x.toFixed(2));
+      return `${p}=${f(v.median)} (${f(v.min)}-${f(v.max)})`;
+    });
+    console.log(`${sc.padEnd(14)} ${main === 'rssPerConn' ? 'KiB/conn' : 'µs/msg  '} ${cells.join('  ')}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

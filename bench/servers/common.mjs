@@ -1,0 +1,24 @@
+// Shared plumbing for the peer servers: listen on 127.0.0.1 (port from BENCH_PORT, 0 = any),
+// report {evt:'ready', pid, port} over IPC, answer {cmd:'gc'} with memory figures after a full
+// collection (servers run with --expose-gc), and exit when the orchestrator says so or goes away.
+
+/** @param {import('node:http').Server} http */
+export function serve(http, name) {
+  const port = Number(process.env.BENCH_PORT ?? 0);
+  http.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => {
+    process.send?.({ evt: 'ready', name, pid: process.pid, port: http.address().port });
+  });
+  process.on('message', (m) => {
+    if (m?.cmd === 'gc') {
+      globalThis.gc?.();
+      globalThis.gc?.();
+      process.send({ evt: 'gc', mem: process.memoryUsage() });
+    } else if (m?.cmd === 'exit') process.exit(0);
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** Plain 404 for every HTTP request the peer does not handle itself. */
+export function notFound(_req, res) {
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+}

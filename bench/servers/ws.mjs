@@ -1,0 +1,49 @@
+// Baseline peer: the `ws` library and nothing else. One-letter commands, no JSON anywhere:
+//   e<payload>        echo: the frame goes back to the sender as is
+//   b<payload>        broadcast: the received Buffer goes to every client (encoded once)
+//   j<group>          join a group; answers "j"
+//   g<group>|<payload> the frame goes to every member of the group
+import { createServer } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { notFound, serve } from './common.mjs';
+
+const http = createServer(notFound);
+const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
+const groups = new Map();
+const memberOf = new WeakMap();
+const TEXT = { binary: false };
+
+wss.on('connection', (ws) => {
+  ws.on('message', (data) => {
+    switch (data[0]) {
+      case 0x65: // e
+        ws.send(data, TEXT);
+        break;
+      case 0x62: // b
+        for (const c of wss.clients) c.send(data, TEXT);
+        break;
+      case 0x6a: {
+        // j
+        const g = data.toString('utf8', 1);
+        if (!groups.has(g)) groups.set(g, new Set());
+        groups.get(g).add(ws);
+        if (!memberOf.has(ws)) memberOf.set(ws, new Set());
+        memberOf.get(ws).add(g);
+        ws.send('j');
+        break;
+      }
+      case 0x67: {
+        // g
+        const bar = data.indexOf(0x7c);
+        const set = groups.get(data.toString('utf8', 1, bar));
+        if (set) for (const c of set) c.send(data, TEXT);
+        break;
+      }
+    }
+  });
+  ws.on('close', () => {
+    for (const g of memberOf.get(ws) ?? []) groups.get(g)?.delete(ws);
+  });
+});
+
+serve(http, 'ws');
