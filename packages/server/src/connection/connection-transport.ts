@@ -1,0 +1,44 @@
+/**
+ * The duplex a hub connection talks through. Each transport (WebSockets now; Server-Sent Events
+ * and long polling behind the same interface) adapts its I/O to this.
+ * @module
+ */
+
+/** How a transport closes. */
+export type TransportCloseKind =
+  /** Flush what is queued, then close cleanly (WebSocket 1000). */
+  | 'graceful'
+  /** Cut the connection at once, dropping what is queued. */
+  | 'abort';
+
+/** A transport as the hub connection sees it. */
+export interface ConnectionTransport {
+  /** `WebSockets`, `ServerSentEvents` or `LongPolling`. */
+  readonly name: string;
+  /** Whether the transport can carry binary data (for the MessagePack protocol). */
+  readonly supportsBinary: boolean;
+  /** Bytes queued and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  /**
+   * Queues `data` (one or more whole hub messages) as one transport message, as text or binary.
+   * Never throws; a failed write ends the transport, which reports it through its end callback.
+   */
+  write(data: Buffer, binary: boolean): void;
+  /** Stops reading from the client (back-pressure), until {@link resume}. */
+  pause(): void;
+  /** Reads again. */
+  resume(): void;
+  /** Ends the transport. */
+  close(kind: TransportCloseKind): void;
+}
+
+/** What a transport reports to its hub connection. */
+export interface TransportReceiver {
+  /** Bytes arrived from the client. */
+  receive(data: Buffer): void;
+  /**
+   * The transport ended. `clean` is true when the client closed it properly (a WebSocket close
+   * frame) or the server did; false for a dropped network or a killed client.
+   */
+  transportEnded(clean: boolean, reason?: string): void;
+}

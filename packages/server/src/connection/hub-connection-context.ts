@@ -1,0 +1,495 @@
+import {
+  type CloseMessage,
+  type HubMessage,
+  type HubProtocol,
+  type InvocationMessage,
+  MessageType,
+  PING_MESSAGE,
+  ProtocolError,
+  parseHandshakeRequest,
+  writeHandshakeResponse,
+} from '@switchboard/protocol';
+import type { Principal } from '../auth/authentication.js';
+import { buildErrorMessage, errorMessage, HubException, SwitchboardError } from '../errors.js';
+import type { HttpRequestInfo } from '../http/http-request-info.js';
+import type { HubCallerContext } from '../hubs/hub-caller-context.js';
+import type { HubDispatcher } from '../hubs/hub-dispatcher.js';
+import type { HubConnectionRef, HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
+import type { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
+import type { Logger } from '../logger.js';
+import type { HubMetrics } from '../metrics.js';
+import type { ResolvedHubOptions } from '../options.js';
+import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
+
+/** A coarse clock shared by all connections, refreshed on every heartbeat tick. */
+export interface HeartbeatClock {
+  /** Milliseconds, as the server's time provider counts them, at the last tick. */
+  now: number;
+}
+
+/** What a hub connection needs from the hub it belongs to. */
+export interface HubConnectionEnvironment {
+  readonly hubPath: string;
+  readonly dispatcher: HubDispatcher;
+  readonly manager: HubLifetimeManager;
+  readonly options: ResolvedHubOptions;
+  readonly protocols: readonly HubProtocol[];
+  readonly logger: Logger;
+  readonly metrics: HubMetrics;
+  readonly clock: HeartbeatClock;
+}
+
+type State = 'handshake' | 'connecting' | 'connected' | 'closed';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One client connection of a hub (ASP.NET's HubConnectionContext plus the message loop of
+ * HubConnectionHandler): the handshake, parsing with the size limit, dispatch with the parallel
+ * invocation limit, keep-alive, the client timeout, back-pressure and the send timeout, and the
+ * Close rules of signalr-protocol.md section 17. Timers are not its own: {@link tick} runs on the
+ * server's heartbeat.
+ */
+export class HubConnectionContext implements HubConnectionRef, HubCallerContext, TransportReceiver {
+  readonly items = new Map<unknown, unknown>();
+  readonly userIdentifier: string | undefined;
+  /** The protocol chosen in the handshake (JSON until then). */
+  private hubProtocol: HubProtocol | undefined;
+  private binary = false;
+  private state: State = 'handshake';
+  private buffer: Buffer = EMPTY;
+  private readonly startedAt: number;
+  private lastReceivedAt: number;
+  private lastWriteAt: number;
+  private clientTimeoutArmed = false;
+  private backedUpSince: number | undefined;
+  private activeInvocations = 0;
+  private readonly pendingInvocations: InvocationMessage[] = [];
+  private readonly held: HubMessage[] = [];
+  private readonly abortController = new AbortController();
+  private endError: Error | undefined;
+  private managerConnected = false;
+  private hubConnected = false;
+  private readonly ended: Promise<void>;
+  private resolveEnded!: () => void;
+
+  constructor(
+    readonly connectionId: string,
+    readonly user: Principal | undefined,
+    readonly request: HttpRequestInfo,
+    private readonly transportImpl: ConnectionTransport,
+    private readonly env: HubConnectionEnvironment,
+    private readonly onEnded: (connection: HubConnectionContext) => void,
+  ) {
+    this.userIdentifier = user?.userId;
+    this.startedAt = env.clock.now;
+    this.lastReceivedAt = env.clock.now;
+    this.lastWriteAt = env.clock.now;
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+  }
+
+  get transport(): string {
+    return this.transportImpl.name;
+  }
+
+  get protocol(): string {
+    return this.hubProtocol?.name ?? '';
+  }
+
+  get connectionAborted(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  /** Whether the handshake completed and the connection has not ended. */
+  get isConnected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Resolves when the connection has ended and onDisconnected has run. */
+  get closed(): Promise<void> {
+    return this.ended;
+  }
+
+  // ---- HubConnectionRef -------------------------------------------------------------------
+
+  writeMessage(message: SerializedHubMessage): void {
+    if (this.state !== 'connected') return;
+    this.writeBytes(message.getSerialized(this.hubProtocol!));
+  }
+
+  // ---- HubCallerContext ----------------------------------------------------------------------
+
+  abort(): void {
+    this.close({ type: MessageType.Close }, undefined);
+  }
+
+  // ---- TransportReceiver -----------------------------------------------------------------
+
+  receive(data: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceivedAt = this.env.clock.now;
+    this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data]);
+    if (this.state === 'handshake') {
+      if (!this.readHandshake()) return;
+    }
+    this.readMessages();
+  }
+
+  transportEnded(clean: boolean, reason?: string): void {
+    if (this.state === 'closed') return;
+    const error = clean
+      ? undefined
+      : new SwitchboardError('SB_ERR_CONNECTION_ABORTED', reason ?? 'The transport ended without a close.');
+    if (error) this.env.metrics.error(this.env.hubPath, error.code);
+    this.end(error);
+  }
+
+  // ---- heartbeat ------------------------------------------------------------------------------
+
+  /** Checks every timeout; called by the server's heartbeat with the current time. */
+  tick(now: number): void {
+    const o = this.env.options;
+    if (this.state === 'handshake') {
+      if (now - this.startedAt >= o.handshakeTimeoutMs) {
+        this.failHandshake('Handshake was canceled.', 'handshake.timeout');
+      }
+      return;
+    }
+    if (this.state !== 'connected') return;
+    if (this.transportImpl.bufferedAmount > o.sendBufferHighWaterMark) {
+      this.backedUpSince ??= now;
+      if (now - this.backedUpSince >= o.sendTimeoutMs) {
+        this.stalled(`The client read nothing for ${o.sendTimeoutMs} ms while data waited to be sent.`);
+        return;
+      }
+    } else {
+      this.backedUpSince = undefined;
+    }
+    if (this.clientTimeoutArmed && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
+      this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
+      this.env.logger.debug('connection.client_timeout', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+      });
+      const detail =
+        "OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.";
+      this.close(
+        {
+          type: MessageType.Close,
+          error: o.enableDetailedErrors
+            ? `Connection closed with an error. ${detail}`
+            : 'Connection closed with an error.',
+          allowReconnect: true,
+        },
+        new SwitchboardError('SB_ERR_CLIENT_TIMEOUT', detail),
+      );
+      return;
+    }
+    if (now - this.lastWriteAt >= o.keepAliveIntervalMs) this.writeOwn(PING_MESSAGE);
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  /**
+   * Sends `closeMessage` (when the connection got past the handshake), closes the transport and
+   * runs the disconnect sequence with `error`. Idempotent.
+   */
+  close(closeMessage: CloseMessage | undefined, error: Error | undefined): void {
+    if (this.state === 'closed') return;
+    if (closeMessage && (this.state === 'connected' || this.state === 'connecting'))
+      this.writeOwn(closeMessage);
+    this.transportImpl.close('graceful');
+    this.end(error);
+  }
+
+  /**
+   * The disconnect sequence (HubConnectionHandler's order): the hub's onDisconnected (only if its
+   * onConnected succeeded), then the lifetime manager, then the metrics. Runs once.
+   */
+  private end(error: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.endError = error;
+    this.buffer = EMPTY;
+    this.pendingInvocations.length = 0;
+    this.held.length = 0;
+    this.abortController.abort(error);
+    this.onEnded(this);
+    void this.runDisconnect(error).finally(this.resolveEnded);
+  }
+
+  private async runDisconnect(error: Error | undefined): Promise<void> {
+    if (this.hubConnected) {
+      await this.env.dispatcher.onDisconnected(this, error);
+      this.env.metrics.connectionClosed(
+        this.env.hubPath,
+        this.transport,
+        this.env.clock.now - this.startedAt,
+      );
+    }
+    if (this.managerConnected) {
+      try {
+        await this.env.manager.onDisconnected(this);
+      } catch (failure) {
+        this.env.logger.error('lifetime.on_disconnected_failed', {
+          hub: this.env.hubPath,
+          error: failure as Error,
+        });
+      }
+    }
+  }
+
+  /** Why the connection ended, when it did not end cleanly. */
+  get error(): Error | undefined {
+    return this.endError;
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------
+
+  /** Parses the handshake; returns true when it succeeded and hub messages may follow. */
+  private readHandshake(): boolean {
+    let parsed: ReturnType<typeof parseHandshakeRequest>;
+    try {
+      parsed = parseHandshakeRequest(this.buffer, this.env.options.maximumReceiveMessageSize);
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 'SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE') {
+        this.failHandshake('Handshake was canceled.', 'handshake.too_large');
+      } else {
+        const detail = this.env.options.enableDetailedErrors
+          ? ` ${exceptionTypeOf(error)}: ${errorMessage(error)}`
+          : '';
+        this.failHandshake(
+          `An unexpected error occurred during connection handshake.${detail}`,
+          'handshake.malformed',
+        );
+      }
+      return false;
+    }
+    if (!parsed) return false;
+    const { request, consumed } = parsed;
+    const wanted = request.protocol.toLowerCase();
+    const protocol = this.env.protocols.find((p) => p.name === wanted);
+    if (!protocol) {
+      this.failHandshake(
+        `The protocol '${request.protocol}' is not supported.`,
+        'handshake.unknown_protocol',
+      );
+      return false;
+    }
+    if (request.version > protocol.version || request.version < 0) {
+      this.failHandshake(
+        `The server does not support version ${request.version} of the '${request.protocol}' protocol.`,
+        'handshake.unsupported_version',
+      );
+      return false;
+    }
+    if (protocol.transferFormat === 'Binary' && !this.transportImpl.supportsBinary) {
+      this.failHandshake(
+        `Cannot use the '${request.protocol}' protocol on the current transport. The transport does not support 'Binary' transfer format.`,
+        'handshake.transfer_format',
+      );
+      return false;
+    }
+    this.hubProtocol = protocol;
+    this.binary = protocol.transferFormat === 'Binary';
+    this.buffer = this.buffer.subarray(consumed);
+    // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
+    this.writeBytes(writeHandshakeResponse());
+    this.state = 'connecting';
+    void this.connect();
+    return true;
+  }
+
+  private failHandshake(message: string, event: string): void {
+    this.env.metrics.error(this.env.hubPath, 'SB_ERR_HANDSHAKE_FAILED');
+    this.env.logger.debug(event, { hub: this.env.hubPath, connectionId: this.connectionId, reason: message });
+    // Handshake replies are JSON text whatever the requested protocol.
+    this.transportImpl.write(writeHandshakeResponse(message), this.binary);
+    this.transportImpl.close('graceful');
+    this.end(new SwitchboardError('SB_ERR_HANDSHAKE_FAILED', message));
+  }
+
+  /** Registers the connection, runs onConnected, then releases the messages that arrived meanwhile. */
+  private async connect(): Promise<void> {
+    try {
+      await this.env.manager.onConnected(this);
+      if (this.state !== 'connecting') {
+        // Ended while the manager registered it: undo that, since end() did not know of it.
+        await this.env.manager.onDisconnected(this);
+        return;
+      }
+      this.managerConnected = true;
+      await this.env.dispatcher.onConnected(this);
+    } catch (error) {
+      this.env.logger.warn('hub.on_connected_failed', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+        error: errorMessage(error),
+      });
+      this.env.metrics.error(this.env.hubPath, 'SB_ERR_ON_CONNECTED_FAILED');
+      // allowReconnect stays false: the same failure would happen again (17.1).
+      const text = buildErrorMessage(
+        'Connection closed with an error.',
+        error,
+        this.env.options.enableDetailedErrors,
+      );
+      this.close(
+        { type: MessageType.Close, error: text },
+        error instanceof Error ? error : new Error(String(error)),
+      );
+      return;
+    }
+    if (this.state !== 'connecting') {
+      // Ended while onConnected ran: the hub still gets its onDisconnected.
+      this.hubConnected = true;
+      await this.runHubDisconnectLate();
+      return;
+    }
+    this.hubConnected = true;
+    this.state = 'connected';
+    this.env.metrics.connectionOpened(this.env.hubPath, this.transport);
+    const held = this.held.splice(0);
+    for (const message of held) {
+      if (this.state !== 'connected') return;
+      this.handleMessage(message);
+    }
+  }
+
+  private async runHubDisconnectLate(): Promise<void> {
+    await this.ended;
+    await this.env.dispatcher.onDisconnected(this, this.endError);
+  }
+
+  private readMessages(): void {
+    if (this.buffer.length === 0) return;
+    let messages: HubMessage[];
+    const total = this.buffer.length;
+    try {
+      const result = this.hubProtocol!.parseMessages(this.buffer, {
+        maxMessageSize: this.env.options.maximumReceiveMessageSize,
+      });
+      messages = result.messages;
+      this.buffer = result.consumed === this.buffer.length ? EMPTY : this.buffer.subarray(result.consumed);
+    } catch (error) {
+      this.protocolViolation(error);
+      return;
+    }
+    if (messages.length === 0) return;
+    this.env.metrics.messagesReceived(this.env.hubPath, messages.length, total - this.buffer.length);
+    for (const message of messages) {
+      if (this.state === 'closed') return;
+      if (this.state === 'connecting') this.held.push(message);
+      else this.handleMessage(message);
+    }
+  }
+
+  private protocolViolation(error: unknown): void {
+    this.env.metrics.error(this.env.hubPath, 'SB_ERR_PROTOCOL_VIOLATION');
+    this.env.logger.debug('connection.protocol_error', {
+      hub: this.env.hubPath,
+      connectionId: this.connectionId,
+      reason: errorMessage(error),
+    });
+    const detail = ` ${exceptionTypeOf(error)}: ${errorMessage(error)}`;
+    this.close(
+      {
+        type: MessageType.Close,
+        error: `Connection closed with an error.${this.env.options.enableDetailedErrors ? detail : ''}`,
+      },
+      new SwitchboardError('SB_ERR_PROTOCOL_VIOLATION', errorMessage(error), { cause: error }),
+    );
+  }
+
+  private handleMessage(message: HubMessage): void {
+    switch (message.type) {
+      case MessageType.Invocation:
+        if (this.activeInvocations < this.env.options.maximumParallelInvocationsPerClient) {
+          this.runInvocation(message);
+        } else {
+          // Back-pressure: stop reading until a slot frees (13.10). What was parsed already waits here.
+          this.pendingInvocations.push(message);
+          if (this.pendingInvocations.length === 1) this.transportImpl.pause();
+        }
+        return;
+      case MessageType.StreamInvocation:
+        void this.env.dispatcher.invokeStream(this, message).then((completion) => this.writeOwn(completion));
+        return;
+      case MessageType.Ping:
+        this.clientTimeoutArmed = true;
+        return;
+      case MessageType.Close:
+        // The client is leaving (17.3): answer with our own Close, then end.
+        this.close({ type: MessageType.Close }, message.error ? new HubException(message.error) : undefined);
+        return;
+      case MessageType.CancelInvocation:
+      case MessageType.StreamItem:
+      case MessageType.Completion:
+      case MessageType.Ack:
+      case MessageType.Sequence:
+        // Streams, client results and stateful reconnect use these; ids this connection does not
+        // know are ignored, as the reference does (13.6, 13.8).
+        return;
+    }
+  }
+
+  private runInvocation(message: InvocationMessage): void {
+    this.activeInvocations++;
+    this.env.dispatcher.invoke(this, message).then(
+      (completion) => {
+        if (completion) this.writeOwn(completion);
+        this.invocationDone();
+      },
+      (error) => {
+        this.env.logger.error('invocation.dispatch_failed', { hub: this.env.hubPath, error: error as Error });
+        this.invocationDone();
+      },
+    );
+  }
+
+  private invocationDone(): void {
+    this.activeInvocations--;
+    if (this.state !== 'connected') return;
+    const next = this.pendingInvocations.shift();
+    if (next) {
+      this.runInvocation(next);
+      if (this.pendingInvocations.length === 0) this.transportImpl.resume();
+    }
+  }
+
+  // ---- writing ----------------------------------------------------------------------------------
+
+  private writeOwn(message: HubMessage): void {
+    if (this.state === 'closed' || !this.hubProtocol) return;
+    this.writeBytes(this.hubProtocol.writeMessage(message));
+  }
+
+  private writeBytes(bytes: Buffer): void {
+    this.lastWriteAt = this.env.clock.now;
+    this.transportImpl.write(bytes, this.binary);
+    this.env.metrics.messageSent(this.env.hubPath, bytes.length);
+    if (this.transportImpl.bufferedAmount > this.env.options.maxSendBufferSize) {
+      this.stalled(`More than ${this.env.options.maxSendBufferSize} bytes waited to be sent.`);
+    }
+  }
+
+  /** The client stopped reading: cut it (a Close message could not get through anyway). */
+  private stalled(reason: string): void {
+    if (this.state === 'closed') return;
+    this.env.metrics.error(this.env.hubPath, 'SB_ERR_SEND_TIMEOUT');
+    this.env.logger.warn('connection.send_timeout', {
+      hub: this.env.hubPath,
+      connectionId: this.connectionId,
+      reason,
+    });
+    this.transportImpl.close('abort');
+    this.end(new SwitchboardError('SB_ERR_SEND_TIMEOUT', reason));
+  }
+}
+
+function exceptionTypeOf(error: unknown): string {
+  if (error instanceof ProtocolError) return error.exceptionType;
+  if (error instanceof Error && error.name !== 'Error') return error.name;
+  return 'Exception';
+}

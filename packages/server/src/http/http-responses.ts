@@ -1,0 +1,34 @@
+import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Ends `res` with a plain-text body, as the reference's transport errors are (text/plain). */
+export function sendText(res: ServerResponse, status: number, body: string): void {
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': bytes.length });
+  res.end(bytes);
+}
+
+/** Ends `res` with a JSON body and its exact length. */
+export function sendJson(res: ServerResponse, status: number, json: string): void {
+  const bytes = Buffer.from(json, 'utf8');
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': bytes.length });
+  res.end(bytes);
+}
+
+/** Ends `res` with an empty body and the standard reason phrase (401 must be empty: 8.3). */
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** Refuses a WebSocket upgrade with an HTTP response written straight to the socket. */
+export function refuseUpgrade(socket: Duplex, status: number, body = ''): void {
+  const bytes = Buffer.from(body, 'utf8');
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    (bytes.length > 0 ? 'Content-Type: text/plain\r\n' : '') +
+    `Content-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
+  if (socket.writable) socket.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
+  else socket.destroy();
+}

@@ -1,0 +1,66 @@
+/**
+ * The negotiate exchange (signalr-protocol.md section 2): reading the requested version and
+ * writing the reply with the reference's field order.
+ * @module
+ */
+import type { TransportType } from '../options.js';
+
+/** The highest negotiate version the server speaks. */
+export const MAX_NEGOTIATE_VERSION = 1;
+
+/** The outcome of reading `negotiateVersion`: a version to use, or the error reply's text. */
+export type NegotiateVersion = { ok: true; version: number } | { ok: false; error: string };
+
+/** Reads the `negotiateVersion` query value (2.2): missing is 0, above the maximum is clamped. */
+export function readNegotiateVersion(raw: string | null, minimum: number): NegotiateVersion {
+  if (raw === null) {
+    if (minimum > 0) {
+      return {
+        ok: false,
+        error: "The client requested version '0', but the server does not support this version.",
+      };
+    }
+    return { ok: true, version: 0 };
+  }
+  if (!/^[+-]?\d+$/.test(raw.trim()))
+    return { ok: false, error: 'The client requested a non-integer protocol version.' };
+  const version = Number.parseInt(raw, 10);
+  if (version < minimum) {
+    return {
+      ok: false,
+      error: `The client requested version '${version}', but the server does not support this version.`,
+    };
+  }
+  return { ok: true, version: Math.min(version, MAX_NEGOTIATE_VERSION) };
+}
+
+/** Transfer formats each transport carries (2.3): Server-Sent Events are text only. */
+const TRANSFER_FORMATS: Record<TransportType, string> = {
+  WebSockets: '["Text","Binary"]',
+  ServerSentEvents: '["Text"]',
+  LongPolling: '["Text","Binary"]',
+};
+
+/** Fields of a negotiate reply. */
+export interface NegotiateReply {
+  negotiateVersion: number;
+  connectionId: string;
+  connectionToken: string;
+  transports: readonly TransportType[];
+  useStatefulReconnect?: boolean;
+}
+
+/** Writes the reply as ASP.NET orders its fields; version 0 carries no token (2.5). */
+export function writeNegotiateReply(reply: NegotiateReply): string {
+  const transports = reply.transports
+    .map((t) => `{"transport":"${t}","transferFormats":${TRANSFER_FORMATS[t]}}`)
+    .join(',');
+  return (
+    '{' +
+    (reply.useStatefulReconnect ? '"useStatefulReconnect":true,' : '') +
+    `"negotiateVersion":${reply.negotiateVersion},` +
+    `"connectionId":${JSON.stringify(reply.connectionId)},` +
+    (reply.negotiateVersion > 0 ? `"connectionToken":${JSON.stringify(reply.connectionToken)},` : '') +
+    `"availableTransports":[${transports}]}`
+  );
+}

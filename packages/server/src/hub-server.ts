@@ -1,0 +1,228 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type HubProtocol, MessageType } from '@switchboard/protocol';
+import type { HubConnectionEnvironment } from './connection/hub-connection-context.js';
+import { SwitchboardError } from './errors.js';
+import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
+import type { DynamicClientMethods } from './hubs/client-proxy.js';
+import { Hub, type HubClass } from './hubs/hub.js';
+import { createHubContext, type HubContext } from './hubs/hub-context.js';
+import { HubDescriptor } from './hubs/hub-descriptor.js';
+import { HubDispatcher } from './hubs/hub-dispatcher.js';
+import { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
+import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+import { createJsonLogger, type Logger } from './logger.js';
+import { type HubMetrics, noopMetrics } from './metrics.js';
+import {
+  type HubOptions,
+  type HubServerOptions,
+  resolveHubOptions,
+  resolveProtocols,
+  serverOptionDefaults,
+} from './options.js';
+import { systemTimeProvider, type TimeProvider } from './time-provider.js';
+
+/** A hub mapped on the server. */
+interface MappedHub {
+  readonly path: string;
+  readonly hubClass: HubClass;
+  readonly manager: HubLifetimeManager;
+  readonly context: HubContext<object>;
+}
+
+/**
+ * A SignalR-compatible hub server. Map hub classes to paths, attach to any Node `http.Server`
+ * (plain, Express, Fastify), and the official SignalR clients connect unchanged.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { Hub, HubServer } from '@switchboard/server';
+ *
+ * class EchoHub extends Hub {
+ *   echo(text: string) { return text; }
+ * }
+ * const hubs = new HubServer().mapHub('/echo', EchoHub);
+ * const http = createServer();
+ * hubs.attach(http);
+ * http.listen(3000);
+ * ```
+ */
+export class HubServer {
+  private readonly options: HubServerOptions;
+  private readonly logger: Logger;
+  private readonly metrics: HubMetrics;
+  private readonly time: TimeProvider;
+  private readonly protocols: readonly HubProtocol[];
+  private readonly http: HttpConnectionDispatcher;
+  private readonly hubs = new Map<string, MappedHub>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HubServerOptions = {}) {
+    this.options = options;
+    this.logger = options.logger ?? createJsonLogger('warn');
+    this.metrics = options.metrics ?? noopMetrics;
+    this.time = options.timeProvider ?? systemTimeProvider;
+    this.protocols = resolveProtocols(options);
+    resolveHubOptions(options, {}); // validate the server-wide options now
+    this.http = new HttpConnectionDispatcher({
+      authenticate: options.authenticate,
+      logger: this.logger,
+      metrics: this.metrics,
+      time: this.time,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? serverOptionDefaults.heartbeatIntervalMs,
+      disconnectTimeoutMs: options.disconnectTimeoutMs ?? serverOptionDefaults.disconnectTimeoutMs,
+      minimumNegotiateVersion:
+        options.minimumNegotiateVersion ?? serverOptionDefaults.minimumNegotiateVersion,
+      maxWebSocketFrameSize: options.maxWebSocketFrameSize ?? serverOptionDefaults.maxWebSocketFrameSize,
+    });
+  }
+
+  /**
+   * Serves `hubClass` at `path` (negotiate at `{path}/negotiate`). Paths match case-insensitively.
+   * Throws `SB_ERR_HUB_CONFIGURATION` for a path mapped twice or an invalid hub.
+   */
+  mapHub<H extends Hub<object>>(path: string, hubClass: HubClass<H>, hubOptions: HubOptions = {}): this {
+    const key = routeKey(path);
+    if (this.http.has(key)) {
+      throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The path '${path}' is already mapped.`);
+    }
+    const options = resolveHubOptions(this.options, hubOptions);
+    const manager =
+      hubOptions.lifetimeManager ??
+      this.options.lifetimeManagerFactory?.(path) ??
+      new DefaultHubLifetimeManager();
+    const descriptor = new HubDescriptor(hubClass as HubClass, Hub);
+    const dispatcher = new HubDispatcher({
+      hubPath: path,
+      hubClass: hubClass as HubClass,
+      descriptor,
+      manager,
+      options,
+      logger: this.logger,
+      metrics: this.metrics,
+      time: this.time,
+    });
+    const env: HubConnectionEnvironment = {
+      hubPath: path,
+      dispatcher,
+      manager,
+      options,
+      protocols: this.protocols,
+      logger: this.logger,
+      metrics: this.metrics,
+      clock: this.http.connections.clock,
+    };
+    this.http.add({ path, key, env });
+    this.hubs.set(key, { path, hubClass: hubClass as HubClass, manager, context: createHubContext(manager) });
+    return this;
+  }
+
+  /**
+   * The clients and groups of a mapped hub, for code outside hub methods.
+   * @param hub - the path it was mapped at, or its class.
+   */
+  hubContext<T extends object = DynamicClientMethods>(hub: string | HubClass<Hub<T>>): HubContext<T> {
+    const mapped =
+      typeof hub === 'string'
+        ? this.hubs.get(routeKey(hub))
+        : [...this.hubs.values()].find((m) => m.hubClass === hub);
+    if (!mapped)
+      throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `No hub is mapped for '${String(hub)}'.`);
+    return mapped.context as HubContext<T>;
+  }
+
+  /** The lifetime manager of a mapped hub (for introspection and tests). */
+  lifetimeManager(path: string): HubLifetimeManager {
+    const mapped = this.hubs.get(routeKey(path));
+    if (!mapped) throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `No hub is mapped at '${path}'.`);
+    return mapped.manager;
+  }
+
+  /**
+   * Hooks the server into `server`: hub requests and WebSocket upgrades are served here, every
+   * other request goes to the handlers the server already had (an Express or Fastify app), and
+   * other upgrades to other upgrade listeners.
+   */
+  attach(server: Server): this {
+    const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.handleRequest(req, res)) return;
+      if (previous.length === 0) {
+        res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 9 });
+        res.end('Not Found');
+        return;
+      }
+      for (const listener of previous) listener.call(server, req, res);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.handleUpgrade(req, socket, head)) return;
+      // Leave the socket to another upgrade listener; with none, refuse it.
+      if (server.listenerCount('upgrade') === 1) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Serves `req` when it is for a hub endpoint and returns true; returns false otherwise. For
+   * frameworks that want to route themselves (an Express middleware: `(req, res, next) =>
+   * server.handleRequest(req, res) || next()`).
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    return this.http.handleRequest(req, res);
+  }
+
+  /** Serves a WebSocket upgrade when it is for a hub endpoint and returns true. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    return this.http.handleUpgrade(req, socket, head);
+  }
+
+  /** How many connections the server holds (negotiated or connected). */
+  get connectionCount(): number {
+    return this.http.connections.size;
+  }
+
+  /**
+   * Drains and stops: refuses new connections, sends every client a Close with allowReconnect
+   * (so that official clients with automatic reconnect go elsewhere), waits for the connections
+   * to end (up to `drainTimeoutMs`), cuts what remains, and stops every timer.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    this.http.stopAccepting();
+    const ended: Promise<void>[] = [];
+    for (const connection of [...this.http.connections.values()]) {
+      const hubConnection = connection.hubConnection;
+      if (hubConnection) {
+        hubConnection.close({ type: MessageType.Close, allowReconnect: true }, undefined);
+        ended.push(hubConnection.closed);
+      } else {
+        this.http.connections.dispose(connection);
+      }
+    }
+    const timeout = this.options.drainTimeoutMs ?? serverOptionDefaults.drainTimeoutMs;
+    let timer: ReturnType<TimeProvider['setTimeout']> | undefined;
+    await Promise.race([
+      Promise.all(ended),
+      new Promise<void>((resolve) => {
+        timer = this.time.setTimeout(resolve, timeout);
+      }),
+    ]);
+    timer?.cancel();
+    this.http.dispose();
+  }
+}
+
+function routeKey(path: string): string {
+  let key = path.toLowerCase();
+  if (!key.startsWith('/')) key = `/${key}`;
+  if (key.length > 1 && key.endsWith('/')) key = key.slice(0, -1);
+  return key;
+}

@@ -1,0 +1,55 @@
+import type { DynamicClientMethods, GroupManager, HubCallerClients } from './client-proxy.js';
+import type { HubCallerContext } from './hub-caller-context.js';
+
+/**
+ * The base class of every hub. Public methods of a subclass are hub methods that clients call by
+ * name (case-insensitively); their return value (or resolved promise) is the invocation's result.
+ * A new instance serves each invocation, as in ASP.NET: keep per-connection state in
+ * `context.items`, shared state outside the hub.
+ *
+ * Methods whose names start with `_`, and the members of this class, are not callable.
+ *
+ * @typeParam TClient - the client methods, for typed `send` calls.
+ * @example
+ * ```ts
+ * interface ChatClient { receive(user: string, text: string): void }
+ * class ChatHub extends Hub<ChatClient> {
+ *   async send(text: string) {
+ *     await this.clients.all.send('receive', this.context.userIdentifier ?? 'anonymous', text);
+ *   }
+ *   override async onConnected() {
+ *     await this.groups.add(this.context.connectionId, 'lobby');
+ *   }
+ * }
+ * ```
+ */
+export abstract class Hub<TClient extends object = DynamicClientMethods> {
+  /** The calling connection. Set by the server before any method runs. */
+  context!: HubCallerContext;
+  /** Every way to reach clients, relative to the caller. */
+  clients!: HubCallerClients<TClient>;
+  /** Group membership. */
+  groups!: GroupManager;
+
+  /** Runs after the handshake, before any invocation of the connection. Throwing refuses it. */
+  onConnected(): Promise<void> | void {}
+
+  /**
+   * Runs once when the connection ends. `error` is set when it did not end cleanly (a protocol
+   * violation, a timeout, a dropped transport, or a Close message from the client with an error).
+   */
+  onDisconnected(_error?: Error): Promise<void> | void {}
+}
+
+/** A hub class that the server can instantiate. */
+export type HubClass<H extends Hub<object> = Hub<object>> = new () => H;
+
+/** The names of {@link Hub}'s own members, which are never hub methods. */
+export const RESERVED_HUB_MEMBERS: ReadonlySet<string> = new Set([
+  'constructor',
+  'context',
+  'clients',
+  'groups',
+  'onconnected',
+  'ondisconnected',
+]);

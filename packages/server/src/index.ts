@@ -1,0 +1,86 @@
+/**
+ * @switchboard/server: a SignalR-compatible hub server for Node.js.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { Hub, HubServer, jwtBearerAuthenticator } from '@switchboard/server';
+ *
+ * interface ChatClient { receive(user: string, text: string): void }
+ *
+ * class ChatHub extends Hub<ChatClient> {
+ *   async send(text: string) {
+ *     await this.clients.all.send('receive', this.context.userIdentifier ?? 'anonymous', text);
+ *   }
+ * }
+ *
+ * const hubs = new HubServer({ authenticate: jwtBearerAuthenticator({ secret: 'change me' }) });
+ * hubs.mapHub('/hubs/chat', ChatHub);
+ * const http = createServer();
+ * hubs.attach(http);
+ * http.listen(3000);
+ * ```
+ * @module
+ */
+export {
+  type Authenticator,
+  bearerToken,
+  type JwtBearerOptions,
+  jwtBearerAuthenticator,
+  NAME_IDENTIFIER_CLAIM,
+  type Principal,
+} from './auth/authentication.js';
+export { type JwtClaims, type JwtFailure, type JwtResult, signJwt, verifyJwt } from './auth/jwt.js';
+export type {
+  ConnectionTransport,
+  TransportCloseKind,
+  TransportReceiver,
+} from './connection/connection-transport.js';
+export { HubConnectionContext } from './connection/hub-connection-context.js';
+export {
+  buildErrorMessage,
+  exceptionTypeName,
+  HubException,
+  type ServerErrorCode,
+  SwitchboardError,
+  serverErrors,
+} from './errors.js';
+export { CaseInsensitiveQuery, type HttpRequestInfo } from './http/http-request-info.js';
+export { HubServer } from './hub-server.js';
+export type { ArgumentSchema, StandardSchemaResult, StandardSchemaV1 } from './hubs/argument-schema.js';
+export type { AuthorizationRequirement } from './hubs/authorization.js';
+export type {
+  ClientMethodArgs,
+  ClientProxy,
+  DynamicClientMethods,
+  GroupManager,
+  HubCallerClients,
+  HubClients,
+} from './hubs/client-proxy.js';
+export { Hub, type HubClass } from './hubs/hub.js';
+export type { HubCallerContext } from './hubs/hub-caller-context.js';
+export type { HubContext } from './hubs/hub-context.js';
+export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.js';
+export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs/hub-filter.js';
+export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
+export type { HubConnectionRef, HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+export { SerializedHubMessage } from './lifetime/serialized-hub-message.js';
+export {
+  createJsonLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  redactUrl,
+  silentLogger,
+} from './logger.js';
+export { CounterMetrics, type HubMetrics, type MetricsSnapshot, noopMetrics } from './metrics.js';
+export {
+  type HubOptions,
+  type HubServerOptions,
+  hubOptionDefaults,
+  type ResolvedHubOptions,
+  SUPPORTED_TRANSPORTS,
+  serverOptionDefaults,
+  type TransportType,
+} from './options.js';
+export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';

@@ -1,0 +1,183 @@
+import { type InvocationMessage, MessageType } from '@switchboard/protocol';
+import type { HubConnectionRef, HubLifetimeManager } from './hub-lifetime-manager.js';
+import { SerializedHubMessage } from './serialized-hub-message.js';
+
+/** What the manager keeps per connection. */
+interface ConnectionEntry {
+  readonly connection: HubConnectionRef;
+  readonly userId: string | undefined;
+  readonly groups: Set<string>;
+}
+
+/**
+ * The in-memory {@link HubLifetimeManager} of one node: a connection table, a group index and a
+ * user index. Every send serializes once per protocol ({@link SerializedHubMessage}) and writes the
+ * same bytes to each recipient; reaching a group or a user touches only its members.
+ */
+export class DefaultHubLifetimeManager implements HubLifetimeManager {
+  private readonly connections = new Map<string, ConnectionEntry>();
+  private readonly groups = new Map<string, Set<ConnectionEntry>>();
+  private readonly users = new Map<string, Set<ConnectionEntry>>();
+
+  /** How many connections this node holds. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** The ids of a group's local members. */
+  groupMembers(groupName: string): string[] {
+    return [...(this.groups.get(groupName) ?? [])].map((e) => e.connection.connectionId);
+  }
+
+  /** The ids of a user's local connections. */
+  userConnections(userId: string): string[] {
+    return [...(this.users.get(userId) ?? [])].map((e) => e.connection.connectionId);
+  }
+
+  /** The groups a connection is in. */
+  groupsOf(connectionId: string): string[] {
+    return [...(this.connections.get(connectionId)?.groups ?? [])];
+  }
+
+  async onConnected(connection: HubConnectionRef): Promise<void> {
+    const userId = connection.userIdentifier;
+    const entry: ConnectionEntry = { connection, userId, groups: new Set() };
+    this.connections.set(connection.connectionId, entry);
+    if (userId !== undefined) addTo(this.users, userId, entry);
+  }
+
+  async onDisconnected(connection: HubConnectionRef): Promise<void> {
+    const entry = this.connections.get(connection.connectionId);
+    if (!entry || entry.connection !== connection) return;
+    this.connections.delete(connection.connectionId);
+    for (const group of entry.groups) removeFrom(this.groups, group, entry);
+    entry.groups.clear();
+    if (entry.userId !== undefined) removeFrom(this.users, entry.userId, entry);
+  }
+
+  async sendAll(method: string, args: readonly unknown[]): Promise<void> {
+    const message = invocation(method, args);
+    for (const entry of this.connections.values()) write(entry, message);
+  }
+
+  async sendAllExcept(method: string, args: readonly unknown[], excluded: readonly string[]): Promise<void> {
+    const message = invocation(method, args);
+    const skip = new Set(excluded);
+    for (const entry of this.connections.values()) {
+      if (!skip.has(entry.connection.connectionId)) write(entry, message);
+    }
+  }
+
+  async sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void> {
+    const entry = this.connections.get(connectionId);
+    if (entry) write(entry, invocation(method, args));
+  }
+
+  async sendConnections(
+    connectionIds: readonly string[],
+    method: string,
+    args: readonly unknown[],
+  ): Promise<void> {
+    const message = invocation(method, args);
+    for (const id of new Set(connectionIds)) {
+      const entry = this.connections.get(id);
+      if (entry) write(entry, message);
+    }
+  }
+
+  async sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void> {
+    const members = this.groups.get(groupName);
+    if (!members) return;
+    const message = invocation(method, args);
+    for (const entry of members) write(entry, message);
+  }
+
+  async sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
+    const message = invocation(method, args);
+    const seen = new Set<ConnectionEntry>();
+    for (const name of groupNames) {
+      const members = this.groups.get(name);
+      if (!members) continue;
+      for (const entry of members) {
+        if (seen.has(entry)) continue;
+        seen.add(entry);
+        write(entry, message);
+      }
+    }
+  }
+
+  async sendGroupExcept(
+    groupName: string,
+    method: string,
+    args: readonly unknown[],
+    excluded: readonly string[],
+  ): Promise<void> {
+    const members = this.groups.get(groupName);
+    if (!members) return;
+    const message = invocation(method, args);
+    const skip = new Set(excluded);
+    for (const entry of members) {
+      if (!skip.has(entry.connection.connectionId)) write(entry, message);
+    }
+  }
+
+  async sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void> {
+    const entries = this.users.get(userId);
+    if (!entries) return;
+    const message = invocation(method, args);
+    for (const entry of entries) write(entry, message);
+  }
+
+  async sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
+    const message = invocation(method, args);
+    for (const userId of new Set(userIds)) {
+      const entries = this.users.get(userId);
+      if (!entries) continue;
+      for (const entry of entries) write(entry, message);
+    }
+  }
+
+  async addToGroup(connectionId: string, groupName: string): Promise<void> {
+    const entry = this.connections.get(connectionId);
+    if (!entry || entry.groups.has(groupName)) return;
+    entry.groups.add(groupName);
+    addTo(this.groups, groupName, entry);
+  }
+
+  async removeFromGroup(connectionId: string, groupName: string): Promise<void> {
+    const entry = this.connections.get(connectionId);
+    if (!entry || !entry.groups.delete(groupName)) return;
+    removeFrom(this.groups, groupName, entry);
+  }
+}
+
+function invocation(method: string, args: readonly unknown[]): SerializedHubMessage {
+  const message: InvocationMessage = {
+    type: MessageType.Invocation,
+    target: method,
+    arguments: args as unknown[],
+  };
+  return new SerializedHubMessage(message);
+}
+
+function write(entry: ConnectionEntry, message: SerializedHubMessage): void {
+  try {
+    entry.connection.writeMessage(message);
+  } catch {
+    // writeMessage never throws by contract; this guard keeps one broken connection from stopping
+    // a broadcast even if an implementation gets that wrong.
+  }
+}
+
+function addTo<K>(index: Map<K, Set<ConnectionEntry>>, key: K, entry: ConnectionEntry): void {
+  const set = index.get(key);
+  if (set) set.add(entry);
+  else index.set(key, new Set([entry]));
+}
+
+function removeFrom<K>(index: Map<K, Set<ConnectionEntry>>, key: K, entry: ConnectionEntry): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(entry);
+  if (set.size === 0) index.delete(key);
+}

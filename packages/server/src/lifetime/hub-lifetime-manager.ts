@@ -1,0 +1,77 @@
+/**
+ * The HubLifetimeManager contract: who is connected to a hub, which groups they are in, and how a
+ * send reaches them. The in-memory {@link DefaultHubLifetimeManager} serves one node; backplanes
+ * (Redis, PostgreSQL) implement the same contract across nodes.
+ * @module
+ */
+import type { SerializedHubMessage } from './serialized-hub-message.js';
+
+/**
+ * A connection as a lifetime manager sees it. Implemented by the server's connection context;
+ * backplanes never build one.
+ */
+export interface HubConnectionRef {
+  /** The public connection id (never the secret connection token). */
+  readonly connectionId: string;
+  /** The user id, when the connection is authenticated. */
+  readonly userIdentifier: string | undefined;
+  /**
+   * Queues a message for the client, serialized with this connection's protocol through the
+   * message's cache. Never throws and never waits: a write that fails aborts this connection only.
+   */
+  writeMessage(message: SerializedHubMessage): void;
+}
+
+/**
+ * Routes sends to connections, on one node or across many.
+ *
+ * Contract, for every implementation:
+ * - Delivery: each send reaches every target connection that is connected when the send starts,
+ *   once. A connection that leaves during a send may or may not receive it.
+ * - Order: the sends of one caller to one target arrive in the order they were made.
+ * - Isolation: a failing or slow connection never stops delivery to the others, and a send never
+ *   throws because of a recipient; the promise resolves once the message is queued for every local
+ *   recipient (and, across nodes, handed to the backplane).
+ * - Groups are named by case-sensitive strings and exist while they have members; adding a
+ *   connection twice is harmless, removing an absent one too. Group changes for a connection that
+ *   does not exist (anywhere) resolve without effect.
+ * - Users: `sendUser` reaches every connection whose `userIdentifier` equals the id, without
+ *   scanning the other connections.
+ */
+export interface HubLifetimeManager {
+  /** A connection finished its handshake. */
+  onConnected(connection: HubConnectionRef): Promise<void>;
+  /** A connection ended; it leaves every group and the user index. */
+  onDisconnected(connection: HubConnectionRef): Promise<void>;
+  /** Sends to every connection of the hub. */
+  sendAll(method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to every connection except the listed ids. */
+  sendAllExcept(
+    method: string,
+    args: readonly unknown[],
+    excludedConnectionIds: readonly string[],
+  ): Promise<void>;
+  /** Sends to one connection. */
+  sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to each listed connection once. */
+  sendConnections(connectionIds: readonly string[], method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to every member of a group. */
+  sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to every member of any listed group, once per connection. */
+  sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to the members of a group except the listed ids. */
+  sendGroupExcept(
+    groupName: string,
+    method: string,
+    args: readonly unknown[],
+    excludedConnectionIds: readonly string[],
+  ): Promise<void>;
+  /** Sends to every connection of a user. */
+  sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void>;
+  /** Sends to every connection of any listed user, once per connection. */
+  sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void>;
+  /** Adds a connection to a group. */
+  addToGroup(connectionId: string, groupName: string): Promise<void>;
+  /** Removes a connection from a group. */
+  removeFromGroup(connectionId: string, groupName: string): Promise<void>;
+}

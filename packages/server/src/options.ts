@@ -1,0 +1,165 @@
+/**
+ * Server-wide and per-hub options, their defaults (the reference server's, signalr-protocol.md
+ * section 16) and how the two combine.
+ * @module
+ */
+import { type HubProtocol, jsonHubProtocol } from '@switchboard/protocol';
+import type { Authenticator } from './auth/authentication.js';
+import { SwitchboardError } from './errors.js';
+import type { AuthorizationRequirement } from './hubs/authorization.js';
+import type { HubFilter } from './hubs/hub-filter.js';
+import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+import type { Logger } from './logger.js';
+import type { HubMetrics } from './metrics.js';
+import type { TimeProvider } from './time-provider.js';
+
+/** The transports of the SignalR transport protocol. */
+export type TransportType = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
+
+/** Options a hub can set for itself; unset ones come from the server's options. */
+export interface HubOptions {
+  /** Append exception types and messages to error texts sent to clients. Default false. */
+  enableDetailedErrors?: boolean;
+  /** How long a client has to send its handshake after the transport opens. Default 15,000 ms. */
+  handshakeTimeoutMs?: number;
+  /** The server sends a Ping when it has written nothing for this long. Default 15,000 ms. */
+  keepAliveIntervalMs?: number;
+  /**
+   * A client that has pinged at least once and then sends nothing for this long is closed.
+   * Default 30,000 ms.
+   */
+  clientTimeoutIntervalMs?: number;
+  /** The largest hub message a client may send, framing included. Default 32,768 bytes. */
+  maximumReceiveMessageSize?: number;
+  /** How many blocking invocations of one connection run at once. Default 1. */
+  maximumParallelInvocationsPerClient?: number;
+  /**
+   * A connection whose unsent data stays above {@link sendBufferHighWaterMark} for this long has
+   * stopped reading and is closed. Default 10,000 ms.
+   */
+  sendTimeoutMs?: number;
+  /** Unsent bytes above which a connection counts as backed up. Default 65,536. */
+  sendBufferHighWaterMark?: number;
+  /** Unsent bytes at which a connection is closed at once, to bound memory. Default 4 MiB. */
+  maxSendBufferSize?: number;
+  /** Transports offered, in fallback order. Default: every transport the server implements. */
+  transports?: readonly TransportType[];
+  /** Who may connect. Default: anyone, anonymous included. */
+  authorize?: AuthorizationRequirement;
+  /** Filters for this hub, run after the server's. */
+  filters?: readonly HubFilter[];
+  /** The lifetime manager; default a {@link DefaultHubLifetimeManager} per hub. */
+  lifetimeManager?: HubLifetimeManager;
+}
+
+/** Options of a {@link HubServer}. */
+export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
+  /** Finds the user behind each request. Default: everyone is anonymous. */
+  authenticate?: Authenticator;
+  /** Hub protocols offered. Default: JSON (MessagePack when given). */
+  protocols?: readonly HubProtocol[];
+  /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
+  lifetimeManagerFactory?: (hubPath: string) => HubLifetimeManager;
+  /** Structured logs. Default: warnings and errors as JSON lines on stderr. */
+  logger?: Logger;
+  /** Metrics hooks. Default: none. */
+  metrics?: HubMetrics;
+  /** The clock and timers (tests pass a manual one). Default: the system's. */
+  timeProvider?: TimeProvider;
+  /** The tick that drives every timeout and the keep-alive. Default 1,000 ms. */
+  heartbeatIntervalMs?: number;
+  /** A negotiated connection that no transport uses for this long is disposed. Default 15,000 ms. */
+  disconnectTimeoutMs?: number;
+  /** The lowest negotiate version accepted. Default 0. */
+  minimumNegotiateVersion?: number;
+  /** The largest WebSocket frame accepted (frames may batch many messages). Default 8 MiB. */
+  maxWebSocketFrameSize?: number;
+  /** How long `close()` waits for connections to end before cutting them. Default 5,000 ms. */
+  drainTimeoutMs?: number;
+}
+
+/** Per-hub options with every default applied. */
+export interface ResolvedHubOptions {
+  readonly enableDetailedErrors: boolean;
+  readonly handshakeTimeoutMs: number;
+  readonly keepAliveIntervalMs: number;
+  readonly clientTimeoutIntervalMs: number;
+  readonly maximumReceiveMessageSize: number;
+  readonly maximumParallelInvocationsPerClient: number;
+  readonly sendTimeoutMs: number;
+  readonly sendBufferHighWaterMark: number;
+  readonly maxSendBufferSize: number;
+  readonly transports: readonly TransportType[];
+  readonly authorize: AuthorizationRequirement | undefined;
+  readonly filters: readonly HubFilter[];
+}
+
+/** The transports this server implements, in the reference's fallback order. */
+export const SUPPORTED_TRANSPORTS: readonly TransportType[] = ['WebSockets'];
+
+/** The reference defaults. */
+export const hubOptionDefaults = {
+  enableDetailedErrors: false,
+  handshakeTimeoutMs: 15_000,
+  keepAliveIntervalMs: 15_000,
+  clientTimeoutIntervalMs: 30_000,
+  maximumReceiveMessageSize: 32_768,
+  maximumParallelInvocationsPerClient: 1,
+  sendTimeoutMs: 10_000,
+  sendBufferHighWaterMark: 65_536,
+  maxSendBufferSize: 4 * 1024 * 1024,
+} as const;
+
+/** Server-level defaults. */
+export const serverOptionDefaults = {
+  heartbeatIntervalMs: 1_000,
+  disconnectTimeoutMs: 15_000,
+  minimumNegotiateVersion: 0,
+  maxWebSocketFrameSize: 8 * 1024 * 1024,
+  drainTimeoutMs: 5_000,
+} as const;
+
+/** Combines a hub's options with the server's, checking every number. */
+export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): ResolvedHubOptions {
+  const pick = <K extends keyof typeof hubOptionDefaults>(
+    key: K,
+  ): (typeof hubOptionDefaults)[K] | number | boolean => hub[key] ?? server[key] ?? hubOptionDefaults[key];
+  const resolved: ResolvedHubOptions = {
+    enableDetailedErrors: Boolean(pick('enableDetailedErrors')),
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', pick('handshakeTimeoutMs')),
+    keepAliveIntervalMs: positive('keepAliveIntervalMs', pick('keepAliveIntervalMs')),
+    clientTimeoutIntervalMs: positive('clientTimeoutIntervalMs', pick('clientTimeoutIntervalMs')),
+    maximumReceiveMessageSize: positive('maximumReceiveMessageSize', pick('maximumReceiveMessageSize')),
+    maximumParallelInvocationsPerClient: positive(
+      'maximumParallelInvocationsPerClient',
+      pick('maximumParallelInvocationsPerClient'),
+    ),
+    sendTimeoutMs: positive('sendTimeoutMs', pick('sendTimeoutMs')),
+    sendBufferHighWaterMark: positive('sendBufferHighWaterMark', pick('sendBufferHighWaterMark')),
+    maxSendBufferSize: positive('maxSendBufferSize', pick('maxSendBufferSize')),
+    transports: hub.transports ?? server.transports ?? SUPPORTED_TRANSPORTS,
+    authorize: hub.authorize ?? server.authorize,
+    filters: [...(server.filters ?? []), ...(hub.filters ?? [])],
+  };
+  for (const t of resolved.transports) {
+    if (!SUPPORTED_TRANSPORTS.includes(t)) {
+      throw new SwitchboardError(
+        'SB_ERR_HUB_CONFIGURATION',
+        `Transport '${t}' is not available in this server.`,
+      );
+    }
+  }
+  return resolved;
+}
+
+/** The protocols a server offers. */
+export function resolveProtocols(options: HubServerOptions): readonly HubProtocol[] {
+  return options.protocols ?? [jsonHubProtocol];
+}
+
+function positive(name: string, value: number | boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `Option '${name}' must be a positive number.`);
+  }
+  return value;
+}

@@ -1,0 +1,61 @@
+import {
+  type HttpTransportType,
+  type HubConnection,
+  HubConnectionBuilder,
+  type IHttpConnectionOptions,
+  type IHubProtocol,
+  LogLevel,
+} from '@microsoft/signalr';
+
+/** Options for {@link connectClient}. */
+export interface ClientOptions extends IHttpConnectionOptions {
+  /** A hub protocol other than JSON (MessagePack). */
+  protocol?: IHubProtocol;
+  /** Log level of the official client; default None. */
+  logLevel?: LogLevel;
+  /** Don't start the connection. */
+  noStart?: boolean;
+  /** Transport(s) to use. */
+  transport?: HttpTransportType;
+}
+
+/**
+ * Builds (and by default starts) a connection with the official `@microsoft/signalr` client,
+ * used as it is.
+ */
+export async function connectClient(url: string, options: ClientOptions = {}): Promise<HubConnection> {
+  const { protocol, logLevel, noStart, ...http } = options;
+  let builder = new HubConnectionBuilder().withUrl(url, http).configureLogging(logLevel ?? LogLevel.None);
+  if (protocol) builder = builder.withHubProtocol(protocol);
+  const connection = builder.build();
+  if (!noStart) await connection.start();
+  return connection;
+}
+
+/** Waits until `predicate` holds, polling every few milliseconds, or rejects after `timeoutMs`. */
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A promise that the caller resolves later, with its resolver. */
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
