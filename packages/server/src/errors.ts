@@ -92,11 +92,6 @@ export const serverErrors = {
     summary: 'An HTTP method the hub endpoint does not serve at that path.',
     surface: 'HTTP 405 text/plain',
   },
-  SB_ERR_TOO_MANY_INVOCATIONS: {
-    summary:
-      'A client queued more invocations than the server buffers while its parallel-invocation slots are busy.',
-    surface: 'Reading pauses (back-pressure); nothing is dropped',
-  },
   SB_ERR_HUB_CONFIGURATION: {
     summary:
       'A hub class or option is invalid: two methods differ only in case, a path is mapped twice, an option is out of range.',
