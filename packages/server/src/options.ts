@@ -3,7 +3,7 @@
  * section 16) and how the two combine.
  * @module
  */
-import { type HubProtocol, jsonHubProtocol } from '@switchboard/protocol';
+import { type HubProtocol, jsonHubProtocol, messagePackHubProtocol } from '@switchboard/protocol';
 import type { Authenticator } from './auth/authentication.js';
 import { SwitchboardError } from './errors.js';
 import type { AuthorizationRequirement } from './hubs/authorization.js';
@@ -56,7 +56,7 @@ export interface HubOptions {
 export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
   /** Finds the user behind each request. Default: everyone is anonymous. */
   authenticate?: Authenticator;
-  /** Hub protocols offered. Default: JSON (MessagePack when given). */
+  /** Hub protocols offered. Default: JSON and MessagePack. */
   protocols?: readonly HubProtocol[];
   /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
   lifetimeManagerFactory?: (hubPath: string) => HubLifetimeManager;
@@ -154,7 +154,7 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
 
 /** The protocols a server offers. */
 export function resolveProtocols(options: HubServerOptions): readonly HubProtocol[] {
-  return options.protocols ?? [jsonHubProtocol];
+  return options.protocols ?? [jsonHubProtocol, messagePackHubProtocol];
 }
 
 function positive(name: string, value: number | boolean): number {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HubServer, type HubServerOptions, silentLogger } from '@switchboard/server';
 
@@ -29,10 +29,16 @@ export interface TestServer {
 export async function startTestServer(
   configure: (hubs: HubServer) => void,
   options: HubServerOptions = {},
+  /** Serves requests that are not for a hub (returns false to answer 404). */
+  requestHandler?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<TestServer> {
   const hubs = new HubServer({ logger: silentLogger, ...options });
   configure(hubs);
-  const http = createServer();
+  const http = createServer((req, res) => {
+    if (requestHandler?.(req, res)) return;
+    res.writeHead(404, { 'Content-Length': 0 });
+    res.end();
+  });
   hubs.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const port = (http.address() as AddressInfo).port;
