@@ -23,7 +23,8 @@ export const protocolErrors = {
   },
   SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE: {
     summary: 'A hub message, with its framing, is larger than the maximum receive message size.',
-    surface: 'Close message "Connection closed with an error." (details with detailed errors on)',
+    surface:
+      'Close message "Connection closed with an error." (details with detailed errors on); during the handshake, the reply "Handshake was canceled."',
   },
   SB_ERR_PROTOCOL_INVALID_HANDSHAKE: {
     summary: 'The handshake request is not a JSON object with a string protocol and an integer version.',
