@@ -4,5 +4,18 @@
  * runs.
  * @module
  */
+
+export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium, serveBrowserAssets } from './browser.js';
 export { type ClientOptions, connectClient, deferred, waitFor } from './clients.js';
+export { ManualTimeProvider } from './manual-time-provider.js';
+export {
+  type NegotiateResponse,
+  negotiate,
+  RawClient,
+  type RawClientOptions,
+  type RawClose,
+  type RawFrame,
+  UpgradeRefusedError,
+} from './raw-client.js';
+export { requireService } from './services.js';
 export { startTestServer, type TestServer } from './test-server.js';
