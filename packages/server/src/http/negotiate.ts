@@ -8,6 +8,9 @@ import type { TransportType } from '../options.js';
 /** The highest negotiate version the server speaks. */
 export const MAX_NEGOTIATE_VERSION = 1;
 
+const INT32_MAX = 2 ** 31 - 1;
+const INT32_MIN = -(2 ** 31);
+
 /** The outcome of reading `negotiateVersion`: a version to use, or the error reply's text. */
 export type NegotiateVersion = { ok: true; version: number } | { ok: false; error: string };
 
@@ -22,9 +25,10 @@ export function readNegotiateVersion(raw: string | null, minimum: number): Negot
     }
     return { ok: true, version: 0 };
   }
-  if (!/^[+-]?\d+$/.test(raw.trim()))
+  // What .NET's int.TryParse accepts: an optionally signed 32-bit decimal integer.
+  const version = /^[+-]?\d+$/.test(raw.trim()) ? Number.parseInt(raw, 10) : Number.NaN;
+  if (!Number.isSafeInteger(version) || version > INT32_MAX || version < INT32_MIN)
     return { ok: false, error: 'The client requested a non-integer protocol version.' };
-  const version = Number.parseInt(raw, 10);
   if (version < minimum) {
     return {
       ok: false,
