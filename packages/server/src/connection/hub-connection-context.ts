@@ -115,7 +115,8 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   // ---- HubConnectionRef -------------------------------------------------------------------
 
   writeMessage(message: SerializedHubMessage): void {
-    if (this.state !== 'connected') return;
+    // 'connecting' too: onConnected runs after the handshake reply and may send at once (9.6).
+    if (this.state !== 'connected' && this.state !== 'connecting') return;
     this.writeBytes(message.getSerialized(this.hubProtocol!));
   }
 
