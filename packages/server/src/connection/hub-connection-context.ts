@@ -168,7 +168,10 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     } else {
       this.backedUpSince = undefined;
     }
-    if (this.clientTimeoutArmed && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
+    // While invocations wait for a slot the server itself stopped reading, so the client's silence
+    // is not the client's doing: the timeout pauses, as the reference's does during dispatch (16.3).
+    const reading = this.pendingInvocations.length === 0;
+    if (this.clientTimeoutArmed && reading && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
       this.env.logger.debug('connection.client_timeout', {
         hub: this.env.hubPath,
@@ -455,7 +458,11 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     const next = this.pendingInvocations.shift();
     if (next) {
       this.runInvocation(next);
-      if (this.pendingInvocations.length === 0) this.transportImpl.resume();
+      if (this.pendingInvocations.length === 0) {
+        // The client timeout counts again from now, not from before the pause.
+        this.lastReceivedAt = this.env.clock.now;
+        this.transportImpl.resume();
+      }
     }
   }
 
