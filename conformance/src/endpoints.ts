@@ -1,0 +1,138 @@
+/**
+ * The plain HTTP endpoints of the reference functional-test app (signalr-protocol.md section
+ * 22.1), outside the hubs: CORS, negotiate cookies, the negotiate redirect, the failing
+ * negotiate, the HTTP redirect to `/echo` and the token endpoint.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** What the routes need from the server they belong to. */
+export interface EndpointContext {
+  /** Issues a token for `user`. */
+  issueToken(user: string): string;
+  /** The next value of the redirect counter (1, 2, ...). */
+  nextRedirect(): number;
+}
+
+/**
+ * Section 8.7, as the reference app does it for any origin: echo `Origin` with credentials, echo
+ * the preflight's requested method and headers. Returns true when it answered an `OPTIONS`
+ * preflight itself (204).
+ */
+export function applyCors(req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin) {
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Vary', 'Origin');
+    const method = req.headers['access-control-request-method'];
+    if (method) res.setHeader('Access-Control-Allow-Methods', method);
+    const headers = req.headers['access-control-request-headers'];
+    if (headers) res.setHeader('Access-Control-Allow-Headers', headers);
+  }
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'Content-Length': 0 });
+    res.end();
+    return true;
+  }
+  return false;
+}
+
+/** Whether a path is a negotiate request (the reference matches `/negotiate` anywhere in it). */
+export function isNegotiatePath(pathname: string): boolean {
+  return pathname.toLowerCase().includes('/negotiate');
+}
+
+/**
+ * The cookies every negotiate response sets: two live ones and one already expired, which clients
+ * must not send back. (Over HTTPS the reference adds `SameSite=None; Secure`; this server only
+ * speaks HTTP.)
+ */
+export function negotiateCookies(now = Date.now()): string[] {
+  const expired = new Date(now - 3_600_000).toUTCString();
+  return [
+    'testCookie=testValue; path=/',
+    'testCookie2=testValue2; path=/',
+    `expiredCookie=doesntmatter; expires=${expired}; path=/`,
+  ];
+}
+
+/** Whether `pathname` is `segment` or starts with `segment/`, ignoring case (StartsWithSegments). */
+export function startsWithSegment(pathname: string, segment: string): boolean {
+  const path = pathname.toLowerCase();
+  return path === segment || path.startsWith(`${segment}/`);
+}
+
+/** `/echoredirect...` with every `echoredirect` replaced by `echo`, the query kept. */
+export function echoRedirectLocation(url: URL): string {
+  return url.pathname.replace(/echoredirect/gi, 'echo') + url.search;
+}
+
+/**
+ * Serves the app's own routes; returns false for anything else. Hub requests must have been
+ * offered to the hub server first (these paths never overlap with hub paths).
+ */
+export function serveConformanceRoute(
+  ctx: EndpointContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): boolean {
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (startsWithSegment(path, '/echoredirect')) {
+    res.writeHead(307, { Location: echoRedirectLocation(url), 'Content-Length': 0 });
+    res.end();
+    return true;
+  }
+  if (startsWithSegment(path, '/redirect')) {
+    const baseUrl = url.searchParams.get('baseUrl');
+    if (!baseUrl) {
+      sendText(res, 400, 'The baseUrl query parameter is required.');
+      return true;
+    }
+    const body = JSON.stringify({ url: `${baseUrl}/testHub?numRedirects=${ctx.nextRedirect()}` });
+    send(res, 200, 'application/json', body);
+    return true;
+  }
+  if (startsWithSegment(path, '/bad-negotiate')) {
+    sendText(res, 400, 'Some response from server');
+    return true;
+  }
+  if (path.toLowerCase() === '/generatejwttoken' && (method === 'GET' || method === 'HEAD')) {
+    sendText(res, 200, ctx.issueToken(url.searchParams.get('user') || 'testuser'));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Answers an upgrade no hub took: `/echoredirect...` gets its 307 (a WebSocket client that
+ * follows redirects lands on `/echo`), anything else 404.
+ */
+export function refuseOtherUpgrade(req: IncomingMessage, socket: Duplex): void {
+  let head = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (startsWithSegment(url.pathname, '/echoredirect')) {
+      const location = echoRedirectLocation(url).replace(/[\r\n]/g, '');
+      head = `HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+    }
+  } catch {
+    // an unparsable URL: 404
+  }
+  if (socket.writable) socket.end(head);
+  else socket.destroy();
+}
+
+/** Ends `res` with a text/plain body. */
+export function sendText(res: ServerResponse, status: number, body: string): void {
+  send(res, status, 'text/plain; charset=utf-8', body);
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': bytes.length });
+  res.end(bytes);
+}

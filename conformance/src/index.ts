@@ -1,0 +1,20 @@
+/**
+ * @switchboard/conformance: the SignalR reference functional-test app (signalr-protocol.md
+ * section 22.1) on Switchboard, for outside test suites and for our own tests.
+ * @module
+ */
+export {
+  applyCors,
+  echoRedirectLocation,
+  isNegotiatePath,
+  negotiateCookies,
+  serveConformanceRoute,
+} from './endpoints.js';
+export { type ConformanceOptions, type ParsedArgs, parseConformanceArgs, USAGE } from './options.js';
+export {
+  type ConformanceServer,
+  type ConformanceServerOptions,
+  noWebSocketsTransports,
+  startConformanceServer,
+} from './server.js';
+export { HubWithAuthorization, InvalidOperationException, parseCookies, TestHub } from './test-hub.js';

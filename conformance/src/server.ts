@@ -1,0 +1,143 @@
+/**
+ * The conformance server: a {@link HubServer} with the reference functional-test app's hubs and
+ * endpoints on a Node HTTP server.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  HubServer,
+  jwtBearerAuthenticator,
+  type Logger,
+  NAME_IDENTIFIER_CLAIM,
+  SUPPORTED_TRANSPORTS,
+  signJwt,
+  type TransportType,
+} from '@switchboard/server';
+import {
+  applyCors,
+  isNegotiatePath,
+  negotiateCookies,
+  refuseOtherUpgrade,
+  sendText,
+  serveConformanceRoute,
+} from './endpoints.js';
+import type { ConformanceOptions } from './options.js';
+import { HubWithAuthorization, TestHub } from './test-hub.js';
+
+/** Options of {@link startConformanceServer}: the CLI's, plus what tests want to set. */
+export interface ConformanceServerOptions extends ConformanceOptions {
+  /** Server logs. Default: the hub server's (warnings and errors as JSON lines on stderr). */
+  logger?: Logger;
+  /** How long `close()` lets connections drain. Default the hub server's (5 s). */
+  drainTimeoutMs?: number;
+}
+
+/** A running conformance server. */
+export interface ConformanceServer {
+  readonly hubs: HubServer;
+  readonly http: Server;
+  /** The port it listens on (the real one when 0 was asked). */
+  readonly port: number;
+  /** `http://<host>:<port>`, the base URL of every endpoint. */
+  readonly url: string;
+  /** The HS256 secret in use (random unless one was given). */
+  readonly jwtSecret: string;
+  /** The transports of `/testhub-nowebsockets`, or undefined when it is not mapped (see README). */
+  readonly noWebSocketsTransports: readonly TransportType[] | undefined;
+  /** Issues a token exactly as `GET /generateJwtToken?user=<user>` does. */
+  issueToken(user?: string): string;
+  /** Drains the hubs, then closes the HTTP server and every socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The transports the reference offers on `/testhub-nowebsockets` that this server implements. */
+export function noWebSocketsTransports(
+  supported: readonly TransportType[] = SUPPORTED_TRANSPORTS,
+): TransportType[] | undefined {
+  const transports = supported.filter((t) => t !== 'WebSockets');
+  return transports.length > 0 ? transports : undefined;
+}
+
+/** Starts the conformance server and resolves once it listens. */
+export async function startConformanceServer(
+  options: ConformanceServerOptions = {},
+): Promise<ConformanceServer> {
+  const jwtSecret = options.jwtSecret ?? randomBytes(32).toString('base64url');
+  const lifetimeSeconds = options.tokenLifetimeSeconds ?? 5;
+  const host = options.host ?? '127.0.0.1';
+  let redirects = 0;
+
+  const hubs = new HubServer({
+    enableDetailedErrors: true,
+    authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+  });
+  hubs.mapHub('/testhub', TestHub);
+  // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
+  // no transport, so this endpoint exists only once the server implements one of those two.
+  const noWebSockets = noWebSocketsTransports();
+  if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
+  hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
+
+  const issueToken = (user = 'testuser'): string =>
+    signJwt(
+      {
+        sub: user,
+        [NAME_IDENTIFIER_CLAIM]: user,
+        iss: 'SignalRTestServer',
+        aud: 'SignalRTests',
+      },
+      jwtSecret,
+      { lifetimeSeconds },
+    );
+  const routes = { issueToken, nextRedirect: () => ++redirects };
+
+  const http = createServer((req, res) => {
+    try {
+      if (applyCors(req, res)) return;
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (isNegotiatePath(url.pathname)) res.setHeader('Set-Cookie', negotiateCookies());
+      if (hubs.handleRequest(req, res)) return;
+      if (serveConformanceRoute(routes, req, res, url)) return;
+      sendText(res, 404, 'Not Found');
+    } catch {
+      if (!res.headersSent) sendText(res, 400, 'Bad Request');
+      else res.destroy();
+    }
+  });
+  http.on('upgrade', (req, socket, head) => {
+    if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 0, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    hubs,
+    http,
+    port,
+    url: `http://${shownHost}:${port}`,
+    jwtSecret,
+    noWebSocketsTransports: noWebSockets,
+    issueToken,
+    close() {
+      closing ??= (async () => {
+        await hubs.close();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
