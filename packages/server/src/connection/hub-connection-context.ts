@@ -397,10 +397,12 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       reason: errorMessage(error),
     });
     const detail = ` ${exceptionTypeOf(error)}: ${errorMessage(error)}`;
+    // allowReconnect: the reference closes with connection.AllowReconnect, true unless aborted (17.1).
     this.close(
       {
         type: MessageType.Close,
         error: `Connection closed with an error.${this.env.options.enableDetailedErrors ? detail : ''}`,
+        allowReconnect: true,
       },
       new SwitchboardError('SB_ERR_PROTOCOL_VIOLATION', errorMessage(error), { cause: error }),
     );
