@@ -102,6 +102,11 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     return this.abortController.signal;
   }
 
+  /** Bytes written to the transport and not yet handed to the network (for back-pressure). */
+  get bufferedAmount(): number {
+    return this.transportImpl.bufferedAmount;
+  }
+
   /** Whether the handshake completed and the connection has not ended. */
   get isConnected(): boolean {
     return this.state === 'connected';
