@@ -1,0 +1,134 @@
+// The conformance CLI as outside suites run it: flags, the "Now listening on:" line, tokens shared
+// by two processes with the same --jwt-secret, and a clean exit on SIGTERM and SIGINT.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, test } from 'node:test';
+import { parseConformanceArgs } from '@switchboard/conformance';
+import { connect, fetchToken } from './helpers.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+interface Cli {
+  readonly child: ChildProcess;
+  readonly url: string;
+  stdout(): string;
+  stderr(): string;
+}
+
+const started: ChildProcess[] = [];
+after(() => {
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** Starts the CLI from its TypeScript source and waits for its listening line. */
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'conformance/src/main.ts', ...args],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 10_000);
+    const check = () => {
+      const match = /^Now listening on: (http:\/\/\S+)$/m.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening; stderr: ${err}`));
+    });
+  });
+  return { child, url, stdout: () => out, stderr: () => err };
+}
+
+async function exitCode(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = await once(child, 'exit');
+  return code as number | null;
+}
+
+test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
+  assert.deepEqual(parseConformanceArgs([]), {
+    kind: 'run',
+    options: { port: 3000, host: '127.0.0.1', tokenLifetimeSeconds: 5 },
+  });
+  assert.deepEqual(
+    parseConformanceArgs(
+      ['--port', '0', '--host', '0.0.0.0', '--jwt-secret', 's', '--token-lifetime-s', '60'],
+      { JWT_SECRET: 'env' },
+    ),
+    { kind: 'run', options: { port: 0, host: '0.0.0.0', tokenLifetimeSeconds: 60, jwtSecret: 's' } },
+  );
+  assert.deepEqual(parseConformanceArgs(['--port=8080'], { JWT_SECRET: 'env' }), {
+    kind: 'run',
+    options: { port: 8080, host: '127.0.0.1', tokenLifetimeSeconds: 5, jwtSecret: 'env' },
+  });
+  assert.deepEqual(parseConformanceArgs(['--help']), { kind: 'help' });
+  for (const bad of [
+    ['--port', 'x'],
+    ['--port', '70000'],
+    ['--port', '-1'],
+    ['--token-lifetime-s', '0'],
+    ['--jwt-secret', ''],
+    ['--nope'],
+    ['positional'],
+  ]) {
+    assert.equal(parseConformanceArgs(bad).kind, 'error', bad.join(' '));
+  }
+});
+
+test('two processes with the same --jwt-secret accept each other’s tokens; SIGTERM and SIGINT exit 0', async () => {
+  const [a, b] = await Promise.all([
+    startCli(['--port', '0', '--jwt-secret', 'shared-secret']),
+    startCli(['--port', '0'], { JWT_SECRET: 'shared-secret' }),
+  ]);
+  assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.notEqual(a.url, b.url);
+
+  const fromA = await fetchToken(a.url, 'alice');
+  const onB = await connect(b.url, '/authorizedhub', { token: fromA });
+  const onBTestHub = await connect(b.url, '/testhub', { token: fromA });
+  assert.equal(await onB.invoke('Echo', 'cross'), 'cross');
+  assert.equal(await onBTestHub.invoke('GetUserIdentifier'), 'alice');
+  await onB.stop();
+
+  // A live connection drains on SIGTERM: the client is told to close, the process exits 0.
+  const closed = new Promise<Error | undefined>((resolve) => onBTestHub.onclose(resolve));
+  b.child.kill('SIGTERM');
+  a.child.kill('SIGINT');
+  assert.equal(await exitCode(b.child), 0, b.stderr());
+  assert.equal(await exitCode(a.child), 0, a.stderr());
+  assert.equal(await closed, undefined);
+  assert.equal(b.stdout().trim().split('\n').length, 1, 'only the listening line on stdout');
+});
+
+test('a bad flag exits 2 with the usage on stderr', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'conformance/src/main.ts', '--port', 'nope'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  started.push(child);
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  assert.equal(await exitCode(child), 2);
+  assert.match(err, /--port must be an integer/);
+  assert.match(err, /Usage:/);
+});
