@@ -17,11 +17,17 @@ function send(m) {
   process.send(m);
 }
 
-/** Source addresses 127.0.0.1..N rotate so >28k connections do not run out of ephemeral ports. */
-function setup({ peer, port, path, sources = 4, skipNegotiation = false }) {
+/**
+ * With `sources` > 0, source addresses 127.0.0.1..N rotate so that more than ~28k connections
+ * do not run out of ephemeral ports. Off by default: binding a source address makes the kernel
+ * pick the port at bind() time, without the destination, which gets slow when many ports are in
+ * TIME_WAIT, whereas a plain connect() may reuse them (tcp_tw_reuse = 2 on loopback).
+ */
+function setup({ peer, port, path, sources = 0, skipNegotiation = false }) {
   adapter = adapters[peer];
   if (!adapter) throw new Error(`unknown protocol ${peer}`);
-  ctx = { port, path: path ?? adapter.path, skipNegotiation, src: (i) => `127.0.0.${1 + (i % sources)}` };
+  const src = sources > 0 ? (i) => `127.0.0.${1 + (i % sources)}` : () => undefined;
+  ctx = { port, path: path ?? adapter.path, skipNegotiation, src };
 }
 
 let seq = 0;
@@ -181,7 +187,7 @@ async function fanout({ kind, groupSize, payload, count, warmup, windowMsgs, tim
   if (kind === 'group') {
     groups = Math.floor(n / groupSize);
     perMsg = groupSize;
-    const joined = await joinGroups(groupSize, groups, timeoutMs);
+    const joined = await joinGroups(groupSize, groups, 30000);
     if (joined.errors || joined.acks < groups * groupSize)
       return { error: `join failed: ${JSON.stringify(joined)}` };
     frame = (k) => adapter.group(`g${k % groups}`, payload);
@@ -228,7 +234,7 @@ function joinGroups(size, groups, timeoutMs) {
         if (acks >= total) done();
       },
     };
-    for (let i = 0; i < total; i++) conns[i].ws.send(adapter.join(`j${i}`, `g${Math.floor(i / size)}`));
+    for (let i = 0; i < total; i++) conns[i].ws.send(adapter.join(i, `g${Math.floor(i / size)}`));
   });
 }
 
@@ -258,7 +264,29 @@ async function storm({ count, concurrency, durationMs }) {
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wallMs = now() - t0;
-  return { msgs: ok, failed, wallMs, errors: [...errors], ...percentiles(lat) };
+  return { msgs: ok, failed, wallMs, errorSamples: [...errors], ...percentiles(lat) };
+}
+
+/** One echo and one broadcast on connection 0, checked field by field (not just counted). */
+async function verify({ payload }) {
+  const c = conns[0];
+  c.capture = [];
+  c.ws.send(adapter.echo(0, payload));
+  c.ws.send(adapter.broadcast(payload));
+  const until = now() + 5000;
+  let echo = false;
+  let broadcast = false;
+  while (now() < until && !(echo && broadcast)) {
+    await new Promise((r) => setTimeout(r, 20));
+    echo = adapter.verifyEcho(c.capture, payload);
+    broadcast = adapter.verifyBroadcast(c.capture, payload);
+  }
+  const sample = c.capture.slice(0, 3);
+  c.capture = null;
+  // Let the broadcast reach everyone before any counting starts.
+  await new Promise((r) => setTimeout(r, 200));
+  if (!(echo && broadcast)) return { error: `verify failed: echo ${echo} broadcast ${broadcast}: ${sample}` };
+  return { echo, broadcast };
 }
 
 function closeAll() {
@@ -269,7 +297,7 @@ function closeAll() {
   return { closed: n };
 }
 
-const handlers = { setup, connect, echo, fanout, storm, closeAll };
+const handlers = { setup, connect, verify, echo, fanout, storm, closeAll };
 
 process.on('message', async (m) => {
   if (m.cmd === 'go') return goResolve?.();

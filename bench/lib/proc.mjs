@@ -14,6 +14,15 @@ export const CLK_TCK = (() => {
 /** Wanted RLIMIT_NOFILE for servers and the load generator (raised through `ulimit -n`). */
 export const FD_LIMIT = 200_000;
 
+/** The hard RLIMIT_NOFILE children can reach (raising it needs CAP_SYS_RESOURCE). */
+export function fdHardLimit() {
+  const r = spawnSync('/bin/sh', ['-c', `ulimit -n ${FD_LIMIT} 2>/dev/null; ulimit -n`], {
+    encoding: 'utf8',
+  });
+  const n = Number.parseInt(r.stdout, 10);
+  return Number.isFinite(n) ? n : 1024;
+}
+
 /** CPU time in microseconds (user + system, all threads) of a process, from /proc/<pid>/stat. */
 export function procCpuUs(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -22,6 +31,14 @@ export function procCpuUs(pid) {
   const utime = Number(f[11]);
   const stime = Number(f[12]);
   return ((utime + stime) * 1e6) / CLK_TCK;
+}
+
+/** Busy and softirq time of all cores together, µs, from the first line of /proc/stat. */
+export function machineCpuUs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  return { busy: (busy * 1e6) / CLK_TCK, softirq: (f[6] * 1e6) / CLK_TCK };
 }
 
 /** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */

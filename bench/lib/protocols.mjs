@@ -79,7 +79,10 @@ function openWs(url, localAddress, conn, firstSend, step, onFrame) {
       if (firstSend) ws.send(firstSend);
     });
     ws.on('message', (buf) => {
-      if (done) return onFrame(buf);
+      if (done) {
+        if (conn.capture) conn.capture.push(buf.toString());
+        return onFrame(buf);
+      }
       try {
         if (!step(buf, ws)) return;
       } catch (e) {
@@ -90,6 +93,14 @@ function openWs(url, localAddress, conn, firstSend, step, onFrame) {
       resolve(ws);
     });
   });
+}
+
+/** Parses the JSON records of one frame (for the one-off correctness check only). */
+function recs(frame) {
+  return frame
+    .split('\x1e')
+    .filter(Boolean)
+    .map((r) => JSON.parse(r));
 }
 
 /** ASP.NET Core SignalR, JSON hub protocol, WebSockets transport (negotiate v1 unless skipped). */
@@ -122,6 +133,11 @@ export const signalrJson = {
   broadcast: (p) => `{"type":1,"target":"broadcast","arguments":["${p}"]}\x1e`,
   join: (id, g) => `{"type":1,"invocationId":"${id}","target":"joinGroup","arguments":["${g}"]}\x1e`,
   group: (g, p) => `{"type":1,"target":"sendToGroup","arguments":["${g}","${p}"]}\x1e`,
+  verifyEcho: (frames, p) => frames.some((f) => recs(f).some((r) => r.type === 3 && r.result === p)),
+  verifyBroadcast: (frames, p) =>
+    frames.some((f) =>
+      recs(f).some((r) => r.type === 1 && r.target === 'broadcast' && r.arguments?.[0] === p),
+    ),
   classify(buf, conn, sink) {
     // A frame holds one or more records, each ending in 0x1E; property order is arbitrary.
     let d = 0;
@@ -174,6 +190,8 @@ export const socketio = {
   broadcast: (p) => `42["broadcast","${p}"]`,
   join: (id, g) => `42${id}["join","${g}"]`,
   group: (g, p) => `42["group","${g}","${p}"]`,
+  verifyEcho: (frames, p) => frames.includes(`430["${p}"]`),
+  verifyBroadcast: (frames, p) => frames.includes(`42["broadcast","${p}"]`),
   classify(buf, conn, sink) {
     const b0 = buf[0];
     if (b0 === 0x34) {
@@ -202,7 +220,10 @@ export const rawWs = {
       ws.on('close', () => {
         conn.closed = true;
       });
-      ws.on('message', (buf) => rawWs.classify(buf, conn, sink.current));
+      ws.on('message', (buf) => {
+        if (conn.capture) conn.capture.push(buf.toString());
+        rawWs.classify(buf, conn, sink.current);
+      });
       ws.once('open', () => {
         ws.off('error', fail);
         ws.on('error', () => {});
@@ -214,6 +235,8 @@ export const rawWs = {
   broadcast: (p) => `b${p}`,
   join: (_id, g) => `j${g}`,
   group: (g, p) => `g${g}|${p}`,
+  verifyEcho: (frames, p) => frames.includes(`e${p}`),
+  verifyBroadcast: (frames, p) => frames.includes(`b${p}`),
   classify(buf, conn, sink) {
     const b0 = buf[0];
     if (b0 === 0x62 || b0 === 0x67) sink.d(conn, 1);

@@ -17,6 +17,11 @@ const FIELDS = [
   'failed',
   'closed',
   'msgs',
+  'otherCpuUs',
+  'otherShare',
+  'softirqUs',
+  'attempt',
+  'quietWaitMs',
 ];
 
 export function median(xs) {
@@ -120,6 +125,20 @@ export function writeDocs(result, root, resultPath) {
       for (const f of ['lost', 'dup', 'errors', 'failed', 'closed'])
         if (s?.[f]?.max > 0) losses.push(`${sc}/${p}: ${f} up to ${s[f].max}`);
     }
+  let contended = 0;
+  let retried = 0;
+  for (const byPeer of Object.values(result.samples))
+    for (const list of Object.values(byPeer))
+      for (const r of list) {
+        if (r.contended) contended++;
+        if (r.attempt > 1) retried++;
+      }
+  const shares = scen
+    .flatMap((sc) => peers.map((p) => result.summary[sc][p]?.otherShare?.median))
+    .filter((x) => x !== undefined);
+  const other = shares.length
+    ? `${Math.round(100 * Math.min(...shares))}–${Math.round(100 * Math.max(...shares))} %`
+    : 'n/a';
   const latency = peers.map((p) => cell(result.summary.echo?.[p], 'p50', 1, 0)).join(' | ');
   const latency99 = peers.map((p) => cell(result.summary.echo?.[p], 'p99', 1, 0)).join(' | ');
   const targets = Object.entries(TARGETS)
@@ -182,6 +201,12 @@ ${losses.length ? losses.map((l) => `- ${l}`).join('\n') : 'No losses, duplicate
   prefix instead of JSON and writes the received buffer back unchanged: it is the floor.
 - Socket.IO runs the websocket transport only and has no negotiate step; Switchboard clients do
   negotiate (\`POST /bench/negotiate?negotiateVersion=1\`) before upgrading, in every scenario.
+- CPU time not charged to the server or the generator during the measured windows (softirq work
+  plus any other process on this shared machine), as a share of one core, medians per scenario:
+  ${other}. Before each window the harness waits (up to 30 s) for other load to drop under 15 % of
+  a core, and repeats a window (twice at most) when other load took over 30 %: ${retried} window(s)
+  were repeated, ${contended} stayed above 30 % and are kept in the figures. Loopback TCP receive processing partly runs in softirq context and is not always
+  charged to the process that caused it, so absolute figures undercount the kernel's share.
 - RSS per connection = (RSS after connecting and a full GC − RSS of the fresh server) / connections.
   Kernel socket buffers are not in RSS.
 

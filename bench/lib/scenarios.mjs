@@ -43,8 +43,22 @@ function fanout(scenario, receivers, deliveries, extra = {}) {
   };
 }
 
-/** @param {'quick'|'full'} mode */
-export function sessions(mode) {
+/** SCENARIOS with the largest fan-out's title naming its real receiver count. */
+export function scenarioTitles(maxConns) {
+  const t = { ...SCENARIOS };
+  if (maxConns < 20000) {
+    const n = maxConns.toLocaleString('en-US');
+    t.broadcast_20k = { ...t.broadcast_20k, title: `Broadcast to ${n} (fd limit)` };
+    t.idle_rss_20k = { ...t.idle_rss_20k, title: `Idle connections (${n})` };
+  }
+  return t;
+}
+
+/**
+ * @param {'quick'|'full'} mode
+ * @param {{maxConns: number}} limits the "20k" session shrinks to what the fd limit allows
+ */
+export function sessions(mode, { maxConns = 20000 } = {}) {
   const q = mode === 'quick';
   const list = [
     {
@@ -73,8 +87,8 @@ export function sessions(mode) {
   list.push(
     {
       name: '20k',
-      connections: 20000,
-      steps: [{ scenario: 'idle_rss_20k', type: 'rss' }, fanout('broadcast_20k', 20000, 400_000)],
+      connections: maxConns,
+      steps: [{ scenario: 'idle_rss_20k', type: 'rss' }, fanout('broadcast_20k', maxConns, 300_000)],
     },
     {
       name: 'groups',
