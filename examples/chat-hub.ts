@@ -2,6 +2,8 @@
  * The hub the examples serve: `Echo(text)` returns its argument, `Send(text)` broadcasts client
  * method `message(text)` to everyone connected.
  */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Hub } from '@switchboard/server';
 
 interface ChatClient {
@@ -32,7 +34,7 @@ export interface RunningExample {
 /** Whether the module at `moduleUrl` is the script node was started with. */
 export function isMain(moduleUrl: string): boolean {
   const script = process.argv[1];
-  return script !== undefined && new URL(moduleUrl).pathname === script;
+  return script !== undefined && fileURLToPath(moduleUrl) === resolve(script);
 }
 
 /** Runs an example's `start` as a program: `PORT` or 3000, stops on SIGINT/SIGTERM. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { parseConformanceArgs } from '@switchboard/conformance';
 import { connect, fetchToken } from './helpers.ts';
 
@@ -22,14 +22,20 @@ after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-/** Starts the CLI from its TypeScript source and waits for its listening line. */
-async function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+/** Runs the CLI from its TypeScript source, as `node conformance/dist/main.js` would run. */
+function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
     ['--conditions=source', '--import', 'tsx', 'conformance/src/main.ts', ...args],
     { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   started.push(child);
+  return child;
+}
+
+/** Starts the CLI and waits for its listening line. */
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+  const child = spawnCli(args, env);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -92,11 +98,25 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
   }
 });
 
-test('two processes with the same --jwt-secret accept each other’s tokens; SIGTERM and SIGINT exit 0', async () => {
-  const [a, b] = await Promise.all([
+// Every process starts at once (each takes a while to load TypeScript), the tests then use them.
+let a: Cli;
+let b: Cli;
+let badFlag: { child: ChildProcess; stderr(): string };
+
+before(async () => {
+  const child = spawnCli(['--port', 'nope'], {});
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  badFlag = { child, stderr: () => err };
+  [a, b] = await Promise.all([
     startCli(['--port', '0', '--jwt-secret', 'shared-secret']),
     startCli(['--port', '0'], { JWT_SECRET: 'shared-secret' }),
   ]);
+});
+
+test('two processes with the same --jwt-secret accept each other’s tokens; SIGTERM and SIGINT exit 0', async () => {
   assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.notEqual(a.url, b.url);
 
@@ -118,17 +138,7 @@ test('two processes with the same --jwt-secret accept each other’s tokens; SIG
 });
 
 test('a bad flag exits 2 with the usage on stderr', async () => {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'conformance/src/main.ts', '--port', 'nope'],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  started.push(child);
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  assert.equal(await exitCode(child), 2);
-  assert.match(err, /--port must be an integer/);
-  assert.match(err, /Usage:/);
+  assert.equal(await exitCode(badFlag.child), 2);
+  assert.match(badFlag.stderr(), /--port must be an integer/);
+  assert.match(badFlag.stderr(), /Usage:/);
 });
