@@ -7,12 +7,14 @@
 //   --sessions a,b       subset of 1k, 5k, 20k, groups, storm
 //   --docs / --no-docs   rewrite docs/benchmarks.md (default: full runs only)
 //   --out FILE           result file (default bench/results/<timestamp>[-quick].json)
+//   --retries N          repeat a contended window at most N times (default 1)
+//   --report FILE        only rewrite docs/benchmarks.md and the chart from a result file
 //   --variant N=ENTRY    extra peer switchboard@N importing ENTRY (used by compare.mjs)
 //
 // Servers run on core 0, the load generator on core 1 (taskset, when present). The headline is
 // server CPU time (utime + stime from /proc/<pid>/stat) per delivered message over the measured
 // window; instructions per message come from `perf stat` where the kernel supports it.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -44,6 +46,8 @@ const { values: opt } = parseArgs({
     'no-docs': { type: 'boolean', default: false },
     out: { type: 'string' },
     variant: { type: 'string', multiple: true },
+    retries: { type: 'string' },
+    report: { type: 'string' },
   },
 });
 // --variant NAME=/path/to/server/dist/index.js adds the peer switchboard@NAME (compare.mjs).
@@ -102,16 +106,17 @@ async function serverRss(srv) {
 }
 
 const CONTENDED = 0.3;
-const MAX_RETRIES = 2;
+const MAX_RETRIES = Number(opt.retries ?? 1);
+const QUIET_WAIT_MS = 20000;
 
-/** Waits (at most 30 s) until other processes use under 15 % of a core over 500 ms. */
+/** Waits (at most QUIET_WAIT_MS) until other processes use under 15 % of a core over 500 ms. */
 async function waitQuiet() {
   const t0 = Date.now();
   for (;;) {
     const a = machineCpuUs().busy;
     await sleep(500);
     const other = (machineCpuUs().busy - a) / 500000;
-    if (other < 0.15 || Date.now() - t0 > 30000) return { waitedMs: Date.now() - t0, other };
+    if (other < 0.15 || Date.now() - t0 > QUIET_WAIT_MS) return { waitedMs: Date.now() - t0, other };
   }
 }
 
@@ -218,6 +223,11 @@ function brief(r) {
 }
 
 async function main() {
+  if (opt.report) {
+    const r = JSON.parse(readFileSync(opt.report, 'utf8'));
+    log(`docs: ${writeDocs(r, root, opt.report)}`);
+    return printSummary(r);
+  }
   const t0 = Date.now();
   const wanted = opt.peers ? opt.peers.split(',') : Object.keys(PEERS);
   const peers = [];
@@ -237,6 +247,36 @@ async function main() {
   if (opt.sessions) list = list.filter((s) => opt.sessions.split(',').includes(s.name));
   const samples = {};
   const failures = [];
+  const startedAt = new Date(t0).toISOString();
+  const out =
+    opt.out ??
+    join(here, 'results', `${startedAt.replace(/[:.]/g, '-')}${mode === 'quick' ? '-quick' : ''}.json`);
+  const build = (repsDone) => ({
+    schema: 1,
+    startedAt,
+    durationS: Math.round((Date.now() - t0) / 1000),
+    mode,
+    complete: repsDone === reps,
+    machine: machineInfo(root),
+    method: {
+      reps: repsDone,
+      repsPlanned: reps,
+      pinning: pin.ok ? { server: 0, loadgen: 1 } : { off: pin.why },
+      perfInstructions: perf.ok ? true : { off: perf.why },
+      fdLimit,
+      payloadBytes: PAYLOAD.length,
+      metric: 'server CPU µs (utime+stime, /proc/<pid>/stat) per delivered message in the measured window',
+    },
+    peers: Object.fromEntries(peers.map((p) => [p, PEERS[p].label])),
+    skippedPeers: skipped,
+    sessions: list,
+    scenarios: scenarioTitles(maxConns),
+    summary: summarize(samples),
+    samples,
+    failures,
+  });
+  mkdirSync(dirname(out), { recursive: true });
+  let result;
   for (let rep = 1; rep <= reps; rep++) {
     for (const session of list) {
       for (const peer of peers) {
@@ -254,33 +294,10 @@ async function main() {
         }
       }
     }
+    // Written after every repetition, so an interrupted run still leaves its figures.
+    result = build(rep);
+    writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
   }
-  const result = {
-    schema: 1,
-    startedAt: new Date(t0).toISOString(),
-    durationS: Math.round((Date.now() - t0) / 1000),
-    mode,
-    machine: machineInfo(root),
-    method: {
-      reps,
-      pinning: pin.ok ? { server: 0, loadgen: 1 } : { off: pin.why },
-      perfInstructions: perf.ok ? true : { off: perf.why },
-      fdLimit,
-      payloadBytes: PAYLOAD.length,
-      metric: 'server CPU µs (utime+stime, /proc/<pid>/stat) per delivered message in the measured window',
-    },
-    peers: Object.fromEntries(peers.map((p) => [p, PEERS[p].label])),
-    skippedPeers: skipped,
-    sessions: list,
-    scenarios: scenarioTitles(maxConns),
-    summary: summarize(samples),
-    samples,
-    failures,
-  };
-  const stamp = result.startedAt.replace(/[:.]/g, '-');
-  const out = opt.out ?? join(here, 'results', `${stamp}${mode === 'quick' ? '-quick' : ''}.json`);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
   log(`results: ${out}`);
   const docs = opt['no-docs'] ? false : (opt.docs ?? mode === 'full');
   if (docs) log(`docs: ${writeDocs(result, root, out)}`);

@@ -1,5 +1,5 @@
 // Medians, the docs/benchmarks.md table and a dependency-free SVG chart.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const FIELDS = [
@@ -82,6 +82,7 @@ export function writeDocs(result, root, resultPath) {
   const scen = ORDER.filter((sc) => result.summary[sc]);
   const m = result.machine;
   const svgPath = join(root, 'bench', 'results', 'chart.svg');
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(svgPath, chart(result, peers, scen));
   const head = `| Scenario | per | ${peers.map((p) => result.peers[p]).join(' | ')} |\n|---|---|${peers.map(() => '---:|').join('')}\n`;
   const rows = (f, scale, d, unitFn) =>
@@ -151,7 +152,7 @@ Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)
 
 **Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}.
 **Commit:** \`${m.gitCommit?.slice(0, 12)}\`${m.gitDirty ? ' (with uncommitted changes)' : ''}.
-**Method:** ${result.method.reps} interleaved repetitions (every peer runs a scenario before any runs it again),
+**Method:** ${result.method.reps} interleaved repetitions${result.complete === false ? ` (of ${result.method.repsPlanned} planned: the run was cut short)` : ''} (every peer runs a scenario before any runs it again),
 medians with min–max; servers on core 0, load generator on core 1
 ${result.method.pinning.off ? `(pinning off: ${result.method.pinning.off})` : '(taskset)'}; each peer is its own process, restarted for every session.
 Messages carry a 128-byte string argument. Instructions per message: ${
