@@ -4,12 +4,12 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from '../auth/authentication.js';
 import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
 import { authorize } from '../hubs/authorization.js';
-import { type Logger, redactUrl } from '../logger.js';
+import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
 import { type HttpConnection, HttpConnectionManager } from './http-connection-manager.js';
-import { type HttpRequestInfo, requestInfoOf } from './http-request-info.js';
+import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
 import { refuseUpgrade, sendEmpty, sendJson, sendText } from './http-responses.js';
 import { readNegotiateVersion, writeNegotiateReply } from './negotiate.js';
 import { WebSocketTransport } from './transports/websocket-transport.js';
@@ -93,7 +93,7 @@ export class HttpConnectionDispatcher {
     if (!route) return false;
     void this.serve(route, req, res, url).catch((error: unknown) => {
       this.options.logger.error('http.request_failed', {
-        url: redactUrl(req.url ?? ''),
+        url: redactRequestUrl(req.url ?? ''),
         error: error as Error,
       });
       if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
@@ -113,7 +113,7 @@ export class HttpConnectionDispatcher {
     }
     void this.upgrade(route.hub, req, socket, head, url).catch((error: unknown) => {
       this.options.logger.error('http.upgrade_failed', {
-        url: redactUrl(req.url ?? ''),
+        url: redactRequestUrl(req.url ?? ''),
         error: error as Error,
       });
       refuseUpgrade(socket, 500);
@@ -135,7 +135,7 @@ export class HttpConnectionDispatcher {
 
   private async serve(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
-    const info = requestInfoOf(req, url, redactUrl(req.url ?? ''));
+    const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
     if (route.negotiate) {
       if (method !== 'POST') return sendText(res, 405, 'Method Not Allowed');
       return this.negotiate(route.hub, info, res);
@@ -204,7 +204,7 @@ export class HttpConnectionDispatcher {
   }
 
   private async upgrade(hub: HttpHubEndpoint, req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) {
-    const info = requestInfoOf(req, url, redactUrl(req.url ?? ''));
+    const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
     if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       return refuseUpgrade(socket, 400, 'Not a WebSocket request.');
     }

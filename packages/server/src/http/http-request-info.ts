@@ -15,7 +15,7 @@ export interface HttpRequestInfo {
   readonly query: CaseInsensitiveQuery;
   /** The peer's address as the socket saw it. */
   readonly remoteAddress: string | undefined;
-  /** The raw URL with any `access_token` redacted, safe to log. */
+  /** The raw URL with `access_token` and `id` (the connection token) redacted, safe to log. */
   readonly safeUrl: string;
 }
 
@@ -59,3 +59,34 @@ export function requestInfoOf(request: IncomingMessage, url: URL, safeUrl: strin
     safeUrl,
   };
 }
+
+/**
+ * `url` with the values of the secrets a hub URL can carry replaced by `[redacted]`: `access_token`
+ * (a bearer token) and `id` (the connection token, which lets its holder take over the
+ * connection; signalr-protocol.md 3.1). Keys match case-insensitively, as the server reads them.
+ */
+export function redactRequestUrl(url: string): string {
+  const start = url.indexOf('?');
+  if (start === -1) return url;
+  const hash = url.indexOf('#', start);
+  const end = hash === -1 ? url.length : hash;
+  const query = url
+    .slice(start + 1, end)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq === -1) return pair;
+      // The key as the server reads it: '+' is a space and escapes are decoded (URLSearchParams).
+      let key = pair.slice(0, eq).replace(/\+/g, ' ');
+      try {
+        key = decodeURIComponent(key);
+      } catch {
+        // a malformed escape: compare the raw key
+      }
+      return SECRET_KEYS.has(key.toLowerCase()) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+    })
+    .join('&');
+  return `${url.slice(0, start + 1)}${query}${url.slice(end)}`;
+}
+
+const SECRET_KEYS = new Set(['access_token', 'id']);
