@@ -124,6 +124,9 @@ describe('DefaultPresenceStore specifics', () => {
       ['new'],
       'the new node keeps its lease',
     );
+    await a.close(); // the crashed handle, closed late, leaves the new node alone
+    assert.equal(await b.isOnline('ada'), true);
+    assert.equal((await b.userConnections('ada')).length, 1);
     cluster.dispose();
   });
 });

@@ -198,9 +198,10 @@ class PresenceState {
   }
 
   /** A node left cleanly: its connections go now, its lease with them. */
-  leave(nodeId: string): void {
+  leave(nodeId: string, hooks: NodeHooks): void {
     const node = this.nodes.get(nodeId);
-    if (!node) return;
+    // A crashed handle closed late must not take a node that rejoined under its id with it.
+    if (!node || node.hooks !== hooks) return;
     node.live = false;
     this.removeNodeConnections(nodeId);
     this.nodes.delete(nodeId);
@@ -364,6 +365,7 @@ export class DefaultPresenceStore implements PresenceStore {
   private readonly listeners = new Set<PresenceListener>();
   private heartbeat: TimerHandle | undefined;
   private closed = false;
+  private readonly hooks: NodeHooks = { deliver: (e) => this.deliver(e), detach: () => this.detach() };
 
   constructor(options: DefaultPresenceStoreOptions = {}) {
     this.nodeId = options.nodeId ?? 'node-1';
@@ -376,7 +378,7 @@ export class DefaultPresenceStore implements PresenceStore {
     }
     this.state = cluster ? stateOf(cluster) : new PresenceState(timing);
     this.ownsState = !cluster;
-    this.state.register(this.nodeId, { deliver: (e) => this.deliver(e), detach: () => this.detach() });
+    this.state.register(this.nodeId, this.hooks);
     this.heartbeat = this.state.time.setInterval(
       () => this.state.heartbeat(this.nodeId),
       this.state.heartbeatIntervalMs,
@@ -446,7 +448,7 @@ export class DefaultPresenceStore implements PresenceStore {
     if (this.closed) return;
     this.closed = true;
     this.detach();
-    this.state.leave(this.nodeId);
+    this.state.leave(this.nodeId, this.hooks);
     if (this.ownsState) this.state.dispose();
   }
 
