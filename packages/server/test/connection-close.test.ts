@@ -199,6 +199,35 @@ describe('client-initiated close', () => {
     });
   });
 
+  test('a clean close with half a message left reaches onDisconnected as an error', async () => {
+    await withServer(async (hubUrl) => {
+      const raw = await RawClient.connect(hubUrl);
+      raw.sendRaw('{"type":1,"target":"echo","argu');
+      raw.close();
+      await raw.waitForClose();
+      await waitFor(() => disconnectsOf(raw.connectionId).length === 1, 2_000, 'onDisconnected');
+      assert.equal(
+        disconnectsOf(raw.connectionId)[0]!.error?.message,
+        'Connection terminated while reading a message.',
+      );
+    });
+  });
+
+  test('a frame over maxWebSocketFrameSize: ws closes with 1009 and onDisconnected gets an error', async () => {
+    const server = await startTestServer((hubs) => hubs.mapHub('/close', CloseHub), {
+      maxWebSocketFrameSize: 1024,
+    });
+    try {
+      const raw = await RawClient.connect(`${server.baseUrl}/close`);
+      raw.sendRaw(`{"type":1,"target":"echo","arguments":["${'x'.repeat(2_000)}"]}\x1e`);
+      assert.equal((await raw.waitForClose()).code, 1009);
+      await waitFor(() => disconnectsOf(raw.connectionId).length === 1, 2_000, 'onDisconnected');
+      assert.match(String(disconnectsOf(raw.connectionId)[0]!.error?.message), /Max payload size exceeded/);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a dropped socket (no close frame) ends the connection with an error, once', async () => {
     await withServer(async (hubUrl) => {
       const raw = await RawClient.connect(hubUrl);

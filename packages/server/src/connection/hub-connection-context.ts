@@ -145,9 +145,19 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
 
   transportEnded(clean: boolean, reason?: string): void {
     if (this.state === 'closed') return;
-    const error = clean
-      ? undefined
-      : new SwitchboardError('SB_ERR_CONNECTION_ABORTED', reason ?? 'The transport ended without a close.');
+    let error: SwitchboardError | undefined;
+    if (!clean) {
+      error = new SwitchboardError(
+        'SB_ERR_CONNECTION_ABORTED',
+        reason ?? 'The transport ended without a close.',
+      );
+    } else if (this.buffer.length > 0 && this.state !== 'handshake') {
+      // Half a message was left: the reference's InvalidDataException (15.8).
+      error = new SwitchboardError(
+        'SB_ERR_PROTOCOL_VIOLATION',
+        'Connection terminated while reading a message.',
+      );
+    }
     if (error) this.env.metrics.error(this.env.hubPath, error.code);
     this.end(error);
   }

@@ -22,6 +22,7 @@ export class WebSocketTransport implements ConnectionTransport {
   readonly supportsBinary = true;
   private receiver: TransportReceiver | undefined;
   private closing = false;
+  private failure: Error | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -74,11 +75,22 @@ export class WebSocketTransport implements ConnectionTransport {
   }
 
   /** @internal */
+  handleError(error: Error): void {
+    this.failure ??= error;
+  }
+
+  /** @internal */
   handleClose(code: number): void {
     transports.delete(this.socket);
-    // 1006: the socket went away without a close frame. Every close frame counts as clean; the
-    // official client's own stop() sends none of its own code, which arrives as 1005 (4.6).
-    this.receiver?.transportEnded(code !== 1006, `WebSocket closed with status code ${code}.`);
+    // 1006: the socket went away without a close frame. Every close frame from the client counts
+    // as clean; the official client's own stop() sends none of its own code, which arrives as
+    // 1005 (4.6). A close that `ws` itself started over a bad frame (too large: 1009, invalid
+    // UTF-8: 1007, protocol: 1002) follows an 'error' and is not clean.
+    const clean = code !== 1006 && this.failure === undefined;
+    const reason = this.failure
+      ? `WebSocket closed with status code ${code}: ${this.failure.message}`
+      : `WebSocket closed with status code ${code}.`;
+    this.receiver?.transportEnded(clean, reason);
   }
 }
 
@@ -95,6 +107,7 @@ function onClose(this: WebSocket, code: number): void {
   transports.get(this)?.handleClose(code);
 }
 
-function onError(this: WebSocket): void {
+function onError(this: WebSocket, error: Error): void {
   // 'close' always follows 'error'; the connection learns of the end there.
+  transports.get(this)?.handleError(error);
 }
