@@ -55,8 +55,9 @@ describe('DefaultPresenceStore specifics', () => {
     assert.equal(events.length, 1, 'the default grace is 5 s');
     time.advance(1);
     assert.deepEqual(events, [
-      { type: 'userOnline', userId: 'ada', at: EPOCH },
-      { type: 'userOffline', userId: 'ada', at: EPOCH + 1_000 }, // last seen, not the end of the grace
+      { type: 'userOnline', userId: 'ada', at: EPOCH, originNodeId: 'node-1' },
+      // last seen, not the end of the grace
+      { type: 'userOffline', userId: 'ada', at: EPOCH + 1_000, originNodeId: 'node-1' },
     ]);
     await store.addConnection(connection('c2', 'bob'));
     await store.close();

@@ -218,7 +218,7 @@ class PresenceState {
       existing.connection = connection;
       return;
     }
-    if (existing) this.remove(connection.connectionId);
+    if (existing) this.remove(connection.connectionId, nodeId);
     this.connections.set(connection.connectionId, { connection, groups: new Set() });
     let user = this.users.get(connection.userId);
     if (!user) {
@@ -230,11 +230,12 @@ class PresenceState {
     user.offlineTimer = undefined;
     if (!user.online) {
       user.online = true;
-      this.emit({ type: 'userOnline', userId: connection.userId, at: this.wallClock() });
+      this.emit({ type: 'userOnline', userId: connection.userId, at: this.wallClock() }, nodeId);
     }
   }
 
-  remove(connectionId: string): void {
+  /** @param byNodeId - the node that removed it; undefined for a sweep or a node leaving. */
+  remove(connectionId: string, byNodeId?: string): void {
     const entry = this.connections.get(connectionId);
     if (!entry) return;
     this.connections.delete(connectionId);
@@ -249,7 +250,7 @@ class PresenceState {
       if (user.connections.size > 0 || !user.online) return;
       user.online = false;
       this.users.delete(userId);
-      this.emit({ type: 'userOffline', userId, at: lastSeen });
+      this.emit({ type: 'userOffline', userId, at: lastSeen }, byNodeId);
     };
     user.offlineTimer?.cancel();
     if (this.graceMs === 0) goOffline();
@@ -336,8 +337,15 @@ class PresenceState {
     }
   }
 
-  private emit(event: PresenceEvent): void {
-    const frozen = Object.freeze(event);
+  /**
+   * Delivers an event to every live node. Its origin is `preferred` while that node lives, else the
+   * first live node: one node per event, so that cluster-wide side effects run once.
+   */
+  private emit(event: Omit<PresenceEvent, 'originNodeId'>, preferred: string | undefined): void {
+    let origin = preferred !== undefined && this.nodes.get(preferred)?.live ? preferred : undefined;
+    origin ??= [...this.nodes].find(([, node]) => node.live)?.[0];
+    if (origin === undefined) return; // nobody is listening
+    const frozen: PresenceEvent = Object.freeze({ ...event, originNodeId: origin });
     for (const node of [...this.nodes.values()]) {
       if (!node.live) continue;
       node.hooks.deliver(frozen);
@@ -391,7 +399,7 @@ export class DefaultPresenceStore implements PresenceStore {
   }
 
   async removeConnection(connectionId: string): Promise<void> {
-    if (!this.closed) this.state.remove(connectionId);
+    if (!this.closed) this.state.remove(connectionId, this.nodeId);
   }
 
   async addToGroup(connectionId: string, group: string): Promise<void> {

@@ -54,6 +54,14 @@ export interface PresenceEvent {
    * that is before the grace period, so it reads as "last seen".
    */
   readonly at: number;
+  /**
+   * The node that decided the transition: exactly one live node per event (the one that added or
+   * removed the connection, or, when that node is gone, the one that swept or timed it out). Every
+   * node hears every event; run cluster-wide side effects (a broadcast to clients through the
+   * lifetime manager, a webhook) only where `originNodeId` is the local node, or they happen once
+   * per node.
+   */
+  readonly originNodeId: string;
 }
 
 /** Receives presence events. */

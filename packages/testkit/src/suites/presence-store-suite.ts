@@ -103,6 +103,7 @@ export function presenceStoreSuite(
           );
           await s.advance(graceMs * 2); // anything extra would show now
           for (const log of logs) assert.deepEqual(kinds(log), ['online:ada']);
+          for (const log of logs) assert.deepEqual(origins(log), [a.nodeId], 'decided by the adding node');
           assert.equal(await a.isOnline('ada'), true);
           await s.eventually(() => b.isOnline('ada'), propagateMs, 'node b to see ada online');
           assert.deepEqual(await b.onlineUsers(), ['ada']);
@@ -159,6 +160,7 @@ export function presenceStoreSuite(
         );
         await s.advance(graceMs * 3);
         for (const log of logs) assert.deepEqual(kinds(log), ['online:ada', 'offline:ada']);
+        for (const log of logs) assert.deepEqual(origins(log), [a.nodeId, a.nodeId]);
         assert.ok(logs[0]![1]!.at >= logs[0]![0]!.at, 'offline is not dated before online');
         assert.equal(await a.isOnline('ada'), false);
         assert.deepEqual(await b.onlineUsers(), []);
@@ -178,6 +180,12 @@ export function presenceStoreSuite(
         for (const log of logs) {
           assert.deepEqual(byUser(log, 'ada'), ['online', 'offline', 'online', 'offline']);
           assert.deepEqual(byUser(log, 'bob'), ['online']);
+          const ada = log.filter((e) => e.userId === 'ada');
+          assert.deepEqual(
+            origins(ada),
+            [a.nodeId, a.nodeId, a.nodeId, b.nodeId],
+            'the removing node decides',
+          );
         }
         assert.deepEqual(await a.onlineUsers(), ['bob']);
       });
@@ -338,6 +346,12 @@ export function presenceStoreSuite(
           );
           await s.advance(leaseMs * 2 + graceMs * 2); // a second sweep or announcement would show now
           for (const log of logs) assert.deepEqual(kinds(log), ['online:ada', 'online:bob', 'offline:ada']);
+          const sweptBy = logs[0]![2]!.originNodeId;
+          assert.ok(
+            [b.nodeId, c.nodeId].includes(sweptBy),
+            `a live node decides the offline, not ${sweptBy}`,
+          );
+          for (const log of logs) assert.deepEqual(origins(log), [a.nodeId, a.nodeId, sweptBy], 'one origin');
           assert.deepEqual(await b.onlineUsers(), ['bob']);
         },
       );
@@ -361,6 +375,8 @@ export function presenceStoreSuite(
           await a.addConnection(conn('a1', 'ada'));
           await a.addConnection(conn('a2', 'bob'));
           await b.addConnection(conn('b1', 'bob'));
+          await a.addConnection(conn('a3', 'cy'));
+          await a.removeConnection('a3'); // cy's grace runs when a leaves
           await a.addToGroup('a1', 'room');
           await a.close();
           await a.close(); // twice: harmless
@@ -372,9 +388,11 @@ export function presenceStoreSuite(
           assert.deepEqual(ids(await b.userConnections('bob')), ['b1']);
           await s.advance(graceMs / 4);
           assert.equal(await b.isOnline('ada'), true, 'within the grace period');
-          await s.eventually(() => log.length === 3, graceMs + propagateMs, 'ada offline');
+          await s.eventually(() => log.length === 5, graceMs + propagateMs, 'ada and cy offline');
           await s.advance(graceMs * 3);
-          assert.deepEqual(kinds(log), ['online:ada', 'online:bob', 'offline:ada']);
+          assert.deepEqual(kinds(log.slice(0, 3)), ['online:ada', 'online:bob', 'online:cy']);
+          assert.deepEqual(kinds(log.slice(3)).sort(), ['offline:ada', 'offline:cy']);
+          assert.deepEqual(origins(log.slice(3)), [b.nodeId, b.nodeId], 'the closed node decides nothing');
           await a.removeConnection('a1'); // a shutdown race: harmless
           await a.removeFromGroup('a1', 'room');
           await assert.rejects(a.addConnection(conn('a3', 'cy')));
@@ -438,6 +456,10 @@ function conn(
 
 function kinds(log: readonly PresenceEvent[]): string[] {
   return log.map((e) => `${e.type === 'userOnline' ? 'online' : 'offline'}:${e.userId}`);
+}
+
+function origins(log: readonly PresenceEvent[]): string[] {
+  return log.map((e) => e.originNodeId);
 }
 
 function byUser(log: readonly PresenceEvent[], userId: string): string[] {
