@@ -6,7 +6,7 @@
 //   node scripts/run-tests.mjs                 every test
 //   node scripts/run-tests.mjs packages/server only files whose path contains one of the arguments
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -39,7 +39,7 @@ if (files.length === 0) {
 }
 
 mkdirSync(join(root, '.tmp'), { recursive: true });
-const timesFile = join(root, '.tmp', 'test-times.json');
+const timesFile = join(root, '.tmp', `test-times-${process.pid}.json`);
 const args = [
   '--conditions=source',
   '--import',
@@ -61,10 +61,14 @@ child.on('exit', (code, signal) => {
   } catch {
     // the reporter did not finish: the exit code below still tells
   }
+  rmSync(timesFile, { force: true });
   const rows = Object.entries(summary.files).sort((a, b) => b[1] - a[1]);
   console.log('\nper-file times:');
-  for (const [file, ms] of rows) console.log(`  ${(ms / 1000).toFixed(2).padStart(8)} s  ${relative(root, file)}`);
-  console.log(`  ${((Date.now() - started) / 1000).toFixed(2).padStart(8)} s  wall clock, ${files.length} files`);
+  for (const [file, ms] of rows)
+    console.log(`  ${(ms / 1000).toFixed(2).padStart(8)} s  ${relative(root, file)}`);
+  console.log(
+    `  ${((Date.now() - started) / 1000).toFixed(2).padStart(8)} s  wall clock, ${files.length} files`,
+  );
   console.log(`\ntests: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
   process.exit(code ?? (signal ? 1 : 0));
 });

@@ -92,6 +92,10 @@ export const serverErrors = {
     summary: 'An HTTP method the hub endpoint does not serve at that path.',
     surface: 'HTTP 405 text/plain',
   },
+  SB_ERR_PRESENCE_CLOSED: {
+    summary: 'A presence store was used after close() (other than a removal).',
+    surface: 'The promise rejects (subscribe throws); a programming error, not client-facing',
+  },
   SB_ERR_HUB_CONFIGURATION: {
     summary:
       'A hub class or option is invalid: two methods differ only in case, a path is mapped twice, an option is out of range.',

@@ -83,4 +83,19 @@ export {
   serverOptionDefaults,
   type TransportType,
 } from './options.js';
+export {
+  DefaultPresenceStore,
+  type DefaultPresenceStoreOptions,
+  type DeviceHint,
+  type DeviceType,
+  InMemoryPresenceCluster,
+  type InMemoryPresenceOptions,
+  type NewPresenceConnection,
+  type PresenceConnection,
+  type PresenceEvent,
+  type PresenceListener,
+  type PresenceStore,
+  parseUserAgent,
+  presenceDefaults,
+} from './presence/index.js';
 export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';

@@ -18,4 +18,5 @@ export {
   UpgradeRefusedError,
 } from './raw-client.js';
 export { requireService } from './services.js';
+export * from './suites/index.js';
 export { startTestServer, type TestServer } from './test-server.js';

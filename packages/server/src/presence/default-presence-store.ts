@@ -478,8 +478,9 @@ export class DefaultPresenceStore implements PresenceStore {
   }
 
   private assertOpen(): void {
-    // A plain Error until the catalogue has a presence code (proposed: SB_ERR_PRESENCE_CLOSED).
-    if (this.closed) throw new Error(`The presence store of node '${this.nodeId}' is closed.`);
+    if (this.closed) {
+      throw new SwitchboardError('SB_ERR_PRESENCE_CLOSED', `The presence store of node '${this.nodeId}' is closed.`);
+    }
   }
 }
 
