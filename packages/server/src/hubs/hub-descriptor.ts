@@ -41,7 +41,21 @@ export class HubDescriptor {
   private readonly methods = new Map<string, HubMethodDescriptor>();
 
   constructor(hubClass: HubClass, hubBase: abstract new () => Hub<object>) {
-    const options = (hubClass as unknown as { methods?: HubMethodsOptions }).methods ?? {};
+    // Options are looked up ignoring case, as method names are: `AdminOnly: { authorize }` must
+    // not be silently skipped for a method declared as `adminOnly`.
+    const options = new Map<string, { name: string; options: HubMethodOptions }>();
+    for (const [name, methodOptions] of Object.entries(
+      (hubClass as unknown as { methods?: HubMethodsOptions }).methods ?? {},
+    )) {
+      const key = name.toLowerCase();
+      if (options.has(key)) {
+        throw new SwitchboardError(
+          'SB_ERR_HUB_CONFIGURATION',
+          `Hub '${hubClass.name}' declares options for '${options.get(key)!.name}' and '${name}'; hub method names are case-insensitive.`,
+        );
+      }
+      options.set(key, { name, options: methodOptions });
+    }
     const seen = new Set<string>();
     for (
       let proto = hubClass.prototype;
@@ -61,7 +75,7 @@ export class HubDescriptor {
             `Hub '${hubClass.name}' has two methods named '${this.methods.get(key)!.name}' and '${name}'; hub method names are case-insensitive.`,
           );
         }
-        const methodOptions = options[name];
+        const methodOptions = options.get(key)?.options;
         this.methods.set(key, {
           name,
           invoke: property.value,
@@ -71,8 +85,8 @@ export class HubDescriptor {
         });
       }
     }
-    for (const name of Object.keys(options)) {
-      if (!this.methods.has(name.toLowerCase())) {
+    for (const [key, { name }] of options) {
+      if (!this.methods.has(key)) {
         throw new SwitchboardError(
           'SB_ERR_HUB_CONFIGURATION',
           `Hub '${hubClass.name}' declares options for '${name}', which is not one of its methods.`,

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
-import { validateArgument } from './argument-schema.js';
+import { type ArgumentCheck, validateArgument } from './argument-schema.js';
 import { authorize } from './authorization.js';
 import { DefaultGroupManager, DefaultHubCallerClients, type GroupManager } from './client-proxy.js';
 import type { Hub, HubClass } from './hub.js';
@@ -169,7 +169,20 @@ export class HubDispatcher {
         ? { type: MessageType.Completion, invocationId, hasResult: false }
         : { type: MessageType.Completion, invocationId, hasResult: true, result };
     } catch (error) {
-      if (!(error instanceof InvocationRejected)) throw error;
+      if (!(error instanceof InvocationRejected)) {
+        // Hub code that failed outside the method itself (the hub's constructor, an authorization
+        // policy): the caller still gets its one Completion, as ASP.NET's dispatcher does.
+        this.logFailure('invocation.failed', connection, target, error);
+        return this.completion(
+          invocationId,
+          buildErrorMessage(
+            `An unexpected error occurred invoking '${target}' on the server.`,
+            error,
+            this.config.options.enableDetailedErrors,
+          ),
+          error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
+        );
+      }
       this.config.logger.debug('invocation.rejected', {
         hub: this.config.hubPath,
         connectionId: connection.connectionId,
@@ -242,7 +255,16 @@ export class HubDispatcher {
     if (!method.parameters) return args;
     const bound = new Array<unknown>(args.length);
     for (let i = 0; i < args.length; i++) {
-      const check = await validateArgument(method.parameters[i]!, args[i]);
+      let check: ArgumentCheck;
+      try {
+        check = await validateArgument(method.parameters[i]!, args[i]);
+      } catch (error) {
+        // A schema that throws is a binding failure (a HubException's message is shown).
+        throw new InvocationRejected(
+          'SB_ERR_INVALID_ARGUMENT',
+          buildErrorMessage(failed, error, this.config.options.enableDetailedErrors),
+        );
+      }
       if (!check.ok) {
         throw new InvocationRejected(
           'SB_ERR_INVALID_ARGUMENT',
