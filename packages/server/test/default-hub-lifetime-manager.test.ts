@@ -306,3 +306,55 @@ test('a send with no recipients serializes nothing', async () => {
   await manager.sendConnection('zz', 'm', []);
   assert.equal(protocol.writes, 0);
 });
+
+test('a message that cannot be serialized: the send rejects, serialization is tried once, nobody gets bytes', async () => {
+  const protocol = new CountingProtocol(jsonHubProtocol);
+  const { manager, connections } = await setup(100, { protocol, user: () => 'u' });
+  for (const c of connections) await manager.addToGroup(c.connectionId, 'g');
+  const sends: (() => Promise<void>)[] = [
+    () => manager.sendAll('m', [10n]),
+    () => manager.sendAllExcept('m', [10n], []),
+    () => manager.sendConnection('c0', 'm', [10n]),
+    () => manager.sendConnections(['c0', 'c1'], 'm', [10n]),
+    () => manager.sendGroup('g', 'm', [10n]),
+    () => manager.sendGroups(['g'], 'm', [10n]),
+    () => manager.sendGroupExcept('g', 'm', [10n], []),
+    () => manager.sendUser('u', 'm', [10n]),
+    () => manager.sendUsers(['u'], 'm', [10n]),
+  ];
+  for (const send of sends) {
+    protocol.writes = 0;
+    await assert.rejects(send(), /BigInt/, send.toString());
+    assert.equal(protocol.writes, 1, send.toString());
+  }
+  for (const c of connections) assert.deepEqual(c.received, [], c.connectionId);
+  // the manager still works
+  await manager.sendAll('m', ['fine']);
+  assert.equal(connections[99]!.received.length, 1);
+});
+
+test('a message one protocol cannot serialize still reaches the connections of the other', async () => {
+  const json = new CountingProtocol(jsonHubProtocol);
+  // a protocol that refuses everything, standing in for one that cannot carry a value
+  const refusing = new CountingProtocol({
+    ...jsonHubProtocol,
+    name: 'refusing',
+    version: 1,
+    transferFormat: 'Text',
+    parseMessages: (input) => jsonHubProtocol.parseMessages(input),
+    writeMessage: () => {
+      throw new Error('cannot carry this');
+    },
+  });
+  const manager = new DefaultHubLifetimeManager();
+  const connections = [json, refusing, json, refusing].map(
+    (p, i) => new FakeConnection(`c${i}`, undefined, p),
+  );
+  for (const c of connections) await manager.onConnected(c);
+  await assert.rejects(manager.sendAll('m', ['x']), /cannot carry this/);
+  assert.deepEqual(
+    connections.map((c) => c.received.length),
+    [1, 0, 1, 0],
+  );
+  assert.equal(refusing.writes, 1);
+});

@@ -13,7 +13,7 @@ import {
   SwitchboardError,
   signJwt,
 } from '@switchboard/server';
-import { connectClient, startTestServer, type TestServer } from '@switchboard/testkit';
+import { connectClient, startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
 
 const secret = 'faults-secret';
 let constructorThrows = false;
@@ -77,8 +77,11 @@ class FaultyHub extends Hub {
   ok() {
     return 'ok';
   }
-  bigint() {
-    return 10n;
+  async broadcastBigint() {
+    await this.clients.all.send('m', 10n);
+  }
+  broadcast(x: unknown) {
+    return this.clients.all.send('m', x);
   }
 }
 
@@ -163,4 +166,21 @@ test('mapHub refuses options declared twice for one method in different cases', 
       e.code === 'SB_ERR_HUB_CONFIGURATION' &&
       /case-insensitive/.test(e.message),
   );
+});
+
+test('a broadcast that cannot be serialized fails the sending method; the connections stay usable', async () => {
+  const other = await connectClient(`${server.baseUrl}/faulty`);
+  try {
+    const got: unknown[] = [];
+    other.on('m', (x: unknown) => got.push(x));
+    client.on('m', () => undefined);
+    await assert.rejects(within(client.invoke('broadcastBigint')), {
+      message: "An unexpected error occurred invoking 'broadcastBigint' on the server.",
+    });
+    await within(client.invoke('broadcast', 'after'));
+    await waitFor(() => got.length > 0);
+    assert.deepEqual(got, ['after']);
+  } finally {
+    await other.stop();
+  }
 });

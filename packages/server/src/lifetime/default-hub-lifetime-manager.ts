@@ -58,6 +58,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
   async sendAll(method: string, args: readonly unknown[]): Promise<void> {
     const message = invocation(method, args);
     for (const entry of this.connections.values()) write(entry, message);
+    rethrowSerializationError(message);
   }
 
   async sendAllExcept(method: string, args: readonly unknown[], excluded: readonly string[]): Promise<void> {
@@ -66,11 +67,15 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     for (const entry of this.connections.values()) {
       if (!skip.has(entry.connection.connectionId)) write(entry, message);
     }
+    rethrowSerializationError(message);
   }
 
   async sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void> {
     const entry = this.connections.get(connectionId);
-    if (entry) write(entry, invocation(method, args));
+    if (!entry) return;
+    const message = invocation(method, args);
+    write(entry, message);
+    rethrowSerializationError(message);
   }
 
   async sendConnections(
@@ -83,6 +88,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
       const entry = this.connections.get(id);
       if (entry) write(entry, message);
     }
+    rethrowSerializationError(message);
   }
 
   async sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void> {
@@ -90,6 +96,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     if (!members) return;
     const message = invocation(method, args);
     for (const entry of members) write(entry, message);
+    rethrowSerializationError(message);
   }
 
   async sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
@@ -104,6 +111,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
         write(entry, message);
       }
     }
+    rethrowSerializationError(message);
   }
 
   async sendGroupExcept(
@@ -119,6 +127,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     for (const entry of members) {
       if (!skip.has(entry.connection.connectionId)) write(entry, message);
     }
+    rethrowSerializationError(message);
   }
 
   async sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void> {
@@ -126,6 +135,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     if (!entries) return;
     const message = invocation(method, args);
     for (const entry of entries) write(entry, message);
+    rethrowSerializationError(message);
   }
 
   async sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
@@ -135,6 +145,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
       if (!entries) continue;
       for (const entry of entries) write(entry, message);
     }
+    rethrowSerializationError(message);
   }
 
   async addToGroup(connectionId: string, groupName: string): Promise<void> {
@@ -165,8 +176,19 @@ function write(entry: ConnectionEntry, message: SerializedHubMessage): void {
     entry.connection.writeMessage(message);
   } catch {
     // writeMessage never throws by contract; this guard keeps one broken connection from stopping
-    // a broadcast even if an implementation gets that wrong.
+    // a broadcast even if an implementation gets that wrong. A message that cannot be serialized
+    // is reported to the sender once the loop is done (rethrowSerializationError).
   }
+}
+
+/**
+ * Rejects the send when its message could not be serialized for some protocol: the sender's
+ * mistake (a BigInt, a cycle), which would otherwise vanish without a trace. Recipients on other
+ * protocols have been written to.
+ */
+function rethrowSerializationError(message: SerializedHubMessage): void {
+  const error = message.serializationError;
+  if (error !== undefined) throw error;
 }
 
 function addTo<K>(index: Map<K, Set<ConnectionEntry>>, key: K, entry: ConnectionEntry): void {

@@ -31,7 +31,9 @@ export interface HubConnectionRef {
  * - Order: the sends of one caller to one target arrive in the order they were made.
  * - Isolation: a failing or slow connection never stops delivery to the others, and a send never
  *   throws because of a recipient; the promise resolves once the message is queued for every local
- *   recipient (and, across nodes, handed to the backplane).
+ *   recipient (and, across nodes, handed to the backplane). It rejects with the protocol's error
+ *   when the message cannot be serialized (the sender's mistake), after serving the recipients of
+ *   any protocol that could.
  * - Groups are named by case-sensitive strings and exist while they have members; adding a
  *   connection twice is harmless, removing an absent one too. Group changes for a connection that
  *   does not exist (anywhere) resolve without effect.

@@ -11,26 +11,52 @@ export class SerializedHubMessage {
   private firstProtocol: HubProtocol | undefined;
   private firstBytes: Buffer | undefined;
   private others: Map<HubProtocol, Buffer> | undefined;
+  private failures: Map<HubProtocol, unknown> | undefined;
 
   constructor(message: HubMessage) {
     this.message = message;
   }
 
-  /** The message framed for `protocol`, serialized on first use. */
+  /**
+   * The message framed for `protocol`, serialized on first use. Throws the protocol's error when
+   * the message cannot be serialized (a BigInt, a cycle), every time, without trying again.
+   */
   getSerialized(protocol: HubProtocol): Buffer {
     if (this.firstProtocol === protocol) return this.firstBytes!;
+    const failure = this.failures?.get(protocol);
+    if (failure !== undefined) throw failure;
     if (this.firstProtocol === undefined) {
+      const bytes = this.serialize(protocol);
       this.firstProtocol = protocol;
-      this.firstBytes = protocol.writeMessage(this.message);
-      return this.firstBytes;
+      this.firstBytes = bytes;
+      return bytes;
     }
     this.others ??= new Map();
     let bytes = this.others.get(protocol);
     if (!bytes) {
-      bytes = protocol.writeMessage(this.message);
+      bytes = this.serialize(protocol);
       this.others.set(protocol, bytes);
     }
     return bytes;
+  }
+
+  /**
+   * The error of the first protocol that failed to serialize the message, if one did: the sender's
+   * fault (not a recipient's), which a lifetime manager reports to the sender.
+   */
+  get serializationError(): unknown {
+    return this.failures?.values().next().value;
+  }
+
+  private serialize(protocol: HubProtocol): Buffer {
+    try {
+      return protocol.writeMessage(this.message);
+    } catch (error) {
+      const failure = error ?? new Error('The message could not be serialized.');
+      this.failures ??= new Map();
+      this.failures.set(protocol, failure);
+      throw failure;
+    }
   }
 
   /**
