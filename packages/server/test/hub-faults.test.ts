@@ -83,6 +83,9 @@ class FaultyHub extends Hub {
   broadcast(x: unknown) {
     return this.clients.all.send('m', x);
   }
+  bigintResult() {
+    return 10n;
+  }
 }
 
 let server: TestServer;
@@ -182,5 +185,26 @@ test('a broadcast that cannot be serialized fails the sending method; the connec
     assert.deepEqual(got, ['after']);
   } finally {
     await other.stop();
+  }
+});
+
+// BUG (connection/, reported, not fixed here): a result the protocol cannot serialize makes
+// HubConnectionContext.writeOwn throw inside runInvocation's `.then` callback: an unhandled
+// rejection, no Completion, and invocationDone() never runs, so the connection's only invocation
+// slot stays taken and every later invoke on it hangs. Expected: an error Completion (ASP.NET
+// logs "Failed writing message" and aborts the connection; either way the call must settle).
+// Marked `todo` so that the suite stays green until it is fixed: drop the option then.
+test('a result that cannot be serialized still settles the call', {
+  todo: 'BUG in connection/hub-connection-context.ts: runInvocation does not survive a failed Completion write',
+}, async () => {
+  const victim = await connectClient(`${server.baseUrl}/faulty`);
+  try {
+    await assert.rejects(within(victim.invoke('bigintResult'), 500), (e: unknown) => {
+      assert.doesNotMatch(String(e), /no Completion within/);
+      return true;
+    });
+    if (victim.state === 'Connected') assert.equal(await within(victim.invoke('ok')), 'ok');
+  } finally {
+    await victim.stop();
   }
 });
