@@ -1,0 +1,170 @@
+/**
+ * Wires the chat together: storage (migrated), tokens, domain services, the hub at `/hubs/chat`,
+ * the HTTP APIs and the operations endpoints, on one Node `http.Server`.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
+import { resolveJwtSecret, TokenService } from './auth/tokens.js';
+import type { ChatConfig } from './config.js';
+import { AccountService } from './domain/accounts.js';
+import { MessageService } from './domain/messages.js';
+import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
+import { RoomService } from './domain/rooms.js';
+import { SupportService } from './domain/support.js';
+import { ChatError } from './errors.js';
+import { addAuthRoutes } from './http/auth-routes.js';
+import { applyCors, originAllowed } from './http/cors.js';
+import { sendError } from './http/json.js';
+import { addOpsRoutes } from './http/ops-routes.js';
+import { Router } from './http/router.js';
+import { createChatHub } from './hub/chat-hub.js';
+import { ConnectionRegistry } from './hub/connection-registry.js';
+import { chatErrorFilter } from './hub/error-filter.js';
+import { HubNotifier } from './hub/hub-notifier.js';
+import { createLogger } from './logger.js';
+import { createStorage } from './storage/create-storage.js';
+import type { ChatStorage } from './storage/storage.js';
+
+/** The path of the chat hub. */
+export const CHAT_HUB_PATH = '/hubs/chat';
+
+/** A running (or ready to listen) chat server. */
+export interface ChatApp {
+  readonly config: ChatConfig;
+  /** The HTTP server: hub endpoints, `/api/*`, `/healthz`, `/readyz`, `/metrics`. */
+  readonly http: Server;
+  readonly hubs: HubServer;
+  readonly storage: ChatStorage;
+  readonly accounts: AccountService;
+  /** Listens on the configured host and port; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Drains hub connections (clients are told to reconnect elsewhere), stops HTTP, closes storage. */
+  close(): Promise<void>;
+}
+
+/** Options for tests and embedding. */
+export interface ChatAppOptions {
+  /** A storage to use instead of the configured one (it is migrated). */
+  readonly storage?: ChatStorage;
+  /** A logger instead of pino at `config.logLevel`. */
+  readonly logger?: Logger;
+  /** How long close() waits for hub connections. Default 5,000 ms. */
+  readonly drainTimeoutMs?: number;
+}
+
+/**
+ * Builds the chat server from a configuration. Refuses a backplane (none exists in this build yet)
+ * with `SB_CHAT_BACKPLANE_UNAVAILABLE`.
+ *
+ * @example
+ * ```ts
+ * const app = await createChatApp(loadConfig());
+ * console.log(await app.listen());
+ * process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+ * ```
+ */
+export async function createChatApp(config: ChatConfig, options: ChatAppOptions = {}): Promise<ChatApp> {
+  if (config.backplane !== 'none') {
+    throw new ChatError(
+      'SB_CHAT_BACKPLANE_UNAVAILABLE',
+      `BACKPLANE=${config.backplane} is configured, but this build has no backplane yet: run one node without REDIS_URL/BACKPLANE.`,
+    );
+  }
+  const logger = options.logger ?? createLogger(config.logLevel, config.nodeId).server;
+  const storage = options.storage ?? createStorage(config);
+  await storage.migrate();
+  const tokens = new TokenService(await resolveJwtSecret(config.jwtSecret, storage), storage);
+  const registry = new ConnectionRegistry();
+  const metrics = new CounterMetrics();
+  const counters = newCounters();
+
+  let hubContext: HubContext | undefined;
+  const services: ServiceDeps = {
+    storage,
+    notifier: new HubNotifier(() => hubContext!, registry),
+    limits: config,
+    counters,
+    ...systemClock,
+  };
+  const rooms = new RoomService(services);
+  const messages = new MessageService(services, rooms);
+  const support = new SupportService(services, rooms, messages);
+  const accounts = new AccountService(storage, tokens, (jti) => registry.abortToken(jti));
+
+  const hubs = new HubServer({
+    authenticate: tokens.authenticator(),
+    metrics,
+    logger,
+    drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
+  });
+  hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, registry, logger }), {
+    authorize: true,
+    filters: [chatErrorFilter(counters, logger)],
+  });
+  hubContext = hubs.hubContext(CHAT_HUB_PATH);
+
+  const router = new Router();
+  addAuthRoutes(router, {
+    accounts,
+    trustProxy: config.trustProxy,
+    loginRateLimit: config.loginRateLimit,
+    guestRateLimit: config.guestRateLimit,
+  });
+  addOpsRoutes(router, { storage, metrics, counters, nodeId: config.nodeId });
+
+  const onError = (error: unknown) => logger.error('http.request.failed', { error });
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (applyCors(req, res, config.allowedOrigins)) return;
+      if (hubs.handleRequest(req, res)) return;
+      void router.handle(req, res, onError);
+    } catch (error) {
+      onError(error);
+      sendError(res, error);
+    }
+  });
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!originAllowed(req, config.allowedOrigins)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (!hubs.handleUpgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    }
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    http,
+    hubs,
+    storage,
+    accounts,
+    listen() {
+      return new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => {
+          http.off('error', reject);
+          const address = http.address() as AddressInfo;
+          const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          const url = `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
+          logger.info('chat.listening', { url, storage: storage.kind, nodeId: config.nodeId });
+          resolve(url);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        await hubs.close();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await storage.close();
+        logger.info('chat.closed', { nodeId: config.nodeId });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The chat server's configuration, read from environment variables. The names are a contract:
+ * they are added to, never renamed (issue #6).
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | `PORT` | 3000 | HTTP port |
+ * | `HOST` | (all interfaces) | address to listen on |
+ * | `DATA_DIR` | `./data` | where the SQLite file lives |
+ * | `DATABASE_URL` | (none: SQLite) | PostgreSQL storage |
+ * | `DATABASE_SCHEMA` | `public` | PostgreSQL schema to use (created when absent) |
+ * | `REDIS_URL` | | Redis backplane |
+ * | `BACKPLANE` | `none` | `none`, `redis` or `postgres` |
+ * | `BACKPLANE_URL` | `DATABASE_URL` | PostgreSQL backplane connection |
+ * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
+ * | `NODE_ID` | hostname-pid | this node's id |
+ * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |
+ * | `ALLOWED_ORIGINS` | (none) | comma-separated browser origins allowed cross-origin, or `*` |
+ * | `TRUST_PROXY` | false | take the client IP from `X-Forwarded-For` |
+ * | `MESSAGE_RATE_LIMIT` | 10 | messages per second per user (burst the same) |
+ * | `MAX_MESSAGE_LENGTH` | 4000 | characters per message |
+ * | `MAX_ROOMS_PER_USER` | 100 | rooms a user may own |
+ * | `AGENT_CAPACITY` | 5 | support requests one agent handles at once |
+ * | `LOGIN_RATE_LIMIT` | 10 | login attempts per minute per IP |
+ * | `GUEST_RATE_LIMIT` | 5 | guest creations per minute per IP |
+ * | `TYPING_RATE_LIMIT` | 2 | typing notices per second per user (burst 3×); more are dropped |
+ * | `LOG_LEVEL` | `info` | pino level (`silent` … `debug`) |
+ * @module
+ */
+import { hostname } from 'node:os';
+import { ChatError } from './errors.js';
+
+/** Which backplane links the nodes. */
+export type BackplaneKind = 'none' | 'redis' | 'postgres';
+
+/** The parsed configuration. */
+export interface ChatConfig {
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly databaseSchema: string;
+  readonly backplane: BackplaneKind;
+  readonly redisUrl: string | undefined;
+  readonly backplaneUrl: string | undefined;
+  readonly backplanePrefix: string;
+  readonly nodeId: string;
+  readonly jwtSecret: string | undefined;
+  readonly allowedOrigins: readonly string[];
+  readonly trustProxy: boolean;
+  readonly messageRateLimit: number;
+  readonly maxMessageLength: number;
+  readonly maxRoomsPerUser: number;
+  readonly agentCapacity: number;
+  readonly loginRateLimit: number;
+  readonly guestRateLimit: number;
+  /** Typing notices per second per user (burst 3 times that); beyond it they are dropped. */
+  readonly typingRateLimit: number;
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * Reads and checks the configuration. Throws a {@link ChatError} `SB_CHAT_CONFIG_INVALID` naming the
+ * variable at fault; refuses a backplane over SQLite storage (several nodes need shared storage).
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ ...process.env, PORT: '0' });
+ * ```
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw invalid(name, `must be an integer from ${min} to ${max}, got '${raw}'`);
+    }
+    return value;
+  };
+  const redisUrl = text('REDIS_URL');
+  const databaseUrl = text('DATABASE_URL');
+  const backplaneName = (text('BACKPLANE') ?? (redisUrl ? 'redis' : 'none')).toLowerCase();
+  if (backplaneName !== 'none' && backplaneName !== 'redis' && backplaneName !== 'postgres') {
+    throw invalid('BACKPLANE', `must be 'none', 'redis' or 'postgres', got '${backplaneName}'`);
+  }
+  const backplane = backplaneName as BackplaneKind;
+  if (backplane === 'redis' && !redisUrl) throw invalid('REDIS_URL', 'is required with BACKPLANE=redis');
+  const backplaneUrl = text('BACKPLANE_URL') ?? (backplane === 'postgres' ? databaseUrl : undefined);
+  if (backplane === 'postgres' && !backplaneUrl) {
+    throw invalid('BACKPLANE_URL', 'is required with BACKPLANE=postgres (or set DATABASE_URL)');
+  }
+  if (backplane !== 'none' && !databaseUrl) {
+    throw new ChatError(
+      'SB_CHAT_CONFIG_INVALID',
+      `A backplane (${backplane === 'redis' ? 'REDIS_URL' : 'BACKPLANE=postgres'}) means several nodes, and several nodes need shared storage: set DATABASE_URL to a PostgreSQL database. SQLite storage serves one node only.`,
+    );
+  }
+  for (const [name, url] of [
+    ['DATABASE_URL', databaseUrl],
+    ['BACKPLANE_URL', text('BACKPLANE_URL')],
+    ['REDIS_URL', redisUrl],
+  ] as const) {
+    if (url !== undefined && !URL.canParse(url)) throw invalid(name, 'is not a URL');
+  }
+  const jwtSecret = text('JWT_SECRET');
+  if (jwtSecret !== undefined && jwtSecret.length < 16)
+    throw invalid('JWT_SECRET', 'must have at least 16 characters');
+  const schema = text('DATABASE_SCHEMA') ?? 'public';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw invalid('DATABASE_SCHEMA', 'must be a lower-case SQL identifier');
+  const logLevel = (text('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) throw invalid('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const trust = (text('TRUST_PROXY') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(trust))
+    throw invalid('TRUST_PROXY', 'must be true or false');
+  const origins = (text('ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/$/, ''))
+    .filter((o) => o.length > 0);
+  for (const origin of origins) {
+    if (origin !== '*' && !URL.canParse(origin))
+      throw invalid('ALLOWED_ORIGINS', `'${origin}' is not an origin`);
+  }
+  return {
+    port: int('PORT', 3000, 0, 65_535),
+    host: text('HOST'),
+    dataDir: text('DATA_DIR') ?? './data',
+    databaseUrl,
+    databaseSchema: schema,
+    backplane,
+    redisUrl,
+    backplaneUrl,
+    backplanePrefix: text('BACKPLANE_PREFIX') ?? 'switchboard',
+    nodeId: text('NODE_ID') ?? `${hostname()}-${process.pid}`,
+    jwtSecret,
+    allowedOrigins: origins,
+    trustProxy: ['true', '1', 'yes'].includes(trust),
+    messageRateLimit: int('MESSAGE_RATE_LIMIT', 10, 1, 100_000),
+    maxMessageLength: int('MAX_MESSAGE_LENGTH', 4_000, 1, 1_000_000),
+    maxRoomsPerUser: int('MAX_ROOMS_PER_USER', 100, 1, 1_000_000),
+    agentCapacity: int('AGENT_CAPACITY', 5, 1, 10_000),
+    loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
+    guestRateLimit: int('GUEST_RATE_LIMIT', 5, 1, 1_000_000),
+    typingRateLimit: int('TYPING_RATE_LIMIT', 2, 1, 1_000),
+    logLevel,
+  };
+}
+
+function invalid(name: string, reason: string): ChatError {
+  return new ChatError('SB_CHAT_CONFIG_INVALID', `${name} ${reason}.`, { field: name });
+}

@@ -1,0 +1,154 @@
+/**
+ * Accounts: registration, login, guests (support customers), token refresh and logout, password
+ * change and roles. Passwords are hashed with scrypt; tokens are JWTs (auth/tokens.ts).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../auth/passwords.js';
+import type { TokenService, VerifiedToken } from '../auth/tokens.js';
+import { ChatError, forbidden, notFound } from '../errors.js';
+import type { ChatStorage } from '../storage/storage.js';
+import { ROLES, type Role, type User, type UserRecord } from '../types.js';
+import { systemClock } from './ports.js';
+import { invalid, object, string } from './validate.js';
+
+/** What register, login, guest, refresh and password change answer. */
+export interface Session {
+  readonly token: string;
+  /** ISO 8601. */
+  readonly expiresAt: string;
+  readonly user: User;
+}
+
+const USERNAME = {
+  max: 32,
+  min: 3,
+  pattern: /^[a-zA-Z0-9_.-]+$/,
+  patternText: 'may use letters, digits, _ . -',
+};
+const PASSWORD = { min: 8, max: 200 };
+const DISPLAY_NAME = { max: 64, trim: true };
+
+/** Account operations. */
+export class AccountService {
+  constructor(
+    private readonly storage: ChatStorage,
+    private readonly tokens: TokenService,
+    /** Called after a token is revoked (end that token's live connections). */
+    private readonly onRevoked: (jti: string) => void = () => {},
+  ) {}
+
+  /** `POST /api/auth/register` {username, password, displayName}. */
+  async register(body: unknown): Promise<Session> {
+    const input = object(body);
+    const username = string(input, 'username', USERNAME).toLowerCase();
+    const password = string(input, 'password', PASSWORD);
+    const displayName = string(input, 'displayName', DISPLAY_NAME);
+    if (await this.storage.userByUsername(username)) {
+      throw new ChatError('SB_CHAT_USERNAME_TAKEN', 'This username is taken.', { field: 'username' });
+    }
+    const user = await this.storage.createUser({
+      id: systemClock.newId(),
+      username,
+      displayName,
+      passwordHash: await hashPassword(password),
+      role: 'user',
+      isGuest: false,
+      createdAt: systemClock.now(),
+    });
+    return this.session(user);
+  }
+
+  /** `POST /api/auth/login` {username, password}: 401 for any mismatch, in the same time. */
+  async login(body: unknown): Promise<Session> {
+    const input = object(body);
+    const username = string(input, 'username', { max: 200 });
+    const password = string(input, 'password', { max: 200 });
+    const user = await this.storage.userByUsername(username);
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    if (!user || !user.passwordHash || !ok) throw badCredentials('Wrong username or password.');
+    return this.session(user);
+  }
+
+  /** `POST /api/auth/guest` {displayName}: a support customer without a password. */
+  async guest(body: unknown): Promise<Session> {
+    const input = object(body);
+    const displayName = string(input, 'displayName', DISPLAY_NAME);
+    const user = await this.storage.createUser({
+      id: systemClock.newId(),
+      username: `guest-${randomBytes(6).toString('hex')}`,
+      displayName,
+      passwordHash: null,
+      role: 'user',
+      isGuest: true,
+      createdAt: systemClock.now(),
+    });
+    return this.session(user);
+  }
+
+  /** The user behind a bearer token, or 401. */
+  async authenticate(token: string | undefined): Promise<VerifiedToken> {
+    const verified = token ? await this.tokens.verify(token) : undefined;
+    if (!verified) throw badCredentials('A valid bearer token is required.');
+    return verified;
+  }
+
+  /** `POST /api/auth/refresh`: a new token; the old one stops working. */
+  async refresh(token: string | undefined): Promise<Session> {
+    const verified = await this.authenticate(token);
+    await this.tokens.revoke(verified);
+    return this.session(verified.user);
+  }
+
+  /** `POST /api/auth/logout`: the token stops working on every node. */
+  async logout(token: string | undefined): Promise<void> {
+    const verified = await this.authenticate(token);
+    await this.tokens.revoke(verified);
+    this.onRevoked(verified.jti);
+  }
+
+  /** `POST /api/auth/password` {currentPassword, newPassword}: every older token stops working. */
+  async changePassword(token: string | undefined, body: unknown): Promise<Session> {
+    const verified = await this.authenticate(token);
+    const input = object(body);
+    const current = string(input, 'currentPassword', { max: 200 });
+    const next = string(input, 'newPassword', PASSWORD);
+    const user = verified.user;
+    if (!user.passwordHash) throw forbidden('Guests have no password.');
+    if (!(await verifyPassword(current, user.passwordHash))) {
+      throw new ChatError('SB_CHAT_BAD_CREDENTIALS', 'The current password is wrong.', {
+        field: 'currentPassword',
+      });
+    }
+    const version = await this.storage.setPassword(user.id, await hashPassword(next));
+    this.onRevoked(verified.jti);
+    return this.session({ ...user, tokenVersion: version });
+  }
+
+  /** Gives a user a role (CLI `add-agent`, admin API). */
+  async setRole(username: string, role: unknown): Promise<User> {
+    if (typeof role !== 'string' || !ROLES.includes(role as Role))
+      throw invalid('role', `must be one of ${ROLES.join(', ')}`);
+    const user = await this.storage.userByUsername(username);
+    if (!user) throw notFound(`No user named '${username}'.`);
+    await this.storage.setRole(user.id, role as Role);
+    return publicUser({ ...user, role: role as Role });
+  }
+
+  private session(user: UserRecord): Session {
+    const issued = this.tokens.issue(user);
+    return {
+      token: issued.token,
+      expiresAt: new Date(issued.expiresAt).toISOString(),
+      user: publicUser(user),
+    };
+  }
+}
+
+function publicUser(u: UserRecord): User {
+  return { id: u.id, username: u.username, displayName: u.displayName, role: u.role, isGuest: u.isGuest };
+}
+
+function badCredentials(message: string): ChatError {
+  return new ChatError('SB_CHAT_BAD_CREDENTIALS', message);
+}

@@ -1,0 +1,205 @@
+/**
+ * Messages: send (idempotent per clientMessageId), edit, delete, react, history, search, read
+ * markers and typing, with their rules: only members read and post; only the author edits; the
+ * author, the room's owner or an admin deletes; limits on length and rate.
+ * @module
+ */
+import { ChatError, forbidden, notFound } from '../errors.js';
+import type { Message, Reaction, ReadState, Room } from '../types.js';
+import type { Actor, ServiceDeps } from './ports.js';
+import { RateLimiter } from './rate-limit.js';
+import type { RoomService } from './rooms.js';
+import { id, invalid, object, optionalInteger, string } from './validate.js';
+
+/** History pages: 50 by default, 200 at most. */
+export const HISTORY_LIMITS = { default: 50, max: 200 } as const;
+
+/** Messages and read state. */
+export class MessageService {
+  private readonly sendLimiter: RateLimiter;
+  private readonly typingLimiter: RateLimiter;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly rooms: RoomService,
+  ) {
+    const { messageRateLimit, typingRateLimit } = deps.limits;
+    this.sendLimiter = new RateLimiter(messageRateLimit, messageRateLimit);
+    this.typingLimiter = new RateLimiter(typingRateLimit, typingRateLimit * 3);
+  }
+
+  /**
+   * Stores a message and delivers it to every connection of every member (the sender's included).
+   * A retry with the same clientMessageId returns the stored message and delivers nothing again.
+   */
+  async sendMessage(actor: Actor, args: unknown): Promise<Message> {
+    const input = object(args, 'message');
+    const roomId = id(input.roomId, 'roomId');
+    const text = this.text(input);
+    const clientMessageId = string(input, 'clientMessageId', { max: 128 });
+    const room = await this.rooms.requireMember(actor, roomId);
+    return this.post(actor, room, text, clientMessageId);
+  }
+
+  /** Stores and delivers a message in a room the caller is known to be a member of. */
+  async post(actor: Actor, room: Room, text: string, clientMessageId: string): Promise<Message> {
+    const wait = this.sendLimiter.take(actor.id);
+    if (wait > 0) {
+      throw new ChatError(
+        'SB_CHAT_RATE_LIMITED',
+        `At most ${this.deps.limits.messageRateLimit} messages per second.`,
+        { retryAfterSeconds: wait },
+      );
+    }
+    const { storage, notifier } = this.deps;
+    if (room.kind === 'direct') {
+      const others = (await storage.memberIds(room.id)).filter((u) => u !== actor.id);
+      if ((await storage.blockersOf(actor.id, others)).length > 0) {
+        throw new ChatError('SB_CHAT_BLOCKED', 'Someone in this conversation blocked you.');
+      }
+    }
+    const { message, created } = await storage.insertMessage({
+      id: this.deps.newId(),
+      roomId: room.id,
+      senderId: actor.id,
+      text,
+      mentions: await this.mentions(room.id, text),
+      clientMessageId,
+      sentAt: this.deps.now(),
+    });
+    if (created) {
+      this.deps.counters.messagesStored++;
+      await notifier.toRoom(room.id, 'messageReceived', message);
+    }
+    return message;
+  }
+
+  /** Changes the text of the caller's own message. */
+  async editMessage(actor: Actor, args: unknown): Promise<Message> {
+    const input = object(args, 'edit');
+    const message = await this.visibleMessage(actor, input.messageId);
+    const text = this.text(input);
+    if (message.senderId !== actor.id) throw forbidden('Only the author edits a message.');
+    if (message.deleted) throw notFound('This message was deleted.');
+    const edited = await this.deps.storage.editMessage(
+      message.id,
+      text,
+      await this.mentions(message.roomId, text),
+      this.deps.now(),
+    );
+    await this.deps.notifier.toRoom(edited.roomId, 'messageEdited', edited);
+    return edited;
+  }
+
+  /** Deletes a message (author, room owner or admin): its text is gone from storage and history. */
+  async deleteMessage(actor: Actor, args: unknown): Promise<Message> {
+    const input = object(args, 'delete');
+    const message = await this.visibleMessage(actor, input.messageId);
+    if (message.deleted) return message;
+    const room = (await this.deps.storage.roomById(message.roomId))!;
+    if (message.senderId !== actor.id && room.ownerId !== actor.id && actor.role !== 'admin') {
+      throw forbidden("Only the author, the room's owner or an admin deletes a message.");
+    }
+    const deleted = await this.deps.storage.deleteMessage(message.id);
+    await this.deps.notifier.toRoom(deleted.roomId, 'messageDeleted', {
+      roomId: deleted.roomId,
+      messageId: deleted.id,
+      seq: deleted.seq,
+    });
+    return deleted;
+  }
+
+  /** Adds the caller's emoji to a message, or takes it away when it was there. */
+  async react(actor: Actor, args: unknown): Promise<Reaction[]> {
+    const input = object(args, 'reaction');
+    const message = await this.visibleMessage(actor, input.messageId);
+    const emoji = string(input, 'emoji', { max: 32, pattern: /^\S+$/u, patternText: 'must be one emoji' });
+    if (message.deleted) throw notFound('This message was deleted.');
+    const reactions = await this.deps.storage.toggleReaction(message.id, actor.id, emoji, this.deps.now());
+    await this.deps.notifier.toRoom(message.roomId, 'reactionsChanged', {
+      roomId: message.roomId,
+      messageId: message.id,
+      reactions,
+    });
+    return reactions;
+  }
+
+  /** A page of history in ascending seq: the newest `limit`, or before/after a seq. */
+  async getHistory(actor: Actor, args: unknown): Promise<Message[]> {
+    const input = object(args, 'query');
+    const room = await this.rooms.requireMember(actor, input.roomId);
+    const limit = optionalInteger(input, 'limit', HISTORY_LIMITS.max) ?? HISTORY_LIMITS.default;
+    if (limit === 0) throw invalid('limit', `must be an integer from 1 to ${HISTORY_LIMITS.max}`);
+    const beforeSeq = optionalInteger(input, 'beforeSeq');
+    const afterSeq = optionalInteger(input, 'afterSeq');
+    return this.deps.storage.history(room.id, { beforeSeq, afterSeq, limit });
+  }
+
+  /** Full-text search over the caller's rooms (or one of them), newest first. */
+  async searchMessages(actor: Actor, args: unknown): Promise<Message[]> {
+    const input = object(args, 'query');
+    const query = string(input, 'query', { max: 200, trim: true });
+    let roomId: string | undefined;
+    if (input.roomId !== undefined && input.roomId !== null) {
+      roomId = (await this.rooms.requireMember(actor, input.roomId)).id;
+    }
+    return this.deps.storage.searchMessages(actor.id, query, roomId, 50);
+  }
+
+  /** Moves the caller's read marker and tells every device of the caller. */
+  async markRead(actor: Actor, args: unknown): Promise<ReadState> {
+    const input = object(args, 'read');
+    const room = await this.rooms.requireMember(actor, input.roomId);
+    const seq = optionalInteger(input, 'seq');
+    if (seq === undefined) throw invalid('seq', 'is required');
+    const state = await this.deps.storage.markRead(room.id, actor.id, seq);
+    await this.deps.notifier.toUsers([actor.id], 'readUpdated', state);
+    return state;
+  }
+
+  /**
+   * Tells the room the caller is typing. Never fails (clients send it without waiting): beyond its
+   * rate, or outside the caller's rooms, it is dropped and counted. Returns whether it went out.
+   */
+  async typing(actor: Actor, roomId: unknown, connectionId: string): Promise<boolean> {
+    if (typeof roomId !== 'string' || this.typingLimiter.take(actor.id) > 0) return this.dropTyping();
+    const room = await this.deps.storage.roomById(roomId);
+    if (!room || !(await this.deps.storage.isMember(roomId, actor.id))) return this.dropTyping();
+    await this.deps.notifier.toRoomExcept(roomId, connectionId, 'typing', { roomId, userId: actor.id });
+    return true;
+  }
+
+  private dropTyping(): false {
+    this.deps.counters.typingDropped++;
+    return false;
+  }
+
+  private text(input: Record<string, unknown>): string {
+    const text = input.text;
+    if (typeof text !== 'string' || text.trim().length === 0)
+      throw invalid('text', 'must be a non-empty string');
+    const max = this.deps.limits.maxMessageLength;
+    if (text.length > max) {
+      throw new ChatError('SB_CHAT_MESSAGE_TOO_LONG', `A message has at most ${max} characters.`, {
+        field: 'text',
+      });
+    }
+    return text;
+  }
+
+  /** A message in a room the caller is a member of. */
+  private async visibleMessage(actor: Actor, messageId: unknown): Promise<Message> {
+    const message = await this.deps.storage.messageById(id(messageId, 'messageId'));
+    if (!message) throw notFound('No such message.');
+    await this.rooms.requireMember(actor, message.roomId);
+    return message;
+  }
+
+  /** The members named `@username` in the text. */
+  private async mentions(roomId: string, text: string): Promise<string[]> {
+    const names = new Set([...text.matchAll(/@([a-zA-Z0-9_.-]{3,32})/g)].map((m) => m[1]!.toLowerCase()));
+    if (names.size === 0) return [];
+    const members = await this.deps.storage.roomMembers(roomId);
+    return members.filter((m) => names.has(m.username)).map((m) => m.id);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The chat server's error catalogue: stable `SB_CHAT_*` codes, each with the HTTP status our JSON
+ * APIs answer with. Hub methods throw them as `HubException`s whose message starts with the code
+ * (`SB_CHAT_FORBIDDEN: ...`). Every code is listed in `docs/errors.md`; a test keeps the two in sync.
+ * @module
+ */
+import type { ErrorCatalogue } from '@switchboard/protocol';
+
+/** The codes the chat server raises. */
+export const chatErrors = {
+  SB_CHAT_INVALID_INPUT: {
+    summary: 'A request body or hub argument is missing a field, has the wrong type, or is out of range.',
+    surface:
+      'HTTP 400 {"error": {"code", "message", "field"}}; on the hub, HubException "SB_CHAT_INVALID_INPUT: <field>: <reason>"',
+  },
+  SB_CHAT_BAD_CREDENTIALS: {
+    summary: 'Wrong username or password, or a missing, expired or revoked token.',
+    surface: 'HTTP 401 {"error": {"code", "message"}}; the hub endpoint answers 401 to negotiate',
+  },
+  SB_CHAT_FORBIDDEN: {
+    summary:
+      'The user is known but may not do this (not a member, not the author, not an agent, not the owner).',
+    surface: 'HTTP 403; on the hub, HubException "SB_CHAT_FORBIDDEN: <what was refused>" without any content',
+  },
+  SB_CHAT_NOT_FOUND: {
+    summary:
+      'The room, message, user, support request or HTTP route does not exist (or is not visible to the caller).',
+    surface: 'HTTP 404; on the hub, HubException "SB_CHAT_NOT_FOUND: ..."',
+  },
+  SB_CHAT_USERNAME_TAKEN: {
+    summary: 'Registration asked for a username that already exists.',
+    surface: 'HTTP 409 with field "username"',
+  },
+  SB_CHAT_RATE_LIMITED: {
+    summary:
+      'Too many login attempts or guest creations from one IP, or too many messages per second from one user.',
+    surface: 'HTTP 429 with a Retry-After header; on the hub, HubException "SB_CHAT_RATE_LIMITED: ..."',
+  },
+  SB_CHAT_MESSAGE_TOO_LONG: {
+    summary: 'A message is longer than the configured maximum (4,000 characters by default).',
+    surface: 'HubException "SB_CHAT_MESSAGE_TOO_LONG: ..." on sendMessage and editMessage',
+  },
+  SB_CHAT_ROOM_LIMIT: {
+    summary: 'The user already owns the maximum number of rooms.',
+    surface: 'HubException "SB_CHAT_ROOM_LIMIT: ..." on createRoom',
+  },
+  SB_CHAT_BLOCKED: {
+    summary:
+      'A user who was blocked tried to open a direct conversation with, or write directly to, the blocker.',
+    surface: 'HubException "SB_CHAT_BLOCKED: ..." on openDirect and sendMessage',
+  },
+  SB_CHAT_ALREADY_CLAIMED: {
+    summary:
+      'A support request is no longer open (another agent claimed it first) or no longer in the expected state.',
+    surface: 'HubException "SB_CHAT_ALREADY_CLAIMED: ..." on claimSupportRequest and transferSupportRequest',
+  },
+  SB_CHAT_AGENT_AT_CAPACITY: {
+    summary: 'The agent already handles as many support requests as the configured capacity allows.',
+    surface:
+      'HubException "SB_CHAT_AGENT_AT_CAPACITY: ..." on claimSupportRequest and transferSupportRequest',
+  },
+  SB_CHAT_PAYLOAD_TOO_LARGE: {
+    summary: 'A JSON request body is larger than the limit.',
+    surface: 'HTTP 413 {"error": {"code", "message"}}',
+  },
+  SB_CHAT_METHOD_NOT_ALLOWED: {
+    summary: 'The route exists but not with this HTTP method.',
+    surface: 'HTTP 405 {"error": {"code", "message"}} with an Allow header',
+  },
+  SB_CHAT_TYPING_DROPPED: {
+    summary: 'A typing notice beyond its per-user rate, or for a room the user is not in, was dropped.',
+    surface:
+      'Nothing reaches the client (typing is a send); counted in chat_typing_dropped_total and logged at debug',
+  },
+  SB_CHAT_CONFIG_INVALID: {
+    summary: 'The configuration is invalid or inconsistent (a bad number, a backplane over SQLite storage).',
+    surface: 'The process refuses to start: one line on stderr naming the variable, exit code 1',
+  },
+  SB_CHAT_BACKPLANE_UNAVAILABLE: {
+    summary: 'A backplane (REDIS_URL or BACKPLANE=postgres) is configured but this build has none yet.',
+    surface: 'The process refuses to start: one line on stderr, exit code 1',
+  },
+  SB_CHAT_STORAGE_UNAVAILABLE: {
+    summary: 'The storage (SQLite file or PostgreSQL) cannot be reached.',
+    surface: 'GET /readyz answers 503 {"error": {"code", "message"}}; logged',
+  },
+  SB_CHAT_INTERNAL: {
+    summary: 'An unexpected failure inside the chat server.',
+    surface:
+      'HTTP 500 {"error": {"code": "SB_CHAT_INTERNAL", "message": "Internal error."}} (never a stack trace); logged',
+  },
+} as const satisfies ErrorCatalogue;
+
+/** A code of the chat catalogue. */
+export type ChatErrorCode = keyof typeof chatErrors;
+
+/** The HTTP status of each code on our JSON APIs. */
+export const chatErrorStatus: Record<ChatErrorCode, number> = {
+  SB_CHAT_INVALID_INPUT: 400,
+  SB_CHAT_BAD_CREDENTIALS: 401,
+  SB_CHAT_FORBIDDEN: 403,
+  SB_CHAT_NOT_FOUND: 404,
+  SB_CHAT_USERNAME_TAKEN: 409,
+  SB_CHAT_RATE_LIMITED: 429,
+  SB_CHAT_MESSAGE_TOO_LONG: 400,
+  SB_CHAT_ROOM_LIMIT: 409,
+  SB_CHAT_BLOCKED: 403,
+  SB_CHAT_ALREADY_CLAIMED: 409,
+  SB_CHAT_AGENT_AT_CAPACITY: 409,
+  SB_CHAT_PAYLOAD_TOO_LARGE: 413,
+  SB_CHAT_METHOD_NOT_ALLOWED: 405,
+  SB_CHAT_TYPING_DROPPED: 429,
+  SB_CHAT_CONFIG_INVALID: 500,
+  SB_CHAT_BACKPLANE_UNAVAILABLE: 500,
+  SB_CHAT_STORAGE_UNAVAILABLE: 503,
+  SB_CHAT_INTERNAL: 500,
+};
+
+/**
+ * A refusal with a stable code, raised by the domain services and turned into an HTTP error or a
+ * `HubException` at the edge. Its message is meant for the caller and never carries content the
+ * caller may not see.
+ */
+export class ChatError extends Error {
+  /** The stable catalogue code. */
+  readonly code: ChatErrorCode;
+  /** The request field at fault, for `SB_CHAT_INVALID_INPUT`. */
+  readonly field: string | undefined;
+  /** Seconds to wait, for `SB_CHAT_RATE_LIMITED`. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ChatErrorCode,
+    message: string,
+    options: { field?: string; retryAfterSeconds?: number } = {},
+  ) {
+    super(message);
+    this.name = 'ChatError';
+    this.code = code;
+    this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** The HTTP status for this error. */
+  get status(): number {
+    return chatErrorStatus[this.code];
+  }
+}
+
+/** Shorthand for the refusal every authorization rule uses. */
+export function forbidden(what: string): ChatError {
+  return new ChatError('SB_CHAT_FORBIDDEN', what);
+}
+
+/** Shorthand for a missing (or invisible) thing. */
+export function notFound(what: string): ChatError {
+  return new ChatError('SB_CHAT_NOT_FOUND', what);
+}

@@ -1,0 +1,89 @@
+/**
+ * Operations endpoints: `GET /healthz` (the process answers), `GET /readyz` (the storage answers)
+ * and `GET /metrics` (Prometheus text format).
+ * @module
+ */
+import type { CounterMetrics } from '@switchboard/server';
+import type { ChatCounters } from '../domain/ports.js';
+import { ChatError } from '../errors.js';
+import type { ChatStorage } from '../storage/storage.js';
+import { sendJson } from './json.js';
+import type { Router } from './router.js';
+
+/** Adds the operations routes. */
+export function addOpsRoutes(
+  router: Router,
+  options: { storage: ChatStorage; metrics: CounterMetrics; counters: ChatCounters; nodeId: string },
+): void {
+  router
+    .on('GET', '/healthz', ({ res }) => sendJson(res, 200, { status: 'ok', nodeId: options.nodeId }))
+    .on('GET', '/readyz', async ({ res }) => {
+      try {
+        await withTimeout(options.storage.ping(), 2_000);
+      } catch {
+        throw new ChatError('SB_CHAT_STORAGE_UNAVAILABLE', 'The storage does not answer.');
+      }
+      sendJson(res, 200, { status: 'ready', storage: options.storage.kind });
+    })
+    .on('GET', '/metrics', ({ res }) => {
+      const text = renderMetrics(options.metrics, options.counters);
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+    });
+}
+
+/** The hub server's counters and the chat's, in Prometheus text format. */
+export function renderMetrics(metrics: CounterMetrics, counters: ChatCounters): string {
+  const s = metrics.snapshot();
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  metric('signalr_server_active_connections', 'gauge', 'Connections open now.', [['', s.activeConnections]]);
+  metric('switchboard_connections_opened_total', 'counter', 'Connections opened.', [
+    ['', s.connectionsOpened],
+  ]);
+  metric('switchboard_connections_closed_total', 'counter', 'Connections closed.', [
+    ['', s.connectionsClosed],
+  ]);
+  metric('switchboard_invocations_total', 'counter', 'Hub method invocations.', [['', s.invocations]]);
+  metric('switchboard_invocations_failed_total', 'counter', 'Hub method invocations that failed.', [
+    ['', s.invocationsFailed],
+  ]);
+  metric('switchboard_messages_received_total', 'counter', 'Hub messages received from clients.', [
+    ['', s.messagesReceived],
+  ]);
+  metric('switchboard_messages_sent_total', 'counter', 'Writes to clients.', [['', s.messagesSent]]);
+  metric('switchboard_bytes_received_total', 'counter', 'Bytes received from clients.', [
+    ['', s.bytesReceived],
+  ]);
+  metric('switchboard_bytes_sent_total', 'counter', 'Bytes written to clients.', [['', s.bytesSent]]);
+  metric(
+    'switchboard_errors_total',
+    'counter',
+    'Server errors by catalogue code.',
+    Object.entries(s.errors).map(([code, n]) => [`{code="${code}"}`, n]),
+  );
+  metric('chat_messages_stored_total', 'counter', 'Chat messages stored.', [['', counters.messagesStored]]);
+  metric('chat_typing_dropped_total', 'counter', 'Typing notices dropped (rate or membership).', [
+    ['', counters.typingDropped],
+  ]);
+  metric(
+    'chat_refusals_total',
+    'counter',
+    'Hub calls refused, by chat error code.',
+    [...counters.refusals].map(([code, n]) => [`{code="${code}"}`, n]),
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,175 @@
+/**
+ * The chat hub at `/hubs/chat`. Each method reads its caller, hands the arguments to a domain
+ * service (which checks them and the rules) and returns the result; refusals become
+ * `HubException`s through the chat's error filter. On connect the connection joins the groups of
+ * all the user's rooms, the user's own group and, for agents, the `agents` group.
+ * @module
+ */
+import { Hub, type HubClass, type Logger } from '@switchboard/server';
+import type { MessageService } from '../domain/messages.js';
+import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
+import { isAgent, systemClock } from '../domain/ports.js';
+import { announcePresence, type RoomService } from '../domain/rooms.js';
+import type { SupportService } from '../domain/support.js';
+import { forbidden } from '../errors.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import { AGENTS_GROUP, roomGroup, userGroup } from './hub-notifier.js';
+
+/** What the hub needs. */
+export interface ChatHubDeps {
+  readonly services: ServiceDeps;
+  readonly rooms: RoomService;
+  readonly messages: MessageService;
+  readonly support: SupportService;
+  readonly registry: ConnectionRegistry;
+  readonly logger: Logger;
+}
+
+const ACTOR = Symbol('chat.actor');
+
+/** The chat hub; use {@link createChatHub} to bind it to its services. */
+export abstract class ChatHub extends Hub<ChatClient> {
+  protected abstract get deps(): ChatHubDeps;
+
+  override async onConnected(): Promise<void> {
+    const { services, registry } = this.deps;
+    const user = this.context.userIdentifier
+      ? await services.storage.userById(this.context.userIdentifier)
+      : undefined;
+    if (!user) throw forbidden('Unknown user.');
+    const actor: Actor = {
+      id: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      role: user.role,
+      isGuest: user.isGuest,
+    };
+    this.context.items.set(ACTOR, actor);
+    const cid = this.context.connectionId;
+    const jti = this.context.user?.claims.jti;
+    const context = this.context;
+    const first = registry.add({
+      connectionId: cid,
+      userId: user.id,
+      jti: typeof jti === 'string' ? jti : undefined,
+      abort: () => context.abort(),
+    });
+    const groups = [userGroup(user.id), ...(isAgent(actor) ? [AGENTS_GROUP] : [])];
+    for (const roomId of await services.storage.roomIdsOf(user.id)) groups.push(roomGroup(roomId));
+    await Promise.all(groups.map((g) => this.groups.add(cid, g)));
+    if (first) await announcePresence(services, user.id, true, user.lastSeenAt);
+  }
+
+  override async onDisconnected(): Promise<void> {
+    const actor = this.context.items.get(ACTOR) as Actor | undefined;
+    if (!actor) return;
+    const { services, registry, logger } = this.deps;
+    if (!registry.remove(actor.id, this.context.connectionId)) return;
+    try {
+      const at = systemClock.now();
+      await services.storage.setLastSeen(actor.id, at);
+      await announcePresence(services, actor.id, false, at);
+    } catch (error) {
+      logger.warn('chat.presence.failed', { error });
+    }
+  }
+
+  listRooms() {
+    return this.deps.rooms.listRooms(this._actor());
+  }
+  listPublicRooms() {
+    return this.deps.rooms.listPublicRooms();
+  }
+  searchUsers(query: unknown) {
+    return this.deps.rooms.searchUsers(this._actor(), query);
+  }
+  createRoom(args: unknown) {
+    return this.deps.rooms.createRoom(this._actor(), args);
+  }
+  joinRoom(roomId: unknown) {
+    return this.deps.rooms.joinRoom(this._actor(), roomId);
+  }
+  leaveRoom(roomId: unknown) {
+    return this.deps.rooms.leaveRoom(this._actor(), roomId);
+  }
+  inviteToRoom(roomId: unknown, userId: unknown) {
+    return this.deps.rooms.inviteToRoom(this._actor(), roomId, userId);
+  }
+  removeFromRoom(roomId: unknown, userId: unknown) {
+    return this.deps.rooms.removeFromRoom(this._actor(), roomId, userId);
+  }
+  listRoomMembers(roomId: unknown) {
+    return this.deps.rooms.listRoomMembers(this._actor(), roomId);
+  }
+  openDirect(userIds: unknown) {
+    return this.deps.rooms.openDirect(this._actor(), userIds);
+  }
+  sendMessage(args: unknown) {
+    return this.deps.messages.sendMessage(this._actor(), args);
+  }
+  editMessage(args: unknown) {
+    return this.deps.messages.editMessage(this._actor(), args);
+  }
+  deleteMessage(args: unknown) {
+    return this.deps.messages.deleteMessage(this._actor(), args);
+  }
+  react(args: unknown) {
+    return this.deps.messages.react(this._actor(), args);
+  }
+  getHistory(args: unknown) {
+    return this.deps.messages.getHistory(this._actor(), args);
+  }
+  searchMessages(args: unknown) {
+    return this.deps.messages.searchMessages(this._actor(), args);
+  }
+  markRead(args: unknown) {
+    return this.deps.messages.markRead(this._actor(), args);
+  }
+  async typing(roomId: unknown): Promise<void> {
+    const sent = await this.deps.messages.typing(this._actor(), roomId, this.context.connectionId);
+    if (!sent) this.deps.logger.debug('chat.typing.dropped', { code: 'SB_CHAT_TYPING_DROPPED' });
+  }
+  getPresence(userIds: unknown) {
+    return this.deps.rooms.getPresence(this._actor(), userIds);
+  }
+  blockUser(userId: unknown) {
+    return this.deps.rooms.blockUser(this._actor(), userId);
+  }
+  unblockUser(userId: unknown) {
+    return this.deps.rooms.unblockUser(this._actor(), userId);
+  }
+  openSupportRequest(args: unknown) {
+    return this.deps.support.openSupportRequest(this._actor(), args);
+  }
+  listSupportQueue() {
+    return this.deps.support.listSupportQueue(this._actor());
+  }
+  listAgents() {
+    return this.deps.support.listAgents(this._actor());
+  }
+  claimSupportRequest(requestId: unknown) {
+    return this.deps.support.claimSupportRequest(this._actor(), requestId);
+  }
+  transferSupportRequest(requestId: unknown, agentId: unknown) {
+    return this.deps.support.transferSupportRequest(this._actor(), requestId, agentId);
+  }
+  closeSupportRequest(requestId: unknown) {
+    return this.deps.support.closeSupportRequest(this._actor(), requestId);
+  }
+
+  /** The caller, as loaded on connect. */
+  protected _actor(): Actor {
+    const actor = this.context.items.get(ACTOR) as Actor | undefined;
+    if (!actor) throw forbidden('Not signed in.');
+    return actor;
+  }
+}
+
+/** The chat hub class bound to its dependencies, for `hubs.mapHub('/hubs/chat', ...)`. */
+export function createChatHub(deps: ChatHubDeps): HubClass<ChatHub> {
+  return class BoundChatHub extends ChatHub {
+    protected override get deps(): ChatHubDeps {
+      return deps;
+    }
+  };
+}

@@ -1,0 +1,20 @@
+/**
+ * @switchboard/chat-server: the Switchboard chat (accounts, rooms, direct messages, support desk,
+ * history, read state) on the Switchboard hub server.
+ *
+ * @example
+ * ```ts
+ * import { createChatApp, loadConfig } from '@switchboard/chat-server';
+ * const app = await createChatApp(loadConfig());
+ * await app.listen();
+ * ```
+ * @module
+ */
+export { CHAT_HUB_PATH, type ChatApp, type ChatAppOptions, createChatApp } from './app.js';
+export { type BackplaneKind, type ChatConfig, loadConfig } from './config.js';
+export type { ChatClient, RoomChange } from './domain/ports.js';
+export { ChatError, type ChatErrorCode, chatErrors } from './errors.js';
+export { PostgresStorage, type PostgresStorageOptions } from './storage/postgres-storage.js';
+export { SqliteStorage } from './storage/sqlite-storage.js';
+export type { ChatStorage } from './storage/storage.js';
+export type * from './types.js';

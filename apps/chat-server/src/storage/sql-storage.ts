@@ -1,0 +1,365 @@
+/**
+ * What the SQLite and PostgreSQL storages share: every read and single-statement write, over named
+ * queries (`sql/queries.sql`). Each subclass supplies statement execution and the operations that
+ * need a transaction (its own locking: SQLite runs them synchronously under BEGIN IMMEDIATE,
+ * PostgreSQL on one pooled client under row locks).
+ * @module
+ */
+import { ChatError } from '../errors.js';
+import type {
+  Message,
+  Reaction,
+  ReadState,
+  Role,
+  Room,
+  RoomKind,
+  RoomSummary,
+  SupportRequest,
+  SupportStatus,
+  User,
+  UserRecord,
+} from '../types.js';
+import type {
+  ChatStorage,
+  HistoryQuery,
+  NewMessage,
+  NewRoom,
+  NewSupportRequest,
+  NewUser,
+} from './storage.js';
+
+/** A result row. */
+export type Row = Record<string, unknown>;
+/** Named parameters. */
+export type Params = Record<string, unknown>;
+
+const MAX_SEQ = 2_147_483_647;
+
+/** The shared half of both SQL storages. */
+export abstract class SqlStorage implements ChatStorage {
+  abstract readonly kind: 'sqlite' | 'postgres';
+  abstract migrate(): Promise<void>;
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room>;
+  abstract insertMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
+  abstract editMessage(
+    id: string,
+    text: string,
+    mentions: readonly string[],
+    editedAt: string,
+  ): Promise<Message>;
+  abstract deleteMessage(id: string): Promise<Message>;
+  abstract toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]>;
+
+  /** Every row of a named query. */
+  protected abstract all(name: string, params?: Params): Promise<Row[]>;
+  /** Runs a named statement; resolves to the number of rows it changed. */
+  protected abstract run(name: string, params?: Params): Promise<number>;
+  /** A list of ids as the dialect's queries take it. */
+  protected abstract idList(ids: readonly string[]): unknown;
+  /** The user's search words as the dialect's search query takes them ('' when nothing to find). */
+  protected abstract searchExpression(query: string): string;
+
+  protected async get(name: string, params?: Params): Promise<Row | undefined> {
+    return (await this.all(name, params))[0];
+  }
+
+  async getOrCreateSetting(key: string, value: string): Promise<string> {
+    await this.run('insertSettingIfAbsent', { key, value });
+    return String((await this.get('settingByKey', { key }))!.value);
+  }
+
+  async createUser(user: NewUser): Promise<UserRecord> {
+    const inserted = await this.get('insertUser', { ...user, username: user.username.toLowerCase() });
+    if (!inserted)
+      throw new ChatError('SB_CHAT_USERNAME_TAKEN', 'This username is taken.', { field: 'username' });
+    return (await this.userById(user.id))!;
+  }
+  async userById(id: string): Promise<UserRecord | undefined> {
+    const row = await this.get('userById', { id });
+    return row && toUser(row);
+  }
+  async userByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.get('userByUsername', { username: username.toLowerCase() });
+    return row && toUser(row);
+  }
+  async usersByIds(ids: readonly string[]): Promise<User[]> {
+    if (ids.length === 0) return [];
+    return (await this.all('usersByIds', { ids: this.idList(ids) })).map((r) => publicUser(toUser(r)));
+  }
+  async searchUsers(query: string, limit: number): Promise<User[]> {
+    const pattern = `%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return (await this.all('searchUsers', { pattern, limit })).map((r) => publicUser(toUser(r)));
+  }
+  async setPassword(userId: string, passwordHash: string): Promise<number> {
+    const row = await this.get('setPassword', { id: userId, passwordHash });
+    return Number(row?.token_version ?? 0);
+  }
+  async setRole(userId: string, role: Role): Promise<void> {
+    await this.run('setRole', { id: userId, role });
+  }
+  async setLastSeen(userId: string, at: string): Promise<void> {
+    await this.run('setLastSeen', { id: userId, at });
+  }
+  async agents(): Promise<User[]> {
+    return (await this.all('agents')).map((r) => publicUser(toUser(r)));
+  }
+
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    await this.run('revokeToken', { jti, expiresAt });
+    await this.run('purgeRevokedTokens', { now: Date.now() });
+  }
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return (await this.get('tokenRevoked', { jti })) !== undefined;
+  }
+
+  async roomById(id: string): Promise<Room | undefined> {
+    const row = await this.get('roomById', { id });
+    return row && toRoom(row);
+  }
+  async directRoomByKey(key: string): Promise<Room | undefined> {
+    const row = await this.get('directRoomByKey', { directKey: key });
+    return row && toRoom(row);
+  }
+  async supportRoomOf(customerId: string): Promise<Room | undefined> {
+    const row = await this.get('supportRoomOf', { customerId });
+    return row && toRoom(row);
+  }
+  async publicRooms(limit: number): Promise<Room[]> {
+    return (await this.all('publicRooms', { limit })).map(toRoom);
+  }
+  async countOwnedRooms(userId: string): Promise<number> {
+    return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
+  }
+  async addMember(roomId: string, userId: string, at: string): Promise<boolean> {
+    return (await this.get('insertMember', { roomId, userId, at })) !== undefined;
+  }
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.get('deleteMember', { roomId, userId })) !== undefined;
+  }
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.get('isMember', { roomId, userId })) !== undefined;
+  }
+  async roomMembers(roomId: string): Promise<User[]> {
+    return (await this.all('roomMembers', { roomId })).map((r) => publicUser(toUser(r)));
+  }
+  async memberIds(roomId: string): Promise<string[]> {
+    return (await this.all('memberIds', { roomId })).map((r) => String(r.user_id));
+  }
+  async roomIdsOf(userId: string): Promise<string[]> {
+    return (await this.all('roomIdsOf', { userId })).map((r) => String(r.room_id));
+  }
+  async roomSummaries(userId: string): Promise<RoomSummary[]> {
+    const rows = await this.all('roomSummaries', { userId });
+    const lastIds = rows.map((r) => r.last_message_id).filter((id): id is string => typeof id === 'string');
+    const last = new Map((await this.messagesByIds(lastIds)).map((m) => [m.id, m]));
+    return rows.map((r) => ({
+      ...toRoom(r),
+      unreadCount: Number(r.unread_count),
+      mentionCount: Number(r.mention_count),
+      lastReadSeq: Number(r.last_read_seq),
+      lastMessage: typeof r.last_message_id === 'string' ? (last.get(r.last_message_id) ?? null) : null,
+    }));
+  }
+  async sharingRoomWith(userId: string, otherIds: readonly string[]): Promise<string[]> {
+    if (otherIds.length === 0) return [];
+    const rows = await this.all('sharingRoomWith', { userId, ids: this.idList(otherIds) });
+    return rows.map((r) => String(r.user_id));
+  }
+  async contactsOf(userId: string): Promise<string[]> {
+    return (await this.all('contactsOf', { userId })).map((r) => String(r.user_id));
+  }
+
+  async messageById(id: string): Promise<Message | undefined> {
+    const row = await this.get('messageById', { id });
+    return row && (await this.hydrate([row]))[0];
+  }
+  protected async messagesByIds(ids: readonly string[]): Promise<Message[]> {
+    if (ids.length === 0) return [];
+    return this.hydrate(await this.all('messagesByIds', { ids: this.idList(ids) }));
+  }
+  /** Turns message rows into messages with their reactions and mentions (two queries for all). */
+  protected async hydrate(rows: Row[]): Promise<Message[]> {
+    if (rows.length === 0) return [];
+    const ids = this.idList(rows.map((r) => String(r.id)));
+    const reactions = new Map<string, Reaction[]>();
+    for (const r of await this.all('reactionsOf', { ids })) addReaction(reactions, r);
+    const mentions = new Map<string, string[]>();
+    for (const r of await this.all('mentionsOf', { ids })) {
+      const key = String(r.message_id);
+      mentions.set(key, [...(mentions.get(key) ?? []), String(r.user_id)]);
+    }
+    return rows.map((r) => toMessage(r, reactions.get(String(r.id)) ?? [], mentions.get(String(r.id)) ?? []));
+  }
+  async history(roomId: string, query: HistoryQuery): Promise<Message[]> {
+    const params = {
+      roomId,
+      afterSeq: query.afterSeq ?? 0,
+      beforeSeq: query.beforeSeq ?? MAX_SEQ,
+      limit: query.limit,
+    };
+    if (query.afterSeq !== undefined) return this.hydrate(await this.all('historyAscending', params));
+    return this.hydrate((await this.all('historyDescending', params)).reverse());
+  }
+  async searchMessages(
+    userId: string,
+    query: string,
+    roomId: string | undefined,
+    limit: number,
+  ): Promise<Message[]> {
+    const expression = this.searchExpression(query);
+    if (!expression) return [];
+    return this.hydrate(
+      await this.all('searchMessages', { userId, query: expression, roomId: roomId ?? null, limit }),
+    );
+  }
+  async markRead(roomId: string, userId: string, seq: number): Promise<ReadState> {
+    const room = await this.get('roomById', { id: roomId });
+    const target = Math.min(seq, Number(room?.last_seq ?? 0));
+    await this.run('advanceReadMarker', { roomId, userId, seq: target });
+    const row = await this.get('readState', { roomId, userId });
+    return {
+      roomId,
+      lastReadSeq: Number(row?.last_read_seq ?? 0),
+      unreadCount: Number(row?.unread_count ?? 0),
+      mentionCount: Number(row?.mention_count ?? 0),
+    };
+  }
+
+  async block(blockerId: string, blockedId: string, at: string): Promise<void> {
+    await this.run('insertBlock', { blockerId, blockedId, at });
+  }
+  async unblock(blockerId: string, blockedId: string): Promise<void> {
+    await this.run('deleteBlock', { blockerId, blockedId });
+  }
+  async blockersOf(userId: string, otherIds: readonly string[]): Promise<string[]> {
+    if (otherIds.length === 0) return [];
+    return (await this.all('blockersOf', { userId, ids: this.idList(otherIds) })).map((r) =>
+      String(r.blocker_id),
+    );
+  }
+
+  async createSupportRequest(request: NewSupportRequest): Promise<SupportRequest> {
+    await this.run('insertSupportRequest', { ...request });
+    return (await this.supportRequestById(request.id))!;
+  }
+  async supportRequestById(id: string): Promise<SupportRequest | undefined> {
+    const row = await this.get('supportRequestById', { id });
+    return row && toSupportRequest(row);
+  }
+  async activeSupportRequestOf(customerId: string): Promise<SupportRequest | undefined> {
+    const row = await this.get('activeSupportRequestOf', { customerId });
+    return row && toSupportRequest(row);
+  }
+  async supportQueue(): Promise<SupportRequest[]> {
+    return (await this.all('supportQueue')).map(toSupportRequest);
+  }
+  async claimSupportRequest(id: string, agentId: string, capacity: number, at: string): Promise<boolean> {
+    return (await this.get('claimSupportRequest', { id, agentId, capacity, at })) !== undefined;
+  }
+  async transferSupportRequest(
+    id: string,
+    fromAgentId: string,
+    toAgentId: string,
+    capacity: number,
+    at: string,
+  ): Promise<boolean> {
+    return (
+      (await this.get('transferSupportRequest', { id, fromAgentId, toAgentId, capacity, at })) !== undefined
+    );
+  }
+  async closeSupportRequest(id: string, at: string): Promise<boolean> {
+    return (await this.get('closeSupportRequest', { id, at })) !== undefined;
+  }
+  async assignedCount(agentId: string): Promise<number> {
+    return Number((await this.get('assignedCount', { agentId }))?.n ?? 0);
+  }
+}
+
+/** A time column as ISO 8601 (PostgreSQL may hand back a Date). */
+export function isoTime(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : String(value);
+}
+
+function bool(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't';
+}
+
+/** Maps a users row. */
+export function toUser(r: Row): UserRecord {
+  return {
+    id: String(r.id),
+    username: String(r.username),
+    displayName: String(r.display_name),
+    role: String(r.role) as Role,
+    isGuest: bool(r.is_guest),
+    passwordHash: r.password_hash == null ? null : String(r.password_hash),
+    tokenVersion: Number(r.token_version),
+    createdAt: isoTime(r.created_at),
+    lastSeenAt: r.last_seen_at == null ? null : isoTime(r.last_seen_at),
+  };
+}
+
+/** The public part of a user. */
+export function publicUser(u: UserRecord): User {
+  return { id: u.id, username: u.username, displayName: u.displayName, role: u.role, isGuest: u.isGuest };
+}
+
+/** Maps a rooms row. */
+export function toRoom(r: Row): Room {
+  const kind = String(r.kind) as RoomKind;
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    isPrivate: bool(r.is_private),
+    isDirect: kind === 'direct',
+    ownerId: r.owner_id == null ? null : String(r.owner_id),
+    kind,
+  };
+}
+
+/** Maps a messages row with its reactions and mentions. */
+export function toMessage(r: Row, reactions: Reaction[], mentions: string[]): Message {
+  return {
+    id: String(r.id),
+    roomId: String(r.room_id),
+    seq: Number(r.seq),
+    senderId: String(r.sender_id),
+    text: String(r.text),
+    sentAt: isoTime(r.sent_at),
+    ...(r.edited_at == null ? {} : { editedAt: isoTime(r.edited_at) }),
+    ...(bool(r.deleted) ? { deleted: true } : {}),
+    reactions,
+    mentions,
+    clientMessageId: String(r.client_message_id),
+  };
+}
+
+/** Folds one reactions row into per-message reaction lists (emoji in first-use order). */
+export function addReaction(into: Map<string, Reaction[]>, r: Row): void {
+  const key = String(r.message_id);
+  const list = into.get(key) ?? [];
+  const emoji = String(r.emoji);
+  const existing = list.find((x) => x.emoji === emoji);
+  if (existing) {
+    existing.userIds.push(String(r.user_id));
+    (existing as { count: number }).count++;
+  } else list.push({ emoji, count: 1, userIds: [String(r.user_id)] });
+  into.set(key, list);
+}
+
+/** Maps a support_requests row. */
+export function toSupportRequest(r: Row): SupportRequest {
+  return {
+    id: String(r.id),
+    customerId: String(r.customer_id),
+    roomId: String(r.room_id),
+    subject: String(r.subject),
+    status: String(r.status) as SupportStatus,
+    agentId: r.agent_id == null ? null : String(r.agent_id),
+    createdAt: isoTime(r.created_at),
+    updatedAt: isoTime(r.updated_at),
+    closedAt: r.closed_at == null ? null : isoTime(r.closed_at),
+  };
+}

@@ -1,0 +1,49 @@
+-- PostgreSQL's own queries: id lists arrive as text[] and search uses the generated tsvector
+-- column. Blocks start with "-- name: <key>"; parameters are :name, rewritten to $n.
+
+-- name: usersByIds
+-- Params: :ids (text[]).
+SELECT * FROM users WHERE id = ANY(:ids::text[]);
+
+-- name: messagesByIds
+-- Params: :ids (text[]).
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted
+FROM messages WHERE id = ANY(:ids::text[]);
+
+-- name: reactionsOf
+-- Params: :ids (text[] of message ids).
+SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY(:ids::text[]) ORDER BY created_at, user_id;
+
+-- name: mentionsOf
+-- Params: :ids (text[] of message ids).
+SELECT message_id, user_id FROM message_mentions WHERE message_id = ANY(:ids::text[]);
+
+-- name: sharingRoomWith
+-- Params: :userId :ids (text[]).
+SELECT DISTINCT o.user_id FROM room_members m JOIN room_members o ON o.room_id = m.room_id
+WHERE m.user_id = :userId AND o.user_id = ANY(:ids::text[]);
+
+-- name: blockersOf
+-- Params: :userId :ids (text[]). Which of ids have blocked userId.
+SELECT blocker_id FROM blocks WHERE blocked_id = :userId AND blocker_id = ANY(:ids::text[]);
+
+-- name: searchMessages
+-- Params: :userId :query (plain words) :roomId (or null) :limit.
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted
+FROM messages m
+JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
+WHERE m.search @@ plainto_tsquery('simple', :query) AND m.deleted = false
+  AND (:roomId::text IS NULL OR m.room_id = :roomId::text)
+ORDER BY m.sent_at DESC, m.seq DESC
+LIMIT :limit;
+
+-- name: lockMigrations
+-- No params. Serializes schema migrations of nodes starting at once (released at commit).
+SELECT pg_advisory_xact_lock(736162);
+
+-- name: insertMember
+-- Params: :roomId :userId :at. The read marker starts at the room's end. No row back: already a member.
+INSERT INTO room_members (room_id, user_id, joined_at, last_read_seq)
+SELECT :roomId::text, :userId::text, :at::timestamptz, last_seq FROM rooms WHERE id = :roomId::text
+ON CONFLICT DO NOTHING
+RETURNING user_id;

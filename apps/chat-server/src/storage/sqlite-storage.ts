@@ -1,0 +1,209 @@
+/**
+ * The embedded storage: one SQLite file (better-sqlite3). Every transaction runs synchronously
+ * under BEGIN IMMEDIATE, so writers on other connections to the same file (other instances, other
+ * processes) wait for the write lock (busy timeout) and never interleave: the room sequence stays
+ * gap-free. Deleted text is overwritten on disk (`secure_delete`).
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { notFound } from '../errors.js';
+import type { Message, Reaction, Room } from '../types.js';
+import { migrations, namedQueries } from './sql-files.js';
+import { addReaction, type Params, type Row, SqlStorage } from './sql-storage.js';
+import type { NewMessage, NewRoom } from './storage.js';
+
+/** The file name of the database inside `DATA_DIR`. */
+export const SQLITE_FILE_NAME = 'chat.sqlite';
+
+/** A {@link ChatStorage} on one SQLite file. */
+export class SqliteStorage extends SqlStorage {
+  readonly kind = 'sqlite' as const;
+  /** The database file. */
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly queries = namedQueries('sqlite');
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Opens (creating when needed) the file at `path`; `:memory:` works for throwaway use. */
+  constructor(path: string) {
+    super();
+    this.path = path;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('secure_delete = ON');
+  }
+
+  /** Opens `<dataDir>/chat.sqlite`. */
+  static inDirectory(dataDir: string): SqliteStorage {
+    return new SqliteStorage(join(dataDir, SQLITE_FILE_NAME));
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    for (const m of migrations('sqlite')) {
+      this.db
+        .transaction(() => {
+          if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+          this.db.exec(m.sql);
+          this.db
+            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+            .run(m.version, m.name, new Date().toISOString());
+        })
+        .immediate();
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs raw SQL (tests and tools). */
+  rawAll(sql: string, ...params: unknown[]): Row[] {
+    return this.db.prepare(sql).all(...params) as Row[];
+  }
+
+  protected async all(name: string, params: Params = {}): Promise<Row[]> {
+    return this.allSync(name, params);
+  }
+  protected async run(name: string, params: Params = {}): Promise<number> {
+    return this.runSync(name, params);
+  }
+  protected idList(ids: readonly string[]): string {
+    return JSON.stringify(ids);
+  }
+  protected searchExpression(query: string): string {
+    const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    return words.map((w) => `"${w}"`).join(' ');
+  }
+
+  async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
+    const created = this.db
+      .transaction(() => {
+        const row = this.getSync('insertRoom', { ...room, directKey: room.directKey ?? null });
+        if (!row) return false;
+        for (const userId of new Set(memberIds))
+          this.runSync('insertMember', { roomId: room.id, userId, at: room.createdAt });
+        return true;
+      })
+      .immediate();
+    const stored = created ? await this.roomById(room.id) : await this.directRoomByKey(room.directKey ?? '');
+    return stored!;
+  }
+
+  async insertMessage(m: NewMessage): Promise<{ message: Message; created: boolean }> {
+    const outcome = this.db
+      .transaction((): { id: string; created: boolean } => {
+        const existing = this.getSync('messageBySenderClientId', { ...m });
+        if (existing) return { id: String(existing.id), created: false };
+        const counter = this.getSync('nextSeq', { roomId: m.roomId, at: m.sentAt });
+        if (!counter) throw notFound('No such room.');
+        const seq = Number(counter.last_seq);
+        this.getSync('insertMessage', { ...m, seq });
+        for (const userId of new Set(m.mentions)) {
+          this.runSync('insertMention', { messageId: m.id, userId, roomId: m.roomId, seq });
+        }
+        this.runSync('ftsInsert', { messageId: m.id, roomId: m.roomId, text: m.text });
+        this.runSync('advanceReadMarker', { roomId: m.roomId, userId: m.senderId, seq });
+        return { id: m.id, created: true };
+      })
+      .immediate();
+    return { message: (await this.messageById(outcome.id))!, created: outcome.created };
+  }
+
+  async editMessage(
+    id: string,
+    text: string,
+    mentions: readonly string[],
+    editedAt: string,
+  ): Promise<Message> {
+    this.db
+      .transaction(() => {
+        const row = this.getSync('messageById', { id });
+        if (!row) throw notFound('No such message.');
+        this.runSync('updateMessageText', { id, text, editedAt });
+        this.runSync('deleteMentions', { messageId: id });
+        for (const userId of new Set(mentions)) {
+          this.runSync('insertMention', { messageId: id, userId, roomId: row.room_id, seq: row.seq });
+        }
+        this.runSync('ftsDelete', { messageId: id });
+        this.runSync('ftsInsert', { messageId: id, roomId: row.room_id, text });
+      })
+      .immediate();
+    return (await this.messageById(id))!;
+  }
+
+  async deleteMessage(id: string): Promise<Message> {
+    this.db
+      .transaction(() => {
+        if (this.runSync('markMessageDeleted', { id }) === 0) throw notFound('No such message.');
+        this.runSync('deleteMentions', { messageId: id });
+        this.runSync('deleteReactionsOf', { messageId: id });
+        this.runSync('ftsDelete', { messageId: id });
+      })
+      .immediate();
+    return (await this.messageById(id))!;
+  }
+
+  async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
+    const rows = this.db
+      .transaction(() => {
+        if (!this.getSync('deleteReaction', { messageId, userId, emoji })) {
+          this.runSync('insertReaction', { messageId, userId, emoji, at });
+        }
+        return this.allSync('reactionsOf', { ids: this.idList([messageId]) });
+      })
+      .immediate();
+    const folded = new Map<string, Reaction[]>();
+    for (const r of rows) addReaction(folded, r);
+    return folded.get(messageId) ?? [];
+  }
+
+  private statement(name: string): Database.Statement {
+    let statement = this.statements.get(name);
+    if (!statement) {
+      const sql = this.queries.get(name);
+      if (sql === undefined) throw new Error(`No SQL query named '${name}'.`);
+      statement = this.db.prepare(sql);
+      this.statements.set(name, statement);
+    }
+    return statement;
+  }
+  private bind(params: Params): Record<string, unknown> {
+    const statementParams: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(params)) {
+      statementParams[key] =
+        typeof value === 'boolean' ? (value ? 1 : 0) : value === undefined ? null : value;
+    }
+    return statementParams;
+  }
+  /** Binds only the parameters the statement names (better-sqlite3 refuses extra ones). */
+  private paramsFor(name: string, params: Params): Record<string, unknown> {
+    const sql = this.queries.get(name) ?? '';
+    const bound = this.bind(params);
+    const wanted: Record<string, unknown> = {};
+    for (const match of sql.matchAll(/(?<![:\w]):([a-zA-Z_]\w*)/g))
+      wanted[match[1]!] = bound[match[1]!] ?? null;
+    return wanted;
+  }
+  private allSync(name: string, params: Params = {}): Row[] {
+    return this.statement(name).all(this.paramsFor(name, params)) as Row[];
+  }
+  private getSync(name: string, params: Params = {}): Row | undefined {
+    return this.allSync(name, params)[0];
+  }
+  private runSync(name: string, params: Params = {}): number {
+    return this.statement(name).run(this.paramsFor(name, params)).changes;
+  }
+}
