@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { MessageType } from '@switchboard/protocol';
+import { type CompletionMessage, MessageType } from '@switchboard/protocol';
 import { Hub, HubConnectionContext, type HubServerOptions } from '@switchboard/server';
 import { connectClient, deferred, RawClient, startTestServer, waitFor } from '@switchboard/testkit';
 
@@ -149,6 +149,12 @@ let active = 0;
 let gate = deferred();
 
 class SlowHub extends Hub {
+  bigint() {
+    return 10n;
+  }
+  ok() {
+    return 'ok';
+  }
   async slow(name: string) {
     active++;
     events.push(`start ${name} (active ${active})`);
@@ -204,6 +210,37 @@ describe('maximumParallelInvocationsPerClient', () => {
       gate.resolve();
       assert.deepEqual(await Promise.all([a, b]), ['a', 'b']);
       await Promise.all([one.stop(), two.stop()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a result that cannot be serialized gets an error Completion and frees the slot', async () => {
+    const server = await startTestServer((hubs) => {
+      hubs.mapHub('/slow', SlowHub);
+      hubs.mapHub('/detailed', SlowHub, { enableDetailedErrors: true });
+    });
+    try {
+      const raw = await RawClient.connect(`${server.baseUrl}/slow`);
+      const first = raw.invoke('bigint');
+      const second = raw.invoke('ok'); // queued behind the first with limit 1
+      const { invocationId, ...failed } = (await first) as CompletionMessage;
+      assert.ok(invocationId);
+      assert.deepEqual(failed, {
+        type: MessageType.Completion,
+        hasResult: false,
+        error: "An unexpected error occurred invoking 'bigint' on the server.",
+      });
+      assert.equal(((await second) as { result?: unknown }).result, 'ok');
+      const official = await connectClient(`${server.baseUrl}/detailed`);
+      await assert.rejects(
+        official.invoke('bigint'),
+        /An unexpected error occurred invoking 'bigint' on the server\. \w+: /,
+      );
+      assert.equal(await official.invoke('ok'), 'ok');
+      await official.stop();
+      raw.close();
+      await raw.waitForClose();
     } finally {
       await server.close();
     }

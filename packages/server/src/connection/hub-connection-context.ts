@@ -1,5 +1,6 @@
 import {
   type CloseMessage,
+  type CompletionMessage,
   type HubMessage,
   type HubProtocol,
   type InvocationMessage,
@@ -435,7 +436,9 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         }
         return;
       case MessageType.StreamInvocation:
-        void this.env.dispatcher.invokeStream(this, message).then((completion) => this.writeOwn(completion));
+        void this.env.dispatcher
+          .invokeStream(this, message)
+          .then((completion) => this.writeCompletion(completion, message.target));
         return;
       case MessageType.Ping:
         this.clientTimeoutArmed = true;
@@ -459,8 +462,12 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.activeInvocations++;
     this.env.dispatcher.invoke(this, message).then(
       (completion) => {
-        if (completion) this.writeOwn(completion);
-        this.invocationDone();
+        try {
+          if (completion) this.writeCompletion(completion, message.target);
+        } finally {
+          // Whatever happened to the Completion, the slot must free up, or the connection hangs.
+          this.invocationDone();
+        }
       },
       (error) => {
         this.env.logger.error('invocation.dispatch_failed', { hub: this.env.hubPath, error: error as Error });
@@ -484,6 +491,38 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   }
 
   // ---- writing ----------------------------------------------------------------------------------
+
+  /**
+   * Writes a Completion. A result the protocol cannot serialize (a BigInt, a cycle) becomes the
+   * error Completion of a failed method, so that the call still settles and the connection goes on.
+   */
+  private writeCompletion(completion: CompletionMessage, target: string): void {
+    if (this.state === 'closed' || !this.hubProtocol) return;
+    let bytes: Buffer;
+    try {
+      bytes = this.hubProtocol.writeMessage(completion);
+    } catch (error) {
+      this.env.metrics.error(this.env.hubPath, 'SB_ERR_HUB_METHOD_FAILED');
+      this.env.logger.error('invocation.result_not_serializable', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+        target,
+        error: error as Error,
+      });
+      this.writeOwn({
+        type: MessageType.Completion,
+        invocationId: completion.invocationId,
+        hasResult: false,
+        error: buildErrorMessage(
+          `An unexpected error occurred invoking '${target}' on the server.`,
+          error,
+          this.env.options.enableDetailedErrors,
+        ),
+      });
+      return;
+    }
+    this.writeBytes(bytes);
+  }
 
   private writeOwn(message: HubMessage): void {
     if (this.state === 'closed' || !this.hubProtocol) return;
