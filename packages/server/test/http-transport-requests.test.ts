@@ -2,6 +2,7 @@
 // upgrade by token, skipNegotiation, refusals with the reference's statuses and texts, and the
 // sweep of negotiated connections nobody uses.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   DefaultHttpClient,
@@ -184,6 +185,49 @@ describe('transport requests', () => {
       const reply = await plain(`${hubUrl}?id=x`, { method, body: 'x' });
       assert.equal(reply.status, 405, method);
       assert.equal(reply.type, 'text/plain');
+    }
+  });
+});
+
+/** Sends an upgrade request that `ws` refuses by itself (an unsupported WebSocket version). */
+function badUpgrade(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+    });
+    let reply = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      reply += chunk;
+    });
+    socket.on('close', () => resolve(reply.split('\r\n')[0]!));
+    socket.on('error', reject);
+  });
+}
+
+describe('an upgrade that ws refuses', () => {
+  test('gives the connection back: its token still works, and unused it is swept', async () => {
+    const time = new ManualTimeProvider();
+    const server = await startTestServer((hubs) => hubs.mapHub('/echo', EchoHub), { timeProvider: time });
+    const hubUrl = `${server.baseUrl}/echo`;
+    try {
+      const used = (await negotiate(hubUrl)).json!.connectionToken as string;
+      const unused = (await negotiate(hubUrl)).json!.connectionToken as string;
+      assert.equal(await badUpgrade(server.port, `/echo?id=${used}`), 'HTTP/1.1 400 Bad Request');
+      assert.equal(await badUpgrade(server.port, `/echo?id=${unused}`), 'HTTP/1.1 400 Bad Request');
+      assert.equal(await badUpgrade(server.port, '/echo'), 'HTTP/1.1 400 Bad Request');
+      assert.equal(server.hubs.connectionCount, 2, 'a refused skipNegotiation upgrade leaves nothing');
+      const raw = await RawClient.connect(hubUrl, { id: used }); // not 409
+      time.advance(15_000);
+      assert.equal(server.hubs.connectionCount, 1, 'the unused one is swept, the used one stays');
+      assert.equal((await raw.invoke('echo', ['ok'])).type, 3);
+      raw.close();
+      await raw.waitForClose();
+    } finally {
+      await server.close();
     }
   });
 });

@@ -216,6 +216,7 @@ export class HttpConnectionDispatcher {
     const access = await authorize(hub.env.options.authorize, user);
     if (access !== 'ok') return refuseUpgrade(socket, access === 'unauthenticated' ? 401 : 403);
     const token = info.query.get('id');
+    if (socket.destroyed) return; // the client left while it was authenticated
     let connection: HttpConnection;
     if (token) {
       const found = this.connections.get(token);
@@ -232,7 +233,23 @@ export class HttpConnectionDispatcher {
     // Claim it before the upgrade completes, so that a second request meanwhile gets 409.
     connection.status = 'active';
     connection.transportType = 'WebSockets';
+    // `ws` refuses a bad upgrade (a wrong Sec-WebSocket-Version or key, a socket already gone) by
+    // itself, without calling back: give the connection back then, or it stays claimed forever,
+    // out of reach of the disconnect timeout, and its token answers 409.
+    const created = !token;
+    const release = () => {
+      if (connection.status !== 'active' || connection.hubConnection) return;
+      if (created) {
+        this.connections.dispose(connection);
+      } else {
+        connection.status = 'inactive';
+        connection.transportType = undefined;
+        connection.inactiveSince = this.options.time.now();
+      }
+    };
+    socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      socket.off('close', release);
       if (connection.status === 'disposed') {
         ws.terminate();
         return;
