@@ -1,0 +1,141 @@
+// Configuration (the contract and the SQLite + backplane refusal), the operations endpoints, the
+// secret kept in storage across restarts, the CLI (add-agent) and SIGTERM draining.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createChatApp, loadConfig, SqliteStorage } from '@switchboard/chat-server';
+import { connectClient } from '@switchboard/testkit';
+import { cid, startChat } from './helpers.ts';
+
+const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+test('configuration: embedded defaults, and clear refusals naming the variable', () => {
+  const c = loadConfig({});
+  assert.deepEqual(
+    [c.port, c.dataDir, c.databaseUrl, c.backplane, c.messageRateLimit],
+    [3000, './data', undefined, 'none', 10],
+  );
+  assert.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }), {
+    code: 'SB_CHAT_CONFIG_INVALID',
+    message: /shared storage: set DATABASE_URL/,
+  });
+  assert.throws(
+    () => loadConfig({ BACKPLANE: 'postgres', BACKPLANE_URL: 'postgres://x@h/db' }),
+    /DATABASE_URL/,
+  );
+  assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT/);
+  assert.throws(() => loadConfig({ MESSAGE_RATE_LIMIT: '0' }), /MESSAGE_RATE_LIMIT/);
+  assert.throws(() => loadConfig({ JWT_SECRET: 'short' }), /JWT_SECRET/);
+  const multi = loadConfig({ BACKPLANE: 'postgres', DATABASE_URL: 'postgres://postgres@127.0.0.1/test' });
+  assert.equal(multi.backplaneUrl, 'postgres://postgres@127.0.0.1/test');
+});
+
+test('a backplane is refused at start while this build has none', async () => {
+  const config = loadConfig({
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+  });
+  await assert.rejects(createChatApp(config), { code: 'SB_CHAT_BACKPLANE_UNAVAILABLE' });
+});
+
+test('/healthz, /readyz and /metrics (Prometheus text with connections, invocations, messages, errors)', async () => {
+  const s = await startChat();
+  try {
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    const ready = await fetch(`${s.url}/readyz`);
+    assert.deepEqual([ready.status, (await ready.json()).storage], [200, 'sqlite']);
+    const alice = await s.register('alice');
+    const c = await s.connect(alice.token);
+    const room = await c.invoke('createRoom', { name: 'm', isPrivate: false });
+    await c.invoke('sendMessage', { roomId: room.id, text: 'counted', clientMessageId: cid() });
+    await c.invoke('getHistory', { roomId: 'nope' }).catch(() => undefined);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(text, /^signalr_server_active_connections 1$/m);
+    assert.match(text, /^switchboard_invocations_total [3-9]$/m);
+    assert.match(text, /^chat_messages_stored_total 1$/m);
+    assert.match(text, /^chat_refusals_total\{code="SB_CHAT_FORBIDDEN"\} 1$/m);
+    await s.app.storage.close();
+    const down = await fetch(`${s.url}/readyz`);
+    assert.deepEqual([down.status, (await down.json()).error.code], [503, 'SB_CHAT_STORAGE_UNAVAILABLE']);
+  } finally {
+    await s.close().catch(() => undefined);
+  }
+});
+
+test('without JWT_SECRET the generated secret is kept in storage: tokens survive a restart', async () => {
+  const s = await startChat();
+  const alice = await s.register('alice');
+  const dataDir = s.dataDir;
+  await s.app.close();
+  const again = await createChatApp(
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+  );
+  try {
+    const url = await again.listen();
+    const me = await fetch(`${url}/api/me`, { headers: { Authorization: `Bearer ${alice.token}` } });
+    assert.equal(me.status, 200);
+  } finally {
+    await again.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+function runMain(args: string[], env: Record<string, string>) {
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+test('the CLI: add-agent USERNAME with the same configuration; start, then SIGTERM drains and exits 0', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sb-chat-cli-'));
+  try {
+    const app = await createChatApp(
+      loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+    );
+    const url = await app.listen();
+    const r = await fetch(`${url}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'kim', password: 'password123', displayName: 'Kim' }),
+    });
+    const { token } = await r.json();
+    await app.close();
+
+    const cli = runMain(['add-agent', 'kim'], { DATA_DIR: dataDir });
+    let out = '';
+    cli.stdout!.on('data', (d) => (out += d));
+    assert.equal(await exitOf(cli), 0);
+    assert.match(out, /kim is now agent/);
+    const storage = new SqliteStorage(join(dataDir, 'chat.sqlite'));
+    assert.equal((await storage.userByUsername('kim'))?.role, 'agent');
+    await storage.close();
+
+    const server = runMain([], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' });
+    const listening = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      server.stdout!.on('data', (d) => {
+        text += d;
+        const m = /listening on (http:\/\/\S+)/.exec(text);
+        if (m) resolve(m[1]!);
+      });
+      server.once('exit', () => reject(new Error(`exited early: ${text}`)));
+    });
+    const client = await connectClient(`${listening}/hubs/chat`, { accessTokenFactory: () => token });
+    const closed = new Promise<void>((resolve) => client.onclose(() => resolve()));
+    server.kill('SIGTERM');
+    assert.equal(await exitOf(server), 0);
+    await closed;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,266 @@
+/**
+ * The storage contract (src/storage/storage.ts), run against every implementation: each suite gets
+ * a factory for several independent instances over one database (connections, pools), to show the
+ * rules hold between writers, not only inside one.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import type { ChatStorage } from '@switchboard/chat-server';
+
+/** What a suite needs from an implementation. */
+export interface StorageFixture {
+  /** Opens another, migrated instance over the same database. */
+  open(): Promise<ChatStorage>;
+  /** Runs raw SQL without parameters on the database. */
+  raw(sql: string): Promise<Record<string, unknown>[]>;
+  /** Closes what was opened and drops the data. */
+  cleanup(): Promise<void>;
+}
+
+const now = () => new Date().toISOString();
+
+async function user(storage: ChatStorage, name = `u${randomUUID().slice(0, 8)}`) {
+  return storage.createUser({
+    id: randomUUID(),
+    username: name,
+    displayName: name,
+    passwordHash: 'scrypt$x',
+    role: 'user',
+    isGuest: false,
+    createdAt: now(),
+  });
+}
+
+async function room(storage: ChatStorage, members: string[]) {
+  return storage.createRoom(
+    { id: randomUUID(), name: 'r', isPrivate: false, kind: 'room', ownerId: members[0]!, createdAt: now() },
+    members,
+  );
+}
+
+function message(
+  roomId: string,
+  senderId: string,
+  text: string,
+  clientMessageId = randomUUID(),
+  mentions: string[] = [],
+) {
+  return { id: randomUUID(), roomId, senderId, text, mentions, clientMessageId, sentAt: now() };
+}
+
+/** Registers the storage contract tests under `name`. */
+export function storageSuite(name: string, fixture: () => Promise<StorageFixture | undefined>): void {
+  const run = (title: string, body: (f: StorageFixture, storage: ChatStorage) => Promise<void>) =>
+    test(`${name}: ${title}`, async (t) => {
+      const f = await fixture();
+      if (!f) {
+        t.skip('service not available');
+        return;
+      }
+      try {
+        await body(f, await f.open());
+      } finally {
+        await f.cleanup();
+      }
+    });
+
+  run('migrations are idempotent; users are unique by username, found case-insensitively', async (f, s) => {
+    await s.migrate();
+    const u = await user(s, 'Alice');
+    assert.equal(u.username, 'alice');
+    assert.equal((await s.userByUsername('ALICE'))?.id, u.id);
+    await assert.rejects(user(s, 'alice'), /SB_CHAT_USERNAME_TAKEN|taken/);
+    const other = await f.open();
+    assert.equal(await other.getOrCreateSetting('secret', 'first'), 'first');
+    assert.equal(
+      await s.getOrCreateSetting('secret', 'second'),
+      'first',
+      'first writer wins, on every instance',
+    );
+  });
+
+  run('seq is gap-free under concurrent inserts from three instances', async (f, s) => {
+    const u = await user(s);
+    const r = await room(s, [u.id]);
+    const writers = [s, await f.open(), await f.open()];
+    const perWriter = 20;
+    const results = await Promise.all(
+      writers.flatMap((w, i) =>
+        Array.from({ length: perWriter }, (_, j) => w.insertMessage(message(r.id, u.id, `w${i} m${j}`))),
+      ),
+    );
+    const seqs = results.map((x) => x.message.seq).sort((a, b) => a - b);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: writers.length * perWriter }, (_, i) => i + 1),
+    );
+    const history = await s.history(r.id, { afterSeq: 0, limit: 200 });
+    assert.deepEqual(
+      history.map((m) => m.seq),
+      seqs,
+    );
+  });
+
+  run(
+    'a clientMessageId stores once, even sent at once from three instances, and uses no seq',
+    async (f, s) => {
+      const u = await user(s);
+      const r = await room(s, [u.id]);
+      const writers = [s, await f.open(), await f.open()];
+      const same = randomUUID();
+      const results = await Promise.all(
+        writers.map((w) => w.insertMessage(message(r.id, u.id, 'dup', same))),
+      );
+      assert.equal(results.filter((x) => x.created).length, 1);
+      assert.equal(new Set(results.map((x) => x.message.id)).size, 1);
+      assert.equal((await s.insertMessage(message(r.id, u.id, 'next'))).message.seq, 2);
+    },
+  );
+
+  run('history pages: newest, before, after', async (_f, s) => {
+    const u = await user(s);
+    const r = await room(s, [u.id]);
+    for (let i = 1; i <= 7; i++) await s.insertMessage(message(r.id, u.id, `m${i}`));
+    const seqs = async (q: Parameters<ChatStorage['history']>[1]) =>
+      (await s.history(r.id, q)).map((m) => m.seq);
+    assert.deepEqual(await seqs({ limit: 3 }), [5, 6, 7]);
+    assert.deepEqual(await seqs({ beforeSeq: 5, limit: 2 }), [3, 4]);
+    assert.deepEqual(await seqs({ afterSeq: 5, limit: 10 }), [6, 7]);
+    assert.deepEqual(await seqs({ afterSeq: 1, beforeSeq: 4, limit: 10 }), [2, 3]);
+  });
+
+  run('edit, reactions, search; delete removes text, mentions, reactions and search hits', async (f, s) => {
+    const [a, b] = [await user(s), await user(s)];
+    const r = await room(s, [a.id, b.id]);
+    const { message: m } = await s.insertMessage(
+      message(r.id, a.id, 'the gnarlyzebra runs', undefined, [b.id]),
+    );
+    assert.deepEqual(m.mentions, [b.id]);
+    const edited = await s.editMessage(m.id, 'the gnarlyzebra walks', [b.id], now());
+    assert.ok(edited.editedAt);
+    assert.equal((await s.searchMessages(b.id, 'walks', undefined, 10)).length, 1);
+    assert.equal((await s.searchMessages(b.id, 'runs', undefined, 10)).length, 0);
+    const outsider = await user(s);
+    assert.equal(
+      (await s.searchMessages(outsider.id, 'gnarlyzebra', undefined, 10)).length,
+      0,
+      'members only',
+    );
+    assert.deepEqual(await s.toggleReaction(m.id, b.id, '🎉', now()), [
+      { emoji: '🎉', count: 1, userIds: [b.id] },
+    ]);
+    await s.toggleReaction(m.id, a.id, '🎉', now());
+    assert.equal((await s.messageById(m.id))?.reactions[0]?.count, 2);
+    assert.equal((await s.roomSummaries(b.id))[0]?.mentionCount, 1);
+    const deleted = await s.deleteMessage(m.id);
+    assert.deepEqual(
+      [deleted.deleted, deleted.text, deleted.reactions, deleted.mentions],
+      [true, '', [], []],
+    );
+    assert.equal((await s.searchMessages(b.id, 'gnarlyzebra', undefined, 10)).length, 0);
+    assert.equal((await s.roomSummaries(b.id))[0]?.mentionCount, 0);
+    const left = await f.raw("SELECT COUNT(*) AS n FROM messages WHERE text LIKE '%gnarlyzebra%'");
+    assert.equal(Number(left[0]?.n), 0);
+  });
+
+  run(
+    'read markers: unread excludes own and deleted messages; the marker never moves back',
+    async (_f, s) => {
+      const [a, b] = [await user(s), await user(s)];
+      const r = await room(s, [a.id, b.id]);
+      for (let i = 0; i < 3; i++) await s.insertMessage(message(r.id, a.id, `x${i}`));
+      await s.insertMessage(message(r.id, b.id, 'mine'));
+      let [summary] = await s.roomSummaries(b.id);
+      assert.deepEqual([summary?.unreadCount, summary?.lastReadSeq], [0, 4], 'posting reads up to it');
+      await s.insertMessage(message(r.id, a.id, 'new'));
+      [summary] = await s.roomSummaries(b.id);
+      assert.equal(summary?.unreadCount, 1);
+      assert.equal(summary?.lastMessage?.text, 'new');
+      assert.deepEqual(await s.markRead(r.id, b.id, 99), {
+        roomId: r.id,
+        lastReadSeq: 5,
+        unreadCount: 0,
+        mentionCount: 0,
+      });
+      assert.equal((await s.markRead(r.id, b.id, 1)).lastReadSeq, 5);
+    },
+  );
+
+  run('direct rooms: the same key gives one room, even created at once from two instances', async (f, s) => {
+    const [a, b] = [await user(s), await user(s)];
+    const key = [a.id, b.id].sort().join(',');
+    const make = (w: ChatStorage) =>
+      w.createRoom(
+        {
+          id: randomUUID(),
+          name: 'dm',
+          isPrivate: true,
+          kind: 'direct',
+          ownerId: null,
+          directKey: key,
+          createdAt: now(),
+        },
+        [a.id, b.id],
+      );
+    const [x, y] = await Promise.all([make(s), make(await f.open())]);
+    assert.equal(x.id, y.id);
+    assert.equal((await s.directRoomByKey(key))?.id, x.id);
+  });
+
+  run(
+    'support: of three concurrent claims exactly one wins; capacity holds; revocation list',
+    async (f, s) => {
+      const customer = await user(s);
+      const agents = [await user(s), await user(s), await user(s)];
+      const r = await s.createRoom(
+        {
+          id: randomUUID(),
+          name: 'support',
+          isPrivate: true,
+          kind: 'support',
+          ownerId: customer.id,
+          createdAt: now(),
+        },
+        [customer.id],
+      );
+      const req = await s.createSupportRequest({
+        id: randomUUID(),
+        customerId: customer.id,
+        roomId: r.id,
+        subject: 's',
+        createdAt: now(),
+      });
+      const writers = [s, await f.open(), await f.open()];
+      const wins = await Promise.all(
+        writers.map((w, i) => w.claimSupportRequest(req.id, agents[i]!.id, 5, now())),
+      );
+      assert.equal(wins.filter(Boolean).length, 1);
+      const winner = agents[wins.indexOf(true)]!;
+      assert.equal((await s.supportRequestById(req.id))?.agentId, winner.id);
+      const req2 = await s.createSupportRequest({
+        id: randomUUID(),
+        customerId: customer.id,
+        roomId: r.id,
+        subject: 't',
+        createdAt: now(),
+      });
+      assert.equal(await s.claimSupportRequest(req2.id, winner.id, 1, now()), false, 'at capacity');
+      assert.equal(
+        await s.transferSupportRequest(
+          req.id,
+          winner.id,
+          agents[0] === winner ? agents[1]!.id : agents[0]!.id,
+          5,
+          now(),
+        ),
+        true,
+      );
+      assert.equal(await s.closeSupportRequest(req.id, now()), true);
+      assert.equal(await s.closeSupportRequest(req.id, now()), false);
+      await s.revokeToken('jti-1', Date.now() + 60_000);
+      assert.equal(await (await f.open()).isTokenRevoked('jti-1'), true);
+      assert.equal(await s.isTokenRevoked('jti-2'), false);
+    },
+  );
+}
