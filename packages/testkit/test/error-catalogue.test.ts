@@ -43,7 +43,8 @@ test('no code is documented without a catalogue, and codes are unique across pac
   const all = Object.values(catalogues).flatMap((c) => Object.keys(c));
   assert.equal(new Set(all).size, all.length, 'a code appears in two catalogues');
   for (const [section, codes] of documented) {
-    if (codes.length > 0) assert.ok(section in catalogues, `docs/errors.md section '${section}' has no catalogue`);
+    if (codes.length > 0)
+      assert.ok(section in catalogues, `docs/errors.md section '${section}' has no catalogue`);
   }
 });
 

@@ -27,6 +27,7 @@ export type StandardSchemaResult =
  * const nonEmptyString: ArgumentSchema = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'expected a non-empty string');
  * ```
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a validator with no return statement returns void, and that means "valid".
 export type ArgumentSchema = StandardSchemaV1 | ((value: unknown) => string | true | undefined | void);
 
 /** The outcome of {@link validateArgument}: the (possibly transformed) value, or an error text. */

@@ -479,7 +479,10 @@ export class DefaultPresenceStore implements PresenceStore {
 
   private assertOpen(): void {
     if (this.closed) {
-      throw new SwitchboardError('SB_ERR_PRESENCE_CLOSED', `The presence store of node '${this.nodeId}' is closed.`);
+      throw new SwitchboardError(
+        'SB_ERR_PRESENCE_CLOSED',
+        `The presence store of node '${this.nodeId}' is closed.`,
+      );
     }
   }
 }
