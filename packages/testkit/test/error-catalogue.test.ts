@@ -3,11 +3,13 @@ import { readFileSync } from 'node:fs';
 import test from 'node:test';
 import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
+import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
 const catalogues: Record<string, Record<string, { summary: string; surface: string }>> = {
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
+  '@switchboard/chat-server': chatErrors,
 };
 
 /** The codes listed under each `## <package>` heading of docs/errors.md. */
@@ -22,7 +24,7 @@ function documentedCodes(): Map<string, string[]> {
       sections.set(heading[1]!.trim(), current);
       continue;
     }
-    const row = /^\|\s*`?(SB_ERR_[A-Z0-9_]+)`?\s*\|/.exec(line);
+    const row = /^\|\s*`?(SB_(?:ERR|CHAT)_[A-Z0-9_]+)`?\s*\|/.exec(line);
     if (row && current) current.push(row[1]!);
   }
   return sections;
@@ -51,7 +53,7 @@ test('no code is documented without a catalogue, and codes are unique across pac
 test('every catalogue entry says what went wrong and how the peer learns of it', () => {
   for (const [pkg, catalogue] of Object.entries(catalogues)) {
     for (const [code, entry] of Object.entries(catalogue)) {
-      assert.match(code, /^SB_ERR_[A-Z0-9_]+$/, `${pkg} ${code}`);
+      assert.match(code, /^SB_(ERR|CHAT)_[A-Z0-9_]+$/, `${pkg} ${code}`);
       assert.ok(entry.summary.length > 10, `${pkg} ${code} summary`);
       assert.ok(entry.surface.length > 5, `${pkg} ${code} surface`);
     }
