@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type HubProtocol, MessageType } from '@switchboard/protocol';
-import type { HubConnectionEnvironment } from './connection/hub-connection-context.js';
+import { HubConnectionContext, type HubConnectionEnvironment } from './connection/hub-connection-context.js';
 import { SwitchboardError } from './errors.js';
 import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
 import type { DynamicClientMethods } from './hubs/client-proxy.js';
@@ -10,7 +10,7 @@ import { createHubContext, type HubContext } from './hubs/hub-context.js';
 import { HubDescriptor } from './hubs/hub-descriptor.js';
 import { HubDispatcher } from './hubs/hub-dispatcher.js';
 import { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
-import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+import type { HubConnectionRef, HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
@@ -20,6 +20,11 @@ import {
   resolveProtocols,
   serverOptionDefaults,
 } from './options.js';
+import { DefaultPresenceStore } from './presence/default-presence-store.js';
+import { DefaultHubPresence } from './presence/hub-presence.js';
+import { PresenceLifetimeManager, type PresenceSource } from './presence/presence-lifetime-manager.js';
+import type { PresenceStore } from './presence/presence-store.js';
+import { parseUserAgent } from './presence/user-agent.js';
 import { systemTimeProvider, type TimeProvider } from './time-provider.js';
 
 /** A hub mapped on the server. */
@@ -57,6 +62,9 @@ export class HubServer {
   private readonly http: HttpConnectionDispatcher;
   private readonly hubs = new Map<string, MappedHub>();
   private closing: Promise<void> | undefined;
+  /** The presence store every hub of this server shares. */
+  readonly presence: PresenceStore;
+  private readonly ownsPresence: boolean;
 
   constructor(options: HubServerOptions = {}) {
     this.options = options;
@@ -65,6 +73,13 @@ export class HubServer {
     this.time = options.timeProvider ?? systemTimeProvider;
     this.protocols = resolveProtocols(options);
     resolveHubOptions(options, {}); // validate the server-wide options now
+    this.ownsPresence = options.presence === undefined;
+    this.presence =
+      options.presence ??
+      new DefaultPresenceStore({
+        time: this.time,
+        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+      });
     this.http = new HttpConnectionDispatcher({
       authenticate: options.authenticate,
       logger: this.logger,
@@ -88,16 +103,27 @@ export class HubServer {
       throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The path '${path}' is already mapped.`);
     }
     const options = resolveHubOptions(this.options, hubOptions);
-    const manager =
+    const inner =
       hubOptions.lifetimeManager ??
       this.options.lifetimeManagerFactory?.(path) ??
       new DefaultHubLifetimeManager();
+    const manager = new PresenceLifetimeManager(
+      inner,
+      this.presence,
+      key,
+      path,
+      presenceSource,
+      this.logger,
+      this.metrics,
+    );
+    const presence = new DefaultHubPresence(this.presence, key);
     const descriptor = new HubDescriptor(hubClass as HubClass, Hub);
     const dispatcher = new HubDispatcher({
       hubPath: path,
       hubClass: hubClass as HubClass,
       descriptor,
       manager,
+      presence,
       options,
       logger: this.logger,
       metrics: this.metrics,
@@ -114,7 +140,12 @@ export class HubServer {
       clock: this.http.connections.clock,
     };
     this.http.add({ path, key, env });
-    this.hubs.set(key, { path, hubClass: hubClass as HubClass, manager, context: createHubContext(manager) });
+    this.hubs.set(key, {
+      path,
+      hubClass: hubClass as HubClass,
+      manager: inner,
+      context: createHubContext(manager, presence, options),
+    });
     return this;
   }
 
@@ -217,7 +248,17 @@ export class HubServer {
     ]);
     timer?.cancel();
     this.http.dispose();
+    if (this.ownsPresence) await this.presence.close();
   }
+}
+
+/** What presence records of a connection: its transport and the device its user agent names. */
+function presenceSource(connection: HubConnectionRef): PresenceSource | undefined {
+  if (!(connection instanceof HubConnectionContext)) return undefined;
+  return {
+    transport: connection.transport,
+    device: parseUserAgent(connection.request.headers['user-agent']),
+  };
 }
 
 function routeKey(path: string): string {

@@ -88,6 +88,7 @@ export {
   type DefaultPresenceStoreOptions,
   type DeviceHint,
   type DeviceType,
+  type HubPresence,
   InMemoryPresenceCluster,
   type InMemoryPresenceOptions,
   type NewPresenceConnection,
@@ -97,5 +98,6 @@ export {
   type PresenceStore,
   parseUserAgent,
   presenceDefaults,
+  scopedGroup,
 } from './presence/index.js';
 export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';

@@ -1,3 +1,4 @@
+import type { HubPresence } from '../presence/hub-presence.js';
 import type { DynamicClientMethods, GroupManager, HubCallerClients } from './client-proxy.js';
 import type { HubCallerContext } from './hub-caller-context.js';
 
@@ -8,6 +9,12 @@ import type { HubCallerContext } from './hub-caller-context.js';
  * `context.items`, shared state outside the hub.
  *
  * Methods whose names start with `_`, and the members of this class, are not callable.
+ *
+ * Streaming: an async generator method (`async *counter(n)`), or one declared
+ * `static methods = { m: { stream: true } }` that returns any `AsyncIterable`, streams its items to
+ * a client that calls it with `connection.stream(...)`. Upload streams from the client arrive as
+ * `UploadStream` arguments. `this.clients.caller.invoke(...)` and
+ * `this.clients.client(id).invoke(...)` wait for a client's result.
  *
  * @typeParam TClient - the client methods, for typed `send` calls.
  * @example
@@ -30,6 +37,18 @@ export abstract class Hub<TClient extends object = DynamicClientMethods> {
   clients!: HubCallerClients<TClient>;
   /** Group membership. */
   groups!: GroupManager;
+  /**
+   * Aborted when the work of this invocation should stop. For a streaming method it is the
+   * stream's own signal, aborted when the client cancels the stream (CancelInvocation, after
+   * `subscription.dispose()`) or the connection ends: pass it to whatever the method awaits between
+   * items (`setTimeout` from `node:timers/promises`, `fetch`, a database query), since the server
+   * can only close the iterator (`return()`, so `finally` blocks run) once the method reaches its
+   * next `yield`. For other methods, and in onConnected/onDisconnected, it is the connection's
+   * signal (`context.connectionAborted`).
+   */
+  invocationSignal!: AbortSignal;
+  /** Who is online, their connections, and the users of this hub's groups. */
+  presence!: HubPresence;
 
   /** Runs after the handshake, before any invocation of the connection. Throwing refuses it. */
   onConnected(): Promise<void> | void {}
@@ -50,6 +69,8 @@ export const RESERVED_HUB_MEMBERS: ReadonlySet<string> = new Set([
   'context',
   'clients',
   'groups',
+  'invocationsignal',
+  'presence',
   'onconnected',
   'ondisconnected',
 ]);

@@ -10,6 +10,7 @@ export {
   type InMemoryPresenceOptions,
   presenceDefaults,
 } from './default-presence-store.js';
+export { type HubPresence, scopedGroup } from './hub-presence.js';
 export type {
   DeviceHint,
   DeviceType,
