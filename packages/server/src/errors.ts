@@ -32,6 +32,39 @@ export const serverErrors = {
     surface:
       'Completion error "Failed to invoke \'<M>\' due to an error on the server. HubException: Invalid argument <i>: <reason>"',
   },
+  SB_ERR_STREAM_FAILED: {
+    summary:
+      'A streaming hub method failed while its items were being enumerated (or an item could not be serialized).',
+    surface:
+      'Completion error "An error occurred on the server while streaming results." (type and message with detailed errors on, or for a HubException)',
+  },
+  SB_ERR_STREAM_MODE_MISMATCH: {
+    summary: 'A streaming method was called with invoke/send, or a non-streaming one with stream.',
+    surface:
+      'Completion error "The client attempted to invoke the streaming \'<M>\' method with a non-streaming invocation." (or "... the non-streaming \'<M>\' method with a streaming invocation.")',
+  },
+  SB_ERR_STREAM_COUNT_MISMATCH: {
+    summary: 'The invocation carries more or fewer upload streams than the hub method takes.',
+    surface:
+      'Completion error "An unexpected error occurred invoking \'<M>\' on the server. HubException: Client sent <n> stream(s), Hub method expects <m>."',
+  },
+  SB_ERR_INVOCATION_ID_IN_USE: {
+    summary:
+      'A StreamInvocation (or an upload stream) reuses the id of one that is still active on the connection.',
+    surface: 'Completion error "Invocation ID \'<id>\' is already in use."',
+  },
+  SB_ERR_CLIENT_RESULT_FAILED: {
+    summary:
+      'A client result could not be obtained: the connection does not exist or disconnected while the server waited.',
+    surface:
+      "The server-side invoke rejects with \"Connection '<id>' does not exist.\" or \"Connection '<id>' disconnected.\"; an error the client sent back rejects it as a HubException with the client's text",
+  },
+  SB_ERR_CLIENT_RESULT_TIMEOUT: {
+    summary:
+      'A client did not answer a server-to-client invocation within clientResultTimeoutMs (or the per-call timeout).',
+    surface:
+      'The server-side invoke rejects with "Timed out waiting for a result from connection \'<id>\'."; nothing is sent to the client',
+  },
   SB_ERR_UNAUTHORIZED: {
     summary: 'The request carries no valid credentials for a hub that requires them.',
     surface: 'HTTP 401 with an empty body on negotiate and on transport requests',

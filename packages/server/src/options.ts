@@ -42,6 +42,18 @@ export interface HubOptions {
   sendBufferHighWaterMark?: number;
   /** Unsent bytes at which a connection is closed at once, to bound memory. Default 4 MiB. */
   maxSendBufferSize?: number;
+  /**
+   * How many items of one client-to-server (upload) stream wait for the hub method to read them.
+   * When a stream's buffer is full the server stops reading the connection until the method
+   * consumes, as the reference does (signalr-protocol.md 13.9). Default 10.
+   */
+  streamBufferCapacity?: number;
+  /**
+   * How long `clients.client(id).invoke(...)` and `clients.caller.invoke(...)` wait for the
+   * client's answer before rejecting with `SB_ERR_CLIENT_RESULT_TIMEOUT`; `invokeWith` overrides it
+   * per call. Default 30,000 ms.
+   */
+  clientResultTimeoutMs?: number;
   /** Transports offered, in fallback order. Default: every transport the server implements. */
   transports?: readonly TransportType[];
   /** Who may connect. Default: anyone, anonymous included. */
@@ -89,6 +101,8 @@ export interface ResolvedHubOptions {
   readonly sendTimeoutMs: number;
   readonly sendBufferHighWaterMark: number;
   readonly maxSendBufferSize: number;
+  readonly streamBufferCapacity: number;
+  readonly clientResultTimeoutMs: number;
   readonly transports: readonly TransportType[];
   readonly authorize: AuthorizationRequirement | undefined;
   readonly filters: readonly HubFilter[];
@@ -108,6 +122,8 @@ export const hubOptionDefaults = {
   sendTimeoutMs: 10_000,
   sendBufferHighWaterMark: 65_536,
   maxSendBufferSize: 4 * 1024 * 1024,
+  streamBufferCapacity: 10,
+  clientResultTimeoutMs: 30_000,
 } as const;
 
 /** Server-level defaults. */
@@ -137,6 +153,8 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     sendTimeoutMs: positive('sendTimeoutMs', pick('sendTimeoutMs')),
     sendBufferHighWaterMark: positive('sendBufferHighWaterMark', pick('sendBufferHighWaterMark')),
     maxSendBufferSize: positive('maxSendBufferSize', pick('maxSendBufferSize')),
+    streamBufferCapacity: positive('streamBufferCapacity', pick('streamBufferCapacity')),
+    clientResultTimeoutMs: positive('clientResultTimeoutMs', pick('clientResultTimeoutMs')),
     transports: hub.transports ?? server.transports ?? SUPPORTED_TRANSPORTS,
     authorize: hub.authorize ?? server.authorize,
     filters: [...(server.filters ?? []), ...(hub.filters ?? [])],

@@ -13,6 +13,32 @@ export type DynamicClientMethods = Record<string, (...args: unknown[]) => unknow
 /** The argument list of client method `K` of interface `T`. */
 export type ClientMethodArgs<T, K extends keyof T> = T[K] extends (...args: infer P) => unknown ? P : never;
 
+/** What client method `K` of interface `T` returns to a client-result call, promise unwrapped. */
+export type ClientMethodResult<T, K extends keyof T> = T[K] extends (...args: never[]) => infer R
+  ? Awaited<R>
+  : unknown;
+
+/** Per-call options of {@link SingleClientProxy.invokeWith}. */
+export interface ClientInvokeOptions {
+  /** Rejects with `SB_ERR_CLIENT_RESULT_TIMEOUT` after this long. Default: the hub's `clientResultTimeoutMs` (30,000 ms). */
+  timeoutMs?: number;
+  /** Stops waiting when it aborts: the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The parallel-invocation slot of the hub method that is running (signalr-protocol.md 13.10).
+ * A method that waits for a client result gives its slot back meanwhile, as ASP.NET does, so that
+ * a method awaiting its own caller's answer cannot deadlock the connection under the default limit
+ * of one invocation at a time; it takes a slot again before it goes on.
+ */
+export interface InvocationSlot {
+  /** Frees the slot (another invocation of the connection may start). */
+  release(): void;
+  /** Waits for a free slot and takes it. */
+  reacquire(): Promise<void>;
+}
+
 /**
  * Sends invocations to one or many clients. With a client interface `T`, method names and
  * arguments are checked by the compiler.
@@ -33,6 +59,52 @@ export interface ClientProxy<T extends object = DynamicClientMethods> {
    * message is queued for each target; never rejects because a recipient failed.
    */
   send<K extends keyof T & string>(method: K, ...args: ClientMethodArgs<T, K>): Promise<void>;
+}
+
+/**
+ * A proxy for one connection: {@link ClientProxy.send}, plus `invoke`, which waits for the value the
+ * client's handler returns (a client result, signalr-protocol.md 13.11).
+ *
+ * @example
+ * ```ts
+ * interface Client { confirm(question: string): boolean }
+ * class Desk extends Hub<Client> {
+ *   async close() {
+ *     const ok = await this.clients.caller.invoke('confirm', 'Close the ticket?');
+ *     // per call: await this.clients.caller.invokeWith({ timeoutMs: 5_000 }, 'confirm', '...');
+ *     return ok;
+ *   }
+ * }
+ * // client: connection.on('confirm', (question) => window.confirm(question));
+ * ```
+ */
+export interface SingleClientProxy<T extends object = DynamicClientMethods> extends ClientProxy<T> {
+  /**
+   * Invokes `method` on the client and resolves with what its handler returns (null included).
+   * Rejects with a `HubException` carrying the client's error text (`Error: from callback`, or
+   * `Client didn't provide a result.` when it has no handler), with `SB_ERR_CLIENT_RESULT_FAILED`
+   * when the connection does not exist or disconnects, and with `SB_ERR_CLIENT_RESULT_TIMEOUT`
+   * after `clientResultTimeoutMs`. Inside a hub method, the method's invocation slot is free while
+   * it waits.
+   */
+  invoke<K extends keyof T & string>(
+    method: K,
+    ...args: ClientMethodArgs<T, K>
+  ): Promise<ClientMethodResult<T, K>>;
+  /** {@link invoke} with a timeout or an abort signal of its own. */
+  invokeWith<K extends keyof T & string>(
+    options: ClientInvokeOptions,
+    method: K,
+    ...args: ClientMethodArgs<T, K>
+  ): Promise<ClientMethodResult<T, K>>;
+}
+
+/** What proxies that can invoke need besides the manager. */
+export interface ClientProxyOptions {
+  /** The default timeout of client results (the hub's `clientResultTimeoutMs`). */
+  readonly clientResultTimeoutMs?: number;
+  /** The running hub method's slot, released while it awaits client results. */
+  readonly slot?: InvocationSlot;
 }
 
 /** Where a proxy sends. */
@@ -80,6 +152,60 @@ export class TargetedClientProxy<T extends object = DynamicClientMethods> implem
   }
 }
 
+/** A {@link SingleClientProxy} bound to one connection. */
+export class ConnectionClientProxy<T extends object = DynamicClientMethods> implements SingleClientProxy<T> {
+  constructor(
+    private readonly manager: HubLifetimeManager,
+    private readonly connectionId: string,
+    private readonly options: ClientProxyOptions,
+    private readonly lease: SlotLease | undefined,
+  ) {}
+
+  send<K extends keyof T & string>(method: K, ...args: ClientMethodArgs<T, K>): Promise<void> {
+    return this.manager.sendConnection(this.connectionId, method, args);
+  }
+
+  invoke<K extends keyof T & string>(
+    method: K,
+    ...args: ClientMethodArgs<T, K>
+  ): Promise<ClientMethodResult<T, K>> {
+    return this.invokeWith({}, method, ...args);
+  }
+
+  async invokeWith<K extends keyof T & string>(
+    options: ClientInvokeOptions,
+    method: K,
+    ...args: ClientMethodArgs<T, K>
+  ): Promise<ClientMethodResult<T, K>> {
+    const call = () =>
+      this.manager.invokeConnection(this.connectionId, method, args, {
+        signal: options.signal,
+        timeoutMs: options.timeoutMs ?? this.options.clientResultTimeoutMs,
+      });
+    const result = this.lease ? await this.lease.around(call) : await call();
+    return result as ClientMethodResult<T, K>;
+  }
+}
+
+/**
+ * Releases a hub method's slot while at least one of its client results is pending, and takes it
+ * back when the last one settles (before the method sees the outcome).
+ */
+export class SlotLease {
+  private waiting = 0;
+
+  constructor(private readonly slot: InvocationSlot) {}
+
+  async around<R>(work: () => Promise<R>): Promise<R> {
+    if (this.waiting++ === 0) this.slot.release();
+    try {
+      return await work();
+    } finally {
+      if (--this.waiting === 0) await this.slot.reacquire();
+    }
+  }
+}
+
 /**
  * Every way to address clients from anywhere (a hub method, an HTTP route, a timer).
  */
@@ -88,8 +214,8 @@ export interface HubClients<T extends object = DynamicClientMethods> {
   readonly all: ClientProxy<T>;
   /** Every connection except the listed ids. */
   allExcept(excludedConnectionIds: readonly string[]): ClientProxy<T>;
-  /** One connection. */
-  client(connectionId: string): ClientProxy<T>;
+  /** One connection, which can also be asked for a result ({@link SingleClientProxy.invoke}). */
+  client(connectionId: string): SingleClientProxy<T>;
   /** Several connections. */
   clients(connectionIds: readonly string[]): ClientProxy<T>;
   /** The members of a group. */
@@ -106,8 +232,8 @@ export interface HubClients<T extends object = DynamicClientMethods> {
 
 /** {@link HubClients} plus the targets relative to the calling connection. */
 export interface HubCallerClients<T extends object = DynamicClientMethods> extends HubClients<T> {
-  /** The calling connection. */
-  readonly caller: ClientProxy<T>;
+  /** The calling connection, which can also be asked for a result. */
+  readonly caller: SingleClientProxy<T>;
   /** Every connection but the caller. */
   readonly others: ClientProxy<T>;
   /** The members of a group but the caller. */
@@ -117,15 +243,20 @@ export interface HubCallerClients<T extends object = DynamicClientMethods> exten
 /** The {@link HubClients} of a hub. */
 export class DefaultHubClients<T extends object = DynamicClientMethods> implements HubClients<T> {
   readonly all: ClientProxy<T>;
+  private readonly lease: SlotLease | undefined;
 
-  constructor(protected readonly manager: HubLifetimeManager) {
+  constructor(
+    protected readonly manager: HubLifetimeManager,
+    protected readonly options: ClientProxyOptions = {},
+  ) {
     this.all = new TargetedClientProxy<T>(manager, { kind: 'all' });
+    this.lease = options.slot ? new SlotLease(options.slot) : undefined;
   }
   allExcept(excluded: readonly string[]): ClientProxy<T> {
     return new TargetedClientProxy<T>(this.manager, { kind: 'allExcept', excluded });
   }
-  client(id: string): ClientProxy<T> {
-    return new TargetedClientProxy<T>(this.manager, { kind: 'connection', id });
+  client(id: string): SingleClientProxy<T> {
+    return new ConnectionClientProxy<T>(this.manager, id, this.options, this.lease);
   }
   clients(ids: readonly string[]): ClientProxy<T> {
     return new TargetedClientProxy<T>(this.manager, { kind: 'connections', ids });
@@ -155,11 +286,12 @@ export class DefaultHubCallerClients<T extends object = DynamicClientMethods>
   constructor(
     manager: HubLifetimeManager,
     private readonly connectionId: string,
+    options: ClientProxyOptions = {},
   ) {
-    super(manager);
+    super(manager, options);
   }
-  get caller(): ClientProxy<T> {
-    return new TargetedClientProxy<T>(this.manager, { kind: 'connection', id: this.connectionId });
+  get caller(): SingleClientProxy<T> {
+    return this.client(this.connectionId);
   }
   get others(): ClientProxy<T> {
     return new TargetedClientProxy<T>(this.manager, { kind: 'allExcept', excluded: [this.connectionId] });

@@ -1,5 +1,11 @@
-import { type InvocationMessage, MessageType } from '@switchboard/protocol';
-import type { HubConnectionRef, HubLifetimeManager } from './hub-lifetime-manager.js';
+import { type CompletionMessage, type InvocationMessage, MessageType } from '@switchboard/protocol';
+import { SwitchboardError } from '../errors.js';
+import { ClientResultTracker } from './client-result-tracker.js';
+import type {
+  ClientInvocationOptions,
+  HubConnectionRef,
+  HubLifetimeManager,
+} from './hub-lifetime-manager.js';
 import { SerializedHubMessage } from './serialized-hub-message.js';
 
 /** What the manager keeps per connection. */
@@ -7,17 +13,26 @@ interface ConnectionEntry {
   readonly connection: HubConnectionRef;
   readonly userId: string | undefined;
   readonly groups: Set<string>;
+  /** The last number used for a server-to-client invocation id (`s1`, `s2`, …). */
+  lastInvocationId: number;
 }
 
 /**
  * The in-memory {@link HubLifetimeManager} of one node: a connection table, a group index and a
  * user index. Every send serializes once per protocol ({@link SerializedHubMessage}) and writes the
- * same bytes to each recipient; reaching a group or a user touches only its members.
+ * same bytes to each recipient; reaching a group or a user touches only its members. Client
+ * results use ids `s1`, `s2`, … per connection, as ASP.NET's single-server manager does.
  */
 export class DefaultHubLifetimeManager implements HubLifetimeManager {
   private readonly connections = new Map<string, ConnectionEntry>();
   private readonly groups = new Map<string, Set<ConnectionEntry>>();
   private readonly users = new Map<string, Set<ConnectionEntry>>();
+  private readonly results = new ClientResultTracker();
+
+  /** How many client results this node waits for. */
+  get pendingClientResults(): number {
+    return this.results.size;
+  }
 
   /** How many connections this node holds. */
   get connectionCount(): number {
@@ -41,7 +56,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
 
   async onConnected(connection: HubConnectionRef): Promise<void> {
     const userId = connection.userIdentifier;
-    const entry: ConnectionEntry = { connection, userId, groups: new Set() };
+    const entry: ConnectionEntry = { connection, userId, groups: new Set(), lastInvocationId: 0 };
     this.connections.set(connection.connectionId, entry);
     if (userId !== undefined) addTo(this.users, userId, entry);
   }
@@ -53,6 +68,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     for (const group of entry.groups) removeFrom(this.groups, group, entry);
     entry.groups.clear();
     if (entry.userId !== undefined) removeFrom(this.users, entry.userId, entry);
+    this.results.failConnection(connection.connectionId);
   }
 
   async sendAll(method: string, args: readonly unknown[]): Promise<void> {
@@ -159,6 +175,37 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     const entry = this.connections.get(connectionId);
     if (!entry || !entry.groups.delete(groupName)) return;
     removeFrom(this.groups, groupName, entry);
+  }
+
+  invokeConnection(
+    connectionId: string,
+    method: string,
+    args: readonly unknown[],
+    options: ClientInvocationOptions = {},
+  ): Promise<unknown> {
+    const entry = this.connections.get(connectionId);
+    if (!entry) {
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_CLIENT_RESULT_FAILED', `Connection '${connectionId}' does not exist.`),
+      );
+    }
+    const invocationId = `s${++entry.lastInvocationId}`;
+    const result = this.results.add(connectionId, invocationId, options);
+    const message = new SerializedHubMessage({
+      type: MessageType.Invocation,
+      invocationId,
+      target: method,
+      arguments: args as unknown[],
+    });
+    write(entry, message);
+    if (message.serializationError !== undefined) {
+      this.results.fail(connectionId, invocationId, message.serializationError);
+    }
+    return result;
+  }
+
+  async setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
+    this.results.complete(connectionId, completion);
   }
 }
 

@@ -4,6 +4,7 @@
  * (Redis, PostgreSQL) implement the same contract across nodes.
  * @module
  */
+import type { CompletionMessage } from '@switchboard/protocol';
 import type { SerializedHubMessage } from './serialized-hub-message.js';
 
 /**
@@ -39,6 +40,9 @@ export interface HubConnectionRef {
  *   does not exist (anywhere) resolve without effect.
  * - Users: `sendUser` reaches every connection whose `userIdentifier` equals the id, without
  *   scanning the other connections.
+ * - Client results (`invokeConnection`, `setConnectionResult`): see those methods. Every pending
+ *   result settles exactly once: with the client's answer, or with an error when the connection
+ *   does not exist, disconnects, or the caller's timeout or signal fires first.
  */
 export interface HubLifetimeManager {
   /** A connection finished its handshake. */
@@ -76,4 +80,44 @@ export interface HubLifetimeManager {
   addToGroup(connectionId: string, groupName: string): Promise<void>;
   /** Removes a connection from a group. */
   removeFromGroup(connectionId: string, groupName: string): Promise<void>;
+  /**
+   * Invokes client method `method` on one connection (on any node) and resolves with the value the
+   * client's handler returned (signalr-protocol.md 13.11). The connection receives an Invocation
+   * with an invocation id that no other pending result of that connection uses (the default
+   * manager: `s1`, `s2`, … per connection, as ASP.NET; a backplane may use longer unique ids) and
+   * answers with a Completion, which its server passes to {@link setConnectionResult}.
+   *
+   * Rejects with:
+   * - a `HubException` whose message is the client's error text when the client answered with an
+   *   error (`Error: from callback`; `Client didn't provide a result.` when it has no handler or
+   *   the handler returned nothing);
+   * - `SB_ERR_CLIENT_RESULT_FAILED` `Connection '<id>' does not exist.` when no node has the
+   *   connection, or `Connection '<id>' disconnected.` when it ends before answering;
+   * - `SB_ERR_CLIENT_RESULT_TIMEOUT` `Timed out waiting for a result from connection '<id>'.` after
+   *   `options.timeoutMs` (no timeout when absent: the hub layer applies `clientResultTimeoutMs`);
+   * - `options.signal.reason` when the signal aborts first;
+   * - the protocol's error when the arguments cannot be serialized.
+   * After it settles, a late Completion for the id is ignored.
+   */
+  invokeConnection(
+    connectionId: string,
+    method: string,
+    args: readonly unknown[],
+    options?: ClientInvocationOptions,
+  ): Promise<unknown>;
+  /**
+   * Hands the Completion a connection sent for a server-to-client invocation to the pending
+   * {@link invokeConnection} (on whichever node made it). Called by the node that holds the
+   * connection; Completions whose id is not pending (late, unknown, or already settled) are
+   * ignored. Never rejects because of the id.
+   */
+  setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void>;
+}
+
+/** Per-call options of {@link HubLifetimeManager.invokeConnection}. */
+export interface ClientInvocationOptions {
+  /** Aborts the wait; the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Rejects with `SB_ERR_CLIENT_RESULT_TIMEOUT` after this many milliseconds. Default: no limit. */
+  readonly timeoutMs?: number;
 }

@@ -8,13 +8,15 @@
  * also a cross-node case; with one node (the in-memory default) everything is local and the
  * "across nodes" cases are skipped with a reason.
  *
- * Client results (a hub awaiting a client's answer) join this suite when the HubLifetimeManager
- * contract gains `invokeConnection`; until then the suite has no case for them.
+ * Client results (`invokeConnection` and `setConnectionResult`, a hub awaiting a client's answer)
+ * are called from another node than the connection's, and answered on the connection's node, as a
+ * server does when the client's Completion arrives.
  * @module
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  type CompletionMessage,
   type HubProtocol,
   jsonHubProtocol,
   MessageType,
@@ -310,6 +312,103 @@ export function hubLifetimeManagerSuite(
       );
     });
 
+    describe('client results', () => {
+      scenario(
+        "invokeConnection sends an Invocation with an id to that connection only; the Completion's result resolves it",
+        async (c) => {
+          const all = await c.connectMany(3);
+          const target = all[1]!;
+          const first = c.node(2).invokeConnection(target.connectionId, 'ask', ['q', 1]);
+          const second = c.node(0).invokeConnection(target.connectionId, 'ask', ['again']);
+          const [a, b] = await c.invocationsOf(target, 2);
+          assert.deepEqual([a!.target, a!.arguments], ['ask', ['q', 1]]);
+          assert.deepEqual([b!.target, b!.arguments], ['ask', ['again']]);
+          assert.ok(a!.invocationId && b!.invocationId, 'client-result invocations carry an id');
+          assert.notEqual(
+            a!.invocationId,
+            b!.invocationId,
+            'pending results of one connection have distinct ids',
+          );
+          await c.backend.settle();
+          assert.equal(all[0]!.frames.length + all[2]!.frames.length, 0, 'the other connections got nothing');
+          // Answered out of order: each id settles its own call.
+          await c
+            .nodeOf(1)
+            .setConnectionResult(target.connectionId, completion(b!.invocationId!, { result: null }));
+          await c
+            .nodeOf(1)
+            .setConnectionResult(
+              target.connectionId,
+              completion(a!.invocationId!, { result: { answer: 42 } }),
+            );
+          assert.deepEqual(await within(first, c.timeoutMs), { answer: 42 });
+          assert.equal(await within(second, c.timeoutMs), null);
+          // A late or unknown answer is ignored.
+          await c
+            .nodeOf(1)
+            .setConnectionResult(target.connectionId, completion(a!.invocationId!, { result: 1 }));
+          await c.nodeOf(1).setConnectionResult(target.connectionId, completion('no-such-id', { result: 1 }));
+        },
+      );
+
+      scenario("a Completion with an error rejects with the client's text", async (c) => {
+        const all = await c.connectMany(2);
+        const pending = c.last.invokeConnection(all[0]!.connectionId, 'ask', []);
+        const [inv] = await c.invocationsOf(all[0]!, 1);
+        await c
+          .nodeOf(0)
+          .setConnectionResult(
+            all[0]!.connectionId,
+            completion(inv!.invocationId!, { error: 'Error: from callback' }),
+          );
+        await assert.rejects(within(pending, c.timeoutMs), { message: 'Error: from callback' });
+      });
+
+      scenario(
+        'an unknown connection rejects at once; a disconnect rejects what it had pending',
+        async (c) => {
+          await assert.rejects(c.first.invokeConnection('no-such-connection', 'ask', []), {
+            code: 'SB_ERR_CLIENT_RESULT_FAILED',
+            message: "Connection 'no-such-connection' does not exist.",
+          });
+          const all = await c.connectMany(2);
+          const pending = c.last.invokeConnection(all[0]!.connectionId, 'ask', []);
+          const rejected = assert.rejects(within(pending, c.timeoutMs), {
+            code: 'SB_ERR_CLIENT_RESULT_FAILED',
+            message: `Connection '${all[0]!.connectionId}' disconnected.`,
+          });
+          await c.invocationsOf(all[0]!, 1);
+          await c.nodeOf(0).onDisconnected(all[0]!);
+          await rejected;
+        },
+      );
+
+      scenario(
+        'a timeout or an aborted signal rejects; the answer that comes later is ignored',
+        async (c) => {
+          const all = await c.connectMany(2);
+          const id = all[0]!.connectionId;
+          await assert.rejects(c.last.invokeConnection(id, 'ask', [], { timeoutMs: 30 }), {
+            code: 'SB_ERR_CLIENT_RESULT_TIMEOUT',
+            message: `Timed out waiting for a result from connection '${id}'.`,
+          });
+          const controller = new AbortController();
+          const aborted = c.last.invokeConnection(id, 'ask', [], { signal: controller.signal });
+          const reason = new Error('the caller gave up');
+          controller.abort(reason);
+          await assert.rejects(aborted, (e: unknown) => e === reason);
+          const [first, second] = await c.invocationsOf(all[0]!, 2);
+          await c.nodeOf(0).setConnectionResult(id, completion(first!.invocationId!, { result: 'late' }));
+          await c.nodeOf(0).setConnectionResult(id, completion(second!.invocationId!, { result: 'late' }));
+          // The connection still answers new calls.
+          const again = c.last.invokeConnection(id, 'ask', []);
+          const [, , third] = await c.invocationsOf(all[0]!, 3);
+          await c.nodeOf(0).setConnectionResult(id, completion(third!.invocationId!, { result: 'ok' }));
+          assert.equal(await within(again, c.timeoutMs), 'ok');
+        },
+      );
+    });
+
     describe('across nodes', { skip: nodeCount < 2 && 'this implementation runs one node' }, () => {
       scenario('a connection on one node joins and leaves a group by calls on another', async (c) => {
         const onA = new RecordingConnection('on-a');
@@ -359,15 +458,49 @@ export function hubLifetimeManagerSuite(
   });
 }
 
+/** A Completion as a client sends it for a client result. */
+function completion(
+  invocationId: string,
+  outcome: { result: unknown } | { error: string },
+): CompletionMessage {
+  return 'error' in outcome
+    ? { type: MessageType.Completion, invocationId, hasResult: false, error: outcome.error }
+    : { type: MessageType.Completion, invocationId, hasResult: true, result: outcome.result };
+}
+
+/** Rejects when `promise` does not settle in time, so that a lost answer fails instead of hanging. */
+function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A test's nodes and connections, and the delivery checks. */
 class Cluster {
   readonly nodes: readonly HubLifetimeManager[];
 
   constructor(
-    private readonly backend: HubLifetimeManagerTestBackend,
-    private readonly timeoutMs: number,
+    readonly backend: HubLifetimeManagerTestBackend,
+    readonly timeoutMs: number,
   ) {
     this.nodes = backend.nodes;
+  }
+
+  /** Waits until a connection has received `count` invocations and returns them. */
+  async invocationsOf(
+    connection: RecordingConnection,
+    count: number,
+  ): Promise<ReturnType<RecordingConnection['invocations']>> {
+    const deadline = Date.now() + this.timeoutMs;
+    while (connection.frames.length < count) {
+      if (Date.now() > deadline) {
+        assert.fail(`${connection.connectionId} got ${connection.frames.length}/${count} invocations`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return connection.invocations();
   }
 
   get first(): HubLifetimeManager {
