@@ -50,20 +50,28 @@ export { HubServer } from './hub-server.js';
 export type { ArgumentSchema, StandardSchemaResult, StandardSchemaV1 } from './hubs/argument-schema.js';
 export type { AuthorizationRequirement } from './hubs/authorization.js';
 export type {
+  ClientInvokeOptions,
   ClientMethodArgs,
+  ClientMethodResult,
   ClientProxy,
   DynamicClientMethods,
   GroupManager,
   HubCallerClients,
   HubClients,
+  SingleClientProxy,
 } from './hubs/client-proxy.js';
 export { Hub, type HubClass } from './hubs/hub.js';
 export type { HubCallerContext } from './hubs/hub-caller-context.js';
 export type { HubContext } from './hubs/hub-context.js';
 export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.js';
 export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs/hub-filter.js';
+export type { UploadStream } from './hubs/upload-stream.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
-export type { HubConnectionRef, HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+export type {
+  ClientInvocationOptions,
+  HubConnectionRef,
+  HubLifetimeManager,
+} from './lifetime/hub-lifetime-manager.js';
 export { SerializedHubMessage } from './lifetime/serialized-hub-message.js';
 export {
   createJsonLogger,

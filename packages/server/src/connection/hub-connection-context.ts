@@ -21,6 +21,8 @@ import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
+import { InvocationSlotHandle, InvocationSlots } from './invocation-slots.js';
+import { StreamTracker } from './stream-tracker.js';
 
 /** A coarse clock shared by all connections, refreshed on every heartbeat tick. */
 export interface HeartbeatClock {
@@ -64,7 +66,11 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private lastWriteAt: number;
   private clientTimeoutArmed = false;
   private backedUpSince: number | undefined;
-  private activeInvocations = 0;
+  private readonly slots: InvocationSlots;
+  /** Streams in both directions (13.5 to 13.9). */
+  private readonly streams: StreamTracker;
+  /** Why reading is paused: invocations waiting for a slot, a full upload stream (counted). */
+  private readPauses = 0;
   private readonly pendingInvocations: InvocationMessage[] = [];
   private readonly held: HubMessage[] = [];
   private readonly abortController = new AbortController();
@@ -88,6 +94,25 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.lastWriteAt = env.clock.now;
     this.ended = new Promise((resolve) => {
       this.resolveEnded = resolve;
+    });
+    this.slots = new InvocationSlots(
+      env.options.maximumParallelInvocationsPerClient,
+      this.abortController.signal,
+    );
+    this.streams = new StreamTracker(this, {
+      hubPath: env.hubPath,
+      dispatcher: env.dispatcher,
+      logger: env.logger,
+      metrics: env.metrics,
+      streamBufferCapacity: env.options.streamBufferCapacity,
+      write: (message) => this.writeOwn(message),
+      writeCompletion: (completion, target) => this.writeCompletion(completion, target),
+      backedUp: () => this.state === 'connected' && this.bufferedAmount > env.options.sendBufferHighWaterMark,
+      block: () => this.pauseReading(),
+      unblock: () => {
+        this.resumeReading();
+        queueMicrotask(() => this.drainHeld());
+      },
     });
   }
 
@@ -186,7 +211,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     }
     // While invocations wait for a slot the server itself stopped reading, so the client's silence
     // is not the client's doing: the timeout pauses, as the reference's does during dispatch (16.3).
-    const reading = this.pendingInvocations.length === 0;
+    const reading = this.readPauses === 0;
     if (this.clientTimeoutArmed && reading && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
       this.env.logger.debug('connection.client_timeout', {
@@ -370,11 +395,26 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.hubConnected = true;
     this.state = 'connected';
     this.env.metrics.connectionOpened(this.env.hubPath, this.transport);
-    const held = this.held.splice(0);
-    for (const message of held) {
-      if (this.state !== 'connected') return;
-      this.handleMessage(message);
+    this.drainHeld();
+  }
+
+  /** Handles the messages held back while connecting or while an upload stream was full, in order. */
+  private drainHeld(): void {
+    while (this.held.length > 0 && this.state === 'connected' && !this.streams.blocked) {
+      this.handleMessage(this.held.shift()!);
     }
+  }
+
+  /** Stops reading from the transport; every reason to pause counts, so resumes compose. */
+  private pauseReading(): void {
+    if (this.readPauses++ === 0) this.transportImpl.pause();
+  }
+
+  private resumeReading(): void {
+    if (--this.readPauses > 0 || this.state === 'closed') return;
+    // The client timeout counts again from now, not from before the pause.
+    this.lastReceivedAt = this.env.clock.now;
+    this.transportImpl.resume();
   }
 
   private async runHubDisconnectLate(): Promise<void> {
@@ -400,7 +440,9 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.env.metrics.messagesReceived(this.env.hubPath, messages.length, total - this.buffer.length);
     for (const message of messages) {
       if (this.state === 'closed') return;
-      if (this.state === 'connecting') this.held.push(message);
+      // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
+      if (this.state === 'connecting' || this.held.length > 0 || this.streams.blocked)
+        this.held.push(message);
       else this.handleMessage(message);
     }
   }
@@ -427,18 +469,18 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private handleMessage(message: HubMessage): void {
     switch (message.type) {
       case MessageType.Invocation:
-        if (this.activeInvocations < this.env.options.maximumParallelInvocationsPerClient) {
+        // Upload streams open now, so that the items following a queued invocation are kept (13.8).
+        this.streams.open(message);
+        if (this.slots.tryTake()) {
           this.runInvocation(message);
         } else {
           // Back-pressure: stop reading until a slot frees (13.10). What was parsed already waits here.
           this.pendingInvocations.push(message);
-          if (this.pendingInvocations.length === 1) this.transportImpl.pause();
+          if (this.pendingInvocations.length === 1) this.pauseReading();
         }
         return;
       case MessageType.StreamInvocation:
-        void this.env.dispatcher
-          .invokeStream(this, message)
-          .then((completion) => this.writeCompletion(completion, message.target));
+        this.streams.start(message);
         return;
       case MessageType.Ping:
         this.clientTimeoutArmed = true;
@@ -448,46 +490,64 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         this.close({ type: MessageType.Close }, message.error ? new HubException(message.error) : undefined);
         return;
       case MessageType.CancelInvocation:
+        this.streams.cancel(message.invocationId);
+        return;
       case MessageType.StreamItem:
+        this.streams.item(message);
+        return;
       case MessageType.Completion:
+        // An upload stream's end, else a client result (13.11); unknown ids are ignored.
+        if (!this.streams.complete(message)) this.setClientResult(message);
+        return;
       case MessageType.Ack:
       case MessageType.Sequence:
-        // Streams, client results and stateful reconnect use these; ids this connection does not
-        // know are ignored, as the reference does (13.6, 13.8).
+        // Stateful reconnect uses these; ids this connection does not know are ignored (13.6, 13.8).
         return;
     }
   }
 
+  /** Runs an Invocation in the slot it took; the method gives the slot back while it awaits client results. */
   private runInvocation(message: InvocationMessage): void {
-    this.activeInvocations++;
-    this.env.dispatcher.invoke(this, message).then(
+    const slot = new InvocationSlotHandle(
+      () => this.slots.take(),
+      () => this.invocationDone(),
+    );
+    const uploads = this.streams.uploadsOf(message);
+    this.env.dispatcher.invoke(this, message, { slot, uploads }).then(
       (completion) => {
         try {
+          this.streams.close(message);
           if (completion) this.writeCompletion(completion, message.target);
         } finally {
           // Whatever happened to the Completion, the slot must free up, or the connection hangs.
-          this.invocationDone();
+          slot.finish();
         }
       },
       (error) => {
         this.env.logger.error('invocation.dispatch_failed', { hub: this.env.hubPath, error: error as Error });
-        this.invocationDone();
+        this.streams.close(message);
+        slot.finish();
       },
     );
   }
 
   private invocationDone(): void {
-    this.activeInvocations--;
-    if (this.state !== 'connected') return;
-    const next = this.pendingInvocations.shift();
-    if (next) {
-      this.runInvocation(next);
-      if (this.pendingInvocations.length === 0) {
-        // The client timeout counts again from now, not from before the pause.
-        this.lastReceivedAt = this.env.clock.now;
-        this.transportImpl.resume();
-      }
-    }
+    // A method that gave its slot back for a client result takes it first.
+    if (!this.slots.free() || this.state !== 'connected') return;
+    if (this.pendingInvocations.length === 0 || !this.slots.tryTake()) return;
+    this.runInvocation(this.pendingInvocations.shift()!);
+    if (this.pendingInvocations.length === 0) this.resumeReading();
+  }
+
+  /** Hands a Completion to the lifetime manager: the answer to a client result this server awaits. */
+  private setClientResult(message: CompletionMessage): void {
+    this.env.manager.setConnectionResult(this.connectionId, message).catch((error: unknown) => {
+      this.env.logger.error('client_result.set_failed', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+        error: error as Error,
+      });
+    });
   }
 
   // ---- writing ----------------------------------------------------------------------------------

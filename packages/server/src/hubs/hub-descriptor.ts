@@ -6,12 +6,37 @@ import { type Hub, type HubClass, RESERVED_HUB_MEMBERS } from './hub.js';
 /** Per-method options, declared on the hub class as `static methods = { name: {...} }`. */
 export interface HubMethodOptions {
   /**
-   * One schema per parameter. When given, the argument count must equal its length (instead of
-   * the function's `length`) and each argument is validated, and transformed by schemas that do.
+   * One schema per ordinary (non-stream) parameter. When given, the argument count must equal its
+   * length (instead of the function's `length` minus the declared streams) and each argument is
+   * validated, and transformed by schemas that do.
    */
   parameters?: readonly ArgumentSchema[];
   /** Who may call this method, on top of the hub's own requirement. */
   authorize?: AuthorizationRequirement;
+  /**
+   * A server-to-client streaming method: it returns an `AsyncIterable` whose items go to the client
+   * as StreamItems (clients call it with `connection.stream(...)`). Async generator methods
+   * (`async *ticks()`) are streaming without this; `false` is not allowed for them.
+   */
+  stream?: boolean;
+  /**
+   * The positions (0-based, among all the method's parameters) that receive client-to-server
+   * streams, as `UploadStream`s, in the order of the invocation's `streamIds`. The other
+   * parameters take the ordinary arguments in order. With this declared, a call must carry exactly
+   * that many streams (`Client sent <n> stream(s), Hub method expects <m>.`).
+   *
+   * Without it, streams fill the parameters after the ordinary arguments: a method of `p`
+   * parameters called with `n` arguments expects `p - n` streams (0 when `n = p`).
+   *
+   * @example
+   * ```ts
+   * class Files extends Hub {
+   *   static methods = { save: { streams: [1] } };
+   *   async save(name: string, chunks: UploadStream<string>, overwrite: boolean) { ... }
+   * }
+   * ```
+   */
+  streams?: readonly number[];
 }
 
 /** A hub class's static `methods` table. */
@@ -23,13 +48,20 @@ export interface HubMethodDescriptor {
   readonly name: string;
   /** The function, called with the hub instance as `this`. */
   readonly invoke: (this: Hub<object>, ...args: unknown[]) => unknown;
-  /** How many arguments it takes. */
+  /** How many parameters it takes, upload stream parameters included. */
   readonly parameterCount: number;
-  /** Argument schemas, if declared. */
+  /** Schemas of the ordinary (non-stream) parameters, if declared. */
   readonly parameters: readonly ArgumentSchema[] | undefined;
   /** The method's own authorization requirement. */
   readonly authorize: AuthorizationRequirement | undefined;
+  /** Whether it streams its result (an async generator, or declared `stream: true`). */
+  readonly stream: boolean;
+  /** The declared positions of upload stream parameters, ascending; undefined when not declared. */
+  readonly streams: readonly number[] | undefined;
 }
+
+/** The constructor of `async function*` functions, async generator methods included. */
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor as unknown;
 
 /**
  * The callable methods of a hub class, found once when the hub is mapped: every function on the
@@ -76,12 +108,28 @@ export class HubDescriptor {
           );
         }
         const methodOptions = options.get(key)?.options;
+        const fn = property.value as (...args: unknown[]) => unknown;
+        const generator = fn.constructor === AsyncGeneratorFunction;
+        if (generator && methodOptions?.stream === false) {
+          throw new SwitchboardError(
+            'SB_ERR_HUB_CONFIGURATION',
+            `Hub '${hubClass.name}' declares '${name}' non-streaming, but it is an async generator.`,
+          );
+        }
+        const streams = methodOptions?.streams ? [...methodOptions.streams] : undefined;
+        const parameterCount =
+          methodOptions?.parameters !== undefined
+            ? methodOptions.parameters.length + (streams?.length ?? 0)
+            : fn.length;
+        if (streams) checkStreamPositions(hubClass.name, name, streams, parameterCount);
         this.methods.set(key, {
           name,
-          invoke: property.value,
-          parameterCount: methodOptions?.parameters?.length ?? property.value.length,
+          invoke: fn,
+          parameterCount,
           parameters: methodOptions?.parameters,
           authorize: methodOptions?.authorize,
+          stream: generator || methodOptions?.stream === true,
+          streams,
         });
       }
     }
@@ -104,4 +152,19 @@ export class HubDescriptor {
   get methodNames(): string[] {
     return [...this.methods.values()].map((m) => m.name);
   }
+}
+
+/** Declared stream positions must be distinct integers within the method's parameters. */
+function checkStreamPositions(hub: string, method: string, streams: number[], parameterCount: number): void {
+  const distinct = new Set(streams);
+  const valid =
+    distinct.size === streams.length &&
+    streams.every((p) => Number.isInteger(p) && p >= 0 && p < parameterCount);
+  if (!valid) {
+    throw new SwitchboardError(
+      'SB_ERR_HUB_CONFIGURATION',
+      `Hub '${hub}' declares stream positions [${streams.join(', ')}] for '${method}', which takes ${parameterCount} parameter(s); positions must be distinct and within the parameters.`,
+    );
+  }
+  streams.sort((a, b) => a - b);
 }

@@ -12,11 +12,17 @@ import type { ResolvedHubOptions } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
 import { type ArgumentCheck, validateArgument } from './argument-schema.js';
 import { authorize } from './authorization.js';
-import { DefaultGroupManager, DefaultHubCallerClients, type GroupManager } from './client-proxy.js';
+import {
+  DefaultGroupManager,
+  DefaultHubCallerClients,
+  type GroupManager,
+  type InvocationSlot,
+} from './client-proxy.js';
 import type { Hub, HubClass } from './hub.js';
 import type { HubCallerContext } from './hub-caller-context.js';
 import type { HubDescriptor, HubMethodDescriptor } from './hub-descriptor.js';
 import type { HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
+import type { UploadStream } from './upload-stream.js';
 
 /** Everything a {@link HubDispatcher} needs from the mapped hub. */
 export interface HubDispatcherOptions {
@@ -28,6 +34,27 @@ export interface HubDispatcherOptions {
   readonly logger: Logger;
   readonly metrics: HubMetrics;
   readonly time: TimeProvider;
+}
+
+/** What the connection gives one invocation besides the message. */
+export interface InvocationScope {
+  /** The upload streams, one per `streamIds` entry, in order (already receiving items). */
+  readonly uploads?: readonly UploadStream[];
+  /** The hub's `invocationSignal`; the connection's signal when absent. */
+  readonly signal?: AbortSignal;
+  /** The invocation's parallel-invocation slot, given back while the method awaits client results. */
+  readonly slot?: InvocationSlot;
+}
+
+/** What the connection gives a streaming invocation. */
+export interface StreamInvocationScope extends InvocationScope {
+  /** Aborted when the client cancels the stream or the connection ends. */
+  readonly signal: AbortSignal;
+  /**
+   * Writes one StreamItem. Resolves once the connection can take more (back-pressure); throws the
+   * protocol's error when the item cannot be serialized.
+   */
+  writeItem(item: unknown): Promise<void>;
 }
 
 /** A failure found before the method runs: the Completion text and the catalogue code. */
@@ -93,11 +120,15 @@ export class HubDispatcher {
     return this.config.hubPath;
   }
 
-  /** A hub instance bound to a connection. */
-  createHub(connection: HubCallerContext): Hub<object> {
+  /** A hub instance bound to a connection (and to one invocation's signal and slot). */
+  createHub(connection: HubCallerContext, scope: InvocationScope = {}): Hub<object> {
     const hub = new this.config.hubClass();
     hub.context = connection;
-    hub.clients = new DefaultHubCallerClients(this.config.manager, connection.connectionId);
+    hub.invocationSignal = scope.signal ?? connection.connectionAborted;
+    hub.clients = new DefaultHubCallerClients(this.config.manager, connection.connectionId, {
+      clientResultTimeoutMs: this.config.options.clientResultTimeoutMs,
+      slot: scope.slot,
+    });
     hub.groups = this.groupManager;
     return hub;
   }
@@ -134,62 +165,70 @@ export class HubDispatcher {
   async invoke(
     connection: HubCallerContext,
     message: InvocationMessage,
+    scope: InvocationScope = {},
   ): Promise<CompletionMessage | undefined> {
-    const { invocationId, target } = message;
+    const { invocationId } = message;
     const started = this.config.time.now();
     let ok = false;
     try {
-      const method = this.config.descriptor.find(target);
-      const args = await this.bind(connection, message, method);
-      const hub = this.createHub(connection);
-      let result: unknown;
-      try {
-        result = await this.invokeChain({
-          hubPath: this.config.hubPath,
-          hub,
-          context: connection,
-          methodName: method!.name,
-          arguments: args,
-        });
-      } catch (error) {
-        this.logFailure('invocation.failed', connection, target, error);
-        return this.completion(
-          invocationId,
-          buildErrorMessage(
-            `An unexpected error occurred invoking '${target}' on the server.`,
-            error,
-            this.config.options.enableDetailedErrors,
-          ),
-          error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
-        );
-      }
+      const outcome = await this.start(connection, message, false, scope);
+      if (!outcome.started) return outcome.completion;
       ok = true;
+      const result = outcome.value;
       if (invocationId === undefined) return undefined;
       return result === undefined
         ? { type: MessageType.Completion, invocationId, hasResult: false }
         : { type: MessageType.Completion, invocationId, hasResult: true, result };
-    } catch (error) {
-      if (!(error instanceof InvocationRejected)) {
-        // Hub code that failed outside the method itself (the hub's constructor, an authorization
-        // policy): the caller still gets its one Completion, as ASP.NET's dispatcher does.
-        this.logFailure('invocation.failed', connection, target, error);
+    } finally {
+      this.config.metrics.invocationCompleted(
+        this.config.hubPath,
+        message.target,
+        ok,
+        this.config.time.now() - started,
+      );
+    }
+  }
+
+  /**
+   * Runs one StreamInvocation to its end (signalr-protocol.md 13.5, 13.6): writes each item
+   * through `scope.writeItem` and returns the final Completion, without result when the stream
+   * ended or was cancelled (`scope.signal`), with the reference's error texts when it failed.
+   */
+  async invokeStream(
+    connection: HubCallerContext,
+    message: StreamInvocationMessage,
+    scope: StreamInvocationScope,
+  ): Promise<CompletionMessage> {
+    const { invocationId, target } = message;
+    const started = this.config.time.now();
+    let ok = false;
+    try {
+      const outcome = await this.start(connection, message, true, scope);
+      if (!outcome.started) return outcome.completion!;
+      const iterable = outcome.value;
+      if (!isAsyncIterable(iterable)) {
+        const name = this.config.descriptor.find(target)!.name;
+        return this.completion(
+          invocationId,
+          `The value returned by the streaming method '${name}' is not a ChannelReader<> or IAsyncEnumerable<>.`,
+          'SB_ERR_HUB_METHOD_FAILED',
+        )!;
+      }
+      const failure = await enumerate(iterable, scope);
+      if (failure !== undefined) {
+        this.logFailure('stream.failed', connection, target, failure.error);
         return this.completion(
           invocationId,
           buildErrorMessage(
-            `An unexpected error occurred invoking '${target}' on the server.`,
-            error,
+            'An error occurred on the server while streaming results.',
+            failure.error,
             this.config.options.enableDetailedErrors,
           ),
-          error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
-        );
+          'SB_ERR_STREAM_FAILED',
+        )!;
       }
-      this.config.logger.debug('invocation.rejected', {
-        hub: this.config.hubPath,
-        connectionId: connection.connectionId,
-        target,
-        code: error.code,
-      });
-      return this.completion(invocationId, error.message, error.code);
+      ok = true;
+      return { type: MessageType.Completion, invocationId, hasResult: false };
     } finally {
       this.config.metrics.invocationCompleted(
         this.config.hubPath,
@@ -201,46 +240,96 @@ export class HubDispatcher {
   }
 
   /**
-   * Answers a StreamInvocation. Streaming methods arrive with the transport matrix; until then every
-   * method of a hub is non-streaming and gets the reference's mismatch error.
+   * Binds and runs the method through the filters: its return value, or the Completion of a call
+   * that was refused or threw (undefined for a non-blocking one).
    */
-  async invokeStream(
+  private async start(
     connection: HubCallerContext,
-    message: StreamInvocationMessage,
-  ): Promise<CompletionMessage> {
-    const method = this.config.descriptor.find(message.target);
-    const error = method
-      ? `The client attempted to invoke the non-streaming '${message.target}' method with a streaming invocation.`
-      : `Failed to invoke '${message.target}' due to an error on the server. HubException: Method does not exist.`;
-    this.config.logger.debug('invocation.rejected', {
-      hub: this.config.hubPath,
-      connectionId: connection.connectionId,
-      target: message.target,
-    });
-    return { type: MessageType.Completion, invocationId: message.invocationId, hasResult: false, error };
+    message: InvocationMessage | StreamInvocationMessage,
+    streaming: boolean,
+    scope: InvocationScope,
+  ): Promise<
+    { started: true; value: unknown } | { started: false; completion: CompletionMessage | undefined }
+  > {
+    const { invocationId, target } = message;
+    const failed = (error: unknown) => {
+      this.logFailure('invocation.failed', connection, target, error);
+      return {
+        started: false as const,
+        completion: this.completion(
+          invocationId,
+          buildErrorMessage(
+            `An unexpected error occurred invoking '${target}' on the server.`,
+            error,
+            this.config.options.enableDetailedErrors,
+          ),
+          error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
+        ),
+      };
+    };
+    let method: HubMethodDescriptor | undefined;
+    let args: unknown[];
+    let hub: Hub<object>;
+    try {
+      method = this.config.descriptor.find(target);
+      args = await this.bind(connection, message, method, streaming, scope.uploads ?? []);
+      hub = this.createHub(connection, scope);
+    } catch (error) {
+      if (!(error instanceof InvocationRejected)) {
+        // Hub code that failed outside the method itself (the hub's constructor, an authorization
+        // policy): the caller still gets its one Completion, as ASP.NET's dispatcher does.
+        return failed(error);
+      }
+      this.config.logger.debug('invocation.rejected', {
+        hub: this.config.hubPath,
+        connectionId: connection.connectionId,
+        target,
+        code: error.code,
+      });
+      return { started: false, completion: this.completion(invocationId, error.message, error.code) };
+    }
+    try {
+      const value = await this.invokeChain({
+        hubPath: this.config.hubPath,
+        hub,
+        context: connection,
+        methodName: method!.name,
+        arguments: args,
+      });
+      return { started: true, value };
+    } catch (error) {
+      return failed(error);
+    }
   }
 
-  /** Checks a call before it runs and returns its arguments, or throws {@link InvocationRejected}. */
+  /**
+   * Checks a call before it runs and returns its arguments, upload streams in place, or throws
+   * {@link InvocationRejected}. The order of the checks is the reference's: argument count (its
+   * parser's binding), authorization, invoke-versus-stream, stream count, then our schemas.
+   */
   private async bind(
     connection: HubCallerContext,
-    message: InvocationMessage,
+    message: InvocationMessage | StreamInvocationMessage,
     method: HubMethodDescriptor | undefined,
+    streaming: boolean,
+    uploads: readonly UploadStream[],
   ): Promise<unknown[]> {
     const target = message.target;
     const failed = `Failed to invoke '${target}' due to an error on the server.`;
     if (!method) {
       throw new InvocationRejected('SB_ERR_UNKNOWN_METHOD', `${failed} HubException: Method does not exist.`);
     }
-    const streams = message.streamIds?.length ?? 0;
-    if (streams > 0) {
-      throw new InvocationRejected(
-        'SB_ERR_INVALID_ARGUMENT',
-        `An unexpected error occurred invoking '${target}' on the server. HubException: Client sent ${streams} stream(s), Hub method expects 0.`,
-      );
-    }
     const args = message.arguments;
-    if (args.length !== method.parameterCount) {
-      const detail = ` InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${method.parameterCount}.`;
+    const sent = message.streamIds?.length ?? 0;
+    const total = method.parameterCount;
+    // Where the streams go: the declared positions, or else the parameters after the arguments.
+    let positions: readonly number[];
+    if (method.streams) positions = method.streams;
+    else if (sent > 0 && args.length <= total) positions = range(args.length, total);
+    else positions = [];
+    const ordinary = total - positions.length;
+    if (args.length !== ordinary) {
+      const detail = ` InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${ordinary}.`;
       throw new InvocationRejected(
         'SB_ERR_ARGUMENT_COUNT',
         this.config.options.enableDetailedErrors ? failed + detail : failed,
@@ -252,28 +341,51 @@ export class HubDispatcher {
         `Failed to invoke '${target}' because user is unauthorized`,
       );
     }
-    if (!method.parameters) return args;
-    const bound = new Array<unknown>(args.length);
-    for (let i = 0; i < args.length; i++) {
-      let check: ArgumentCheck;
-      try {
-        check = await validateArgument(method.parameters[i]!, args[i]);
-      } catch (error) {
-        // A schema that throws is a binding failure (a HubException's message is shown).
-        throw new InvocationRejected(
-          'SB_ERR_INVALID_ARGUMENT',
-          buildErrorMessage(failed, error, this.config.options.enableDetailedErrors),
-        );
-      }
-      if (!check.ok) {
-        throw new InvocationRejected(
-          'SB_ERR_INVALID_ARGUMENT',
-          `${failed} HubException: Invalid argument ${i + 1}: ${check.error}`,
-        );
-      }
-      bound[i] = check.value;
+    if (method.stream !== streaming) {
+      throw new InvocationRejected(
+        'SB_ERR_STREAM_MODE_MISMATCH',
+        method.stream
+          ? `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`
+          : `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
+      );
     }
-    return bound;
+    if (sent !== positions.length) {
+      throw new InvocationRejected(
+        'SB_ERR_STREAM_COUNT_MISMATCH',
+        `An unexpected error occurred invoking '${target}' on the server. HubException: Client sent ${sent} stream(s), Hub method expects ${positions.length}.`,
+      );
+    }
+    let bound = args;
+    if (method.parameters) {
+      bound = new Array<unknown>(args.length);
+      for (let i = 0; i < args.length; i++) {
+        let check: ArgumentCheck;
+        try {
+          check = await validateArgument(method.parameters[i]!, args[i]);
+        } catch (error) {
+          // A schema that throws is a binding failure (a HubException's message is shown).
+          throw new InvocationRejected(
+            'SB_ERR_INVALID_ARGUMENT',
+            buildErrorMessage(failed, error, this.config.options.enableDetailedErrors),
+          );
+        }
+        if (!check.ok) {
+          throw new InvocationRejected(
+            'SB_ERR_INVALID_ARGUMENT',
+            `${failed} HubException: Invalid argument ${i + 1}: ${check.error}`,
+          );
+        }
+        bound[i] = check.value;
+      }
+    }
+    if (positions.length === 0) return bound;
+    const full = new Array<unknown>(total);
+    let next = 0;
+    for (let p = 0, s = 0; p < total; p++) {
+      if (positions[s] === p) full[p] = uploads[s++];
+      else full[p] = bound[next++];
+    }
+    return full;
   }
 
   private completion(
@@ -298,3 +410,80 @@ export class HubDispatcher {
       this.config.logger.warn(event, { ...fields, stack: error instanceof Error ? error.stack : undefined });
   }
 }
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+/**
+ * Writes a stream's items until it ends, fails or the signal aborts. Returns the error of a failed
+ * stream (thrown by the iterator, or an item that could not be written), undefined otherwise. On
+ * abort it stops waiting for the pending item at once and closes the iterator with `return()`,
+ * which an async generator runs (its `finally` blocks included) once it reaches its next `yield`.
+ */
+async function enumerate(
+  iterable: AsyncIterable<unknown>,
+  scope: StreamInvocationScope,
+): Promise<{ error: unknown } | undefined> {
+  const { signal } = scope;
+  let iterator: AsyncIterator<unknown>;
+  try {
+    iterator = iterable[Symbol.asyncIterator]();
+  } catch (error) {
+    return { error };
+  }
+  let onAbort!: () => void;
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED);
+  });
+  signal.addEventListener('abort', onAbort, { once: true });
+  let open = true; // whether the iterator still needs return()
+  let failure: { error: unknown } | undefined;
+  try {
+    while (!signal.aborted) {
+      let step: IteratorResult<unknown> | typeof ABORTED;
+      let next: Promise<IteratorResult<unknown>> | undefined;
+      try {
+        next = iterator.next();
+        step = await Promise.race([next, aborted]);
+      } catch (error) {
+        open = false; // an iterator whose next() threw is finished
+        failure = { error };
+        break;
+      }
+      if (step === ABORTED) {
+        next.catch(() => {}); // the item no longer awaited, or its failure, goes nowhere
+        break;
+      }
+      if (step.done) {
+        open = false;
+        break;
+      }
+      try {
+        await scope.writeItem(step.value);
+      } catch (error) {
+        failure = { error }; // an item that could not be serialized
+        break;
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (open && typeof iterator.return === 'function') {
+      // Not awaited: a generator busy in an await only returns at its next yield.
+      Promise.resolve()
+        .then(() => iterator.return!())
+        .catch(() => {});
+    }
+  }
+  return failure;
+}
+
+const ABORTED = Symbol('aborted');
