@@ -26,6 +26,9 @@ class PresenceHub extends Hub {
   groupUsers(group: string) {
     return this.presence.groupUsers(group);
   }
+  groupConnectionUsers(group: string) {
+    return this.presence.groupConnections(group).then((c) => c.map((x) => x.userId).sort());
+  }
   isOnline(userId: string) {
     return this.presence.isOnline(userId);
   }
@@ -128,6 +131,7 @@ test('group users and connection counts follow joins and disconnects; anonymous 
     for (const c of [...carol, dave, anonymous]) await c.invoke('join', 'room');
     assert.equal(await dave.invoke('groupConnectionCount', 'room'), 3);
     assert.deepEqual(await dave.invoke('groupUsers', 'room'), ['carol', 'dave']);
+    assert.deepEqual(await dave.invoke('groupConnectionUsers', 'room'), ['carol', 'carol', 'dave']);
     // Groups are per hub: the same name elsewhere is another group.
     assert.equal(await server.hubs.hubContext('/presence').presence.groupConnectionCount('other'), 0);
     await carol[0]!.stop();

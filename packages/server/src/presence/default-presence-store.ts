@@ -291,6 +291,10 @@ class PresenceState {
     return this.groups.get(group)?.size ?? 0;
   }
 
+  groupConnections(group: string): PresenceConnection[] {
+    return [...(this.groups.get(group)?.keys() ?? [])].map((id) => this.connections.get(id)!.connection);
+  }
+
   groupUsers(group: string): string[] {
     return [...(this.groupUserCounts.get(group)?.keys() ?? [])];
   }
@@ -429,6 +433,11 @@ export class DefaultPresenceStore implements PresenceStore {
   async groupConnectionCount(group: string): Promise<number> {
     this.assertOpen();
     return this.state.groupConnectionCount(group);
+  }
+
+  async groupConnections(group: string): Promise<PresenceConnection[]> {
+    this.assertOpen();
+    return this.state.groupConnections(group);
   }
 
   async groupUsers(group: string): Promise<string[]> {

@@ -21,6 +21,8 @@ export interface HubPresence {
   userConnections(userId: string): Promise<PresenceConnection[]>;
   /** How many connections of authenticated users are in a group of this hub. */
   groupConnectionCount(group: string): Promise<number>;
+  /** The connections in a group of this hub, on every node, with their user, node and transport. */
+  groupConnections(group: string): Promise<PresenceConnection[]>;
   /** The users with at least one connection in a group of this hub, sorted. */
   groupUsers(group: string): Promise<string[]>;
   /** How many users have a connection in a group of this hub. */
@@ -60,6 +62,9 @@ export class DefaultHubPresence implements HubPresence {
   }
   groupConnectionCount(group: string): Promise<number> {
     return this.store.groupConnectionCount(scopedGroup(this.hubKey, group));
+  }
+  groupConnections(group: string): Promise<PresenceConnection[]> {
+    return this.store.groupConnections(scopedGroup(this.hubKey, group));
   }
   async groupUsers(group: string): Promise<string[]> {
     return (await this.store.groupUsers(scopedGroup(this.hubKey, group))).sort();

@@ -121,6 +121,8 @@ export interface PresenceStore {
   userConnections(userId: string): Promise<PresenceConnection[]>;
   /** How many connections are in a group. */
   groupConnectionCount(group: string): Promise<number>;
+  /** The connections in a group, on every node (authenticated users' connections only). */
+  groupConnections(group: string): Promise<PresenceConnection[]>;
   /** The users with at least one connection in a group, in no particular order. */
   groupUsers(group: string): Promise<string[]>;
   /** How many users have at least one connection in a group. */

@@ -275,10 +275,15 @@ export function presenceStoreSuite(
           'updated in place',
         );
         assert.equal(await a.groupConnectionCount('room'), 1);
+        assert.deepEqual(
+          (await a.groupConnections('room')).map((c) => `${c.connectionId}/${c.userId}/${c.nodeId}`),
+          [`c1/ada/${a.nodeId}`],
+        );
         await a.removeConnection('c1');
         await s.advance(graceMs * 3);
         assert.deepEqual(kinds(log), ['online:ada', 'offline:ada']);
         assert.equal(await a.groupConnectionCount('room'), 0);
+        assert.deepEqual(await a.groupConnections('room'), []);
       });
     });
 
