@@ -125,6 +125,27 @@ export const serverErrors = {
     summary: 'An HTTP method the hub endpoint does not serve at that path.',
     surface: 'HTTP 405 text/plain',
   },
+  SB_ERR_PAYLOAD_TOO_LARGE: {
+    summary:
+      'A POST to a Server-Sent Events or long-polling connection carried a body larger than maxWebSocketFrameSize.',
+    surface:
+      'HTTP 413 text/plain "The request body is larger than <n> bytes."; the client\'s send or invoke rejects, the connection goes on',
+  },
+  SB_ERR_ORIGIN_NOT_ALLOWED: {
+    summary:
+      'A browser request or WebSocket upgrade came from an Origin that the cors allowlist does not name (checkOrigin).',
+    surface: 'HTTP 403 text/plain "Origin not allowed." (preflights too), without CORS headers',
+  },
+  SB_ERR_NEGOTIATE_RATE_LIMITED: {
+    summary: 'A client IP negotiated faster than negotiateRateLimit allows.',
+    surface:
+      'HTTP 429 "Too many negotiate requests." with Retry-After; start() rejects with "Failed to complete negotiation with the server: Error: Too many negotiate requests.: Status code \'429\'"',
+  },
+  SB_ERR_TOO_MANY_PENDING_CONNECTIONS: {
+    summary: 'More connections were negotiated and not yet used than maxInactiveConnections allows.',
+    surface:
+      'HTTP 503 "Too many pending connections." with Retry-After; start() rejects with "Failed to complete negotiation with the server: Error: Too many pending connections.: Status code \'503\'"',
+  },
   SB_ERR_PRESENCE_CLOSED: {
     summary: 'A presence store was used after close() (other than a removal).',
     surface: 'The promise rejects (subscribe throws); a programming error, not client-facing',

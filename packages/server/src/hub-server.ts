@@ -1,9 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type HubProtocol, MessageType } from '@switchboard/protocol';
+import type { HubProtocol } from '@switchboard/protocol';
 import { HubConnectionContext, type HubConnectionEnvironment } from './connection/hub-connection-context.js';
+import type { RawConnectionHandler } from './connection/raw-connection.js';
 import { SwitchboardError } from './errors.js';
 import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
+import { resolveHttpOptions } from './http/http-options.js';
 import type { DynamicClientMethods } from './hubs/client-proxy.js';
 import { Hub, type HubClass } from './hubs/hub.js';
 import { createHubContext, type HubContext } from './hubs/hub-context.js';
@@ -15,6 +17,7 @@ import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
   type HubOptions,
+  type ConnectionEndpointOptions,
   type HubServerOptions,
   resolveHubOptions,
   resolveProtocols,
@@ -80,17 +83,9 @@ export class HubServer {
         time: this.time,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
       });
-    this.http = new HttpConnectionDispatcher({
-      authenticate: options.authenticate,
-      logger: this.logger,
-      metrics: this.metrics,
-      time: this.time,
-      heartbeatIntervalMs: options.heartbeatIntervalMs ?? serverOptionDefaults.heartbeatIntervalMs,
-      disconnectTimeoutMs: options.disconnectTimeoutMs ?? serverOptionDefaults.disconnectTimeoutMs,
-      minimumNegotiateVersion:
-        options.minimumNegotiateVersion ?? serverOptionDefaults.minimumNegotiateVersion,
-      maxWebSocketFrameSize: options.maxWebSocketFrameSize ?? serverOptionDefaults.maxWebSocketFrameSize,
-    });
+    this.http = new HttpConnectionDispatcher(
+      resolveHttpOptions(options, { logger: this.logger, metrics: this.metrics, time: this.time }),
+    );
   }
 
   /**
@@ -139,7 +134,14 @@ export class HubServer {
       metrics: this.metrics,
       clock: this.http.connections.clock,
     };
-    this.http.add({ path, key, env });
+    this.http.add({
+      kind: 'hub',
+      path,
+      key,
+      env,
+      transports: options.transports,
+      authorize: options.authorize,
+    });
     this.hubs.set(key, {
       path,
       hubClass: hubClass as HubClass,
@@ -151,6 +153,41 @@ export class HubServer {
 
   /**
    * The clients and groups of a mapped hub, for code outside hub methods.
+  /**
+   * Serves a raw connection endpoint at `path`: the same negotiate and transports as a hub, but no
+   * handshake and no hub protocol. `handler` gets each connection once its transport runs; every
+   * payload the client sends reaches `connection.onMessage` unchanged, and each
+   * `connection.send(data)` is one transport message. Throws `SB_ERR_HUB_CONFIGURATION` for a
+   * path mapped twice.
+   *
+   * @example
+   * ```ts
+   * hubs.mapConnection('/echo', (connection) => {
+   *   connection.onMessage((data, isBinary) => connection.send(isBinary ? data : data.toString()));
+   * });
+   * ```
+   */
+  mapConnection(path: string, handler: RawConnectionHandler, options: ConnectionEndpointOptions = {}): this {
+    const key = routeKey(path);
+    if (this.http.has(key)) {
+      throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The path '${path}' is already mapped.`);
+    }
+    const resolved = resolveHubOptions(this.options, {
+      ...(options.transports ? { transports: options.transports } : {}),
+      ...(options.maxSendBufferSize !== undefined ? { maxSendBufferSize: options.maxSendBufferSize } : {}),
+    });
+    this.http.add({
+      kind: 'raw',
+      path,
+      key,
+      handler,
+      transports: resolved.transports,
+      authorize: options.authorize ?? this.options.authorize,
+      maxSendBufferSize: resolved.maxSendBufferSize,
+    });
+    return this;
+  }
+
    * @param hub - the path it was mapped at, or its class.
    */
   hubContext<T extends object = DynamicClientMethods>(hub: string | HubClass<Hub<T>>): HubContext<T> {
@@ -230,10 +267,9 @@ export class HubServer {
     this.http.stopAccepting();
     const ended: Promise<void>[] = [];
     for (const connection of [...this.http.connections.values()]) {
-      const hubConnection = connection.hubConnection;
-      if (hubConnection) {
-        hubConnection.close({ type: MessageType.Close, allowReconnect: true }, undefined);
-        ended.push(hubConnection.closed);
+      const application = connection.application;
+      if (application) {
+        ended.push(application.shutdown());
       } else {
         this.http.connections.dispose(connection);
       }

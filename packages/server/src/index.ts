@@ -37,6 +37,7 @@ export type {
   TransportReceiver,
 } from './connection/connection-transport.js';
 export { HubConnectionContext } from './connection/hub-connection-context.js';
+export type { RawConnection, RawConnectionHandler } from './connection/raw-connection.js';
 export {
   buildErrorMessage,
   exceptionTypeName,
@@ -45,7 +46,13 @@ export {
   SwitchboardError,
   serverErrors,
 } from './errors.js';
+export { CLIENT_REQUEST_HEADERS, type CorsOptions } from './http/cors.js';
 export { CaseInsensitiveQuery, type HttpRequestInfo } from './http/http-request-info.js';
+export {
+  type NegotiateRateLimit,
+  negotiateLimitDefaults,
+  type TrustProxy,
+} from './http/negotiate-limits.js';
 export { HubServer } from './hub-server.js';
 export type { ArgumentSchema, StandardSchemaResult, StandardSchemaV1 } from './hubs/argument-schema.js';
 export type { AuthorizationRequirement } from './hubs/authorization.js';
@@ -84,6 +91,7 @@ export {
 export { CounterMetrics, type HubMetrics, type MetricsSnapshot, noopMetrics } from './metrics.js';
 export {
   type HubOptions,
+  type ConnectionEndpointOptions,
   type HubServerOptions,
   hubOptionDefaults,
   type ResolvedHubOptions,

@@ -6,6 +6,8 @@
 import { type HubProtocol, jsonHubProtocol, messagePackHubProtocol } from '@switchboard/protocol';
 import type { Authenticator } from './auth/authentication.js';
 import { SwitchboardError } from './errors.js';
+import type { CorsOptions } from './http/cors.js';
+import type { NegotiateRateLimit, TrustProxy } from './http/negotiate-limits.js';
 import type { AuthorizationRequirement } from './hubs/authorization.js';
 import type { HubFilter } from './hubs/hub-filter.js';
 import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
@@ -71,6 +73,16 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
   /** Hub protocols offered. Default: JSON and MessagePack. */
   protocols?: readonly HubProtocol[];
   /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
+/** Options of a raw connection endpoint (`HubServer.mapConnection`). */
+export interface ConnectionEndpointOptions {
+  /** Transports offered, in fallback order. Default: the server's. */
+  transports?: readonly TransportType[];
+  /** Who may connect. Default: the server's. */
+  authorize?: AuthorizationRequirement;
+  /** Unsent bytes at which a connection is cut. Default: the server's (4 MiB). */
+  maxSendBufferSize?: number;
+}
+
   lifetimeManagerFactory?: (hubPath: string) => HubLifetimeManager;
   /** Structured logs. Default: warnings and errors as JSON lines on stderr. */
   logger?: Logger;
@@ -95,6 +107,48 @@ export interface ResolvedHubOptions {
   readonly enableDetailedErrors: boolean;
   readonly handshakeTimeoutMs: number;
   readonly keepAliveIntervalMs: number;
+  /**
+   * How long a long poll waits for data before answering 200 with an empty body ("poll again").
+   * Default 90,000 ms, the reference's PollTimeout (its client gives up on a poll after 100 s).
+   */
+  longPollTimeoutMs?: number;
+  /**
+   * CORS for browser clients on other origins (signalr-protocol.md 8.7): allowed origins are
+   * echoed with credentials, preflights answered. Default: no CORS headers at all.
+   */
+  cors?: CorsOptions;
+  /**
+   * Refuse (403) transport requests, negotiates and WebSocket upgrades whose `Origin` header is
+   * present and neither the server's own nor allowed by `cors`. Requests without `Origin` (Node
+   * clients) always pass. Default: true when `cors` is set, else false.
+   */
+  checkOrigin?: boolean;
+  /**
+   * The most connections that may be negotiated and not yet used; a negotiate beyond it gets 503
+   * "Too many pending connections.". Off by default; `true` is 10,000.
+   */
+  maxInactiveConnections?: number | boolean;
+  /**
+   * Negotiates per client IP (a token bucket); beyond it 429 "Too many negotiate requests.". Off by
+   * default; `true` is 5 per second with bursts of 20.
+   */
+  negotiateRateLimit?: NegotiateRateLimit | boolean;
+  /**
+   * Which proxies may name the client IP (for the negotiate rate limit) in `X-Forwarded-For`: a
+   * number of proxy hops in front of the server, or the proxies' addresses. Default: none, the
+   * socket's address is the client's.
+   */
+  trustProxy?: TrustProxy;
+  /**
+   * Where presence lives: a store shared by the nodes of a cluster (Redis, PostgreSQL). Default: an
+   * in-memory `DefaultPresenceStore` for this process. The server closes only a store it created.
+   */
+  presence?: PresenceStore;
+  /**
+   * How long a user whose last connection went stays online, so that a page reload or a quick
+   * reconnect emits no events (the default in-memory store only). Default 5,000 ms.
+   */
+  presenceGraceMs?: number;
   readonly clientTimeoutIntervalMs: number;
   readonly maximumReceiveMessageSize: number;
   readonly maximumParallelInvocationsPerClient: number;
@@ -109,7 +163,11 @@ export interface ResolvedHubOptions {
 }
 
 /** The transports this server implements, in the reference's fallback order. */
-export const SUPPORTED_TRANSPORTS: readonly TransportType[] = ['WebSockets'];
+export const SUPPORTED_TRANSPORTS: readonly TransportType[] = [
+  'WebSockets',
+  'ServerSentEvents',
+  'LongPolling',
+];
 
 /** The reference defaults. */
 export const hubOptionDefaults = {
@@ -141,6 +199,7 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     key: K,
   ): (typeof hubOptionDefaults)[K] | number | boolean => hub[key] ?? server[key] ?? hubOptionDefaults[key];
   const resolved: ResolvedHubOptions = {
+  longPollTimeoutMs: 90_000,
     enableDetailedErrors: Boolean(pick('enableDetailedErrors')),
     handshakeTimeoutMs: positive('handshakeTimeoutMs', pick('handshakeTimeoutMs')),
     keepAliveIntervalMs: positive('keepAliveIntervalMs', pick('keepAliveIntervalMs')),

@@ -26,7 +26,7 @@ describe('negotiate', () => {
   });
   after(() => server.close());
 
-  test('v1 answers 200 JSON with a 128-bit id and a different token, WebSockets, exact Content-Length', async () => {
+  test('v1 answers 200 JSON with a 128-bit id and a different token, all three transports, exact Content-Length', async () => {
     const reply = await negotiate(hubUrl, 'negotiateVersion=1');
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('content-type'), 'application/json');
@@ -38,8 +38,11 @@ describe('negotiate', () => {
     assert.notEqual(body.connectionId, body.connectionToken);
     assert.equal(Buffer.from(body.connectionId as string, 'base64url').length, 16);
     assert.equal(Buffer.from(body.connectionToken as string, 'base64url').length, 16);
+    // The reference's fallback order; Server-Sent Events carry text only (2.3, 2.4).
     assert.deepEqual(body.availableTransports, [
       { transport: 'WebSockets', transferFormats: ['Text', 'Binary'] },
+      { transport: 'ServerSentEvents', transferFormats: ['Text'] },
+      { transport: 'LongPolling', transferFormats: ['Text', 'Binary'] },
     ]);
     assert.ok(
       !('ProtocolVersion' in body),

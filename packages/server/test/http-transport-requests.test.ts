@@ -166,18 +166,29 @@ describe('transport requests', () => {
   });
 
   test('GET without an upgrade asks for a transport this endpoint does not offer: 404', async () => {
-    const body = (await negotiate(hubUrl)).json!;
-    assert.deepEqual(await plain(`${hubUrl}?id=${body.connectionToken}`, { method: 'GET' }), {
-      status: 404,
-      type: 'text/plain',
-      body: 'LongPolling transport not supported by this end point type',
-    });
-    const sse = await plain(`${hubUrl}?id=${body.connectionToken}`, {
-      method: 'GET',
-      headers: { accept: 'text/event-stream' },
-    });
-    assert.equal(sse.status, 404);
-    assert.equal(sse.body, 'ServerSentEvents transport not supported by this end point type');
+    const wsOnly = await startTestServer((hubs) =>
+      hubs.mapHub('/echo', EchoHub, { transports: ['WebSockets'] }),
+    );
+    try {
+      const url = `${wsOnly.baseUrl}/echo`;
+      const body = (await negotiate(url)).json!;
+      assert.deepEqual(body.availableTransports, [
+        { transport: 'WebSockets', transferFormats: ['Text', 'Binary'] },
+      ]);
+      assert.deepEqual(await plain(`${url}?id=${body.connectionToken}`, { method: 'GET' }), {
+        status: 404,
+        type: 'text/plain',
+        body: 'LongPolling transport not supported by this end point type',
+      });
+      const sse = await plain(`${url}?id=${body.connectionToken}`, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream' },
+      });
+      assert.equal(sse.status, 404);
+      assert.equal(sse.body, 'ServerSentEvents transport not supported by this end point type');
+    } finally {
+      await wsOnly.close();
+    }
   });
 
   test('PUT, PATCH and the like get 405', async () => {

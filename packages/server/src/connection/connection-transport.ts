@@ -1,6 +1,6 @@
 /**
- * The duplex a hub connection talks through. Each transport (WebSockets now; Server-Sent Events
- * and long polling behind the same interface) adapts its I/O to this.
+ * The duplex a connection talks through. Each transport (WebSockets, Server-Sent Events, long
+ * polling) adapts its I/O to this.
  * @module
  */
 
@@ -20,6 +20,11 @@ export interface ConnectionTransport {
   /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
   /**
+   * Whether the connection sends keep-alive Ping messages over this transport. Long polling has
+   * its own keep-alive and sets this false (signalr-protocol.md 7.11). Default true.
+   */
+  readonly sendsKeepAlive?: boolean;
+  /**
    * Queues `data` (one or more whole hub messages) as one transport message, as text or binary.
    * Never throws; a failed write ends the transport, which reports it through its end callback.
    */
@@ -34,8 +39,11 @@ export interface ConnectionTransport {
 
 /** What a transport reports to its hub connection. */
 export interface TransportReceiver {
-  /** Bytes arrived from the client. */
-  receive(data: Buffer): void;
+  /**
+   * Bytes arrived from the client. `binary` tells a binary WebSocket frame or an
+   * `application/octet-stream` POST body from text (only raw connections care).
+   */
+  receive(data: Buffer, binary?: boolean): void;
   /**
    * The transport ended. `clean` is true when the client closed it properly (a WebSocket close
    * frame) or the server did; false for a dropped network or a killed client.

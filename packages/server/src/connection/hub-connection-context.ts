@@ -232,7 +232,9 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       );
       return;
     }
-    if (now - this.lastWriteAt >= o.keepAliveIntervalMs) this.writeOwn(PING_MESSAGE);
+    // No Ping messages on long polling: its polls are the keep-alive (7.11).
+    if (this.transportImpl.sendsKeepAlive !== false && now - this.lastWriteAt >= o.keepAliveIntervalMs)
+      this.writeOwn(PING_MESSAGE);
   }
 
   // ---- closing -------------------------------------------------------------------------------

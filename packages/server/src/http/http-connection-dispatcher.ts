@@ -1,28 +1,60 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { MessageType } from '@switchboard/protocol';
+import { WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from '../auth/authentication.js';
+import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
 import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
-import { authorize } from '../hubs/authorization.js';
+import { RawConnectionContext, type RawConnectionHandler } from '../connection/raw-connection.js';
+import type { ServerErrorCode } from '../errors.js';
+import { type AuthorizationRequirement, authorize } from '../hubs/authorization.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
+import { type CorsPolicy, ORIGIN_NOT_ALLOWED } from './cors.js';
 import { type HttpConnection, HttpConnectionManager } from './http-connection-manager.js';
 import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
 import { refuseUpgrade, sendEmpty, sendJson, sendText } from './http-responses.js';
 import { readNegotiateVersion, writeNegotiateReply } from './negotiate.js';
-import { WebSocketTransport } from './transports/websocket-transport.js';
+import { clientAddress, TokenBuckets, type TrustProxy } from './negotiate-limits.js';
+import {
+  serveDelete,
+  serveLongPoll,
+  servePost,
+  serveServerSentEvents,
+} from './transports/http-transport-handlers.js';
+import { LongPollingTransport } from './transports/long-polling-transport.js';
+import { upgradeWebSocket } from './transports/websocket-handler.js';
 
-/** A mapped hub, as the HTTP layer needs it. */
-export interface HttpHubEndpoint {
+interface EndpointBase {
   /** The path as mapped. */
   readonly path: string;
   /** The path in lower case without a trailing slash: the routing key. */
   readonly key: string;
+  /** Transports offered, in fallback order. */
+  readonly transports: readonly TransportType[];
+  /** Who may connect. */
+  readonly authorize: AuthorizationRequirement | undefined;
+}
+
+/** A mapped hub, as the HTTP layer needs it. */
+export interface HttpHubEndpoint extends EndpointBase {
+  readonly kind: 'hub';
   /** Everything its connections need. */
   readonly env: HubConnectionEnvironment;
 }
+
+/** A mapped raw connection endpoint (`mapConnection`). */
+export interface HttpRawEndpoint extends EndpointBase {
+  readonly kind: 'raw';
+  readonly handler: RawConnectionHandler;
+  /** Unsent bytes at which a connection is cut. */
+  readonly maxSendBufferSize: number;
+}
+
+/** An endpoint: negotiate at `{path}/negotiate`, transports at `{path}`. */
+export type HttpEndpoint = HttpHubEndpoint | HttpRawEndpoint;
 
 /** Server-wide settings of the HTTP layer. */
 export interface HttpDispatcherOptions {
@@ -33,24 +65,41 @@ export interface HttpDispatcherOptions {
   readonly heartbeatIntervalMs: number;
   readonly disconnectTimeoutMs: number;
   readonly minimumNegotiateVersion: number;
+  /** The largest WebSocket frame, and the largest POST body (SSE and long polling). */
   readonly maxWebSocketFrameSize: number;
+  /** How long a poll waits for data before answering 200 empty. */
+  readonly longPollTimeoutMs: number;
+  /** CORS and the origin check. */
+  readonly cors: CorsPolicy;
+  /** The cap on connections negotiated and not yet used, or undefined for none. */
+  readonly maxInactiveConnections: number | undefined;
+  /** Negotiates per client IP, or undefined for no limit. */
+  readonly negotiateRateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** Which proxies may name the client in X-Forwarded-For. */
+  readonly trustProxy: TrustProxy | undefined;
 }
 
-type Route = { hub: HttpHubEndpoint; negotiate: boolean };
+type Route = { endpoint: HttpEndpoint; negotiate: boolean };
+
+/** What a transport request found: the connection it names, and the request it came with. */
+export type Access = 'ok' | 'unauthenticated' | 'forbidden';
 
 /**
- * Routes HTTP requests and upgrades to hub endpoints (ASP.NET's HttpConnectionDispatcher):
- * `POST {path}/negotiate`, the WebSocket upgrade on `{path}`, and the status codes of
- * signalr-protocol.md sections 1 to 4 for everything else on those paths. Paths and query keys
- * compare case-insensitively.
+ * Routes HTTP requests and upgrades to endpoints (ASP.NET's HttpConnectionDispatcher):
+ * `POST {path}/negotiate`, and on `{path}` the WebSocket upgrade, the Server-Sent Events GET, long
+ * polls, POSTed client data and the long-polling DELETE, with the status codes of
+ * signalr-protocol.md sections 1 to 8. Paths and query keys compare case-insensitively.
  */
 export class HttpConnectionDispatcher {
   readonly connections: HttpConnectionManager;
-  private readonly hubs = new Map<string, HttpHubEndpoint>();
-  private readonly wss: WebSocketServer;
-  private accepting = true;
+  private readonly endpoints = new Map<string, HttpEndpoint>();
+  /** @internal */
+  readonly wss: WebSocketServer;
+  private readonly negotiateBuckets: TokenBuckets | undefined;
+  /** @internal */
+  accepting = true;
 
-  constructor(private readonly options: HttpDispatcherOptions) {
+  constructor(readonly options: HttpDispatcherOptions) {
     this.connections = new HttpConnectionManager(
       options.time,
       options.heartbeatIntervalMs,
@@ -62,17 +111,23 @@ export class HttpConnectionDispatcher {
       perMessageDeflate: false,
       clientTracking: false,
     });
+    if (options.negotiateRateLimit) {
+      this.negotiateBuckets = new TokenBuckets(
+        options.negotiateRateLimit.perSecond,
+        options.negotiateRateLimit.burst,
+      );
+    }
     this.connections.start();
   }
 
-  /** Adds a hub endpoint. */
-  add(hub: HttpHubEndpoint): void {
-    this.hubs.set(hub.key, hub);
+  /** Adds an endpoint. */
+  add(endpoint: HttpEndpoint): void {
+    this.endpoints.set(endpoint.key, endpoint);
   }
 
   /** Whether a path (lower case, no trailing slash) is taken. */
   has(key: string): boolean {
-    return this.hubs.has(key);
+    return this.endpoints.has(key);
   }
 
   /** Refuses new connections from now on (503), for a draining shutdown. */
@@ -86,7 +141,7 @@ export class HttpConnectionDispatcher {
     this.wss.close();
   }
 
-  /** Serves `req` if it is for a hub endpoint; returns false to let the app handle it. */
+  /** Serves `req` if it is for an endpoint; returns false to let the app handle it. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
@@ -102,16 +157,22 @@ export class HttpConnectionDispatcher {
     return true;
   }
 
-  /** Serves a WebSocket upgrade if it is for a hub endpoint; returns false otherwise. */
+  /** Serves a WebSocket upgrade if it is for an endpoint; returns false otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
     if (!route) return false;
+    if (!this.options.cors.admitUpgrade(req)) {
+      this.count(route.endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
+      refuseUpgrade(socket, 403, ORIGIN_NOT_ALLOWED);
+      return true;
+    }
     if (route.negotiate) {
+      this.count(route.endpoint, 'SB_ERR_METHOD_NOT_ALLOWED');
       refuseUpgrade(socket, 405);
       return true;
     }
-    void this.upgrade(route.hub, req, socket, head, url).catch((error: unknown) => {
+    void upgradeWebSocket(this, route.endpoint, req, socket, head, url).catch((error: unknown) => {
       this.options.logger.error('http.upgrade_failed', {
         url: redactRequestUrl(req.url ?? ''),
         error: error as Error,
@@ -124,73 +185,78 @@ export class HttpConnectionDispatcher {
   private route(pathname: string): Route | undefined {
     let key = pathname.toLowerCase();
     if (key.length > 1 && key.endsWith('/')) key = key.slice(0, -1);
-    const hub = this.hubs.get(key);
-    if (hub) return { hub, negotiate: false };
+    const endpoint = this.endpoints.get(key);
+    if (endpoint) return { endpoint, negotiate: false };
     if (key.endsWith('/negotiate')) {
-      const parent = this.hubs.get(key.slice(0, -'/negotiate'.length) || '/');
-      if (parent) return { hub: parent, negotiate: true };
+      const parent = this.endpoints.get(key.slice(0, -'/negotiate'.length) || '/');
+      if (parent) return { endpoint: parent, negotiate: true };
     }
     return undefined;
   }
 
   private async serve(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const { endpoint } = route;
+    const cors = this.options.cors;
+    if (cors.isPreflight(req)) {
+      if (!cors.preflight(req, res)) this.count(endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
+      return;
+    }
+    if (!cors.admit(req, res)) {
+      return this.refuse(res, endpoint, 403, 'SB_ERR_ORIGIN_NOT_ALLOWED', ORIGIN_NOT_ALLOWED);
+    }
     const method = req.method ?? 'GET';
     const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
     if (route.negotiate) {
-      if (method !== 'POST') return sendText(res, 405, 'Method Not Allowed');
-      return this.negotiate(route.hub, info, res);
+      if (method !== 'POST')
+        return this.refuse(res, endpoint, 405, 'SB_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
+      return this.negotiate(endpoint, req, info, res);
     }
-    if (method === 'GET' || method === 'CONNECT') {
+    if (method === 'GET') {
       // Not an upgrade: Server-Sent Events or long polling (1.1).
-      const wanted: TransportType = /text\/event-stream/i.test(req.headers.accept ?? '')
-        ? 'ServerSentEvents'
-        : 'LongPolling';
-      // Only WebSockets exist so far, so any other transport is one this endpoint does not offer.
-      return sendText(res, 404, `${wanted} transport not supported by this end point type`);
-    }
-    if (method === 'POST' || method === 'DELETE') {
-      const connection = this.lookup(info, res);
-      if (!connection) return;
-      if (method === 'POST') {
-        if (connection.transportType === 'WebSockets') {
-          return sendText(res, 405, 'POST requests are not allowed for WebSocket connections.');
-        }
-        return sendText(res, 404, 'No Connection with that ID');
+      if (/text\/event-stream/i.test(req.headers.accept ?? '')) {
+        return serveServerSentEvents(this, endpoint, info, res);
       }
-      return sendText(res, 400, 'Cannot terminate this connection using the DELETE endpoint.');
+      return serveLongPoll(this, endpoint, info, res);
     }
-    return sendText(res, 405, 'Method Not Allowed');
+    if (method === 'POST') return servePost(this, endpoint, req, info, res);
+    if (method === 'DELETE') return serveDelete(this, endpoint, info, res);
+    return this.refuse(res, endpoint, 405, 'SB_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
   }
 
-  /** The connection a transport request names, or an answer of 400 / 404 (3.7). */
-  private lookup(info: HttpRequestInfo, res: ServerResponse): HttpConnection | undefined {
-    const token = info.query.get('id');
-    if (!token) {
-      sendText(res, 400, 'Connection ID required');
-      return undefined;
-    }
-    const connection = this.connections.get(token);
-    if (!connection) {
-      sendText(res, 404, 'No Connection with that ID');
-      return undefined;
-    }
-    return connection;
-  }
-
-  private async negotiate(hub: HttpHubEndpoint, info: HttpRequestInfo, res: ServerResponse): Promise<void> {
+  private async negotiate(
+    endpoint: HttpEndpoint,
+    req: IncomingMessage,
+    info: HttpRequestInfo,
+    res: ServerResponse,
+  ): Promise<void> {
     if (!this.accepting) return sendText(res, 503, 'The server is shutting down.');
-    const access = await this.authorizeRequest(hub, info);
-    if (access !== 'ok') return sendEmpty(res, access === 'unauthenticated' ? 401 : 403);
-    const version = readNegotiateVersion(
-      info.query.get('negotiateVersion'),
-      this.options.minimumNegotiateVersion,
-    );
-    if (!version.ok) return sendJson(res, 200, JSON.stringify({ error: version.error }));
-    const connection = this.connections.create(hub.key, version.version);
-    this.options.logger.debug('connection.negotiated', {
-      hub: hub.path,
-      connectionId: connection.connectionId,
-    });
+    const o = this.options;
+    if (
+      this.negotiateBuckets &&
+      !this.negotiateBuckets.take(clientAddress(req, o.trustProxy), o.time.now())
+    ) {
+      res.setHeader('Retry-After', '1');
+      return this.refuse(res, endpoint, 429, 'SB_ERR_NEGOTIATE_RATE_LIMITED', 'Too many negotiate requests.');
+    }
+    const access = await this.authorizeRequest(endpoint, info);
+    if (access !== 'ok') return this.refuseAccess(res, endpoint, access);
+    const version = readNegotiateVersion(info.query.get('negotiateVersion'), o.minimumNegotiateVersion);
+    if (!version.ok) {
+      this.count(endpoint, 'SB_ERR_NEGOTIATE_VERSION');
+      return sendJson(res, 200, JSON.stringify({ error: version.error }));
+    }
+    if (o.maxInactiveConnections !== undefined && this.connections.pendingCount >= o.maxInactiveConnections) {
+      res.setHeader('Retry-After', '1');
+      return this.refuse(
+        res,
+        endpoint,
+        503,
+        'SB_ERR_TOO_MANY_PENDING_CONNECTIONS',
+        'Too many pending connections.',
+      );
+    }
+    const connection = this.connections.create(endpoint.key, version.version);
+    o.logger.debug('connection.negotiated', { hub: endpoint.path, connectionId: connection.connectionId });
     sendJson(
       res,
       200,
@@ -198,83 +264,56 @@ export class HttpConnectionDispatcher {
         negotiateVersion: version.version,
         connectionId: connection.connectionId,
         connectionToken: connection.connectionToken,
-        transports: hub.env.options.transports,
+        transports: endpoint.transports,
       }),
     );
   }
 
-  private async upgrade(hub: HttpHubEndpoint, req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) {
-    const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
-    if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      return refuseUpgrade(socket, 400, 'Not a WebSocket request.');
-    }
-    if (!hub.env.options.transports.includes('WebSockets')) {
-      return refuseUpgrade(socket, 404, 'WebSockets transport not supported by this end point type');
-    }
-    if (!this.accepting) return refuseUpgrade(socket, 503, 'The server is shutting down.');
-    const user = await this.authenticate(info);
-    const access = await authorize(hub.env.options.authorize, user);
-    if (access !== 'ok') return refuseUpgrade(socket, access === 'unauthenticated' ? 401 : 403);
-    const token = info.query.get('id');
-    if (socket.destroyed) return; // the client left while it was authenticated
-    let connection: HttpConnection;
-    if (token) {
-      const found = this.connections.get(token);
-      if (!found || found.hubKey !== hub.key) return refuseUpgrade(socket, 404, 'No Connection with that ID');
-      if (found.transportType && found.transportType !== 'WebSockets') {
-        return refuseUpgrade(socket, 400, 'Cannot change transports mid-connection');
-      }
-      if (found.status !== 'inactive') return refuseUpgrade(socket, 409);
-      connection = found;
-    } else {
-      // skipNegotiation: the connection is born here (4.2).
-      connection = this.connections.create(hub.key, 1);
-    }
-    // Claim it before the upgrade completes, so that a second request meanwhile gets 409.
-    connection.status = 'active';
-    connection.transportType = 'WebSockets';
-    // `ws` refuses a bad upgrade (a wrong Sec-WebSocket-Version or key, a socket already gone) by
-    // itself, without calling back: give the connection back then, or it stays claimed forever,
-    // out of reach of the disconnect timeout, and its token answers 409.
-    const created = !token;
-    const release = () => {
-      if (connection.status !== 'active' || connection.hubConnection) return;
-      if (created) {
-        this.connections.dispose(connection);
-      } else {
-        connection.status = 'inactive';
-        connection.transportType = undefined;
-        connection.inactiveSince = this.options.time.now();
-      }
-    };
-    socket.once('close', release);
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      socket.off('close', release);
-      if (connection.status === 'disposed') {
-        ws.terminate();
-        return;
-      }
-      const transport = new WebSocketTransport(ws, this.options.time);
-      const hubConnection = new HubConnectionContext(
-        connection.connectionId,
-        user ?? undefined,
-        info,
-        transport,
-        hub.env,
-        () => this.connections.dispose(connection),
-      );
-      connection.hubConnection = hubConnection;
-      transport.attach(hubConnection);
-      this.options.logger.debug('connection.opened', {
-        hub: hub.path,
-        connectionId: connection.connectionId,
-        transport: 'WebSockets',
-        url: info.safeUrl,
-      });
-    });
+  // ---- shared by the transport handlers ------------------------------------------------------------
+
+  /** Counts a refusal under its catalogue code. */
+  count(endpoint: HttpEndpoint, code: ServerErrorCode): void {
+    this.options.metrics.error(endpoint.path, code);
   }
 
-  private async authenticate(info: HttpRequestInfo): Promise<Principal | undefined> {
+  /** Answers a refusal in text/plain and counts it. */
+  refuse(
+    res: ServerResponse,
+    endpoint: HttpEndpoint,
+    status: number,
+    code: ServerErrorCode,
+    text: string,
+  ): void {
+    this.count(endpoint, code);
+    sendText(res, status, text);
+  }
+
+  /** 401 (empty body, 8.3) or 403. */
+  refuseAccess(res: ServerResponse, endpoint: HttpEndpoint, access: Exclude<Access, 'ok'>): void {
+    this.count(endpoint, access === 'unauthenticated' ? 'SB_ERR_UNAUTHORIZED' : 'SB_ERR_FORBIDDEN');
+    sendEmpty(res, access === 'unauthenticated' ? 401 : 403);
+  }
+
+  /**
+   * The connection a transport request names, or undefined after answering 400 (no id) or 404
+   * (unknown, disposed, or negotiated for another endpoint) (3.7).
+   */
+  lookup(info: HttpRequestInfo, res: ServerResponse, endpoint: HttpEndpoint): HttpConnection | undefined {
+    const token = info.query.get('id');
+    if (!token) {
+      this.refuse(res, endpoint, 400, 'SB_ERR_CONNECTION_ID_REQUIRED', 'Connection ID required');
+      return undefined;
+    }
+    const connection = this.connections.get(token);
+    if (!connection || connection.hubKey !== endpoint.key) {
+      this.refuse(res, endpoint, 404, 'SB_ERR_CONNECTION_NOT_FOUND', 'No Connection with that ID');
+      return undefined;
+    }
+    return connection;
+  }
+
+  /** The request's user, or undefined (no authenticator, no credentials, or a failure). */
+  async authenticate(info: HttpRequestInfo): Promise<Principal | undefined> {
     if (!this.options.authenticate) return undefined;
     try {
       return (await this.options.authenticate(info)) ?? undefined;
@@ -284,8 +323,82 @@ export class HttpConnectionDispatcher {
     }
   }
 
-  private async authorizeRequest(hub: HttpHubEndpoint, info: HttpRequestInfo) {
-    return authorize(hub.env.options.authorize, await this.authenticate(info));
+  async authorizeRequest(endpoint: HttpEndpoint, info: HttpRequestInfo): Promise<Access> {
+    return authorize(endpoint.authorize, await this.authenticate(info));
+  }
+
+  /**
+   * For a request to a running connection (a POST, a later poll, DELETE) on an endpoint that
+   * requires a user: the same checks as the first request, and the user must be the same one.
+   */
+  async authorizeFollowUp(
+    endpoint: HttpEndpoint,
+    connection: HttpConnection,
+    info: HttpRequestInfo,
+  ): Promise<Access> {
+    if (endpoint.authorize === undefined) return 'ok';
+    const user = await this.authenticate(info);
+    const access = await authorize(endpoint.authorize, user);
+    if (access !== 'ok') return access;
+    return user?.userId === connection.user?.userId ? 'ok' : 'forbidden';
+  }
+
+  /**
+   * Creates what runs over a new transport: a hub connection or a raw connection. Returns the
+   * receiver the transport reports to, and `run`, to call once the transport has started.
+   */
+  startApplication(
+    endpoint: HttpEndpoint,
+    connection: HttpConnection,
+    user: Principal | undefined,
+    info: HttpRequestInfo,
+    transport: ConnectionTransport,
+  ): { receiver: TransportReceiver; run: () => void } {
+    connection.user = user;
+    const ended = () => this.applicationEnded(connection);
+    this.options.logger.debug('connection.opened', {
+      hub: endpoint.path,
+      connectionId: connection.connectionId,
+      transport: transport.name,
+      url: info.safeUrl,
+    });
+    if (endpoint.kind === 'hub') {
+      const hub = new HubConnectionContext(
+        connection.connectionId,
+        user,
+        info,
+        transport,
+        endpoint.env,
+        ended,
+      );
+      connection.application = {
+        tick: (now) => hub.tick(now),
+        shutdown: () => {
+          hub.close({ type: MessageType.Close, allowReconnect: true }, undefined);
+          return hub.closed;
+        },
+        abandon: () => hub.close(undefined, undefined),
+      };
+      return { receiver: hub, run: () => {} };
+    }
+    const raw = new RawConnectionContext(connection.connectionId, user, info, transport, {
+      path: endpoint.path,
+      logger: this.options.logger,
+      maxSendBufferSize: endpoint.maxSendBufferSize,
+      onEnded: ended,
+    });
+    connection.application = raw;
+    return { receiver: raw, run: () => raw.start(endpoint.handler) };
+  }
+
+  /**
+   * The application ended. A long-polling connection stays until its last poll has drained the
+   * remaining data and got its 204 (7.7); any other is disposed now.
+   */
+  private applicationEnded(connection: HttpConnection): void {
+    const transport = connection.httpTransport;
+    if (transport instanceof LongPollingTransport && !transport.isFinished) return;
+    this.connections.dispose(connection);
   }
 }
 

@@ -1,23 +1,48 @@
 import { randomBytes } from 'node:crypto';
-import type { HeartbeatClock, HubConnectionContext } from '../connection/hub-connection-context.js';
+import type { Principal } from '../auth/authentication.js';
+import type { HeartbeatClock } from '../connection/hub-connection-context.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider, TimerHandle } from '../time-provider.js';
+import type { LongPollingTransport } from './transports/long-polling-transport.js';
+import type { ServerSentEventsTransport } from './transports/server-sent-events-transport.js';
+
+/**
+ * What runs over a connection's transport once it started: a hub connection (handshake, hub
+ * protocol) or a raw connection (`mapConnection`). The HTTP layer drives it through this.
+ */
+export interface ConnectionApplication {
+  /** One heartbeat (handshake timeout, keep-alive, client and send timeouts). */
+  tick(now: number): void;
+  /** Server shutdown: close, telling the client it may reconnect; resolves once it has ended. */
+  shutdown(): Promise<void>;
+  /** The disconnect timeout disposed the connection: end without telling anyone. */
+  abandon(): void;
+}
 
 /** A connection as the HTTP layer tracks it, from negotiate until it is disposed (3.3). */
 export class HttpConnection {
-  /** Inactive until a transport request takes it; disposed at the end. */
+  /**
+   * Inactive while no transport request holds it (negotiated and unused, or long polling between
+   * polls); active while one does; disposed at the end.
+   */
   status: 'inactive' | 'active' | 'disposed' = 'inactive';
   /** Fixed by the first transport request (3.5). */
   transportType: TransportType | undefined;
-  /** The hub connection once a transport runs it. */
-  hubConnection: HubConnectionContext | undefined;
+  /** What runs over the transport, once one started. */
+  application: ConnectionApplication | undefined;
+  /** The Server-Sent Events or long-polling transport, which POST and DELETE requests reach. */
+  httpTransport: ServerSentEventsTransport | LongPollingTransport | undefined;
+  /** Whether a transport request claimed it (it no longer counts as pending). */
+  claimed = false;
+  /** The user of the request that started the transport. */
+  user: Principal | undefined;
 
   constructor(
     /** The public id. */
     readonly connectionId: string,
     /** The secret that transport requests carry as `id` (equal to the id for negotiate version 0). */
     readonly connectionToken: string,
-    /** The hub path the connection was negotiated for. */
+    /** The endpoint path (routing key) the connection was negotiated for. */
     readonly hubKey: string,
     /** When it became inactive, for the disconnect timeout. */
     public inactiveSince: number,
@@ -31,13 +56,15 @@ export function newConnectionId(): string {
 
 /**
  * The table of connections by token, and the one heartbeat (1 s by default) that drives every
- * timeout: it disposes connections left inactive longer than the disconnect timeout (3.4) and
- * ticks each hub connection for its handshake timeout, keep-alive, client timeout and send
- * timeout. One timer for the whole server, none per connection.
+ * timeout: it disposes connections left inactive longer than the disconnect timeout (3.4: a
+ * negotiated connection nobody uses, a long-polling client that stopped polling) and ticks each
+ * running connection for its handshake timeout, keep-alive, client timeout and send timeout. One
+ * timer for the whole server, none per connection.
  */
 export class HttpConnectionManager {
   private readonly connections = new Map<string, HttpConnection>();
   private timer: TimerHandle | undefined;
+  private pending = 0;
   /** The coarse clock every connection reads, refreshed each tick. */
   readonly clock: HeartbeatClock;
 
@@ -65,6 +92,11 @@ export class HttpConnectionManager {
     return this.connections.size;
   }
 
+  /** How many connections were negotiated and not (yet) taken by a transport request. */
+  get pendingCount(): number {
+    return this.pending;
+  }
+
   /** Every connection. */
   values(): IterableIterator<HttpConnection> {
     return this.connections.values();
@@ -77,6 +109,7 @@ export class HttpConnectionManager {
     this.clock.now = this.time.now();
     const connection = new HttpConnection(id, token, hubKey, this.clock.now);
     this.connections.set(token, connection);
+    this.pending++;
     return connection;
   }
 
@@ -85,10 +118,41 @@ export class HttpConnectionManager {
     return this.connections.get(token);
   }
 
-  /** Marks a connection disposed and forgets it. */
+  /** A transport request takes the connection: its transport is fixed and it is active. */
+  claim(connection: HttpConnection, transportType: TransportType): void {
+    connection.transportType = transportType;
+    connection.status = 'active';
+    if (!connection.claimed && this.connections.has(connection.connectionToken)) this.pending--;
+    connection.claimed = true;
+  }
+
+  /** Gives back a connection whose transport never started (a refused upgrade). */
+  release(connection: HttpConnection): void {
+    if (connection.status === 'disposed') return;
+    connection.transportType = undefined;
+    connection.status = 'inactive';
+    connection.inactiveSince = this.time.now();
+    if (connection.claimed) this.pending++;
+    connection.claimed = false;
+  }
+
+  /** Marks a connection active (a poll is waiting) or inactive (between polls). */
+  setActive(connection: HttpConnection, active: boolean): void {
+    if (connection.status === 'disposed') return;
+    if (active) {
+      connection.status = 'active';
+    } else if (connection.status !== 'inactive') {
+      connection.status = 'inactive';
+      connection.inactiveSince = this.time.now();
+    }
+  }
+
+  /** Marks a connection disposed and forgets it. Idempotent. */
   dispose(connection: HttpConnection): void {
     connection.status = 'disposed';
+    if (this.connections.get(connection.connectionToken) !== connection) return;
     this.connections.delete(connection.connectionToken);
+    if (!connection.claimed) this.pending--;
   }
 
   /** One heartbeat; public so that tests with a manual time provider can drive it. */
@@ -96,13 +160,11 @@ export class HttpConnectionManager {
     const now = this.time.now();
     this.clock.now = now;
     for (const connection of this.connections.values()) {
-      if (connection.status === 'inactive') {
-        if (now - connection.inactiveSince >= this.disconnectTimeoutMs) {
-          this.dispose(connection);
-          connection.hubConnection?.close(undefined, undefined);
-        }
-      } else if (connection.hubConnection) {
-        connection.hubConnection.tick(now);
+      if (connection.status === 'inactive' && now - connection.inactiveSince >= this.disconnectTimeoutMs) {
+        this.dispose(connection);
+        connection.application?.abandon();
+      } else {
+        connection.application?.tick(now);
       }
     }
   }

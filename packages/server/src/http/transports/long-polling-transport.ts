@@ -68,9 +68,14 @@ export class LongPollingTransport implements ConnectionTransport {
     return this.queued;
   }
 
+  /** Whether the transport is over: the client was told (204) or will be told nothing more. */
+  get isFinished(): boolean {
+    return this.done;
+  }
+
   /** Bytes from a POST to this connection. */
-  receive(data: Buffer): void {
-    this.receiver?.receive(data);
+  receive(data: Buffer, binary = false): void {
+    this.receiver?.receive(data, binary);
   }
 
   write(data: Buffer): void {

@@ -76,8 +76,8 @@ export class ServerSentEventsTransport implements ConnectionTransport {
   }
 
   /** Bytes from a POST to this connection. */
-  receive(data: Buffer): void {
-    this.receiver?.receive(data);
+  receive(data: Buffer, binary = false): void {
+    this.receiver?.receive(data, binary);
   }
 
   write(data: Buffer): void {

@@ -20,6 +20,7 @@ const BINARY = { binary: true } as const;
 export class WebSocketTransport implements ConnectionTransport {
   readonly name = 'WebSockets';
   readonly supportsBinary = true;
+  readonly sendsKeepAlive = true;
   private receiver: TransportReceiver | undefined;
   private closing = false;
   private failure: Error | undefined;
@@ -70,8 +71,8 @@ export class WebSocketTransport implements ConnectionTransport {
   }
 
   /** @internal */
-  handleMessage(data: Buffer): void {
-    this.receiver?.receive(data);
+  handleMessage(data: Buffer, binary: boolean): void {
+    this.receiver?.receive(data, binary);
   }
 
   /** @internal */
@@ -98,9 +99,9 @@ export class WebSocketTransport implements ConnectionTransport {
 // connection costs no closures (the `ws` library's own pattern).
 const transports = new WeakMap<WebSocket, WebSocketTransport>();
 
-function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void {
+function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-  transports.get(this)?.handleMessage(buffer);
+  transports.get(this)?.handleMessage(buffer, isBinary);
 }
 
 function onClose(this: WebSocket, code: number): void {

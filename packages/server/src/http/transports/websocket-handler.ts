@@ -1,0 +1,88 @@
+/**
+ * The WebSocket upgrade on an endpoint path (signalr-protocol.md section 4).
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { authorize } from '../../hubs/authorization.js';
+import type { HttpConnectionDispatcher, HttpEndpoint } from '../http-connection-dispatcher.js';
+import type { HttpConnection } from '../http-connection-manager.js';
+import { redactRequestUrl, requestInfoOf } from '../http-request-info.js';
+import { refuseUpgrade } from '../http-responses.js';
+import { WebSocketTransport } from './websocket-transport.js';
+
+/** Takes the connection the upgrade names (or creates one: skipNegotiation, 4.2) and runs it over WebSockets. */
+export async function upgradeWebSocket(
+  d: HttpConnectionDispatcher,
+  endpoint: HttpEndpoint,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  url: URL,
+): Promise<void> {
+  const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
+  const refuse = (status: number, code: Parameters<typeof d.count>[1], body?: string) => {
+    d.count(endpoint, code);
+    refuseUpgrade(socket, status, body);
+  };
+  if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    return refuse(400, 'SB_ERR_METHOD_NOT_ALLOWED', 'Not a WebSocket request.');
+  }
+  if (!endpoint.transports.includes('WebSockets')) {
+    return refuse(
+      404,
+      'SB_ERR_TRANSPORT_NOT_SUPPORTED',
+      'WebSockets transport not supported by this end point type',
+    );
+  }
+  if (!d.accepting) return refuseUpgrade(socket, 503, 'The server is shutting down.');
+  const user = await d.authenticate(info);
+  const access = await authorize(endpoint.authorize, user);
+  if (access !== 'ok') {
+    return access === 'unauthenticated'
+      ? refuse(401, 'SB_ERR_UNAUTHORIZED')
+      : refuse(403, 'SB_ERR_FORBIDDEN');
+  }
+  const token = info.query.get('id');
+  if (socket.destroyed) return; // the client left while it was authenticated
+  const connections = d.connections;
+  let connection: HttpConnection;
+  if (token) {
+    const found = connections.get(token);
+    if (!found || found.hubKey !== endpoint.key) {
+      return refuse(404, 'SB_ERR_CONNECTION_NOT_FOUND', 'No Connection with that ID');
+    }
+    if (found.transportType && found.transportType !== 'WebSockets') {
+      return refuse(400, 'SB_ERR_TRANSPORT_NOT_SUPPORTED', 'Cannot change transports mid-connection');
+    }
+    if (found.status !== 'inactive' || found.transportType) return refuse(409, 'SB_ERR_CONNECTION_CONFLICT');
+    connection = found;
+  } else {
+    // skipNegotiation: the connection is born here (4.2).
+    connection = connections.create(endpoint.key, 1);
+  }
+  // Claim it before the upgrade completes, so that a second request meanwhile gets 409.
+  connections.claim(connection, 'WebSockets');
+  // `ws` refuses a bad upgrade (a wrong Sec-WebSocket-Version or key, a socket already gone) by
+  // itself, without calling back: give the connection back then, or it stays claimed forever,
+  // out of reach of the disconnect timeout, and its token answers 409.
+  const created = !token;
+  const release = () => {
+    if (connection.status !== 'active' || connection.application) return;
+    if (created) connections.dispose(connection);
+    else connections.release(connection);
+  };
+  socket.once('close', release);
+  d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    socket.off('close', release);
+    if (connection.status === 'disposed') {
+      ws.terminate();
+      return;
+    }
+    const transport = new WebSocketTransport(ws, d.options.time);
+    const { receiver, run } = d.startApplication(endpoint, connection, user, info, transport);
+    transport.attach(receiver);
+    run();
+  });
+}
