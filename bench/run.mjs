@@ -225,6 +225,7 @@ function brief(r) {
 async function main() {
   if (opt.report) {
     const r = JSON.parse(readFileSync(opt.report, 'utf8'));
+    r.summary = summarize(r.samples);
     log(`docs: ${writeDocs(r, root, opt.report)}`);
     return printSummary(r);
   }
@@ -264,6 +265,8 @@ async function main() {
       pinning: pin.ok ? { server: 0, loadgen: 1 } : { off: pin.why },
       perfInstructions: perf.ok ? true : { off: perf.why },
       fdLimit,
+      quietWaitMs: QUIET_WAIT_MS,
+      retries: MAX_RETRIES,
       payloadBytes: PAYLOAD.length,
       metric: 'server CPU µs (utime+stime, /proc/<pid>/stat) per delivered message in the measured window',
     },
