@@ -146,6 +146,16 @@ export const serverErrors = {
     surface:
       'HTTP 503 "Too many pending connections." with Retry-After; start() rejects with "Failed to complete negotiation with the server: Error: Too many pending connections.: Status code \'503\'"',
   },
+  SB_ERR_RATE_LIMITED: {
+    summary:
+      'A connection or user invoked faster than the hub allows (token buckets per connection, user and method).',
+    surface:
+      'An invoke gets a Completion error starting with "SB_ERR_RATE_LIMITED"; a send is dropped and counted; persistent abuse gets a Close with that reason',
+  },
+  SB_ERR_PRESENCE_FAILED: {
+    summary: 'The presence store failed to record a connection or a group change (its backend is down).',
+    surface: 'Logged as presence.update_failed and counted; the connection itself goes on',
+  },
   SB_ERR_PRESENCE_CLOSED: {
     summary: 'A presence store was used after close() (other than a removal).',
     surface: 'The promise rejects (subscribe throws); a programming error, not client-facing',

@@ -11,13 +11,14 @@ import { Hub, type HubClass } from './hubs/hub.js';
 import { createHubContext, type HubContext } from './hubs/hub-context.js';
 import { HubDescriptor } from './hubs/hub-descriptor.js';
 import { HubDispatcher } from './hubs/hub-dispatcher.js';
+import { HubRateLimiter } from './hubs/rate-limiter.js';
 import { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 import type { HubConnectionRef, HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
-  type HubOptions,
   type ConnectionEndpointOptions,
+  type HubOptions,
   type HubServerOptions,
   resolveHubOptions,
   resolveProtocols,
@@ -133,6 +134,7 @@ export class HubServer {
       logger: this.logger,
       metrics: this.metrics,
       clock: this.http.connections.clock,
+      ...(options.rateLimit ? { rateLimiter: new HubRateLimiter(options.rateLimit, this.time) } : {}),
     };
     this.http.add({
       kind: 'hub',
@@ -151,8 +153,6 @@ export class HubServer {
     return this;
   }
 
-  /**
-   * The clients and groups of a mapped hub, for code outside hub methods.
   /**
    * Serves a raw connection endpoint at `path`: the same negotiate and transports as a hub, but no
    * handshake and no hub protocol. `handler` gets each connection once its transport runs; every
@@ -188,6 +188,8 @@ export class HubServer {
     return this;
   }
 
+  /**
+   * The clients and groups of a mapped hub, for code outside hub methods.
    * @param hub - the path it was mapped at, or its class.
    */
   hubContext<T extends object = DynamicClientMethods>(hub: string | HubClass<Hub<T>>): HubContext<T> {

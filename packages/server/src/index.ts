@@ -72,6 +72,7 @@ export type { HubCallerContext } from './hubs/hub-caller-context.js';
 export type { HubContext } from './hubs/hub-context.js';
 export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.js';
 export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs/hub-filter.js';
+export { type RateLimit, type RateLimitOptions, rateLimitDefaults } from './hubs/rate-limiter.js';
 export type { UploadStream } from './hubs/upload-stream.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 export type {
@@ -90,8 +91,8 @@ export {
 } from './logger.js';
 export { CounterMetrics, type HubMetrics, type MetricsSnapshot, noopMetrics } from './metrics.js';
 export {
-  type HubOptions,
   type ConnectionEndpointOptions,
+  type HubOptions,
   type HubServerOptions,
   hubOptionDefaults,
   type ResolvedHubOptions,

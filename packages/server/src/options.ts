@@ -10,9 +10,11 @@ import type { CorsOptions } from './http/cors.js';
 import type { NegotiateRateLimit, TrustProxy } from './http/negotiate-limits.js';
 import type { AuthorizationRequirement } from './hubs/authorization.js';
 import type { HubFilter } from './hubs/hub-filter.js';
+import type { RateLimitOptions } from './hubs/rate-limiter.js';
 import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
 import type { Logger } from './logger.js';
 import type { HubMetrics } from './metrics.js';
+import type { PresenceStore } from './presence/presence-store.js';
 import type { TimeProvider } from './time-provider.js';
 
 /** The transports of the SignalR transport protocol. */
@@ -56,6 +58,11 @@ export interface HubOptions {
    * per call. Default 30,000 ms.
    */
   clientResultTimeoutMs?: number;
+  /**
+   * Invocation rate limits (token buckets per connection, per user, optionally per method). Off by
+   * default; `true` turns on the documented defaults (`rateLimitDefaults`), an object sets them.
+   */
+  rateLimit?: RateLimitOptions | boolean;
   /** Transports offered, in fallback order. Default: every transport the server implements. */
   transports?: readonly TransportType[];
   /** Who may connect. Default: anyone, anonymous included. */
@@ -66,13 +73,6 @@ export interface HubOptions {
   lifetimeManager?: HubLifetimeManager;
 }
 
-/** Options of a {@link HubServer}. */
-export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
-  /** Finds the user behind each request. Default: everyone is anonymous. */
-  authenticate?: Authenticator;
-  /** Hub protocols offered. Default: JSON and MessagePack. */
-  protocols?: readonly HubProtocol[];
-  /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
 /** Options of a raw connection endpoint (`HubServer.mapConnection`). */
 export interface ConnectionEndpointOptions {
   /** Transports offered, in fallback order. Default: the server's. */
@@ -83,6 +83,13 @@ export interface ConnectionEndpointOptions {
   maxSendBufferSize?: number;
 }
 
+/** Options of a {@link HubServer}. */
+export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
+  /** Finds the user behind each request. Default: everyone is anonymous. */
+  authenticate?: Authenticator;
+  /** Hub protocols offered. Default: JSON and MessagePack. */
+  protocols?: readonly HubProtocol[];
+  /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
   lifetimeManagerFactory?: (hubPath: string) => HubLifetimeManager;
   /** Structured logs. Default: warnings and errors as JSON lines on stderr. */
   logger?: Logger;
@@ -100,13 +107,6 @@ export interface ConnectionEndpointOptions {
   maxWebSocketFrameSize?: number;
   /** How long `close()` waits for connections to end before cutting them. Default 5,000 ms. */
   drainTimeoutMs?: number;
-}
-
-/** Per-hub options with every default applied. */
-export interface ResolvedHubOptions {
-  readonly enableDetailedErrors: boolean;
-  readonly handshakeTimeoutMs: number;
-  readonly keepAliveIntervalMs: number;
   /**
    * How long a long poll waits for data before answering 200 with an empty body ("poll again").
    * Default 90,000 ms, the reference's PollTimeout (its client gives up on a poll after 100 s).
@@ -149,6 +149,13 @@ export interface ResolvedHubOptions {
    * reconnect emits no events (the default in-memory store only). Default 5,000 ms.
    */
   presenceGraceMs?: number;
+}
+
+/** Per-hub options with every default applied. */
+export interface ResolvedHubOptions {
+  readonly enableDetailedErrors: boolean;
+  readonly handshakeTimeoutMs: number;
+  readonly keepAliveIntervalMs: number;
   readonly clientTimeoutIntervalMs: number;
   readonly maximumReceiveMessageSize: number;
   readonly maximumParallelInvocationsPerClient: number;
@@ -157,6 +164,7 @@ export interface ResolvedHubOptions {
   readonly maxSendBufferSize: number;
   readonly streamBufferCapacity: number;
   readonly clientResultTimeoutMs: number;
+  readonly rateLimit: RateLimitOptions | undefined;
   readonly transports: readonly TransportType[];
   readonly authorize: AuthorizationRequirement | undefined;
   readonly filters: readonly HubFilter[];
@@ -191,6 +199,7 @@ export const serverOptionDefaults = {
   minimumNegotiateVersion: 0,
   maxWebSocketFrameSize: 8 * 1024 * 1024,
   drainTimeoutMs: 5_000,
+  longPollTimeoutMs: 90_000,
 } as const;
 
 /** Combines a hub's options with the server's, checking every number. */
@@ -199,7 +208,6 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     key: K,
   ): (typeof hubOptionDefaults)[K] | number | boolean => hub[key] ?? server[key] ?? hubOptionDefaults[key];
   const resolved: ResolvedHubOptions = {
-  longPollTimeoutMs: 90_000,
     enableDetailedErrors: Boolean(pick('enableDetailedErrors')),
     handshakeTimeoutMs: positive('handshakeTimeoutMs', pick('handshakeTimeoutMs')),
     keepAliveIntervalMs: positive('keepAliveIntervalMs', pick('keepAliveIntervalMs')),
@@ -214,6 +222,7 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     maxSendBufferSize: positive('maxSendBufferSize', pick('maxSendBufferSize')),
     streamBufferCapacity: positive('streamBufferCapacity', pick('streamBufferCapacity')),
     clientResultTimeoutMs: positive('clientResultTimeoutMs', pick('clientResultTimeoutMs')),
+    rateLimit: resolveRateLimit(hub.rateLimit ?? server.rateLimit),
     transports: hub.transports ?? server.transports ?? SUPPORTED_TRANSPORTS,
     authorize: hub.authorize ?? server.authorize,
     filters: [...(server.filters ?? []), ...(hub.filters ?? [])],
@@ -232,6 +241,11 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
 /** The protocols a server offers. */
 export function resolveProtocols(options: HubServerOptions): readonly HubProtocol[] {
   return options.protocols ?? [jsonHubProtocol, messagePackHubProtocol];
+}
+
+function resolveRateLimit(value: RateLimitOptions | boolean | undefined): RateLimitOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  return value === true ? {} : value;
 }
 
 function positive(name: string, value: number | boolean): number {

@@ -8,6 +8,7 @@ import {
   PING_MESSAGE,
   ProtocolError,
   parseHandshakeRequest,
+  type StreamInvocationMessage,
   writeHandshakeResponse,
 } from '@switchboard/protocol';
 import type { Principal } from '../auth/authentication.js';
@@ -15,6 +16,7 @@ import { buildErrorMessage, errorMessage, HubException, SwitchboardError } from 
 import type { HttpRequestInfo } from '../http/http-request-info.js';
 import type { HubCallerContext } from '../hubs/hub-caller-context.js';
 import type { HubDispatcher } from '../hubs/hub-dispatcher.js';
+import type { ConnectionRateState, HubRateLimiter } from '../hubs/rate-limiter.js';
 import type { HubConnectionRef, HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
 import type { Logger } from '../logger.js';
@@ -40,6 +42,8 @@ export interface HubConnectionEnvironment {
   readonly logger: Logger;
   readonly metrics: HubMetrics;
   readonly clock: HeartbeatClock;
+  /** The hub's invocation rate limiter, when rate limits are on. */
+  readonly rateLimiter?: HubRateLimiter;
 }
 
 type State = 'handshake' | 'connecting' | 'connected' | 'closed';
@@ -74,6 +78,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private readonly pendingInvocations: InvocationMessage[] = [];
   private readonly held: HubMessage[] = [];
   private readonly abortController = new AbortController();
+  private rateState: ConnectionRateState | undefined;
   private endError: Error | undefined;
   private managerConnected = false;
   private hubConnected = false;
@@ -258,6 +263,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private end(error: Error | undefined): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    if (this.rateState) this.env.rateLimiter!.detach(this.userIdentifier);
     this.endError = error;
     this.buffer = EMPTY;
     this.pendingInvocations.length = 0;
@@ -368,6 +374,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         return;
       }
       this.managerConnected = true;
+      this.rateState = this.env.rateLimiter?.attach(this.userIdentifier);
       await this.env.dispatcher.onConnected(this);
     } catch (error) {
       this.env.logger.warn('hub.on_connected_failed', {
@@ -468,9 +475,44 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     );
   }
 
+  /**
+   * Applies the hub's rate limits to an invocation (unknown methods count too). A refused `invoke`
+   * gets a Completion error starting with `SB_ERR_RATE_LIMITED`; a refused `send` is dropped and
+   * counted; a client that keeps going past its limit is closed with a reason.
+   */
+  private admit(message: InvocationMessage | StreamInvocationMessage): boolean {
+    const verdict = this.env.rateLimiter!.check(this.rateState!, this.userIdentifier, message.target);
+    if (verdict.ok) return true;
+    this.env.metrics.error(this.env.hubPath, 'SB_ERR_RATE_LIMITED');
+    if (verdict.abusive) {
+      this.env.logger.warn('connection.rate_limit_abuse', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+      });
+      this.close(
+        {
+          type: MessageType.Close,
+          error: 'SB_ERR_RATE_LIMITED: Too many invocations over the rate limit; the connection is closed.',
+        },
+        new SwitchboardError('SB_ERR_RATE_LIMITED', 'The client kept invoking past its rate limit.'),
+      );
+      return false;
+    }
+    if (message.invocationId !== undefined) {
+      this.writeOwn({
+        type: MessageType.Completion,
+        invocationId: message.invocationId,
+        hasResult: false,
+        error: `SB_ERR_RATE_LIMITED: Too many invocations (${verdict.scope} limit); '${message.target}' was not run. Slow down and retry.`,
+      });
+    }
+    return false;
+  }
+
   private handleMessage(message: HubMessage): void {
     switch (message.type) {
       case MessageType.Invocation:
+        if (this.rateState && !this.admit(message)) return;
         // Upload streams open now, so that the items following a queued invocation are kept (13.8).
         this.streams.open(message);
         if (this.slots.tryTake()) {
@@ -482,6 +524,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         }
         return;
       case MessageType.StreamInvocation:
+        if (this.rateState && !this.admit(message)) return;
         this.streams.start(message);
         return;
       case MessageType.Ping:

@@ -9,6 +9,7 @@ import type { HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
+import type { HubPresence } from '../presence/hub-presence.js';
 import type { TimeProvider } from '../time-provider.js';
 import { type ArgumentCheck, validateArgument } from './argument-schema.js';
 import { authorize } from './authorization.js';
@@ -30,6 +31,7 @@ export interface HubDispatcherOptions {
   readonly hubClass: HubClass;
   readonly descriptor: HubDescriptor;
   readonly manager: HubLifetimeManager;
+  readonly presence: HubPresence;
   readonly options: ResolvedHubOptions;
   readonly logger: Logger;
   readonly metrics: HubMetrics;
@@ -130,6 +132,7 @@ export class HubDispatcher {
       slot: scope.slot,
     });
     hub.groups = this.groupManager;
+    hub.presence = this.config.presence;
     return hub;
   }
 
