@@ -146,6 +146,11 @@ export const serverErrors = {
     surface:
       'HTTP 503 "Too many pending connections." with Retry-After; start() rejects with "Failed to complete negotiation with the server: Error: Too many pending connections.: Status code \'503\'"',
   },
+  SB_ERR_TOO_MANY_CONNECTIONS: {
+    summary: 'A user or a client address already holds the most connections this node allows.',
+    surface:
+      'HTTP 429 "Too many connections for this user." (or "... from this address.") on negotiate; the same text as a handshake error when negotiation is skipped',
+  },
   SB_ERR_RATE_LIMITED: {
     summary:
       'A connection or user invoked faster than the hub allows (token buckets per connection, user and method).',

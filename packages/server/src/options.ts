@@ -149,6 +149,14 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
    * reconnect emits no events (the default in-memory store only). Default 5,000 ms.
    */
   presenceGraceMs?: number;
+  /**
+   * The most connections one user may hold on this node (tabs, devices); more are refused at
+   * negotiate with 429 "Too many connections for this user.", or with that handshake error when
+   * negotiation is skipped. Default: no cap.
+   */
+  maxConnectionsPerUser?: number;
+  /** The most connections from one client IP on this node, refused likewise. Default: no cap. */
+  maxConnectionsPerIp?: number;
 }
 
 /** Per-hub options with every default applied. */

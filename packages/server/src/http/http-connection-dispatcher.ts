@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@switchboard/protocol';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator, Principal } from '../auth/authentication.js';
 import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
 import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
+import { type ConnectionLimitOptions, ConnectionLimits, type ConnectionOwner } from './connection-limits.js';
 import { type CorsPolicy, ORIGIN_NOT_ALLOWED } from './cors.js';
 import { type HttpConnection, HttpConnectionManager } from './http-connection-manager.js';
 import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
@@ -77,6 +78,8 @@ export interface HttpDispatcherOptions {
   readonly negotiateRateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   /** Which proxies may name the client in X-Forwarded-For. */
   readonly trustProxy: TrustProxy | undefined;
+  /** Per-user and per-IP connection caps. */
+  readonly connectionLimits: ConnectionLimitOptions;
 }
 
 type Route = { endpoint: HttpEndpoint; negotiate: boolean };
@@ -104,12 +107,14 @@ export class HttpConnectionDispatcher {
       options.time,
       options.heartbeatIntervalMs,
       options.disconnectTimeoutMs,
+      new ConnectionLimits(options.connectionLimits),
     );
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxWebSocketFrameSize,
       perMessageDeflate: false,
       clientTracking: false,
+      WebSocket: NormalClosureWebSocket,
     });
     if (options.negotiateRateLimit) {
       this.negotiateBuckets = new TokenBuckets(
@@ -238,8 +243,12 @@ export class HttpConnectionDispatcher {
       res.setHeader('Retry-After', '1');
       return this.refuse(res, endpoint, 429, 'SB_ERR_NEGOTIATE_RATE_LIMITED', 'Too many negotiate requests.');
     }
-    const access = await this.authorizeRequest(endpoint, info);
+    const user = await this.authenticate(info);
+    const access = await authorize(endpoint.authorize, user);
     if (access !== 'ok') return this.refuseAccess(res, endpoint, access);
+    const owner = this.ownerOf(req, user);
+    const refusal = owner && this.connections.limits.refusal(owner);
+    if (refusal) return this.refuse(res, endpoint, 429, 'SB_ERR_TOO_MANY_CONNECTIONS', refusal);
     const version = readNegotiateVersion(info.query.get('negotiateVersion'), o.minimumNegotiateVersion);
     if (!version.ok) {
       this.count(endpoint, 'SB_ERR_NEGOTIATE_VERSION');
@@ -255,7 +264,7 @@ export class HttpConnectionDispatcher {
         'Too many pending connections.',
       );
     }
-    const connection = this.connections.create(endpoint.key, version.version);
+    const connection = this.connections.create(endpoint.key, version.version, owner);
     o.logger.debug('connection.negotiated', { hub: endpoint.path, connectionId: connection.connectionId });
     sendJson(
       res,
@@ -270,6 +279,12 @@ export class HttpConnectionDispatcher {
   }
 
   // ---- shared by the transport handlers ------------------------------------------------------------
+
+  /** Who a new connection counts against, when per-user or per-IP caps are on. */
+  ownerOf(req: IncomingMessage, user: Principal | undefined): ConnectionOwner | undefined {
+    if (!this.connections.limits.enabled) return undefined;
+    return { userId: user?.userId, address: clientAddress(req, this.options.trustProxy) };
+  }
 
   /** Counts a refusal under its catalogue code. */
   count(endpoint: HttpEndpoint, code: ServerErrorCode): void {
@@ -399,6 +414,17 @@ export class HttpConnectionDispatcher {
     const transport = connection.httpTransport;
     if (transport instanceof LongPollingTransport && !transport.isFinished) return;
     this.connections.dispose(connection);
+  }
+}
+
+/**
+ * `ws` answers a close frame that carries no code (what the official client's and browsers'
+ * `close()` send) with a close frame without a code, which the peer reports as 1005. ASP.NET
+ * answers 1000 NormalClosure, and the reference's raw `/echo` test checks it (4.6).
+ */
+class NormalClosureWebSocket extends WebSocket {
+  override close(code?: number, data?: string | Buffer): void {
+    super.close(code ?? 1000, data);
   }
 }
 

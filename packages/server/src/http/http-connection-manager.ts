@@ -3,6 +3,7 @@ import type { Principal } from '../auth/authentication.js';
 import type { HeartbeatClock } from '../connection/hub-connection-context.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider, TimerHandle } from '../time-provider.js';
+import { ConnectionLimits, type ConnectionOwner } from './connection-limits.js';
 import type { LongPollingTransport } from './transports/long-polling-transport.js';
 import type { ServerSentEventsTransport } from './transports/server-sent-events-transport.js';
 
@@ -36,6 +37,8 @@ export class HttpConnection {
   claimed = false;
   /** The user of the request that started the transport. */
   user: Principal | undefined;
+  /** Who the connection counts against for the per-user and per-IP caps, when they are on. */
+  owner: ConnectionOwner | undefined;
 
   constructor(
     /** The public id. */
@@ -72,6 +75,11 @@ export class HttpConnectionManager {
     private readonly time: TimeProvider,
     private readonly heartbeatIntervalMs: number,
     private readonly disconnectTimeoutMs: number,
+    /** The per-user and per-IP caps, counted from creation to disposal. */
+    readonly limits: ConnectionLimits = new ConnectionLimits({
+      maxConnectionsPerUser: undefined,
+      maxConnectionsPerIp: undefined,
+    }),
   ) {
     this.clock = { now: time.now() };
   }
@@ -103,11 +111,15 @@ export class HttpConnectionManager {
   }
 
   /** A new inactive connection; `negotiateVersion` 0 uses the id as the token. */
-  create(hubKey: string, negotiateVersion: number): HttpConnection {
+  create(hubKey: string, negotiateVersion: number, owner?: ConnectionOwner): HttpConnection {
     const id = newConnectionId();
     const token = negotiateVersion > 0 ? newConnectionId() : id;
     this.clock.now = this.time.now();
     const connection = new HttpConnection(id, token, hubKey, this.clock.now);
+    if (owner && this.limits.enabled) {
+      connection.owner = owner;
+      this.limits.add(owner);
+    }
     this.connections.set(token, connection);
     this.pending++;
     return connection;
@@ -152,6 +164,7 @@ export class HttpConnectionManager {
     connection.status = 'disposed';
     if (this.connections.get(connection.connectionToken) !== connection) return;
     this.connections.delete(connection.connectionToken);
+    if (connection.owner) this.limits.remove(connection.owner);
     if (!connection.claimed) this.pending--;
   }
 

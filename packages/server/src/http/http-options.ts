@@ -60,7 +60,15 @@ export function resolveHttpOptions(
     maxInactiveConnections: maxInactive,
     negotiateRateLimit: rate,
     trustProxy: options.trustProxy,
+    connectionLimits: {
+      maxConnectionsPerUser: optionalPositive('maxConnectionsPerUser', options.maxConnectionsPerUser),
+      maxConnectionsPerIp: optionalPositive('maxConnectionsPerIp', options.maxConnectionsPerIp),
+    },
   };
+}
+
+function optionalPositive(name: string, value: number | undefined): number | undefined {
+  return value === undefined ? undefined : positive(name, value);
 }
 
 function positive(name: string, value: number): number {

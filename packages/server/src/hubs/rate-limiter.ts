@@ -66,7 +66,9 @@ class Bucket {
 }
 
 /** What a refusal says: which limit, for the error text. */
-export type RateLimitVerdict = { ok: true } | { ok: false; scope: 'connection' | 'user' | 'method'; abusive: boolean };
+export type RateLimitVerdict =
+  | { ok: true }
+  | { ok: false; scope: 'connection' | 'user' | 'method'; abusive: boolean };
 
 /** The per-connection state of a {@link HubRateLimiter}. */
 export class ConnectionRateState {
@@ -99,9 +101,13 @@ export class HubRateLimiter {
     private readonly time: TimeProvider,
   ) {
     this.perConnection =
-      options.perConnection === false ? undefined : (options.perConnection ?? rateLimitDefaults.perConnection);
+      options.perConnection === false
+        ? undefined
+        : (options.perConnection ?? rateLimitDefaults.perConnection);
     this.perUser = options.perUser === false ? undefined : (options.perUser ?? rateLimitDefaults.perUser);
-    this.methods = new Map(Object.entries(options.methods ?? {}).map(([name, limit]) => [name.toLowerCase(), limit]));
+    this.methods = new Map(
+      Object.entries(options.methods ?? {}).map(([name, limit]) => [name.toLowerCase(), limit]),
+    );
     this.abuseThreshold = options.abuseThreshold ?? rateLimitDefaults.abuseThreshold;
     this.abuseWindowMs = options.abuseWindowMs ?? rateLimitDefaults.abuseWindowMs;
   }

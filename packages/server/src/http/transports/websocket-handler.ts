@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { writeHandshakeResponse } from '@switchboard/protocol';
 import type { WebSocket } from 'ws';
 import { authorize } from '../../hubs/authorization.js';
 import type { HttpConnectionDispatcher, HttpEndpoint } from '../http-connection-dispatcher.js';
@@ -11,6 +12,9 @@ import type { HttpConnection } from '../http-connection-manager.js';
 import { redactRequestUrl, requestInfoOf } from '../http-request-info.js';
 import { refuseUpgrade } from '../http-responses.js';
 import { WebSocketTransport } from './websocket-transport.js';
+
+/** How long a refused skip-negotiation client has to send the handshake we answer with the refusal. */
+const HANDSHAKE_REFUSAL_TIMEOUT_MS = 15_000;
 
 /** Takes the connection the upgrade names (or creates one: skipNegotiation, 4.2) and runs it over WebSockets. */
 export async function upgradeWebSocket(
@@ -59,8 +63,25 @@ export async function upgradeWebSocket(
     if (found.status !== 'inactive' || found.transportType) return refuse(409, 'SB_ERR_CONNECTION_CONFLICT');
     connection = found;
   } else {
-    // skipNegotiation: the connection is born here (4.2).
-    connection = connections.create(endpoint.key, 1);
+    // skipNegotiation: the connection is born here (4.2). Over a connection cap, the refusal has to
+    // come as a handshake error: the client does not read an upgrade's HTTP error body.
+    const owner = d.ownerOf(req, user);
+    const refusal = owner && connections.limits.refusal(owner);
+    if (refusal) {
+      d.count(endpoint, 'SB_ERR_TOO_MANY_CONNECTIONS');
+      d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        // Answer the client's handshake, as a handshake reply must (9.5); a silent one is cut.
+        const timer = d.options.time.setTimeout(() => ws.terminate(), HANDSHAKE_REFUSAL_TIMEOUT_MS);
+        ws.once('message', () => {
+          timer.cancel();
+          ws.send(writeHandshakeResponse(refusal), { binary: false });
+          ws.close(1000);
+        });
+        ws.once('close', () => timer.cancel());
+      });
+      return;
+    }
+    connection = connections.create(endpoint.key, 1, owner);
   }
   // Claim it before the upgrade completes, so that a second request meanwhile gets 409.
   connections.claim(connection, 'WebSockets');
