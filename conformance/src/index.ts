@@ -3,6 +3,8 @@
  * section 22.1) on Switchboard, for outside test suites and for our own tests.
  * @module
  */
+
+export { echoConnection } from './echo.js';
 export {
   applyCors,
   echoRedirectLocation,

@@ -23,6 +23,7 @@ import {
   sendText,
   serveConformanceRoute,
 } from './endpoints.js';
+import { echoConnection } from './echo.js';
 import type { ConformanceOptions } from './options.js';
 import { HubWithAuthorization, TestHub } from './test-hub.js';
 
@@ -81,6 +82,7 @@ export async function startConformanceServer(
   const noWebSockets = noWebSocketsTransports();
   if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
   hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
+  hubs.mapConnection('/echo', echoConnection);
 
   const issueToken = (user = 'testuser'): string =>
     signJwt(
