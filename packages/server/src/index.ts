@@ -69,7 +69,7 @@ export type {
 } from './hubs/client-proxy.js';
 export { Hub, type HubClass } from './hubs/hub.js';
 export type { HubCallerContext } from './hubs/hub-caller-context.js';
-export type { HubContext } from './hubs/hub-context.js';
+export type { HubConnections, HubContext } from './hubs/hub-context.js';
 export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.js';
 export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs/hub-filter.js';
 export { type RateLimit, type RateLimitOptions, rateLimitDefaults } from './hubs/rate-limiter.js';
@@ -77,6 +77,7 @@ export type { UploadStream } from './hubs/upload-stream.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 export type {
   ClientInvocationOptions,
+  CloseConnectionOptions,
   HubConnectionRef,
   HubLifetimeManager,
 } from './lifetime/hub-lifetime-manager.js';

@@ -50,6 +50,10 @@ class FakeConnection implements HubConnectionRef {
     private readonly user: string | undefined,
     private readonly protocol: HubProtocol,
   ) {}
+  closed = 0;
+  close(): void {
+    this.closed++;
+  }
   get connectionId() {
     this.idReads++;
     return this.id;

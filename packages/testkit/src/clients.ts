@@ -17,6 +17,8 @@ export interface ClientOptions extends IHttpConnectionOptions {
   noStart?: boolean;
   /** Transport(s) to use. */
   transport?: HttpTransportType;
+  /** Reconnect automatically after these delays (ms), as `withAutomaticReconnect(delays)`. */
+  automaticReconnect?: number[];
 }
 
 /**
@@ -24,9 +26,10 @@ export interface ClientOptions extends IHttpConnectionOptions {
  * used as it is.
  */
 export async function connectClient(url: string, options: ClientOptions = {}): Promise<HubConnection> {
-  const { protocol, logLevel, noStart, ...http } = options;
+  const { protocol, logLevel, noStart, automaticReconnect, ...http } = options;
   let builder = new HubConnectionBuilder().withUrl(url, http).configureLogging(logLevel ?? LogLevel.None);
   if (protocol) builder = builder.withHubProtocol(protocol);
+  if (automaticReconnect) builder = builder.withAutomaticReconnect(automaticReconnect);
   const connection = builder.build();
   if (!noStart) await connection.start();
   return connection;

@@ -17,7 +17,11 @@ import type { HttpRequestInfo } from '../http/http-request-info.js';
 import type { HubCallerContext } from '../hubs/hub-caller-context.js';
 import type { HubDispatcher } from '../hubs/hub-dispatcher.js';
 import type { ConnectionRateState, HubRateLimiter } from '../hubs/rate-limiter.js';
-import type { HubConnectionRef, HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
+import type {
+  CloseConnectionOptions,
+  HubConnectionRef,
+  HubLifetimeManager,
+} from '../lifetime/hub-lifetime-manager.js';
 import type { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
@@ -159,7 +163,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   // ---- HubCallerContext ----------------------------------------------------------------------
 
   abort(): void {
-    this.close({ type: MessageType.Close }, undefined);
+    this.closeWith({ type: MessageType.Close }, undefined);
   }
 
   // ---- TransportReceiver -----------------------------------------------------------------
@@ -225,7 +229,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       });
       const detail =
         "OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.";
-      this.close(
+      this.closeWith(
         {
           type: MessageType.Close,
           error: o.enableDetailedErrors
@@ -244,11 +248,23 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
 
   // ---- closing -------------------------------------------------------------------------------
 
+  /** Ends the connection from the server side (see {@link HubConnectionRef.close}). */
+  close(options: CloseConnectionOptions = {}): void {
+    this.closeWith(
+      {
+        type: MessageType.Close,
+        ...(options.reason ? { error: options.reason } : {}),
+        ...(options.allowReconnect ? { allowReconnect: true } : {}),
+      },
+      undefined,
+    );
+  }
+
   /**
    * Sends `closeMessage` (when the connection got past the handshake), closes the transport and
    * runs the disconnect sequence with `error`. Idempotent.
    */
-  close(closeMessage: CloseMessage | undefined, error: Error | undefined): void {
+  closeWith(closeMessage: CloseMessage | undefined, error: Error | undefined): void {
     if (this.state === 'closed') return;
     if (closeMessage && (this.state === 'connected' || this.state === 'connecting'))
       this.writeOwn(closeMessage);
@@ -389,7 +405,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         error,
         this.env.options.enableDetailedErrors,
       );
-      this.close(
+      this.closeWith(
         { type: MessageType.Close, error: text },
         error instanceof Error ? error : new Error(String(error)),
       );
@@ -465,7 +481,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     });
     const detail = ` ${exceptionTypeOf(error)}: ${errorMessage(error)}`;
     // allowReconnect: the reference closes with connection.AllowReconnect, true unless aborted (17.1).
-    this.close(
+    this.closeWith(
       {
         type: MessageType.Close,
         error: `Connection closed with an error.${this.env.options.enableDetailedErrors ? detail : ''}`,
@@ -489,7 +505,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         hub: this.env.hubPath,
         connectionId: this.connectionId,
       });
-      this.close(
+      this.closeWith(
         {
           type: MessageType.Close,
           error: 'SB_ERR_RATE_LIMITED: Too many invocations over the rate limit; the connection is closed.',
@@ -532,7 +548,10 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
         return;
       case MessageType.Close:
         // The client is leaving (17.3): answer with our own Close, then end.
-        this.close({ type: MessageType.Close }, message.error ? new HubException(message.error) : undefined);
+        this.closeWith(
+          { type: MessageType.Close },
+          message.error ? new HubException(message.error) : undefined,
+        );
         return;
       case MessageType.CancelInvocation:
         this.streams.cancel(message.invocationId);

@@ -389,10 +389,10 @@ export class HttpConnectionDispatcher {
       connection.application = {
         tick: (now) => hub.tick(now),
         shutdown: () => {
-          hub.close({ type: MessageType.Close, allowReconnect: true }, undefined);
+          hub.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
           return hub.closed;
         },
-        abandon: () => hub.close(undefined, undefined),
+        abandon: () => hub.closeWith(undefined, undefined),
       };
       return { receiver: hub, run: () => {} };
     }

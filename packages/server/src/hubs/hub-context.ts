@@ -1,4 +1,4 @@
-import type { HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
+import type { CloseConnectionOptions, HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { HubPresence } from '../presence/hub-presence.js';
 import {
   DefaultGroupManager,
@@ -30,6 +30,33 @@ export interface HubContext<T extends object = DynamicClientMethods> {
   readonly groups: GroupManager;
   /** Who is online, their connections, the users of this hub's groups, and presence events. */
   readonly presence: HubPresence;
+  /** Ends connections from the server side: one, or every connection of a user, on every node. */
+  readonly connections: HubConnections;
+}
+
+/**
+ * Ends connections from the server side (moderation, logout everywhere, a revoked account). The
+ * client gets a Close message whose error is the reason (`Server returned an error on close:
+ * <reason>`), and comes back by itself only when `allowReconnect` is set.
+ *
+ * @example
+ * ```ts
+ * await hubs.hubContext('/hubs/chat').connections.closeUser(userId, { reason: 'Signed out.' });
+ * ```
+ */
+export interface HubConnections {
+  /** Closes one connection, on whichever node holds it. */
+  close(connectionId: string, options?: CloseConnectionOptions): Promise<void>;
+  /** Closes every connection of a user, on every node. */
+  closeUser(userId: string, options?: CloseConnectionOptions): Promise<void>;
+}
+
+/** The {@link HubConnections} of a lifetime manager. */
+export function createHubConnections(manager: HubLifetimeManager): HubConnections {
+  return {
+    close: (connectionId, options) => manager.closeConnection(connectionId, options),
+    closeUser: (userId, options) => manager.closeUser(userId, options),
+  };
 }
 
 /**
@@ -45,5 +72,6 @@ export function createHubContext<T extends object>(
     clients: new DefaultHubClients<T>(manager, { clientResultTimeoutMs: options.clientResultTimeoutMs }),
     groups: new DefaultGroupManager(manager),
     presence,
+    connections: createHubConnections(manager),
   };
 }

@@ -21,6 +21,7 @@ import {
 } from './client-proxy.js';
 import type { Hub, HubClass } from './hub.js';
 import type { HubCallerContext } from './hub-caller-context.js';
+import { createHubConnections, type HubConnections } from './hub-context.js';
 import type { HubDescriptor, HubMethodDescriptor } from './hub-descriptor.js';
 import type { HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
 import type { UploadStream } from './upload-stream.js';
@@ -83,7 +84,10 @@ export class HubDispatcher {
     error: Error | undefined,
   ) => Promise<void>;
 
+  private readonly connections: HubConnections;
+
   constructor(private readonly config: HubDispatcherOptions) {
+    this.connections = createHubConnections(config.manager);
     this.groupManager = new DefaultGroupManager(config.manager);
     const filters = config.options.filters;
     let invoke = async (invocation: HubInvocationContext): Promise<unknown> => {
@@ -133,6 +137,7 @@ export class HubDispatcher {
     });
     hub.groups = this.groupManager;
     hub.presence = this.config.presence;
+    hub.connections = this.connections;
     return hub;
   }
 

@@ -1,6 +1,7 @@
 import type { HubPresence } from '../presence/hub-presence.js';
 import type { DynamicClientMethods, GroupManager, HubCallerClients } from './client-proxy.js';
 import type { HubCallerContext } from './hub-caller-context.js';
+import type { HubConnections } from './hub-context.js';
 
 /**
  * The base class of every hub. Public methods of a subclass are hub methods that clients call by
@@ -49,6 +50,8 @@ export abstract class Hub<TClient extends object = DynamicClientMethods> {
   invocationSignal!: AbortSignal;
   /** Who is online, their connections, and the users of this hub's groups. */
   presence!: HubPresence;
+  /** Ends connections from the server side: one, or all of a user's, on every node. */
+  connections!: HubConnections;
 
   /** Runs after the handshake, before any invocation of the connection. Throwing refuses it. */
   onConnected(): Promise<void> | void {}
@@ -71,6 +74,7 @@ export const RESERVED_HUB_MEMBERS: ReadonlySet<string> = new Set([
   'groups',
   'invocationsignal',
   'presence',
+  'connections',
   'onconnected',
   'ondisconnected',
 ]);

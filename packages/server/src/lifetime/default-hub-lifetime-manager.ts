@@ -3,6 +3,7 @@ import { SwitchboardError } from '../errors.js';
 import { ClientResultTracker } from './client-result-tracker.js';
 import type {
   ClientInvocationOptions,
+  CloseConnectionOptions,
   HubConnectionRef,
   HubLifetimeManager,
 } from './hub-lifetime-manager.js';
@@ -162,6 +163,14 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
       for (const entry of entries) write(entry, message);
     }
     rethrowSerializationError(message);
+  }
+
+  async closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void> {
+    this.connections.get(connectionId)?.connection.close(options);
+  }
+
+  async closeUser(userId: string, options?: CloseConnectionOptions): Promise<void> {
+    for (const entry of [...(this.users.get(userId) ?? [])]) entry.connection.close(options);
   }
 
   async addToGroup(connectionId: string, groupName: string): Promise<void> {

@@ -21,6 +21,19 @@ export interface HubConnectionRef {
    * message's cache. Never throws and never waits: a write that fails aborts this connection only.
    */
   writeMessage(message: SerializedHubMessage): void;
+  /**
+   * Ends the connection from the server side: a Close message with `options.reason` as its error
+   * (none when absent) and `allowReconnect` as given (default false), then the transport closes.
+   */
+  close(options?: CloseConnectionOptions): void;
+}
+
+/** How {@link HubLifetimeManager.closeConnection} and `closeUser` end connections. */
+export interface CloseConnectionOptions {
+  /** The Close message's error, which the official client reports as `Server returned an error on close: <reason>`. */
+  readonly reason?: string;
+  /** Whether a client with automatic reconnect may come back. Default false. */
+  readonly allowReconnect?: boolean;
 }
 
 /**
@@ -112,6 +125,14 @@ export interface HubLifetimeManager {
    * ignored. Never rejects because of the id.
    */
   setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void>;
+  /**
+   * Closes one connection, on whichever node holds it, with a Close message (see
+   * {@link HubConnectionRef.close}). Resolves once the close is under way; an unknown connection is
+   * no error.
+   */
+  closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void>;
+  /** Closes every connection of a user on every node, as {@link closeConnection} does. */
+  closeUser(userId: string, options?: CloseConnectionOptions): Promise<void>;
 }
 
 /** Per-call options of {@link HubLifetimeManager.invokeConnection}. */

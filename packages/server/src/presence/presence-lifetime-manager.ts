@@ -1,6 +1,7 @@
 import type { CompletionMessage } from '@switchboard/protocol';
 import type {
   ClientInvocationOptions,
+  CloseConnectionOptions,
   HubConnectionRef,
   HubLifetimeManager,
 } from '../lifetime/hub-lifetime-manager.js';
@@ -113,6 +114,13 @@ export class PresenceLifetimeManager implements HubLifetimeManager {
   }
   setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
     return this.inner.setConnectionResult(connectionId, completion);
+  }
+
+  closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void> {
+    return this.inner.closeConnection(connectionId, options);
+  }
+  closeUser(userId: string, options?: CloseConnectionOptions): Promise<void> {
+    return this.inner.closeUser(userId, options);
   }
 
   private async guard(operation: string, action: () => Promise<void>): Promise<void> {

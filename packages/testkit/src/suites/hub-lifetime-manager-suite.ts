@@ -22,7 +22,12 @@ import {
   MessageType,
   messagePackHubProtocol,
 } from '@switchboard/protocol';
-import type { HubConnectionRef, HubLifetimeManager, SerializedHubMessage } from '@switchboard/server';
+import type {
+  CloseConnectionOptions,
+  HubConnectionRef,
+  HubLifetimeManager,
+  SerializedHubMessage,
+} from '@switchboard/server';
 
 /** One fresh backend with its nodes. */
 export interface HubLifetimeManagerTestBackend {
@@ -69,6 +74,13 @@ export class RecordingConnection implements HubConnectionRef {
     readonly userIdentifier: string | undefined = undefined,
     readonly protocol: HubProtocol = jsonHubProtocol,
   ) {}
+
+  /** The options of each server-side close, in order. */
+  readonly closes: CloseConnectionOptions[] = [];
+
+  close(options: CloseConnectionOptions = {}): void {
+    this.closes.push(options);
+  }
 
   writeMessage(message: SerializedHubMessage): void {
     if (this.failing) throw new Error(`write to ${this.connectionId} failed (expected by the test)`);
