@@ -1,7 +1,7 @@
 /**
  * The plain HTTP endpoints of the reference functional-test app (signalr-protocol.md section
  * 22.1), outside the hubs: CORS, negotiate cookies, the negotiate redirect, the failing
- * negotiate, the HTTP redirect to `/echo` and the token endpoint.
+ * negotiate, the HTTP redirect to `/echo`, the token endpoint and the client-result endpoint.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +13,11 @@ export interface EndpointContext {
   issueToken(user: string): string;
   /** The next value of the redirect counter (1, 2, ...). */
   nextRedirect(): number;
+  /**
+   * Invokes client method `Result` on a TestHub connection and resolves with the text to answer:
+   * the result, or the error's message. Never rejects.
+   */
+  clientResult(connectionId: string): Promise<string>;
 }
 
 /**
@@ -102,6 +107,25 @@ export function serveConformanceRoute(
   }
   if (path.toLowerCase() === '/generatejwttoken' && (method === 'GET' || method === 'HEAD')) {
     sendText(res, 200, ctx.issueToken(url.searchParams.get('user') || 'testuser'));
+    return true;
+  }
+  const clientResult = /^\/clientresult\/([^/]+)$/i.exec(path);
+  if (clientResult && method === 'GET') {
+    let connectionId: string;
+    try {
+      connectionId = decodeURIComponent(clientResult[1]!);
+    } catch {
+      return false;
+    }
+    // Answers 200 with the number or the error text, as the reference's minimal-API route does.
+    void ctx.clientResult(connectionId).then(
+      (text) => {
+        if (!res.writableEnded && !res.destroyed) sendText(res, 200, text);
+      },
+      () => {
+        if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
+      },
+    );
     return true;
   }
   return false;

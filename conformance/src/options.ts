@@ -17,6 +17,26 @@ export interface ConformanceOptions {
   jwtSecret?: string;
   /** Lifetime of tokens from `/generateJwtToken`, seconds. Default 5, as the reference app. */
   tokenLifetimeSeconds?: number;
+  /**
+   * How long a user whose last connection closed stays online before `Presence(user, false)`
+   * (the server's `presenceGraceMs`; 0 is at once). Default the server's, 5,000 ms.
+   */
+  presenceGraceMs?: number;
+  /**
+   * Invocations per second allowed to each connection, in bursts of as many (the hubs'
+   * `rateLimit: { perConnection: { rate: N, burst: N }, perUser: false }`). Default: no limit.
+   */
+  rateLimit?: number;
+  /**
+   * Negotiates per second allowed to each client IP, in bursts of as many (the server's
+   * `negotiateRateLimit: { perSecond: N, burst: N }`). Default: no limit.
+   */
+  negotiateRate?: number;
+  /**
+   * The most connections one user may hold (the server's `maxConnectionsPerUser`); more get 429
+   * "Too many connections for this user." at negotiate. Default: no cap.
+   */
+  maxConnectionsPerUser?: number;
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -30,12 +50,24 @@ Options:
   --jwt-secret S         HS256 secret for issued and accepted tokens
                          (default: env JWT_SECRET, else random per process)
   --token-lifetime-s N   lifetime of /generateJwtToken tokens in seconds (default 5)
+  --presence-grace-ms N  how long a user stays online after their last connection,
+                         in ms (default 5000; 0 for at once)
+  --rate-limit N         N invocations per second per connection, bursts of N
+                         (default: no limit)
+  --negotiate-rate N     N negotiates per second per client IP, bursts of N
+                         (default: no limit)
+  --max-connections-per-user N
+                         the most connections one user may hold (default: no cap)
   -h, --help             print this and exit
 `;
 
 /** The outcome of parsing flags: options to start with, help, or an error text. */
 export type ParsedArgs =
-  | { kind: 'run'; options: Required<Omit<ConformanceOptions, 'jwtSecret'>> & { jwtSecret?: string } }
+  | {
+      kind: 'run';
+      options: Required<Pick<ConformanceOptions, 'port' | 'host' | 'tokenLifetimeSeconds'>> &
+        Omit<ConformanceOptions, 'port' | 'host' | 'tokenLifetimeSeconds'>;
+    }
   | { kind: 'help' }
   | { kind: 'error'; message: string };
 
@@ -55,6 +87,10 @@ export function parseConformanceArgs(
         host: { type: 'string' },
         'jwt-secret': { type: 'string' },
         'token-lifetime-s': { type: 'string' },
+        'presence-grace-ms': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'negotiate-rate': { type: 'string' },
+        'max-connections-per-user': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -73,6 +109,22 @@ export function parseConformanceArgs(
     Number.MAX_SAFE_INTEGER,
   );
   if (typeof lifetime === 'string') return { kind: 'error', message: lifetime };
+  const limits: Pick<
+    ConformanceOptions,
+    'presenceGraceMs' | 'rateLimit' | 'negotiateRate' | 'maxConnectionsPerUser'
+  > = {};
+  for (const [flag, key, min] of [
+    ['--presence-grace-ms', 'presenceGraceMs', 0],
+    ['--rate-limit', 'rateLimit', 1],
+    ['--negotiate-rate', 'negotiateRate', 1],
+    ['--max-connections-per-user', 'maxConnectionsPerUser', 1],
+  ] as const) {
+    const raw = values[flag.slice(2)] as string | undefined;
+    if (raw === undefined) continue;
+    const value = integerFlag(flag, raw, 0, min, Number.MAX_SAFE_INTEGER);
+    if (typeof value === 'string') return { kind: 'error', message: value };
+    limits[key] = value;
+  }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
   if (host.length === 0) return { kind: 'error', message: '--host must not be empty.' };
   const secret = (values['jwt-secret'] as string | undefined) ?? env.JWT_SECRET;
@@ -86,6 +138,7 @@ export function parseConformanceArgs(
       host,
       tokenLifetimeSeconds: lifetime,
       ...(secret !== undefined ? { jwtSecret: secret } : {}),
+      ...limits,
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   signJwt,
   type TransportType,
 } from '@switchboard/server';
+import { echoConnection } from './echo.js';
 import {
   applyCors,
   isNegotiatePath,
@@ -23,7 +24,6 @@ import {
   sendText,
   serveConformanceRoute,
 } from './endpoints.js';
-import { echoConnection } from './echo.js';
 import type { ConformanceOptions } from './options.js';
 import { HubWithAuthorization, TestHub } from './test-hub.js';
 
@@ -61,6 +61,44 @@ export function noWebSocketsTransports(
   return transports.length > 0 ? transports : undefined;
 }
 
+/**
+ * Issue #4: every connection of a TestHub endpoint receives `Presence(userId, isOnline)` on each
+ * transition of a user (online at their first connection, offline after their last one plus the
+ * grace period).
+ */
+function announcePresence(hubs: HubServer, path: string): void {
+  const hub = hubs.hubContext(path);
+  const announce = (userId: string, isOnline: boolean) => {
+    hub.clients.all.send('Presence', userId, isOnline).catch(() => undefined);
+  };
+  hub.presence.onUserOnline((event) => announce(event.userId, true));
+  hub.presence.onUserOffline((event) => announce(event.userId, false));
+}
+
+/**
+ * `GET /clientresult/{connectionId}`: client method `Result` on that TestHub connection (whichever
+ * TestHub endpoint it is on, as the reference's `IHubContext<TestHub>`), answered as text: the
+ * result, or the error's message (`Error: from callback`, `Client didn't provide a result.`,
+ * `Connection '<id>' does not exist.`).
+ */
+async function clientResult(
+  hubs: HubServer,
+  paths: readonly string[],
+  connectionId: string,
+): Promise<string> {
+  const missing = `Connection '${connectionId}' does not exist.`;
+  let message = missing;
+  for (const path of paths) {
+    try {
+      return String(await hubs.hubContext(path).clients.client(connectionId).invoke('Result'));
+    } catch (error) {
+      message = error instanceof Error ? error.message : String(error);
+      if (message !== missing) return message;
+    }
+  }
+  return message;
+}
+
 /** Starts the conformance server and resolves once it listens. */
 export async function startConformanceServer(
   options: ConformanceServerOptions = {},
@@ -75,6 +113,21 @@ export async function startConformanceServer(
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+    ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
+    ...(options.rateLimit !== undefined
+      ? {
+          rateLimit: {
+            perConnection: { rate: options.rateLimit, burst: options.rateLimit },
+            perUser: false as const,
+          },
+        }
+      : {}),
+    ...(options.negotiateRate !== undefined
+      ? { negotiateRateLimit: { perSecond: options.negotiateRate, burst: options.negotiateRate } }
+      : {}),
+    ...(options.maxConnectionsPerUser !== undefined
+      ? { maxConnectionsPerUser: options.maxConnectionsPerUser }
+      : {}),
   });
   hubs.mapHub('/testhub', TestHub);
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
@@ -83,6 +136,8 @@ export async function startConformanceServer(
   if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
   hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
   hubs.mapConnection('/echo', echoConnection);
+  const testHubPaths = noWebSockets ? ['/testhub', '/testhub-nowebsockets'] : ['/testhub'];
+  for (const path of testHubPaths) announcePresence(hubs, path);
 
   const issueToken = (user = 'testuser'): string =>
     signJwt(
@@ -95,7 +150,11 @@ export async function startConformanceServer(
       jwtSecret,
       { lifetimeSeconds },
     );
-  const routes = { issueToken, nextRedirect: () => ++redirects };
+  const routes = {
+    issueToken,
+    nextRedirect: () => ++redirects,
+    clientResult: (connectionId: string) => clientResult(hubs, testHubPaths, connectionId),
+  };
 
   const http = createServer((req, res) => {
     try {

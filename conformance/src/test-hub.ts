@@ -4,7 +4,8 @@
  * reference's PascalCase names (clients match them case-insensitively) and are never renamed.
  * @module
  */
-import { Hub } from '@switchboard/server';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Hub, type HubMethodsOptions, type UploadStream } from '@switchboard/server';
 
 /**
  * Thrown by `ThrowException`: its name is what detailed error texts show, so the client sees
@@ -28,11 +29,17 @@ const COMPLEX_OBJECT_JSON = {
 } as const;
 
 /**
- * The reference `TestHub`, minus what needs server features that do not exist yet (streaming,
- * client results: see conformance/README.md), plus the group and user senders and
- * `GetUserIdentifier` that outside checks use to exercise routing.
+ * The reference `TestHub` (its client result is the `/clientresult/{id}` route, in server.ts), plus
+ * the group and user senders and `GetUserIdentifier` that outside checks use to exercise routing,
+ * and the presence queries of issue #4.
  */
 export class TestHub extends Hub {
+  /** Streaming methods that are not async generators (see each). */
+  static methods: HubMethodsOptions = {
+    InfiniteStream: { stream: true },
+    StreamThrowException: { stream: true },
+  };
+
   Echo(message: string): string {
     return message;
   }
@@ -142,12 +149,85 @@ export class TestHub extends Hub {
   async SendToConnection(connectionId: string, message: unknown): Promise<void> {
     await this.clients.client(connectionId).send('Send', message);
   }
+
+  /** A stream of `"a"`, `"b"`, `"c"`. */
+  async *Stream(): AsyncGenerator<string> {
+    yield 'a';
+    yield 'b';
+    yield 'c';
+  }
+
+  /**
+   * 0, 1, 2, ... every 10 ms until the client cancels it (or disconnects). On cancellation the
+   * caller gets `StreamCanceled()`, as from the reference's cancellation-token callback. Not a
+   * generator, so the callback is registered when the method is called, even if the client's
+   * CancelInvocation arrives before the first item is asked for.
+   */
+  InfiniteStream(): AsyncIterable<number> {
+    const signal = this.invocationSignal;
+    const connection = this.context.connectionAborted;
+    const caller = this.clients.client(this.context.connectionId);
+    const notify = () => {
+      // After a disconnect there is no one to tell.
+      if (!connection.aborted) caller.send('StreamCanceled').catch(() => undefined);
+    };
+    if (signal.aborted) notify();
+    else signal.addEventListener('abort', notify, { once: true });
+    return countUntilAborted(signal);
+  }
+
+  /** Concatenates an upload stream of strings; a client error ends it with `HubException: <error>`. */
+  async StreamingConcat(source: UploadStream<string>): Promise<string> {
+    let text = '';
+    for await (const part of source) text += part;
+    return text;
+  }
+
+  /** A stream that completes at once. */
+  async *EmptyStream(): AsyncGenerator<never> {}
+
+  /** Throws before a stream exists, so the caller sees `...invoking 'StreamThrowException'...`. */
+  StreamThrowException(message: string): AsyncIterable<number> {
+    throw new InvalidOperationException(message);
+  }
+
+  /** Every online user id (server-wide, within the presence grace period), sorted. */
+  GetOnlineUsers(): Promise<string[]> {
+    return this.presence.onlineUsers();
+  }
+
+  /** How many live connections the user has (every hub, every node). */
+  async GetUserConnectionCount(userId: string): Promise<number> {
+    return (await this.presence.userConnections(userId)).length;
+  }
+
+  /** How many connections of authenticated users are in a group of this hub. */
+  GetGroupConnectionCount(groupName: string): Promise<number> {
+    return this.presence.groupConnectionCount(groupName);
+  }
+
+  /** The users with a connection in a group of this hub, sorted. */
+  GetGroupUsers(groupName: string): Promise<string[]> {
+    return this.presence.groupUsers(groupName);
+  }
 }
 
 /** The reference `HubWithAuthorization`, mapped at `/authorizedhub` with `authorize: true`. */
 export class HubWithAuthorization extends Hub {
   Echo(message: string): string {
     return message;
+  }
+}
+
+/** 0, 1, 2, ... every 10 ms until `signal` aborts. */
+async function* countUntilAborted(signal: AbortSignal): AsyncGenerator<number> {
+  for (let i = 0; !signal.aborted; i++) {
+    yield i;
+    try {
+      await sleep(10, undefined, { signal });
+    } catch {
+      return;
+    }
   }
 }
 

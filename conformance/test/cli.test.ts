@@ -84,6 +84,29 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
     kind: 'run',
     options: { port: 8080, host: '127.0.0.1', tokenLifetimeSeconds: 5, jwtSecret: 'env' },
   });
+  assert.deepEqual(
+    parseConformanceArgs([
+      '--presence-grace-ms',
+      '0',
+      '--rate-limit',
+      '10',
+      '--negotiate-rate=5',
+      '--max-connections-per-user',
+      '3',
+    ]),
+    {
+      kind: 'run',
+      options: {
+        port: 3000,
+        host: '127.0.0.1',
+        tokenLifetimeSeconds: 5,
+        presenceGraceMs: 0,
+        rateLimit: 10,
+        negotiateRate: 5,
+        maxConnectionsPerUser: 3,
+      },
+    },
+  );
   assert.deepEqual(parseConformanceArgs(['--help']), { kind: 'help' });
   for (const bad of [
     ['--port', 'x'],
@@ -91,6 +114,10 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
     ['--port', '-1'],
     ['--token-lifetime-s', '0'],
     ['--jwt-secret', ''],
+    ['--presence-grace-ms', '-1'],
+    ['--rate-limit', '0'],
+    ['--negotiate-rate', 'x'],
+    ['--max-connections-per-user', '0'],
     ['--nope'],
     ['positional'],
   ]) {
@@ -111,7 +138,20 @@ before(async () => {
   });
   badFlag = { child, stderr: () => err };
   [a, b] = await Promise.all([
-    startCli(['--port', '0', '--jwt-secret', 'shared-secret']),
+    startCli([
+      '--port',
+      '0',
+      '--jwt-secret',
+      'shared-secret',
+      '--rate-limit',
+      '2',
+      '--max-connections-per-user',
+      '1',
+      '--negotiate-rate',
+      '100',
+      '--presence-grace-ms',
+      '0',
+    ]),
     startCli(['--port', '0'], { JWT_SECRET: 'shared-secret' }),
   ]);
 });
@@ -126,6 +166,16 @@ test('two processes with the same --jwt-secret accept each other’s tokens; SIG
   assert.equal(await onB.invoke('Echo', 'cross'), 'cross');
   assert.equal(await onBTestHub.invoke('GetUserIdentifier'), 'alice');
   await onB.stop();
+
+  // The limit flags reach the server: one connection per user, two invocations per second.
+  const onA = await connect(a.url, '/testhub', { token: fromA });
+  await assert.rejects(connect(a.url, '/testhub', { token: fromA }), /Too many connections for this user/);
+  const outcomes = await Promise.allSettled([1, 2, 3, 4].map((n) => onA.invoke('Echo', n)));
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'rejected'],
+  );
+  await onA.stop();
 
   // A live connection drains on SIGTERM: the client is told to close, the process exits 0.
   const closed = new Promise<Error | undefined>((resolve) => onBTestHub.onclose(resolve));

@@ -139,10 +139,14 @@ test('/testhub-nowebsockets is mapped only once the server has ServerSentEvents 
   }
 });
 
-test('/echo negotiates like a hub; endpoints of later issues are absent: /uncreatable, /clientresult', async () => {
+test('/echo negotiates like a hub; /uncreatable is absent; /clientresult needs a connection id', async () => {
   assert.equal((await post('/echo/negotiate?negotiateVersion=1')).status, 200);
   assert.equal((await post('/uncreatable/negotiate?negotiateVersion=1')).status, 404);
-  assert.equal((await fetch(`${server.url}/clientresult/abc`)).status, 404);
+  assert.equal((await fetch(`${server.url}/clientresult`)).status, 404);
+  assert.equal((await fetch(`${server.url}/clientresult/a/b`)).status, 404);
+  const unknown = await fetch(`${server.url}/clientresult/abc`);
+  assert.equal(unknown.status, 200);
+  assert.equal(await unknown.text(), "Connection 'abc' does not exist.");
 });
 
 /** Sends a WebSocket upgrade request by hand and returns the raw response head. */
