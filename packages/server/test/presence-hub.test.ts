@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import type { HubConnection } from '@microsoft/signalr';
+import { HttpTransportType, type HubConnection } from '@microsoft/signalr';
 import { Hub, jwtBearerAuthenticator, signJwt } from '@switchboard/server';
 import { connectClient, startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
 
@@ -46,9 +46,16 @@ async function startPresenceServer(): Promise<TestServer> {
   return server;
 }
 
-function connectAs(server: TestServer, user: string | undefined): Promise<HubConnection> {
+function connectAs(
+  server: TestServer,
+  user: string | undefined,
+  transport: HttpTransportType = HttpTransportType.WebSockets,
+): Promise<HubConnection> {
   const token = user ? signJwt({ sub: user }, SECRET, { lifetimeSeconds: 300 }) : undefined;
-  return connectClient(`${server.baseUrl}/presence`, token ? { accessTokenFactory: () => token } : {});
+  return connectClient(`${server.baseUrl}/presence`, {
+    transport,
+    ...(token ? { accessTokenFactory: () => token } : {}),
+  });
 }
 
 /** Records the presence events one connection receives. */
@@ -60,24 +67,28 @@ function watch(connection: HubConnection): string[] {
   return events;
 }
 
-test('a user on three connections is shown once, and goes offline once after the last leaves and the grace', async () => {
+test('a user on three transports is shown once, and goes offline once after the last leaves and the grace', async () => {
   const server = await startPresenceServer();
   try {
     const watchers = [await connectAs(server, 'watcher-1'), await connectAs(server, undefined)];
     const logs = watchers.map(watch);
     const alice = [
-      await connectAs(server, 'alice'),
-      await connectAs(server, 'alice'),
-      await connectAs(server, 'alice'),
+      await connectAs(server, 'alice', HttpTransportType.WebSockets),
+      await connectAs(server, 'alice', HttpTransportType.ServerSentEvents),
+      await connectAs(server, 'alice', HttpTransportType.LongPolling),
     ];
     for (const log of logs) await waitFor(() => log.includes('alice:on'), 2_000, 'alice online');
     assert.deepEqual(await watchers[0]!.invoke('onlineUsers'), ['alice', 'watcher-1']);
     assert.equal(await watchers[0]!.invoke('userConnectionCount', 'alice'), 3);
     assert.deepEqual(await watchers[0]!.invoke('userTransports', 'alice'), [
       'WebSockets/bot',
-      'WebSockets/bot',
-      'WebSockets/bot',
+      'ServerSentEvents/bot',
+      'LongPolling/bot',
     ]);
+    // A send to the user reaches all three devices.
+    const got = alice.map((c) => new Promise((resolve) => c.on('note', resolve)));
+    await server.hubs.hubContext('/presence').clients.user('alice').send('note', 'to every device');
+    assert.deepEqual(await Promise.all(got), ['to every device', 'to every device', 'to every device']);
 
     await alice[0]!.stop();
     await alice[1]!.stop();
