@@ -34,23 +34,36 @@ async function start(rateLimit: object, metrics = new CounterMetrics()): Promise
 
 /** Fires `count` invokes at once and sorts the outcomes. */
 async function flood(connection: HubConnection, method: string, count: number) {
-  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => connection.invoke(method, `m${i}`)));
+  const results = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => connection.invoke(method, `m${i}`)),
+  );
   const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-  return { ok: results.length - refused.length, refused: refused.map((r) => String(r.reason?.message ?? r.reason)) };
+  return {
+    ok: results.length - refused.length,
+    refused: refused.map((r) => String(r.reason?.message ?? r.reason)),
+  };
 }
 
 test('an invoke over the connection limit gets SB_ERR_RATE_LIMITED; a user under the limit never notices', async () => {
   const metrics = new CounterMetrics();
-  const server = await start({ perConnection: { rate: 1, burst: 5 }, perUser: false, abuseThreshold: 1_000 }, metrics);
+  const server = await start(
+    { perConnection: { rate: 1, burst: 5 }, perUser: false, abuseThreshold: 1_000 },
+    metrics,
+  );
   try {
     const flooder = await connectAs(server, 'flooder');
     const neighbour = await connectAs(server, 'neighbour');
     const { ok, refused } = await flood(flooder, 'echo', 30);
     assert.ok(ok >= 5 && ok <= 7, `about the burst ran (${ok})`);
     assert.equal(refused.length, 30 - ok);
-    for (const text of refused) assert.match(text, /^SB_ERR_RATE_LIMITED: Too many invocations \(connection limit\)/);
+    for (const text of refused)
+      assert.match(text, /^SB_ERR_RATE_LIMITED: Too many invocations \(connection limit\)/);
     // The neighbour's own bucket is untouched.
-    assert.deepEqual(await Promise.all([1, 2, 3].map((i) => neighbour.invoke('echo', `n${i}`))), ['n1', 'n2', 'n3']);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((i) => neighbour.invoke('echo', `n${i}`))), [
+      'n1',
+      'n2',
+      'n3',
+    ]);
     assert.equal(metrics.snapshot().errors.SB_ERR_RATE_LIMITED, refused.length);
     await flooder.stop();
     await neighbour.stop();
@@ -61,7 +74,10 @@ test('an invoke over the connection limit gets SB_ERR_RATE_LIMITED; a user under
 
 test('unknown methods count against the limit, and refused sends are dropped and counted', async () => {
   const metrics = new CounterMetrics();
-  const server = await start({ perConnection: { rate: 1, burst: 3 }, perUser: false, abuseThreshold: 1_000 }, metrics);
+  const server = await start(
+    { perConnection: { rate: 1, burst: 3 }, perUser: false, abuseThreshold: 1_000 },
+    metrics,
+  );
   try {
     const client = await connectAs(server, 'spammer');
     const unknown = await flood(client, 'noSuchMethod', 10);
@@ -69,7 +85,11 @@ test('unknown methods count against the limit, and refused sends are dropped and
     assert.equal(unknown.refused.filter((t) => t.startsWith('SB_ERR_RATE_LIMITED')).length, 7);
     LimitedHub.calls = 0;
     for (let i = 0; i < 10; i++) void client.send('note', `s${i}`);
-    await waitFor(() => (metrics.snapshot().errors.SB_ERR_RATE_LIMITED ?? 0) >= 17, 3_000, 'dropped sends counted');
+    await waitFor(
+      () => (metrics.snapshot().errors.SB_ERR_RATE_LIMITED ?? 0) >= 17,
+      3_000,
+      'dropped sends counted',
+    );
     assert.equal(LimitedHub.calls, 0, 'no send ran: the bucket was empty');
     await client.stop();
   } finally {
@@ -77,7 +97,7 @@ test('unknown methods count against the limit, and refused sends are dropped and
   }
 });
 
-test('the per-user limit is shared by the user\'s connections; per-method limits apply on top', async () => {
+test("the per-user limit is shared by the user's connections; per-method limits apply on top", async () => {
   const server = await start({
     perConnection: false,
     perUser: { rate: 1, burst: 4 },
@@ -91,7 +111,10 @@ test('the per-user limit is shared by the user\'s connections; per-method limits
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'the two tabs share four tokens');
     const other = await connectAs(server, 'dave');
     assert.equal(await other.invoke('expensive'), 'done');
-    await assert.rejects(other.invoke('expensive'), /SB_ERR_RATE_LIMITED: Too many invocations \(method limit\)/);
+    await assert.rejects(
+      other.invoke('expensive'),
+      /SB_ERR_RATE_LIMITED: Too many invocations \(method limit\)/,
+    );
     for (const c of [...tabs, other]) await c.stop();
   } finally {
     await server.close();
