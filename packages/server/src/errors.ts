@@ -96,6 +96,12 @@ export const serverErrors = {
     summary: 'The transport ended without a Close message (network loss, a killed client).',
     surface: 'onDisconnected receives this error; logged at debug level',
   },
+  SB_ERR_AUTHENTICATION_EXPIRED: {
+    summary:
+      "The connection's credentials expired while it was open, and the hub closes such connections (closeOnAuthenticationExpiration).",
+    surface:
+      'Close message with allowReconnect true and no error, so the client reconnects with a fresh token; onDisconnected sees no error; logged and counted',
+  },
   SB_ERR_ON_CONNECTED_FAILED: {
     summary: "The hub's onConnected threw; the connection is refused.",
     surface: 'Close message "Connection closed with an error." with allowReconnect false',

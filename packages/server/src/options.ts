@@ -63,6 +63,28 @@ export interface HubOptions {
    * default; `true` turns on the documented defaults (`rateLimitDefaults`), an object sets them.
    */
   rateLimit?: RateLimitOptions | boolean;
+  /**
+   * Offer stateful reconnect (signalr-protocol.md section 18) to clients that ask for it
+   * (`withStatefulReconnect()`): over WebSockets, a connection whose socket drops without a close
+   * frame stays alive for `disconnectTimeoutMs`, and the client's new socket with the same token
+   * resumes it, with no message lost or repeated in either direction. Default false, as the
+   * reference's `AllowStatefulReconnects`.
+   */
+  allowStatefulReconnects?: boolean;
+  /**
+   * Bytes of sent and not yet acknowledged messages kept for replay per stateful connection. A
+   * buffer over this limit counts as a client that stopped reading: past `sendTimeoutMs` the
+   * connection is closed. Default 100,000 bytes (the reference's StatefulReconnectBufferSize).
+   */
+  statefulReconnectBufferSize?: number;
+  /**
+   * When the user's credentials expire (`Principal.expiresAt`, a JWT's `exp`), close the connection
+   * with a Close message that allows reconnecting and carries no error, so that a client with
+   * automatic reconnect comes back with a fresh token (the reference's
+   * CloseOnAuthenticationExpiration, signalr-protocol.md 8.5). Checked on the heartbeat against the
+   * wall clock. Default false.
+   */
+  closeOnAuthenticationExpiration?: boolean;
   /** Transports offered, in fallback order. Default: every transport the server implements. */
   transports?: readonly TransportType[];
   /** Who may connect. Default: anyone, anonymous included. */
@@ -173,6 +195,9 @@ export interface ResolvedHubOptions {
   readonly streamBufferCapacity: number;
   readonly clientResultTimeoutMs: number;
   readonly rateLimit: RateLimitOptions | undefined;
+  readonly allowStatefulReconnects: boolean;
+  readonly statefulReconnectBufferSize: number;
+  readonly closeOnAuthenticationExpiration: boolean;
   readonly transports: readonly TransportType[];
   readonly authorize: AuthorizationRequirement | undefined;
   readonly filters: readonly HubFilter[];
@@ -198,6 +223,9 @@ export const hubOptionDefaults = {
   maxSendBufferSize: 4 * 1024 * 1024,
   streamBufferCapacity: 10,
   clientResultTimeoutMs: 30_000,
+  allowStatefulReconnects: false,
+  statefulReconnectBufferSize: 100_000,
+  closeOnAuthenticationExpiration: false,
 } as const;
 
 /** Server-level defaults. */
@@ -231,6 +259,9 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     streamBufferCapacity: positive('streamBufferCapacity', pick('streamBufferCapacity')),
     clientResultTimeoutMs: positive('clientResultTimeoutMs', pick('clientResultTimeoutMs')),
     rateLimit: resolveRateLimit(hub.rateLimit ?? server.rateLimit),
+    allowStatefulReconnects: Boolean(pick('allowStatefulReconnects')),
+    statefulReconnectBufferSize: positive('statefulReconnectBufferSize', pick('statefulReconnectBufferSize')),
+    closeOnAuthenticationExpiration: Boolean(pick('closeOnAuthenticationExpiration')),
     transports: hub.transports ?? server.transports ?? SUPPORTED_TRANSPORTS,
     authorize: hub.authorize ?? server.authorize,
     filters: [...(server.filters ?? []), ...(hub.filters ?? [])],

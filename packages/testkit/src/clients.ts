@@ -19,6 +19,11 @@ export interface ClientOptions extends IHttpConnectionOptions {
   transport?: HttpTransportType;
   /** Reconnect automatically after these delays (ms), as `withAutomaticReconnect(delays)`. */
   automaticReconnect?: number[];
+  /**
+   * Ask for stateful reconnect, as `withStatefulReconnect()` (with its buffer size when given): a
+   * dropped WebSocket comes back with nothing lost.
+   */
+  statefulReconnect?: boolean | { bufferSize: number };
 }
 
 /**
@@ -26,10 +31,13 @@ export interface ClientOptions extends IHttpConnectionOptions {
  * used as it is.
  */
 export async function connectClient(url: string, options: ClientOptions = {}): Promise<HubConnection> {
-  const { protocol, logLevel, noStart, automaticReconnect, ...http } = options;
+  const { protocol, logLevel, noStart, automaticReconnect, statefulReconnect, ...http } = options;
   let builder = new HubConnectionBuilder().withUrl(url, http).configureLogging(logLevel ?? LogLevel.None);
   if (protocol) builder = builder.withHubProtocol(protocol);
   if (automaticReconnect) builder = builder.withAutomaticReconnect(automaticReconnect);
+  if (statefulReconnect) {
+    builder = builder.withStatefulReconnect(statefulReconnect === true ? undefined : statefulReconnect);
+  }
   const connection = builder.build();
   if (!noStart) await connection.start();
   return connection;

@@ -68,6 +68,11 @@ export interface RawClientOptions {
    * `false` for nothing. `connect` waits for the handshake reply only with the default.
    */
   handshake?: string | Uint8Array | false;
+  /**
+   * The socket resumes a stateful-reconnect connection (signalr-protocol.md 18.5): no handshake is
+   * sent (unless `handshake` says otherwise) and none is expected; every frame holds hub messages.
+   */
+  resumed?: boolean;
 }
 
 /** A frame the server sent. */
@@ -156,6 +161,7 @@ export class RawClient {
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
     const ws = new WebSocket(url, { headers: options.headers });
     const client = new RawClient(ws, connectionId, token);
+    if (options.resumed) client.handshakeResponse = {};
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
@@ -169,9 +175,10 @@ export class RawClient {
       });
       ws.once('error', reject);
     });
-    const handshake = options.handshake ?? writeHandshakeRequest('json', 1).toString('utf8');
+    const handshake =
+      options.handshake ?? (options.resumed ? false : writeHandshakeRequest('json', 1).toString('utf8'));
     if (handshake !== false) client.sendRaw(handshake);
-    if (options.handshake === undefined) {
+    if (options.handshake === undefined && !options.resumed) {
       const response = await client.handshake();
       if (response.error) throw new Error(`Handshake failed: ${response.error}`);
     }

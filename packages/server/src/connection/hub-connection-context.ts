@@ -28,6 +28,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
 import { InvocationSlotHandle, InvocationSlots } from './invocation-slots.js';
+import { MessageBuffer } from './message-buffer.js';
 import { StreamTracker } from './stream-tracker.js';
 
 /** A coarse clock shared by all connections, refreshed on every heartbeat tick. */
@@ -51,6 +52,15 @@ export interface HubConnectionEnvironment {
 }
 
 type State = 'handshake' | 'connecting' | 'connected' | 'closed';
+
+/**
+ * Given to a connection whose negotiate enabled stateful reconnect (signalr-protocol.md 18.1); the
+ * feature turns on when the handshake asks for version 2 or more.
+ */
+export interface StatefulReconnectHooks {
+  /** The transport dropped and the connection waits for the client's new one (18.5). */
+  onDetached(): void;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -88,16 +98,28 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private hubConnected = false;
   private readonly ended: Promise<void>;
   private resolveEnded!: () => void;
+  /** When the user's credentials expire (epoch ms), if the hub closes connections then (8.5). */
+  private authExpiresAt: number | undefined;
+  /** Stateful reconnect's numbering and replay buffer, when the feature is on (section 18). */
+  private messageBuffer: MessageBuffer | undefined;
+  /** The transport dropped; the connection waits for the client's next one (18.5). */
+  private detached = false;
+  /** Why the transport dropped, for onDisconnected if the client never comes back. */
+  private detachError: Error | undefined;
+  /** The first transport (the one this object receives from directly) was replaced. */
+  private firstTransportRetired = false;
 
   constructor(
     readonly connectionId: string,
     readonly user: Principal | undefined,
     readonly request: HttpRequestInfo,
-    private readonly transportImpl: ConnectionTransport,
+    private transportImpl: ConnectionTransport,
     private readonly env: HubConnectionEnvironment,
     private readonly onEnded: (connection: HubConnectionContext) => void,
+    private readonly statefulHooks?: StatefulReconnectHooks,
   ) {
     this.userIdentifier = user?.userId;
+    this.authExpiresAt = env.options.closeOnAuthenticationExpiration ? user?.expiresAt : undefined;
     this.startedAt = env.clock.now;
     this.lastReceivedAt = env.clock.now;
     this.lastWriteAt = env.clock.now;
@@ -157,7 +179,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   writeMessage(message: SerializedHubMessage): void {
     // 'connecting' too: onConnected runs after the handshake reply and may send at once (9.6).
     if (this.state !== 'connected' && this.state !== 'connecting') return;
-    this.writeBytes(message.getSerialized(this.hubProtocol!));
+    this.writeBytes(message.getSerialized(this.hubProtocol!), message.message);
   }
 
   // ---- HubCallerContext ----------------------------------------------------------------------
@@ -169,6 +191,16 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   // ---- TransportReceiver -----------------------------------------------------------------
 
   receive(data: Buffer): void {
+    if (this.firstTransportRetired) return;
+    this.receiveData(data);
+  }
+
+  transportEnded(clean: boolean, reason?: string): void {
+    if (this.firstTransportRetired) return;
+    this.transportLost(clean, reason);
+  }
+
+  private receiveData(data: Buffer): void {
     if (this.state === 'closed') return;
     this.lastReceivedAt = this.env.clock.now;
     this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data]);
@@ -178,14 +210,18 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.readMessages();
   }
 
-  transportEnded(clean: boolean, reason?: string): void {
-    if (this.state === 'closed') return;
+  private transportLost(clean: boolean, reason?: string): void {
+    if (this.state === 'closed' || this.detached) return;
     let error: SwitchboardError | undefined;
     if (!clean) {
       error = new SwitchboardError(
         'SB_ERR_CONNECTION_ABORTED',
         reason ?? 'The transport ended without a close.',
       );
+      if (this.messageBuffer !== undefined && this.state !== 'handshake') {
+        this.detach(error);
+        return;
+      }
     } else if (this.buffer.length > 0 && this.state !== 'handshake') {
       // Half a message was left: the reference's InvalidDataException (15.8).
       error = new SwitchboardError(
@@ -209,7 +245,12 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       return;
     }
     if (this.state !== 'connected') return;
-    if (this.transportImpl.bufferedAmount > o.sendBufferHighWaterMark) {
+    const replayBuffer = this.messageBuffer;
+    // A replay buffer over its limit means the client acknowledges nothing: as good as not reading.
+    if (
+      (!this.detached && this.transportImpl.bufferedAmount > o.sendBufferHighWaterMark) ||
+      (replayBuffer !== undefined && replayBuffer.overLimit)
+    ) {
       this.backedUpSince ??= now;
       if (now - this.backedUpSince >= o.sendTimeoutMs) {
         this.stalled(`The client read nothing for ${o.sendTimeoutMs} ms while data waited to be sent.`);
@@ -217,6 +258,16 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       }
     } else {
       this.backedUpSince = undefined;
+    }
+    if (this.detached) return;
+    if (this.authExpiresAt !== undefined && Date.now() >= this.authExpiresAt) {
+      this.authenticationExpired();
+      return;
+    }
+    if (replayBuffer !== undefined) {
+      // Acknowledge what arrived since the last tick (18.3).
+      const ack = replayBuffer.takeAck();
+      if (ack !== undefined) this.writeOwn({ type: MessageType.Ack, sequenceId: ack });
     }
     // While invocations wait for a slot the server itself stopped reading, so the client's silence
     // is not the client's doing: the timeout pauses, as the reference's does during dispatch (16.3).
@@ -244,6 +295,109 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     // No Ping messages on long polling: its polls are the keep-alive (7.11).
     if (this.transportImpl.sendsKeepAlive !== false && now - this.lastWriteAt >= o.keepAliveIntervalMs)
       this.writeOwn(PING_MESSAGE);
+  }
+
+  // ---- stateful reconnect (section 18) ------------------------------------------------------
+
+  /** Whether a new transport may take over this connection (stateful reconnect is on, not ended). */
+  get canResume(): boolean {
+    return this.messageBuffer !== undefined && (this.state === 'connected' || this.state === 'connecting');
+  }
+
+  /**
+   * Carries on over `transport`, the client's new WebSocket after a drop (18.6): the server's
+   * Sequence goes first, then every message the client has not acknowledged, in order; then the
+   * connection goes on as before. A transport still thought alive is cut. Returns the receiver the
+   * new transport reports to, or undefined when the connection cannot resume.
+   */
+  resume(transport: ConnectionTransport): TransportReceiver | undefined {
+    const replayBuffer = this.messageBuffer;
+    if (replayBuffer === undefined || !this.canResume) return undefined;
+    const previous = this.transportImpl;
+    const wasDetached = this.detached;
+    this.transportImpl = transport;
+    this.firstTransportRetired = true;
+    this.detached = false;
+    this.detachError = undefined;
+    this.buffer = EMPTY; // a message cut in half by the drop comes again whole
+    this.lastReceivedAt = this.env.clock.now;
+    this.backedUpSince = undefined;
+    if (!wasDetached) previous.close('abort');
+    if (this.readPauses > 0) transport.pause();
+    this.env.logger.debug('connection.resumed', { hub: this.env.hubPath, connectionId: this.connectionId });
+    const replay = replayBuffer.replay();
+    // The client drops everything until it has seen a Sequence (18.6).
+    this.writeOwn({ type: MessageType.Sequence, sequenceId: replay.sequenceId });
+    for (const bytes of replay.messages) {
+      transport.write(bytes, this.binary);
+      this.env.metrics.messageSent(this.env.hubPath, bytes.length);
+    }
+    return {
+      receive: (data) => {
+        if (this.transportImpl === transport) this.receiveData(data);
+      },
+      transportEnded: (clean, reason) => {
+        if (this.transportImpl === transport) this.transportLost(clean, reason);
+      },
+    };
+  }
+
+  /**
+   * The disconnect timeout disposed the connection (the client never came back, or never started
+   * a transport): end it with the error of the drop, if there was one.
+   */
+  abandon(): void {
+    if (this.detached) {
+      this.env.logger.debug('connection.reconnect_window_expired', {
+        hub: this.env.hubPath,
+        connectionId: this.connectionId,
+      });
+    }
+    this.closeWith(undefined, this.detachError);
+  }
+
+  private detach(error: Error): void {
+    this.detached = true;
+    this.detachError = error;
+    this.buffer = EMPTY;
+    this.backedUpSince = undefined;
+    this.env.logger.debug('connection.transport_lost', {
+      hub: this.env.hubPath,
+      connectionId: this.connectionId,
+      reason: error.message,
+    });
+    this.statefulHooks!.onDetached();
+  }
+
+  /** Counts an inbound message for stateful reconnect; false when it is not for the hub (18.6). */
+  private track(replayBuffer: MessageBuffer, message: HubMessage): boolean {
+    switch (message.type) {
+      case MessageType.Ack:
+        replayBuffer.ack(message.sequenceId);
+        return false;
+      case MessageType.Sequence:
+        if (!replayBuffer.resetSequence(message.sequenceId)) {
+          this.protocolViolation(
+            new SwitchboardError(
+              'SB_ERR_PROTOCOL_VIOLATION',
+              "Sequence ID greater than amount of messages we've received.",
+            ),
+          );
+        }
+        return false;
+      default:
+        return replayBuffer.shouldProcess(message);
+    }
+  }
+
+  private authenticationExpired(): void {
+    this.env.metrics.error(this.env.hubPath, 'SB_ERR_AUTHENTICATION_EXPIRED');
+    this.env.logger.debug('connection.authentication_expired', {
+      hub: this.env.hubPath,
+      connectionId: this.connectionId,
+    });
+    // No error, and reconnecting allowed: the client comes back with a fresh token (8.5).
+    this.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
   }
 
   // ---- closing -------------------------------------------------------------------------------
@@ -363,6 +517,10 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     }
     this.hubProtocol = protocol;
     this.binary = protocol.transferFormat === 'Binary';
+    // Stateful reconnect needs the negotiate's consent and a version 2 handshake (9.8).
+    if (this.statefulHooks !== undefined && request.version >= 2) {
+      this.messageBuffer = new MessageBuffer(this.env.options.statefulReconnectBufferSize);
+    }
     this.buffer = this.buffer.subarray(consumed);
     // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
     this.writeBytes(writeHandshakeResponse());
@@ -463,8 +621,10 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     }
     if (messages.length === 0) return;
     this.env.metrics.messagesReceived(this.env.hubPath, messages.length, total - this.buffer.length);
+    const replayBuffer = this.messageBuffer;
     for (const message of messages) {
       if (this.state === 'closed') return;
+      if (replayBuffer !== undefined && !this.track(replayBuffer, message)) continue;
       // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
       if (this.state === 'connecting' || this.held.length > 0 || this.streams.blocked)
         this.held.push(message);
@@ -645,15 +805,28 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       });
       return;
     }
-    this.writeBytes(bytes);
+    this.writeBytes(bytes, completion);
   }
 
   private writeOwn(message: HubMessage): void {
     if (this.state === 'closed' || !this.hubProtocol) return;
-    this.writeBytes(this.hubProtocol.writeMessage(message));
+    this.writeBytes(this.hubProtocol.writeMessage(message), message);
   }
 
-  private writeBytes(bytes: Buffer): void {
+  /**
+   * The one way out for hub messages. With stateful reconnect on, `message` is numbered and its
+   * bytes kept for replay; while the transport is down they are only kept.
+   */
+  private writeBytes(bytes: Buffer, message?: HubMessage): void {
+    const replayBuffer = this.messageBuffer;
+    if (replayBuffer !== undefined) {
+      if (message !== undefined) replayBuffer.recordSent(message, bytes);
+      if (replayBuffer.size > this.env.options.maxSendBufferSize) {
+        this.stalled(`More than ${this.env.options.maxSendBufferSize} bytes waited to be acknowledged.`);
+        return;
+      }
+      if (this.detached) return;
+    }
     this.lastWriteAt = this.env.clock.now;
     this.transportImpl.write(bytes, this.binary);
     this.env.metrics.messageSent(this.env.hubPath, bytes.length);

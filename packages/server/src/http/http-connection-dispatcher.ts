@@ -265,6 +265,12 @@ export class HttpConnectionDispatcher {
       );
     }
     const connection = this.connections.create(endpoint.key, version.version, owner);
+    // Stateful reconnect (18.1): the client asks, the hub allows it, and it only runs on WebSockets.
+    connection.useStatefulReconnect =
+      endpoint.kind === 'hub' &&
+      endpoint.env.options.allowStatefulReconnects &&
+      endpoint.transports.includes('WebSockets') &&
+      info.query.get('useStatefulReconnect')?.trim().toLowerCase() === 'true';
     o.logger.debug('connection.negotiated', { hub: endpoint.path, connectionId: connection.connectionId });
     sendJson(
       res,
@@ -274,6 +280,7 @@ export class HttpConnectionDispatcher {
         connectionId: connection.connectionId,
         connectionToken: connection.connectionToken,
         transports: endpoint.transports,
+        useStatefulReconnect: connection.useStatefulReconnect,
       }),
     );
   }
@@ -385,6 +392,9 @@ export class HttpConnectionDispatcher {
         transport,
         endpoint.env,
         ended,
+        connection.useStatefulReconnect && transport.name === 'WebSockets'
+          ? { onDetached: () => this.connections.setActive(connection, false) }
+          : undefined,
       );
       connection.application = {
         tick: (now) => hub.tick(now),
@@ -392,7 +402,11 @@ export class HttpConnectionDispatcher {
           hub.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
           return hub.closed;
         },
-        abandon: () => hub.closeWith(undefined, undefined),
+        abandon: () => hub.abandon(),
+        get resumable() {
+          return hub.canResume;
+        },
+        resume: (next) => hub.resume(next),
       };
       return { receiver: hub, run: () => {} };
     }

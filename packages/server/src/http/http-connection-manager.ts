@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/authentication.js';
+import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
 import type { HeartbeatClock } from '../connection/hub-connection-context.js';
 import type { TransportType } from '../options.js';
 import type { TimeProvider, TimerHandle } from '../time-provider.js';
@@ -18,6 +19,10 @@ export interface ConnectionApplication {
   shutdown(): Promise<void>;
   /** The disconnect timeout disposed the connection: end without telling anyone. */
   abandon(): void;
+  /** Whether a new WebSocket may take over the connection (stateful reconnect, section 18). */
+  readonly resumable?: boolean;
+  /** Carries on over a new WebSocket; returns its receiver, or undefined when it cannot. */
+  resume?(transport: ConnectionTransport): TransportReceiver | undefined;
 }
 
 /** A connection as the HTTP layer tracks it, from negotiate until it is disposed (3.3). */
@@ -39,6 +44,8 @@ export class HttpConnection {
   user: Principal | undefined;
   /** Who the connection counts against for the per-user and per-IP caps, when they are on. */
   owner: ConnectionOwner | undefined;
+  /** Negotiate enabled stateful reconnect (the client asked and the hub allows it, 18.1). */
+  useStatefulReconnect = false;
 
   constructor(
     /** The public id. */

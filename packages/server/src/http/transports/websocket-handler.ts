@@ -60,6 +60,13 @@ export async function upgradeWebSocket(
     if (found.transportType && found.transportType !== 'WebSockets') {
       return refuse(400, 'SB_ERR_TRANSPORT_NOT_SUPPORTED', 'Cannot change transports mid-connection');
     }
+    if (found.transportType === 'WebSockets' && found.application?.resumable) {
+      // Stateful reconnect: the same user's new socket takes over (18.5, 18.6).
+      if (endpoint.authorize !== undefined && user?.userId !== found.user?.userId) {
+        return refuse(403, 'SB_ERR_FORBIDDEN');
+      }
+      return resumeWebSocket(d, found, req, socket, head);
+    }
     if (found.status !== 'inactive' || found.transportType) return refuse(409, 'SB_ERR_CONNECTION_CONFLICT');
     connection = found;
   } else {
@@ -105,5 +112,33 @@ export async function upgradeWebSocket(
     const { receiver, run } = d.startApplication(endpoint, connection, user, info, transport);
     transport.attach(receiver);
     run();
+  });
+}
+
+/**
+ * Stateful reconnect: the client's new WebSocket for a live connection. It sends no handshake; the
+ * connection writes its Sequence and replay, then carries on over the new socket.
+ */
+function resumeWebSocket(
+  d: HttpConnectionDispatcher,
+  connection: HttpConnection,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const application = connection.application;
+    if (connection.status === 'disposed' || !application?.resume) {
+      ws.terminate();
+      return;
+    }
+    const transport = new WebSocketTransport(ws, d.options.time);
+    const receiver = application.resume(transport);
+    if (!receiver) {
+      ws.terminate();
+      return;
+    }
+    d.connections.setActive(connection, true);
+    transport.attach(receiver);
   });
 }
