@@ -55,3 +55,12 @@ test('a Sequence beyond what was received is refused', () => {
   assert.equal(buffer.resetSequence(3), false);
   assert.equal(buffer.resetSequence(2), true);
 });
+
+test('after a reconnect the last Ack is due again, even with nothing new', () => {
+  const buffer = new MessageBuffer(1_000);
+  buffer.shouldProcess(invocation(1));
+  assert.equal(buffer.takeAck(), 1);
+  assert.equal(buffer.resetSequence(1), true);
+  assert.equal(buffer.shouldProcess(invocation(1)), false);
+  assert.equal(buffer.takeAck(), 1);
+});

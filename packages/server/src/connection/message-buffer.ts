@@ -100,6 +100,8 @@ export class MessageBuffer {
   resetSequence(sequenceId: number): boolean {
     if (sequenceId > this.received + 1) return false;
     this.received = sequenceId - 1;
+    // The client may have missed the last Ack when the transport dropped: send it again.
+    if (this.processed > 0) this.ackDue = true;
     return true;
   }
 
