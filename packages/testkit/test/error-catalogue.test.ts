@@ -4,11 +4,13 @@ import test from 'node:test';
 import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
 import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
+import { backplaneRedisErrors } from '../../backplane-redis/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
 const catalogues: Record<string, Record<string, { summary: string; surface: string }>> = {
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
+  '@switchboard/backplane-redis': backplaneRedisErrors,
   '@switchboard/chat-server': chatErrors,
 };
 
