@@ -14,6 +14,8 @@
  * @module
  */
 export { BackplaneError, type BackplaneRedisErrorCode, backplaneRedisErrors } from './errors.js';
+// presence (RedisPresenceStore, src/presence/)
+export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence/redis-presence-store.js';
 export type { BusCounters } from './redis-bus.js';
 export {
   type RedisBackplaneCounters,
