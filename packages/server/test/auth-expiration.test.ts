@@ -17,6 +17,7 @@ import { Hub, type HubMetrics, jwtBearerAuthenticator, noopMetrics, signJwt } fr
 import {
   connectClient,
   deferred,
+  negotiate,
   RawClient,
   startTestServer,
   type TestServer,
@@ -54,6 +55,10 @@ before(async () => {
       hubs.mapHub('/expiring', ExpiringHub, { closeOnAuthenticationExpiration: true, authorize: true });
       hubs.mapHub('/expiring-open', ExpiringHub, { closeOnAuthenticationExpiration: true });
       hubs.mapHub('/lenient', ExpiringHub, { authorize: true });
+      hubs.mapHub('/expiring-stateful', ExpiringHub, {
+        closeOnAuthenticationExpiration: true,
+        allowStatefulReconnects: true,
+      });
     },
     {
       authenticate: jwtBearerAuthenticator({ secret }),
@@ -92,6 +97,25 @@ describe('closeOnAuthenticationExpiration', () => {
     assert.equal(anonymous.ofType(MessageType.Close).length + lenient.ofType(MessageType.Close).length, 0);
     anonymous.close();
     lenient.close();
+  });
+
+  test("a stateful reconnect's fresh token replaces the expiring one", async () => {
+    const hub = `${server.baseUrl}/expiring-stateful`;
+    const auth = (lifetime: number) => ({ Authorization: `Bearer ${token('liv', lifetime)}` });
+    const reply = await negotiate(hub, 'negotiateVersion=1&useStatefulReconnect=true', { headers: auth(2) });
+    const id = reply.json!.connectionToken as string;
+    const raw = await RawClient.connect(hub, {
+      id,
+      headers: auth(2),
+      handshake: '{"protocol":"json","version":2}\x1e',
+    });
+    await raw.handshake();
+    raw.terminate();
+    const resumed = await RawClient.connect(hub, { id, headers: auth(60), resumed: true });
+    await sleep(2_300);
+    assert.equal(resumed.isClosed, false);
+    assert.equal(resumed.ofType(MessageType.Close).length, 0);
+    resumed.close();
   });
 
   test('the official client with automatic reconnect comes back with a fresh token', async () => {

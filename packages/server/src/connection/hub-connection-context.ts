@@ -307,12 +307,17 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   /**
    * Carries on over `transport`, the client's new WebSocket after a drop (18.6): the server's
    * Sequence goes first, then every message the client has not acknowledged, in order; then the
-   * connection goes on as before. A transport still thought alive is cut. Returns the receiver the
+   * connection goes on as before. A transport still thought alive is cut. `user` is the new
+   * request's user, whose credentials' expiry replaces the old one. Returns the receiver the
    * new transport reports to, or undefined when the connection cannot resume.
    */
-  resume(transport: ConnectionTransport): TransportReceiver | undefined {
+  resume(transport: ConnectionTransport, user?: Principal): TransportReceiver | undefined {
     const replayBuffer = this.messageBuffer;
     if (replayBuffer === undefined || !this.canResume) return undefined;
+    // The new request's credentials count from now on (a fresh token lasts longer).
+    if (this.authExpiresAt !== undefined && user?.userId === this.userIdentifier) {
+      this.authExpiresAt = user?.expiresAt;
+    }
     const previous = this.transportImpl;
     const wasDetached = this.detached;
     this.transportImpl = transport;

@@ -406,7 +406,7 @@ export class HttpConnectionDispatcher {
         get resumable() {
           return hub.canResume;
         },
-        resume: (next) => hub.resume(next),
+        resume: (next, nextUser) => hub.resume(next, nextUser),
       };
       return { receiver: hub, run: () => {} };
     }

@@ -22,7 +22,7 @@ export interface ConnectionApplication {
   /** Whether a new WebSocket may take over the connection (stateful reconnect, section 18). */
   readonly resumable?: boolean;
   /** Carries on over a new WebSocket; returns its receiver, or undefined when it cannot. */
-  resume?(transport: ConnectionTransport): TransportReceiver | undefined;
+  resume?(transport: ConnectionTransport, user: Principal | undefined): TransportReceiver | undefined;
 }
 
 /** A connection as the HTTP layer tracks it, from negotiate until it is disposed (3.3). */

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { writeHandshakeResponse } from '@switchboard/protocol';
 import type { WebSocket } from 'ws';
+import type { Principal } from '../../auth/authentication.js';
 import { authorize } from '../../hubs/authorization.js';
 import type { HttpConnectionDispatcher, HttpEndpoint } from '../http-connection-dispatcher.js';
 import type { HttpConnection } from '../http-connection-manager.js';
@@ -65,7 +66,7 @@ export async function upgradeWebSocket(
       if (endpoint.authorize !== undefined && user?.userId !== found.user?.userId) {
         return refuse(403, 'SB_ERR_FORBIDDEN');
       }
-      return resumeWebSocket(d, found, req, socket, head);
+      return resumeWebSocket(d, found, user, req, socket, head);
     }
     if (found.status !== 'inactive' || found.transportType) return refuse(409, 'SB_ERR_CONNECTION_CONFLICT');
     connection = found;
@@ -122,6 +123,7 @@ export async function upgradeWebSocket(
 function resumeWebSocket(
   d: HttpConnectionDispatcher,
   connection: HttpConnection,
+  user: Principal | undefined,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -133,7 +135,7 @@ function resumeWebSocket(
       return;
     }
     const transport = new WebSocketTransport(ws, d.options.time);
-    const receiver = application.resume(transport);
+    const receiver = application.resume(transport, user);
     if (!receiver) {
       ws.terminate();
       return;
