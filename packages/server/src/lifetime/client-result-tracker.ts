@@ -59,8 +59,8 @@ export class ClientResultTracker {
             ),
           );
         }, timeoutMs);
-        // A pending answer is no reason to keep the process alive.
-        timer.unref?.();
+        // Not unref'd: someone awaits this answer, and the timeout is what settles it; an unref'd
+        // timer would let a process with nothing else to do exit with the caller still waiting.
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
