@@ -4,6 +4,8 @@
  * @module
  */
 import { decode, encode } from '@msgpack/msgpack';
+import type { HubProtocol } from '@switchboard/protocol';
+import type { SerializedHubMessage } from '@switchboard/server';
 
 /** Fields every envelope carries. */
 interface EnvelopeBase {
@@ -120,4 +122,31 @@ export function compareIds(a: string, b: string): number {
 function splitId(id: string): [number, number] {
   const dash = id.indexOf('-');
   return dash < 0 ? [Number(id), 0] : [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
+
+/**
+ * The envelope of a hub message: serialized once for each protocol the cluster may use (the cache of
+ * `message` is shared with the local recipients). Undefined when no protocol could serialize it
+ * (the sender's mistake, which the send reports).
+ */
+export function serializeMessage(
+  origin: string,
+  n: number,
+  protocols: readonly HubProtocol[],
+  message: SerializedHubMessage,
+  extra: Partial<MessageEnvelope>,
+): Buffer | undefined {
+  const frames: Record<string, Uint8Array> = {};
+  let any = false;
+  for (const protocol of protocols) {
+    try {
+      frames[protocol.name] = message.getSerialized(protocol);
+      any = true;
+    } catch {
+      // reported by the send once local recipients are served
+    }
+  }
+  if (!any) return undefined;
+  const target = (message.message as { target: string }).target;
+  return encodeEnvelope({ ...extra, o: origin, n, k: 'm', t: target, f: frames });
 }

@@ -17,8 +17,8 @@ export { BackplaneError, type BackplaneRedisErrorCode, backplaneRedisErrors } fr
 // presence (RedisPresenceStore, src/presence/)
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence/redis-presence-store.js';
 export type { BusCounters } from './redis-bus.js';
-export {
-  type RedisBackplaneCounters,
-  RedisHubLifetimeManager,
-  type RedisHubLifetimeManagerOptions,
-} from './redis-hub-lifetime-manager.js';
+export { RedisHubLifetimeManager } from './redis-hub-lifetime-manager.js';
+export type {
+  RedisBackplaneCounters,
+  RedisHubLifetimeManagerOptions,
+} from './redis-hub-lifetime-manager-options.js';

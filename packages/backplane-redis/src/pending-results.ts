@@ -152,3 +152,37 @@ export class PendingAcks {
     this.pending.clear();
   }
 }
+
+/**
+ * On the node that holds a connection: the invocations of callers on other nodes that wait for
+ * the connection's Completion (connection id, then invocation id, to the caller's node id).
+ */
+export class RemoteInvocations {
+  private readonly byConnection = new Map<string, Map<string, string>>();
+
+  add(connectionId: string, invocationId: string, callerNode: string): void {
+    let byId = this.byConnection.get(connectionId);
+    if (!byId) {
+      byId = new Map();
+      this.byConnection.set(connectionId, byId);
+    }
+    byId.set(invocationId, callerNode);
+  }
+
+  /** Removes one and returns its caller's node; undefined when it is not waiting. */
+  take(connectionId: string, invocationId: string): string | undefined {
+    const byId = this.byConnection.get(connectionId);
+    const caller = byId?.get(invocationId);
+    if (caller === undefined) return undefined;
+    byId!.delete(invocationId);
+    if (byId!.size === 0) this.byConnection.delete(connectionId);
+    return caller;
+  }
+
+  /** Removes every invocation waiting on a connection (it ended) and returns them. */
+  takeConnection(connectionId: string): Map<string, string> {
+    const byId = this.byConnection.get(connectionId) ?? new Map<string, string>();
+    this.byConnection.delete(connectionId);
+    return byId;
+  }
+}

@@ -18,45 +18,21 @@ import {
   type HubLifetimeManager,
   SerializedHubMessage,
 } from '@switchboard/server';
-import type { RedisOptions } from 'ioredis';
-import { type Envelope, encodeEnvelope, type MessageEnvelope } from './envelope.js';
+import { type Envelope, encodeEnvelope, type MessageEnvelope, serializeMessage } from './envelope.js';
 import { BackplaneError } from './errors.js';
 import { LocalConnections } from './local-connections.js';
-import { disconnected, doesNotExist, PendingAcks, PendingClientResults } from './pending-results.js';
-import { type BusCounters, RedisBus } from './redis-bus.js';
-
-/** Options of {@link RedisHubLifetimeManager}. */
-export interface RedisHubLifetimeManagerOptions {
-  /** ioredis options or a `redis://` URL. Default: 127.0.0.1:6379. */
-  readonly redis?: RedisOptions | string;
-  /** Prefix of every channel and key: keeps clusters (and test runs) apart. Default `switchboard:`. */
-  readonly prefix?: string;
-  /** This node's id, unique in the cluster. Default: a random UUID. */
-  readonly nodeId?: string;
-  /** The hub's name (its path): hubs never see each other's traffic. Default `hub`. */
-  readonly hubName?: string;
-  /** Replay window: about this many entries per channel log. Default 10 000. */
-  readonly maxLen?: number;
-  /** Replay window: entries older than this leave the log. Default 60 000 ms. */
-  readonly maxAgeMs?: number;
-  /** Sends queued while Redis is unreachable; past it the oldest is dropped and counted. Default 10 000. */
-  readonly maxQueuedPublishes?: number;
-  /** How long a remote group change waits for the owning node. Default 5 000 ms. */
-  readonly ackTimeoutMs?: number;
-  /**
-   * Every protocol the cluster's clients may use: each send is serialized once for each and the
-   * bytes travel to the other nodes. Default JSON and MessagePack.
-   */
-  readonly protocols?: readonly HubProtocol[];
-  /** Receives every backplane error (Redis down, queue overflow, replay gap). Default: ignore (counted). */
-  readonly onError?: (error: BackplaneError) => void;
-}
-
-/** The counters of one node: bus traffic and subscriptions. */
-export interface RedisBackplaneCounters extends BusCounters {
-  /** Channels this node subscribes to now. */
-  readonly subscribedChannels: number;
-}
+import {
+  disconnected,
+  doesNotExist,
+  PendingAcks,
+  PendingClientResults,
+  RemoteInvocations,
+} from './pending-results.js';
+import { RedisBus } from './redis-bus.js';
+import type {
+  RedisBackplaneCounters,
+  RedisHubLifetimeManagerOptions,
+} from './redis-hub-lifetime-manager-options.js';
 
 /**
  * A {@link HubLifetimeManager} across nodes on Redis (docs/scale-out.md).
@@ -99,7 +75,7 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
   private readonly results = new PendingClientResults();
   private readonly acks = new PendingAcks();
   /** Invocations of callers on other nodes to this node's connections: connection → id → caller node. */
-  private readonly remoteInvocations = new Map<string, Map<string, string>>();
+  private readonly remoteInvocations = new RemoteInvocations();
   private readonly protocols: readonly HubProtocol[];
   private readonly byName: Map<string, HubProtocol>;
   private readonly base: string;
@@ -171,10 +147,9 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
     if (!entry) return;
     const id = connection.connectionId;
     this.results.failConnection(id);
-    for (const [invocationId, caller] of this.remoteInvocations.get(id) ?? []) {
+    for (const [invocationId, caller] of this.remoteInvocations.takeConnection(id)) {
       this.publish(this.inbox(caller), { k: 'res', c: id, i: invocationId, d: 'disc' });
     }
-    this.remoteInvocations.delete(id);
     const channels = [...entry.groups].map((g) => this.channel(`group:${g}`));
     channels.push(this.channel(`connection:${id}`));
     if (entry.userId !== undefined) channels.push(this.channel(`user:${entry.userId}`));
@@ -299,11 +274,8 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
 
   async setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
     if (this.results.complete(connectionId, completion)) return;
-    const pending = this.remoteInvocations.get(connectionId);
-    const caller = pending?.get(completion.invocationId);
+    const caller = this.remoteInvocations.take(connectionId, completion.invocationId);
     if (caller === undefined) return; // late, unknown or settled: ignored
-    pending!.delete(completion.invocationId);
-    if (pending!.size === 0) this.remoteInvocations.delete(connectionId);
     this.publish(this.inbox(caller), {
       k: 'res',
       c: connectionId,
@@ -423,12 +395,7 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
           this.publish(this.inbox(envelope.r), { k: 'res', c: id, i: envelope.i, d: 'gone' });
           return;
         }
-        let pending = this.remoteInvocations.get(id);
-        if (!pending) {
-          pending = new Map();
-          this.remoteInvocations.set(id, pending);
-        }
-        pending.set(envelope.i, envelope.r);
+        this.remoteInvocations.add(id, envelope.i, envelope.r);
       }
       this.local.writeConnection(id, message);
     }
@@ -448,19 +415,7 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
     message: SerializedHubMessage,
     extra: Partial<MessageEnvelope>,
   ): Buffer | undefined {
-    const frames: Record<string, Uint8Array> = {};
-    let any = false;
-    for (const protocol of this.protocols) {
-      try {
-        frames[protocol.name] = message.getSerialized(protocol);
-        any = true;
-      } catch {
-        // the sender's mistake, reported by the send once local recipients are served
-      }
-    }
-    if (!any) return undefined;
-    const target = (message.message as { target: string }).target;
-    return encodeEnvelope({ o: this.nodeId, n: ++this.sequence, k: 'm', t: target, f: frames, ...extra });
+    return serializeMessage(this.nodeId, ++this.sequence, this.protocols, message, extra);
   }
 
   private publish(channel: string, body: DistributiveOmit<Envelope, 'o' | 'n'>): Promise<number | undefined> {
