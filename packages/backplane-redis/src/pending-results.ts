@@ -51,7 +51,7 @@ export class PendingClientResults {
             ),
           );
         }, timeoutMs);
-        timer.unref?.();
+        // Not unref'd: a caller waits for it (as the server's ClientResultTracker).
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -129,7 +129,6 @@ export class PendingAcks {
           ),
         );
       }, timeoutMs);
-      timer.unref?.();
       this.pending.set(q, { resolve, reject, timer });
     });
   }

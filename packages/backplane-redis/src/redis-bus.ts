@@ -24,6 +24,8 @@ export interface BusCounters {
   lost: number;
   /** Envelopes appended and published. */
   published: number;
+  /** Sends that waited in the queue because Redis was unreachable. */
+  queued: number;
   /** Sends dropped because the queue was full while Redis was unreachable. */
   queueOverflows: number;
   /** Reconnects of the pub/sub connection (each followed by a resubscribe and a catch-up). */
@@ -82,6 +84,7 @@ export class RedisBus {
     duplicatesDropped: 0,
     lost: 0,
     published: 0,
+    queued: 0,
     queueOverflows: 0,
     reconnects: 0,
     errors: 0,
@@ -117,9 +120,9 @@ export class RedisBus {
     return this.channels.size;
   }
 
-  /** Whether the pub/sub connection is up. */
+  /** Whether both connections (commands and pub/sub) are up. */
   get connected(): boolean {
-    return this.sub.status === 'ready';
+    return this.sub.status === 'ready' && this.pub.status === 'ready';
   }
 
   /**
@@ -144,6 +147,7 @@ export class RedisBus {
         dropped.resolve(undefined);
       }
       this.queue.push(item);
+      this.counters.queued++;
     });
   }
 

@@ -110,6 +110,11 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
     return { ...this.bus.counters, subscribedChannels: this.bus.subscribedChannels };
   }
 
+  /** Whether both Redis connections are up (while not, sends queue and catch-ups wait). */
+  get connected(): boolean {
+    return this.bus.connected;
+  }
+
   /** How many client results this node waits for. */
   get pendingClientResults(): number {
     return this.results.size;

@@ -87,3 +87,22 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
     await sleep(5);
   }
 }
+
+/** Kills one of a node's Redis connections (`sub` or `pub`) by its client name. */
+export async function killConnection(
+  admin: Redis,
+  prefix: string,
+  nodeId: string,
+  which: 'sub' | 'pub',
+): Promise<void> {
+  const list = (await admin.client('LIST')) as string;
+  const line = list.split('\n').find((l) => l.includes(`name=${prefix}hub:${nodeId}:${which} `));
+  if (!line) throw new Error(`no ${which} connection of ${nodeId}`);
+  await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
+}
+
+/** ioredis options for the local Redis with a fixed reconnect delay (a node that stays away a while). */
+export function slowReconnect(delayMs: number): { host: string; port: number; retryStrategy: () => number } {
+  const url = new URL(REDIS_URL);
+  return { host: url.hostname, port: Number(url.port || 6379), retryStrategy: () => delayMs };
+}

@@ -1,0 +1,88 @@
+// Faults of a node's command connection: while it is away, sends serve local recipients at once and
+// wait in a bounded queue; they are written in order when it returns, and an overflow is counted.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import { RecordingConnection } from '../../testkit/src/suites/hub-lifetime-manager-suite.ts';
+import { type BackplaneError, RedisHubLifetimeManager } from '../src/index.ts';
+import {
+  closeNodes,
+  killConnection,
+  REDIS_URL,
+  requireRedis,
+  settle,
+  slowReconnect,
+  startNodes,
+  uniquePrefix,
+  until,
+} from './helpers.ts';
+
+test('sends while Redis is unreachable serve local recipients at once and are written, in order, when it returns', async (t) => {
+  if (!(await requireRedis(t))) return;
+  const prefix = uniquePrefix();
+  const sender = new RedisHubLifetimeManager({ redis: slowReconnect(400), prefix, nodeId: 'sender' });
+  const [other] = await startNodes(1, prefix);
+  const nodes = [sender, other!];
+  const admin = new Redis(REDIS_URL);
+  try {
+    await sender.ready();
+    const local = new RecordingConnection('local');
+    const remote = new RecordingConnection('remote');
+    await sender.onConnected(local);
+    await other!.onConnected(remote);
+    await sender.addToGroup('local', 'g');
+    await sender.addToGroup('remote', 'g');
+    await sender.sendGroup('g', 'm', [0]);
+    await killConnection(admin, prefix, 'sender', 'pub');
+    await until(() => !sender.connected, 'the node to notice');
+    for (let i = 1; i <= 50; i++) {
+      await sender.sendGroup('g', 'm', [i]);
+      assert.equal(local.frames.length, i + 1, 'the local member is served at once');
+    }
+    assert.ok(sender.counters.queued > 0, `sends waited for Redis (queued ${sender.counters.queued})`);
+    await until(() => remote.frames.length === 51, 'the remote member to get all 51', 10_000);
+    await settle(nodes);
+    assert.deepEqual(
+      remote.tags(),
+      Array.from({ length: 51 }, (_, i) => i),
+    );
+    assert.equal(sender.counters.queueOverflows, 0);
+  } finally {
+    admin.disconnect();
+    await closeNodes(nodes, prefix);
+  }
+});
+
+test('the queue is bounded: past maxQueuedPublishes the oldest send is dropped, counted and reported', async (t) => {
+  if (!(await requireRedis(t))) return;
+  const prefix = uniquePrefix();
+  const errors: BackplaneError[] = [];
+  const sender = new RedisHubLifetimeManager({
+    redis: slowReconnect(400),
+    prefix,
+    nodeId: 'sender',
+    maxQueuedPublishes: 5,
+    onError: (e) => errors.push(e),
+  });
+  const [other] = await startNodes(1, prefix);
+  const nodes = [sender, other!];
+  const admin = new Redis(REDIS_URL);
+  try {
+    await sender.ready();
+    const remote = new RecordingConnection('remote');
+    await other!.onConnected(remote);
+    await killConnection(admin, prefix, 'sender', 'pub');
+    await until(() => !sender.connected, 'the node to notice');
+    const before = sender.counters.queued;
+    for (let i = 0; i < 20; i++) await sender.sendConnection('remote', 'm', [i]);
+    assert.equal(sender.counters.queued - before, 20);
+    await until(() => remote.tags().includes(19), 'the last sends to arrive', 10_000);
+    await settle(nodes);
+    assert.deepEqual(remote.tags(), [15, 16, 17, 18, 19], 'the five newest survive, in order');
+    assert.equal(sender.counters.queueOverflows, 15);
+    assert.ok(errors.some((e) => e.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW'));
+  } finally {
+    admin.disconnect();
+    await closeNodes(nodes, prefix);
+  }
+});
