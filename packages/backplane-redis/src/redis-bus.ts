@@ -57,6 +57,8 @@ interface ChannelState {
   /** A reconnect happened during the catch-up: run it again. */
   again: boolean;
   readonly pending: Buffer[];
+  /** Settles once the first SUBSCRIBE and the tail read are done (or failed, reported). */
+  ready: Promise<void>;
 }
 
 interface QueuedPublish {
@@ -179,18 +181,25 @@ export class RedisBus {
     const existing = this.channels.get(channel);
     if (existing) {
       existing.refs++;
+      // A second reference holds only once the first one's subscription does.
+      await existing.ready;
       return;
     }
-    const state: ChannelState = { refs: 1, lastId: undefined, busy: false, again: false, pending: [] };
+    const state: ChannelState = {
+      refs: 1,
+      lastId: undefined,
+      busy: false,
+      again: false,
+      pending: [],
+      ready: Promise.resolve(),
+    };
     this.channels.set(channel, state);
     if (this.sub.status !== 'ready') return;
-    try {
-      await this.sub.subscribe(channel);
-    } catch (error) {
-      this.report('SB_ERR_BACKPLANE_REDIS', `SUBSCRIBE ${channel}`, error);
-      return;
-    }
-    await this.catchUp(channel, state);
+    state.ready = this.sub.subscribe(channel).then(
+      () => this.catchUp(channel, state),
+      (error: unknown) => this.report('SB_ERR_BACKPLANE_REDIS', `SUBSCRIBE ${channel}`, error),
+    );
+    await state.ready;
   }
 
   /** Drops one reference; unsubscribes with the last. */
@@ -238,6 +247,16 @@ export class RedisBus {
     if (this.closed) return;
     // In order: what ioredis held was resent before 'ready'; then our queue.
     for (const item of this.queue.splice(0)) this.write(item);
+    // Catch-ups that failed while the command connection was away run again.
+    for (const [name, state] of this.channels) {
+      if (
+        !state.busy &&
+        (state.pending.length > 0 || state.lastId === undefined) &&
+        this.sub.status === 'ready'
+      ) {
+        void this.catchUp(name, state);
+      }
+    }
   }
 
   private onSubReady(): void {
@@ -259,8 +278,11 @@ export class RedisBus {
     this.counters.bytesReceived += frame.length;
     const state = this.channels.get(channel);
     if (!state) return;
-    if (state.busy || state.lastId === undefined) state.pending.push(frame);
-    else this.process(channel, state, frame, false);
+    if (state.busy || state.lastId === undefined || state.pending.length > 0) {
+      // Behind a catch-up (running, or failed and waiting for Redis): keep the order.
+      state.pending.push(frame);
+      if (!state.busy && state.lastId !== undefined) void this.catchUp(channel, state);
+    } else this.process(channel, state, frame, false);
   }
 
   /** Live-path rules: drop what was delivered, replay a gap first, else deliver. */
