@@ -216,7 +216,14 @@ export class RedisBus {
   /** Closes both connections; queued publishes are dropped. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pub.status === 'ready') await this.idle();
+    // Let what is in flight finish, but never hang on a Redis that went away meanwhile.
+    if (this.pub.status === 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      });
+      await Promise.race([this.idle(), limit]).finally(() => clearTimeout(timer));
+    }
     this.closed = true;
     for (const item of this.queue.splice(0)) item.resolve(undefined);
     this.channels.clear();
