@@ -80,7 +80,11 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
   private readonly byName: Map<string, HubProtocol>;
   private readonly base: string;
   private readonly ackTimeoutMs: number;
-  private sequence = 0;
+  /**
+   * Numbers envelopes, requests and invocation ids. It starts from the clock (in microseconds), so
+   * that a node restarted under the same id does not reuse numbers the others remember as seen.
+   */
+  private sequence = Date.now() * 1_000;
   private readonly started: Promise<void>;
 
   constructor(options: RedisHubLifetimeManagerOptions = {}) {

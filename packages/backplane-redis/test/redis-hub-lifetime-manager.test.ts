@@ -222,3 +222,24 @@ test('closeConnection and closeUser reach connections on other nodes', async (t)
     await closeNodes(nodes, prefix);
   }
 });
+
+test('a node restarted under the same id is not taken for a duplicate of its former self', async (t) => {
+  if (!(await requireRedis(t))) return;
+  const prefix = uniquePrefix();
+  const [receiverNode, first] = await startNodes(2, prefix);
+  let second: RedisHubLifetimeManager | undefined;
+  try {
+    const receiver = new RecordingConnection('receiver');
+    await receiverNode!.onConnected(receiver);
+    await first!.sendAll('m', ['before']);
+    await until(() => receiver.frames.length === 1, 'the first message');
+    await first!.close();
+    second = new RedisHubLifetimeManager({ redis: REDIS_URL, prefix, nodeId: first!.nodeId });
+    await second.ready();
+    await second.sendAll('m', ['after']);
+    await until(() => receiver.frames.length === 2, 'the message of the restarted node');
+    assert.deepEqual(receiver.tags(), ['before', 'after']);
+  } finally {
+    await closeNodes([receiverNode!, first!, ...(second ? [second] : [])], prefix);
+  }
+});
