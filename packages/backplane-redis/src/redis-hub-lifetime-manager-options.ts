@@ -3,6 +3,7 @@
  * @module
  */
 import type { HubProtocol } from '@switchboard/protocol';
+import type { Logger } from '@switchboard/server';
 import type { RedisOptions } from 'ioredis';
 import type { BackplaneError } from './errors.js';
 import type { BusCounters } from './redis-bus.js';
@@ -31,8 +32,13 @@ export interface RedisHubLifetimeManagerOptions {
    * bytes travel to the other nodes. Default JSON and MessagePack.
    */
   readonly protocols?: readonly HubProtocol[];
-  /** Receives every backplane error (Redis down, queue overflow, replay gap). Default: ignore (counted). */
+  /** Receives every backplane error (Redis down, queue overflow, replay gap). Default: none (counted, and logged through `logger`). */
   readonly onError?: (error: BackplaneError) => void;
+  /**
+   * Logs every backplane error as `backplane.error` (`code`, `message`, `nodeId`, `hubName`): at
+   * `error` level for a loss (replay gap, queue overflow), else `warn`. Default: silent.
+   */
+  readonly logger?: Logger;
 }
 
 /** The counters of one node: bus traffic and subscriptions. */

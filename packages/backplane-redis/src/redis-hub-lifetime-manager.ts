@@ -89,7 +89,8 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
 
   constructor(options: RedisHubLifetimeManagerOptions = {}) {
     this.nodeId = options.nodeId ?? randomUUID();
-    this.base = `${options.prefix ?? 'switchboard:'}${options.hubName ?? 'hub'}:`;
+    const hubName = options.hubName ?? 'hub';
+    this.base = `${options.prefix ?? 'switchboard:'}${hubName}:`;
     this.protocols = options.protocols ?? [jsonHubProtocol, messagePackHubProtocol];
     this.byName = new Map(this.protocols.map((p) => [p.name, p]));
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
@@ -100,7 +101,14 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
       maxLen: options.maxLen ?? 10_000,
       maxAgeMs: options.maxAgeMs ?? 60_000,
       maxQueuedPublishes: options.maxQueuedPublishes ?? 10_000,
-      onError: options.onError ?? (() => {}),
+      onError: (error) => {
+        const lossy =
+          error.code === 'SB_ERR_BACKPLANE_REPLAY_GAP' || error.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW';
+        const fields = { code: error.code, message: error.message, nodeId: this.nodeId, hubName };
+        if (lossy) options.logger?.error('backplane.error', fields);
+        else options.logger?.warn('backplane.error', fields);
+        options.onError?.(error);
+      },
       handler: (channel, envelope) => this.onEnvelope(channel, envelope),
     });
     this.started = Promise.all([

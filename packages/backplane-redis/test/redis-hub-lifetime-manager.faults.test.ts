@@ -57,12 +57,19 @@ test('the queue is bounded: past maxQueuedPublishes the oldest send is dropped, 
   if (!(await requireRedis(t))) return;
   const prefix = uniquePrefix();
   const errors: BackplaneError[] = [];
+  const logged: { event: string; code: unknown }[] = [];
   const sender = new RedisHubLifetimeManager({
     redis: slowReconnect(400),
     prefix,
     nodeId: 'sender',
     maxQueuedPublishes: 5,
     onError: (e) => errors.push(e),
+    logger: {
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: (event, fields) => logged.push({ event, code: fields?.code }),
+    },
   });
   const [other] = await startNodes(1, prefix);
   const nodes = [sender, other!];
@@ -81,6 +88,9 @@ test('the queue is bounded: past maxQueuedPublishes the oldest send is dropped, 
     assert.deepEqual(remote.tags(), [15, 16, 17, 18, 19], 'the five newest survive, in order');
     assert.equal(sender.counters.queueOverflows, 15);
     assert.ok(errors.some((e) => e.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW'));
+    assert.ok(
+      logged.some((l) => l.event === 'backplane.error' && l.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW'),
+    );
   } finally {
     admin.disconnect();
     await closeNodes(nodes, prefix);
