@@ -4,8 +4,8 @@
  * @module
  */
 import { decode, encode } from '@msgpack/msgpack';
-import type { HubProtocol } from '@switchboard/protocol';
-import type { SerializedHubMessage } from '@switchboard/server';
+import { type HubProtocol, MessageType } from '@switchboard/protocol';
+import { SerializedHubMessage } from '@switchboard/server';
 
 /** Fields every envelope carries. */
 interface EnvelopeBase {
@@ -149,4 +149,27 @@ export function serializeMessage(
   if (!any) return undefined;
   const target = (message.message as { target: string }).target;
   return encodeEnvelope({ ...extra, o: origin, n, k: 'm', t: target, f: frames });
+}
+
+/**
+ * The hub message of a received envelope, with the carried bytes set for each protocol this node
+ * knows, so that they are written as they are. (A protocol the envelope does not carry would
+ * serialize an invocation without arguments: list every protocol in use in `protocols`.)
+ */
+export function deserializeMessage(
+  envelope: MessageEnvelope,
+  protocolsByName: ReadonlyMap<string, HubProtocol>,
+): SerializedHubMessage {
+  const message = new SerializedHubMessage({
+    type: MessageType.Invocation,
+    target: envelope.t,
+    arguments: [],
+    ...(envelope.i !== undefined ? { invocationId: envelope.i } : {}),
+  });
+  for (const [name, bytes] of Object.entries(envelope.f)) {
+    const protocol = protocolsByName.get(name);
+    if (protocol)
+      message.setSerialized(protocol, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  return message;
 }

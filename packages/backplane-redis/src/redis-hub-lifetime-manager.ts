@@ -18,7 +18,13 @@ import {
   type HubLifetimeManager,
   SerializedHubMessage,
 } from '@switchboard/server';
-import { type Envelope, encodeEnvelope, type MessageEnvelope, serializeMessage } from './envelope.js';
+import {
+  deserializeMessage,
+  type Envelope,
+  encodeEnvelope,
+  type MessageEnvelope,
+  serializeMessage,
+} from './envelope.js';
 import { BackplaneError } from './errors.js';
 import { LocalConnections } from './local-connections.js';
 import {
@@ -389,17 +395,7 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
   }
 
   private deliverMessage(target: string, envelope: MessageEnvelope): void {
-    const message = new SerializedHubMessage({
-      type: MessageType.Invocation,
-      target: envelope.t,
-      arguments: [],
-      ...(envelope.i !== undefined ? { invocationId: envelope.i } : {}),
-    });
-    for (const [name, bytes] of Object.entries(envelope.f)) {
-      const protocol = this.byName.get(name);
-      if (protocol)
-        message.setSerialized(protocol, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    }
+    const message = deserializeMessage(envelope, this.byName);
     const excluded = envelope.x && envelope.x.length > 0 ? new Set(envelope.x) : undefined;
     if (target === 'all') this.local.writeAll(message, excluded);
     else if (target.startsWith('group:'))
