@@ -96,3 +96,53 @@ test('the queue is bounded: past maxQueuedPublishes the oldest send is dropped, 
     await closeNodes(nodes, prefix);
   }
 });
+
+test('three nodes send while their connections are cut: every receiver gets every number of every sender once, in order', async (t) => {
+  if (!(await requireRedis(t))) return;
+  const prefix = uniquePrefix();
+  const nodes = ['n0', 'n1', 'n2'].map(
+    (nodeId) => new RedisHubLifetimeManager({ redis: slowReconnect(200), prefix, nodeId }),
+  );
+  const admin = new Redis(REDIS_URL);
+  try {
+    await Promise.all(nodes.map((n) => n.ready()));
+    const members = nodes.map((_, i) => new RecordingConnection(`member-${i}`));
+    for (const [i, node] of nodes.entries()) await node.onConnected(members[i]!);
+    for (const [i, member] of members.entries())
+      await nodes[(i + 1) % 3]!.addToGroup(member.connectionId, 'g');
+    const count = 150;
+    const cuts: Record<number, () => Promise<void>> = {
+      40: async () => {
+        await killConnection(admin, prefix, 'n0', 'sub');
+        await killConnection(admin, prefix, 'n1', 'sub');
+      },
+      80: () => killConnection(admin, prefix, 'n2', 'pub'),
+      110: () => killConnection(admin, prefix, 'n1', 'pub'),
+    };
+    for (let i = 0; i < count; i++) {
+      await cuts[i]?.();
+      await Promise.all(nodes.map((node, n) => node.sendGroup('g', 'm', [`${n}:${i}`])));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const total = count * nodes.length;
+    await until(() => members.every((m) => m.frames.length >= total), `${total} messages each`, 20_000);
+    await settle(nodes, 300);
+    for (const member of members) {
+      const tags = member.tags() as string[];
+      assert.equal(tags.length, total, `${member.connectionId}: nothing twice`);
+      for (const [n] of nodes.entries()) {
+        const fromSender = tags.filter((tag) => tag.startsWith(`${n}:`));
+        assert.deepEqual(
+          fromSender,
+          Array.from({ length: count }, (_, i) => `${n}:${i}`),
+          `${member.connectionId} from node ${n}: all, once, in order`,
+        );
+      }
+    }
+    assert.ok(nodes[0]!.counters.reconnects >= 1 && nodes[1]!.counters.reconnects >= 1);
+    for (const node of nodes) assert.equal(node.counters.lost, 0);
+  } finally {
+    admin.disconnect();
+    await closeNodes(nodes, prefix);
+  }
+});
