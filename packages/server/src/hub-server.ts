@@ -36,6 +36,8 @@ interface MappedHub {
   readonly path: string;
   readonly hubClass: HubClass;
   readonly manager: HubLifetimeManager;
+  /** Whether the server created the manager (and so closes it). */
+  readonly ownsManager: boolean;
   readonly context: HubContext<object>;
 }
 
@@ -148,6 +150,7 @@ export class HubServer {
       path,
       hubClass: hubClass as HubClass,
       manager: inner,
+      ownsManager: hubOptions.lifetimeManager === undefined,
       context: createHubContext(manager, presence, options),
     });
     return this;
@@ -286,6 +289,14 @@ export class HubServer {
     ]);
     timer?.cancel();
     this.http.dispose();
+    for (const hub of this.hubs.values()) {
+      if (!hub.ownsManager || !hub.manager.close) continue;
+      try {
+        await hub.manager.close();
+      } catch (error) {
+        this.logger.error('lifetime.close_failed', { hub: hub.path, error: error as Error });
+      }
+    }
     if (this.ownsPresence) await this.presence.close();
   }
 }

@@ -133,6 +133,12 @@ export interface HubLifetimeManager {
   closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void>;
   /** Closes every connection of a user on every node, as {@link closeConnection} does. */
   closeUser(userId: string, options?: CloseConnectionOptions): Promise<void>;
+  /**
+   * Releases what the manager holds (backplane connections, timers). Optional; a `HubServer` calls
+   * it on `close()` for the managers it created (the default ones and those of
+   * `lifetimeManagerFactory`), after its connections have drained.
+   */
+  close?(): Promise<void>;
 }
 
 /** Per-call options of {@link HubLifetimeManager.invokeConnection}. */
