@@ -37,6 +37,18 @@ export interface ConformanceOptions {
    * "Too many connections for this user." at negotiate. Default: no cap.
    */
   maxConnectionsPerUser?: number;
+  /**
+   * A Redis backplane (`redis://host:port`): processes given the same Redis, prefix and JWT secret
+   * form one cluster: sends, groups, users, client results and presence span every node. Default:
+   * none (one node). Env `REDIS_URL`.
+   */
+  redis?: string;
+  /** This node's id in the cluster. Default: random per process. Env `NODE_ID`. */
+  nodeId?: string;
+  /** Prefix of the backplane's keys and channels, to keep clusters apart. Default `switchboard:`. Env `BACKPLANE_PREFIX`. */
+  prefix?: string;
+  /** How long a node that stopped heartbeating keeps its presence (ms). Default 15,000. Env `LEASE_MS`. */
+  leaseMs?: number;
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -58,6 +70,12 @@ Options:
                          (default: no limit)
   --max-connections-per-user N
                          the most connections one user may hold (default: no cap)
+  --redis URL            join a cluster on this Redis (env REDIS_URL; default: one node)
+  --node-id ID           this node's id in the cluster (env NODE_ID; default random)
+  --prefix P             key and channel prefix of the cluster (env BACKPLANE_PREFIX;
+                         default switchboard:)
+  --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
+                         default 15000, at most 15000)
   -h, --help             print this and exit
 `;
 
@@ -91,6 +109,10 @@ export function parseConformanceArgs(
         'rate-limit': { type: 'string' },
         'negotiate-rate': { type: 'string' },
         'max-connections-per-user': { type: 'string' },
+        redis: { type: 'string' },
+        'node-id': { type: 'string' },
+        prefix: { type: 'string' },
+        'lease-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -125,6 +147,27 @@ export function parseConformanceArgs(
     if (typeof value === 'string') return { kind: 'error', message: value };
     limits[key] = value;
   }
+  const cluster: Pick<ConformanceOptions, 'redis' | 'nodeId' | 'prefix' | 'leaseMs'> = {};
+  const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
+  for (const [flag, envName, key] of [
+    ['redis', 'REDIS_URL', 'redis'],
+    ['node-id', 'NODE_ID', 'nodeId'],
+    ['prefix', 'BACKPLANE_PREFIX', 'prefix'],
+  ] as const) {
+    const value = text(flag, envName);
+    if (value === undefined) continue;
+    if (value.length === 0) return { kind: 'error', message: `--${flag} (or ${envName}) must not be empty.` };
+    cluster[key] = value;
+  }
+  const lease = text('lease-ms', 'LEASE_MS');
+  if (lease !== undefined) {
+    const value = integerFlag('--lease-ms', lease, 0, 100, 15_000);
+    if (typeof value === 'string') return { kind: 'error', message: value };
+    cluster.leaseMs = value;
+  }
+  if (cluster.redis === undefined && Object.keys(cluster).length > 0) {
+    return { kind: 'error', message: '--node-id, --prefix and --lease-ms need --redis (or REDIS_URL).' };
+  }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
   if (host.length === 0) return { kind: 'error', message: '--host must not be empty.' };
   const secret = (values['jwt-secret'] as string | undefined) ?? env.JWT_SECRET;
@@ -139,6 +182,7 @@ export function parseConformanceArgs(
       tokenLifetimeSeconds: lifetime,
       ...(secret !== undefined ? { jwtSecret: secret } : {}),
       ...limits,
+      ...cluster,
     },
   };
 }

@@ -3,9 +3,11 @@
  * endpoints on a Node HTTP server.
  * @module
  */
+
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import {
   HubServer,
   jwtBearerAuthenticator,
@@ -108,8 +110,30 @@ export async function startConformanceServer(
   const host = options.host ?? '127.0.0.1';
   let redirects = 0;
 
+  const presence = options.redis
+    ? new RedisPresenceStore({
+        redis: options.redis,
+        prefix: `${options.prefix ?? 'switchboard:'}presence:`,
+        ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+        ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+      })
+    : undefined;
   const hubs = new HubServer({
     enableDetailedErrors: true,
+    ...(presence ? { presence } : {}),
+    ...(options.redis
+      ? {
+          lifetimeManagerFactory: (path: string) =>
+            new RedisHubLifetimeManager({
+              redis: options.redis!,
+              hubName: path,
+              prefix: `${options.prefix ?? 'switchboard:'}hubs:`,
+              ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+              ...(options.logger ? { logger: options.logger } : {}),
+            }),
+        }
+      : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -195,6 +219,7 @@ export async function startConformanceServer(
     close() {
       closing ??= (async () => {
         await hubs.close();
+        await presence?.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })();

@@ -126,6 +126,16 @@ export class TestHub extends Hub {
     await this.groups.remove(this.context.connectionId, groupName);
   }
 
+  /** Issue #5: adds any connection, on any node of the cluster, to a group. */
+  async AddConnectionToGroup(connectionId: string, groupName: string): Promise<void> {
+    await this.groups.add(connectionId, groupName);
+  }
+
+  /** Issue #5: removes any connection, on any node of the cluster, from a group. */
+  async RemoveConnectionFromGroup(connectionId: string, groupName: string): Promise<void> {
+    await this.groups.remove(connectionId, groupName);
+  }
+
   async SendToGroup(groupName: string, message: unknown): Promise<void> {
     await this.clients.group(groupName).send('Send', message);
   }
