@@ -21,9 +21,9 @@ import { sendError } from './http/json.js';
 import { addOpsRoutes } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { createChatHub } from './hub/chat-hub.js';
-import { ConnectionRegistry } from './hub/connection-registry.js';
+import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
-import { HubNotifier } from './hub/hub-notifier.js';
+import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
 import { createLogger } from './logger.js';
 import { createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
@@ -77,14 +77,13 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const storage = options.storage ?? createStorage(config);
   await storage.migrate();
   const tokens = new TokenService(await resolveJwtSecret(config.jwtSecret, storage), storage);
-  const registry = new ConnectionRegistry();
   const metrics = new CounterMetrics();
   const counters = newCounters();
 
   let hubContext: HubContext | undefined;
   const services: ServiceDeps = {
     storage,
-    notifier: new HubNotifier(() => hubContext!, registry),
+    notifier: new HubNotifier(() => hubContext!, CHAT_HUB_PATH),
     limits: config,
     counters,
     ...systemClock,
@@ -92,19 +91,44 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const rooms = new RoomService(services);
   const messages = new MessageService(services, rooms);
   const support = new SupportService(services, rooms, messages);
-  const accounts = new AccountService(storage, tokens, (jti) => registry.abortToken(jti));
+  const accounts = new AccountService(storage, tokens, {
+    // Logout: only that token's connections end, on every node (the connections in its group).
+    tokenRevoked: async (jti) => {
+      try {
+        const hub = hubContext!;
+        const connections = await hub.presence.groupConnections(tokenGroup(jti));
+        await Promise.all(
+          connections.map((c) => hub.connections.close(c.connectionId, { reason: 'Signed out.' })),
+        );
+      } catch (error) {
+        logger.warn('chat.logout.close_failed', { error });
+      }
+    },
+    // Password change: every token of the user stops working, so every connection ends.
+    userRevoked: async (userId) => {
+      try {
+        await hubContext!.connections.closeUser(userId, {
+          reason: 'The password was changed; sign in again.',
+        });
+      } catch (error) {
+        logger.warn('chat.logout.close_failed', { error });
+      }
+    },
+  });
 
   const hubs = new HubServer({
     authenticate: tokens.authenticator(),
     metrics,
     logger,
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
+    presenceGraceMs: config.presenceGraceMs,
   });
-  hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, registry, logger }), {
+  hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, logger }), {
     authorize: true,
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
+  const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
 
   const router = new Router();
   addAuthRoutes(router, {
@@ -159,6 +183,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     close() {
       closing ??= (async () => {
         await hubs.close();
+        unwirePresence();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await storage.close();

@@ -24,6 +24,7 @@
  * | `LOGIN_RATE_LIMIT` | 10 | login attempts per minute per IP |
  * | `GUEST_RATE_LIMIT` | 5 | guest creations per minute per IP |
  * | `TYPING_RATE_LIMIT` | 2 | typing notices per second per user (burst 3×); more are dropped |
+ * | `PRESENCE_GRACE_MS` | 5000 | how long a user whose last connection left still counts as online |
  * | `LOG_LEVEL` | `info` | pino level (`silent` … `debug`) |
  * @module
  */
@@ -56,6 +57,8 @@ export interface ChatConfig {
   readonly guestRateLimit: number;
   /** Typing notices per second per user (burst 3 times that); beyond it they are dropped. */
   readonly typingRateLimit: number;
+  /** How long a user whose last connection left stays online (reloads emit no presence events). */
+  readonly presenceGraceMs: number;
   readonly logLevel: string;
 }
 
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
     guestRateLimit: int('GUEST_RATE_LIMIT', 5, 1, 1_000_000),
     typingRateLimit: int('TYPING_RATE_LIMIT', 2, 1, 1_000),
+    presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
     logLevel,
   };
 }

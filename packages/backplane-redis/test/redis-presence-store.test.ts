@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { NewPresenceConnection, PresenceEvent, PresenceStore } from '@switchboard/server';
+import {
+  type NewPresenceConnection,
+  type PresenceEvent,
+  type PresenceStore,
+  SwitchboardError,
+} from '@switchboard/server';
 import { requireService } from '@switchboard/testkit';
 import { Redis } from 'ioredis';
 import { presenceStoreSuite } from '../../testkit/src/suites/presence-store-suite.ts';
@@ -110,6 +115,18 @@ if (redisUp) {
     store.subscribe((e) => log.push(e));
     return log;
   }
+
+  test('bad timing options are refused with SB_ERR_HUB_CONFIGURATION before connecting', () => {
+    const refused = (options: RedisPresenceStoreOptions) =>
+      assert.throws(
+        () => new RedisPresenceStore({ redis: REDIS_URL, ...options }),
+        (e: unknown) => e instanceof SwitchboardError && e.code === 'SB_ERR_HUB_CONFIGURATION',
+      );
+    refused({ graceMs: -1 });
+    refused({ leaseMs: Number.NaN });
+    refused({ leaseMs: 300, heartbeatIntervalMs: 300 });
+    refused({ eventLogLength: 0 });
+  });
 
   describe('RedisPresenceStore across three nodes', () => {
     const graceMs = 200;

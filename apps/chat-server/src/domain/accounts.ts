@@ -29,13 +29,21 @@ const USERNAME = {
 const PASSWORD = { min: 8, max: 200 };
 const DISPLAY_NAME = { max: 64, trim: true };
 
+/** Ends live connections when tokens are revoked; each resolves once the closes are sent. */
+export interface RevocationHooks {
+  /** Logout: the connections that authenticated with this token (on every node). */
+  readonly tokenRevoked?: (jti: string) => Promise<void>;
+  /** Password change: every connection of the user (on every node). */
+  readonly userRevoked?: (userId: string) => Promise<void>;
+}
+
 /** Account operations. */
 export class AccountService {
   constructor(
     private readonly storage: ChatStorage,
     private readonly tokens: TokenService,
-    /** Called after a token is revoked (end that token's live connections). */
-    private readonly onRevoked: (jti: string) => void = () => {},
+    /** What ends live connections once their tokens stop working. */
+    private readonly sessions: RevocationHooks = {},
   ) {}
 
   /** `POST /api/auth/register` {username, password, displayName}. */
@@ -104,7 +112,7 @@ export class AccountService {
   async logout(token: string | undefined): Promise<void> {
     const verified = await this.authenticate(token);
     await this.tokens.revoke(verified);
-    this.onRevoked(verified.jti);
+    await this.sessions.tokenRevoked?.(verified.jti);
   }
 
   /** `POST /api/auth/password` {currentPassword, newPassword}: every older token stops working. */
@@ -121,7 +129,7 @@ export class AccountService {
       });
     }
     const version = await this.storage.setPassword(user.id, await hashPassword(next));
-    this.onRevoked(verified.jti);
+    await this.sessions.userRevoked?.(user.id);
     return this.session({ ...user, tokenVersion: version });
   }
 

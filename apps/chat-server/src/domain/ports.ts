@@ -51,8 +51,8 @@ export interface ChatNotifier {
   addToRoom(userId: string, roomId: string): Promise<void>;
   /** Takes every connection of the user out of the room's group. */
   removeFromRoom(userId: string, roomId: string): Promise<void>;
-  /** Whether the user has a connection. */
-  isOnline(userId: string): boolean;
+  /** Whether the user has a connection on any node (or left less than the grace period ago). */
+  isOnline(userId: string): Promise<boolean>;
 }
 
 /** The limits the services enforce. */

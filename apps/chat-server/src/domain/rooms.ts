@@ -177,7 +177,7 @@ export class RoomService {
       const user = await this.deps.storage.userById(uid);
       result.push({
         userId: uid,
-        online: this.deps.notifier.isOnline(uid),
+        online: await this.deps.notifier.isOnline(uid),
         lastSeenAt: user?.lastSeenAt ?? null,
       });
     }
@@ -208,8 +208,8 @@ export function args(value: unknown, name: string): Input {
 }
 
 /**
- * Tells everyone who shares a room with `userId` that they came online or went offline (this
- * node's view; cluster-wide presence comes with the presence store).
+ * Tells everyone who shares a room with `userId` that they came online or went offline (called
+ * once per cluster-wide transition, from the server's presence events).
  */
 export async function announcePresence(
   deps: ServiceDeps,

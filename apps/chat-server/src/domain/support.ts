@@ -86,7 +86,7 @@ export class SupportService {
     for (const agent of agents) {
       result.push({
         ...agent,
-        online: this.deps.notifier.isOnline(agent.id),
+        online: await this.deps.notifier.isOnline(agent.id),
         assigned: await this.deps.storage.assignedCount(agent.id),
         capacity: this.deps.limits.agentCapacity,
       });
@@ -148,6 +148,27 @@ export class SupportService {
     if (request.agentId) await this.removeAgent(closed, request.agentId);
     await this.announce(closed, [closed.customerId, ...(request.agentId ? [request.agentId] : [])]);
     return closed;
+  }
+
+  /**
+   * An agent went offline (after the presence grace period, once cluster-wide): their claimed
+   * requests go back to the queue, each with `supportQueueUpdated` to the agents and
+   * `supportRequestUpdated` to the customer. Returns the requeued requests.
+   */
+  async agentOffline(agentId: string): Promise<SupportRequest[]> {
+    const { storage } = this.deps;
+    const mine = (await storage.supportQueue()).filter(
+      (r) => r.status === 'assigned' && r.agentId === agentId,
+    );
+    const requeued: SupportRequest[] = [];
+    for (const request of mine) {
+      if (!(await storage.requeueSupportRequest(request.id, agentId, this.deps.now()))) continue;
+      const open = (await storage.supportRequestById(request.id))!;
+      await this.removeAgent(open, agentId);
+      await this.announce(open, [open.customerId]);
+      requeued.push(open);
+    }
+    return requeued;
   }
 
   private requireAgent(actor: Actor): void {

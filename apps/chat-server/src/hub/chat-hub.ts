@@ -2,18 +2,18 @@
  * The chat hub at `/hubs/chat`. Each method reads its caller, hands the arguments to a domain
  * service (which checks them and the rules) and returns the result; refusals become
  * `HubException`s through the chat's error filter. On connect the connection joins the groups of
- * all the user's rooms, the user's own group and, for agents, the `agents` group.
+ * all the user's rooms, the user's own group, its token's group and, for agents, the `agents`
+ * group. Presence is the server's (see `chat-presence.ts`), not tracked here.
  * @module
  */
 import { Hub, type HubClass, type Logger } from '@switchboard/server';
 import type { MessageService } from '../domain/messages.js';
 import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
-import { isAgent, systemClock } from '../domain/ports.js';
-import { announcePresence, type RoomService } from '../domain/rooms.js';
+import { isAgent } from '../domain/ports.js';
+import type { RoomService } from '../domain/rooms.js';
 import type { SupportService } from '../domain/support.js';
 import { forbidden } from '../errors.js';
-import type { ConnectionRegistry } from './connection-registry.js';
-import { AGENTS_GROUP, roomGroup, userGroup } from './hub-notifier.js';
+import { AGENTS_GROUP, roomGroup, tokenGroup, userGroup } from './hub-notifier.js';
 
 /** What the hub needs. */
 export interface ChatHubDeps {
@@ -21,7 +21,6 @@ export interface ChatHubDeps {
   readonly rooms: RoomService;
   readonly messages: MessageService;
   readonly support: SupportService;
-  readonly registry: ConnectionRegistry;
   readonly logger: Logger;
 }
 
@@ -32,7 +31,7 @@ export abstract class ChatHub extends Hub<ChatClient> {
   protected abstract get deps(): ChatHubDeps;
 
   override async onConnected(): Promise<void> {
-    const { services, registry } = this.deps;
+    const { services } = this.deps;
     const user = this.context.userIdentifier
       ? await services.storage.userById(this.context.userIdentifier)
       : undefined;
@@ -47,31 +46,10 @@ export abstract class ChatHub extends Hub<ChatClient> {
     this.context.items.set(ACTOR, actor);
     const cid = this.context.connectionId;
     const jti = this.context.user?.claims.jti;
-    const context = this.context;
-    const first = registry.add({
-      connectionId: cid,
-      userId: user.id,
-      jti: typeof jti === 'string' ? jti : undefined,
-      abort: () => context.abort(),
-    });
     const groups = [userGroup(user.id), ...(isAgent(actor) ? [AGENTS_GROUP] : [])];
+    if (typeof jti === 'string') groups.push(tokenGroup(jti));
     for (const roomId of await services.storage.roomIdsOf(user.id)) groups.push(roomGroup(roomId));
     await Promise.all(groups.map((g) => this.groups.add(cid, g)));
-    if (first) await announcePresence(services, user.id, true, user.lastSeenAt);
-  }
-
-  override async onDisconnected(): Promise<void> {
-    const actor = this.context.items.get(ACTOR) as Actor | undefined;
-    if (!actor) return;
-    const { services, registry, logger } = this.deps;
-    if (!registry.remove(actor.id, this.context.connectionId)) return;
-    try {
-      const at = systemClock.now();
-      await services.storage.setLastSeen(actor.id, at);
-      await announcePresence(services, actor.id, false, at);
-    } catch (error) {
-      logger.warn('chat.presence.failed', { error });
-    }
   }
 
   listRooms() {

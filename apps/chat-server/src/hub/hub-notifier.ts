@@ -1,12 +1,11 @@
 /**
  * The domain's {@link ChatNotifier} over the hub: rooms are groups `room:<id>`, agents the group
- * `agents`, users the hub's user targets. Group membership follows room membership through this
- * node's {@link ConnectionRegistry}.
+ * `agents`, users the hub's user targets. Group membership follows room membership for every
+ * connection of the user on every node (the server's presence lists them cluster-wide).
  * @module
  */
 import type { HubContext } from '@switchboard/server';
 import type { ChatEvent, ChatEventArg, ChatNotifier } from '../domain/ports.js';
-import type { ConnectionRegistry } from './connection-registry.js';
 
 /** The group of a room's connections. */
 export function roomGroup(roomId: string): string {
@@ -16,6 +15,10 @@ export function roomGroup(roomId: string): string {
 export function userGroup(userId: string): string {
   return `user:${userId}`;
 }
+/** The group of the connections that authenticated with one token (logout ends them). */
+export function tokenGroup(jti: string): string {
+  return `token:${jti}`;
+}
 /** The group of every agent's connections. */
 export const AGENTS_GROUP = 'agents';
 
@@ -23,7 +26,8 @@ export const AGENTS_GROUP = 'agents';
 export class HubNotifier implements ChatNotifier {
   constructor(
     private readonly hub: () => HubContext,
-    private readonly registry: ConnectionRegistry,
+    /** The hub's path, to tell its connections from other hubs' in presence. */
+    private readonly path: string,
   ) {}
 
   toRoom<E extends ChatEvent>(roomId: string, event: E, arg: ChatEventArg<E>): Promise<void> {
@@ -45,14 +49,23 @@ export class HubNotifier implements ChatNotifier {
     return this.hub().clients.group(AGENTS_GROUP).send(event, arg);
   }
   async addToRoom(userId: string, roomId: string): Promise<void> {
-    const groups = this.hub().groups;
-    await Promise.all(this.registry.connectionsOf(userId).map((c) => groups.add(c, roomGroup(roomId))));
+    const { groups } = this.hub();
+    const connections = await this.connectionsOf(userId);
+    await Promise.all(connections.map((c) => groups.add(c, roomGroup(roomId))));
   }
   async removeFromRoom(userId: string, roomId: string): Promise<void> {
-    const groups = this.hub().groups;
-    await Promise.all(this.registry.connectionsOf(userId).map((c) => groups.remove(c, roomGroup(roomId))));
+    const { groups } = this.hub();
+    const connections = await this.connectionsOf(userId);
+    await Promise.all(connections.map((c) => groups.remove(c, roomGroup(roomId))));
   }
-  isOnline(userId: string): boolean {
-    return this.registry.isOnline(userId);
+  isOnline(userId: string): Promise<boolean> {
+    return this.hub().presence.isOnline(userId);
+  }
+
+  /** The user's connections to this hub on every node. */
+  private async connectionsOf(userId: string): Promise<string[]> {
+    return (await this.hub().presence.userConnections(userId))
+      .filter((c) => c.hubPath === undefined || c.hubPath === this.path)
+      .map((c) => c.connectionId);
   }
 }

@@ -269,6 +269,9 @@ export abstract class SqlStorage implements ChatStorage {
       (await this.get('transferSupportRequest', { id, fromAgentId, toAgentId, capacity, at })) !== undefined
     );
   }
+  async requeueSupportRequest(id: string, agentId: string, at: string): Promise<boolean> {
+    return (await this.get('requeueSupportRequest', { id, agentId, at })) !== undefined;
+  }
   async closeSupportRequest(id: string, at: string): Promise<boolean> {
     return (await this.get('closeSupportRequest', { id, at })) !== undefined;
   }

@@ -189,6 +189,8 @@ export interface ChatStorage {
     capacity: number,
     at: string,
   ): Promise<boolean>;
+  /** Puts a request assigned to `agentId` back into the queue (open, no agent). */
+  requeueSupportRequest(id: string, agentId: string, at: string): Promise<boolean>;
   /** Closes a request that is not closed yet. */
   closeSupportRequest(id: string, at: string): Promise<boolean>;
   /** How many requests the agent has assigned. */

@@ -252,6 +252,12 @@ WHERE id = :id AND status = 'assigned' AND agent_id = :fromAgentId
   AND (SELECT COUNT(*) FROM support_requests a WHERE a.agent_id = :toAgentId AND a.status = 'assigned') < :capacity
 RETURNING id;
 
+-- name: requeueSupportRequest
+-- Params: :id :agentId :at. Back to the queue only if still assigned to that agent.
+UPDATE support_requests SET status = 'open', agent_id = NULL, updated_at = :at
+WHERE id = :id AND status = 'assigned' AND agent_id = :agentId
+RETURNING id;
+
 -- name: closeSupportRequest
 -- Params: :id :at.
 UPDATE support_requests SET status = 'closed', closed_at = :at, updated_at = :at WHERE id = :id AND status <> 'closed' RETURNING id;
