@@ -2,6 +2,8 @@
 // too), password change, JSON errors naming the field, 401s, and per-IP rate limits.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { HubConnection } from '@microsoft/signalr';
+import { waitFor } from '@switchboard/testkit';
 import { type ChatTestServer, settle, startChat } from './helpers.ts';
 
 let s: ChatTestServer;
@@ -208,4 +210,59 @@ test('roles: an admin gives the agent role through the admin API; others are ref
   assert.deepEqual([bad.status, bad.body.error.field], [400, 'role']);
   const ok = await s.post(path, { role: 'agent' }, admin.token);
   assert.deepEqual([ok.status, ok.body.user.role], [200, 'agent']);
+});
+
+/** Records whether and with which error message the connection ended. */
+function closed(connection: HubConnection): { done: boolean; error: string | undefined } {
+  const state = { done: false, error: undefined as string | undefined };
+  connection.onclose((error) => {
+    state.done = true;
+    state.error = error?.message;
+  });
+  return state;
+}
+
+test("logout ends only that token's connections (through the hub's connections, every node); password change ends every connection of the user", async () => {
+  const user = await s.register('ivy');
+  const other = await s.register('jon');
+  const second = await s.post(
+    '/api/auth/login',
+    { username: user.user.username, password: 'password123' },
+    undefined,
+    ip(),
+  );
+  const third = await s.post(
+    '/api/auth/login',
+    { username: user.user.username, password: 'password123' },
+    undefined,
+    ip(),
+  );
+  const [a1, a2] = [await s.connect(user.token), await s.connect(user.token)];
+  const b = await s.connect(second.body.token);
+  const c = await s.connect(third.body.token);
+  const o = await s.connect(other.token);
+  const [sa1, sa2, sb, sc, so] = [a1, a2, b, c, o].map(closed);
+
+  // Logout with the first token: both of its connections end, with the reason; the rest stay.
+  assert.equal((await s.post('/api/auth/logout', undefined, user.token)).status, 204);
+  await waitFor(() => sa1.done && sa2.done, 5_000, 'the logged-out connections to end');
+  assert.match(sa1.error ?? '', /Signed out\./);
+  await settle(200);
+  assert.deepEqual([sb.done, sc.done, so.done], [false, false, false]);
+  assert.equal(await b.invoke('listRooms').then(() => 'ok'), 'ok');
+
+  // A password change (with the second token) ends every connection of the user, not the others'.
+  const changed = await s.post(
+    '/api/auth/password',
+    { currentPassword: 'password123', newPassword: 'new-password-2' },
+    second.body.token,
+  );
+  assert.equal(changed.status, 200);
+  await waitFor(() => sb.done && sc.done, 5_000, "the user's connections to end");
+  assert.match(sc.error ?? '', /password was changed/);
+  await settle(200);
+  assert.equal(so.done, false);
+  // The new token connects.
+  const fresh = await s.connect(changed.body.token);
+  assert.equal(await fresh.invoke('listRooms').then(() => 'ok'), 'ok');
 });
