@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import type { ChatConfig } from './config.js';
@@ -56,8 +57,10 @@ export interface ChatAppOptions {
 }
 
 /**
- * Builds the chat server from a configuration. Refuses a backplane (none exists in this build yet)
- * with `SB_CHAT_BACKPLANE_UNAVAILABLE`.
+ * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
+ * runs over `RedisHubLifetimeManager` and presence over `RedisPresenceStore`, both under
+ * `BACKPLANE_PREFIX` as node `NODE_ID`. `BACKPLANE=postgres` is refused with
+ * `SB_CHAT_BACKPLANE_UNAVAILABLE` (no PostgreSQL backplane exists yet).
  *
  * @example
  * ```ts
@@ -67,10 +70,10 @@ export interface ChatAppOptions {
  * ```
  */
 export async function createChatApp(config: ChatConfig, options: ChatAppOptions = {}): Promise<ChatApp> {
-  if (config.backplane !== 'none') {
+  if (config.backplane === 'postgres') {
     throw new ChatError(
       'SB_CHAT_BACKPLANE_UNAVAILABLE',
-      `BACKPLANE=${config.backplane} is configured, but this build has no backplane yet: run one node without REDIS_URL/BACKPLANE.`,
+      'BACKPLANE=postgres is configured, but there is no PostgreSQL backplane yet: use REDIS_URL for several nodes, or run one node without BACKPLANE.',
     );
   }
   const logger = options.logger ?? createLogger(config.logLevel, config.nodeId).server;
@@ -116,7 +119,30 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     },
   });
 
+  const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
+  const prefix = `${config.backplanePrefix}:`;
+  const presence = redis
+    ? new RedisPresenceStore({
+        redis,
+        prefix: `${prefix}presence:`,
+        nodeId: config.nodeId,
+        graceMs: config.presenceGraceMs,
+      })
+    : undefined;
   const hubs = new HubServer({
+    ...(presence ? { presence } : {}),
+    ...(redis
+      ? {
+          lifetimeManagerFactory: (path: string) =>
+            new RedisHubLifetimeManager({
+              redis,
+              hubName: path,
+              prefix: `${prefix}hubs:`,
+              nodeId: config.nodeId,
+              logger,
+            }),
+        }
+      : {}),
     authenticate: tokens.authenticator(),
     metrics,
     logger,
@@ -175,7 +201,12 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
           const address = http.address() as AddressInfo;
           const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           const url = `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
-          logger.info('chat.listening', { url, storage: storage.kind, nodeId: config.nodeId });
+          logger.info('chat.listening', {
+            url,
+            storage: storage.kind,
+            backplane: config.backplane,
+            nodeId: config.nodeId,
+          });
           resolve(url);
         });
       });
@@ -184,6 +215,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       closing ??= (async () => {
         await hubs.close();
         unwirePresence();
+        await presence?.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await storage.close();

@@ -77,7 +77,7 @@ export const chatErrors = {
     surface: 'The process refuses to start: one line on stderr naming the variable, exit code 1',
   },
   SB_CHAT_BACKPLANE_UNAVAILABLE: {
-    summary: 'A backplane (REDIS_URL or BACKPLANE=postgres) is configured but this build has none yet.',
+    summary: 'BACKPLANE=postgres is configured, but there is no PostgreSQL backplane yet (REDIS_URL works).',
     surface: 'The process refuses to start: one line on stderr, exit code 1',
   },
   SB_CHAT_STORAGE_UNAVAILABLE: {

@@ -1,4 +1,4 @@
-// Configuration (the contract and the SQLite + backplane refusal), the operations endpoints, the
+// Configuration (the contract, the SQLite + backplane and BACKPLANE=postgres refusals), the operations endpoints, the
 // secret kept in storage across restarts, the CLI (add-agent) and SIGTERM draining.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -34,12 +34,15 @@ test('configuration: embedded defaults, and clear refusals naming the variable',
   assert.equal(multi.backplaneUrl, 'postgres://postgres@127.0.0.1/test');
 });
 
-test('a backplane is refused at start while this build has none', async () => {
+test('BACKPLANE=postgres is refused at start with a clear message (no PostgreSQL backplane yet)', async () => {
   const config = loadConfig({
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    BACKPLANE: 'postgres',
     DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
   });
-  await assert.rejects(createChatApp(config), { code: 'SB_CHAT_BACKPLANE_UNAVAILABLE' });
+  await assert.rejects(createChatApp(config), {
+    code: 'SB_CHAT_BACKPLANE_UNAVAILABLE',
+    message: /no PostgreSQL backplane yet: use REDIS_URL/,
+  });
 });
 
 test('/healthz, /readyz and /metrics (Prometheus text with connections, invocations, messages, errors)', async () => {

@@ -1,0 +1,122 @@
+// Two chat nodes in one process over one PostgreSQL schema and one Redis prefix (REDIS_URL,
+// BACKPLANE_PREFIX, NODE_ID): a message sent on node A reaches the member connected to node B,
+// a room joined on B puts the joiner's connection on A into the room too, presence agrees on both
+// nodes, and presenceChanged comes once per transition cluster-wide. Skips loudly without Redis or
+// PostgreSQL (fails under CI=true).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { requireService } from '@switchboard/testkit';
+import pg from 'pg';
+import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+
+const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const GRACE_MS = 300;
+
+test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room joins and presence cross nodes', async (t) => {
+  const db = new URL(DATABASE_URL);
+  const redis = new URL(REDIS_URL);
+  if (
+    !(await requireService(t, {
+      kind: 'tcp',
+      name: 'PostgreSQL',
+      host: db.hostname,
+      port: Number(db.port || 5432),
+    }))
+  )
+    return;
+  if (
+    !(await requireService(t, {
+      kind: 'tcp',
+      name: 'Redis',
+      host: redis.hostname,
+      port: Number(redis.port || 6379),
+    }))
+  )
+    return;
+  const run = `${process.pid}_${Date.now()}`;
+  const env = (node: string) => ({
+    DATABASE_URL,
+    DATABASE_SCHEMA: `chat_cluster_${run}`,
+    REDIS_URL,
+    BACKPLANE_PREFIX: `sb-chat-test-${run}`,
+    NODE_ID: node,
+    PRESENCE_GRACE_MS: String(GRACE_MS),
+  });
+  // One after the other: the first migrates the schema and keeps the JWT secret both then use.
+  const nodes: ChatTestServer[] = [];
+  try {
+    const a = await startChat(env('node-a'));
+    nodes.push(a);
+    const b = await startChat(env('node-b'));
+    nodes.push(b);
+
+    const alice = await a.register('alice');
+    const bob = await b.register('bob');
+    const onA = await a.connect(alice.token);
+    const bobOnB = await b.connect(bob.token);
+    const bobOnA = await a.connect(bob.token);
+    const [eB, eBA] = [record(bobOnB), record(bobOnA)];
+    const room = await onA.invoke('createRoom', { name: 'across', isPrivate: false });
+    // Bob joins on node B: his connection on node A joins the room's group too.
+    await bobOnB.invoke('joinRoom', room.id);
+    await settle(100);
+
+    const sent = await onA.invoke('sendMessage', {
+      roomId: room.id,
+      text: 'hello from A',
+      clientMessageId: cid(),
+    });
+    await Promise.all([waitCount(eB.messageReceived!, 1), waitCount(eBA.messageReceived!, 1)]);
+    assert.equal(eB.messageReceived![0].id, sent.id);
+    assert.equal(eB.messageReceived![0].text, 'hello from A');
+    assert.equal(eBA.messageReceived![0].id, sent.id);
+    const eA = record(onA);
+    await bobOnB.invoke('sendMessage', { roomId: room.id, text: 'hello from B', clientMessageId: cid() });
+    await waitCount(eA.messageReceived!, 1);
+    assert.equal(eA.messageReceived![0].text, 'hello from B');
+    await settle(100);
+    assert.equal(eB.messageReceived!.length, 2, 'each message once per connection');
+    assert.equal(eBA.messageReceived!.length, 2);
+
+    // Presence agrees on both nodes, one entry per user.
+    const ids = [alice.user.id, bob.user.id];
+    const viewA = await onA.invoke('getPresence', ids);
+    const viewB = await bobOnB.invoke('getPresence', ids);
+    assert.deepEqual(viewA, viewB);
+    assert.deepEqual(
+      viewA.map((p: Wire) => [p.userId, p.online]),
+      [
+        [alice.user.id, true],
+        [bob.user.id, true],
+      ],
+    );
+
+    // Alice leaves node A: after the grace, one offline event on each of Bob's connections (on
+    // both nodes), and both nodes agree she is offline with the same lastSeenAt.
+    await onA.stop();
+    await Promise.all([waitCount(eB.presenceChanged!, 1), waitCount(eBA.presenceChanged!, 1)]);
+    await settle(GRACE_MS);
+    for (const events of [eB.presenceChanged!, eBA.presenceChanged!]) {
+      assert.equal(events.length, 1, 'once per transition, cluster-wide');
+      assert.equal(events[0].userId, alice.user.id);
+      assert.equal(events[0].online, false);
+    }
+    const [afterB, afterA] = await Promise.all([
+      bobOnB.invoke('getPresence', [alice.user.id]),
+      bobOnA.invoke('getPresence', [alice.user.id]),
+    ]);
+    assert.deepEqual(afterB, afterA);
+    assert.deepEqual(afterB[0], {
+      userId: alice.user.id,
+      online: false,
+      lastSeenAt: eB.presenceChanged![0].lastSeenAt,
+    });
+  } finally {
+    for (const node of nodes.reverse()) await node.close();
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS chat_cluster_${run} CASCADE`);
+    await client.end();
+  }
+});
