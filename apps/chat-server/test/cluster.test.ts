@@ -1,11 +1,11 @@
 // Two chat nodes in one process over one PostgreSQL schema and one Redis prefix (REDIS_URL,
 // BACKPLANE_PREFIX, NODE_ID): a message sent on node A reaches the member connected to node B,
 // a room joined on B puts the joiner's connection on A into the room too, presence agrees on both
-// nodes, and presenceChanged comes once per transition cluster-wide. Skips loudly without Redis or
-// PostgreSQL (fails under CI=true).
+// nodes, presenceChanged comes once per transition cluster-wide, and logout on one node ends the
+// token's connection on the other. Skips loudly without Redis or PostgreSQL (fails under CI=true).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireService } from '@switchboard/testkit';
+import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
 
@@ -112,6 +112,14 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
       online: false,
       lastSeenAt: eB.presenceChanged![0].lastSeenAt,
     });
+
+    // Logout through node B ends the token's connection on node A too.
+    let closedOnA = false;
+    bobOnA.onclose(() => {
+      closedOnA = true;
+    });
+    assert.equal((await b.post('/api/auth/logout', undefined, bob.token)).status, 204);
+    await waitFor(() => closedOnA, 5_000, "the token's connection on the other node to end");
   } finally {
     for (const node of nodes.reverse()) await node.close();
     const client = new pg.Client({ connectionString: DATABASE_URL });
