@@ -286,10 +286,18 @@ test('Redis restarts (no persistence): every presence node re-asserts its lease 
     device: { type: 'desktop', browser: 'Firefox' },
   });
   const logs = stores.map(() => [] as string[]);
+  // When each event arrived, in ms after Redis was started again (for a failure's message).
+  let restartedAt = 0;
+  const timeline: string[] = [];
   try {
     await Promise.all(stores.map((s) => s.ready));
     for (const [i, store] of stores.entries())
-      store.subscribe((e: PresenceEvent) => logs[i]!.push(`${e.type}:${e.userId}`));
+      store.subscribe((e: PresenceEvent) => {
+        logs[i]!.push(`${e.type}:${e.userId}`);
+        timeline.push(
+          `${store.nodeId}@${restartedAt ? Date.now() - restartedAt : '-'}ms ${e.type}:${e.userId}`,
+        );
+      });
     const [a, b, c] = stores as [RedisPresenceStore, RedisPresenceStore, RedisPresenceStore];
     await a.addConnection(conn('a-ada', 'ada'));
     await b.addConnection(conn('b-bob', 'bob'));
@@ -302,6 +310,7 @@ test('Redis restarts (no persistence): every presence node re-asserts its lease 
     await redis.stop();
     await sleep(1_000);
     await redis.start();
+    restartedAt = Date.now();
 
     // Within a heartbeat (leaseMs / 3) after the reconnect; bounded generously.
     const deadline = Date.now() + 5 * leaseMs + 2_000;
@@ -331,7 +340,10 @@ test('Redis restarts (no persistence): every presence node re-asserts its lease 
     // Leases and grace periods run out: nobody is swept, nobody goes offline, nothing twice.
     await sleep(2 * leaseMs + 2 * graceMs);
     assert.deepEqual(await a.onlineUsers().then((u) => u.sort()), ['ada', 'bob', 'cy']);
-    for (const log of logs) assert.deepEqual(log, ['userOnline:ada', 'userOnline:bob', 'userOnline:cy']);
+    const why = () =>
+      `events: ${timeline.join(', ')}; errors: ${errors.map((e) => (e instanceof Error ? e.message : String(e))).join(' | ')}`;
+    for (const log of logs)
+      assert.deepEqual(log, ['userOnline:ada', 'userOnline:bob', 'userOnline:cy'], why());
 
     // The cluster still works: one transition, announced once on every node.
     await b.removeConnection('b-bob');
