@@ -72,7 +72,8 @@ const EMPTY = Buffer.alloc(0);
  * server's heartbeat.
  */
 export class HubConnectionContext implements HubConnectionRef, HubCallerContext, TransportReceiver {
-  readonly items = new Map<unknown, unknown>();
+  /** `items`, created on first use (most connections never touch it). */
+  private itemsMap: Map<unknown, unknown> | undefined;
   readonly userIdentifier: string | undefined;
   /** The protocol chosen in the handshake (JSON until then). */
   private hubProtocol: HubProtocol | undefined;
@@ -84,20 +85,25 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   private lastWriteAt: number;
   private clientTimeoutArmed = false;
   private backedUpSince: number | undefined;
-  private readonly slots: InvocationSlots;
-  /** Streams in both directions (13.5 to 13.9). */
-  private readonly streams: StreamTracker;
+  /** The parallel-invocation slots, created with the first invocation. */
+  private invocationSlots: InvocationSlots | undefined;
+  /** Streams in both directions (13.5 to 13.9), created with the first invocation. */
+  private streamTracker: StreamTracker | undefined;
   /** Why reading is paused: invocations waiting for a slot, a full upload stream (counted). */
   private readPauses = 0;
   private readonly pendingInvocations: InvocationMessage[] = [];
   private readonly held: HubMessage[] = [];
-  private readonly abortController = new AbortController();
+  /** Behind `connectionAborted`, created when first asked for (aborted at once if the connection ended). */
+  private abortController: AbortController | undefined;
   private rateState: ConnectionRateState | undefined;
   private endError: Error | undefined;
   private managerConnected = false;
   private hubConnected = false;
-  private readonly ended: Promise<void>;
-  private resolveEnded!: () => void;
+  /** Behind `closed`, created when first asked for. */
+  private ended: Promise<void> | undefined;
+  private resolveEnded: (() => void) | undefined;
+  /** The disconnect sequence has run (onDisconnected and the lifetime manager). */
+  private disconnectDone = false;
   /** When the user's credentials expire (epoch ms), if the hub closes connections then (8.5). */
   private authExpiresAt: number | undefined;
   /** Stateful reconnect's numbering and replay buffer, when the feature is on (section 18). */
@@ -123,14 +129,34 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.startedAt = env.clock.now;
     this.lastReceivedAt = env.clock.now;
     this.lastWriteAt = env.clock.now;
-    this.ended = new Promise((resolve) => {
-      this.resolveEnded = resolve;
-    });
-    this.slots = new InvocationSlots(
-      env.options.maximumParallelInvocationsPerClient,
-      this.abortController.signal,
+  }
+
+  get items(): Map<unknown, unknown> {
+    this.itemsMap ??= new Map();
+    return this.itemsMap;
+  }
+
+  private get slots(): InvocationSlots {
+    this.invocationSlots ??= new InvocationSlots(
+      this.env.options.maximumParallelInvocationsPerClient,
+      this.connectionAborted,
     );
-    this.streams = new StreamTracker(this, {
+    return this.invocationSlots;
+  }
+
+  private get streams(): StreamTracker {
+    this.streamTracker ??= this.newStreamTracker();
+    return this.streamTracker;
+  }
+
+  /** Whether a full upload stream holds up the messages after it (13.9). */
+  private get streamsBlocked(): boolean {
+    return this.streamTracker !== undefined && this.streamTracker.blocked;
+  }
+
+  private newStreamTracker(): StreamTracker {
+    const env = this.env;
+    return new StreamTracker(this, {
       hubPath: env.hubPath,
       dispatcher: env.dispatcher,
       logger: env.logger,
@@ -156,6 +182,10 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   }
 
   get connectionAborted(): AbortSignal {
+    if (this.abortController === undefined) {
+      this.abortController = new AbortController();
+      if (this.state === 'closed') this.abortController.abort(this.endError);
+    }
     return this.abortController.signal;
   }
 
@@ -171,6 +201,13 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
 
   /** Resolves when the connection has ended and onDisconnected has run. */
   get closed(): Promise<void> {
+    if (this.ended === undefined) {
+      this.ended = this.disconnectDone
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.resolveEnded = resolve;
+          });
+    }
     return this.ended;
   }
 
@@ -443,9 +480,12 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
     this.buffer = EMPTY;
     this.pendingInvocations.length = 0;
     this.held.length = 0;
-    this.abortController.abort(error);
+    this.abortController?.abort(error);
     this.onEnded(this);
-    void this.runDisconnect(error).finally(this.resolveEnded);
+    void this.runDisconnect(error).finally(() => {
+      this.disconnectDone = true;
+      this.resolveEnded?.();
+    });
   }
 
   private async runDisconnect(error: Error | undefined): Promise<void> {
@@ -588,7 +628,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
 
   /** Handles the messages held back while connecting or while an upload stream was full, in order. */
   private drainHeld(): void {
-    while (this.held.length > 0 && this.state === 'connected' && !this.streams.blocked) {
+    while (this.held.length > 0 && this.state === 'connected' && !this.streamsBlocked) {
       this.handleMessage(this.held.shift()!);
     }
   }
@@ -606,7 +646,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
   }
 
   private async runHubDisconnectLate(): Promise<void> {
-    await this.ended;
+    await this.closed;
     await this.env.dispatcher.onDisconnected(this, this.endError);
   }
 
@@ -631,8 +671,7 @@ export class HubConnectionContext implements HubConnectionRef, HubCallerContext,
       if (this.state === 'closed') return;
       if (replayBuffer !== undefined && !this.track(replayBuffer, message)) continue;
       // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
-      if (this.state === 'connecting' || this.held.length > 0 || this.streams.blocked)
-        this.held.push(message);
+      if (this.state === 'connecting' || this.held.length > 0 || this.streamsBlocked) this.held.push(message);
       else this.handleMessage(message);
     }
   }
