@@ -14,7 +14,11 @@ import type { TransportType } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
 import { type ConnectionLimitOptions, ConnectionLimits, type ConnectionOwner } from './connection-limits.js';
 import { type CorsPolicy, ORIGIN_NOT_ALLOWED } from './cors.js';
-import { type HttpConnection, HttpConnectionManager } from './http-connection-manager.js';
+import {
+  type ConnectionApplication,
+  type HttpConnection,
+  HttpConnectionManager,
+} from './http-connection-manager.js';
 import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
 import { refuseUpgrade, sendEmpty, sendJson, sendText } from './http-responses.js';
 import { readNegotiateVersion, writeNegotiateReply } from './negotiate.js';
@@ -210,7 +214,7 @@ export class HttpConnectionDispatcher {
       return this.refuse(res, endpoint, 403, 'SB_ERR_ORIGIN_NOT_ALLOWED', ORIGIN_NOT_ALLOWED);
     }
     const method = req.method ?? 'GET';
-    const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
+    const info = requestInfoOf(req, url);
     if (route.negotiate) {
       if (method !== 'POST')
         return this.refuse(res, endpoint, 405, 'SB_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
@@ -396,19 +400,8 @@ export class HttpConnectionDispatcher {
           ? { onDetached: () => this.connections.setActive(connection, false) }
           : undefined,
       );
-      connection.application = {
-        tick: (now) => hub.tick(now),
-        shutdown: () => {
-          hub.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
-          return hub.closed;
-        },
-        abandon: () => hub.abandon(),
-        get resumable() {
-          return hub.canResume;
-        },
-        resume: (next, nextUser) => hub.resume(next, nextUser),
-      };
-      return { receiver: hub, run: () => {} };
+      connection.application = new HubApplication(hub);
+      return { receiver: hub, run: noop };
     }
     const raw = new RawConnectionContext(connection.connectionId, user, info, transport, {
       path: endpoint.path,
@@ -441,6 +434,34 @@ class NormalClosureWebSocket extends WebSocket {
     super.close(code ?? 1000, data);
   }
 }
+
+/** A hub connection as the HTTP layer drives it: one small object, no closures per connection. */
+class HubApplication implements ConnectionApplication {
+  constructor(private readonly hub: HubConnectionContext) {}
+
+  tick(now: number): void {
+    this.hub.tick(now);
+  }
+
+  shutdown(): Promise<void> {
+    this.hub.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
+    return this.hub.closed;
+  }
+
+  abandon(): void {
+    this.hub.abandon();
+  }
+
+  get resumable(): boolean {
+    return this.hub.canResume;
+  }
+
+  resume(transport: ConnectionTransport, user: Principal | undefined): TransportReceiver | undefined {
+    return this.hub.resume(transport, user);
+  }
+}
+
+function noop(): void {}
 
 function parseUrl(raw: string | undefined): URL | undefined {
   if (!raw) return undefined;

@@ -48,16 +48,50 @@ export class CaseInsensitiveQuery {
   }
 }
 
-/** Builds the {@link HttpRequestInfo} of a Node request. */
-export function requestInfoOf(request: IncomingMessage, url: URL, safeUrl: string): HttpRequestInfo {
-  return {
-    method: request.method ?? 'GET',
-    path: url.pathname,
-    headers: request.headers,
-    query: new CaseInsensitiveQuery(url.searchParams),
-    remoteAddress: request.socket.remoteAddress,
-    safeUrl,
-  };
+/** Builds the {@link HttpRequestInfo} of a Node request; `url` is `request.url` parsed. */
+export function requestInfoOf(request: IncomingMessage, url: URL): HttpRequestInfo {
+  return new NodeRequestInfo(
+    request.method ?? 'GET',
+    url.pathname,
+    request.headers,
+    request.socket.remoteAddress,
+    request.url ?? '',
+  );
+}
+
+/**
+ * A request kept for the life of its connection, so kept small: only the raw URL is stored, and
+ * the query map and the redacted URL are derived from it when asked for.
+ */
+class NodeRequestInfo implements HttpRequestInfo {
+  private parsedQuery: CaseInsensitiveQuery | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly headers: IncomingHttpHeaders,
+    readonly remoteAddress: string | undefined,
+    private readonly rawUrl: string,
+  ) {}
+
+  get query(): CaseInsensitiveQuery {
+    this.parsedQuery ??= new CaseInsensitiveQuery(searchParamsOf(this.rawUrl));
+    return this.parsedQuery;
+  }
+
+  get safeUrl(): string {
+    return redactRequestUrl(this.rawUrl);
+  }
+}
+
+/** The query of a raw request URL, parsed as the server parses the URL it routes on. */
+function searchParamsOf(rawUrl: string): URLSearchParams {
+  if (!rawUrl.includes('?')) return new URLSearchParams();
+  try {
+    return new URL(rawUrl, 'http://localhost').searchParams;
+  } catch {
+    return new URLSearchParams();
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Principal } from '../../auth/authentication.js';
 import { authorize } from '../../hubs/authorization.js';
 import type { HttpConnectionDispatcher, HttpEndpoint } from '../http-connection-dispatcher.js';
 import type { HttpConnection } from '../http-connection-manager.js';
-import { redactRequestUrl, requestInfoOf } from '../http-request-info.js';
+import { requestInfoOf } from '../http-request-info.js';
 import { refuseUpgrade } from '../http-responses.js';
 import { WebSocketTransport } from './websocket-transport.js';
 
@@ -26,7 +26,7 @@ export async function upgradeWebSocket(
   head: Buffer,
   url: URL,
 ): Promise<void> {
-  const info = requestInfoOf(req, url, redactRequestUrl(req.url ?? ''));
+  const info = requestInfoOf(req, url);
   const refuse = (status: number, code: Parameters<typeof d.count>[1], body?: string) => {
     d.count(endpoint, code);
     refuseUpgrade(socket, status, body);
