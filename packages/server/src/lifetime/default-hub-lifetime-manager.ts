@@ -13,7 +13,8 @@ import { SerializedHubMessage } from './serialized-hub-message.js';
 interface ConnectionEntry {
   readonly connection: HubConnectionRef;
   readonly userId: string | undefined;
-  readonly groups: Set<string>;
+  /** The groups it is in; created when it joins its first (most connections join none). */
+  groups: Set<string> | undefined;
   /** The last number used for a server-to-client invocation id (`s1`, `s2`, …). */
   lastInvocationId: number;
 }
@@ -57,7 +58,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
 
   async onConnected(connection: HubConnectionRef): Promise<void> {
     const userId = connection.userIdentifier;
-    const entry: ConnectionEntry = { connection, userId, groups: new Set(), lastInvocationId: 0 };
+    const entry: ConnectionEntry = { connection, userId, groups: undefined, lastInvocationId: 0 };
     this.connections.set(connection.connectionId, entry);
     if (userId !== undefined) addTo(this.users, userId, entry);
   }
@@ -66,8 +67,10 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
     const entry = this.connections.get(connection.connectionId);
     if (!entry || entry.connection !== connection) return;
     this.connections.delete(connection.connectionId);
-    for (const group of entry.groups) removeFrom(this.groups, group, entry);
-    entry.groups.clear();
+    if (entry.groups !== undefined) {
+      for (const group of entry.groups) removeFrom(this.groups, group, entry);
+      entry.groups.clear();
+    }
     if (entry.userId !== undefined) removeFrom(this.users, entry.userId, entry);
     this.results.failConnection(connection.connectionId);
   }
@@ -175,14 +178,15 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
 
   async addToGroup(connectionId: string, groupName: string): Promise<void> {
     const entry = this.connections.get(connectionId);
-    if (!entry || entry.groups.has(groupName)) return;
+    if (!entry || entry.groups?.has(groupName)) return;
+    entry.groups ??= new Set();
     entry.groups.add(groupName);
     addTo(this.groups, groupName, entry);
   }
 
   async removeFromGroup(connectionId: string, groupName: string): Promise<void> {
     const entry = this.connections.get(connectionId);
-    if (!entry || !entry.groups.delete(groupName)) return;
+    if (!entry || !entry.groups?.delete(groupName)) return;
     removeFrom(this.groups, groupName, entry);
   }
 
