@@ -21,6 +21,7 @@ import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
 import { addOpsRoutes } from './http/ops-routes.js';
 import { Router } from './http/router.js';
+import { serveWebApp } from './http/static.js';
 import { createChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
@@ -54,6 +55,8 @@ export interface ChatAppOptions {
   readonly logger?: Logger;
   /** How long close() waits for hub connections. Default 5,000 ms. */
   readonly drainTimeoutMs?: number;
+  /** The built web app served at `/`. Default `apps/chat-web/dist`. */
+  readonly webRoot?: string;
 }
 
 /**
@@ -165,11 +168,15 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   });
   addOpsRoutes(router, { storage, metrics, counters, nodeId: config.nodeId });
 
+  const web = serveWebApp(options.webRoot);
+  if (!web.built)
+    logger.warn('chat.web.not_built', { hint: 'run `npm run build` to serve the web app at /' });
   const onError = (error: unknown) => logger.error('http.request.failed', { error });
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
       if (applyCors(req, res, config.allowedOrigins)) return;
       if (hubs.handleRequest(req, res)) return;
+      if (web(req, res)) return;
       void router.handle(req, res, onError);
     } catch (error) {
       onError(error);

@@ -1,0 +1,134 @@
+/**
+ * Serves the built web app (`apps/chat-web/dist`) at `/`: files with their content types, long
+ * cache lifetimes for Vite's hashed `/assets/*`, `index.html` for every other unknown non-API path
+ * (client-side views), and no way out of the web root. API, hub and operations paths are left to
+ * the router. When the app is not built, `/` says how to build it.
+ * @module
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where `npm run build` puts the web app, relative to this package (src/ and dist/ alike). */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../chat-web/dist', import.meta.url));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** Paths that belong to the server itself, never to the web app. */
+const SERVER_PATHS = /^\/(api|hubs)(\/|$)|^\/(healthz|readyz|metrics)$/;
+
+const NOT_BUILT = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Switchboard chat</title></head>
+<body><main><h1>The web app is not built</h1>
+<p>Run <code>npm run build</code> in the repository (or <code>npm run build -w @switchboard/chat-web</code>)
+and reload this page. The chat's APIs and the hub at <code>/hubs/chat</code> work meanwhile.</p></main></body></html>`;
+
+/** A request listener for the web app: returns false when the request is not its to answer. */
+export type StaticHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
+  /** Whether the web root holds a built app (an `index.html`). */
+  readonly built: boolean;
+};
+
+/**
+ * Creates the web app's handler over a directory of built files.
+ *
+ * @example
+ * ```ts
+ * const web = serveWebApp(DEFAULT_WEB_ROOT);
+ * http.on('request', (req, res) => web(req, res) || router.handle(req, res));
+ * ```
+ */
+export function serveWebApp(webRoot: string = DEFAULT_WEB_ROOT): StaticHandler {
+  const root = resolve(webRoot);
+  const indexFile = join(root, 'index.html');
+  const built = existsSync(indexFile);
+  const handler = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return false;
+    }
+    if (SERVER_PATHS.test(path)) return false;
+    if (!existsSync(indexFile)) {
+      send(res, req, 503, 'text/html; charset=utf-8', 'no-store', NOT_BUILT);
+      return true;
+    }
+    const file = resolve(root, `.${path}`);
+    if (path.includes('\0') || (file !== root && !file.startsWith(root + sep))) {
+      send(res, req, 404, 'text/plain; charset=utf-8', 'no-store', 'Not found.');
+      return true;
+    }
+    if (isFile(file)) {
+      const hashed = path.startsWith('/assets/');
+      sendFile(res, req, file, hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+      return true;
+    }
+    if (path.startsWith('/assets/')) {
+      send(res, req, 404, 'text/plain; charset=utf-8', 'no-store', 'Not found.');
+      return true;
+    }
+    sendFile(res, req, indexFile, 'no-cache');
+    return true;
+  };
+  return Object.assign(handler, { built });
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function send(
+  res: ServerResponse,
+  req: IncomingMessage,
+  status: number,
+  type: string,
+  cache: string,
+  body: string,
+): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': cache,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function sendFile(res: ServerResponse, req: IncomingMessage, file: string, cache: string): void {
+  const size = statSync(file).size;
+  res.writeHead(200, {
+    'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': size,
+    'Cache-Control': cache,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(file);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}
