@@ -13,11 +13,13 @@ import {
 } from '@switchboard/protocol';
 import {
   type ClientInvocationOptions,
+  ClientResultTracker,
   type CloseConnectionOptions,
   type HubConnectionRef,
   type HubLifetimeManager,
   SerializedHubMessage,
 } from '@switchboard/server';
+import { PendingAcks, RemoteInvocations } from './cluster-waits.js';
 import {
   deserializeMessage,
   type Envelope,
@@ -27,13 +29,6 @@ import {
 } from './envelope.js';
 import { BackplaneError } from './errors.js';
 import { LocalConnections } from './local-connections.js';
-import {
-  disconnected,
-  doesNotExist,
-  PendingAcks,
-  PendingClientResults,
-  RemoteInvocations,
-} from './pending-results.js';
 import { RedisBus } from './redis-bus.js';
 import type {
   RedisBackplaneCounters,
@@ -78,7 +73,7 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
   readonly nodeId: string;
   private readonly bus: RedisBus;
   private readonly local = new LocalConnections();
-  private readonly results = new PendingClientResults();
+  private readonly results = new ClientResultTracker();
   private readonly acks = new PendingAcks();
   /** Invocations of callers on other nodes to this node's connections: connection → id → caller node. */
   private readonly remoteInvocations = new RemoteInvocations();
@@ -279,18 +274,19 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
     });
     if (this.local.writeConnection(connectionId, message)) {
       if (message.serializationError !== undefined)
-        this.results.fail(invocationId, message.serializationError);
+        this.results.fail(connectionId, invocationId, message.serializationError);
       return result;
     }
     const payload = this.messageEnvelope(message, { i: invocationId, r: this.nodeId });
     if (!payload) {
-      this.results.fail(invocationId, message.serializationError);
+      this.results.fail(connectionId, invocationId, message.serializationError);
       return result;
     }
     // The caller's promise is returned at once (a signal or timeout may settle it while the write
     // is under way); no subscriber on the connection's channel means no node holds it.
     void this.bus.publish(this.channel(`connection:${connectionId}`), payload).then((receivers) => {
-      if (receivers === 0) this.results.fail(invocationId, doesNotExist(connectionId));
+      if (receivers === 0)
+        this.results.fail(connectionId, invocationId, ClientResultTracker.doesNotExist(connectionId));
     });
     return result;
   }
@@ -379,8 +375,11 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
       case 'res':
         if (envelope.d !== undefined) {
           this.results.fail(
+            envelope.c,
             envelope.i,
-            envelope.d === 'disc' ? disconnected(envelope.c) : doesNotExist(envelope.c),
+            envelope.d === 'disc'
+              ? ClientResultTracker.disconnected(envelope.c)
+              : ClientResultTracker.doesNotExist(envelope.c),
           );
           return;
         }

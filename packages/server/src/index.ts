@@ -74,6 +74,7 @@ export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.
 export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs/hub-filter.js';
 export { type RateLimit, type RateLimitOptions, rateLimitDefaults } from './hubs/rate-limiter.js';
 export type { UploadStream } from './hubs/upload-stream.js';
+export { ClientResultTracker } from './lifetime/client-result-tracker.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 export type {
   ClientInvocationOptions,

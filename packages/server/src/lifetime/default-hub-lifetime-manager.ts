@@ -1,5 +1,4 @@
 import { type CompletionMessage, type InvocationMessage, MessageType } from '@switchboard/protocol';
-import { SwitchboardError } from '../errors.js';
 import { ClientResultTracker } from './client-result-tracker.js';
 import type {
   ClientInvocationOptions,
@@ -198,9 +197,7 @@ export class DefaultHubLifetimeManager implements HubLifetimeManager {
   ): Promise<unknown> {
     const entry = this.connections.get(connectionId);
     if (!entry) {
-      return Promise.reject(
-        new SwitchboardError('SB_ERR_CLIENT_RESULT_FAILED', `Connection '${connectionId}' does not exist.`),
-      );
+      return Promise.reject(ClientResultTracker.doesNotExist(connectionId));
     }
     const invocationId = `s${++entry.lastInvocationId}`;
     const result = this.results.add(connectionId, invocationId, options);
