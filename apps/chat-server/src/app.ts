@@ -19,7 +19,7 @@ import { ChatError } from './errors.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
-import { addOpsRoutes } from './http/ops-routes.js';
+import { addOpsRoutes, backplaneCountersOf } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { createChatHub } from './hub/chat-hub.js';
@@ -166,7 +166,13 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     loginRateLimit: config.loginRateLimit,
     guestRateLimit: config.guestRateLimit,
   });
-  addOpsRoutes(router, { storage, metrics, counters, nodeId: config.nodeId });
+  addOpsRoutes(router, {
+    storage,
+    metrics,
+    counters,
+    nodeId: config.nodeId,
+    backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
+  });
 
   const web = serveWebApp(options.webRoot);
   if (!web.built)

@@ -79,6 +79,36 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
     assert.equal(eB.messageReceived!.length, 2, 'each message once per connection');
     assert.equal(eBA.messageReceived!.length, 2);
 
+    // /metrics exports the backplane's counters (replays, drops, losses, overflows ...), and they
+    // move with the traffic: A published, B received.
+    const metric = async (node: ChatTestServer, name: string) => {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+      assert.ok(m, `${name} on ${node.app.config.nodeId}`);
+      return Number(m[1]);
+    };
+    for (const name of [
+      'switchboard_backplane_replayed_total',
+      'switchboard_backplane_duplicates_dropped_total',
+      'switchboard_backplane_lost_total',
+      'switchboard_backplane_queue_overflows_total',
+      'switchboard_backplane_reconnects_total',
+      'switchboard_backplane_errors_total',
+    ]) {
+      assert.equal(await metric(a, name), 0, name);
+    }
+    const [publishedA, receivedB] = [
+      await metric(a, 'switchboard_backplane_published_total'),
+      await metric(b, 'switchboard_backplane_messages_received_total'),
+    ];
+    assert.ok(publishedA > 0 && receivedB > 0);
+    await onA.invoke('sendMessage', { roomId: room.id, text: 'counted', clientMessageId: cid() });
+    await waitCount(eB.messageReceived!, 3);
+    assert.ok((await metric(a, 'switchboard_backplane_published_total')) > publishedA);
+    // B's connection got it through the backplane, so B counted it first.
+    assert.ok((await metric(b, 'switchboard_backplane_messages_received_total')) > receivedB);
+    assert.ok((await metric(a, 'switchboard_backplane_subscribed_channels')) > 0);
+
     // Presence agrees on both nodes, one entry per user.
     const ids = [alice.user.id, bob.user.id];
     const viewA = await onA.invoke('getPresence', ids);

@@ -263,4 +263,19 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
       assert.equal(await s.isTokenRevoked('jti-2'), false);
     },
   );
+
+  run('rate buckets: takes from every instance at once share one bucket; keys are apart', async (f, s) => {
+    const other = await f.open();
+    // One token per 1,000 s: nothing refills while the test runs, so exactly the burst is taken.
+    const takes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? s : other).takeRateToken('message:u1', 0.001, 5)),
+    );
+    assert.equal(takes.filter(Boolean).length, 5, 'the burst, shared by both instances');
+    assert.equal(await other.takeRateToken('message:u1', 0.001, 5), false);
+    assert.equal(await other.takeRateToken('message:u2', 0.001, 5), true, 'another key, another bucket');
+    // A fast refill: a bucket emptied earlier has tokens again once time passed.
+    assert.equal(await s.takeRateToken('fast', 1_000_000, 1), true);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(await s.takeRateToken('fast', 1_000_000, 1), true);
+  });
 }

@@ -16,16 +16,13 @@ export const HISTORY_LIMITS = { default: 50, max: 200 } as const;
 
 /** Messages and read state. */
 export class MessageService {
-  private readonly sendLimiter: RateLimiter;
   private readonly typingLimiter: RateLimiter;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly rooms: RoomService,
   ) {
-    const { messageRateLimit, typingRateLimit } = deps.limits;
-    this.sendLimiter = new RateLimiter(messageRateLimit, messageRateLimit);
-    this.typingLimiter = new RateLimiter(typingRateLimit, typingRateLimit * 3);
+    this.typingLimiter = new RateLimiter(deps.limits.typingRateLimit, deps.limits.typingRateLimit * 3);
   }
 
   /**
@@ -41,17 +38,22 @@ export class MessageService {
     return this.post(actor, room, text, clientMessageId);
   }
 
-  /** Stores and delivers a message in a room the caller is known to be a member of. */
+  /**
+   * Stores and delivers a message in a room the caller is known to be a member of. The rate limit
+   * (`MESSAGE_RATE_LIMIT` per second per user, burst the same) is a token bucket in the storage,
+   * so with shared storage it holds across every node, not per node.
+   */
   async post(actor: Actor, room: Room, text: string, clientMessageId: string): Promise<Message> {
-    const wait = this.sendLimiter.take(actor.id);
-    if (wait > 0) {
+    const { storage, notifier } = this.deps;
+    const rate = this.deps.limits.messageRateLimit;
+    if (!(await storage.takeRateToken(`message:${actor.id}`, rate, rate))) {
       throw new ChatError(
         'SB_CHAT_RATE_LIMITED',
-        `At most ${this.deps.limits.messageRateLimit} messages per second.`,
-        { retryAfterSeconds: wait },
+        `At most ${rate} messages per second per user, on all devices together.`,
+        // With at least one token per second, the next one comes within a second.
+        { retryAfterSeconds: 1 },
       );
     }
-    const { storage, notifier } = this.deps;
     if (room.kind === 'direct') {
       const others = (await storage.memberIds(room.id)).filter((u) => u !== actor.id);
       if ((await storage.blockersOf(actor.id, others)).length > 0) {

@@ -13,7 +13,14 @@ import type { Router } from './router.js';
 /** Adds the operations routes. */
 export function addOpsRoutes(
   router: Router,
-  options: { storage: ChatStorage; metrics: CounterMetrics; counters: ChatCounters; nodeId: string },
+  options: {
+    storage: ChatStorage;
+    metrics: CounterMetrics;
+    counters: ChatCounters;
+    nodeId: string;
+    /** The backplane's counters now (the hub's lifetime manager), when there is a backplane. */
+    backplane?: () => BackplaneCounters | undefined;
+  },
 ): void {
   router
     .on('GET', '/healthz', ({ res }) => sendJson(res, 200, { status: 'ok', nodeId: options.nodeId }))
@@ -26,14 +33,39 @@ export function addOpsRoutes(
       sendJson(res, 200, { status: 'ready', storage: options.storage.kind });
     })
     .on('GET', '/metrics', ({ res }) => {
-      const text = renderMetrics(options.metrics, options.counters);
+      const text = renderMetrics(options.metrics, options.counters, options.backplane?.());
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
     });
 }
 
-/** The hub server's counters and the chat's, in Prometheus text format. */
-export function renderMetrics(metrics: CounterMetrics, counters: ChatCounters): string {
+/**
+ * A backplane's numeric counters by name (`RedisHubLifetimeManager.counters`, and the like of the
+ * PostgreSQL one): `replayed`, `duplicatesDropped`, `lost`, `queueOverflows`, `reconnects`, ...
+ */
+export type BackplaneCounters = Readonly<Record<string, unknown>>;
+
+/** Backplane counters that are gauges (a level now), not totals. */
+const BACKPLANE_GAUGES = new Set(['subscribedChannels', 'lagMs', 'lagSeconds', 'queueLength']);
+
+/**
+ * The counters of the hub's lifetime manager when it has any (a backplane's), else undefined.
+ * Duck-typed: any manager with a `counters` object of numbers is exported.
+ */
+export function backplaneCountersOf(manager: unknown): BackplaneCounters | undefined {
+  const counters = (manager as { counters?: unknown } | undefined)?.counters;
+  return counters !== null && typeof counters === 'object' ? (counters as BackplaneCounters) : undefined;
+}
+
+/**
+ * The hub server's counters, the chat's and the backplane's (each numeric backplane counter as
+ * `switchboard_backplane_<name>_total`, levels as gauges), in Prometheus text format.
+ */
+export function renderMetrics(
+  metrics: CounterMetrics,
+  counters: ChatCounters,
+  backplane?: BackplaneCounters,
+): string {
   const s = metrics.snapshot();
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]) => {
@@ -75,6 +107,17 @@ export function renderMetrics(metrics: CounterMetrics, counters: ChatCounters): 
     'Hub calls refused, by chat error code.',
     [...counters.refusals].map(([code, n]) => [`{code="${code}"}`, n]),
   );
+  for (const [key, value] of Object.entries(backplane ?? {})) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/g, '_');
+    const gauge = BACKPLANE_GAUGES.has(key);
+    metric(
+      `switchboard_backplane_${snake}${gauge ? '' : '_total'}`,
+      gauge ? 'gauge' : 'counter',
+      `Backplane ${gauge ? 'level' : 'counter'} '${key}' of this node's hub lifetime manager.`,
+      [['', value]],
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

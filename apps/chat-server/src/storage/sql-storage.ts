@@ -278,6 +278,9 @@ export abstract class SqlStorage implements ChatStorage {
   async assignedCount(agentId: string): Promise<number> {
     return Number((await this.get('assignedCount', { agentId }))?.n ?? 0);
   }
+  async takeRateToken(key: string, ratePerSecond: number, burst: number): Promise<boolean> {
+    return (await this.get('takeRateToken', { key, rate: ratePerSecond, burst })) !== undefined;
+  }
 }
 
 /** A time column as ISO 8601 (PostgreSQL may hand back a Date). */

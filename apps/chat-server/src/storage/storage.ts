@@ -195,4 +195,11 @@ export interface ChatStorage {
   closeSupportRequest(id: string, at: string): Promise<boolean>;
   /** How many requests the agent has assigned. */
   assignedCount(agentId: string): Promise<number>;
+
+  /**
+   * Takes one token from the bucket `key` (refilled at `ratePerSecond`, holding up to `burst`):
+   * true when taken, false when the bucket is empty. Atomic across every instance on the storage,
+   * so a limit holds for every node sharing it (PostgreSQL uses the database's clock).
+   */
+  takeRateToken(key: string, ratePerSecond: number, burst: number): Promise<boolean>;
 }

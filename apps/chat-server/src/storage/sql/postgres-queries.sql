@@ -47,3 +47,15 @@ INSERT INTO room_members (room_id, user_id, joined_at, last_read_seq)
 SELECT :roomId::text, :userId::text, :at::timestamptz, last_seq FROM rooms WHERE id = :roomId::text
 ON CONFLICT DO NOTHING
 RETURNING user_id;
+
+-- name: takeRateToken
+-- Params: :key :rate (tokens per second) :burst. Refills the bucket by the time passed on the
+-- database's clock (one clock for every node), then takes a token when one is there: one row back
+-- when taken, none when the bucket is empty. Atomic: the upsert locks the row.
+INSERT INTO rate_buckets AS b (key, tokens, at_ms)
+VALUES (:key, :burst::double precision - 1, extract(epoch FROM clock_timestamp()) * 1000)
+ON CONFLICT (key) DO UPDATE SET
+  tokens = LEAST(:burst::double precision, b.tokens + GREATEST(0, extract(epoch FROM clock_timestamp()) * 1000 - b.at_ms) / 1000 * :rate::double precision) - 1,
+  at_ms = GREATEST(b.at_ms, extract(epoch FROM clock_timestamp()) * 1000)
+WHERE LEAST(:burst::double precision, b.tokens + GREATEST(0, extract(epoch FROM clock_timestamp()) * 1000 - b.at_ms) / 1000 * :rate::double precision) >= 1
+RETURNING tokens;

@@ -45,3 +45,14 @@ JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
 WHERE messages_fts MATCH :query AND (:roomId IS NULL OR m.room_id = :roomId)
 ORDER BY m.sent_at DESC, m.seq DESC
 LIMIT :limit;
+
+-- name: takeRateToken
+-- Params: :key :rate (tokens per second) :burst. As on PostgreSQL, on the process clock (one
+-- node): refill, then take a token when one is there; one row back when taken.
+INSERT INTO rate_buckets AS b (key, tokens, at_ms)
+VALUES (:key, :burst - 1, unixepoch('subsec') * 1000)
+ON CONFLICT (key) DO UPDATE SET
+  tokens = min(:burst, b.tokens + max(0, unixepoch('subsec') * 1000 - b.at_ms) / 1000.0 * :rate) - 1,
+  at_ms = max(b.at_ms, unixepoch('subsec') * 1000)
+WHERE min(:burst, b.tokens + max(0, unixepoch('subsec') * 1000 - b.at_ms) / 1000.0 * :rate) >= 1
+RETURNING tokens;
