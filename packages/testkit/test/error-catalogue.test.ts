@@ -4,6 +4,7 @@ import test from 'node:test';
 import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
 import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
+import { backplanePostgresErrors } from '../../backplane-postgres/src/errors.ts';
 import { backplaneRedisErrors } from '../../backplane-redis/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
@@ -11,6 +12,7 @@ const catalogues: Record<string, Record<string, { summary: string; surface: stri
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
   '@switchboard/backplane-redis': backplaneRedisErrors,
+  '@switchboard/backplane-postgres': backplanePostgresErrors,
   '@switchboard/chat-server': chatErrors,
 };
 
