@@ -58,7 +58,10 @@ test('three nodes write to one room at once, repeated: seq is 1..N without gap o
       ),
     );
     total += sent.length;
-    const rows = await c.storage.rawAll('SELECT seq FROM messages WHERE room_id = $1 ORDER BY seq', room.id);
+    const rows: Record<string, unknown>[] = await c.storage.rawAll(
+      'SELECT seq FROM messages WHERE room_id = $1 ORDER BY seq',
+      room.id,
+    );
     assert.deepEqual(
       rows.map((r) => Number(r.seq)),
       Array.from({ length: total }, (_, i) => i + 1),
@@ -113,7 +116,7 @@ test('the same clientMessageId sent on two nodes at once, repeated: one message,
     const [a, b] = await Promise.all([onOne.invoke('sendMessage', args), onTwo.invoke('sendMessage', args)]);
     assert.equal(a.id, b.id, `round ${round}: both calls answer the one stored message`);
     assert.equal(a.seq, round, `round ${round}: the duplicate used no number`);
-    const rows = await c.storage.rawAll(
+    const rows: Record<string, unknown>[] = await c.storage.rawAll(
       'SELECT id FROM messages WHERE sender_id = $1 AND client_message_id = $2',
       alice.user.id,
       clientMessageId,
