@@ -1,0 +1,559 @@
+/**
+ * The chat's state in the page and every action on it: rooms with read state, each room's
+ * timeline, presence, typing, the support queue. Hub events update it; after a reconnect it
+ * catches up with `getHistory({afterSeq})`. Views subscribe with {@link Chat.on}.
+ * @module
+ */
+import { ChatLink, type LinkState } from './connection.ts';
+import { Timeline } from './timeline.ts';
+import type {
+  AgentInfo,
+  Message,
+  Presence,
+  Reaction,
+  ReadState,
+  Room,
+  RoomSummary,
+  RoomUpdate,
+  Session,
+  SupportRequest,
+  User,
+} from './types.ts';
+
+/** What changed, for views to re-render only their part. */
+export type Topic = 'rooms' | 'timeline' | 'link' | 'typing' | 'presence' | 'support' | 'members';
+
+const PAGE = 50;
+const TYPING_SHOWN_MS = 4_000;
+
+/** A new clientMessageId. */
+export function newClientMessageId(): string {
+  return typeof crypto.randomUUID === 'function'
+    ? crypto.randomUUID()
+    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** The signed-in chat. */
+export class Chat {
+  readonly link: ChatLink;
+  readonly rooms = new Map<string, RoomSummary>();
+  readonly timelines = new Map<string, Timeline>();
+  readonly users = new Map<string, User>();
+  readonly members = new Map<string, string[]>();
+  readonly presence = new Map<string, boolean>();
+  readonly queue = new Map<string, SupportRequest>();
+  agents: AgentInfo[] = [];
+  /** The customer's own support request, as last seen. */
+  myRequest: SupportRequest | undefined;
+  /** The room shown, if any. */
+  current: string | undefined;
+  private readonly typingUntil = new Map<string, Map<string, number>>();
+  private readonly listeners = new Map<Topic, Set<() => void>>();
+  private readonly dirty = new Set<Topic>();
+  private flushing = false;
+
+  constructor(readonly session: Session) {
+    this.users.set(session.user.id, session.user);
+    this.link = new ChatLink(() => this.session.token, {
+      state: () => this.emit('link'),
+      resumed: () => void this.catchUp(),
+    });
+    this.wire();
+    const saved = localStorage.getItem(this.requestKey());
+    if (saved) this.myRequest = JSON.parse(saved) as SupportRequest;
+  }
+
+  get me(): User {
+    return this.session.user;
+  }
+
+  get linkState(): LinkState {
+    return this.link.state;
+  }
+
+  /** Whether the signed-in user works the support queue. */
+  get isAgent(): boolean {
+    return this.me.role === 'agent' || this.me.role === 'admin';
+  }
+
+  /** Subscribes to a topic; returns the unsubscribe. */
+  on(topic: Topic, listener: () => void): () => void {
+    let set = this.listeners.get(topic);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(topic, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Connects and loads the rooms. */
+  async start(): Promise<void> {
+    const connected = new Promise<void>((resolve) => {
+      const off = this.on('link', () => {
+        if (this.link.state === 'connected') {
+          off();
+          resolve();
+        }
+      });
+    });
+    this.link.start();
+    await connected;
+    await this.loadRooms();
+  }
+
+  /** Disconnects. */
+  stop(): Promise<void> {
+    return this.link.stop();
+  }
+
+  /** A display name for a user id. */
+  nameOf(userId: string): string {
+    return this.users.get(userId)?.displayName ?? 'Someone';
+  }
+
+  /** The room's title: for a direct conversation, the other people's names. */
+  titleOf(room: Room): string {
+    if (!room.isDirect) return room.name;
+    const others = (this.members.get(room.id) ?? []).filter((id) => id !== this.me.id);
+    if (others.length === 0) return this.members.has(room.id) ? `${this.me.displayName} (you)` : room.name;
+    return others.map((id) => this.nameOf(id)).join(', ');
+  }
+
+  /** The timeline of a room (created empty). */
+  timeline(roomId: string): Timeline {
+    let timeline = this.timelines.get(roomId);
+    if (!timeline) {
+      timeline = new Timeline();
+      this.timelines.set(roomId, timeline);
+    }
+    return timeline;
+  }
+
+  /** Who is typing in a room now (not the caller). */
+  typingIn(roomId: string): string[] {
+    const now = Date.now();
+    return [...(this.typingUntil.get(roomId) ?? new Map<string, number>())]
+      .filter(([, until]) => until > now)
+      .map(([userId]) => userId);
+  }
+
+  /** Reloads the side list. */
+  async loadRooms(): Promise<void> {
+    const rooms = await this.link.invoke<RoomSummary[]>('listRooms');
+    this.rooms.clear();
+    for (const room of rooms) this.rooms.set(room.id, { ...room });
+    this.emit('rooms');
+    const directs = rooms.filter((r) => r.isDirect || r.kind === 'support');
+    await Promise.all(directs.map((r) => this.loadMembers(r.id).catch(() => undefined)));
+    await this.refreshPresence();
+    if (this.isAgent) await this.loadQueue();
+  }
+
+  /** Loads a room's members (and their names). */
+  async loadMembers(roomId: string): Promise<User[]> {
+    const members = await this.link.invoke<User[]>('listRoomMembers', roomId);
+    for (const user of members) this.users.set(user.id, user);
+    this.members.set(
+      roomId,
+      members.map((m) => m.id),
+    );
+    this.emit('members');
+    this.emit('rooms');
+    return members;
+  }
+
+  /** Asks for the presence of everyone in the caller's direct conversations. */
+  async refreshPresence(): Promise<void> {
+    const ids = new Set<string>();
+    for (const [roomId, memberIds] of this.members) {
+      if (!this.rooms.get(roomId)?.isDirect && this.rooms.get(roomId)?.kind !== 'support') continue;
+      for (const id of memberIds) if (id !== this.me.id) ids.add(id);
+    }
+    if (ids.size === 0) return;
+    const list = await this.link.invoke<Presence[]>('getPresence', [...ids]);
+    for (const p of list) this.presence.set(p.userId, p.online);
+    this.emit('presence');
+  }
+
+  /** Shows a room: loads its newest page once, its members, and marks it read. */
+  async open(roomId: string | undefined): Promise<void> {
+    this.current = roomId;
+    this.emit('rooms');
+    this.emit('timeline');
+    this.emit('members');
+    if (!roomId) return;
+    const timeline = this.timeline(roomId);
+    if (!timeline.loaded) {
+      const page = await this.link.invoke<Message[]>('getHistory', { roomId, limit: PAGE });
+      timeline.merge(page);
+      timeline.loaded = true;
+      timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
+      this.rememberSenders(page);
+      this.emit('timeline');
+    }
+    if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
+    await this.markRead(roomId);
+  }
+
+  /** Loads the page before the oldest loaded message; false when there is none. */
+  async loadOlder(roomId: string): Promise<boolean> {
+    const timeline = this.timeline(roomId);
+    if (!timeline.hasOlder) return false;
+    const beforeSeq = timeline.firstSeq();
+    if (beforeSeq <= 1) {
+      timeline.hasOlder = false;
+      this.emit('timeline');
+      return false;
+    }
+    const page = await this.link.invoke<Message[]>('getHistory', { roomId, beforeSeq, limit: PAGE });
+    timeline.merge(page);
+    timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
+    this.rememberSenders(page);
+    this.emit('timeline');
+    return page.length > 0;
+  }
+
+  /** Marks everything loaded in a room as read. */
+  async markRead(roomId: string): Promise<void> {
+    const room = this.rooms.get(roomId);
+    const seq = this.timeline(roomId).lastSeq();
+    if (!room || seq === 0 || (seq <= room.lastReadSeq && room.unreadCount === 0)) return;
+    const state = await this.link.invoke<ReadState>('markRead', { roomId, seq });
+    this.applyRead(state);
+  }
+
+  /** Sends a message optimistically; a failed send stays in the list to be retried. */
+  async send(roomId: string, text: string): Promise<void> {
+    const pending = { clientMessageId: newClientMessageId(), roomId, text, status: 'sending' as const };
+    this.timeline(roomId).addPending(pending);
+    this.emit('timeline');
+    await this.deliver(roomId, pending.clientMessageId);
+  }
+
+  /** Sends a failed message again with the same clientMessageId (stored at most once). */
+  async retry(roomId: string, clientMessageId: string): Promise<void> {
+    const pending = this.timeline(roomId).pendingOf(clientMessageId);
+    if (!pending) return;
+    pending.status = 'sending';
+    pending.error = undefined;
+    this.emit('timeline');
+    await this.deliver(roomId, clientMessageId);
+  }
+
+  private async deliver(roomId: string, clientMessageId: string): Promise<void> {
+    const timeline = this.timeline(roomId);
+    const pending = timeline.pendingOf(clientMessageId);
+    if (!pending) return;
+    try {
+      const room = this.rooms.get(roomId);
+      const active = this.myRequest?.status === 'open' || this.myRequest?.status === 'assigned';
+      const stored =
+        room?.kind === 'support' && this.me.isGuest && !active
+          ? await this.openSupport(this.myRequest?.subject ?? 'Support', pending.text)
+          : await this.link.invoke<Message>('sendMessage', { roomId, text: pending.text, clientMessageId });
+      timeline.merge([stored]);
+      // openSupportRequest stores the text under the server's own clientMessageId.
+      if (stored.clientMessageId !== clientMessageId) timeline.removePending(clientMessageId);
+      this.noteMessage(stored, true);
+      if (this.current === roomId) await this.markRead(roomId);
+    } catch (error) {
+      pending.status = 'failed';
+      pending.error = errorText(error);
+    }
+    this.emit('timeline');
+  }
+
+  /** Sends every failed message again (after a reconnect). */
+  async retryFailed(): Promise<void> {
+    for (const [roomId, timeline] of this.timelines) {
+      for (const p of timeline.pending())
+        if (p.status === 'failed') await this.retry(roomId, p.clientMessageId);
+    }
+  }
+
+  /** Edits one of the caller's messages. */
+  async edit(messageId: string, text: string): Promise<void> {
+    const message = await this.link.invoke<Message>('editMessage', { messageId, text });
+    this.timeline(message.roomId).merge([message]);
+    this.emit('timeline');
+  }
+
+  /** Deletes a message. */
+  async remove(messageId: string): Promise<void> {
+    await this.link.invoke('deleteMessage', { messageId });
+  }
+
+  /** Adds or takes back a reaction. */
+  async react(messageId: string, emoji: string): Promise<void> {
+    await this.link.invoke('react', { messageId, emoji });
+  }
+
+  /** Tells the room the caller is typing (a send: no answer). */
+  typing(roomId: string): void {
+    if (this.link.state === 'connected') void this.link.hub.send('typing', roomId).catch(() => undefined);
+  }
+
+  /** Creates a room and opens it. */
+  async createRoom(name: string, isPrivate: boolean): Promise<Room> {
+    const room = await this.link.invoke<Room>('createRoom', { name, isPrivate });
+    await this.loadRooms();
+    await this.open(room.id);
+    return room;
+  }
+
+  /** Joins a public room and opens it. */
+  async joinRoom(roomId: string): Promise<void> {
+    await this.link.invoke('joinRoom', roomId);
+    await this.loadRooms();
+    await this.open(roomId);
+  }
+
+  /** Leaves a room. */
+  async leaveRoom(roomId: string): Promise<void> {
+    await this.link.invoke('leaveRoom', roomId);
+    this.rooms.delete(roomId);
+    if (this.current === roomId) await this.open(undefined);
+    this.emit('rooms');
+  }
+
+  /** Invites a user to a room. */
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.link.invoke('inviteToRoom', roomId, userId);
+    await this.loadMembers(roomId);
+  }
+
+  /** Opens (or finds) the direct conversation with these users and shows it. */
+  async openDirect(userIds: string[]): Promise<Room> {
+    const room = await this.link.invoke<Room>('openDirect', userIds);
+    await this.loadRooms();
+    await this.open(room.id);
+    return room;
+  }
+
+  /** Public rooms to browse. */
+  listPublicRooms(): Promise<Room[]> {
+    return this.link.invoke<Room[]>('listPublicRooms');
+  }
+
+  /** People by name. */
+  async searchUsers(query: string): Promise<User[]> {
+    const users = await this.link.invoke<User[]>('searchUsers', query);
+    for (const user of users) this.users.set(user.id, user);
+    return users;
+  }
+
+  /** Full-text search over the caller's rooms. */
+  searchMessages(query: string): Promise<Message[]> {
+    return this.link.invoke<Message[]>('searchMessages', { query });
+  }
+
+  /** A customer's first message to support (or the next one of an open request). */
+  async openSupport(subject: string, text: string): Promise<Message> {
+    const result = await this.link.invoke<SupportRequest & { message: Message }>('openSupportRequest', {
+      subject,
+      text,
+    });
+    const { message, ...request } = result;
+    this.setMyRequest(request);
+    if (!this.rooms.has(request.roomId)) await this.loadRooms();
+    this.timeline(request.roomId).merge([message]);
+    this.emit('timeline');
+    return message;
+  }
+
+  /** The support queue and the agents (agents). */
+  async loadQueue(): Promise<void> {
+    const [queue, agents] = await Promise.all([
+      this.link.invoke<SupportRequest[]>('listSupportQueue'),
+      this.link.invoke<AgentInfo[]>('listAgents'),
+    ]);
+    this.queue.clear();
+    for (const r of queue) this.queue.set(r.id, r);
+    this.agents = agents;
+    for (const a of agents) this.users.set(a.id, a);
+    this.emit('support');
+  }
+
+  /** Claims, transfers or closes a support request (agents). */
+  async support(action: 'claim' | 'close' | 'transfer', requestId: string, agentId?: string): Promise<void> {
+    if (action === 'claim') await this.link.invoke('claimSupportRequest', requestId);
+    else if (action === 'close') await this.link.invoke('closeSupportRequest', requestId);
+    else await this.link.invoke('transferSupportRequest', requestId, agentId);
+    await this.loadQueue();
+  }
+
+  /** After a reconnect: the side list again, and every loaded room from its last seq on. */
+  async catchUp(): Promise<void> {
+    try {
+      await this.loadRooms();
+      for (const [roomId, timeline] of this.timelines) {
+        if (!timeline.loaded || !this.rooms.has(roomId)) continue;
+        for (;;) {
+          const page = await this.link.invoke<Message[]>('getHistory', {
+            roomId,
+            afterSeq: timeline.lastSeq(),
+            limit: PAGE,
+          });
+          timeline.merge(page);
+          this.rememberSenders(page);
+          if (page.length < PAGE) break;
+        }
+      }
+      this.emit('timeline');
+      if (this.current) await this.markRead(this.current);
+      await this.retryFailed();
+    } catch {
+      // The connection dropped again: the next reconnect catches up.
+    }
+  }
+
+  private wire(): void {
+    const hub = this.link.hub;
+    hub.on('messageReceived', (message: Message) => {
+      const timeline = this.timeline(message.roomId);
+      if (timeline.loaded || message.roomId === this.current) timeline.merge([message]);
+      this.rememberSenders([message]);
+      this.noteMessage(message, false);
+      this.typingUntil.get(message.roomId)?.delete(message.senderId);
+      this.emit('timeline');
+      this.emit('typing');
+      if (message.roomId === this.current) void this.markRead(message.roomId).catch(() => undefined);
+    });
+    hub.on('messageEdited', (message: Message) => {
+      if (this.timeline(message.roomId).update(message.id, () => message)) this.emit('timeline');
+    });
+    hub.on('messageDeleted', (e: { roomId: string; messageId: string }) => {
+      const changed = this.timeline(e.roomId).update(e.messageId, (m) => ({
+        ...m,
+        text: '',
+        deleted: true,
+        reactions: [],
+      }));
+      if (changed) this.emit('timeline');
+    });
+    hub.on('reactionsChanged', (e: { roomId: string; messageId: string; reactions: Reaction[] }) => {
+      if (this.timeline(e.roomId).update(e.messageId, (m) => ({ ...m, reactions: e.reactions })))
+        this.emit('timeline');
+    });
+    hub.on('typing', (e: { roomId: string; userId: string }) => {
+      let map = this.typingUntil.get(e.roomId);
+      if (!map) {
+        map = new Map();
+        this.typingUntil.set(e.roomId, map);
+      }
+      map.set(e.userId, Date.now() + TYPING_SHOWN_MS);
+      this.emit('typing');
+      setTimeout(() => this.emit('typing'), TYPING_SHOWN_MS + 50);
+    });
+    hub.on('readUpdated', (state: ReadState) => this.applyRead(state));
+    hub.on('presenceChanged', (p: Presence) => {
+      this.presence.set(p.userId, p.online);
+      this.emit('presence');
+      this.emit('rooms');
+    });
+    hub.on('roomUpdated', (e: RoomUpdate) => this.onRoomUpdated(e));
+    hub.on('supportQueueUpdated', (e: { request: SupportRequest }) => {
+      if (e.request.status === 'closed') this.queue.delete(e.request.id);
+      else this.queue.set(e.request.id, e.request);
+      this.emit('support');
+      if (this.isAgent) void this.loadAgents();
+    });
+    hub.on('supportRequestUpdated', (e: { request: SupportRequest }) => {
+      if (e.request.customerId === this.me.id) this.setMyRequest(e.request);
+      if (this.members.has(e.request.roomId)) void this.loadMembers(e.request.roomId).catch(() => undefined);
+    });
+  }
+
+  private async loadAgents(): Promise<void> {
+    this.agents = await this.link.invoke<AgentInfo[]>('listAgents').catch(() => this.agents);
+    this.emit('support');
+  }
+
+  private setMyRequest(request: SupportRequest): void {
+    this.myRequest = request;
+    localStorage.setItem(this.requestKey(), JSON.stringify(request));
+    this.emit('support');
+  }
+
+  private requestKey(): string {
+    return `switchboard.support.${this.me.id}`;
+  }
+
+  private onRoomUpdated(e: RoomUpdate): void {
+    const mine = e.userId === this.me.id;
+    if (mine && (e.change === 'left' || e.change === 'removed')) {
+      this.rooms.delete(e.room.id);
+      if (this.current === e.room.id) void this.open(undefined);
+      this.emit('rooms');
+      return;
+    }
+    if (mine && e.change === 'joined' && !this.rooms.has(e.room.id)) {
+      this.rooms.set(e.room.id, {
+        ...e.room,
+        unreadCount: 0,
+        mentionCount: 0,
+        lastReadSeq: 0,
+        lastMessage: null,
+      });
+      void this.loadRooms().catch(() => undefined);
+    }
+    if (this.members.has(e.room.id)) void this.loadMembers(e.room.id).catch(() => undefined);
+    this.emit('rooms');
+  }
+
+  private applyRead(state: ReadState): void {
+    const room = this.rooms.get(state.roomId);
+    if (!room || state.lastReadSeq < room.lastReadSeq) return;
+    room.lastReadSeq = state.lastReadSeq;
+    room.unreadCount = state.unreadCount;
+    room.mentionCount = state.mentionCount;
+    this.emit('rooms');
+    this.emit('timeline');
+  }
+
+  /** Updates the side list for a new message: last message and, from others, unread counts. */
+  private noteMessage(message: Message, own: boolean): void {
+    const room = this.rooms.get(message.roomId);
+    if (!room) {
+      void this.loadRooms().catch(() => undefined);
+      return;
+    }
+    const newest = (room.lastMessage?.seq ?? 0) < message.seq;
+    if (newest) room.lastMessage = message;
+    const fromOther = !own && message.senderId !== this.me.id;
+    if (newest && fromOther && message.seq > room.lastReadSeq && message.roomId !== this.current) {
+      room.unreadCount += 1;
+      if (message.mentions.includes(this.me.id)) room.mentionCount += 1;
+    }
+    this.emit('rooms');
+  }
+
+  private rememberSenders(messages: readonly Message[]): void {
+    const unknown = messages.some((m) => !this.users.has(m.senderId));
+    if (unknown && messages[0]) void this.loadMembers(messages[0].roomId).catch(() => undefined);
+  }
+
+  private emit(topic: Topic): void {
+    this.dirty.add(topic);
+    if (this.flushing) return;
+    this.flushing = true;
+    queueMicrotask(() => {
+      this.flushing = false;
+      const topics = [...this.dirty];
+      this.dirty.clear();
+      for (const t of topics) for (const listener of this.listeners.get(t) ?? []) listener();
+    });
+  }
+}
+
+/** The readable part of a hub error (`SB_CHAT_…: text` → text). */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /SB_CHAT_[A-Z_]+: (.*)$/.exec(message);
+  return (
+    match?.[1] ??
+    message.replace(/^An unexpected error occurred invoking '\w+' on the server\.\s*/, '') ??
+    'Failed.'
+  );
+}

@@ -1,0 +1,221 @@
+/**
+ * The dialogs of the chat: create a room, browse public rooms, find people (a direct or group
+ * conversation), invite, see members, search messages.
+ * @module
+ */
+import { type Chat, errorText } from '../chat.ts';
+import { formatTime, h } from '../dom.ts';
+import type { User } from '../types.ts';
+import { openDialog } from './dialog.ts';
+
+/** Asks for a room's name and privacy, creates it and opens it. */
+export function createRoomDialog(chat: Chat): void {
+  const name = h('input', { name: 'name', required: true, maxlength: 80, 'data-testid': 'new-room-name' });
+  const isPrivate = h('input', { type: 'checkbox', name: 'private', 'data-testid': 'new-room-private' });
+  const form = h(
+    'form',
+    {},
+    h('label', { class: 'field' }, h('span', {}, 'Name'), name),
+    h('label', { class: 'check' }, isPrivate, ' Private (invited people only)'),
+    h('button', { type: 'submit', class: 'primary', 'data-testid': 'new-room-submit' }, 'Create room'),
+  );
+  const dialog = openDialog('New room', 'new-room-dialog', form);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    chat
+      .createRoom(name.value.trim(), isPrivate.checked)
+      .then(dialog.close, (e) => dialog.error(errorText(e)));
+  });
+}
+
+/** Lists public rooms to join. */
+export function browseRoomsDialog(chat: Chat): void {
+  const list = h('ul', { class: 'pick-list', 'data-testid': 'public-rooms' }, h('li', {}, 'Loading…'));
+  const dialog = openDialog('Public rooms', 'browse-dialog', list);
+  chat.listPublicRooms().then(
+    (rooms) => {
+      list.replaceChildren(
+        ...(rooms.length === 0 ? [h('li', {}, 'No public rooms yet.')] : []),
+        ...rooms.map((room) => {
+          const member = chat.rooms.has(room.id);
+          return h(
+            'li',
+            {},
+            h('span', { class: 'room-name' }, `# ${room.name}`),
+            h(
+              'button',
+              {
+                type: 'button',
+                'data-testid': 'join-room',
+                onclick: () =>
+                  (member ? chat.open(room.id) : chat.joinRoom(room.id)).then(dialog.close, (e) =>
+                    dialog.error(errorText(e)),
+                  ),
+              },
+              member ? 'Open' : 'Join',
+            ),
+          );
+        }),
+      );
+    },
+    (e) => dialog.error(errorText(e)),
+  );
+}
+
+/**
+ * Searches people by name; `pick` gets the chosen users. Used to start a conversation (one person:
+ * direct, several: group) and to invite.
+ */
+function peopleDialog(
+  chat: Chat,
+  title: string,
+  testid: string,
+  action: string,
+  pick: (users: User[]) => Promise<unknown>,
+): void {
+  const chosen = new Map<string, User>();
+  const query = h('input', {
+    type: 'search',
+    'aria-label': 'Name or username',
+    'data-testid': 'people-query',
+  });
+  const results = h('ul', { class: 'pick-list', 'data-testid': 'people-results', 'aria-live': 'polite' });
+  const chosenLine = h('p', { 'data-testid': 'people-chosen' });
+  const go = h(
+    'button',
+    { type: 'submit', class: 'primary', 'data-testid': 'people-go', disabled: true },
+    action,
+  );
+  const form = h(
+    'form',
+    { role: 'search' },
+    h('label', { class: 'field' }, h('span', {}, 'Find people'), query),
+  );
+  const done = h('form', {}, chosenLine, go);
+  const dialog = openDialog(title, testid, form, results, done);
+  const renderChosen = () => {
+    chosenLine.textContent =
+      chosen.size === 0
+        ? 'Nobody chosen yet.'
+        : `With: ${[...chosen.values()].map((u) => u.displayName).join(', ')}`;
+    go.disabled = chosen.size === 0;
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const search = () => {
+    const q = query.value.trim();
+    if (!q) return;
+    chat.searchUsers(q).then(
+      (users) =>
+        results.replaceChildren(
+          ...(users.length === 0 ? [h('li', {}, 'Nobody found.')] : []),
+          ...users.map((user) =>
+            h(
+              'li',
+              {},
+              h('span', {}, `${user.displayName} (@${user.username})`),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'data-testid': 'people-pick',
+                  'aria-pressed': String(chosen.has(user.id)),
+                  onclick: (event) => {
+                    if (chosen.has(user.id)) chosen.delete(user.id);
+                    else chosen.set(user.id, user);
+                    (event.currentTarget as HTMLElement).setAttribute(
+                      'aria-pressed',
+                      String(chosen.has(user.id)),
+                    );
+                    renderChosen();
+                  },
+                },
+                'Choose',
+              ),
+            ),
+          ),
+        ),
+      (e) => dialog.error(errorText(e)),
+    );
+  };
+  query.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 250);
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    search();
+  });
+  done.addEventListener('submit', (event) => {
+    event.preventDefault();
+    pick([...chosen.values()]).then(dialog.close, (e) => dialog.error(errorText(e)));
+  });
+  renderChosen();
+}
+
+/** Starts a direct (one person) or group (several) conversation. */
+export function findPeopleDialog(chat: Chat): void {
+  peopleDialog(chat, 'Find people', 'people-dialog', 'Start conversation', (users) =>
+    chat.openDirect(users.map((u) => u.id)),
+  );
+}
+
+/** Invites people to a room. */
+export function inviteDialog(chat: Chat, roomId: string): void {
+  peopleDialog(chat, 'Invite people', 'invite-dialog', 'Invite', async (users) => {
+    for (const user of users) await chat.invite(roomId, user.id);
+  });
+}
+
+/** Lists a room's members with their presence. */
+export function membersDialog(chat: Chat, roomId: string): void {
+  const list = h('ul', { class: 'pick-list', 'data-testid': 'members-list' }, h('li', {}, 'Loading…'));
+  const dialog = openDialog('Members', 'members-dialog', list);
+  chat.loadMembers(roomId).then(
+    (members) =>
+      list.replaceChildren(
+        ...members.map((user) =>
+          h(
+            'li',
+            { 'data-testid': 'member-item' },
+            h('span', {}, user.displayName),
+            h(
+              'span',
+              { class: 'muted' },
+              `@${user.username}${user.role !== 'user' ? ` · ${user.role}` : ''}`,
+            ),
+          ),
+        ),
+      ),
+    (e) => dialog.error(errorText(e)),
+  );
+}
+
+/** Shows search results for a query; choosing one opens its room. */
+export function searchDialog(chat: Chat, query: string): void {
+  const list = h('ul', { class: 'pick-list', 'data-testid': 'search-results' }, h('li', {}, 'Searching…'));
+  const dialog = openDialog(`Search: ${query}`, 'search-dialog', list);
+  chat.searchMessages(query).then(
+    (messages) =>
+      list.replaceChildren(
+        ...(messages.length === 0 ? [h('li', {}, 'No messages found.')] : []),
+        ...messages.map((m) => {
+          const room = chat.rooms.get(m.roomId);
+          return h(
+            'li',
+            { 'data-testid': 'search-result' },
+            h(
+              'button',
+              { type: 'button', class: 'result', onclick: () => chat.open(m.roomId).then(dialog.close) },
+              h(
+                'span',
+                { class: 'muted' },
+                `${room ? chat.titleOf(room) : 'Room'} · ${formatTime(m.sentAt)}`,
+              ),
+              h('span', { class: 'text' }, m.text),
+            ),
+          );
+        }),
+      ),
+    (e) => dialog.error(errorText(e)),
+  );
+}

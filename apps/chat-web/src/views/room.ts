@@ -1,0 +1,199 @@
+/**
+ * A conversation: its header (members, invite, leave), the message list that loads older
+ * history when scrolled to the top, the read marker, who is typing, and the composer.
+ * @module
+ */
+import type { Chat } from '../chat.ts';
+import { errorText } from '../chat.ts';
+import { h, replaceChildren } from '../dom.ts';
+import { type EditState, messageItem, pendingItem } from './message.ts';
+
+/** Callbacks of the room view. */
+export interface RoomActions {
+  members(roomId: string): void;
+  invite(roomId: string): void;
+  back(): void;
+}
+
+const TYPING_EVERY_MS = 2_000;
+
+/** Renders the room `roomId`; returns its element and a function that detaches its listeners. */
+export function createRoomView(
+  chat: Chat,
+  roomId: string,
+  actions: RoomActions,
+  options: { header?: boolean; status?: HTMLElement } = {},
+): { element: HTMLElement; dispose(): void } {
+  const room = chat.rooms.get(roomId);
+  const edit: EditState = { messageId: undefined, draft: '' };
+  const readMarkerAt = room?.lastReadSeq ?? 0;
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
+  const header = h(
+    'div',
+    { class: 'room-head' },
+    h(
+      'button',
+      { type: 'button', class: 'back', 'aria-label': 'Back to conversations', onclick: actions.back },
+      '←',
+    ),
+    title,
+    h(
+      'div',
+      { class: 'room-actions' },
+      h(
+        'button',
+        { type: 'button', 'data-testid': 'room-members', onclick: () => actions.members(roomId) },
+        'Members',
+      ),
+      room && !room.isDirect && room.kind === 'room'
+        ? h(
+            'button',
+            { type: 'button', 'data-testid': 'room-invite', onclick: () => actions.invite(roomId) },
+            'Invite',
+          )
+        : null,
+      room && room.kind !== 'support'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'data-testid': 'room-leave',
+              onclick: () => chat.leaveRoom(roomId).catch((e) => error.replaceChildren(errorText(e))),
+            },
+            'Leave',
+          )
+        : null,
+    ),
+  );
+  const older = h(
+    'button',
+    { type: 'button', class: 'link', 'data-testid': 'load-older', onclick: () => void loadOlder() },
+    'Load older messages',
+  );
+  const list = h('ol', {
+    class: 'message-list',
+    'data-testid': 'message-list',
+    role: 'log',
+    'aria-labelledby': 'room-title',
+    tabindex: 0,
+  });
+  const typing = h('p', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
+  const input = h('textarea', {
+    'data-testid': 'message-input',
+    'aria-label': 'Message',
+    placeholder: 'Write a message…',
+    rows: 1,
+    maxlength: 4000,
+  });
+  const composer = h(
+    'form',
+    { class: 'composer', 'aria-label': 'Send a message' },
+    input,
+    h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send'),
+  );
+  let lastTyping = 0;
+  input.addEventListener('input', () => {
+    if (Date.now() - lastTyping > TYPING_EVERY_MS && input.value.trim()) {
+      lastTyping = Date.now();
+      chat.typing(roomId);
+    }
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    lastTyping = 0;
+    stickToBottom = true;
+    void chat.send(roomId, text);
+  });
+
+  let stickToBottom = true;
+  let loadingOlder = false;
+  const loadOlder = async () => {
+    if (loadingOlder) return;
+    loadingOlder = true;
+    const before = list.scrollHeight - list.scrollTop;
+    try {
+      await chat.loadOlder(roomId);
+      list.scrollTop = list.scrollHeight - before;
+    } catch (e) {
+      error.replaceChildren(errorText(e));
+    } finally {
+      loadingOlder = false;
+    }
+  };
+  list.addEventListener('scroll', () => {
+    stickToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (list.scrollTop < 40 && chat.timeline(roomId).hasOlder && chat.timeline(roomId).loaded)
+      void loadOlder();
+  });
+
+  const renderTimeline = () => {
+    const timeline = chat.timeline(roomId);
+    const items: Node[] = [];
+    if (timeline.loaded && timeline.hasOlder) items.push(h('li', { class: 'older' }, older));
+    let markerShown = false;
+    for (const message of timeline.messages()) {
+      if (!markerShown && readMarkerAt > 0 && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
+        markerShown = true;
+        items.push(
+          h('li', { class: 'read-marker', 'data-testid': 'read-marker', role: 'separator' }, 'New messages'),
+        );
+      }
+      items.push(messageItem(chat, message, edit, renderTimeline));
+    }
+    for (const pending of timeline.pending()) items.push(pendingItem(chat, pending));
+    if (timeline.loaded && items.length === 0)
+      items.push(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
+    const wasBottom = stickToBottom;
+    replaceChildren(list, items);
+    if (wasBottom) list.scrollTop = list.scrollHeight;
+  };
+  const renderTitle = () => {
+    const current = chat.rooms.get(roomId);
+    title.textContent = current ? chat.titleOf(current) : 'Conversation';
+  };
+  const renderTyping = () => {
+    const names = chat
+      .typingIn(roomId)
+      .filter((id) => id !== chat.me.id)
+      .map((id) => chat.nameOf(id));
+    typing.textContent =
+      names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+  };
+  const offs = [
+    chat.on('timeline', renderTimeline),
+    chat.on('rooms', renderTitle),
+    chat.on('members', renderTitle),
+    chat.on('typing', renderTyping),
+  ];
+  renderTimeline();
+  renderTitle();
+  const element = h(
+    'section',
+    { class: 'room', 'aria-labelledby': 'room-title' },
+    options.header === false
+      ? h('h2', { class: 'visually-hidden', id: 'room-title' }, 'Conversation')
+      : header,
+    options.status ?? null,
+    list,
+    typing,
+    error,
+    composer,
+  );
+  if (options.header === false) title.remove();
+  return {
+    element,
+    dispose: () => {
+      for (const off of offs) off();
+    },
+  };
+}

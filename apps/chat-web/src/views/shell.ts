@@ -1,0 +1,147 @@
+/**
+ * The signed-in page: header (search, who is signed in, sign out), the connection banner, the side
+ * list and the main area (a room, the support queue, or the customer's conversation).
+ * @module
+ */
+import type { Chat } from '../chat.ts';
+import { h } from '../dom.ts';
+import { renderCustomer } from './customer.ts';
+import {
+  browseRoomsDialog,
+  createRoomDialog,
+  findPeopleDialog,
+  inviteDialog,
+  membersDialog,
+  searchDialog,
+} from './dialogs.ts';
+import { createQueueView } from './queue.ts';
+import { createRoomView } from './room.ts';
+import { createSidebar } from './sidebar.ts';
+
+/** Renders the signed-in chat into `root`; `signOut` ends the session. */
+export function renderShell(root: HTMLElement, chat: Chat, signOut: () => void): void {
+  const banner = h(
+    'div',
+    { class: 'connection-banner', 'data-testid': 'connection-banner', role: 'status', hidden: true },
+    h('span', { 'data-testid': 'connection-text' }),
+    h(
+      'button',
+      { type: 'button', 'data-testid': 'reconnect-now', onclick: () => void chat.link.reconnectNow() },
+      'Reconnect now',
+    ),
+  );
+  const renderBanner = () => {
+    const state = chat.linkState;
+    banner.hidden = state === 'connected' || state === 'stopped';
+    banner.dataset.state = state;
+    banner.querySelector('span')!.textContent =
+      state === 'connecting' ? 'Connecting…' : 'Connection lost. Reconnecting…';
+  };
+  chat.on('link', renderBanner);
+  renderBanner();
+
+  const query = h('input', {
+    type: 'search',
+    'aria-label': 'Search messages',
+    placeholder: 'Search messages',
+    'data-testid': 'search-input',
+  });
+  const search = h('form', { role: 'search', class: 'search' }, query);
+  search.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (query.value.trim()) searchDialog(chat, query.value.trim());
+  });
+  const header = h(
+    'header',
+    { class: 'top' },
+    h('p', { class: 'brand' }, 'Switchboard'),
+    chat.me.isGuest ? null : search,
+    h(
+      'div',
+      { class: 'me' },
+      h('span', { 'data-testid': 'me-name' }, chat.me.displayName),
+      h('button', { type: 'button', 'data-testid': 'logout', onclick: signOut }, 'Sign out'),
+    ),
+  );
+  const main = h('main', { id: 'main', class: 'content' });
+  const layout = h('div', { class: 'layout' });
+  root.replaceChildren(h('a', { href: '#main', class: 'skip' }, 'Skip to content'), header, banner, layout);
+
+  if (chat.me.isGuest) {
+    layout.classList.add('customer');
+    layout.append(main);
+    renderCustomer(chat, main);
+    return;
+  }
+
+  let dispose = () => {};
+  let showingQueue = false;
+  const show = () => {
+    dispose();
+    layout.classList.toggle('has-room', Boolean(chat.current) || showingQueue);
+    if (chat.current && !showingQueue) {
+      const view = createRoomView(chat, chat.current, {
+        members: (id) => membersDialog(chat, id),
+        invite: (id) => inviteDialog(chat, id),
+        back: () => void chat.open(undefined),
+      });
+      main.replaceChildren(view.element);
+      dispose = view.dispose;
+    } else if (showingQueue) {
+      const view = createQueueView(chat);
+      main.replaceChildren(
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'back',
+            'aria-label': 'Back to conversations',
+            onclick: () => {
+              showingQueue = false;
+              show();
+            },
+          },
+          '←',
+        ),
+        view.element,
+      );
+      dispose = view.dispose;
+    } else {
+      main.replaceChildren(
+        h(
+          'div',
+          { class: 'welcome' },
+          h('h1', {}, `Welcome, ${chat.me.displayName}`),
+          h('p', {}, 'Choose a conversation, create a room, or find people to talk to.'),
+        ),
+      );
+      dispose = () => {};
+    }
+  };
+  let shown: string | undefined;
+  chat.on('rooms', () => {
+    if (chat.current !== shown) {
+      shown = chat.current;
+      if (chat.current) showingQueue = false;
+      show();
+    }
+  });
+  const sidebar = createSidebar(chat, {
+    newRoom: () => createRoomDialog(chat),
+    browseRooms: () => browseRoomsDialog(chat),
+    findPeople: () => findPeopleDialog(chat),
+    showQueue: () => {
+      showingQueue = true;
+      void chat.open(undefined);
+      show();
+    },
+    openRoom: (id) => {
+      showingQueue = false;
+      void chat
+        .open(id)
+        .then(() => document.querySelector<HTMLElement>('[data-testid="message-input"]')?.focus());
+    },
+  });
+  layout.append(sidebar, main);
+  show();
+}
