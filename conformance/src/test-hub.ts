@@ -160,6 +160,35 @@ export class TestHub extends Hub {
     await this.clients.client(connectionId).send('Send', message);
   }
 
+  /** Issue #5: `Send(message)` to every connection except the given ones (`clients.allExcept`). */
+  async SendToAllExcept(excludedConnectionIds: string[], message: unknown): Promise<void> {
+    await this.clients.allExcept(excludedConnectionIds).send('Send', message);
+  }
+
+  /** Issue #5: `Send(message)` to the given connections, on any node (`clients.clients`). */
+  async SendToConnections(connectionIds: string[], message: unknown): Promise<void> {
+    await this.clients.clients(connectionIds).send('Send', message);
+  }
+
+  /** Issue #5: `Send(message)` to the members of any of the groups, once each (`clients.groups`). */
+  async SendToGroups(groupNames: string[], message: unknown): Promise<void> {
+    await this.clients.groups(groupNames).send('Send', message);
+  }
+
+  /** Issue #5: `Send(message)` to a group except the given connections (`clients.groupExcept`). */
+  async SendToGroupExcept(
+    groupName: string,
+    excludedConnectionIds: string[],
+    message: unknown,
+  ): Promise<void> {
+    await this.clients.groupExcept(groupName, excludedConnectionIds).send('Send', message);
+  }
+
+  /** Issue #5: `Send(message)` to every connection of any of the users (`clients.users`). */
+  async SendToUsers(userIds: string[], message: unknown): Promise<void> {
+    await this.clients.users(userIds).send('Send', message);
+  }
+
   /** A stream of `"a"`, `"b"`, `"c"`. */
   async *Stream(): AsyncGenerator<string> {
     yield 'a';
