@@ -1,0 +1,34 @@
+/**
+ * Whole server processes in tests: conformance server nodes on a backplane behind haproxy, a
+ * private redis-server, a TCP fault proxy, and numbered messages to check delivery under faults.
+ * @module
+ */
+export { type Cluster, type ClusterClient, type ClusterOptions, nodeOf, startCluster } from './cluster.js';
+export { FaultProxy, type FaultProxyMode } from './fault-proxy.js';
+export { HAPROXY_CONFIG, HAPROXY_SERVERS, Haproxy, haproxyEnvironment } from './haproxy.js';
+export { type ClusterBackplaneSetup, loadBalancerSuite } from './lb-suite.js';
+export {
+  type BackplaneSpec,
+  backplaneArgs,
+  NodeProcess,
+  type NodeProcessOptions,
+  REPO_ROOT,
+} from './node-process.js';
+export {
+  NumberedReceiver,
+  NumberedSender,
+  numbered,
+  numberedProblems,
+  type SentRecord,
+} from './numbered.js';
+export { OwnRedis } from './own-redis.js';
+export {
+  accepts,
+  ChildHandle,
+  findBinary,
+  freePort,
+  HAPROXY_PATH,
+  REDIS_SERVER_PATH,
+  requireBinary,
+  sleep,
+} from './processes.js';
