@@ -80,6 +80,23 @@ test("the author, the room's owner or an admin deletes a message; other members 
   assert.equal((await bob!.c.invoke('deleteMessage', { messageId: byBob.id })).deleted, true, 'author');
   assert.equal((await owner!.c.invoke('deleteMessage', { messageId: byBob2.id })).deleted, true, 'owner');
   assert.equal((await admin.invoke('deleteMessage', { messageId: byCarol.id })).deleted, true, 'admin');
+  // Whoever deleted it, the text is gone from history and from the storage's tables.
+  const history = await carol!.c.invoke('getHistory', { roomId: room.id });
+  assert.deepEqual(
+    history.map((m: Wire) => [m.seq, m.text, m.deleted]),
+    [
+      [1, '', true],
+      [2, '', true],
+      [3, '', true],
+    ],
+  );
+  const storage = s.app.storage as unknown as { rawAll(sql: string): Record<string, unknown>[] };
+  assert.deepEqual(
+    storage.rawAll(
+      "SELECT COUNT(*) AS n FROM messages WHERE text IN ('bob 1', 'bob 2', 'carol') OR text LIKE 'bob %'",
+    ),
+    [{ n: 0 }],
+  );
 });
 
 test('private rooms: no joining without an invitation, and only members invite', async () => {
@@ -120,6 +137,27 @@ test('presence only for users who share a room with the caller', async () => {
   const [p] = await alice!.c.invoke('getPresence', [bob!.session.user.id]);
   assert.deepEqual(p, { userId: bob!.session.user.id, online: true, lastSeenAt: null });
   await assert.rejects(alice!.c.invoke('getPresence', [stranger!.session.user.id]), FORBIDDEN);
+});
+
+test("presence for agents: their customers only (a request's customer once claimed, not the queue's)", async () => {
+  const [g1, g2] = await Promise.all([s.guest('mine'), s.guest('not mine')]);
+  const [c1, c2] = await Promise.all([s.connect(g1.token), s.connect(g2.token)]);
+  const agentSession = await s.agent('presenceagent');
+  const agent = await s.connect(agentSession.token);
+  const mine = await c1.invoke('openSupportRequest', { subject: 'one', text: 'help' });
+  await c2.invoke('openSupportRequest', { subject: 'two', text: 'help too' });
+  await assert.rejects(agent.invoke('getPresence', [g1.user.id]), FORBIDDEN, 'not before claiming');
+  await agent.invoke('claimSupportRequest', mine.id);
+  const [p] = await agent.invoke('getPresence', [g1.user.id]);
+  assert.deepEqual([p.userId, p.online], [g1.user.id, true]);
+  await assert.rejects(
+    agent.invoke('getPresence', [g2.user.id]),
+    FORBIDDEN,
+    'a queued customer is not theirs',
+  );
+  // The customer sees their agent.
+  assert.equal((await c1.invoke('getPresence', [agentSession.user.id]))[0].online, true);
+  await assert.rejects(c2.invoke('getPresence', [agentSession.user.id]), FORBIDDEN);
 });
 
 test('a customer sees only their own support requests', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createChatApp, loadConfig, SqliteStorage } from '@switchboard/chat-server';
-import { connectClient } from '@switchboard/testkit';
+import { connectClient, waitFor } from '@switchboard/testkit';
 import { cid, startChat } from './helpers.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
@@ -133,11 +133,20 @@ test('the CLI: add-agent USERNAME with the same configuration; start, then SIGTE
       });
       server.once('exit', () => reject(new Error(`exited early: ${text}`)));
     });
-    const client = await connectClient(`${listening}/hubs/chat`, { accessTokenFactory: () => token });
-    const closed = new Promise<void>((resolve) => client.onclose(() => resolve()));
+    // The client reconnects by itself only after a Close that allows it: the drain's does. (Its
+    // retries go to the stopped process here; behind a load balancer they reach another node.)
+    const client = await connectClient(`${listening}/hubs/chat`, {
+      accessTokenFactory: () => token,
+      automaticReconnect: [60_000],
+    });
+    let reconnecting = false;
+    client.onreconnecting(() => {
+      reconnecting = true;
+    });
     server.kill('SIGTERM');
     assert.equal(await exitOf(server), 0);
-    await closed;
+    await waitFor(() => reconnecting, 10_000, 'the client to start reconnecting after the drain');
+    await client.stop();
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
