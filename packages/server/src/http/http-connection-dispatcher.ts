@@ -20,8 +20,8 @@ import {
   HttpConnectionManager,
 } from './http-connection-manager.js';
 import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
-import { refuseUpgrade, sendEmpty, sendJson, sendText } from './http-responses.js';
-import { readNegotiateVersion, writeNegotiateReply } from './negotiate.js';
+import { refuseUpgrade, sendEmpty, sendText } from './http-responses.js';
+import { serveNegotiate } from './negotiate-handler.js';
 import { clientAddress, TokenBuckets, type TrustProxy } from './negotiate-limits.js';
 import {
   serveDelete,
@@ -102,7 +102,8 @@ export class HttpConnectionDispatcher {
   private readonly endpoints = new Map<string, HttpEndpoint>();
   /** @internal */
   readonly wss: WebSocketServer;
-  private readonly negotiateBuckets: TokenBuckets | undefined;
+  /** @internal The negotiate rate limit's buckets, when it is on. */
+  readonly negotiateBuckets: TokenBuckets | undefined;
   /** @internal */
   accepting = true;
 
@@ -218,7 +219,7 @@ export class HttpConnectionDispatcher {
     if (route.negotiate) {
       if (method !== 'POST')
         return this.refuse(res, endpoint, 405, 'SB_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
-      return this.negotiate(endpoint, req, info, res);
+      return serveNegotiate(this, endpoint, req, info, res);
     }
     if (method === 'GET') {
       // Not an upgrade: Server-Sent Events or long polling (1.1).
@@ -230,63 +231,6 @@ export class HttpConnectionDispatcher {
     if (method === 'POST') return servePost(this, endpoint, req, info, res);
     if (method === 'DELETE') return serveDelete(this, endpoint, info, res);
     return this.refuse(res, endpoint, 405, 'SB_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed');
-  }
-
-  private async negotiate(
-    endpoint: HttpEndpoint,
-    req: IncomingMessage,
-    info: HttpRequestInfo,
-    res: ServerResponse,
-  ): Promise<void> {
-    if (!this.accepting) return sendText(res, 503, 'The server is shutting down.');
-    const o = this.options;
-    if (
-      this.negotiateBuckets &&
-      !this.negotiateBuckets.take(clientAddress(req, o.trustProxy), o.time.now())
-    ) {
-      res.setHeader('Retry-After', '1');
-      return this.refuse(res, endpoint, 429, 'SB_ERR_NEGOTIATE_RATE_LIMITED', 'Too many negotiate requests.');
-    }
-    const user = await this.authenticate(info);
-    const access = await authorize(endpoint.authorize, user);
-    if (access !== 'ok') return this.refuseAccess(res, endpoint, access);
-    const owner = this.ownerOf(req, user);
-    const refusal = owner && this.connections.limits.refusal(owner);
-    if (refusal) return this.refuse(res, endpoint, 429, 'SB_ERR_TOO_MANY_CONNECTIONS', refusal);
-    const version = readNegotiateVersion(info.query.get('negotiateVersion'), o.minimumNegotiateVersion);
-    if (!version.ok) {
-      this.count(endpoint, 'SB_ERR_NEGOTIATE_VERSION');
-      return sendJson(res, 200, JSON.stringify({ error: version.error }));
-    }
-    if (o.maxInactiveConnections !== undefined && this.connections.pendingCount >= o.maxInactiveConnections) {
-      res.setHeader('Retry-After', '1');
-      return this.refuse(
-        res,
-        endpoint,
-        503,
-        'SB_ERR_TOO_MANY_PENDING_CONNECTIONS',
-        'Too many pending connections.',
-      );
-    }
-    const connection = this.connections.create(endpoint.key, version.version, owner);
-    // Stateful reconnect (18.1): the client asks, the hub allows it, and it only runs on WebSockets.
-    connection.useStatefulReconnect =
-      endpoint.kind === 'hub' &&
-      endpoint.env.options.allowStatefulReconnects &&
-      endpoint.transports.includes('WebSockets') &&
-      info.query.get('useStatefulReconnect')?.trim().toLowerCase() === 'true';
-    o.logger.debug('connection.negotiated', { hub: endpoint.path, connectionId: connection.connectionId });
-    sendJson(
-      res,
-      200,
-      writeNegotiateReply({
-        negotiateVersion: version.version,
-        connectionId: connection.connectionId,
-        connectionToken: connection.connectionToken,
-        transports: endpoint.transports,
-        useStatefulReconnect: connection.useStatefulReconnect,
-      }),
-    );
   }
 
   // ---- shared by the transport handlers ------------------------------------------------------------

@@ -11,8 +11,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { HubPresence } from '../presence/hub-presence.js';
 import type { TimeProvider } from '../time-provider.js';
-import { type ArgumentCheck, validateArgument } from './argument-schema.js';
-import { authorize } from './authorization.js';
+import { bindArguments, InvocationRejected } from './argument-binding.js';
 import {
   DefaultGroupManager,
   DefaultHubCallerClients,
@@ -24,6 +23,7 @@ import type { HubCallerContext } from './hub-caller-context.js';
 import { createHubConnections, type HubConnections } from './hub-context.js';
 import type { HubDescriptor, HubMethodDescriptor } from './hub-descriptor.js';
 import type { HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
+import { enumerate, isAsyncIterable } from './stream-enumeration.js';
 import type { UploadStream } from './upload-stream.js';
 
 /** Everything a {@link HubDispatcher} needs from the mapped hub. */
@@ -58,16 +58,6 @@ export interface StreamInvocationScope extends InvocationScope {
    * protocol's error when the item cannot be serialized.
    */
   writeItem(item: unknown): Promise<void>;
-}
-
-/** A failure found before the method runs: the Completion text and the catalogue code. */
-class InvocationRejected extends Error {
-  constructor(
-    readonly code: ServerErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -280,7 +270,14 @@ export class HubDispatcher {
     let hub: Hub<object>;
     try {
       method = this.config.descriptor.find(target);
-      args = await this.bind(connection, message, method, streaming, scope.uploads ?? []);
+      args = await bindArguments(
+        connection,
+        message,
+        method,
+        streaming,
+        scope.uploads ?? [],
+        this.config.options.enableDetailedErrors,
+      );
       hub = this.createHub(connection, scope);
     } catch (error) {
       if (!(error instanceof InvocationRejected)) {
@@ -310,92 +307,6 @@ export class HubDispatcher {
     }
   }
 
-  /**
-   * Checks a call before it runs and returns its arguments, upload streams in place, or throws
-   * {@link InvocationRejected}. The order of the checks is the reference's: argument count (its
-   * parser's binding), authorization, invoke-versus-stream, stream count, then our schemas.
-   */
-  private async bind(
-    connection: HubCallerContext,
-    message: InvocationMessage | StreamInvocationMessage,
-    method: HubMethodDescriptor | undefined,
-    streaming: boolean,
-    uploads: readonly UploadStream[],
-  ): Promise<unknown[]> {
-    const target = message.target;
-    const failed = `Failed to invoke '${target}' due to an error on the server.`;
-    if (!method) {
-      throw new InvocationRejected('SB_ERR_UNKNOWN_METHOD', `${failed} HubException: Method does not exist.`);
-    }
-    const args = message.arguments;
-    const sent = message.streamIds?.length ?? 0;
-    const total = method.parameterCount;
-    // Where the streams go: the declared positions, or else the parameters after the arguments.
-    let positions: readonly number[];
-    if (method.streams) positions = method.streams;
-    else if (sent > 0 && args.length <= total) positions = range(args.length, total);
-    else positions = [];
-    const ordinary = total - positions.length;
-    if (args.length !== ordinary) {
-      const detail = ` InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${ordinary}.`;
-      throw new InvocationRejected(
-        'SB_ERR_ARGUMENT_COUNT',
-        this.config.options.enableDetailedErrors ? failed + detail : failed,
-      );
-    }
-    if (method.authorize !== undefined && (await authorize(method.authorize, connection.user)) !== 'ok') {
-      throw new InvocationRejected(
-        'SB_ERR_FORBIDDEN',
-        `Failed to invoke '${target}' because user is unauthorized`,
-      );
-    }
-    if (method.stream !== streaming) {
-      throw new InvocationRejected(
-        'SB_ERR_STREAM_MODE_MISMATCH',
-        method.stream
-          ? `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`
-          : `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
-      );
-    }
-    if (sent !== positions.length) {
-      throw new InvocationRejected(
-        'SB_ERR_STREAM_COUNT_MISMATCH',
-        `An unexpected error occurred invoking '${target}' on the server. HubException: Client sent ${sent} stream(s), Hub method expects ${positions.length}.`,
-      );
-    }
-    let bound = args;
-    if (method.parameters) {
-      bound = new Array<unknown>(args.length);
-      for (let i = 0; i < args.length; i++) {
-        let check: ArgumentCheck;
-        try {
-          check = await validateArgument(method.parameters[i]!, args[i]);
-        } catch (error) {
-          // A schema that throws is a binding failure (a HubException's message is shown).
-          throw new InvocationRejected(
-            'SB_ERR_INVALID_ARGUMENT',
-            buildErrorMessage(failed, error, this.config.options.enableDetailedErrors),
-          );
-        }
-        if (!check.ok) {
-          throw new InvocationRejected(
-            'SB_ERR_INVALID_ARGUMENT',
-            `${failed} HubException: Invalid argument ${i + 1}: ${check.error}`,
-          );
-        }
-        bound[i] = check.value;
-      }
-    }
-    if (positions.length === 0) return bound;
-    const full = new Array<unknown>(total);
-    let next = 0;
-    for (let p = 0, s = 0; p < total; p++) {
-      if (positions[s] === p) full[p] = uploads[s++];
-      else full[p] = bound[next++];
-    }
-    return full;
-  }
-
   private completion(
     invocationId: string | undefined,
     error: string,
@@ -418,80 +329,3 @@ export class HubDispatcher {
       this.config.logger.warn(event, { ...fields, stack: error instanceof Error ? error.stack : undefined });
   }
 }
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, i) => from + i);
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-  );
-}
-
-/**
- * Writes a stream's items until it ends, fails or the signal aborts. Returns the error of a failed
- * stream (thrown by the iterator, or an item that could not be written), undefined otherwise. On
- * abort it stops waiting for the pending item at once and closes the iterator with `return()`,
- * which an async generator runs (its `finally` blocks included) once it reaches its next `yield`.
- */
-async function enumerate(
-  iterable: AsyncIterable<unknown>,
-  scope: StreamInvocationScope,
-): Promise<{ error: unknown } | undefined> {
-  const { signal } = scope;
-  let iterator: AsyncIterator<unknown>;
-  try {
-    iterator = iterable[Symbol.asyncIterator]();
-  } catch (error) {
-    return { error };
-  }
-  let onAbort!: () => void;
-  const aborted = new Promise<typeof ABORTED>((resolve) => {
-    onAbort = () => resolve(ABORTED);
-  });
-  signal.addEventListener('abort', onAbort, { once: true });
-  let open = true; // whether the iterator still needs return()
-  let failure: { error: unknown } | undefined;
-  try {
-    while (!signal.aborted) {
-      let step: IteratorResult<unknown> | typeof ABORTED;
-      let next: Promise<IteratorResult<unknown>> | undefined;
-      try {
-        next = iterator.next();
-        step = await Promise.race([next, aborted]);
-      } catch (error) {
-        open = false; // an iterator whose next() threw is finished
-        failure = { error };
-        break;
-      }
-      if (step === ABORTED) {
-        next.catch(() => {}); // the item no longer awaited, or its failure, goes nowhere
-        break;
-      }
-      if (step.done) {
-        open = false;
-        break;
-      }
-      try {
-        await scope.writeItem(step.value);
-      } catch (error) {
-        failure = { error }; // an item that could not be serialized
-        break;
-      }
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    if (open && typeof iterator.return === 'function') {
-      // Not awaited: a generator busy in an await only returns at its next yield.
-      Promise.resolve()
-        .then(() => iterator.return!())
-        .catch(() => {});
-    }
-  }
-  return failure;
-}
-
-const ABORTED = Symbol('aborted');

@@ -1,0 +1,69 @@
+/**
+ * `POST {path}/negotiate` (signalr-protocol.md section 2): the rate limit, authentication and
+ * authorization, the connection caps, the negotiate version, and a new connection's ids and
+ * transports in the reply.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authorize } from '../hubs/authorization.js';
+import type { HttpConnectionDispatcher, HttpEndpoint } from './http-connection-dispatcher.js';
+import type { HttpRequestInfo } from './http-request-info.js';
+import { sendJson, sendText } from './http-responses.js';
+import { readNegotiateVersion, writeNegotiateReply } from './negotiate.js';
+import { clientAddress } from './negotiate-limits.js';
+
+/** Answers a negotiate request on `endpoint`: 200 with the new connection, or a refusal. */
+export async function serveNegotiate(
+  d: HttpConnectionDispatcher,
+  endpoint: HttpEndpoint,
+  req: IncomingMessage,
+  info: HttpRequestInfo,
+  res: ServerResponse,
+): Promise<void> {
+  if (!d.accepting) return sendText(res, 503, 'The server is shutting down.');
+  const o = d.options;
+  if (d.negotiateBuckets && !d.negotiateBuckets.take(clientAddress(req, o.trustProxy), o.time.now())) {
+    res.setHeader('Retry-After', '1');
+    return d.refuse(res, endpoint, 429, 'SB_ERR_NEGOTIATE_RATE_LIMITED', 'Too many negotiate requests.');
+  }
+  const user = await d.authenticate(info);
+  const access = await authorize(endpoint.authorize, user);
+  if (access !== 'ok') return d.refuseAccess(res, endpoint, access);
+  const owner = d.ownerOf(req, user);
+  const refusal = owner && d.connections.limits.refusal(owner);
+  if (refusal) return d.refuse(res, endpoint, 429, 'SB_ERR_TOO_MANY_CONNECTIONS', refusal);
+  const version = readNegotiateVersion(info.query.get('negotiateVersion'), o.minimumNegotiateVersion);
+  if (!version.ok) {
+    d.count(endpoint, 'SB_ERR_NEGOTIATE_VERSION');
+    return sendJson(res, 200, JSON.stringify({ error: version.error }));
+  }
+  if (o.maxInactiveConnections !== undefined && d.connections.pendingCount >= o.maxInactiveConnections) {
+    res.setHeader('Retry-After', '1');
+    return d.refuse(
+      res,
+      endpoint,
+      503,
+      'SB_ERR_TOO_MANY_PENDING_CONNECTIONS',
+      'Too many pending connections.',
+    );
+  }
+  const connection = d.connections.create(endpoint.key, version.version, owner);
+  // Stateful reconnect (18.1): the client asks, the hub allows it, and it only runs on WebSockets.
+  connection.useStatefulReconnect =
+    endpoint.kind === 'hub' &&
+    endpoint.env.options.allowStatefulReconnects &&
+    endpoint.transports.includes('WebSockets') &&
+    info.query.get('useStatefulReconnect')?.trim().toLowerCase() === 'true';
+  o.logger.debug('connection.negotiated', { hub: endpoint.path, connectionId: connection.connectionId });
+  sendJson(
+    res,
+    200,
+    writeNegotiateReply({
+      negotiateVersion: version.version,
+      connectionId: connection.connectionId,
+      connectionToken: connection.connectionToken,
+      transports: endpoint.transports,
+      useStatefulReconnect: connection.useStatefulReconnect,
+    }),
+  );
+}
