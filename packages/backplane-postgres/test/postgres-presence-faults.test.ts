@@ -181,6 +181,56 @@ if (postgresUp) {
       }
     });
 
+    test("every node's connections terminated while all of them make changes: each change lands once, announced once everywhere", async () => {
+      const c = cluster();
+      try {
+        const nodes = [await c.node('a'), await c.node('b'), await c.node('c')];
+        const logs = nodes.map(record);
+        for (const [i, node] of nodes.entries()) await node.addConnection(conn(`home-${i}`, `resident${i}`));
+        await eventually(() => logs.every((l) => l.length === 3), leaseMs, 'the residents online');
+        const cut = admin.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+           WHERE left(application_name, $2) = $1`,
+          [`${c.schema}/`, c.schema.length + 1],
+        );
+        // Calls in flight while the connections go: retried on a new connection.
+        const visitors = users(0, 12);
+        await Promise.all(visitors.map((u, i) => nodes[i % 3]!.addConnection(conn(`v-${u}`, u))));
+        assert.ok((await cut).rows[0]!.n >= 6, 'pools and LISTEN connections were terminated');
+        await Promise.all(visitors.map((u, i) => nodes[(i + 1) % 3]!.removeConnection(`v-${u}`)));
+        const expected = 3 + visitors.length * 2;
+        await eventually(
+          () => logs.every((l) => l.length >= expected),
+          leaseMs * 2 + graceMs,
+          'every node to hear every event',
+        );
+        await eventually(
+          () => nodes.every((n) => n.counters.reconnects >= 1),
+          leaseMs * 4,
+          'every LISTEN connection to come back',
+        );
+        await sleep(leaseMs * 2 + graceMs * 2);
+        for (const log of logs) {
+          assert.equal(log.length, expected, 'nothing twice');
+          for (const u of visitors) {
+            assert.deepEqual(
+              log.filter((e) => e.userId === u).map((e) => e.type),
+              ['userOnline', 'userOffline'],
+              `${u} once each, in order`,
+            );
+          }
+        }
+        assert.deepEqual((await nodes[0]!.onlineUsers()).sort(), ['resident0', 'resident1', 'resident2']);
+        assert.ok(
+          nodes.every((n) => n.counters.reasserts === 0),
+          'no lease was lost',
+        );
+        assert.ok([...codes(c.errors)].every((code) => code === 'SB_ERR_BACKPLANE_PG'));
+      } finally {
+        await c.close(admin);
+      }
+    });
+
     test('a killed node is swept once by exactly one survivor; its users go offline once', async () => {
       const c = cluster();
       try {

@@ -474,7 +474,8 @@ export class PostgresPresenceStore implements PresenceStore {
     }
   }
 
-  private async readLog(epoch: string, after: number, upTo: number): Promise<WireEvent[]> {
+  private async readLog(epoch: string, after: number, upTo: number): Promise<WireEvent[] | undefined> {
+    if (this.closed) return undefined; // nobody listens any more, and the pool may be ending
     const rows = await this.rows(
       `SELECT epoch AS e, seq::float8 AS s, type AS t, user_id AS u, at_ms::float8 AS a, origin AS o
        FROM presence_events WHERE epoch = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,

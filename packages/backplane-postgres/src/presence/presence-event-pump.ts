@@ -20,8 +20,11 @@ export interface WireEvent {
 
 /** What an {@link EventPump} needs from its store. */
 export interface EventPumpOptions {
-  /** Reads the logged events of `epoch` numbered after `after` up to `upTo`, in order. */
-  readonly readLog: (epoch: string, after: number, upTo: number) => Promise<WireEvent[]>;
+  /**
+   * Reads the logged events of `epoch` numbered after `after` up to `upTo`, in order; undefined
+   * when the store is closing (delivery stops, no gap is reported).
+   */
+  readonly readLog: (epoch: string, after: number, upTo: number) => Promise<WireEvent[] | undefined>;
   /** Delivers one event to the node's listeners. */
   readonly deliver: (event: WireEvent) => void;
   /** Receives lost events (`SB_ERR_BACKPLANE_PG_REPLAY_GAP`) and failed log reads. */
@@ -92,7 +95,9 @@ export class EventPump {
   /** Delivers the logged events after `lastSeq` up to `upTo`. */
   private async catchUp(upTo: number): Promise<void> {
     const epoch = this.epoch!;
-    for (const event of await this.options.readLog(epoch, this.lastSeq, upTo)) {
+    const logged = await this.options.readLog(epoch, this.lastSeq, upTo);
+    if (logged === undefined) return;
+    for (const event of logged) {
       if (event.e !== this.epoch || event.s <= this.lastSeq) continue;
       if (event.s > this.lastSeq + 1) this.reportGap(this.lastSeq + 1, event.s - 1);
       this.lastSeq = event.s;
