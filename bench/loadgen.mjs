@@ -1,10 +1,10 @@
 // Load generator: one process, driven over IPC by run.mjs, holding every client connection.
-// Commands: connect, echo, fanout (broadcast or group), storm, closeAll, exit. A measured
+// Commands: setup, connect, verify, echo, fanout (broadcast or group), idle, storm, closeAll, exit. A measured
 // command first runs its warm-up, then posts {evt:'window-start'} and waits for {cmd:'go'} so
 // the orchestrator can snapshot the server's CPU time at a quiet moment; it ends with
 // {evt:'result'}. Every loop is bounded by a count and by a deadline.
 import { performance } from 'node:perf_hooks';
-import { adapters, closeAgents } from './lib/protocols.mjs';
+import { adapters, closeAllAgents } from './lib/adapters.mjs';
 
 const now = () => performance.now();
 const conns = [];
@@ -23,11 +23,12 @@ function send(m) {
  * pick the port at bind() time, without the destination, which gets slow when many ports are in
  * TIME_WAIT, whereas a plain connect() may reuse them (tcp_tw_reuse = 2 on loopback).
  */
-function setup({ peer, port, path, sources = 0, skipNegotiation = false }) {
+function setup({ peer, port, ports, path, sources = 0, skipNegotiation = false }) {
   adapter = adapters[peer];
   if (!adapter) throw new Error(`unknown protocol ${peer}`);
   const src = sources > 0 ? (i) => `127.0.0.${1 + (i % sources)}` : () => undefined;
-  ctx = { port, path: path ?? adapter.path, skipNegotiation, src };
+  // Several ports: the nodes of a cluster; connection i goes to node i mod nodes.
+  ctx = { port, ports: ports ?? [port], path: path ?? adapter.path, skipNegotiation, src };
 }
 
 let seq = 0;
@@ -35,7 +36,10 @@ let seq = 0;
 /** Opens and handshakes one connection and appends it to `conns` (its index is `conn.i`). */
 async function openOne() {
   const conn = { i: -1, ws: null, n: 0, out: 0, t: 0, closed: false, closedByServer: null };
-  conn.ws = await adapter.open(ctx, seq++, conn, sink);
+  const i = seq++;
+  const node = ctx.ports.length > 1 ? { ...ctx, port: ctx.ports[i % ctx.ports.length] } : ctx;
+  conn.node = i % ctx.ports.length;
+  conn.ws = await adapter.open(node, i, conn, sink);
   conn.i = conns.length;
   conns.push(conn);
   return conn;
@@ -138,6 +142,7 @@ function fanoutRun({ count, perMsg, windowMsgs, timeoutMs, frame }) {
     let sent = 0;
     let delivered = 0;
     let finished = false;
+    if (count === 0) return resolve({ sent: 0, delivered: 0 });
     const pump = () => {
       while (sent < count && sent * perMsg - delivered < inflightMax) sender.send(frame(sent++));
     };
@@ -267,37 +272,106 @@ async function storm({ count, concurrency, durationMs }) {
   return { msgs: ok, failed, wallMs, errorSamples: [...errors], ...percentiles(lat) };
 }
 
-/** One echo and one broadcast on connection 0, checked field by field (not just counted). */
+/**
+ * One echo and one broadcast on connection 0, checked field by field (not just counted); on a
+ * cluster the broadcast is also checked at a connection of another node.
+ */
 async function verify({ payload }) {
   const c = conns[0];
+  const far = conns.find((x) => x.node !== c.node);
   c.capture = [];
+  if (far) far.capture = [];
+  let reached = 0;
+  sink.current = {
+    d(x, k) {
+      x.n += k;
+      reached += k;
+    },
+    c() {},
+  };
   c.ws.send(adapter.echo(0, payload));
   c.ws.send(adapter.broadcast(payload));
   const until = now() + 5000;
   let echo = false;
   let broadcast = false;
-  while (now() < until && !(echo && broadcast)) {
+  let remote = !far;
+  while (now() < until && !(echo && broadcast && remote)) {
     await new Promise((r) => setTimeout(r, 20));
     echo = adapter.verifyEcho(c.capture, payload);
     broadcast = adapter.verifyBroadcast(c.capture, payload);
+    if (far) remote = adapter.verifyBroadcast(far.capture, payload);
   }
-  const sample = c.capture.slice(0, 3);
+  const sample = c.capture.slice(0, 3).map(String);
   c.capture = null;
-  // Let the broadcast reach everyone before any counting starts.
-  await new Promise((r) => setTimeout(r, 200));
-  if (!(echo && broadcast)) return { error: `verify failed: echo ${echo} broadcast ${broadcast}: ${sample}` };
-  return { echo, broadcast };
+  if (far) far.capture = null;
+  // Let the broadcast reach everyone (bounded) before any counting starts.
+  const all = now() + 30000;
+  while (reached < conns.length && now() < all) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
+  sink.current = { d() {}, c() {} };
+  const missing = conns.filter((x) => x.n < 1).length;
+  for (const x of conns) x.n = 0;
+  if (missing) return { error: `verify failed: the check broadcast missed ${missing} connection(s)` };
+  if (!(echo && broadcast && remote))
+    return { error: `verify failed: echo ${echo} broadcast ${broadcast} other node ${remote}: ${sample}` };
+  return { echo, broadcast, otherNode: far ? remote : null };
+}
+
+/**
+ * Idle: nothing but keep-alive for `durationMs`. Where the protocol has a client ping, every
+ * connection sends one each `pingEveryMs` (spread evenly over the interval; the first round
+ * right away, which also arms the server's client timeout). Connections closed meanwhile count
+ * as timeouts. `msgs` is the connection count, so CPU per "message" is per connection.
+ */
+async function idle({ durationMs, pingEveryMs = 15000 }) {
+  const n = conns.length;
+  const closedBefore = conns.filter((c) => c.closed).length;
+  const frame = adapter.ping?.() ?? null;
+  await window();
+  const t0 = now();
+  let pings = 0;
+  let next = 0;
+  const TICK = 100;
+  const perTick = Math.max(1, Math.ceil((n * TICK) / pingEveryMs));
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (now() - t0 >= durationMs) {
+        clearInterval(timer);
+        return resolve();
+      }
+      if (!frame) return;
+      for (let k = 0; k < perTick; k++) {
+        const c = conns[next];
+        next = (next + 1) % n;
+        if (!c.closed) {
+          c.ws.send(frame);
+          pings++;
+        }
+      }
+    }, TICK);
+  });
+  const closed = conns.filter((c) => c.closed).length - closedBefore;
+  const byServer = conns.find((c) => c.closedByServer)?.closedByServer ?? null;
+  return {
+    msgs: n,
+    connections: n,
+    wallMs: now() - t0,
+    pings,
+    timeouts: closed,
+    closed,
+    closedReason: byServer,
+  };
 }
 
 function closeAll() {
   for (const c of conns) c.ws.terminate();
   const n = conns.length;
   conns.length = 0;
-  closeAgents();
+  closeAllAgents();
   return { closed: n };
 }
 
-const handlers = { setup, connect, verify, echo, fanout, storm, closeAll };
+const handlers = { setup, connect, verify, echo, fanout, idle, storm, closeAll };
 
 process.on('message', async (m) => {
   if (m.cmd === 'go') return goResolve?.();

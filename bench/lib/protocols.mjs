@@ -16,7 +16,7 @@ const WS_OPTS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeT
 const agents = new Map();
 
 /** A keep-alive HTTP agent per source address (negotiate requests reuse sockets like browsers). */
-function agentFor(localAddress) {
+export function agentFor(localAddress) {
   let a = agents.get(localAddress);
   if (!a) {
     a = new http.Agent({ keepAlive: true, maxSockets: 64, localAddress });
@@ -30,7 +30,7 @@ export function closeAgents() {
   agents.clear();
 }
 
-function post(ctx, path, localAddress) {
+export function post(ctx, path, localAddress) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: '127.0.0.1', port: ctx.port, path, method: 'POST', agent: agentFor(localAddress) },
@@ -58,7 +58,7 @@ function post(ctx, path, localAddress) {
  * after that every message goes to `onFrame`. One listener for the whole life of the socket, so
  * nothing that arrives right after the handshake can be missed.
  */
-function openWs(url, localAddress, conn, firstSend, step, onFrame) {
+export function openWs(url, localAddress, conn, firstSend, step, onFrame) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { ...WS_OPTS, localAddress });
     let done = false;
@@ -80,7 +80,7 @@ function openWs(url, localAddress, conn, firstSend, step, onFrame) {
     });
     ws.on('message', (buf) => {
       if (done) {
-        if (conn.capture) conn.capture.push(buf.toString());
+        if (conn.capture) conn.capture.push(Buffer.from(buf));
         return onFrame(buf);
       }
       try {
@@ -96,8 +96,8 @@ function openWs(url, localAddress, conn, firstSend, step, onFrame) {
 }
 
 /** Parses the JSON records of one frame (for the one-off correctness check only). */
-function recs(frame) {
-  return frame
+export function recs(frame) {
+  return String(frame)
     .split('\x1e')
     .filter(Boolean)
     .map((r) => JSON.parse(r));
@@ -130,6 +130,7 @@ export const signalrJson = {
     );
   },
   echo: (id, p) => `{"type":1,"invocationId":"${id}","target":"echo","arguments":["${p}"]}\x1e`,
+  ping: () => '{"type":6}\x1e',
   broadcast: (p) => `{"type":1,"target":"broadcast","arguments":["${p}"]}\x1e`,
   join: (id, g) => `{"type":1,"invocationId":"${id}","target":"joinGroup","arguments":["${g}"]}\x1e`,
   group: (g, p) => `{"type":1,"target":"sendToGroup","arguments":["${g}","${p}"]}\x1e`,
@@ -190,8 +191,8 @@ export const socketio = {
   broadcast: (p) => `42["broadcast","${p}"]`,
   join: (id, g) => `42${id}["join","${g}"]`,
   group: (g, p) => `42["group","${g}","${p}"]`,
-  verifyEcho: (frames, p) => frames.includes(`430["${p}"]`),
-  verifyBroadcast: (frames, p) => frames.includes(`42["broadcast","${p}"]`),
+  verifyEcho: (frames, p) => frames.some((f) => String(f) === `430["${p}"]`),
+  verifyBroadcast: (frames, p) => frames.some((f) => String(f) === `42["broadcast","${p}"]`),
   classify(buf, conn, sink) {
     const b0 = buf[0];
     if (b0 === 0x34) {
@@ -221,7 +222,7 @@ export const rawWs = {
         conn.closed = true;
       });
       ws.on('message', (buf) => {
-        if (conn.capture) conn.capture.push(buf.toString());
+        if (conn.capture) conn.capture.push(Buffer.from(buf));
         rawWs.classify(buf, conn, sink.current);
       });
       ws.once('open', () => {
@@ -235,8 +236,8 @@ export const rawWs = {
   broadcast: (p) => `b${p}`,
   join: (_id, g) => `j${g}`,
   group: (g, p) => `g${g}|${p}`,
-  verifyEcho: (frames, p) => frames.includes(`e${p}`),
-  verifyBroadcast: (frames, p) => frames.includes(`b${p}`),
+  verifyEcho: (frames, p) => frames.some((f) => String(f) === `e${p}`),
+  verifyBroadcast: (frames, p) => frames.some((f) => String(f) === `b${p}`),
   classify(buf, conn, sink) {
     const b0 = buf[0];
     if (b0 === 0x62 || b0 === 0x67) sink.d(conn, 1);
@@ -244,5 +245,5 @@ export const rawWs = {
   },
 };
 
-/** Hooks for later: `signalr-msgpack` (binary frames, VarInt length prefix), SSE, long polling. */
-export const adapters = { ws: rawWs, socketio, 'signalr-json': signalrJson };
+/** The WebSocket adapters of this file; lib/adapters.mjs adds MessagePack and the HTTP transports. */
+export const wsAdapters = { ws: rawWs, socketio, 'signalr-json': signalrJson };

@@ -2,11 +2,69 @@
 // opens `connections` clients and then runs its steps in order on the same connections.
 // Repetitions interleave peers: rep 1 runs session S for A, B, C, then the next session…
 
+//
+// A peer is a server script plus the client protocol the generator speaks to it. `extra` peers
+// run only in the sessions that name them (`session.peers`); sessions without a list run every
+// peer that is not extra (the three WebSocket peers and compare.mjs's variants). `nodes: 2` with
+// a `backplane` starts two server processes joined by it; clients alternate between them.
+const SB = 'servers/switchboard.mjs';
 export const PEERS = {
   ws: { label: 'ws (raw)', script: 'servers/ws.mjs', protocol: 'ws' },
   socketio: { label: 'Socket.IO 4', script: 'servers/socketio.mjs', protocol: 'socketio' },
-  switchboard: { label: 'Switchboard', script: 'servers/switchboard.mjs', protocol: 'signalr-json' },
+  switchboard: { label: 'Switchboard', script: SB, protocol: 'signalr-json' },
+  'switchboard-msgpack': {
+    label: 'Switchboard MessagePack',
+    script: SB,
+    protocol: 'signalr-msgpack',
+    extra: true,
+  },
+  'switchboard-sse': { label: 'Switchboard SSE', script: SB, protocol: 'signalr-sse', extra: true },
+  'switchboard-lp': { label: 'Switchboard long polling', script: SB, protocol: 'signalr-lp', extra: true },
+  'socketio-lp': {
+    label: 'Socket.IO 4 long polling',
+    script: 'servers/socketio.mjs',
+    args: ['--transports', 'polling'],
+    protocol: 'socketio-lp',
+    extra: true,
+  },
+  'ws-redis': {
+    label: 'ws pair on Redis',
+    script: 'servers/ws.mjs',
+    protocol: 'ws',
+    nodes: 2,
+    backplane: 'redis',
+    extra: true,
+  },
+  'socketio-redis': {
+    label: 'Socket.IO 4 × 2, redis-adapter',
+    script: 'servers/socketio.mjs',
+    protocol: 'socketio',
+    nodes: 2,
+    backplane: 'redis',
+    extra: true,
+  },
+  'switchboard-redis': {
+    label: 'Switchboard × 2, Redis',
+    script: SB,
+    protocol: 'signalr-json',
+    nodes: 2,
+    backplane: 'redis',
+    extra: true,
+  },
+  'switchboard-postgres': {
+    label: 'Switchboard × 2, PostgreSQL',
+    script: SB,
+    protocol: 'signalr-json',
+    nodes: 2,
+    backplane: 'postgres',
+    extra: true,
+  },
 };
+
+const MSGPACK_PEERS = ['ws', 'switchboard', 'switchboard-msgpack'];
+const HTTP_PEERS = ['ws', 'switchboard-sse', 'switchboard-lp', 'socketio-lp'];
+const CLUSTER_PEERS = ['ws-redis', 'socketio-redis', 'switchboard-redis', 'switchboard-postgres'];
+const IDLE_PEERS = ['ws', 'socketio', 'switchboard'];
 
 /** The 128-byte argument every message carries (ASCII, so 128 bytes in UTF-8 too). */
 export const PAYLOAD = 'x'.repeat(128);
@@ -22,9 +80,29 @@ export const SCENARIOS = {
   idle_rss_1k: { title: 'Idle connections (1,000)', unit: 'connection', main: 'rssPerConn' },
   idle_rss_20k: { title: 'Idle connections (20,000)', unit: 'connection', main: 'rssPerConn' },
   storm: { title: 'Connection storm', unit: 'connection', main: 'serverUsPerMsg' },
-  // Hooks, not implemented yet: two nodes over Redis / PostgreSQL, SSE and long-polling fan-out,
-  // MessagePack. Each needs a session kind here and a protocol adapter in lib/protocols.mjs.
+  msgpack_1k: { title: 'Broadcast to 1,000, MessagePack vs JSON', unit: 'delivery', main: 'serverUsPerMsg' },
+  msgpack_5k: { title: 'Broadcast to 5,000, MessagePack vs JSON', unit: 'delivery', main: 'serverUsPerMsg' },
+  http_1k: {
+    title: 'Broadcast to 1,000 over SSE / long polling (HTTP transports: 1,000 receivers, not 5,000)',
+    unit: 'delivery',
+    main: 'serverUsPerMsg',
+  },
+  cluster_5k: {
+    title: 'Broadcast to 5,000 across two nodes (2,500 each)',
+    unit: 'delivery',
+    main: 'serverUsPerMsg',
+  },
+  idle_rss_max: { title: 'Idle connections (100,000)', unit: 'connection', main: 'rssPerConn' },
+  idle_max: {
+    title: '100,000 connections idle 5 min, keep-alive running',
+    unit: 'connection over the idle period',
+    main: 'serverUsPerMsg',
+  },
+  broadcast_max: { title: 'One broadcast to 100,000', unit: 'delivery', main: 'serverUsPerMsg' },
 };
+
+/** The connection count of the 100k session: 100,000 where the fd limit allows. */
+export const BIG = 100_000;
 
 /** Deliveries in flight per fan-out (≈10k messages queued between server and generator). */
 const windowFor = (perMsg) => Math.max(2, Math.ceil(10000 / perMsg));
@@ -43,9 +121,26 @@ function fanout(scenario, receivers, deliveries, extra = {}) {
   };
 }
 
-/** SCENARIOS with the largest fan-out's title naming its real receiver count. */
-export function scenarioTitles(maxConns) {
+/**
+ * SCENARIOS with titles naming real counts: the largest fan-out's receivers, the 100k session's
+ * connections (`limited`: fewer than 100,000 because of the fd limit) and idle period, and the
+ * quick run's smaller HTTP and two-node sessions.
+ */
+export function scenarioTitles(
+  maxConns,
+  { bigConns = BIG, limited = false, idleMs = 300_000, quick = false } = {},
+) {
   const t = { ...SCENARIOS };
+  const big = bigConns.toLocaleString('en-US');
+  const why = limited ? ' (fd limit)' : '';
+  const idle = idleMs >= 60000 ? `${+(idleMs / 60000).toFixed(1)} min` : `${+(idleMs / 1000).toFixed(1)} s`;
+  t.idle_rss_max = { ...t.idle_rss_max, title: `Idle connections (${big}${why})` };
+  t.idle_max = { ...t.idle_max, title: `${big} connections${why} idle ${idle}, keep-alive running` };
+  t.broadcast_max = { ...t.broadcast_max, title: `One broadcast to ${big}${why}` };
+  if (quick) {
+    t.http_1k = { ...t.http_1k, title: 'Broadcast to 200 over SSE / long polling (HTTP transports)' };
+    t.cluster_5k = { ...t.cluster_5k, title: 'Broadcast to 1,000 across two nodes (500 each)' };
+  }
   if (maxConns < 20000) {
     const n = maxConns.toLocaleString('en-US');
     t.broadcast_20k = { ...t.broadcast_20k, title: `Broadcast to ${n} (fd limit)` };
@@ -55,10 +150,12 @@ export function scenarioTitles(maxConns) {
 }
 
 /**
+ * The sessions of a run, in order. Quick mode keeps every kind at small sizes.
  * @param {'quick'|'full'} mode
- * @param {{maxConns: number}} limits the "20k" session shrinks to what the fd limit allows
+ * @param {{maxConns?: number, bigConns?: number, idleMs?: number}} limits the "20k" session
+ *   shrinks to what the fd limit allows, the 100k session to `bigConns`; `idleMs` is its idle period
  */
-export function sessions(mode, { maxConns = 20000 } = {}) {
+export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}) {
   const q = mode === 'quick';
   const list = [
     {
@@ -83,22 +180,77 @@ export function sessions(mode, { maxConns = 20000 } = {}) {
       steps: [{ scenario: 'idle_rss', type: 'rss' }, fanout('broadcast_5k', 5000, q ? 100_000 : 300_000)],
     },
   ];
-  if (q) return list;
+  if (!q)
+    list.push(
+      {
+        name: '20k',
+        connections: maxConns,
+        steps: [{ scenario: 'idle_rss_20k', type: 'rss' }, fanout('broadcast_20k', maxConns, 300_000)],
+      },
+      {
+        name: 'groups',
+        connections: 5000,
+        steps: [fanout('groups', 5000, 200_000, { kind: 'group', groupSize: 10, windowMsgs: 1000 })],
+      },
+      {
+        name: 'storm',
+        connections: 0,
+        steps: [{ scenario: 'storm', type: 'storm', count: 5000, concurrency: 64, durationMs: 15000 }],
+      },
+      {
+        name: 'msgpack-5k',
+        connections: 5000,
+        peers: MSGPACK_PEERS,
+        steps: [fanout('msgpack_5k', 5000, 300_000)],
+      },
+    );
+  const httpN = q ? 200 : 1000;
+  const clusterN = q ? 1000 : 5000;
   list.push(
     {
-      name: '20k',
-      connections: maxConns,
-      steps: [{ scenario: 'idle_rss_20k', type: 'rss' }, fanout('broadcast_20k', maxConns, 300_000)],
+      name: 'msgpack-1k',
+      connections: 1000,
+      peers: MSGPACK_PEERS,
+      steps: [fanout('msgpack_1k', 1000, q ? 40_000 : 300_000)],
     },
     {
-      name: 'groups',
-      connections: 5000,
-      steps: [fanout('groups', 5000, 200_000, { kind: 'group', groupSize: 10, windowMsgs: 1000 })],
+      name: 'http',
+      connections: httpN,
+      peers: HTTP_PEERS,
+      steps: [fanout('http_1k', httpN, q ? 10_000 : 100_000)],
     },
     {
-      name: 'storm',
-      connections: 0,
-      steps: [{ scenario: 'storm', type: 'storm', count: 5000, concurrency: 64, durationMs: 15000 }],
+      name: 'cluster',
+      connections: clusterN,
+      peers: CLUSTER_PEERS,
+      steps: [fanout('cluster_5k', clusterN, q ? 40_000 : 300_000)],
+    },
+    {
+      // All handshakes, then idle with keep-alive, then exactly one broadcast to everyone. Full
+      // runs do this session in the first repetition only (5 min idle per peer).
+      name: '100k',
+      connections: q ? 1000 : bigConns,
+      peers: IDLE_PEERS,
+      maxReps: q ? undefined : 1,
+      connectTimeoutMs: 900_000,
+      steps: [
+        { scenario: 'idle_rss_max', type: 'rss' },
+        {
+          scenario: 'idle_max',
+          type: 'idle',
+          durationMs: idleMs ?? (q ? 5000 : 300_000),
+          pingEveryMs: q ? 1000 : 15_000,
+        },
+        {
+          scenario: 'broadcast_max',
+          type: 'fanout',
+          kind: 'all',
+          count: 1,
+          warmup: 0,
+          windowMsgs: 1,
+          timeoutMs: 120_000,
+        },
+      ],
     },
   );
   return list;

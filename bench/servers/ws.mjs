@@ -3,15 +3,41 @@
 //   b<payload>        broadcast: the received Buffer goes to every client (encoded once)
 //   j<group>          join a group; answers "j"
 //   g<group>|<payload> the frame goes to every member of the group
+//
+// With `--redis URL --prefix P` it is one node of a raw pair on Redis: a broadcast frame is
+// published to the channel `<P>broadcast` and every node (the sender's too) writes what it
+// receives on that channel to its own clients. Echo and groups stay local.
 import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createClient } from 'redis';
 import { WebSocketServer } from 'ws';
 import { notFound, serve } from './common.mjs';
+
+const { values: opt } = parseArgs({
+  options: { redis: { type: 'string' }, prefix: { type: 'string', default: 'bench:' } },
+});
 
 const http = createServer(notFound);
 const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
 const groups = new Map();
 const memberOf = new WeakMap();
 const TEXT = { binary: false };
+const channel = `${opt.prefix}broadcast`;
+let pub = null;
+if (opt.redis) {
+  pub = createClient({ url: opt.redis });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', (e) => console.error(`ws node: redis: ${e.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  // Buffers in, buffers out: the frame is written to each local client unchanged.
+  await sub.subscribe(
+    channel,
+    (data) => {
+      for (const c of wss.clients) c.send(data, TEXT);
+    },
+    true,
+  );
+}
 
 wss.on('connection', (ws) => {
   ws.on('message', (data) => {
@@ -20,7 +46,8 @@ wss.on('connection', (ws) => {
         ws.send(data, TEXT);
         break;
       case 0x62: // b
-        for (const c of wss.clients) c.send(data, TEXT);
+        if (pub) pub.publish(channel, data).catch(() => {});
+        else for (const c of wss.clients) c.send(data, TEXT);
         break;
       case 0x6a: {
         // j
