@@ -1,8 +1,10 @@
 // Test helpers: a PostgreSQL schema per test, dropped after; a pool on the local server.
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { requireService } from '../../testkit/src/services.ts';
+import { PostgresHubLifetimeManager, type PostgresHubLifetimeManagerOptions } from '../src/index.ts';
 import { quoteIdent, schemaFromPrefix } from '../src/migrations.ts';
 
 export const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -37,4 +39,60 @@ export async function dropSchema(pool: pg.Pool, prefix: string): Promise<void> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether PostgreSQL answers on its port (for files that must decide before registering tests). */
+export function postgresReachable(): Promise<boolean> {
+  const url = new URL(PG_URL);
+  return new Promise((resolve) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port || 5432) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** `n` nodes on one prefix (one schema), node i named `node-<i>`, ready. */
+export async function startNodes(
+  n: number,
+  prefix: string,
+  options: Partial<PostgresHubLifetimeManagerOptions> = {},
+): Promise<PostgresHubLifetimeManager[]> {
+  const nodes = Array.from(
+    { length: n },
+    (_, i) =>
+      new PostgresHubLifetimeManager({
+        pg: PG_URL,
+        prefix,
+        nodeId: `node-${i}`,
+        applicationName: `${prefix}node-${i}`,
+        ...options,
+      }),
+  );
+  await Promise.all(nodes.map((node) => node.ready()));
+  return nodes;
+}
+
+/** Waits until every node has written what it sent, and every node has read it. */
+export async function settle(nodes: readonly PostgresHubLifetimeManager[]): Promise<void> {
+  await Promise.all(nodes.map((node) => node.flush()));
+  await Promise.all(nodes.map((node) => node.catchUp()));
+}
+
+/** Closes the nodes and drops the prefix's schema. */
+export async function closeNodes(
+  nodes: readonly PostgresHubLifetimeManager[],
+  prefix: string,
+): Promise<void> {
+  await Promise.all(nodes.map((node) => node.close()));
+  const admin = adminPool();
+  try {
+    await dropSchema(admin, prefix);
+  } finally {
+    await admin.end();
+  }
 }

@@ -1,4 +1,5 @@
--- The bus of the PostgreSQL backplane. Run with search_path set to the cluster's schema.
+-- The bus of the PostgreSQL backplane. Run with search_path set to the cluster's schema; the
+-- functions keep it (SET search_path FROM CURRENT), so they find their tables whoever calls them.
 --
 -- bus_messages is the replay log: its id is the log order. Ids are taken under one advisory lock
 -- per schema that is held until the writing transaction commits (bus_publish), so transactions
@@ -39,11 +40,14 @@ CREATE TABLE bus_state (
 INSERT INTO bus_state DEFAULT VALUES;
 
 -- Appends sends in order, in the caller's transaction, and wakes the readers. Element i of the
--- arrays is one send; p_excluded[i] is a comma-free list joined by E'\x1f' ('' for none). A
--- target 'c:<id>' goes to the inbox of the node holding connection <id>, or nowhere when no node
--- holds it. Returns, per send, 1 when a row was written and 0 when it was not (no holder).
--- p_notify is the NOTIFY channel; the payload names the hub and channel ('<hub>|<channel>'),
--- or is '*' when that is too long for a notification.
+-- arrays is one send; p_excluded[i] is the excluded connection ids joined by E'\x1f' ('' for
+-- none). A target 'c:<id>' goes to the inbox of the node holding connection <id>, or nowhere when
+-- no node holds it. Two targets change the routes instead of writing a message: '+c:<id>' (the
+-- origin node now holds connection <id>) and '-c:<id>' (it no longer does); they travel in the same
+-- ordered batches as the sends. Returns, per element, 1 when it was written and 0 when it was not
+-- (no holder).
+-- p_notify is the NOTIFY channel; the payload names the hub, the origin node and the channel as a
+-- JSON array (text whatever the names hold), or is '*' when that is too long for a notification.
 CREATE FUNCTION bus_publish(
   p_notify text,
   p_hub text,
@@ -52,7 +56,7 @@ CREATE FUNCTION bus_publish(
   p_excluded text[],
   p_payloads bytea[]
 ) RETURNS int[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   written int[] := '{}';
   channel text;
@@ -63,7 +67,18 @@ BEGIN
   PERFORM pg_advisory_xact_lock(hashtext(p_notify));
   FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP
     channel := p_targets[i];
-    IF left(channel, 2) = 'c:' THEN
+    IF left(channel, 3) = '+c:' THEN
+      INSERT INTO bus_connections (hub, connection_id, node_id)
+        VALUES (p_hub, substr(channel, 4), p_origin)
+        ON CONFLICT (hub, connection_id) DO UPDATE SET node_id = EXCLUDED.node_id;
+      written := written || 1;
+      CONTINUE;
+    ELSIF left(channel, 3) = '-c:' THEN
+      DELETE FROM bus_connections
+        WHERE hub = p_hub AND connection_id = substr(channel, 4) AND node_id = p_origin;
+      written := written || 1;
+      CONTINUE;
+    ELSIF left(channel, 2) = 'c:' THEN
       SELECT c.node_id INTO node FROM bus_connections c
         WHERE c.hub = p_hub AND c.connection_id = substr(p_targets[i], 3);
       IF node IS NULL THEN
@@ -79,7 +94,7 @@ BEGIN
         p_payloads[i]
       );
     written := written || 1;
-    wake := p_hub || '|' || channel;
+    wake := json_build_array(p_hub, p_origin, channel)::text;
     IF octet_length(wake) > 7000 THEN wake := '*'; END IF;
     IF NOT wake = ANY (woken) THEN
       woken := woken || wake;
@@ -93,7 +108,7 @@ $$;
 -- Deletes rows older than p_max_age_ms and all but the newest p_max_rows; one node at a time.
 -- Returns the number of rows deleted.
 CREATE FUNCTION bus_trim(p_notify text, p_max_age_ms bigint, p_max_rows bigint) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   head bigint;
   upto bigint;

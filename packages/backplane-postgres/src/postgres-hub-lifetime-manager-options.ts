@@ -1,0 +1,71 @@
+/**
+ * Options and counters of {@link PostgresHubLifetimeManager}.
+ * @module
+ */
+import type { HubProtocol } from '@switchboard/protocol';
+import type { Logger } from '@switchboard/server';
+import type pg from 'pg';
+import type { PostgresBackplaneError } from './errors.js';
+import type { BusCounters } from './postgres-bus.js';
+import type { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
+
+/** Options of {@link PostgresHubLifetimeManager}. */
+export interface PostgresHubLifetimeManagerOptions {
+  /** A `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
+  readonly pg?: string | pg.PoolConfig;
+  /**
+   * Keeps clusters (and test runs) apart: the schema is {@link schemaFromPrefix}(prefix), so the
+   * same prefix option works on both backplanes. Default `switchboard:` (schema `switchboard`).
+   */
+  readonly prefix?: string;
+  /** The schema to use instead of the one derived from `prefix`. */
+  readonly schema?: string;
+  /** This node's id, unique in the cluster. Default: a random UUID. */
+  readonly nodeId?: string;
+  /** The hub's name (its path): hubs never see each other's traffic. Default `hub`. */
+  readonly hubName?: string;
+  /**
+   * `application_name` of this node's PostgreSQL connections (pool and LISTEN), so an operator can
+   * find them in `pg_stat_activity`. Default `switchboard:<nodeId>` (cut to 63 bytes).
+   */
+  readonly applicationName?: string;
+  /** Settings of the LISTEN connection when they differ from `pg` (another route to the server). */
+  readonly listen?: string | pg.ClientConfig;
+  /** Replay window: rows kept in the log (all hubs and channels of the schema). Default 100 000. */
+  readonly maxRows?: number;
+  /** Replay window: rows older than this leave the log. Default 60 000 ms. */
+  readonly maxAgeMs?: number;
+  /** How often a node deletes rows beyond the window (one node at a time). Default 5 000 ms. */
+  readonly trimIntervalMs?: number;
+  /**
+   * How often a node reads its channels without a notification (a safety net, and it keeps the
+   * read position fresh). Default 1 000 ms.
+   */
+  readonly pollIntervalMs?: number;
+  /** Sends queued while PostgreSQL is unreachable; past it the oldest is dropped and counted. Default 10 000. */
+  readonly maxQueuedPublishes?: number;
+  /** How long a remote group change waits for the owning node. Default 5 000 ms. */
+  readonly ackTimeoutMs?: number;
+  /** Connections of the write pool. Default 4. */
+  readonly poolSize?: number;
+  /**
+   * Every protocol the cluster's clients may use: each send is serialized once for each and the
+   * bytes travel to the other nodes. Default JSON and MessagePack.
+   */
+  readonly protocols?: readonly HubProtocol[];
+  /** Receives every backplane error (PostgreSQL down, queue overflow, replay gap). Default: none (counted, and logged through `logger`). */
+  readonly onError?: (error: PostgresBackplaneError) => void;
+  /**
+   * Logs every backplane error as `backplane.error` (`code`, `message`, `nodeId`, `hubName`): at
+   * `error` level for a loss (replay gap, queue overflow), else `warn`. Default: silent.
+   */
+  readonly logger?: Logger;
+}
+
+/** The counters of one node: bus traffic, the queue and the channels it reads. */
+export interface PostgresBackplaneCounters extends BusCounters {
+  /** Channels this node reads now (`a`, its inbox, its groups and users). */
+  readonly subscribedChannels: number;
+  /** Sends waiting to be written now. */
+  readonly queueLength: number;
+}
