@@ -22,6 +22,7 @@ import { sendError } from './http/json.js';
 import { addOpsRoutes, backplaneCountersOf } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
+import { BackplaneLagProbe } from './hub/backplane-lag.js';
 import { createChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
@@ -157,6 +158,16 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
+  const lagProbe =
+    config.backplane !== 'none' && config.backplaneLagProbeMs > 0
+      ? new BackplaneLagProbe(
+          hubs.lifetimeManager(CHAT_HUB_PATH),
+          config.nodeId,
+          config.backplaneLagProbeMs,
+          logger,
+        )
+      : undefined;
+  await lagProbe?.start();
   const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
 
   const router = new Router();
@@ -172,6 +183,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     counters,
     nodeId: config.nodeId,
     backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
+    ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
   });
 
   const web = serveWebApp(options.webRoot);
@@ -226,6 +238,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     },
     close() {
       closing ??= (async () => {
+        await lagProbe?.stop();
         await hubs.close();
         unwirePresence();
         await presence?.close();

@@ -25,6 +25,7 @@
  * | `GUEST_RATE_LIMIT` | 5 | guest creations per minute per IP |
  * | `TYPING_RATE_LIMIT` | 2 | typing notices per second per user (burst 3×); more are dropped |
  * | `PRESENCE_GRACE_MS` | 5000 | how long a user whose last connection left still counts as online |
+ * | `BACKPLANE_LAG_PROBE_MS` | 5000 | with a backplane, how often each node sends a lag probe through it (0: never) |
  * | `LOG_LEVEL` | `info` | pino level (`silent` … `debug`) |
  * @module
  */
@@ -59,6 +60,8 @@ export interface ChatConfig {
   readonly typingRateLimit: number;
   /** How long a user whose last connection left stays online (reloads emit no presence events). */
   readonly presenceGraceMs: number;
+  /** With a backplane, how often each node probes its lag (`/metrics`); 0 turns probing off. */
+  readonly backplaneLagProbeMs: number;
   readonly logLevel: string;
 }
 
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     guestRateLimit: int('GUEST_RATE_LIMIT', 5, 1, 1_000_000),
     typingRateLimit: int('TYPING_RATE_LIMIT', 2, 1, 1_000),
     presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
+    backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),
     logLevel,
   };
 }

@@ -6,6 +6,7 @@
 import type { CounterMetrics } from '@switchboard/server';
 import type { ChatCounters } from '../domain/ports.js';
 import { ChatError } from '../errors.js';
+import type { BackplaneLagSnapshot } from '../hub/backplane-lag.js';
 import type { ChatStorage } from '../storage/storage.js';
 import { sendJson } from './json.js';
 import type { Router } from './router.js';
@@ -20,6 +21,8 @@ export function addOpsRoutes(
     nodeId: string;
     /** The backplane's counters now (the hub's lifetime manager), when there is a backplane. */
     backplane?: () => BackplaneCounters | undefined;
+    /** What the backplane lag probe saw, when it runs. */
+    lag?: () => BackplaneLagSnapshot;
   },
 ): void {
   router
@@ -33,7 +36,7 @@ export function addOpsRoutes(
       sendJson(res, 200, { status: 'ready', storage: options.storage.kind });
     })
     .on('GET', '/metrics', ({ res }) => {
-      const text = renderMetrics(options.metrics, options.counters, options.backplane?.());
+      const text = renderMetrics(options.metrics, options.counters, options.backplane?.(), options.lag?.());
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
     });
@@ -46,7 +49,7 @@ export function addOpsRoutes(
 export type BackplaneCounters = Readonly<Record<string, unknown>>;
 
 /** Backplane counters that are gauges (a level now), not totals. */
-const BACKPLANE_GAUGES = new Set(['subscribedChannels', 'lagMs', 'lagSeconds', 'queueLength']);
+const BACKPLANE_GAUGES = new Set(['subscribedChannels', 'lagRows', 'lagMs', 'lagSeconds', 'queueLength']);
 
 /**
  * The counters of the hub's lifetime manager when it has any (a backplane's), else undefined.
@@ -65,6 +68,7 @@ export function renderMetrics(
   metrics: CounterMetrics,
   counters: ChatCounters,
   backplane?: BackplaneCounters,
+  lag?: BackplaneLagSnapshot,
 ): string {
   const s = metrics.snapshot();
   const lines: string[] = [];
@@ -118,7 +122,22 @@ export function renderMetrics(
       [['', value]],
     );
   }
+  if (lag) {
+    metric(
+      'switchboard_backplane_lag_seconds',
+      'gauge',
+      "Delay of the last lag probe from each other node through the backplane (includes the hosts' clock offset).",
+      [...lag.lastLagMs].map(([from, ms]) => [`{from="${escapeLabel(from)}"}`, ms / 1000]),
+    );
+    metric('switchboard_backplane_lag_probes_total', 'counter', 'Lag probes received from other nodes.', [
+      ['', lag.probesReceived],
+    ]);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
