@@ -52,11 +52,15 @@ export class Chat {
   private readonly dirty = new Set<Topic>();
   private flushing = false;
 
-  constructor(readonly session: Session) {
+  constructor(
+    readonly session: Session,
+    onUnauthorized: () => void = () => {},
+  ) {
     this.users.set(session.user.id, session.user);
     this.link = new ChatLink(() => this.session.token, {
       state: () => this.emit('link'),
       resumed: () => void this.catchUp(),
+      unauthorized: onUnauthorized,
     });
     this.wire();
     const saved = localStorage.getItem(this.requestKey());

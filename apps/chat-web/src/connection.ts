@@ -27,6 +27,8 @@ export interface ChatLinkEvents {
   state(state: LinkState): void;
   /** Connected again after a loss: time to catch up. */
   resumed(): void;
+  /** The server refused the token (signed out elsewhere, expired): the link has stopped. */
+  unauthorized(): void;
 }
 
 /** The hub connection with its reconnect behaviour. */
@@ -109,8 +111,14 @@ export class ChatLink {
     if (this.stopping || this.hub.state !== HubConnectionState.Disconnected) return;
     try {
       await this.hub.start();
-    } catch {
-      if (!this.stopping) this.schedule();
+    } catch (error) {
+      if (isUnauthorized(error)) {
+        this.stopping = true;
+        this.set('stopped');
+        this.events.unauthorized();
+      } else if (!this.stopping) {
+        this.schedule();
+      }
       return;
     }
     const resumed = this.everConnected;
@@ -130,4 +138,9 @@ export class ChatLink {
     this.current = state;
     this.events.state(state);
   }
+}
+
+function isUnauthorized(error: unknown): boolean {
+  const status = (error as { statusCode?: number } | undefined)?.statusCode;
+  return status === 401 || /\b401\b|Unauthorized/.test(String((error as Error | undefined)?.message));
 }

@@ -5,7 +5,7 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
-import { clearSession, loadSession, logout, me, saveSession } from './session.ts';
+import { clearSession, loadSession, logout, me, SESSION_KEY, saveSession } from './session.ts';
 import type { Session } from './types.ts';
 import { renderLogin } from './views/login.ts';
 import { renderShell } from './views/shell.ts';
@@ -21,8 +21,8 @@ function signedOut(): void {
 }
 
 async function signedIn(session: Session): Promise<void> {
-  chat = new Chat(session);
-  const current = chat;
+  const current = new Chat(session, () => void signOut(current, false));
+  chat = current;
   renderShell(root, current, () => void signOut(current));
   try {
     await current.start();
@@ -31,13 +31,24 @@ async function signedIn(session: Session): Promise<void> {
   }
 }
 
-async function signOut(current: Chat): Promise<void> {
-  await current.stop();
-  await logout(current.session.token);
-  clearSession();
+async function signOut(current: Chat, tellServer = true): Promise<void> {
+  if (chat !== current) return;
   chat = undefined;
+  // Other tabs hear of it (the storage event) before the server ends the token's connections.
+  clearSession();
+  await current.stop();
+  if (tellServer) await logout(current.session.token);
   signedOut();
 }
+
+// Signing out in one tab signs out every tab of this browser.
+window.addEventListener('storage', (event) => {
+  if (event.key === SESSION_KEY && event.newValue === null && chat) {
+    const current = chat;
+    chat = undefined;
+    void current.stop().then(signedOut);
+  }
+});
 
 async function boot(): Promise<void> {
   const saved = loadSession();

@@ -5,7 +5,8 @@
  */
 import type { Session, User } from './types.ts';
 
-const STORAGE_KEY = 'switchboard.session';
+/** The localStorage key of the session. */
+export const SESSION_KEY = 'switchboard.session';
 
 /** An answer of the API that was not a success: its status and the server's message and field. */
 export class ApiError extends Error {
@@ -68,7 +69,7 @@ export async function me(token: string): Promise<User | undefined> {
 /** The session kept by an earlier visit, if any. */
 export function loadSession(): Session | undefined {
   try {
-    const raw = localStorage.getItem(STORAGE_KEY);
+    const raw = localStorage.getItem(SESSION_KEY);
     const session = raw ? (JSON.parse(raw) as Session) : undefined;
     return session && typeof session.token === 'string' && session.user ? session : undefined;
   } catch {
@@ -78,10 +79,10 @@ export function loadSession(): Session | undefined {
 
 /** Keeps the session for reloads. */
 export function saveSession(session: Session): void {
-  localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
 
 /** Forgets the session. */
 export function clearSession(): void {
-  localStorage.removeItem(STORAGE_KEY);
+  localStorage.removeItem(SESSION_KEY);
 }

@@ -10,7 +10,13 @@ import { openDialog } from './dialog.ts';
 
 /** Asks for a room's name and privacy, creates it and opens it. */
 export function createRoomDialog(chat: Chat): void {
-  const name = h('input', { name: 'name', required: true, maxlength: 80, 'data-testid': 'new-room-name' });
+  const name = h('input', {
+    name: 'name',
+    required: true,
+    maxlength: 80,
+    autofocus: true,
+    'data-testid': 'new-room-name',
+  });
   const isPrivate = h('input', { type: 'checkbox', name: 'private', 'data-testid': 'new-room-private' });
   const form = h(
     'form',
@@ -77,6 +83,7 @@ function peopleDialog(
   const query = h('input', {
     type: 'search',
     'aria-label': 'Name or username',
+    autofocus: true,
     'data-testid': 'people-query',
   });
   const results = h('ul', { class: 'pick-list', 'data-testid': 'people-results', 'aria-live': 'polite' });

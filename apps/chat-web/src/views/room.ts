@@ -71,13 +71,18 @@ export function createRoomView(
     { type: 'button', class: 'link', 'data-testid': 'load-older', onclick: () => void loadOlder() },
     'Load older messages',
   );
-  const list = h('ol', {
-    class: 'message-list',
-    'data-testid': 'message-list',
-    role: 'log',
-    'aria-labelledby': 'room-title',
-    tabindex: 0,
-  });
+  const items = h('ol', { class: 'messages' });
+  const list = h(
+    'div',
+    {
+      class: 'message-list',
+      'data-testid': 'message-list',
+      role: 'log',
+      'aria-labelledby': 'room-title',
+      tabindex: 0,
+    },
+    items,
+  );
   const typing = h('p', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
   const input = h('textarea', {
     'data-testid': 'message-input',
@@ -138,23 +143,21 @@ export function createRoomView(
 
   const renderTimeline = () => {
     const timeline = chat.timeline(roomId);
-    const items: Node[] = [];
-    if (timeline.loaded && timeline.hasOlder) items.push(h('li', { class: 'older' }, older));
+    const nodes: Node[] = [];
+    if (timeline.loaded && timeline.hasOlder) nodes.push(h('li', { class: 'older' }, older));
     let markerShown = false;
     for (const message of timeline.messages()) {
       if (!markerShown && readMarkerAt > 0 && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
         markerShown = true;
-        items.push(
-          h('li', { class: 'read-marker', 'data-testid': 'read-marker', role: 'separator' }, 'New messages'),
-        );
+        nodes.push(h('li', { class: 'read-marker', 'data-testid': 'read-marker' }, 'New messages'));
       }
-      items.push(messageItem(chat, message, edit, renderTimeline));
+      nodes.push(messageItem(chat, message, edit, renderTimeline));
     }
-    for (const pending of timeline.pending()) items.push(pendingItem(chat, pending));
-    if (timeline.loaded && items.length === 0)
-      items.push(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
+    for (const pending of timeline.pending()) nodes.push(pendingItem(chat, pending));
+    if (timeline.loaded && nodes.length === 0)
+      nodes.push(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
     const wasBottom = stickToBottom;
-    replaceChildren(list, items);
+    replaceChildren(items, nodes);
     if (wasBottom) list.scrollTop = list.scrollHeight;
   };
   const renderTitle = () => {
