@@ -36,3 +36,14 @@ export type {
   PostgresBackplaneCounters,
   PostgresHubLifetimeManagerOptions,
 } from './postgres-hub-lifetime-manager-options.js';
+// presence (PostgresPresenceStore, src/presence/)
+export {
+  type PostgresPresenceCounters,
+  PostgresPresenceStore,
+  type PostgresPresenceStoreOptions,
+} from './presence/postgres-presence-store.js';
+export {
+  type PostgresPresenceCounters,
+  PostgresPresenceStore,
+  type PostgresPresenceStoreOptions,
+} from './presence/postgres-presence-store.js';
