@@ -42,8 +42,3 @@ export {
   PostgresPresenceStore,
   type PostgresPresenceStoreOptions,
 } from './presence/postgres-presence-store.js';
-export {
-  type PostgresPresenceCounters,
-  PostgresPresenceStore,
-  type PostgresPresenceStoreOptions,
-} from './presence/postgres-presence-store.js';

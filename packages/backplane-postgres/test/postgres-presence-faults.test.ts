@@ -36,7 +36,7 @@ test('PostgreSQL for the presence fault tests', async (t) => {
 let clusters = 0;
 
 /** A fresh cluster of stores on its own schema. */
-function cluster(options: Omit<PostgresPresenceStoreOptions, 'schema' | 'nodeId' | 'postgres'> = {}) {
+function cluster(options: Omit<PostgresPresenceStoreOptions, 'schema' | 'nodeId' | 'pg'> = {}) {
   const schema = `sbp_faults_${process.pid}_${++clusters}_${randomUUID().slice(0, 8)}`;
   const stores: PostgresPresenceStore[] = [];
   const errors: unknown[] = [];
@@ -45,11 +45,11 @@ function cluster(options: Omit<PostgresPresenceStoreOptions, 'schema' | 'nodeId'
     errors,
     async node(nodeId: string): Promise<PostgresPresenceStore> {
       const store = new PostgresPresenceStore({
-        postgres: URL,
+        pg: URL,
         schema,
         nodeId,
         applicationName: `${schema}/${nodeId}`,
-        maxConnections: 2,
+        poolSize: 2,
         graceMs,
         leaseMs,
         onError: (error) => errors.push(error),

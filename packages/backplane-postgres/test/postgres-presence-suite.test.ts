@@ -36,14 +36,14 @@ test('PostgreSQL for the presence store tests', async (t) => {
 test('bad options are refused with SB_ERR_HUB_CONFIGURATION before connecting', () => {
   const refused = (options: PostgresPresenceStoreOptions) =>
     assert.throws(
-      () => new PostgresPresenceStore({ postgres: URL, ...options }),
+      () => new PostgresPresenceStore({ pg: URL, ...options }),
       (e: unknown) => e instanceof SwitchboardError && e.code === 'SB_ERR_HUB_CONFIGURATION',
     );
   refused({ graceMs: -1 });
   refused({ leaseMs: Number.NaN });
   refused({ leaseMs: 300, heartbeatIntervalMs: 300 });
   refused({ eventLogLength: 0 });
-  refused({ maxConnections: 0 });
+  refused({ poolSize: 0 });
   refused({ schema: 'Bad-Schema' });
   refused({ schema: 'x'.repeat(64) });
 });
@@ -57,11 +57,11 @@ if (postgresUp) {
     return {
       node: async (nodeId) => {
         const store = new PostgresPresenceStore({
-          postgres: URL,
+          pg: URL,
           schema,
           nodeId,
           applicationName: `${schema}/${nodeId}`,
-          maxConnections: 2,
+          poolSize: 2,
           onError: (error, event) => {
             if (!event) errors.push(error); // the suite's throwing listener is expected
           },

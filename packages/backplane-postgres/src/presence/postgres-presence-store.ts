@@ -23,17 +23,20 @@ import { EventPump, type WireEvent } from './presence-event-pump.js';
 
 /** Options of a {@link PostgresPresenceStore}. */
 export interface PostgresPresenceStoreOptions {
-  /**
-   * The database: a `postgres://` URL or `pg` pool settings. Default: pg's own defaults (the `PG*`
-   * environment variables).
-   */
-  postgres?: string | pg.PoolConfig;
+  /** The database: a `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
+  pg?: string | pg.PoolConfig;
+  /** Settings of the LISTEN connection when they differ from `pg` (another route to the server). */
+  listen?: string | pg.ClientConfig;
   /**
    * The schema of the tables (created and migrated at start). Lowercase letters, digits and `_`.
    * Default: derived from `prefix` (`schemaFromPrefix`).
    */
   schema?: string;
-  /** Keeps clusters (and test runs) apart when no schema is given. Default `sb:presence:`. */
+  /**
+   * Keeps clusters (and test runs) apart when no schema is given: the schema is
+   * `schemaFromPrefix(prefix)`, the same as the lifetime manager's for the same prefix (the tables'
+   * names start with `presence_`). Default `switchboard:` (schema `switchboard`).
+   */
   prefix?: string;
   /** This node's id, unique in the cluster. Default a random UUID. */
   nodeId?: string;
@@ -45,8 +48,8 @@ export interface PostgresPresenceStoreOptions {
   heartbeatIntervalMs?: number;
   /** How many recent events the log table keeps for nodes catching up. Default 1 000. */
   eventLogLength?: number;
-  /** Pool size of the store's query connections. Default 4 (plus one LISTEN connection). */
-  maxConnections?: number;
+  /** Connections of the store's query pool. Default 4 (plus one LISTEN connection). */
+  poolSize?: number;
   /**
    * The `application_name` of the store's connections (`pg_stat_activity`); the LISTEN connection
    * gets `:listen` appended. Default `sb-presence:<nodeId>`, cut to fit 63 bytes.
@@ -113,7 +116,7 @@ const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
  *
  * @example
  * ```ts
- * const presence = new PostgresPresenceStore({ postgres: process.env.DATABASE_URL, nodeId: 'node-a' });
+ * const presence = new PostgresPresenceStore({ pg: process.env.DATABASE_URL, nodeId: 'node-a' });
  * await presence.ready;
  * presence.subscribe((e) => console.log(e.type, e.userId));
  * ```
@@ -152,7 +155,7 @@ export class PostgresPresenceStore implements PresenceStore {
 
   constructor(options: PostgresPresenceStoreOptions = {}) {
     this.nodeId = options.nodeId ?? randomUUID();
-    this.schema = options.schema ?? schemaFromPrefix(options.prefix ?? 'sb:presence:');
+    this.schema = options.schema ?? schemaFromPrefix(options.prefix ?? 'switchboard:');
     if (!SCHEMA.test(this.schema)) {
       throw new SwitchboardError(
         'SB_ERR_HUB_CONFIGURATION',
@@ -173,21 +176,22 @@ export class PostgresPresenceStore implements PresenceStore {
       );
     }
     this.logLength = checkMs('eventLogLength', options.eventLogLength ?? 1_000, 1);
-    const maxConnections = checkMs('maxConnections', options.maxConnections ?? 4, 1);
+    const poolSize = checkMs('poolSize', options.poolSize ?? 4, 1);
     this.logger = options.logger;
     this.onErrorHook = options.onError ?? reportError;
-    const base: pg.PoolConfig =
-      typeof options.postgres === 'string' ? { connectionString: options.postgres } : { ...options.postgres };
+    const base = clientConfig(options.pg ?? 'postgres://postgres@127.0.0.1:5432/postgres');
     const appName = (options.applicationName ?? `sb-presence:${this.nodeId}`).slice(0, 56);
-    const searchPath = `-c search_path=${this.schema}`;
-    const connection: pg.ClientConfig = {
-      ...base,
-      options: base.options ? `${base.options} ${searchPath}` : searchPath,
-    };
-    this.pool = new pg.Pool({ ...connection, max: maxConnections, application_name: appName });
+    this.pool = new pg.Pool({
+      ...withSearchPath(base, this.schema),
+      max: poolSize,
+      application_name: appName,
+    });
     // An idle connection that drops (terminated, the server restarted) is replaced by the pool.
     this.pool.on('error', (error: unknown) => this.report(pgError('idle connection', error)));
-    this.listenConfig = { ...connection, application_name: `${appName}:listen` };
+    this.listenConfig = {
+      ...withSearchPath(options.listen === undefined ? base : clientConfig(options.listen), this.schema),
+      application_name: `${appName}:listen`,
+    };
     this.pump = new EventPump({
       readLog: (epoch, after, upTo) => this.readLog(epoch, after, upTo),
       deliver: (event) => this.deliver(event),
@@ -561,6 +565,16 @@ export class PostgresPresenceStore implements PresenceStore {
       // an onError that throws must not stop the store
     }
   }
+}
+
+function clientConfig(value: string | pg.ClientConfig): pg.ClientConfig {
+  return typeof value === 'string' ? { connectionString: value } : { ...value };
+}
+
+/** The store's connections resolve the tables' and functions' unqualified names in its schema. */
+function withSearchPath(config: pg.ClientConfig, schema: string): pg.ClientConfig {
+  const searchPath = `-c search_path=${schema}`;
+  return { ...config, options: config.options ? `${config.options} ${searchPath}` : searchPath };
 }
 
 /** A connection that dropped, a server going away, a deadlock: worth another try. */
