@@ -10,7 +10,7 @@ import { after, type TestContext, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { waitFor } from '@switchboard/testkit';
 import { cid, record, settle, type Wire } from './helpers.ts';
-import { type ChatCluster, servicesAvailable, startCluster } from './process-cluster.ts';
+import { type ChatCluster, metricValue, servicesAvailable, startCluster } from './process-cluster.ts';
 
 const GRACE_MS = 400;
 
@@ -37,7 +37,7 @@ export function clusterScenarios(
       nodes: 3,
       name: `e2e_${name}`,
       backplane,
-      env: { PRESENCE_GRACE_MS: String(GRACE_MS), MESSAGE_RATE_LIMIT: '1000' },
+      env: { PRESENCE_GRACE_MS: String(GRACE_MS), MESSAGE_RATE_LIMIT: '1000', BACKPLANE_LAG_PROBE_MS: '200' },
     });
     return cluster;
   };
@@ -286,5 +286,32 @@ export function clusterScenarios(
       'the customer told of the close',
     );
     await waitN(e2.supportRequestUpdated!, before + 1, 'the agent told of the close');
+  });
+
+  test(`${name}: /metrics on every node: connections, invocations, messages, the backplane's counters and its lag from each other node`, async (t) => {
+    const c = await ready(t);
+    if (!c) return;
+    const alice = await c.register('alice');
+    const conns = await Promise.all(c.nodes.map((node) => node.connect(alice.token)));
+    const room = await conns[0]!.invoke('createRoom', { name: 'metrics', isPrivate: false });
+    await Promise.all(conns.map((conn) => send(conn, room.id, 'counted')));
+    for (const node of c.nodes) {
+      const others = c.nodes.filter((n) => n !== node).map((n) => n.nodeId);
+      let text = '';
+      const deadline = Date.now() + 15_000;
+      const hasLag = () =>
+        others.every((o) => text.includes(`switchboard_backplane_lag_seconds{from="${o}"}`));
+      while (!hasLag() && Date.now() < deadline) {
+        text = await node.metrics();
+        if (!hasLag()) await settle(100);
+      }
+      assert.ok(hasLag(), `${node.nodeId} reports lag from ${others.join(', ')}:\n${text}`);
+      assert.ok(metricValue(text, 'signalr_server_active_connections')! >= 1, node.nodeId);
+      assert.ok(metricValue(text, 'switchboard_invocations_total')! >= 1);
+      assert.ok(metricValue(text, 'chat_messages_stored_total')! >= 1);
+      assert.match(text, /^# TYPE switchboard_errors_total counter$/m);
+      assert.ok(metricValue(text, 'switchboard_backplane_lag_probes_total')! > 0);
+      assert.match(text, /^switchboard_backplane_\w+_total \d+$/m, "the backplane's own counters");
+    }
   });
 }
