@@ -1,0 +1,139 @@
+/**
+ * The chat in Chromium when the network misbehaves: the server restarts (the banner shows, the
+ * page reconnects, catches up on what it missed with no gap and no duplicate, and a send that
+ * failed meanwhile is retried once), and a page without WebSockets falls back to long polling.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { CHROMIUM_PATH, connectClient, launchChromium, requireService } from '@switchboard/testkit';
+import type { Browser } from 'playwright-core';
+import {
+  buildWebApp,
+  closeAll,
+  createRoom,
+  send,
+  signUp,
+  startWebServer,
+  type WatchedPage,
+  type WebServer,
+  waitConnected,
+  waitForTexts,
+  watchedPage,
+} from './helpers.ts';
+
+const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
+/** What Chromium itself logs while the server is away: failed loads and sockets, nothing else. */
+const NETWORK_ERROR = /Failed to load resource|WebSocket connection to .* failed|net::ERR_/;
+
+describe('chat-web reconnects and falls back', () => {
+  let webRoot: string;
+  let server: WebServer;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    webRoot = await buildWebApp();
+    server = await startWebServer(webRoot);
+  });
+  after(async () => {
+    await closeAll(browser);
+    await server?.close();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  async function page(init?: () => void): Promise<WatchedPage> {
+    browser ??= await launchChromium();
+    const context = await browser.newContext();
+    if (init) await context.addInitScript(init);
+    return watchedPage(context);
+  }
+
+  const token = (p: WatchedPage) =>
+    p.page.evaluate(() => JSON.parse(localStorage.getItem('switchboard.session')!).token as string);
+
+  test('a server restart: banner, reconnect, catch-up without gaps or duplicates, a failed send retried once', async (t) => {
+    if (!(await requireService(t, CHROMIUM))) return;
+    const alice = await page();
+    await signUp(alice.page, server.url, 'Alice');
+    const room = `restart-${process.pid}`;
+    await createRoom(alice.page, room);
+    const roomId = await alice.page
+      .getByTestId('room-item')
+      .filter({ hasText: room })
+      .getAttribute('data-room-id');
+    await send(alice.page, 'before');
+    await waitForTexts(alice.page, ['before']);
+    const aliceToken = await token(alice);
+
+    await server.stop();
+    await alice.page.getByTestId('connection-banner').waitFor({ state: 'visible' });
+    // A send while the server is away fails visibly and can be retried.
+    await send(alice.page, 'sent while away');
+    await alice.page.locator('[data-testid="message-item"][data-status="failed"]').waitFor();
+    await alice.page.getByTestId('message-retry').waitFor();
+
+    // The server comes back, but the page cannot reach it yet while others write.
+    await alice.page.context().route('**/hubs/chat/negotiate**', (route) => route.abort());
+    await server.restart();
+    const other = await connectClient(`${server.url}/hubs/chat`, { accessTokenFactory: () => aliceToken });
+    const missed = Array.from({ length: 70 }, (_, i) => `missed ${i + 1}`);
+    for (const [i, text] of missed.entries()) {
+      await other.invoke('sendMessage', { roomId, text, clientMessageId: `missed-${i}` });
+    }
+    await other.stop();
+    assert.ok(await alice.page.getByTestId('connection-banner').isVisible());
+
+    // "Reconnect now" skips the wait; the page catches up and sends the failed message once.
+    await alice.page.context().unroute('**/hubs/chat/negotiate**');
+    await alice.page.getByTestId('reconnect-now').click();
+    await waitConnected(alice.page);
+    await waitForTexts(alice.page, ['before', ...missed, 'sent while away'], 15_000);
+    const seqs = await alice.page
+      .locator('[data-testid="message-item"][data-seq]')
+      .evaluateAll((items) => items.map((i) => Number(i.getAttribute('data-seq'))));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 72 }, (_, i) => i + 1),
+    );
+    const history = await connectClient(`${server.url}/hubs/chat`, { accessTokenFactory: () => aliceToken });
+    const stored = (await history.invoke('getHistory', { roomId, limit: 100 })) as { text: string }[];
+    await history.stop();
+    assert.equal(stored.filter((m) => m.text === 'sent while away').length, 1);
+    assert.deepEqual(
+      alice.errors.filter((e) => !NETWORK_ERROR.test(e)),
+      [],
+    );
+    assert.deepEqual(alice.dialogs, []);
+  });
+
+  test('without WebSockets the page uses long polling and still chats both ways', async (t) => {
+    if (!(await requireService(t, CHROMIUM))) return;
+    const noSockets = await page(() => {
+      // biome-ignore lint/suspicious/noExplicitAny: removing a global on purpose
+      delete (window as any).WebSocket;
+    });
+    const polls: string[] = [];
+    noSockets.page.on('request', (request) => {
+      if (/\/hubs\/chat\?id=/.test(request.url())) polls.push(request.method());
+    });
+    const friend = await page();
+    await signUp(noSockets.page, server.url, 'Polly');
+    await signUp(friend.page, server.url, 'Sam');
+    const room = `polling-${process.pid}`;
+    await createRoom(noSockets.page, room);
+    await friend.page.getByTestId('browse-rooms').click();
+    await friend.page
+      .getByTestId('public-rooms')
+      .locator('li', { hasText: room })
+      .getByTestId('join-room')
+      .click();
+    await friend.page.getByTestId('room-title').filter({ hasText: room }).waitFor();
+    await send(noSockets.page, 'over long polling');
+    await waitForTexts(friend.page, ['over long polling']);
+    await send(friend.page, 'and back');
+    await waitForTexts(noSockets.page, ['over long polling', 'and back']);
+    assert.ok(polls.includes('GET') && polls.includes('POST'), `long polling requests: ${polls.join(',')}`);
+    assert.equal(await noSockets.page.evaluate(() => typeof WebSocket), 'undefined');
+    assert.deepEqual([...noSockets.errors, ...friend.errors], []);
+  });
+});
