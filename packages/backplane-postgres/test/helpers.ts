@@ -1,6 +1,6 @@
 // Test helpers: a PostgreSQL schema per test, dropped after; a pool on the local server.
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { requireService } from '../../testkit/src/services.ts';
@@ -94,5 +94,82 @@ export async function closeNodes(
     await dropSchema(admin, prefix);
   } finally {
     await admin.end();
+  }
+}
+
+/** Ends every connection a node opened (pool and LISTEN), found by its `application_name`. */
+export async function terminateNode(admin: pg.Pool, applicationName: string): Promise<number> {
+  const result = await admin.query(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+    [applicationName],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
+ * A TCP relay to PostgreSQL on a free port: `hold()` cuts every connection through it and refuses
+ * new ones (the route to the server is down), `release()` lets them through again.
+ */
+export class TcpRelay {
+  private readonly sockets = new Set<Socket>();
+  private held = false;
+  private readonly server: Server;
+
+  private constructor(target: { host: string; port: number }) {
+    this.server = createServer((socket) => {
+      if (this.held) {
+        socket.destroy();
+        return;
+      }
+      const upstream = connect(target);
+      for (const s of [socket, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          this.sockets.delete(s);
+          socket.destroy();
+          upstream.destroy();
+        });
+      }
+      socket.pipe(upstream).pipe(socket);
+    });
+  }
+
+  /** Starts a relay to the test database's server. */
+  static async start(): Promise<TcpRelay> {
+    const url = new URL(PG_URL);
+    const relay = new TcpRelay({ host: url.hostname, port: Number(url.port || 5432) });
+    await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  /** The test database's URL through this relay. */
+  get url(): string {
+    const url = new URL(PG_URL);
+    url.host = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return url.toString();
+  }
+
+  hold(): void {
+    this.held = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  release(): void {
+    this.held = false;
+  }
+
+  async close(): Promise<void> {
+    this.hold();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Waits until `condition` holds (bounded). */
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
   }
 }
