@@ -2,7 +2,7 @@
 // time, one schema per test (dropped after); and its option checks.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createConnection } from 'node:net';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 import { test } from 'node:test';
 import { SwitchboardError } from '@switchboard/server';
 import { requireService } from '@switchboard/testkit';
@@ -46,6 +46,48 @@ test('bad options are refused with SB_ERR_HUB_CONFIGURATION before connecting', 
   refused({ poolSize: 0 });
   refused({ schema: 'Bad-Schema' });
   refused({ schema: 'x'.repeat(64) });
+});
+
+test('an unreachable database is reported and retried, never thrown out of the heartbeat; calls reject', async () => {
+  // A port nothing listens on: taken from the OS, then given back.
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const errors: unknown[] = [];
+  const store = new PostgresPresenceStore({
+    pg: `postgres://postgres@127.0.0.1:${port}/test`,
+    schema: 'sbp_unreachable',
+    nodeId: 'lonely',
+    leaseMs: 300,
+    onError: (error) => errors.push(error),
+  });
+  try {
+    await store.ready;
+    assert.ok(errors.length >= 1, 'the failed join was reported');
+    const first = errors[0] as { code?: string; message?: string };
+    assert.equal(first.code, 'SB_ERR_BACKPLANE_PG');
+    assert.match(first.message ?? '', /Presence join failed/);
+    await assert.rejects(
+      store.addConnection({
+        connectionId: 'c1',
+        userId: 'ada',
+        transport: 'WebSockets',
+        connectedAt: 1_700_000_000_000,
+        device: { type: 'desktop', browser: 'Firefox' },
+      }),
+    );
+    const before = errors.length;
+    const until = Date.now() + 5_000;
+    while (errors.length === before && Date.now() < until) await sleep(20);
+    assert.ok(errors.length > before, 'the heartbeat tried to join again and reported it');
+    assert.ok(store.counters.errors >= errors.length);
+  } finally {
+    await store.close();
+  }
 });
 
 if (postgresUp) {
