@@ -85,5 +85,13 @@ export function renderCustomer(chat: Chat, container: HTMLElement): () => void {
     subject.focus();
   };
   render();
-  return () => dispose();
+  // The rooms arrive after connecting: a returning customer's conversation replaces the form.
+  const offRooms = chat.on('rooms', () => {
+    const hasRoom = [...chat.rooms.values()].some((r) => r.kind === 'support');
+    if (hasRoom && !container.querySelector('[data-testid="message-list"]')) render();
+  });
+  return () => {
+    offRooms();
+    dispose();
+  };
 }
