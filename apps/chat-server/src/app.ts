@@ -19,7 +19,7 @@ import { ChatError } from './errors.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
-import { addOpsRoutes, backplaneCountersOf } from './http/ops-routes.js';
+import { addOpsRoutes, backplaneCountersOf, backplaneReadiness } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
@@ -184,6 +184,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     nodeId: config.nodeId,
     backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
     ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
+    ...(config.backplane === 'none'
+      ? {}
+      : { backplaneReady: backplaneReadiness(hubs.lifetimeManager(CHAT_HUB_PATH), hubContext.presence) }),
   });
 
   const web = serveWebApp(options.webRoot);

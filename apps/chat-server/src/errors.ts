@@ -84,6 +84,12 @@ export const chatErrors = {
     summary: 'The storage (SQLite file or PostgreSQL) cannot be reached.',
     surface: 'GET /readyz answers 503 {"error": {"code", "message"}}; logged',
   },
+  SB_CHAT_BACKPLANE_UNREACHABLE: {
+    summary:
+      'The backplane (its connection, or its presence store) does not answer: this node cannot reach the others.',
+    surface:
+      'GET /readyz answers 503 {"error": {"code", "message"}}; the node keeps serving and reconnects by itself',
+  },
   SB_CHAT_INTERNAL: {
     summary: 'An unexpected failure inside the chat server.',
     surface:
@@ -113,6 +119,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_CONFIG_INVALID: 500,
   SB_CHAT_BACKPLANE_UNAVAILABLE: 500,
   SB_CHAT_STORAGE_UNAVAILABLE: 503,
+  SB_CHAT_BACKPLANE_UNREACHABLE: 503,
   SB_CHAT_INTERNAL: 500,
 };
 

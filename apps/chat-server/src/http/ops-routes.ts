@@ -1,5 +1,6 @@
 /**
- * Operations endpoints: `GET /healthz` (the process answers), `GET /readyz` (the storage answers)
+ * Operations endpoints: `GET /healthz` (the process answers), `GET /readyz` (the storage answers,
+ * and the backplane when there is one)
  * and `GET /metrics` (Prometheus text format).
  * @module
  */
@@ -21,6 +22,8 @@ export function addOpsRoutes(
     nodeId: string;
     /** The backplane's counters now (the hub's lifetime manager), when there is a backplane. */
     backplane?: () => BackplaneCounters | undefined;
+    /** With a backplane: resolves when it answers (see {@link backplaneReadiness}). */
+    backplaneReady?: () => Promise<void>;
     /** What the backplane lag probe saw, when it runs. */
     lag?: () => BackplaneLagSnapshot;
   },
@@ -33,13 +36,42 @@ export function addOpsRoutes(
       } catch {
         throw new ChatError('SB_CHAT_STORAGE_UNAVAILABLE', 'The storage does not answer.');
       }
-      sendJson(res, 200, { status: 'ready', storage: options.storage.kind });
+      if (options.backplaneReady) {
+        try {
+          await withTimeout(options.backplaneReady(), 2_000);
+        } catch {
+          throw new ChatError('SB_CHAT_BACKPLANE_UNREACHABLE', 'The backplane does not answer.');
+        }
+      }
+      sendJson(res, 200, {
+        status: 'ready',
+        storage: options.storage.kind,
+        ...(options.backplaneReady ? { backplane: 'reachable' } : {}),
+      });
     })
     .on('GET', '/metrics', ({ res }) => {
       const text = renderMetrics(options.metrics, options.counters, options.backplane?.(), options.lag?.());
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
     });
+}
+
+/** The presence group `/readyz` counts through the presence store (nobody joins it). */
+const READY_PROBE_GROUP = 'switchboard:readyz';
+
+/**
+ * A readiness check of the backplane: the lifetime manager says it is connected (when it tells:
+ * a `connected` flag) and the presence store answers a query (it rejects, or never answers, while
+ * its server is down).
+ */
+export function backplaneReadiness(
+  manager: unknown,
+  presence: { groupConnectionCount(group: string): Promise<number> },
+): () => Promise<void> {
+  return async () => {
+    if ((manager as { connected?: unknown }).connected === false) throw new Error('disconnected');
+    await presence.groupConnectionCount(READY_PROBE_GROUP);
+  };
 }
 
 /**
