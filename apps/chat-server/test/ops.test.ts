@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { HttpTransportType } from '@microsoft/signalr';
 import { createChatApp, loadConfig, SqliteStorage } from '@switchboard/chat-server';
 import { connectClient, waitFor } from '@switchboard/testkit';
 import { cid, startChat } from './helpers.ts';
@@ -148,6 +149,65 @@ test('the CLI: add-agent USERNAME with the same configuration; start, then SIGTE
     await waitFor(() => reconnecting, 10_000, 'the client to start reconnecting after the drain');
     await client.stop();
   } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('logs are JSON lines without secrets: no password, token or JWT secret, even at debug level', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sb-chat-logs-'));
+  const jwtSecret = 'the-jwt-secret-of-the-log-test';
+  const password = 'correct-horse-battery';
+  const server = runMain([], {
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'debug',
+    JWT_SECRET: jwtSecret,
+  });
+  let out = '';
+  server.stdout!.on('data', (d) => (out += d));
+  server.stderr!.on('data', (d) => (out += d));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      server.stdout!.on('data', () => {
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      server.once('exit', () => reject(new Error(`exited early: ${out}`)));
+    });
+    const post = (path: string, body: unknown, token?: string) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    await post('/api/auth/register', { username: 'logan', password, displayName: 'Logan' });
+    await post('/api/auth/login', { username: 'logan', password: `${password}-wrong` });
+    const { token } = await (await post('/api/auth/login', { username: 'logan', password })).json();
+    await post('/api/auth/password', { currentPassword: 'nope', newPassword: `${password}-2` }, token);
+    // WebSockets carry the token in the query string (access_token).
+    const client = await connectClient(`${url}/hubs/chat`, {
+      accessTokenFactory: () => token,
+      transport: HttpTransportType.WebSockets,
+      skipNegotiation: true,
+    });
+    await client.invoke('getHistory', { roomId: 'nope' }).catch(() => undefined);
+    await client.invoke('sendMessage', { roomId: 'x' }).catch(() => undefined);
+    await client.stop();
+    await post('/api/auth/logout', {}, token);
+    server.kill('SIGTERM');
+    assert.equal(await exitOf(server), 0);
+    const lines = out.split('\n').filter((l) => l.trim() && !l.startsWith('Switchboard chat listening'));
+    assert.ok(lines.length > 0, 'something was logged at debug level');
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `a JSON line: ${line}`);
+    for (const secret of [password, token, token.split('.')[2], jwtSecret]) {
+      assert.ok(!out.includes(secret), `the logs do not contain '${secret.slice(0, 12)}…'`);
+    }
+  } finally {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
