@@ -1,0 +1,159 @@
+// PostgresPresenceStore when one node loses the database for longer than its lease, on real
+// PostgreSQL: the node reaches the server through a TCP proxy in this test, which is cut and later
+// restored. The others sweep it once; when it is back it re-asserts its lease, connections and
+// groups, and its users are announced online again once. One schema, dropped after.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import type { NewPresenceConnection, PresenceEvent } from '@switchboard/server';
+import { requireService } from '@switchboard/testkit';
+import pg from 'pg';
+import { PostgresPresenceStore } from '../src/presence/postgres-presence-store.ts';
+
+const URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresService = { kind: 'tcp', name: 'PostgreSQL', host: '127.0.0.1', port: 5432 } as const;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const graceMs = 200;
+const leaseMs = 600;
+
+const postgresUp = await new Promise<boolean>((resolve) => {
+  const probe = createConnection({ host: postgresService.host, port: postgresService.port });
+  const done = (up: boolean) => {
+    probe.destroy();
+    resolve(up);
+  };
+  probe.setTimeout(1_000, () => done(false));
+  probe.once('connect', () => done(true));
+  probe.once('error', () => done(false));
+});
+test('PostgreSQL for the presence outage test', async (t) => {
+  await requireService(t, postgresService);
+});
+
+/** A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused). */
+async function startProxy() {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: postgresService.host, port: postgresService.port });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut(): void {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore(): void {
+      cut = false;
+    },
+    close(): Promise<void> {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const conn = (connectionId: string, userId: string): NewPresenceConnection => ({
+  connectionId,
+  userId,
+  transport: 'WebSockets',
+  connectedAt: 1_700_000_000_000,
+  device: { type: 'desktop', browser: 'Firefox' },
+});
+
+async function eventually(predicate: () => boolean | Promise<boolean>, withinMs: number, what: string) {
+  const until = Date.now() + withinMs;
+  while (!(await predicate())) {
+    if (Date.now() > until) assert.fail(`waited ${withinMs} ms for ${what}`);
+    await sleep(10);
+  }
+}
+
+if (postgresUp) {
+  test('a node cut off for longer than its lease is swept once, then re-asserts its connections and groups', async () => {
+    const schema = `sbp_outage_${process.pid}_${randomUUID().slice(0, 8)}`;
+    const proxy = await startProxy();
+    const errors = new Map<string, unknown[]>();
+    const node = (nodeId: string, pgUrl: string) => {
+      errors.set(nodeId, []);
+      return new PostgresPresenceStore({
+        pg: pgUrl,
+        schema,
+        nodeId,
+        graceMs,
+        leaseMs,
+        onError: (error) => errors.get(nodeId)!.push(error),
+      });
+    };
+    const a = node('a', `postgres://postgres@127.0.0.1:${proxy.port}/test`);
+    const b = node('b', URL);
+    const admin = new pg.Client({ connectionString: URL });
+    await admin.connect();
+    try {
+      await Promise.all([a.ready, b.ready]);
+      const logs = [a, b].map((store) => {
+        const log: PresenceEvent[] = [];
+        store.subscribe((e) => log.push(e));
+        return log;
+      });
+      await a.addConnection(conn('a-ada', 'ada'));
+      await a.addToGroup('a-ada', 'room');
+      await b.addConnection(conn('b-bob', 'bob'));
+      await b.addToGroup('b-bob', 'room');
+      await eventually(() => logs.every((l) => l.length === 2), leaseMs, 'both online');
+      proxy.cut();
+      // Node b sweeps node a after its lease, and ada goes offline after the grace.
+      await eventually(
+        () => logs[1]!.some((e) => e.type === 'userOffline' && e.userId === 'ada'),
+        leaseMs * 2 + graceMs + leaseMs,
+        'ada offline on node b',
+      );
+      assert.equal(await b.groupConnectionCount('room'), 1, "node a's connection was swept");
+      assert.ok(errors.get('a')!.length > 0, 'node a reported the lost database');
+      proxy.restore();
+      await eventually(
+        async () => (await b.groupConnectionCount('room')) === 2,
+        5_000,
+        'node a to re-assert its connection and its group',
+      );
+      assert.deepEqual(
+        (await b.userConnections('ada')).map((c) => `${c.connectionId}@${c.nodeId}`),
+        ['a-ada@a'],
+      );
+      await eventually(() => logs.every((l) => l.length === 4), 5_000, 'ada online again on both nodes');
+      await sleep(leaseMs * 2 + graceMs * 2); // a second sweep or a duplicate would show now
+      const expected = ['userOnline:ada:a', 'userOnline:bob:b', 'userOffline:ada:b', 'userOnline:ada:a'];
+      for (const log of logs) {
+        const seen = log.map((e) => `${e.type}:${e.userId}:${e.originNodeId}`);
+        assert.deepEqual(seen.slice(0, 2).sort(), expected.slice(0, 2).sort());
+        assert.deepEqual(seen.slice(2), expected.slice(2), 'swept once by b, back once through a');
+      }
+      assert.ok(a.counters.reasserts >= 1, 'node a re-asserted');
+      assert.deepEqual(errors.get('b'), [], 'node b saw nothing wrong');
+      // Node a is a full member again: its own transitions are decided by it.
+      await a.removeConnection('a-ada');
+      await eventually(() => logs.every((l) => l.length === 5), graceMs + leaseMs, 'ada offline');
+      for (const log of logs) assert.equal(log[4]!.originNodeId, 'a');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await proxy.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+}
