@@ -5,7 +5,7 @@
 // token's connection on the other. Skips loudly without Redis or PostgreSQL (fails under CI=true).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireService, waitFor } from '@switchboard/testkit';
+import { deleteRedisPrefix, requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
 
@@ -171,5 +171,6 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
     await client.connect();
     await client.query(`DROP SCHEMA IF EXISTS chat_cluster_${run} CASCADE`);
     await client.end();
+    await deleteRedisPrefix(REDIS_URL, `sb-chat-test-${run}`);
   }
 });

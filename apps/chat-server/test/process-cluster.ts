@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { PostgresStorage } from '@switchboard/chat-server';
-import { type ClientOptions, connectClient, requireService } from '@switchboard/testkit';
+import { type ClientOptions, connectClient, deleteRedisPrefix, requireService } from '@switchboard/testkit';
 import pg from 'pg';
 import type { TestSession, Wire } from './helpers.ts';
 
@@ -85,7 +85,7 @@ export async function servicesAvailable(t: TestContext, options: { redis?: boole
 
 /** Starts the processes at once and waits until each listens (or one fails: it throws, after killing all). */
 export async function startCluster(options: ChatClusterOptions): Promise<ChatCluster> {
-  const run = `${options.name}_${process.pid}_${Date.now()}`;
+  const run = `${options.name}_${process.pid}_${Date.now()}`.toLowerCase();
   const schema = `chat_${run}`.toLowerCase();
   const prefix = `sb-chat-${run}`;
   const children: ChildProcess[] = [];
@@ -95,10 +95,17 @@ export async function startCluster(options: ChatClusterOptions): Promise<ChatClu
     await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
     await Promise.all(children.map(stopChild));
     await storage.close().catch(() => undefined);
+    // The storage's schema, and any a PostgreSQL backplane derived from the prefix.
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    const schemas = await client.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [
+      `%${run}%`,
+    ]);
+    for (const { nspname } of schemas.rows) {
+      await client.query(`DROP SCHEMA IF EXISTS "${String(nspname).replaceAll('"', '""')}" CASCADE`);
+    }
     await client.end();
+    await deleteRedisPrefix(REDIS_URL, prefix).catch(() => undefined);
   };
   try {
     // The schema and the JWT secret exist before the nodes start, so they start at once.
