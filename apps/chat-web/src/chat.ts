@@ -112,8 +112,8 @@ export class Chat {
   }
 
   /** A display name for a user id. */
-  nameOf(userId: string): string {
-    return this.users.get(userId)?.displayName ?? 'Someone';
+  nameOf(userId: string, unknown = 'Someone'): string {
+    return this.users.get(userId)?.displayName ?? unknown;
   }
 
   /** The room's title: for a direct conversation, the other people's names. */

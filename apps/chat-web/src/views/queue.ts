@@ -37,7 +37,7 @@ export function createQueueView(chat: Chat): { element: HTMLElement; dispose(): 
       h(
         'p',
         { class: 'muted' },
-        `${chat.nameOf(request.customerId)} · ${status} · since ${formatTime(request.createdAt)}`,
+        `${chat.nameOf(request.customerId, 'A customer')} · ${status} · since ${formatTime(request.createdAt)}`,
       ),
       h(
         'div',
