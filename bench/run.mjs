@@ -6,7 +6,7 @@
 //   --peers a,b          subset of the peers in lib/scenarios.mjs (default: all that start)
 //   --sessions a,b       subset of 1k, 5k, 20k, groups, storm, msgpack-5k, msgpack-1k, http,
 //                        cluster, 100k
-//   --idle-ms N          idle period of the 100k session (default 300000, quick 5000)
+//   --idle-ms N          idle period of the 100k session (default 300000, quick 3000)
 //   --big-reps N         repetitions that run the 100k session (default 1; quick: all)
 //   --docs / --no-docs   rewrite docs/benchmarks.md (default: full runs only)
 //   --out FILE           result file (default bench/results/<timestamp>[-quick].json)
@@ -133,6 +133,7 @@ async function main() {
       log(`peer ${p} skipped: ${e.message}`);
     }
   }
+  const idleStep = list.find((x) => x.name === '100k')?.steps.find((x) => x.type === 'idle');
   const samples = {};
   const failures = [];
   const startedAt = new Date(t0).toISOString();
@@ -154,7 +155,8 @@ async function main() {
       fdLimit,
       bigSession: {
         connections: bigConns,
-        idleMs: list.find((x) => x.name === '100k')?.steps.find((x) => x.type === 'idle')?.durationMs ?? null,
+        idleMs: idleStep?.durationMs ?? null,
+        pingEveryMs: idleStep?.pingEveryMs ?? null,
         reps: bigReps ?? (mode === 'quick' ? repsDone : 1),
         limited: bigLimit,
       },
@@ -171,7 +173,7 @@ async function main() {
     scenarios: scenarioTitles(maxConns, {
       bigConns,
       limited: Boolean(bigLimit),
-      idleMs: list.find((x) => x.name === '100k')?.steps.find((x) => x.type === 'idle')?.durationMs,
+      idleMs: idleStep?.durationMs,
       quick: mode === 'quick',
     }),
     summary: summarize(samples),
@@ -184,7 +186,7 @@ async function main() {
     for (const session of list) {
       const maxReps = bigReps !== undefined && session.name === '100k' ? bigReps : (session.maxReps ?? reps);
       if (rep > maxReps) continue;
-      for (const peer of peers.filter((p) => (session.peers ?? core).includes(p) || isVariant(p, session))) {
+      for (const peer of peers.filter((p) => (session.peers ?? core).includes(p))) {
         log(`rep ${rep}/${reps} session ${session.name} peer ${peer}`);
         const record = (scenario, r) => {
           samples[scenario] ??= {};
@@ -209,11 +211,6 @@ async function main() {
   if (docs) log(`docs: ${writeDocs(result, root, out)}`);
   printSummary(result);
   if (failures.length) process.exitCode = 1;
-}
-
-/** compare.mjs's variants run wherever plain Switchboard (JSON over WebSockets) runs. */
-function isVariant(p, session) {
-  return p.startsWith('switchboard@') && (session.peers ?? ['switchboard']).includes('switchboard');
 }
 
 function printSummary(result) {

@@ -1,6 +1,8 @@
 // Medians, the docs/benchmarks.md table and a dependency-free SVG chart.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { EXTRA_PEERS, extraSections } from './report-extra.mjs';
+import { SCENARIOS } from './scenarios.mjs';
 
 const FIELDS = [
   'serverUsPerMsg',
@@ -24,6 +26,10 @@ const FIELDS = [
   'quietWaitMs',
   'rss',
   'connections',
+  'redisUsPerMsg',
+  'serverCoreShare',
+  'timeouts',
+  'pings',
 ];
 
 export function median(xs) {
@@ -80,7 +86,8 @@ const isRss = (sc) => sc.startsWith('idle_rss');
 
 /** Rewrites docs/benchmarks.md and bench/results/chart.svg from one result; returns the md path. */
 export function writeDocs(result, root, resultPath) {
-  const peers = Object.keys(result.peers);
+  // The main tables and the chart: the WebSocket peers; the other sessions have sections of their own.
+  const peers = Object.keys(result.peers).filter((p) => !EXTRA_PEERS.has(p));
   const scen = ORDER.filter((sc) => result.summary[sc]);
   const m = result.machine;
   const svgPath = join(root, 'bench', 'results', 'chart.svg');
@@ -122,10 +129,10 @@ export function writeDocs(result, root, resultPath) {
       (sc) => (isRss(sc) ? null : `µs generator CPU / ${result.scenarios[sc].unit}`),
     );
   const losses = [];
-  for (const sc of scen)
-    for (const p of peers) {
+  for (const sc of Object.keys(result.summary))
+    for (const p of Object.keys(result.summary[sc])) {
       const s = result.summary[sc][p];
-      for (const f of ['lost', 'dup', 'errors', 'failed', 'closed'])
+      for (const f of ['lost', 'dup', 'errors', 'failed', 'closed', 'timeouts'])
         if (s?.[f]?.max > 0) losses.push(`${sc}/${p}: ${f} up to ${s[f].max}`);
     }
   let contended = 0;
@@ -157,6 +164,7 @@ export function writeDocs(result, root, resultPath) {
           })
           .join(', ')
       : null;
+  const missing = Object.keys(SCENARIOS).filter((sc) => !result.summary[sc]);
   const latency = peers.map((p) => cell(result.summary.echo?.[p], 'p50', 1, 0)).join(' | ');
   const latency99 = peers.map((p) => cell(result.summary.echo?.[p], 'p99', 1, 0)).join(' | ');
   const targets = Object.entries(TARGETS)
@@ -170,7 +178,7 @@ Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)
 **Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}.
 **Commit:** \`${m.gitCommit?.slice(0, 12)}\`${m.gitDirty ? ' (the work tree had uncommitted changes; Switchboard ran from the dist built at that time)' : ''}.
 **Method:** ${result.method.reps} interleaved repetitions${result.complete === false ? ` (of ${result.method.repsPlanned} planned: the run was cut short)` : ''} (every peer runs a scenario before any runs it again),
-medians with min–max; servers on core 0, load generator on core 1
+medians with min–max; servers (both nodes of a two-node session, and its Redis) on core 0, load generator on core 1
 ${result.method.pinning.off ? `(pinning off: ${result.method.pinning.off})` : '(taskset)'}; each peer is its own process, restarted for every session.
 Messages carry a 128-byte string argument. Instructions per message: ${
     result.method.perfInstructions === true
@@ -213,18 +221,27 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-## Delivery check
+${extraSections(result)}${
+  missing.length
+    ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
+    : ''
+}## Delivery check
 
 Every receiver is checked for exactly the expected number of messages after each run.
-${losses.length ? losses.map((l) => `- ${l}`).join('\n') : 'No losses, duplicates, errors or dropped connections.'}
+${losses.length ? losses.map((l) => `- ${l}`).join('\n') : 'No losses, duplicates, errors or dropped connections.'}${
+  result.failures?.length
+    ? `\n\nSessions that failed (no figures from them):\n${result.failures.map((f) => `- rep ${f.rep}, ${f.session}, ${f.peer}: ${f.error.split('\n')[0].slice(0, 200)}`).join('\n')}`
+    : ''
+}
 
 ## Notes on fairness
 
 - The same trigger for every peer: one extra client (connection 0, itself a receiver) sends a
   message that the server fans out to all (or to one group). The raw \`ws\` peer takes a one-letter
   prefix instead of JSON and writes the received buffer back unchanged: it is the floor.
-- Socket.IO runs the websocket transport only and has no negotiate step; Switchboard clients do
-  negotiate (\`POST /bench/negotiate?negotiateVersion=1\`) before upgrading, in every scenario.
+- Socket.IO runs the websocket transport only (its long-polling peer: polling only) and has no
+  negotiate step; Switchboard clients negotiate (\`POST /bench/negotiate?negotiateVersion=1\`)
+  before upgrading or opening their HTTP transport, in every scenario.
 - CPU time not charged to the server or the generator during the measured windows (softirq work
   plus any other process on this shared machine), as a share of one core, medians per scenario:
   ${other}. Before each window the harness waits (up to ${(result.method.quietWaitMs ?? 20000) / 1000} s) for other load to drop under 15 %
@@ -243,6 +260,13 @@ ${targets}
   const mdPath = join(root, 'docs', 'benchmarks.md');
   writeFileSync(mdPath, md);
   return mdPath;
+}
+
+/** Where the 100k session did not run: the connection count the fd limit of this run allows. */
+function bigNote(result) {
+  const fd = result.method.fdLimit;
+  if (result.summary.idle_max || !fd || fd - 500 >= 100000) return '';
+  return ` The 100,000-connection session runs at min(100,000, RLIMIT_NOFILE hard limit − 500) connections: ${(fd - 500).toLocaleString('en-US')} with this run's hard limit of ${fd.toLocaleString('en-US')}, which an unprivileged process (no CAP_SYS_RESOURCE) cannot raise.`;
 }
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');

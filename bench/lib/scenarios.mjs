@@ -177,7 +177,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
     {
       name: '5k',
       connections: 5000,
-      steps: [{ scenario: 'idle_rss', type: 'rss' }, fanout('broadcast_5k', 5000, q ? 100_000 : 300_000)],
+      steps: [{ scenario: 'idle_rss', type: 'rss' }, fanout('broadcast_5k', 5000, q ? 50_000 : 300_000)],
     },
   ];
   if (!q)
@@ -211,7 +211,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
       name: 'msgpack-1k',
       connections: 1000,
       peers: MSGPACK_PEERS,
-      steps: [fanout('msgpack_1k', 1000, q ? 40_000 : 300_000)],
+      steps: [fanout('msgpack_1k', 1000, q ? 20_000 : 300_000)],
     },
     {
       name: 'http',
@@ -223,7 +223,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
       name: 'cluster',
       connections: clusterN,
       peers: CLUSTER_PEERS,
-      steps: [fanout('cluster_5k', clusterN, q ? 40_000 : 300_000)],
+      steps: [fanout('cluster_5k', clusterN, q ? 20_000 : 300_000)],
     },
     {
       // All handshakes, then idle with keep-alive, then exactly one broadcast to everyone. Full
@@ -238,7 +238,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
         {
           scenario: 'idle_max',
           type: 'idle',
-          durationMs: idleMs ?? (q ? 5000 : 300_000),
+          durationMs: idleMs ?? (q ? 3000 : 300_000),
           pingEveryMs: q ? 1000 : 15_000,
         },
         {

@@ -1,0 +1,124 @@
+// docs/benchmarks.md sections for the sessions with their own peer sets: MessagePack, the HTTP
+// transports, two nodes, and the 100k session. Long-form tables (one row per scenario and peer),
+// each with the ratio to the session's baseline peer.
+
+/** Peers that only run in the sessions naming them (lib/scenarios.mjs `extra`). */
+export const EXTRA_PEERS = new Set([
+  'switchboard-msgpack',
+  'switchboard-sse',
+  'switchboard-lp',
+  'socketio-lp',
+  'ws-redis',
+  'socketio-redis',
+  'switchboard-redis',
+  'switchboard-postgres',
+]);
+
+/** Scenarios reported here rather than in the main table, with the baseline of each ratio. */
+const GROUPS = [
+  {
+    title: 'MessagePack and JSON over WebSockets',
+    scenarios: ['msgpack_1k', 'msgpack_5k'],
+    base: 'ws',
+    note: 'The same hub and broadcast; Switchboard clients speak JSON or MessagePack (binary frames).',
+  },
+  {
+    title: 'Server-Sent Events and long polling',
+    scenarios: ['http_1k'],
+    base: 'socketio-lp',
+    note:
+      'Receivers hold an event stream (SSE) or a long poll each; sends are POSTs, one at a time per ' +
+      'connection. Socket.IO runs its polling transport only. The `ws` row is the WebSocket floor. ' +
+      'Fewer receivers than the WebSocket fan-outs: every long-poll delivery costs an HTTP round trip.',
+  },
+  {
+    title: 'Two nodes',
+    scenarios: ['cluster_5k'],
+    base: 'ws-redis',
+    note:
+      'Clients alternate between two server processes; connection 0 (node 1) sends. Server CPU is the ' +
+      'sum over both nodes. The baseline is a raw `ws` pair on Redis (each node publishes a broadcast ' +
+      'to one channel and writes what it receives there to its own clients). Redis is a redis-server ' +
+      'of the harness’s own, on the servers’ core; its CPU is reported separately. PostgreSQL’s own CPU ' +
+      '(shared server processes) is not recorded. Target: Switchboard on Redis within 1.1× of the pair; ' +
+      'PostgreSQL against Switchboard on Redis.',
+    second: { peer: 'switchboard-postgres', base: 'switchboard-redis' },
+  },
+];
+
+const f2 = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
+const range = (s, scale = 1) =>
+  s ? `${f2(s.median / scale)} (${f2(s.min / scale)}–${f2(s.max / scale)})` : 'n/a';
+
+/** Markdown for every group that has figures, and for the 100k session. */
+export function extraSections(result) {
+  const out = [];
+  for (const g of GROUPS) {
+    const rows = [];
+    for (const sc of g.scenarios) {
+      const byPeer = result.summary[sc];
+      if (!byPeer) continue;
+      const base = byPeer[g.base]?.serverUsPerMsg?.median;
+      for (const [p, s] of Object.entries(byPeer)) {
+        const ratioTo = g.second?.peer === p ? g.second.base : g.base;
+        const b = ratioTo === g.base ? base : byPeer[ratioTo]?.serverUsPerMsg?.median;
+        const ratio =
+          b && s.serverUsPerMsg
+            ? `${(s.serverUsPerMsg.median / b).toFixed(2)}× ${result.peers[ratioTo] ?? ratioTo}`
+            : '';
+        const redis = s.redisUsPerMsg ? range(s.redisUsPerMsg) : '';
+        const loss = `${s.lost?.max ?? 0} / ${s.dup?.max ?? 0}`;
+        rows.push(
+          `| ${result.scenarios[sc].title} | ${result.peers[p] ?? p} | ${range(s.serverUsPerMsg)} | ${ratio} | ${range(s.loadgenUsPerMsg)} | ${range(s.ratePerSec, 1000)} | ${loss} |${g.second ? ` ${redis} |` : ''}`,
+        );
+      }
+    }
+    if (!rows.length) continue;
+    out.push(`## ${g.title}
+
+${g.note}
+
+| Scenario | Peer | µs server CPU / delivery | ratio | µs generator CPU / delivery | thousand deliveries / s | lost / dup (max) |${g.second ? ' µs Redis CPU / delivery |' : ''}
+|---|---|---:|---:|---:|---:|---:|${g.second ? '---:|' : ''}
+${rows.join('\n')}
+`);
+  }
+  const big = bigSection(result);
+  if (big) out.push(big);
+  return out.join('\n');
+}
+
+function bigSection(result) {
+  const rss = result.summary.idle_rss_max;
+  const idle = result.summary.idle_max;
+  const bc = result.summary.broadcast_max;
+  if (!rss && !idle && !bc) return null;
+  const peers = Object.keys(result.peers).filter((p) => rss?.[p] || idle?.[p] || bc?.[p]);
+  const samples = (p) => result.samples.idle_max?.[p] ?? [];
+  const rows = peers.map((p) => {
+    const s = samples(p);
+    const share = s.length
+      ? `${Math.round(100 * Math.min(...s.map((x) => x.serverCoreShare)))}–${Math.round(100 * Math.max(...s.map((x) => x.serverCoreShare)))} %`
+      : 'n/a';
+    const pings = s.length ? s.map((x) => x.pings).join(', ') : 'n/a';
+    const timeouts = s.length ? Math.max(...s.map((x) => x.timeouts)) : 'n/a';
+    const b = bc?.[p];
+    return `| ${result.peers[p]} | ${range(rss?.[p]?.rss, 1048576)} | ${range(rss?.[p]?.rssPerConn, 1024)} | ${share} | ${pings} | ${timeouts} | ${range(idle?.[p]?.rss, 1048576)} | ${range(b?.serverUsPerMsg)} | ${b ? `${b.msgs?.min ?? 0} of ${result.method.bigSession?.connections}; ${b.lost?.max ?? 0} / ${b.dup?.max ?? 0}` : 'n/a'} |`;
+  });
+  const m = result.method.bigSession ?? {};
+  const limit = m.limited
+    ? `\n**Ran at ${m.connections.toLocaleString('en-US')}, not ${m.limited.wanted.toLocaleString('en-US')}:** ${m.limited.blocker}. The scenario raises its own limits and rotates source addresses 127.0.0.x, so it runs at 100,000 where the limit allows.\n`
+    : '';
+  return `## ${result.scenarios.idle_max?.title ?? 'Many idle connections'}
+${limit}
+All handshakes first; then ${m.idleMs ? `${+(m.idleMs / 1000).toFixed(0)} s` : 'a period'} with nothing but keep-alive (SignalR clients
+send a ping every ${m.pingEveryMs ? +(m.pingEveryMs / 1000).toFixed(1) : 15} s, which also arms the server's client timeout, and the server
+pings every 15 s; Socket.IO's server pings every 25 s and its clients answer; \`ws\` sends none),
+counting connections that closed meanwhile; then exactly one broadcast, checked at every
+receiver. Run in ${m.reps ?? 1} repetition(s) per peer.
+
+| Peer | RSS after connecting, MiB | KiB RSS / connection | server CPU while idle, % of a core | client pings sent | connections lost while idle | RSS after the idle period, MiB | µs server CPU / delivery of the broadcast | delivered; lost / dup |
+|---|---:|---:|---:|---:|---:|---:|---:|---|
+${rows.join('\n')}
+`;
+}
