@@ -1,13 +1,13 @@
 /**
- * A TCP proxy for fault tests, put between one server process and its backplane (or between
- * clients and a load balancer): it forwards bytes both ways until told to cut the connections, to
- * refuse new ones for a while, or to freeze them (bytes held, nothing closed).
+ * A TCP proxy for fault tests, put between one server process and its backplane: it forwards
+ * bytes both ways until told to cut the connections, or to cut them and refuse new ones for a
+ * while.
  * @module
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /** What the proxy does with traffic now. */
-export type FaultProxyMode = 'forward' | 'refuse' | 'freeze';
+export type FaultProxyMode = 'forward' | 'refuse';
 
 /** A loopback TCP proxy to `target`, on a free port of its own. */
 export class FaultProxy {
@@ -66,25 +66,9 @@ export class FaultProxy {
     this.cut();
   }
 
-  /**
-   * Freezes every open connection and every new one: bytes are held both ways and nothing is
-   * closed, as on a network that silently stops delivering. {@link release} lets them flow again.
-   */
-  freeze(): void {
-    this.modeNow = 'freeze';
-    for (const { client, upstream } of this.pairs) {
-      client.pause();
-      upstream.pause();
-    }
-  }
-
-  /** Back to forwarding: frozen connections flow again, new ones are accepted. */
+  /** Back to forwarding: new connections are accepted again. */
   release(): void {
     this.modeNow = 'forward';
-    for (const { client, upstream } of this.pairs) {
-      client.resume();
-      upstream.resume();
-    }
   }
 
   /** Cuts every connection and stops listening. */
@@ -113,9 +97,5 @@ export class FaultProxy {
     upstream.on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
-    if (this.modeNow === 'freeze') {
-      client.pause();
-      upstream.pause();
-    }
   }
 }

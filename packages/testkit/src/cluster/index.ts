@@ -5,6 +5,8 @@
  */
 export { type Cluster, type ClusterClient, type ClusterOptions, nodeOf, startCluster } from './cluster.js';
 export { FaultProxy, type FaultProxyMode } from './fault-proxy.js';
+export { backplaneFaultSuite, nodeKillSuite } from './fault-suite.js';
+export { type BackplaneFault, holdOneNodeFault, redisRestartFault } from './faults.js';
 export { HAPROXY_CONFIG, HAPROXY_SERVERS, Haproxy, haproxyEnvironment } from './haproxy.js';
 export { type ClusterBackplaneSetup, loadBalancerSuite } from './lb-suite.js';
 export {
@@ -32,3 +34,4 @@ export {
   requireBinary,
   sleep,
 } from './processes.js';
+export { CLUSTER_REDIS_URL, deleteRedisPrefix, redisClusterSetup } from './redis-setup.js';
