@@ -43,6 +43,12 @@ export interface ConformanceOptions {
    * none (one node). Env `REDIS_URL`.
    */
   redis?: string;
+  /**
+   * A PostgreSQL backplane (`postgres://…`): as `redis`, on PostgreSQL; the schema is derived
+   * from `prefix` (`schemaFromPrefix`). Default: none. Env `BACKPLANE=postgres` with
+   * `BACKPLANE_URL` or `DATABASE_URL`.
+   */
+  postgres?: string;
   /** This node's id in the cluster. Default: random per process. Env `NODE_ID`. */
   nodeId?: string;
   /** Prefix of the backplane's keys and channels, to keep clusters apart. Default `switchboard:`. Env `BACKPLANE_PREFIX`. */
@@ -71,9 +77,11 @@ Options:
   --max-connections-per-user N
                          the most connections one user may hold (default: no cap)
   --redis URL            join a cluster on this Redis (env REDIS_URL; default: one node)
+  --postgres URL         join a cluster on this PostgreSQL database (env BACKPLANE=postgres
+                         with BACKPLANE_URL or DATABASE_URL; default: one node)
   --node-id ID           this node's id in the cluster (env NODE_ID; default random)
   --prefix P             key and channel prefix of the cluster (env BACKPLANE_PREFIX;
-                         default switchboard:)
+                         default switchboard:); on PostgreSQL it names the schema
   --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
                          default 15000, at most 15000)
   -h, --help             print this and exit
@@ -110,6 +118,7 @@ export function parseConformanceArgs(
         'negotiate-rate': { type: 'string' },
         'max-connections-per-user': { type: 'string' },
         redis: { type: 'string' },
+        postgres: { type: 'string' },
         'node-id': { type: 'string' },
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
@@ -147,7 +156,7 @@ export function parseConformanceArgs(
     if (typeof value === 'string') return { kind: 'error', message: value };
     limits[key] = value;
   }
-  const cluster: Pick<ConformanceOptions, 'redis' | 'nodeId' | 'prefix' | 'leaseMs'> = {};
+  const cluster: Pick<ConformanceOptions, 'redis' | 'postgres' | 'nodeId' | 'prefix' | 'leaseMs'> = {};
   const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
   for (const [flag, envName, key] of [
     ['redis', 'REDIS_URL', 'redis'],
@@ -165,8 +174,21 @@ export function parseConformanceArgs(
     if (typeof value === 'string') return { kind: 'error', message: value };
     cluster.leaseMs = value;
   }
-  if (cluster.redis === undefined && Object.keys(cluster).length > 0) {
-    return { kind: 'error', message: '--node-id, --prefix and --lease-ms need --redis (or REDIS_URL).' };
+  const postgres = postgresUrl(values.postgres as string | undefined, env);
+  if (postgres.error !== undefined) return { kind: 'error', message: postgres.error };
+  if (postgres.url !== undefined) {
+    if (values.redis !== undefined)
+      return { kind: 'error', message: '--redis and --postgres exclude each other.' };
+    // BACKPLANE=postgres chooses PostgreSQL even when REDIS_URL is set for something else.
+    delete cluster.redis;
+    cluster.postgres = postgres.url;
+  }
+  if (cluster.redis === undefined && cluster.postgres === undefined && Object.keys(cluster).length > 0) {
+    return {
+      kind: 'error',
+      message:
+        '--node-id, --prefix and --lease-ms need --redis or --postgres (or REDIS_URL, BACKPLANE=postgres).',
+    };
   }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
   if (host.length === 0) return { kind: 'error', message: '--host must not be empty.' };
@@ -185,6 +207,26 @@ export function parseConformanceArgs(
       ...cluster,
     },
   };
+}
+
+/**
+ * The PostgreSQL backplane's URL: `--postgres`, else with `BACKPLANE=postgres` the env
+ * `BACKPLANE_URL` or `DATABASE_URL`. `BACKPLANE` other than `postgres`, `redis` or `none` is refused.
+ */
+function postgresUrl(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): { url?: string; error?: string } {
+  const backplane = env.BACKPLANE?.trim().toLowerCase();
+  if (backplane !== undefined && backplane !== '' && !['postgres', 'redis', 'none'].includes(backplane)) {
+    return { error: `BACKPLANE must be postgres, redis or none, got '${env.BACKPLANE}'.` };
+  }
+  if (flag !== undefined) {
+    return flag.length > 0 ? { url: flag } : { error: '--postgres must not be empty.' };
+  }
+  if (backplane !== 'postgres') return {};
+  const url = env.BACKPLANE_URL || env.DATABASE_URL;
+  return url ? { url } : { error: 'BACKPLANE=postgres needs BACKPLANE_URL or DATABASE_URL.' };
 }
 
 function integerFlag(

@@ -125,6 +125,42 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
   }
 });
 
+test('flags: the PostgreSQL backplane from --postgres or BACKPLANE=postgres with BACKPLANE_URL or DATABASE_URL', () => {
+  const base = { port: 3000, host: '127.0.0.1', tokenLifetimeSeconds: 5 };
+  assert.deepEqual(
+    parseConformanceArgs(['--postgres', 'postgres://db/a', '--prefix', 'blue:', '--node-id', 'n1']),
+    {
+      kind: 'run',
+      options: { ...base, postgres: 'postgres://db/a', prefix: 'blue:', nodeId: 'n1' },
+    },
+  );
+  assert.deepEqual(
+    parseConformanceArgs([], {
+      BACKPLANE: 'postgres',
+      BACKPLANE_URL: 'postgres://db/b',
+      DATABASE_URL: 'postgres://db/c',
+    }),
+    { kind: 'run', options: { ...base, postgres: 'postgres://db/b' } },
+  );
+  assert.deepEqual(parseConformanceArgs([], { BACKPLANE: 'postgres', DATABASE_URL: 'postgres://db/c' }), {
+    kind: 'run',
+    options: { ...base, postgres: 'postgres://db/c' },
+  });
+  assert.deepEqual(parseConformanceArgs([], { DATABASE_URL: 'postgres://db/c' }), {
+    kind: 'run',
+    options: base,
+  });
+  for (const [args, env] of [
+    [[], { BACKPLANE: 'postgres' }],
+    [[], { BACKPLANE: 'kafka', DATABASE_URL: 'postgres://db/c' }],
+    [['--postgres', ''], {}],
+    [['--postgres', 'postgres://db/a', '--redis', 'redis://r'], {}],
+  ] as const) {
+    const parsed = parseConformanceArgs(args, env);
+    assert.equal(parsed.kind, 'error', `${args.join(' ')} ${JSON.stringify(env)}`);
+  }
+});
+
 // Every process starts at once (each takes a while to load TypeScript), the tests then use them.
 let a: Cli;
 let b: Cli;

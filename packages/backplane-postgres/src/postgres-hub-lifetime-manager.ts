@@ -204,6 +204,10 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
   }
 
   async onConnected(connection: HubConnectionRef): Promise<void> {
+    // A node reads from where the log stood when it first listened: a connection that came
+    // earlier would miss what was sent to it meanwhile. (Bounded: during an outage at start the
+    // connection is served locally and reads once the node listens.)
+    if (!this.closed) await this.ready(this.ackTimeoutMs);
     const entry = this.local.add(connection);
     if (entry.userId !== undefined) this.bus.subscribe(`u:${entry.userId}`);
     const route = this.bus.publish(`+c:${connection.connectionId}`, EMPTY);
