@@ -461,7 +461,14 @@ export class PostgresPresenceStore implements PresenceStore {
   /** Calls one of the SQL functions, retrying after a dropped connection or a deadlock. */
   private async call<T = unknown>(fn: string, args: readonly unknown[]): Promise<T> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
+    const retriesBefore = this.counts.retries;
     const rows = await this.rows(`SELECT ${fn}(${placeholders}) AS r`, args);
+    if (this.counts.retries !== retriesBefore) {
+      // An attempt whose answer was lost may have committed and announced events; deliver them
+      // before the call resolves, as if this attempt had returned them.
+      const [head] = await this.rows('SELECT epoch, seq::float8 AS head FROM presence_meta WHERE id = 1');
+      if (head) await this.pump.ingest([], { epoch: String(head.epoch), head: Number(head.head) });
+    }
     return rows[0]!.r as T;
   }
 
