@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { PostgresHubLifetimeManager, PostgresPresenceStore } from '@switchboard/backplane-postgres';
 import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
@@ -15,7 +16,6 @@ import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
-import { ChatError } from './errors.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
@@ -63,8 +63,9 @@ export interface ChatAppOptions {
 /**
  * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
  * runs over `RedisHubLifetimeManager` and presence over `RedisPresenceStore`, both under
- * `BACKPLANE_PREFIX` as node `NODE_ID`. `BACKPLANE=postgres` is refused with
- * `SB_CHAT_BACKPLANE_UNAVAILABLE` (no PostgreSQL backplane exists yet).
+ * `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` they are
+ * `PostgresHubLifetimeManager` and `PostgresPresenceStore` on `BACKPLANE_URL` (else
+ * `DATABASE_URL`), in the schema named after `BACKPLANE_PREFIX`.
  *
  * @example
  * ```ts
@@ -74,12 +75,6 @@ export interface ChatAppOptions {
  * ```
  */
 export async function createChatApp(config: ChatConfig, options: ChatAppOptions = {}): Promise<ChatApp> {
-  if (config.backplane === 'postgres') {
-    throw new ChatError(
-      'SB_CHAT_BACKPLANE_UNAVAILABLE',
-      'BACKPLANE=postgres is configured, but there is no PostgreSQL backplane yet: use REDIS_URL for several nodes, or run one node without BACKPLANE.',
-    );
-  }
   const logger = options.logger ?? createLogger(config.logLevel, config.nodeId).server;
   const storage = options.storage ?? createStorage(config);
   await storage.migrate();
@@ -124,6 +119,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   });
 
   const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
+  const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
   const prefix = `${config.backplanePrefix}:`;
   const presence = redis
     ? new RedisPresenceStore({
@@ -132,7 +128,16 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         nodeId: config.nodeId,
         graceMs: config.presenceGraceMs,
       })
-    : undefined;
+    : postgres
+      ? // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
+        new PostgresPresenceStore({
+          pg: postgres,
+          prefix,
+          nodeId: config.nodeId,
+          graceMs: config.presenceGraceMs,
+          logger,
+        })
+      : undefined;
   const hubs = new HubServer({
     ...(presence ? { presence } : {}),
     ...(redis
@@ -142,6 +147,18 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
               redis,
               hubName: path,
               prefix: `${prefix}hubs:`,
+              nodeId: config.nodeId,
+              logger,
+            }),
+        }
+      : {}),
+    ...(postgres
+      ? {
+          lifetimeManagerFactory: (path: string) =>
+            new PostgresHubLifetimeManager({
+              pg: postgres,
+              hubName: path,
+              prefix,
               nodeId: config.nodeId,
               logger,
             }),

@@ -11,7 +11,7 @@
  * | `DATABASE_SCHEMA` | `public` | PostgreSQL schema to use (created when absent) |
  * | `REDIS_URL` | | Redis backplane and presence store (needs `DATABASE_URL`) |
  * | `BACKPLANE` | `none` | `none`, `redis` or `postgres` |
- * | `BACKPLANE_URL` | `DATABASE_URL` | PostgreSQL backplane connection (no PostgreSQL backplane yet: refused) |
+ * | `BACKPLANE_URL` | `DATABASE_URL` | PostgreSQL backplane connection (`BACKPLANE=postgres`: hub and presence in the schema named after `BACKPLANE_PREFIX`) |
  * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
  * | `NODE_ID` | hostname-pid | this node's id |
  * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |

@@ -76,10 +76,6 @@ export const chatErrors = {
     summary: 'The configuration is invalid or inconsistent (a bad number, a backplane over SQLite storage).',
     surface: 'The process refuses to start: one line on stderr naming the variable, exit code 1',
   },
-  SB_CHAT_BACKPLANE_UNAVAILABLE: {
-    summary: 'BACKPLANE=postgres is configured, but there is no PostgreSQL backplane yet (REDIS_URL works).',
-    surface: 'The process refuses to start: one line on stderr, exit code 1',
-  },
   SB_CHAT_STORAGE_UNAVAILABLE: {
     summary: 'The storage (SQLite file or PostgreSQL) cannot be reached.',
     surface: 'GET /readyz answers 503 {"error": {"code", "message"}}; logged',
@@ -117,7 +113,6 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_METHOD_NOT_ALLOWED: 405,
   SB_CHAT_TYPING_DROPPED: 429,
   SB_CHAT_CONFIG_INVALID: 500,
-  SB_CHAT_BACKPLANE_UNAVAILABLE: 500,
   SB_CHAT_STORAGE_UNAVAILABLE: 503,
   SB_CHAT_BACKPLANE_UNREACHABLE: 503,
   SB_CHAT_INTERNAL: 500,

@@ -35,17 +35,6 @@ test('configuration: embedded defaults, and clear refusals naming the variable',
   assert.equal(multi.backplaneUrl, 'postgres://postgres@127.0.0.1/test');
 });
 
-test('BACKPLANE=postgres is refused at start with a clear message (no PostgreSQL backplane yet)', async () => {
-  const config = loadConfig({
-    BACKPLANE: 'postgres',
-    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
-  });
-  await assert.rejects(createChatApp(config), {
-    code: 'SB_CHAT_BACKPLANE_UNAVAILABLE',
-    message: /no PostgreSQL backplane yet: use REDIS_URL/,
-  });
-});
-
 test('/healthz, /readyz and /metrics (Prometheus text with connections, invocations, messages, errors)', async () => {
   const s = await startChat();
   try {

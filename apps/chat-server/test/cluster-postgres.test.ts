@@ -1,0 +1,167 @@
+// Two chat nodes in one process over one PostgreSQL database, on the PostgreSQL backplane
+// (BACKPLANE=postgres, BACKPLANE_URL, BACKPLANE_PREFIX, NODE_ID): storage in one schema, the hub's
+// log and presence in the backplane's. A message sent on node A reaches the member connected to
+// node B, a room joined on B puts the joiner's connection on A into the room too, presence agrees
+// on both nodes, presenceChanged comes once per transition cluster-wide, and logout on one node
+// ends the token's connection on the other. Skips loudly without PostgreSQL (fails under CI=true).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { schemaFromPrefix } from '@switchboard/backplane-postgres';
+import { requireService, waitFor } from '@switchboard/testkit';
+import pg from 'pg';
+import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+
+const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const GRACE_MS = 300;
+
+test('two nodes on the PostgreSQL backplane: messages, room joins and presence cross nodes', async (t) => {
+  const db = new URL(DATABASE_URL);
+  if (
+    !(await requireService(t, {
+      kind: 'tcp',
+      name: 'PostgreSQL',
+      host: db.hostname,
+      port: Number(db.port || 5432),
+    }))
+  )
+    return;
+  const run = `${process.pid}_${Date.now()}`;
+  const env = (node: string) => ({
+    DATABASE_URL,
+    DATABASE_SCHEMA: `chat_cluster_pg_${run}`,
+    BACKPLANE: 'postgres',
+    BACKPLANE_URL: DATABASE_URL,
+    BACKPLANE_PREFIX: `sb-chat-pg-test-${run}`,
+    NODE_ID: node,
+    PRESENCE_GRACE_MS: String(GRACE_MS),
+    BACKPLANE_LAG_PROBE_MS: '50',
+  });
+  // One after the other: the first migrates the schema and keeps the JWT secret both then use.
+  const nodes: ChatTestServer[] = [];
+  try {
+    const a = await startChat(env('node-a'));
+    nodes.push(a);
+    const b = await startChat(env('node-b'));
+    nodes.push(b);
+
+    const alice = await a.register('alice');
+    const bob = await b.register('bob');
+    const onA = await a.connect(alice.token);
+    const bobOnB = await b.connect(bob.token);
+    const bobOnA = await a.connect(bob.token);
+    const [eB, eBA] = [record(bobOnB), record(bobOnA)];
+    const room = await onA.invoke('createRoom', { name: 'across', isPrivate: false });
+    // Bob joins on node B: his connection on node A joins the room's group too.
+    await bobOnB.invoke('joinRoom', room.id);
+    await settle(100);
+
+    const sent = await onA.invoke('sendMessage', {
+      roomId: room.id,
+      text: 'hello from A',
+      clientMessageId: cid(),
+    });
+    await Promise.all([waitCount(eB.messageReceived!, 1), waitCount(eBA.messageReceived!, 1)]);
+    assert.equal(eB.messageReceived![0].id, sent.id);
+    assert.equal(eB.messageReceived![0].text, 'hello from A');
+    assert.equal(eBA.messageReceived![0].id, sent.id);
+    const eA = record(onA);
+    await bobOnB.invoke('sendMessage', { roomId: room.id, text: 'hello from B', clientMessageId: cid() });
+    await waitCount(eA.messageReceived!, 1);
+    assert.equal(eA.messageReceived![0].text, 'hello from B');
+    await settle(100);
+    assert.equal(eB.messageReceived!.length, 2, 'each message once per connection');
+    assert.equal(eBA.messageReceived!.length, 2);
+
+    // /metrics exports the backplane's counters (replays, drops, losses, overflows ...), and they
+    // move with the traffic: A published, B received.
+    const metric = async (node: ChatTestServer, name: string) => {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+      assert.ok(m, `${name} on ${node.app.config.nodeId}`);
+      return Number(m[1]);
+    };
+    // Losses, overflows and errors do not happen in normal operation.
+    for (const name of [
+      'switchboard_backplane_replayed_total',
+      'switchboard_backplane_duplicates_dropped_total',
+    ]) {
+      assert.ok((await metric(a, name)) >= 0, name);
+    }
+    for (const name of [
+      'switchboard_backplane_lost_total',
+      'switchboard_backplane_queue_overflows_total',
+      'switchboard_backplane_errors_total',
+    ]) {
+      assert.equal(await metric(a, name), 0, name);
+    }
+    const [publishedA, receivedB] = [
+      await metric(a, 'switchboard_backplane_published_total'),
+      await metric(b, 'switchboard_backplane_messages_received_total'),
+    ];
+    assert.ok(publishedA > 0 && receivedB > 0);
+    await onA.invoke('sendMessage', { roomId: room.id, text: 'counted', clientMessageId: cid() });
+    await waitCount(eB.messageReceived!, 3);
+    assert.ok((await metric(a, 'switchboard_backplane_published_total')) > publishedA);
+    // B's connection got it through the backplane, so B counted it first.
+    assert.ok((await metric(b, 'switchboard_backplane_messages_received_total')) > receivedB);
+    assert.ok((await metric(a, 'switchboard_backplane_subscribed_channels')) > 0);
+    // The lag probe: each node reports the delay of the other's probes, and the count moves.
+    const probes = await metric(a, 'switchboard_backplane_lag_probes_total');
+    assert.ok(probes > 0, 'node A received probes from node B');
+    const lagText = await (await fetch(`${a.url}/metrics`)).text();
+    const lag = /^switchboard_backplane_lag_seconds\{from="node-b"\} (\S+)$/m.exec(lagText);
+    assert.ok(lag && Number(lag[1]) >= 0, 'a lag gauge for node B on node A');
+    await settle(200);
+    assert.ok((await metric(a, 'switchboard_backplane_lag_probes_total')) > probes, 'probes keep coming');
+    assert.doesNotMatch(lagText, /from="node-a"/, 'its own probes are not a measure');
+
+    // Presence agrees on both nodes, one entry per user.
+    const ids = [alice.user.id, bob.user.id];
+    const viewA = await onA.invoke('getPresence', ids);
+    const viewB = await bobOnB.invoke('getPresence', ids);
+    assert.deepEqual(viewA, viewB);
+    assert.deepEqual(
+      viewA.map((p: Wire) => [p.userId, p.online]),
+      [
+        [alice.user.id, true],
+        [bob.user.id, true],
+      ],
+    );
+
+    // Alice leaves node A: after the grace, one offline event on each of Bob's connections (on
+    // both nodes), and both nodes agree she is offline with the same lastSeenAt.
+    await onA.stop();
+    await Promise.all([waitCount(eB.presenceChanged!, 1), waitCount(eBA.presenceChanged!, 1)]);
+    await settle(GRACE_MS);
+    for (const events of [eB.presenceChanged!, eBA.presenceChanged!]) {
+      assert.equal(events.length, 1, 'once per transition, cluster-wide');
+      assert.equal(events[0].userId, alice.user.id);
+      assert.equal(events[0].online, false);
+    }
+    const [afterB, afterA] = await Promise.all([
+      bobOnB.invoke('getPresence', [alice.user.id]),
+      bobOnA.invoke('getPresence', [alice.user.id]),
+    ]);
+    assert.deepEqual(afterB, afterA);
+    assert.deepEqual(afterB[0], {
+      userId: alice.user.id,
+      online: false,
+      lastSeenAt: eB.presenceChanged![0].lastSeenAt,
+    });
+
+    // Logout through node B ends the token's connection on node A too.
+    let closedOnA = false;
+    bobOnA.onclose(() => {
+      closedOnA = true;
+    });
+    assert.equal((await b.post('/api/auth/logout', undefined, bob.token)).status, 204);
+    await waitFor(() => closedOnA, 5_000, "the token's connection on the other node to end");
+  } finally {
+    for (const node of nodes.reverse()) await node.close();
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS chat_cluster_pg_${run} CASCADE`);
+    await client.query(`DROP SCHEMA IF EXISTS "${schemaFromPrefix(`sb-chat-pg-test-${run}:`)}" CASCADE`);
+    await client.end();
+  }
+});
