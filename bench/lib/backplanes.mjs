@@ -87,3 +87,23 @@ export async function dropPostgresSchema(url, prefix) {
     return String(e.message ?? e);
   }
 }
+
+/**
+ * Pids of the PostgreSQL backends serving connections whose application_name starts with
+ * `appPrefix` (the backplane names them `switchboard:<nodeId>`); [] when PostgreSQL cannot say.
+ */
+export async function postgresBackendPids(url, appPrefix) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, application_name: 'switchboard-bench' });
+  try {
+    await client.connect();
+    const r = await client.query('SELECT pid FROM pg_stat_activity WHERE starts_with(application_name, $1)', [
+      appPrefix,
+    ]);
+    return r.rows.map((x) => x.pid);
+  } catch {
+    return [];
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

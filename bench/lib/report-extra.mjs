@@ -39,9 +39,10 @@ const GROUPS = [
       'Clients alternate between two server processes; connection 0 (node 1) sends. Server CPU is the ' +
       'sum over both nodes. The baseline is a raw `ws` pair on Redis (each node publishes a broadcast ' +
       'to one channel and writes what it receives there to its own clients). Redis is a redis-server ' +
-      'of the harness’s own, on the servers’ core; its CPU is reported separately. PostgreSQL’s own CPU ' +
-      '(shared server processes) is not recorded. Target: Switchboard on Redis within 1.1× of the pair; ' +
-      'PostgreSQL against Switchboard on Redis.',
+      'of the harness’s own, on the servers’ core. Backplane CPU, reported apart from the servers’: ' +
+      'that redis-server, or the PostgreSQL backends of the two nodes’ connections (found by ' +
+      'application_name; PostgreSQL’s shared background processes are not counted). Target: ' +
+      'Switchboard on Redis within 1.1× of the pair; PostgreSQL against Switchboard on Redis.',
     second: { peer: 'switchboard-postgres', base: 'switchboard-redis' },
   },
 ];
@@ -66,10 +67,10 @@ export function extraSections(result) {
           b && s.serverUsPerMsg
             ? `${(s.serverUsPerMsg.median / b).toFixed(2)}× ${result.peers[ratioTo] ?? ratioTo}`
             : '';
-        const redis = s.redisUsPerMsg ? range(s.redisUsPerMsg) : '';
+        const backplane = s.backplaneUsPerMsg ? range(s.backplaneUsPerMsg) : '';
         const loss = `${s.lost?.max ?? 0} / ${s.dup?.max ?? 0}`;
         rows.push(
-          `| ${result.scenarios[sc].title} | ${result.peers[p] ?? p} | ${range(s.serverUsPerMsg)} | ${ratio} | ${range(s.loadgenUsPerMsg)} | ${range(s.ratePerSec, 1000)} | ${loss} |${g.second ? ` ${redis} |` : ''}`,
+          `| ${result.scenarios[sc].title} | ${result.peers[p] ?? p} | ${range(s.serverUsPerMsg)} | ${ratio} | ${range(s.loadgenUsPerMsg)} | ${range(s.ratePerSec, 1000)} | ${loss} |${g.second ? ` ${backplane} |` : ''}`,
         );
       }
     }
@@ -78,7 +79,7 @@ export function extraSections(result) {
 
 ${g.note}
 
-| Scenario | Peer | µs server CPU / delivery | ratio | µs generator CPU / delivery | thousand deliveries / s | lost / dup (max) |${g.second ? ' µs Redis CPU / delivery |' : ''}
+| Scenario | Peer | µs server CPU / delivery | ratio | µs generator CPU / delivery | thousand deliveries / s | lost / dup (max) |${g.second ? ' µs backplane CPU / delivery |' : ''}
 |---|---|---:|---:|---:|---:|---:|${g.second ? '---:|' : ''}
 ${rows.join('\n')}
 `);

@@ -26,7 +26,7 @@ const FIELDS = [
   'quietWaitMs',
   'rss',
   'connections',
-  'redisUsPerMsg',
+  'backplaneUsPerMsg',
   'serverCoreShare',
   'timeouts',
   'pings',

@@ -4,7 +4,7 @@
 // at its result.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dropPostgresSchema, startRedis } from './backplanes.mjs';
+import { dropPostgresSchema, postgresBackendPids, startRedis } from './backplanes.mjs';
 import { machineCpuUs, procCpuUs, procRss, spawnNode, startPerf, stopChild, waitMessage } from './proc.mjs';
 import { PAYLOAD, PEERS } from './scenarios.mjs';
 
@@ -21,7 +21,11 @@ const CONTENDED = 0.3;
 export function createHarness({ cores, perf, quietWaitMs, retries, postgresUrl, runId }) {
   let redis = null;
   let sessionNo = 0;
+  let nodeTag = '';
   const h = {
+    get nodeTag() {
+      return nodeTag;
+    },
     cores,
     perf,
     quietWaitMs,
@@ -33,6 +37,8 @@ export function createHarness({ cores, perf, quietWaitMs, retries, postgresUrl, 
     /** Server arguments joining `peer`'s backplane under a key prefix of its own. */
     async backplaneArgs(peer) {
       const prefix = `bench:${runId}:${++sessionNo}:`;
+      // Node ids name the session too, so that its PostgreSQL backends can be told apart.
+      nodeTag = `bench-${runId}-${sessionNo}-`;
       if (peer.backplane === 'redis') {
         redis ??= await startRedis(cores.server);
         return { prefix, args: ['--redis', redis.url, '--prefix', prefix] };
@@ -63,7 +69,9 @@ export async function startServer(h, peerName) {
         args: [
           ...(peer.args ?? []),
           ...extra,
-          ...(peer.backplane && peer.script.endsWith('switchboard.mjs') ? ['--node-id', `n${k}`] : []),
+          ...(peer.backplane && peer.script.endsWith('switchboard.mjs')
+            ? ['--node-id', `${h.nodeTag}n${k}`]
+            : []),
         ],
       });
       nodes.push({ child });
@@ -75,7 +83,16 @@ export async function startServer(h, peerName) {
     throw e;
   }
   const backplane = peer.backplane ?? null;
-  return { h, nodes, pids: nodes.map((n) => n.pid), ports: nodes.map((n) => n.port), backplane, prefix };
+  const nodeTag = h.nodeTag;
+  return {
+    h,
+    nodes,
+    pids: nodes.map((n) => n.pid),
+    ports: nodes.map((n) => n.port),
+    backplane,
+    prefix,
+    nodeTag,
+  };
 }
 
 /** Stops every node; a PostgreSQL cluster's schema is dropped afterwards (a cleanup failure is logged). */
@@ -118,6 +135,34 @@ async function serverRss(srv) {
 
 const cpuOf = (pids) => pids.reduce((a, p) => a + procCpuUs(p), 0);
 
+/**
+ * CPU time of the backplane, per process: the harness's redis-server, or the PostgreSQL backends
+ * of this session's nodes (found by application_name). Null when there is none to read.
+ */
+async function backplaneCpu(h, srv) {
+  let pids = [];
+  if (srv.backplane === 'redis' && h.redis?.pid) pids = [h.redis.pid];
+  else if (srv.backplane === 'postgres')
+    pids = await postgresBackendPids(h.postgresUrl, `switchboard:${srv.nodeTag}`);
+  if (!pids.length) return null;
+  const m = new Map();
+  for (const p of pids) {
+    try {
+      m.set(p, procCpuUs(p));
+    } catch {
+      // The process is gone, or /proc does not show it (PostgreSQL on another host).
+    }
+  }
+  return m.size ? m : null;
+}
+
+/** CPU used between two snapshots; a process that appeared in between counts from zero. */
+function backplaneDelta(a, b) {
+  let d = 0;
+  for (const [p, v] of b) d += v - (a.get(p) ?? 0);
+  return d;
+}
+
 /** Waits (at most quietWaitMs) until other processes use under 15 % of a core over 500 ms. */
 async function waitQuiet(h) {
   const t0 = Date.now();
@@ -141,10 +186,9 @@ async function measured(h, lg, srv, msg, timeoutMs) {
   if (first.evt === 'result') throw new Error(`${msg.cmd}: ${first.result.error ?? 'ended before window'}`);
   const p = h.perf.ok && srv.pids.length === 1 ? startPerf(srv.pids[0]) : null;
   if (p) await sleep(250);
-  const redisPid = h.redis?.pid ?? null;
+  const b0 = await backplaneCpu(h, srv);
   const s0 = cpuOf(srv.pids);
   const l0 = procCpuUs(lg.pid);
-  const r0 = redisPid ? procCpuUs(redisPid) : null;
   const m0 = machineCpuUs();
   lg.child.send({ cmd: 'go' });
   const done = await waitMessage(
@@ -155,29 +199,29 @@ async function measured(h, lg, srv, msg, timeoutMs) {
   );
   const s1 = cpuOf(srv.pids);
   const l1 = procCpuUs(lg.pid);
-  const r1 = redisPid ? procCpuUs(redisPid) : null;
   const m1 = machineCpuUs();
   const instructions = p ? await p.stop() : null;
   const r = done.result;
   if (r.error) throw new Error(`${msg.cmd}: ${r.error}`);
   const msgs = r.msgs || 0;
-  const redisCpuUs = redisPid && srv.backplane === 'redis' ? r1 - r0 : null;
-  // Busy time of all cores not charged to server(s), generator or our Redis: softirq work plus
-  // whatever else ran on the machine (a shared box: other builds and tests show up here).
-  const otherCpuUs = m1.busy - m0.busy - (s1 - s0) - (l1 - l0) - (redisCpuUs ?? 0);
+  const b1 = await backplaneCpu(h, srv);
+  const backplaneCpuUs = b0 && b1 ? backplaneDelta(b0, b1) : null;
+  // Busy time of all cores not charged to server(s), generator or the backplane: softirq work
+  // plus whatever else ran on the machine (a shared box: other builds and tests show up here).
+  const otherCpuUs = m1.busy - m0.busy - (s1 - s0) - (l1 - l0) - (backplaneCpuUs ?? 0);
   return {
     ...r,
     nodes: srv.pids.length,
     serverCpuUs: s1 - s0,
     loadgenCpuUs: l1 - l0,
-    redisCpuUs,
+    backplaneCpuUs,
     otherCpuUs,
     softirqUs: m1.softirq - m0.softirq,
     otherShare: r.wallMs ? otherCpuUs / (r.wallMs * 1000) : null,
     serverUsPerMsg: msgs ? (s1 - s0) / msgs : null,
     serverCoreShare: r.wallMs ? (s1 - s0) / (r.wallMs * 1000) : null,
     loadgenUsPerMsg: msgs ? (l1 - l0) / msgs : null,
-    redisUsPerMsg: msgs && redisCpuUs !== null ? redisCpuUs / msgs : null,
+    backplaneUsPerMsg: msgs && backplaneCpuUs !== null ? backplaneCpuUs / msgs : null,
     instructionsPerMsg: instructions !== null && msgs ? instructions / msgs : null,
     ratePerSec: r.wallMs ? msgs / (r.wallMs / 1000) : null,
   };
@@ -253,8 +297,8 @@ function brief(r) {
   if (r.rssPerConn !== undefined) return `${(r.rssPerConn / 1024).toFixed(1)} KiB/conn RSS`;
   const bits = [`${r.serverUsPerMsg?.toFixed(2)} µs server CPU/msg`, `${Math.round(r.ratePerSec)} msg/s`];
   bits.push(`gen ${r.loadgenUsPerMsg?.toFixed(2)} µs/msg`);
-  if (r.redisUsPerMsg !== null && r.redisUsPerMsg !== undefined)
-    bits.push(`redis ${r.redisUsPerMsg.toFixed(2)} µs/msg`);
+  if (r.backplaneUsPerMsg !== null && r.backplaneUsPerMsg !== undefined)
+    bits.push(`backplane ${r.backplaneUsPerMsg.toFixed(2)} µs/msg`);
   if (r.timeouts !== undefined) bits.push(`timeouts ${r.timeouts}, pings ${r.pings}`);
   if (r.lost || r.dup || r.errors || r.failed || r.closed)
     bits.push(`lost ${r.lost ?? 0} dup ${r.dup ?? 0} closed ${r.closed ?? 0} err ${r.errors ?? r.failed}`);
