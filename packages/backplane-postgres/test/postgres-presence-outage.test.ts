@@ -1,7 +1,8 @@
 // PostgresPresenceStore when one node loses the database for longer than its lease, on real
 // PostgreSQL: the node reaches the server through a TCP proxy in this test, which is cut and later
 // restored. The others sweep it once; when it is back it re-asserts its lease, connections and
-// groups, and its users are announced online again once. One schema, dropped after.
+// groups, and its users are announced online again once. Events trimmed from the log while a node
+// was away are reported as lost, never skipped silently. One schema per test, dropped after.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
@@ -89,6 +90,13 @@ if (postgresUp) {
     const schema = `sbp_outage_${process.pid}_${randomUUID().slice(0, 8)}`;
     const proxy = await startProxy();
     const errors = new Map<string, unknown[]>();
+    const logged: string[] = [];
+    const logger = {
+      debug: () => {},
+      info: (event: string) => logged.push(event),
+      warn: (event: string) => logged.push(event),
+      error: (event: string) => logged.push(event),
+    };
     const node = (nodeId: string, pgUrl: string) => {
       errors.set(nodeId, []);
       return new PostgresPresenceStore({
@@ -98,6 +106,7 @@ if (postgresUp) {
         graceMs,
         leaseMs,
         onError: (error) => errors.get(nodeId)!.push(error),
+        ...(nodeId === 'a' ? { logger } : {}),
       });
     };
     const a = node('a', `postgres://postgres@127.0.0.1:${proxy.port}/test`);
@@ -144,11 +153,70 @@ if (postgresUp) {
         assert.deepEqual(seen.slice(2), expected.slice(2), 'swept once by b, back once through a');
       }
       assert.ok(a.counters.reasserts >= 1, 'node a re-asserted');
+      for (const event of ['presence.error', 'presence.reasserted']) {
+        assert.ok(logged.includes(event), `node a logged ${event}`);
+      }
       assert.deepEqual(errors.get('b'), [], 'node b saw nothing wrong');
       // Node a is a full member again: its own transitions are decided by it.
       await a.removeConnection('a-ada');
       await eventually(() => logs.every((l) => l.length === 5), graceMs + leaseMs, 'ada offline');
       for (const log of logs) assert.equal(log[4]!.originNodeId, 'a');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await proxy.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+}
+
+if (postgresUp) {
+  test('events trimmed from the log while a node was away are reported as lost; delivery goes on', async () => {
+    const schema = `sbp_gap_${process.pid}_${randomUUID().slice(0, 8)}`;
+    const proxy = await startProxy();
+    const aErrors: unknown[] = [];
+    // A long lease (nobody is swept), a frequent heartbeat (node b trims often), a short log.
+    const timing = { graceMs, leaseMs: 5_000, heartbeatIntervalMs: 100, eventLogLength: 3 };
+    const a = new PostgresPresenceStore({
+      pg: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      schema,
+      nodeId: 'a',
+      onError: (error) => aErrors.push(error),
+      ...timing,
+    });
+    const b = new PostgresPresenceStore({ pg: URL, schema, nodeId: 'b', ...timing });
+    const admin = new pg.Client({ connectionString: URL });
+    await admin.connect();
+    try {
+      await Promise.all([a.ready, b.ready]);
+      const heard: PresenceEvent[] = [];
+      a.subscribe((e) => heard.push(e));
+      proxy.cut();
+      const away = Array.from({ length: 10 }, (_, i) => `away${i}`);
+      for (const u of away) await b.addConnection(conn(`b-${u}`, u));
+      // Node b's heartbeat trims the log to its last three events.
+      await eventually(
+        async () =>
+          (await admin.query(`SELECT 1 FROM ${schema}.presence_events`)).rowCount === timing.eventLogLength,
+        5_000,
+        'the log to be trimmed',
+      );
+      proxy.restore();
+      await eventually(
+        () => aErrors.some((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_PG_REPLAY_GAP'),
+        5_000,
+        'node a to report the lost events',
+      );
+      await eventually(() => heard.length === 3, 5_000, 'node a to deliver what the log still holds');
+      assert.deepEqual(
+        heard.map((e) => e.userId),
+        away.slice(-3),
+        'the kept tail, in order',
+      );
+      await b.addConnection(conn('b-back', 'back'));
+      await eventually(() => heard.length === 4, 5_000, 'the next event');
+      assert.equal(heard[3]!.userId, 'back');
+      assert.deepEqual((await a.onlineUsers()).length, 11, 'queries read the tables, not the events');
     } finally {
       await Promise.all([a.close(), b.close()]);
       await proxy.close();
