@@ -3,13 +3,16 @@
  * directory), a chat server on a free port serving it from a temporary SQLite data directory,
  * pages that record console errors and dialogs, and the steps a person takes in the UI.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ChatApp, createChatApp, loadConfig } from '@switchboard/chat-server';
 import { silentLogger } from '@switchboard/server';
+import { launchChromium } from '@switchboard/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 
@@ -201,4 +204,52 @@ export function hasHorizontalScroll(page: Page): Promise<boolean> {
 /** Closes contexts and browser, ignoring what is already closed. */
 export async function closeAll(browser: Browser | undefined): Promise<void> {
   await browser?.close().catch(() => undefined);
+}
+
+/** What a browser test file shares: the server, and pages in fresh contexts of one browser. */
+export interface BrowserSuite {
+  readonly server: WebServer;
+  /** A page in a new context; its console errors are asserted empty after the file. */
+  page(options?: { viewport?: { width: number; height: number }; init?: () => void }): Promise<WatchedPage>;
+  /** Pages whose console errors the file checks after its tests. */
+  readonly pages: WatchedPage[];
+}
+
+/**
+ * Registers `before`/`after` hooks (call it inside `describe`): builds the app, starts a server,
+ * launches Chromium on first use, and at the end closes everything and asserts that no page
+ * checked with `checkErrors` logged a console error.
+ */
+export function browserSuite(options: { checkErrors?: boolean } = {}): BrowserSuite {
+  let webRoot = '';
+  let server: WebServer | undefined;
+  let browser: Browser | undefined;
+  const pages: WatchedPage[] = [];
+  before(async () => {
+    webRoot = await buildWebApp();
+    server = await startWebServer(webRoot);
+  });
+  after(async () => {
+    await closeAll(browser);
+    await server?.close();
+    if (webRoot) rmSync(webRoot, { recursive: true, force: true });
+    if (options.checkErrors !== false) {
+      for (const p of pages) assert.deepEqual(p.errors, [], 'console errors');
+    }
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('the server starts in before()');
+      return server;
+    },
+    pages,
+    async page(opts = {}) {
+      browser ??= await launchChromium();
+      const context = await browser.newContext(opts.viewport ? { viewport: opts.viewport } : {});
+      if (opts.init) await context.addInitScript(opts.init);
+      const watched = await watchedPage(context);
+      pages.push(watched);
+      return watched;
+    },
+  };
 }
