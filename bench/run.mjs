@@ -226,6 +226,13 @@ function printSummary(result) {
   }
 }
 
+// Interrupted: stop the harness's own redis-server too (servers and generator exit with their
+// IPC channel).
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.once(sig, () => {
+    h.close().finally(() => process.exit(130));
+  });
+
 main().catch(async (e) => {
   console.error(e);
   await h.close();

@@ -134,7 +134,7 @@ export function scenarioTitles(
   const big = bigConns.toLocaleString('en-US');
   const why = limited ? ' (fd limit)' : '';
   const idle = idleMs >= 60000 ? `${+(idleMs / 60000).toFixed(1)} min` : `${+(idleMs / 1000).toFixed(1)} s`;
-  t.idle_rss_max = { ...t.idle_rss_max, title: `Idle connections (${big}${why})` };
+  t.idle_rss_max = { ...t.idle_rss_max, title: `Idle connections (${big}${limited ? ', fd limit' : ''})` };
   t.idle_max = { ...t.idle_max, title: `${big} connections${why} idle ${idle}, keep-alive running` };
   t.broadcast_max = { ...t.broadcast_max, title: `One broadcast to ${big}${why}` };
   if (quick) {
