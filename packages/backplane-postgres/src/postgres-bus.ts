@@ -184,8 +184,9 @@ export class PostgresBus {
   }
 
   /**
-   * Queues a row (or a route change, `+c:`/`-c:`) for the log. Resolves with 1 once written, 0 when
-   * a `c:` target has no holder, undefined when dropped or refused (reported). Never rejects.
+   * Queues a row (or a route change, `+c:`/`-c:`) for the log. Resolves with 1 once written, 2
+   * once written to the inbox of a `c:` target's node whose lease ran out, 0 when a `c:` target has
+   * no holder, undefined when dropped or refused (reported). Never rejects.
    */
   publish(target: string, payload: Buffer, excluded?: readonly string[]): Promise<number | undefined> {
     return new Promise((resolve) => {
@@ -432,7 +433,7 @@ export class PostgresBus {
           this.writeBackoff = 50;
           size = BATCH;
           batch.forEach((item, i) => {
-            if (written[i] === 1 && !item.target.startsWith('+') && !item.target.startsWith('-'))
+            if (written[i]! >= 1 && !item.target.startsWith('+') && !item.target.startsWith('-'))
               this.counters.published++;
             item.resolve(written[i]);
           });

@@ -44,6 +44,12 @@ export interface PostgresHubLifetimeManagerOptions {
   readonly pollIntervalMs?: number;
   /** Sends queued while PostgreSQL is unreachable; past it the oldest is dropped and counted. Default 10 000. */
   readonly maxQueuedPublishes?: number;
+  /**
+   * A node renews its lease every third of this; a node silent for longer is taken as gone: a
+   * remote group change for one of its connections resolves at once and a client invocation fails
+   * with "does not exist", instead of waiting for it. Default 15 000 ms.
+   */
+  readonly nodeLeaseMs?: number;
   /** How long a remote group change waits for the owning node. Default 5 000 ms. */
   readonly ackTimeoutMs?: number;
   /** Connections of the write pool. Default 4. */

@@ -84,6 +84,9 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
   private readonly byName: Map<string, HubProtocol>;
   private readonly ackTimeoutMs: number;
   private readonly hubName: string;
+  private readonly nodeLeaseMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly onError: (error: PostgresBackplaneError) => void;
   /** Numbers envelopes and requests; from the clock, so a restarted node does not reuse numbers. */
   private sequence = Date.now() * 1_000;
   private readonly started: Promise<void>;
@@ -97,6 +100,7 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
     this.protocols = options.protocols ?? [jsonHubProtocol, messagePackHubProtocol];
     this.byName = new Map(this.protocols.map((p) => [p.name, p]));
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+    this.nodeLeaseMs = options.nodeLeaseMs ?? 15_000;
     const applicationName = Buffer.from(options.applicationName ?? `switchboard:${this.nodeId}`)
       .subarray(0, 63)
       .toString();
@@ -122,6 +126,7 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       else options.logger?.warn('backplane.error', fields);
       options.onError?.(error);
     };
+    this.onError = onError;
     // An idle pooled connection that is cut emits here; the pool replaces it on the next query.
     this.pool.on('error', (error) =>
       onError(new PostgresBackplaneError('SB_ERR_BACKPLANE_PG', `pooled connection lost: ${error.message}`)),
@@ -198,8 +203,9 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
     this.acks.failAll(error);
     this.results.failAll(error);
     await this.started;
+    clearInterval(this.heartbeat);
     await this.bus.close();
-    await this.forgetRoutes().catch(() => undefined);
+    await this.forgetRoutes(true).catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
 
@@ -339,9 +345,10 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       this.results.fail(connectionId, invocationId, message.serializationError);
       return result;
     }
-    // The caller's promise is returned at once; no route means no node holds the connection.
+    // The caller's promise is returned at once; no route, or a route to a node whose lease ran
+    // out, means no node holds the connection.
     void this.bus.publish(`c:${connectionId}`, payload).then((written) => {
-      if (written === 0)
+      if (written === 0 || written === 2)
         this.results.fail(connectionId, invocationId, ClientResultTracker.doesNotExist(connectionId));
     });
     return result;
@@ -375,7 +382,8 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       try {
         await migrate(this.pool, { schema: this.schema, component: 'bus', files });
         // Routes a previous run of this node left behind are stale.
-        await this.forgetRoutes();
+        await this.forgetRoutes(false);
+        await this.beat();
         break;
       } catch (error) {
         const wrapped =
@@ -388,14 +396,41 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
         await new Promise((resolve) => setTimeout(resolve, backoff));
       }
     }
+    if (this.closed) return;
+    this.heartbeat = setInterval(() => {
+      this.beat().catch((error: unknown) =>
+        this.onError(
+          new PostgresBackplaneError('SB_ERR_BACKPLANE_PG', `renewing the node lease: ${String(error)}`, {
+            cause: error,
+          }),
+        ),
+      );
+    }, this.nodeLeaseMs / 3);
+    this.heartbeat.unref();
     this.bus.start();
   }
 
-  private async forgetRoutes(): Promise<void> {
-    await this.pool.query(
-      `DELETE FROM ${quoteIdent(this.schema)}.bus_connections WHERE hub = $1 AND node_id = $2`,
-      [this.hubName, this.nodeId],
-    );
+  /** Renews this node's lease. */
+  private async beat(): Promise<void> {
+    await this.pool.query(`SELECT ${quoteIdent(this.schema)}.bus_beat($1, $2, $3)`, [
+      this.hubName,
+      this.nodeId,
+      this.nodeLeaseMs,
+    ]);
+  }
+
+  /** Deletes this node's routes (and, when it leaves, its lease). */
+  private async forgetRoutes(leaving: boolean): Promise<void> {
+    const s = quoteIdent(this.schema);
+    await this.pool.query(`DELETE FROM ${s}.bus_connections WHERE hub = $1 AND node_id = $2`, [
+      this.hubName,
+      this.nodeId,
+    ]);
+    if (leaving)
+      await this.pool.query(`DELETE FROM ${s}.bus_nodes WHERE hub = $1 AND node_id = $2`, [
+        this.hubName,
+        this.nodeId,
+      ]);
   }
 
   private async remoteGroupChange(kind: 'ga' | 'gr', connectionId: string, groupName: string): Promise<void> {
@@ -408,7 +443,8 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       q,
       r: this.nodeId,
     });
-    if (written === 0) this.acks.resolve(q); // no node holds the connection: nothing to change
+    // No node holds the connection (or its node is gone): nothing to change.
+    if (written === 0 || written === 2) this.acks.resolve(q);
     await acknowledged;
   }
 

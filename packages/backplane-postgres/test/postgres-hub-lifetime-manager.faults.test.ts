@@ -251,3 +251,31 @@ test('a node reads only the channels its connections need', async (t) => {
     await closeNodes(nodes, prefix);
   }
 });
+
+test('a node cut off past its lease is taken as gone: group changes for its connections resolve and client invocations fail at once', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const relay = await TcpRelay.start();
+  const gone = new PostgresHubLifetimeManager({
+    pg: relay.url,
+    prefix,
+    nodeId: 'gone',
+    nodeLeaseMs: 300,
+    ackTimeoutMs: 20_000,
+  });
+  const [caller] = await startNodes(1, prefix, { ackTimeoutMs: 20_000 });
+  const nodes = [gone, caller!];
+  try {
+    await gone.ready();
+    await gone.onConnected(new RecordingConnection('stranded'));
+    await gone.flush();
+    relay.hold(); // no heartbeat, no reads, no writes: to the others it is gone
+    await sleep(600);
+    await caller!.addToGroup('stranded', 'g');
+    await assert.rejects(caller!.invokeConnection('stranded', 'ask', []), /does not exist/);
+    assert.equal(caller!.pendingClientResults, 0);
+  } finally {
+    await closeNodes(nodes, prefix);
+    await relay.close();
+  }
+});
