@@ -263,8 +263,12 @@ test('limits: message length, messages per second, rooms per user', async () => 
     const room = await a.invoke('createRoom', { name: 'only one', isPrivate: false });
     await assert.rejects(a.invoke('createRoom', { name: 'two', isPrivate: false }), /SB_CHAT_ROOM_LIMIT/);
     await assert.rejects(send(a, room.id, '12345678901'), /SB_CHAT_MESSAGE_TOO_LONG/);
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => send(a, room.id, `m${i}`)));
-    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+    const started = Date.now();
+    const results = await Promise.allSettled([1, 2, 3, 4, 5, 6, 7, 8].map((i) => send(a, room.id, `m${i}`)));
+    const seconds = (Date.now() - started) / 1000;
+    const accepted = results.filter((r) => r.status === 'fulfilled').length;
+    // The burst of 3, plus what flowed in while the sends ran (nothing on a quick machine).
+    assert.ok(accepted >= 3 && accepted <= 3 + Math.floor(3 * seconds), `${accepted} in ${seconds} s`);
     const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     assert.match(String(refused.reason), /SB_CHAT_RATE_LIMITED/);
   } finally {
