@@ -116,7 +116,7 @@ describe('chat-web: conversations', () => {
     if (!(await requireService(t, CHROMIUM))) return;
     const carol = await suite.page();
     const dave = await suite.page();
-    await signUp(carol.page, suite.server.url, 'Carol');
+    const carolName = await signUp(carol.page, suite.server.url, 'Carol');
     const daveName = await signUp(dave.page, suite.server.url, 'Dave');
     const room = `team-${process.pid}`;
     await createRoom(carol.page, room, true);
@@ -140,30 +140,39 @@ describe('chat-web: conversations', () => {
 
     await dave.page.getByTestId('room-item').filter({ hasText: room }).click();
     await send(dave.page, 'one');
-    await send(dave.page, 'two @' + 'nobody');
+    await send(dave.page, `two @${carolName}`);
     const badge = (p: WatchedPage) =>
       p.page.getByTestId('room-item').filter({ hasText: room }).getByTestId('unread-badge');
     await badge(carol).filter({ hasText: '2' }).waitFor();
     await badge(tab2).filter({ hasText: '2' }).waitFor();
+    const mention = (p: WatchedPage) =>
+      p.page.getByTestId('room-item').filter({ hasText: room }).getByTestId('mention-badge');
+    await mention(carol).filter({ hasText: '@1' }).waitFor();
+    await mention(tab2).filter({ hasText: '@1' }).waitFor();
 
     // Reading in one tab clears the count in the other.
     await tab2.page.getByTestId('room-item').filter({ hasText: room }).click();
-    await waitForTexts(tab2.page, ['one', 'two @nobody']);
+    await waitForTexts(tab2.page, ['one', `two @${carolName}`]);
+    // The read marker sits before the first unread message.
+    const marker = tab2.page.locator('[data-testid="read-marker"] + [data-testid="message-item"]');
+    assert.equal(await marker.getByTestId('message-text').textContent(), 'one');
     await badge(carol).waitFor({ state: 'detached' });
+    await mention(carol).waitFor({ state: 'detached' });
     assert.equal(await badge(tab2).count(), 0);
+    assert.equal(await mention(tab2).count(), 0);
 
     // A message sent in one tab shows in the other, once.
     await carol.page.getByTestId('room-item').filter({ hasText: room }).click();
     await send(tab2.page, 'from tab two');
-    await waitForTexts(carol.page, ['one', 'two @nobody', 'from tab two']);
-    await waitForTexts(tab2.page, ['one', 'two @nobody', 'from tab two']);
-    await waitForTexts(dave.page, ['one', 'two @nobody', 'from tab two']);
+    await waitForTexts(carol.page, ['one', `two @${carolName}`, 'from tab two']);
+    await waitForTexts(tab2.page, ['one', `two @${carolName}`, 'from tab two']);
+    await waitForTexts(dave.page, ['one', `two @${carolName}`, 'from tab two']);
 
     // A reload keeps the session and the history.
     await carol.page.reload();
     await carol.page.getByTestId('room-item').filter({ hasText: room }).click();
-    await waitForTexts(carol.page, ['one', 'two @nobody', 'from tab two']);
-    assert.deepEqual(await messageTexts(carol.page), ['one', 'two @nobody', 'from tab two']);
+    await waitForTexts(carol.page, ['one', `two @${carolName}`, 'from tab two']);
+    assert.deepEqual(await messageTexts(carol.page), ['one', `two @${carolName}`, 'from tab two']);
 
     // Sign out ends the session in this context.
     await carol.page.getByTestId('logout').click();

@@ -26,7 +26,8 @@ export function createRoomView(
 ): { element: HTMLElement; dispose(): void } {
   const room = chat.rooms.get(roomId);
   const edit: EditState = { messageId: undefined, draft: '' };
-  const readMarkerAt = room?.lastReadSeq ?? 0;
+  // Where the unread part began when the room was opened (no marker when nothing was unread).
+  const readMarkerAt = room && room.unreadCount > 0 ? room.lastReadSeq : Number.POSITIVE_INFINITY;
   const error = h('p', { class: 'form-error', role: 'alert' });
   const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
   const header = h(
@@ -147,7 +148,7 @@ export function createRoomView(
     if (timeline.loaded && timeline.hasOlder) nodes.push(h('li', { class: 'older' }, older));
     let markerShown = false;
     for (const message of timeline.messages()) {
-      if (!markerShown && readMarkerAt > 0 && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
+      if (!markerShown && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
         markerShown = true;
         nodes.push(h('li', { class: 'read-marker', 'data-testid': 'read-marker' }, 'New messages'));
       }
