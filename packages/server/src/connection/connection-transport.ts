@@ -27,8 +27,11 @@ export interface ConnectionTransport {
   /**
    * Queues `data` (one or more whole hub messages) as one transport message, as text or binary.
    * Never throws; a failed write ends the transport, which reports it through its end callback.
+   * `shared` says that the same buffer goes to many connections and is never modified (a
+   * broadcast's serialized message), so that a transport may do its own per-message work (the
+   * WebSocket frame) once for all of them.
    */
-  write(data: Buffer, binary: boolean): void;
+  write(data: Buffer, binary: boolean, shared?: boolean): void;
   /** Stops reading from the client (back-pressure), until {@link resume}. */
   pause(): void;
   /** Reads again. */

@@ -182,7 +182,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   writeMessage(message: SerializedHubMessage): void {
     // 'connecting' too: onConnected runs after the handshake reply and may send at once (9.6).
     if (this.state !== 'connected' && this.state !== 'connecting') return;
-    this.writeBytes(message.getSerialized(this.hubProtocol!), message.message);
+    this.writeBytes(message.getSerialized(this.hubProtocol!), message.message, true);
   }
 
   // ---- HubCallerContext ----------------------------------------------------------------------
@@ -337,9 +337,11 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
 
   /**
    * The one way out for hub messages. With stateful reconnect on, `message` is numbered and its
-   * bytes kept for replay; while the transport is down they are only kept.
+   * bytes kept for replay; while the transport is down they are only kept. `shared`: the bytes of
+   * a {@link SerializedHubMessage}, the same buffer for every recipient (see
+   * {@link ConnectionTransport.write}).
    */
-  protected writeBytes(bytes: Buffer, message?: HubMessage): void {
+  protected writeBytes(bytes: Buffer, message?: HubMessage, shared = false): void {
     const replayBuffer = this.messageBuffer;
     if (replayBuffer !== undefined) {
       if (message !== undefined) replayBuffer.recordSent(message, bytes);
@@ -350,7 +352,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
       if (this.detached) return;
     }
     this.lastWriteAt = this.env.clock.now;
-    this.transportImpl.write(bytes, this.binary);
+    this.transportImpl.write(bytes, this.binary, shared);
     this.env.metrics.messageSent(this.env.hubPath, bytes.length);
     if (this.transportImpl.bufferedAmount > this.env.options.maxSendBufferSize) {
       this.stalled(`More than ${this.env.options.maxSendBufferSize} bytes waited to be sent.`);

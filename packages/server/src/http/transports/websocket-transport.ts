@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type {
   ConnectionTransport,
@@ -12,6 +13,58 @@ export const WEBSOCKET_CLOSE_TIMEOUT_MS = 5_000;
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
+/** Largest unshared message framed here in one buffer; bigger ones go through `ws` (no copy). */
+const DIRECT_FRAME_MAX = 16 * 1024;
+
+/**
+ * The parts of a `ws` socket that writing pre-framed data relies on: the net socket it writes to,
+ * and its Sender's state, DEFAULT (0) with nothing queued whenever no compression or Blob is
+ * under way. Writing to the net socket then keeps the order of everything `ws` itself writes
+ * (pongs, the close frame), since `ws` writes synchronously too.
+ */
+interface WsInternals {
+  readonly _socket: Socket | null;
+  readonly _sender: { readonly _state: number; readonly _queue: readonly unknown[] };
+}
+
+/**
+ * A WebSocket frame (RFC 6455 5.2) holding `data` as one unmasked, unfragmented text or binary
+ * message: what `ws` writes as a header plus the payload, here in one buffer.
+ */
+export function frameMessage(data: Buffer, binary: boolean): Buffer {
+  const length = data.length;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = binary ? 0x82 : 0x81; // FIN + opcode
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  data.copy(frame, headerLength);
+  return frame;
+}
+
+// The frame of the last shared message: a broadcast writes the same bytes to every recipient,
+// so it is framed once and the one frame buffer goes to every socket.
+let sharedData: Buffer | undefined;
+let sharedBinary = false;
+let sharedFrame: Buffer | undefined;
+
+function sharedFrameOf(data: Buffer, binary: boolean): Buffer {
+  if (data !== sharedData || binary !== sharedBinary) {
+    sharedFrame = frameMessage(data, binary);
+    sharedData = data;
+    sharedBinary = binary;
+  }
+  return sharedFrame!;
+}
+
 /**
  * The WebSockets transport over a `ws` socket (signalr-protocol.md section 4). Frames in are not
  * message boundaries: every frame's bytes go to the connection's parser. Frames out each carry
@@ -24,11 +77,15 @@ export class WebSocketTransport implements ConnectionTransport {
   private receiver: TransportReceiver | undefined;
   private closing = false;
   private failure: Error | undefined;
+  /** No extension (permessage-deflate) was negotiated: frames may be written pre-built. */
+  private readonly plainFrames: boolean;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly time: TimeProvider,
-  ) {}
+  ) {
+    this.plainFrames = socket.extensions === '';
+  }
 
   /** Starts delivering the socket's events to `receiver`. */
   attach(receiver: TransportReceiver): void {
@@ -43,9 +100,24 @@ export class WebSocketTransport implements ConnectionTransport {
     return this.socket.bufferedAmount;
   }
 
-  write(data: Buffer, binary: boolean): void {
-    if (this.socket.readyState !== 1) return;
-    this.socket.send(data, binary ? BINARY : TEXT);
+  /**
+   * Sends `data` as one message. Without extensions the frame is built here and written to the
+   * net socket in one write (`shared` bytes are framed once for every socket that gets them);
+   * otherwise, or while `ws` has something queued, `ws` frames it.
+   */
+  write(data: Buffer, binary: boolean, shared?: boolean): void {
+    const socket = this.socket;
+    if (socket.readyState !== 1) return;
+    if (this.plainFrames && (shared || data.length <= DIRECT_FRAME_MAX)) {
+      const internals = socket as unknown as WsInternals;
+      const net = internals._socket;
+      const sender = internals._sender;
+      if (net !== null && sender._state === 0 && sender._queue.length === 0) {
+        net.write(shared ? sharedFrameOf(data, binary) : frameMessage(data, binary));
+        return;
+      }
+    }
+    socket.send(data, binary ? BINARY : TEXT);
   }
 
   pause(): void {
