@@ -180,24 +180,28 @@ export class Chat {
     this.emit('presence');
   }
 
-  /** Shows a room: loads its newest page once, its members, and marks it read. */
+  /** Shows a room: loads its newest page once, its members, and marks it read. Never rejects. */
   async open(roomId: string | undefined): Promise<void> {
     this.current = roomId;
     this.emit('rooms');
     this.emit('timeline');
     this.emit('members');
     if (!roomId) return;
-    const timeline = this.timeline(roomId);
-    if (!timeline.loaded) {
-      const page = await this.link.invoke<Message[]>('getHistory', { roomId, limit: PAGE });
-      timeline.merge(page);
-      timeline.loaded = true;
-      timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
-      this.rememberSenders(page);
-      this.emit('timeline');
+    try {
+      const timeline = this.timeline(roomId);
+      if (!timeline.loaded) {
+        const page = await this.link.invoke<Message[]>('getHistory', { roomId, limit: PAGE });
+        timeline.merge(page);
+        timeline.loaded = true;
+        timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
+        this.rememberSenders(page);
+        this.emit('timeline');
+      }
+      if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
+      await this.markRead(roomId);
+    } catch {
+      // Not connected: catchUp() loads the room after reconnecting.
     }
-    if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
-    await this.markRead(roomId);
   }
 
   /** Loads the page before the oldest loaded message; false when there is none. */
@@ -405,7 +409,7 @@ export class Chat {
         }
       }
       this.emit('timeline');
-      if (this.current) await this.markRead(this.current);
+      if (this.current) await this.open(this.current);
       await this.retryFailed();
     } catch {
       // The connection dropped again: the next reconnect catches up.

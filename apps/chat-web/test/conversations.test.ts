@@ -109,6 +109,11 @@ describe('chat-web: conversations', () => {
     assert.equal(await alice.page.getByTestId('member-item').count(), 2);
     await alice.page.keyboard.press('Escape');
     assert.deepEqual(await axeViolations(alice.page), []);
+
+    // Bob leaves the room: it goes from his list.
+    await bob.page.getByTestId('room-item').filter({ hasText: room }).click();
+    await bob.page.getByTestId('room-leave').click();
+    await bob.page.getByTestId('room-item').filter({ hasText: room }).waitFor({ state: 'detached' });
     assert.deepEqual([...alice.dialogs, ...bob.dialogs], []);
   });
 
