@@ -113,6 +113,8 @@ export async function startConformanceServer(
   // Loaded only when used: a server without it starts as fast as before.
   const postgres = options.postgres ? await import('@switchboard/backplane-postgres') : undefined;
   const node = options.nodeId !== undefined ? { nodeId: options.nodeId } : {};
+  /** The PostgreSQL lifetime managers, awaited before the server listens. */
+  const postgresManagers: { ready(): Promise<void> }[] = [];
   const presenceTiming = {
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
@@ -151,14 +153,17 @@ export async function startConformanceServer(
       : {}),
     ...(postgres && options.postgres
       ? {
-          lifetimeManagerFactory: (path: string) =>
-            new postgres.PostgresHubLifetimeManager({
+          lifetimeManagerFactory: (path: string) => {
+            const manager = new postgres.PostgresHubLifetimeManager({
               pg: options.postgres!,
               hubName: path,
               prefix: options.prefix ?? 'switchboard:',
               ...node,
               ...(options.logger ? { logger: options.logger } : {}),
-            }),
+            });
+            postgresManagers.push(manager);
+            return manager;
+          },
         }
       : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
@@ -224,6 +229,9 @@ export async function startConformanceServer(
     if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
   });
 
+  // A node reads the log from where it stood when it first listened: clients are let in once it
+  // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
+  await Promise.all(postgresManagers.map((manager) => manager.ready()));
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, host, () => {

@@ -120,6 +120,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
 
   const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
   const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
+  let postgresManager: PostgresHubLifetimeManager | undefined;
   const prefix = `${config.backplanePrefix}:`;
   const presence = redis
     ? new RedisPresenceStore({
@@ -154,14 +155,16 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       : {}),
     ...(postgres
       ? {
-          lifetimeManagerFactory: (path: string) =>
-            new PostgresHubLifetimeManager({
+          lifetimeManagerFactory: (path: string) => {
+            postgresManager = new PostgresHubLifetimeManager({
               pg: postgres,
               hubName: path,
               prefix,
               nodeId: config.nodeId,
               logger,
-            }),
+            });
+            return postgresManager;
+          },
         }
       : {}),
     authenticate: tokens.authenticator(),
@@ -175,6 +178,8 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
+  // The node reads the log from where it stood when it first listened: let clients in after that.
+  await postgresManager?.ready();
   const lagProbe =
     config.backplane !== 'none' && config.backplaneLagProbeMs > 0
       ? new BackplaneLagProbe(

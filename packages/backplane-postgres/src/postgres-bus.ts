@@ -109,6 +109,8 @@ export class PostgresBus {
     lagRows: 0,
   };
   private readonly channels = new Map<string, number>();
+  /** Channels read since the position given, not yet read by a read that knew them. */
+  private readonly joined = new Map<string, number>();
   private readonly queue: QueuedPublish[] = [];
   private readonly seen = new Set<string>();
   private readonly s: string;
@@ -172,15 +174,21 @@ export class PostgresBus {
 
   /** Reads a channel from now on (counted by reference). */
   subscribe(channel: string): void {
-    this.channels.set(channel, (this.channels.get(channel) ?? 0) + 1);
+    const refs = this.channels.get(channel) ?? 0;
+    this.channels.set(channel, refs + 1);
+    // A read already under way may move the position past rows of this channel without them:
+    // the next read reads this channel from the position as it is now.
+    if (refs === 0 && this.cursor !== undefined) this.joined.set(channel, this.cursor);
   }
 
   /** Drops one reference to a channel. */
   unsubscribe(channel: string): void {
     const refs = this.channels.get(channel);
     if (refs === undefined) return;
-    if (refs <= 1) this.channels.delete(channel);
-    else this.channels.set(channel, refs - 1);
+    if (refs <= 1) {
+      this.channels.delete(channel);
+      this.joined.delete(channel);
+    } else this.channels.set(channel, refs - 1);
   }
 
   /**
@@ -338,6 +346,7 @@ export class PostgresBus {
     let cursor: number = this.cursor;
     try {
       for (;;) {
+        await this.readJoined(client, cursor, replay);
         const channels = [...this.channels.keys()];
         this.counters.reads++;
         const result: pg.QueryResult<LogRow> = await client.query<LogRow>(
@@ -381,6 +390,46 @@ export class PostgresBus {
     } catch (error) {
       // The LISTEN connection went away mid-read: its 'error' reconnects, then this runs again.
       this.report('SB_ERR_BACKPLANE_PG', `reading the log of hub ${this.options.hub}`, error);
+    }
+  }
+
+  /**
+   * Reads the channels subscribed since a read that did not know them began: each from the
+   * position at its subscription up to `upTo`, before anything newer is delivered.
+   */
+  private async readJoined(client: pg.Client, upTo: number, replay: boolean): Promise<void> {
+    if (this.joined.size === 0) return;
+    const joined = new Map(this.joined);
+    this.joined.clear();
+    const from = Math.min(...joined.values());
+    if (from >= upTo) return;
+    try {
+      this.counters.reads++;
+      const result = await client.query<{
+        id: string;
+        channel: string;
+        target: string;
+        excluded: string[] | null;
+        payload: Buffer;
+      }>(
+        `SELECT id, channel, target, excluded, payload FROM ${this.s}.bus_messages
+          WHERE hub = $1 AND channel = ANY ($2::text[]) AND id > $3 AND id <= $4 AND origin <> $5
+          ORDER BY id`,
+        [this.options.hub, [...joined.keys()], from, upTo, this.options.nodeId],
+      );
+      for (const row of result.rows) {
+        const id = Number(row.id);
+        const since = joined.get(row.channel);
+        if (since === undefined || id <= since || !this.channels.has(row.channel)) continue;
+        this.counters.messagesReceived++;
+        this.counters.bytesReceived += row.payload.length;
+        if (replay) this.counters.replayed++;
+        this.deliver({ id, target: row.target, excluded: row.excluded }, row.payload);
+      }
+    } catch (error) {
+      for (const [channel, since] of joined)
+        if (this.channels.has(channel) && !this.joined.has(channel)) this.joined.set(channel, since);
+      throw error;
     }
   }
 
