@@ -5,16 +5,15 @@
  * @module
  */
 import { ChatLink, type LinkState } from './connection.ts';
+import { wireChatEvents } from './events.ts';
 import { Timeline } from './timeline.ts';
 import type {
   AgentInfo,
   Message,
   Presence,
-  Reaction,
   ReadState,
   Room,
   RoomSummary,
-  RoomUpdate,
   Session,
   SupportRequest,
   User,
@@ -24,7 +23,6 @@ import type {
 export type Topic = 'rooms' | 'timeline' | 'link' | 'typing' | 'presence' | 'support' | 'members';
 
 const PAGE = 50;
-const TYPING_SHOWN_MS = 4_000;
 
 /** A new clientMessageId. */
 export function newClientMessageId(): string {
@@ -58,11 +56,11 @@ export class Chat {
   ) {
     this.users.set(session.user.id, session.user);
     this.link = new ChatLink(() => this.session.token, {
-      state: () => this.emit('link'),
+      state: () => this.changed('link'),
       resumed: () => void this.catchUp(),
       unauthorized: onUnauthorized,
     });
-    this.wire();
+    wireChatEvents(this);
     const saved = localStorage.getItem(this.requestKey());
     if (saved) this.myRequest = JSON.parse(saved) as SupportRequest;
   }
@@ -134,6 +132,17 @@ export class Chat {
     return timeline;
   }
 
+  /** Notes that a user types in a room, for `ms` from now (0: stopped). */
+  noteTyping(roomId: string, userId: string, ms: number): void {
+    let map = this.typingUntil.get(roomId);
+    if (!map) {
+      map = new Map();
+      this.typingUntil.set(roomId, map);
+    }
+    if (ms > 0) map.set(userId, Date.now() + ms);
+    else map.delete(userId);
+  }
+
   /** Who is typing in a room now (not the caller). */
   typingIn(roomId: string): string[] {
     const now = Date.now();
@@ -147,7 +156,7 @@ export class Chat {
     const rooms = await this.link.invoke<RoomSummary[]>('listRooms');
     this.rooms.clear();
     for (const room of rooms) this.rooms.set(room.id, { ...room });
-    this.emit('rooms');
+    this.changed('rooms');
     const directs = rooms.filter((r) => r.isDirect || r.kind === 'support');
     await Promise.all(directs.map((r) => this.loadMembers(r.id).catch(() => undefined)));
     await this.refreshPresence();
@@ -162,8 +171,8 @@ export class Chat {
       roomId,
       members.map((m) => m.id),
     );
-    this.emit('members');
-    this.emit('rooms');
+    this.changed('members');
+    this.changed('rooms');
     return members;
   }
 
@@ -177,15 +186,15 @@ export class Chat {
     if (ids.size === 0) return;
     const list = await this.link.invoke<Presence[]>('getPresence', [...ids]);
     for (const p of list) this.presence.set(p.userId, p.online);
-    this.emit('presence');
+    this.changed('presence');
   }
 
   /** Shows a room: loads its newest page once, its members, and marks it read. Never rejects. */
   async open(roomId: string | undefined): Promise<void> {
     this.current = roomId;
-    this.emit('rooms');
-    this.emit('timeline');
-    this.emit('members');
+    this.changed('rooms');
+    this.changed('timeline');
+    this.changed('members');
     if (!roomId) return;
     try {
       const timeline = this.timeline(roomId);
@@ -195,7 +204,7 @@ export class Chat {
         timeline.loaded = true;
         timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
         this.rememberSenders(page);
-        this.emit('timeline');
+        this.changed('timeline');
       }
       if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
       await this.markRead(roomId);
@@ -211,14 +220,14 @@ export class Chat {
     const beforeSeq = timeline.firstSeq();
     if (beforeSeq <= 1) {
       timeline.hasOlder = false;
-      this.emit('timeline');
+      this.changed('timeline');
       return false;
     }
     const page = await this.link.invoke<Message[]>('getHistory', { roomId, beforeSeq, limit: PAGE });
     timeline.merge(page);
     timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
     this.rememberSenders(page);
-    this.emit('timeline');
+    this.changed('timeline');
     return page.length > 0;
   }
 
@@ -235,7 +244,7 @@ export class Chat {
   async send(roomId: string, text: string): Promise<void> {
     const pending = { clientMessageId: newClientMessageId(), roomId, text, status: 'sending' as const };
     this.timeline(roomId).addPending(pending);
-    this.emit('timeline');
+    this.changed('timeline');
     await this.deliver(roomId, pending.clientMessageId);
   }
 
@@ -245,7 +254,7 @@ export class Chat {
     if (!pending) return;
     pending.status = 'sending';
     pending.error = undefined;
-    this.emit('timeline');
+    this.changed('timeline');
     await this.deliver(roomId, clientMessageId);
   }
 
@@ -269,7 +278,7 @@ export class Chat {
       pending.status = 'failed';
       pending.error = errorText(error);
     }
-    this.emit('timeline');
+    this.changed('timeline');
   }
 
   /** Sends every failed message again (after a reconnect). */
@@ -284,7 +293,7 @@ export class Chat {
   async edit(messageId: string, text: string): Promise<void> {
     const message = await this.link.invoke<Message>('editMessage', { messageId, text });
     this.timeline(message.roomId).merge([message]);
-    this.emit('timeline');
+    this.changed('timeline');
   }
 
   /** Deletes a message. */
@@ -322,7 +331,7 @@ export class Chat {
     await this.link.invoke('leaveRoom', roomId);
     this.rooms.delete(roomId);
     if (this.current === roomId) await this.open(undefined);
-    this.emit('rooms');
+    this.changed('rooms');
   }
 
   /** Invites a user to a room. */
@@ -366,7 +375,7 @@ export class Chat {
     this.setMyRequest(request);
     if (!this.rooms.has(request.roomId)) await this.loadRooms();
     this.timeline(request.roomId).merge([message]);
-    this.emit('timeline');
+    this.changed('timeline');
     return message;
   }
 
@@ -380,7 +389,7 @@ export class Chat {
     for (const r of queue) this.queue.set(r.id, r);
     this.agents = agents;
     for (const a of agents) this.users.set(a.id, a);
-    this.emit('support');
+    this.changed('support');
   }
 
   /** Claims, transfers or closes a support request (agents). */
@@ -408,7 +417,7 @@ export class Chat {
           if (page.length < PAGE) break;
         }
       }
-      this.emit('timeline');
+      this.changed('timeline');
       if (this.current) await this.open(this.current);
       await this.retryFailed();
     } catch {
@@ -416,112 +425,36 @@ export class Chat {
     }
   }
 
-  private wire(): void {
-    const hub = this.link.hub;
-    hub.on('messageReceived', (message: Message) => {
-      const timeline = this.timeline(message.roomId);
-      if (timeline.loaded || message.roomId === this.current) timeline.merge([message]);
-      this.rememberSenders([message]);
-      this.noteMessage(message, false);
-      this.typingUntil.get(message.roomId)?.delete(message.senderId);
-      this.emit('timeline');
-      this.emit('typing');
-      if (message.roomId === this.current) void this.markRead(message.roomId).catch(() => undefined);
-    });
-    hub.on('messageEdited', (message: Message) => {
-      if (this.timeline(message.roomId).update(message.id, () => message)) this.emit('timeline');
-    });
-    hub.on('messageDeleted', (e: { roomId: string; messageId: string }) => {
-      const changed = this.timeline(e.roomId).update(e.messageId, (m) => ({
-        ...m,
-        text: '',
-        deleted: true,
-        reactions: [],
-      }));
-      if (changed) this.emit('timeline');
-    });
-    hub.on('reactionsChanged', (e: { roomId: string; messageId: string; reactions: Reaction[] }) => {
-      if (this.timeline(e.roomId).update(e.messageId, (m) => ({ ...m, reactions: e.reactions })))
-        this.emit('timeline');
-    });
-    hub.on('typing', (e: { roomId: string; userId: string }) => {
-      let map = this.typingUntil.get(e.roomId);
-      if (!map) {
-        map = new Map();
-        this.typingUntil.set(e.roomId, map);
-      }
-      map.set(e.userId, Date.now() + TYPING_SHOWN_MS);
-      this.emit('typing');
-      setTimeout(() => this.emit('typing'), TYPING_SHOWN_MS + 50);
-    });
-    hub.on('readUpdated', (state: ReadState) => this.applyRead(state));
-    hub.on('presenceChanged', (p: Presence) => {
-      this.presence.set(p.userId, p.online);
-      this.emit('presence');
-      this.emit('rooms');
-    });
-    hub.on('roomUpdated', (e: RoomUpdate) => this.onRoomUpdated(e));
-    hub.on('supportQueueUpdated', (e: { request: SupportRequest }) => {
-      if (e.request.status === 'closed') this.queue.delete(e.request.id);
-      else this.queue.set(e.request.id, e.request);
-      this.emit('support');
-      if (this.isAgent) void this.loadAgents();
-    });
-    hub.on('supportRequestUpdated', (e: { request: SupportRequest }) => {
-      if (e.request.customerId === this.me.id) this.setMyRequest(e.request);
-      if (this.members.has(e.request.roomId)) void this.loadMembers(e.request.roomId).catch(() => undefined);
-    });
-  }
-
-  private async loadAgents(): Promise<void> {
+  /** Reloads the agents and their load (agents). */
+  async loadAgents(): Promise<void> {
     this.agents = await this.link.invoke<AgentInfo[]>('listAgents').catch(() => this.agents);
-    this.emit('support');
+    this.changed('support');
   }
 
-  private setMyRequest(request: SupportRequest): void {
+  /** Keeps the customer's own request (also for reloads). */
+  setMyRequest(request: SupportRequest): void {
     this.myRequest = request;
     localStorage.setItem(this.requestKey(), JSON.stringify(request));
-    this.emit('support');
+    this.changed('support');
   }
 
   private requestKey(): string {
     return `switchboard.support.${this.me.id}`;
   }
 
-  private onRoomUpdated(e: RoomUpdate): void {
-    const mine = e.userId === this.me.id;
-    if (mine && (e.change === 'left' || e.change === 'removed')) {
-      this.rooms.delete(e.room.id);
-      if (this.current === e.room.id) void this.open(undefined);
-      this.emit('rooms');
-      return;
-    }
-    if (mine && e.change === 'joined' && !this.rooms.has(e.room.id)) {
-      this.rooms.set(e.room.id, {
-        ...e.room,
-        unreadCount: 0,
-        mentionCount: 0,
-        lastReadSeq: 0,
-        lastMessage: null,
-      });
-      void this.loadRooms().catch(() => undefined);
-    }
-    if (this.members.has(e.room.id)) void this.loadMembers(e.room.id).catch(() => undefined);
-    this.emit('rooms');
-  }
-
-  private applyRead(state: ReadState): void {
+  /** Takes the server's read state of a room (from any of the user's tabs). */
+  applyRead(state: ReadState): void {
     const room = this.rooms.get(state.roomId);
     if (!room || state.lastReadSeq < room.lastReadSeq) return;
     room.lastReadSeq = state.lastReadSeq;
     room.unreadCount = state.unreadCount;
     room.mentionCount = state.mentionCount;
-    this.emit('rooms');
-    this.emit('timeline');
+    this.changed('rooms');
+    this.changed('timeline');
   }
 
   /** Updates the side list for a new message: last message and, from others, unread counts. */
-  private noteMessage(message: Message, own: boolean): void {
+  noteMessage(message: Message, own: boolean): void {
     const room = this.rooms.get(message.roomId);
     if (!room) {
       void this.loadRooms().catch(() => undefined);
@@ -534,15 +467,17 @@ export class Chat {
       room.unreadCount += 1;
       if (message.mentions.includes(this.me.id)) room.mentionCount += 1;
     }
-    this.emit('rooms');
+    this.changed('rooms');
   }
 
-  private rememberSenders(messages: readonly Message[]): void {
+  /** Loads the members of a room when a message's sender is not known by name yet. */
+  rememberSenders(messages: readonly Message[]): void {
     const unknown = messages.some((m) => !this.users.has(m.senderId));
     if (unknown && messages[0]) void this.loadMembers(messages[0].roomId).catch(() => undefined);
   }
 
-  private emit(topic: Topic): void {
+  /** Records that a topic changed; listeners run once per microtask for any number of changes. */
+  changed(topic: Topic): void {
     this.dirty.add(topic);
     if (this.flushing) return;
     this.flushing = true;
