@@ -52,7 +52,10 @@ export interface PostgresHubLifetimeManagerOptions {
   readonly nodeLeaseMs?: number;
   /** How long a remote group change waits for the owning node. Default 5 000 ms. */
   readonly ackTimeoutMs?: number;
-  /** Connections of the write pool. Default 4. */
+  /**
+   * Connections of the pool (writes go one batch at a time; the clean-up, the lease and the routes
+   * use the second). Default 2, plus one LISTEN connection.
+   */
   readonly poolSize?: number;
   /**
    * Every protocol the cluster's clients may use: each send is serialized once for each and the

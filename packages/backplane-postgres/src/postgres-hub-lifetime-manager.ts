@@ -110,7 +110,7 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       idleTimeoutMillis: 0,
       ...(typeof options.pg === 'string' ? { connectionString: options.pg } : options.pg),
     };
-    this.pool = new pg.Pool({ max: options.poolSize ?? 4, ...base, application_name: applicationName });
+    this.pool = new pg.Pool({ max: options.poolSize ?? 2, ...base, application_name: applicationName });
     const listen: pg.ClientConfig =
       options.listen === undefined
         ? base
