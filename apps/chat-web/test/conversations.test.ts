@@ -102,6 +102,23 @@ describe('chat-web: conversations', () => {
     await waitForTexts(bob.page, ['just you and me']);
     await bobTab2.close();
 
+    // A group conversation: Alice with Bob and Cleo; Cleo sees it with one dot per other person.
+    const cleo = await suite.page();
+    const cleoName = await signUp(cleo.page, suite.server.url, 'Cleo');
+    await alice.page.getByTestId('find-people').click();
+    for (const name of [bobName, cleoName]) {
+      await alice.page.getByTestId('people-query').fill(name);
+      await alice.page.getByTestId('people-results').filter({ hasText: name }).waitFor();
+      await alice.page.getByTestId('people-pick').first().click();
+    }
+    await alice.page.getByTestId('people-chosen').filter({ hasText: 'Bob, Cleo' }).waitFor();
+    await alice.page.getByTestId('people-go').click();
+    await alice.page.getByTestId('room-title').filter({ hasText: 'Bob, Cleo' }).waitFor();
+    await send(alice.page, 'hello both');
+    const group = cleo.page.getByTestId('room-item').filter({ hasText: 'Alice, Bob' });
+    await group.getByTestId('unread-badge').filter({ hasText: '1' }).waitFor();
+    assert.equal(await group.getByTestId('presence-dot').count(), 2);
+
     // Members; axe on the chat view.
     await alice.page.getByTestId('room-item').filter({ hasText: room }).click();
     await alice.page.getByTestId('room-members').click();
