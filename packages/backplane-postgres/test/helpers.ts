@@ -113,6 +113,8 @@ export async function terminateNode(admin: pg.Pool, applicationName: string): Pr
 export class TcpRelay {
   private readonly sockets = new Set<Socket>();
   private held = false;
+  private gate: Promise<void> = Promise.resolve();
+  private open: (() => void) | undefined;
   private readonly server: Server;
 
   private constructor(target: { host: string; port: number }) {
@@ -131,7 +133,15 @@ export class TcpRelay {
           upstream.destroy();
         });
       }
-      socket.pipe(upstream).pipe(socket);
+      // What the client sends waits, in order, while the relay is paused.
+      let chain = Promise.resolve();
+      socket.on('data', (chunk: Buffer) => {
+        chain = chain.then(async () => {
+          await this.gate;
+          if (!upstream.destroyed) upstream.write(chunk);
+        });
+      });
+      upstream.pipe(socket);
     });
   }
 
@@ -157,6 +167,20 @@ export class TcpRelay {
 
   release(): void {
     this.held = false;
+  }
+
+  /** Holds back what clients send to the server (the server's answers still flow) until resume(). */
+  pause(): void {
+    if (this.open) return;
+    this.gate = new Promise((resolve) => {
+      this.open = resolve;
+    });
+  }
+
+  /** Lets what pause() held back go on, in order. */
+  resume(): void {
+    this.open?.();
+    this.open = undefined;
   }
 
   async close(): Promise<void> {

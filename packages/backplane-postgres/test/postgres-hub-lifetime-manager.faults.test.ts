@@ -279,3 +279,37 @@ test('a node cut off past its lease is taken as gone: group changes for its conn
     await relay.close();
   }
 });
+
+test('a channel subscribed while a read is under way is read from the subscription on, even when that read moves past its rows', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const relay = await TcpRelay.start();
+  const [sender] = await startNodes(1, prefix);
+  const reader = new PostgresHubLifetimeManager({
+    pg: PG_URL,
+    listen: relay.url,
+    prefix,
+    nodeId: 'reader',
+    pollIntervalMs: 60_000,
+  });
+  const nodes = [sender!, reader];
+  try {
+    await reader.ready();
+    // The reader's next query reaches the server only after the send below has committed, so it
+    // sees the row, but was sent before the reader's connection joined the user's channel.
+    relay.pause();
+    const read = reader.catchUp();
+    const member = new RecordingConnection('member', 'ann');
+    await reader.onConnected(member);
+    await sender!.sendUser('ann', 'm', ['while the read was on its way']);
+    await sender!.flush();
+    relay.resume();
+    await read;
+    await until(() => member.frames.length === 1, 'the send to arrive', 10_000);
+    await settle(nodes);
+    assert.deepEqual(member.tags(), ['while the read was on its way']);
+  } finally {
+    await closeNodes(nodes, prefix);
+    await relay.close();
+  }
+});
