@@ -115,6 +115,12 @@ describe('chat-web: first screen, keyboard, small screens', () => {
     await waitForTexts(p, ['typed without a mouse']);
     await p.getByTestId('message-item').first().waitFor();
     assert.equal(await p.getByTestId('message-item').first().getAttribute('data-seq'), '1');
+    // The message's actions are reachable with the keyboard: back from the composer to a reaction.
+    const label = () => p.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+    for (let i = 0; i < 10 && (await label()) !== 'React with 👍'; i++) await p.keyboard.press('Shift+Tab');
+    assert.equal(await label(), 'React with 👍');
+    await p.keyboard.press('Enter');
+    await p.getByTestId('message-reactions').filter({ hasText: '👍 1' }).waitFor();
   });
 
   test('a 375x667 screen has no horizontal scroll', async (t) => {

@@ -78,6 +78,8 @@ export function messageItem(
     {
       class: `message-item${own ? ' own' : ''}`,
       'data-testid': 'message-item',
+      tabindex: -1,
+      'data-key': `message-${message.id}`,
       'data-seq': message.seq,
       'data-message-id': message.id,
       'data-client-message-id': message.clientMessageId,
