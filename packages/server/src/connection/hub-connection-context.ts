@@ -257,7 +257,9 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     if (this.statefulHooks !== undefined && outcome.version >= 2) {
       this.messageBuffer = new MessageBuffer(this.env.options.statefulReconnectBufferSize);
     }
-    this.buffer = this.buffer.subarray(outcome.consumed);
+    // Nothing after the handshake (the usual case): drop the received bytes rather than keep a
+    // zero-length view of them for the life of the connection.
+    this.buffer = outcome.consumed === this.buffer.length ? EMPTY : this.buffer.subarray(outcome.consumed);
     // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
     this.writeBytes(writeHandshakeResponse());
     this.state = 'connecting';

@@ -92,8 +92,10 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected streamTracker: StreamTracker | undefined;
   /** Why reading is paused: invocations waiting for a slot, a full upload stream (counted). */
   protected readPauses = 0;
-  protected readonly pendingInvocations: InvocationMessage[] = [];
-  protected readonly held: HubMessage[] = [];
+  /** Invocations parsed while every slot was taken, in order; created when the first waits. */
+  protected pendingInvocations: InvocationMessage[] | undefined;
+  /** Messages held back while connecting or while an upload stream is full; created when needed. */
+  protected held: HubMessage[] | undefined;
   /** Behind `connectionAborted`, created when first asked for (aborted at once if the connection ended). */
   protected abortController: AbortController | undefined;
   protected rateState: ConnectionRateState | undefined;
@@ -227,8 +229,8 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     if (this.rateState) this.env.rateLimiter!.detach(this.userIdentifier);
     this.endError = error;
     this.buffer = EMPTY;
-    this.pendingInvocations.length = 0;
-    this.held.length = 0;
+    this.pendingInvocations = undefined;
+    this.held = undefined;
     this.abortController?.abort(error);
     this.notifyEnded();
     void this.runDisconnect(error).finally(() => {

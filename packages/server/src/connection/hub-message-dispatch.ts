@@ -63,8 +63,10 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
 
   /** Handles the messages held back while connecting or while an upload stream was full, in order. */
   protected drainHeld(): void {
-    while (this.held.length > 0 && this.state === 'connected' && !this.streamsBlocked) {
-      this.handleMessage(this.held.shift()!);
+    const held = this.held;
+    if (held === undefined) return;
+    while (held.length > 0 && this.state === 'connected' && !this.streamsBlocked) {
+      this.handleMessage(held.shift()!);
     }
   }
 
@@ -89,8 +91,13 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
       if (this.state === 'closed') return;
       if (replayBuffer !== undefined && !this.track(replayBuffer, message)) continue;
       // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
-      if (this.state === 'connecting' || this.held.length > 0 || this.streamsBlocked) this.held.push(message);
-      else this.handleMessage(message);
+      const held = this.held;
+      if (this.state === 'connecting' || (held !== undefined && held.length > 0) || this.streamsBlocked) {
+        if (held === undefined) this.held = [message];
+        else held.push(message);
+      } else {
+        this.handleMessage(message);
+      }
     }
   }
 
@@ -159,6 +166,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
           this.runInvocation(message);
         } else {
           // Back-pressure: stop reading until a slot frees (13.10). What was parsed already waits here.
+          this.pendingInvocations ??= [];
           this.pendingInvocations.push(message);
           if (this.pendingInvocations.length === 1) this.pauseReading();
         }
@@ -222,9 +230,10 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
   private invocationDone(): void {
     // A method that gave its slot back for a client result takes it first.
     if (!this.slots.free() || this.state !== 'connected') return;
-    if (this.pendingInvocations.length === 0 || !this.slots.tryTake()) return;
-    this.runInvocation(this.pendingInvocations.shift()!);
-    if (this.pendingInvocations.length === 0) this.resumeReading();
+    const pending = this.pendingInvocations;
+    if (pending === undefined || pending.length === 0 || !this.slots.tryTake()) return;
+    this.runInvocation(pending.shift()!);
+    if (pending.length === 0) this.resumeReading();
   }
 
   /** Hands a Completion to the lifetime manager: the answer to a client result this server awaits. */

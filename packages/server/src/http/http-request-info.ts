@@ -61,11 +61,10 @@ export function requestInfoOf(request: IncomingMessage, url: URL): HttpRequestIn
 
 /**
  * A request kept for the life of its connection, so kept small: only the raw URL is stored, and
- * the query map and the redacted URL are derived from it when asked for.
+ * the query map and the redacted URL are derived from it each time they are asked for (a parsed
+ * query kept after the upgrade's one look at `id` would cost every idle connection its map).
  */
 class NodeRequestInfo implements HttpRequestInfo {
-  private parsedQuery: CaseInsensitiveQuery | undefined;
-
   constructor(
     readonly method: string,
     readonly path: string,
@@ -75,8 +74,7 @@ class NodeRequestInfo implements HttpRequestInfo {
   ) {}
 
   get query(): CaseInsensitiveQuery {
-    this.parsedQuery ??= new CaseInsensitiveQuery(searchParamsOf(this.rawUrl));
-    return this.parsedQuery;
+    return new CaseInsensitiveQuery(searchParamsOf(this.rawUrl));
   }
 
   get safeUrl(): string {

@@ -120,7 +120,7 @@ export class HubDispatcher {
   createHub(connection: HubCallerContext, scope: InvocationScope = {}): Hub<object> {
     const hub = new this.config.hubClass();
     hub.context = connection;
-    hub.invocationSignal = scope.signal ?? connection.connectionAborted;
+    if (scope.signal !== undefined) hub.invocationSignal = scope.signal;
     hub.clients = new DefaultHubCallerClients(this.config.manager, connection.connectionId, {
       clientResultTimeoutMs: this.config.options.clientResultTimeoutMs,
       slot: scope.slot,

@@ -71,9 +71,16 @@ function sharedFrameOf(data: Buffer, binary: boolean): Buffer {
  * whole messages. A close frame from the client is a clean end; a dropped socket (1006) is not.
  */
 export class WebSocketTransport implements ConnectionTransport {
-  readonly name = 'WebSockets';
-  readonly supportsBinary = true;
-  readonly sendsKeepAlive = true;
+  // Constants on the prototype, not fields of every instance.
+  get name(): string {
+    return 'WebSockets';
+  }
+  get supportsBinary(): boolean {
+    return true;
+  }
+  get sendsKeepAlive(): boolean {
+    return true;
+  }
   private receiver: TransportReceiver | undefined;
   private closing = false;
   private failure: Error | undefined;
