@@ -6,6 +6,7 @@
  */
 import { ChatLink, type LinkState } from './connection.ts';
 import { wireChatEvents } from './events.ts';
+import { loadSession } from './session.ts';
 import { Timeline } from './timeline.ts';
 import type {
   AgentInfo,
@@ -55,7 +56,8 @@ export class Chat {
     onUnauthorized: () => void = () => {},
   ) {
     this.users.set(session.user.id, session.user);
-    this.link = new ChatLink(() => this.session.token, {
+    // The newest token of this browser: another tab may have refreshed it.
+    this.link = new ChatLink(() => this.token, {
       state: () => this.changed('link'),
       resumed: () => void this.catchUp(),
       unauthorized: onUnauthorized,
@@ -63,6 +65,12 @@ export class Chat {
     wireChatEvents(this);
     const saved = localStorage.getItem(this.requestKey());
     if (saved) this.myRequest = JSON.parse(saved) as SupportRequest;
+  }
+
+  /** The token for the hub: the stored one when it belongs to the same user, else the session's. */
+  get token(): string {
+    const stored = loadSession();
+    return stored && stored.user.id === this.session.user.id ? stored.token : this.session.token;
   }
 
   get me(): User {

@@ -5,7 +5,7 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
-import { clearSession, loadSession, logout, me, SESSION_KEY, saveSession } from './session.ts';
+import { clearSession, loadSession, logout, me, refresh, SESSION_KEY, saveSession } from './session.ts';
 import type { Session } from './types.ts';
 import { renderLogin } from './views/login.ts';
 import { renderShell } from './views/shell.ts';
@@ -23,6 +23,8 @@ function signedOut(): void {
 async function signedIn(session: Session): Promise<void> {
   const current = new Chat(session, () => void signOut(current, false));
   chat = current;
+  clearInterval(refreshTimer);
+  refreshTimer = setInterval(() => void refreshToken(current), REFRESH_EVERY_MS);
   renderShell(root, current, () => void signOut(current));
   try {
     await current.start();
@@ -31,13 +33,30 @@ async function signedIn(session: Session): Promise<void> {
   }
 }
 
+/** How often a signed-in page trades its token for a fresh one (tokens live a day or longer). */
+const REFRESH_EVERY_MS = 4 * 3600_000;
+let refreshTimer: ReturnType<typeof setInterval> | undefined;
+
+/** Trades the stored token for a fresh one; a token another tab already traded is left alone. */
+async function refreshToken(current: Chat): Promise<void> {
+  const token = current.token;
+  try {
+    const fresh = await refresh(token);
+    if (chat === current && loadSession()?.token === token) saveSession(fresh);
+  } catch {
+    // Another tab refreshed first, or the server is away: the next round tries again.
+  }
+}
+
 async function signOut(current: Chat, tellServer = true): Promise<void> {
   if (chat !== current) return;
+  const token = current.token;
   chat = undefined;
+  clearInterval(refreshTimer);
   // Other tabs hear of it (the storage event) before the server ends the token's connections.
   clearSession();
   await current.stop();
-  if (tellServer) await logout(current.session.token);
+  if (tellServer) await logout(token);
   signedOut();
 }
 
@@ -46,6 +65,7 @@ window.addEventListener('storage', (event) => {
   if (event.key === SESSION_KEY && event.newValue === null && chat) {
     const current = chat;
     chat = undefined;
+    clearInterval(refreshTimer);
     void current.stop().then(signedOut);
   }
 });

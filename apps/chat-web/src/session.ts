@@ -53,6 +53,11 @@ export function guest(displayName: string): Promise<Session> {
   return post('/api/auth/guest', { displayName }) as Promise<Session>;
 }
 
+/** A fresh token for a valid one (the old one stops working). */
+export function refresh(token: string): Promise<Session> {
+  return post('/api/auth/refresh', {}, token) as Promise<Session>;
+}
+
 /** Ends the token on the server (every node); errors are ignored, the session is dropped anyway. */
 export async function logout(token: string): Promise<void> {
   await post('/api/auth/logout', {}, token).catch(() => undefined);

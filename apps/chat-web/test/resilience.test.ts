@@ -106,6 +106,38 @@ describe('chat-web reconnects and falls back', () => {
     assert.deepEqual(alice.dialogs, []);
   });
 
+  test('after another tab refreshed the token, the page reconnects with the new one', async (t) => {
+    if (!(await requireService(t, CHROMIUM))) return;
+    const pat = await page();
+    await signUp(pat.page, server.url, 'Pat');
+    const before = await token(pat);
+    // What another tab's refresh does: trade the token (the old one stops working) and store it.
+    await pat.page.evaluate(async (old) => {
+      const response = await fetch('/api/auth/refresh', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${old}` },
+      });
+      localStorage.setItem('switchboard.session', JSON.stringify(await response.json()));
+    }, before);
+    assert.notEqual(await token(pat), before);
+    await server.restart();
+    await pat.page
+      .getByTestId('connection-banner')
+      .waitFor({ state: 'visible' })
+      .catch(() => undefined);
+    await waitConnected(pat.page);
+    await pat.page.getByTestId('room-list').waitFor();
+    assert.equal(await pat.page.getByTestId('login-username').count(), 0);
+    await pat.page.getByTestId('new-room').click();
+    await pat.page.getByTestId('new-room-name').fill(`after-refresh-${process.pid}`);
+    await pat.page.getByTestId('new-room-submit').click();
+    await pat.page.getByTestId('room-title').filter({ hasText: 'after-refresh' }).waitFor();
+    assert.deepEqual(
+      pat.errors.filter((e) => !NETWORK_ERROR.test(e)),
+      [],
+    );
+  });
+
   test('without WebSockets the page uses long polling and still chats both ways', async (t) => {
     if (!(await requireService(t, CHROMIUM))) return;
     const noSockets = await page(() => {
