@@ -6,7 +6,7 @@ import test from 'node:test';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { loadSqlFiles, migrate, schemaFromPrefix, sqlDir } from '../src/migrations.ts';
-import { adminPool, dropSchema, PG_URL, requirePostgres, uniquePrefix } from './helpers.ts';
+import { adminPool, dropSchema, PG_URL, requirePostgres, startNodes, uniquePrefix } from './helpers.ts';
 
 test('schemaFromPrefix maps prefixes to valid lowercase identifiers', () => {
   assert.equal(schemaFromPrefix('switchboard:'), 'switchboard');
@@ -103,4 +103,30 @@ test('a failing file leaves nothing behind and names the file', async (t) => {
   });
   const exists = await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
   assert.equal(exists.rowCount, 0);
+});
+
+test('two lifetime managers starting at once on a fresh schema migrate the bus once; a restart applies nothing', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const schema = schemaFromPrefix(prefix);
+  const admin = adminPool();
+  const applied = async () =>
+    (
+      await admin.query<{ version: number; applied_at: Date }>(
+        `SELECT version, applied_at FROM ${schema}.schema_migrations WHERE component = 'bus' ORDER BY version`,
+      )
+    ).rows.map((r) => `${r.version}@${r.applied_at.toISOString()}`);
+  try {
+    const files = await loadSqlFiles(sqlDir('bus'));
+    const first = await startNodes(2, prefix);
+    const once = await applied();
+    assert.equal(once.length, files.length, 'each bus file once');
+    await Promise.all(first.map((node) => node.close()));
+    const again = await startNodes(2, prefix);
+    await Promise.all(again.map((node) => node.close()));
+    assert.deepEqual(await applied(), once, 'nothing applied again');
+  } finally {
+    await dropSchema(admin, prefix);
+    await admin.end();
+  }
 });
