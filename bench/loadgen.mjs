@@ -174,14 +174,18 @@ function checkReceivers(expected) {
   let lost = 0;
   let dup = 0;
   let closed = 0;
+  let closedReason = null;
   for (const c of conns) {
     const e = expected(c);
     if (c.n < e) lost += e - c.n;
     else if (c.n > e) dup += c.n - e;
-    if (c.closed) closed++;
+    if (c.closed) {
+      closed++;
+      closedReason ??= c.closedByServer;
+    }
     c.n = 0;
   }
-  return { lost, dup, closed };
+  return { lost, dup, closed, closedReason };
 }
 
 async function fanout({ kind, groupSize, payload, count, warmup, windowMsgs, timeoutMs }) {

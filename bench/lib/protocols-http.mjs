@@ -28,8 +28,11 @@ export function closeHttpAgents() {
 /**
  * One HTTP request; resolves to {status, body} once the whole body is in. `timeoutMs` bounds it
  * (long polls pass a longer one); `track(req)` receives the request so that it can be aborted.
+ * A request that fails with ECONNRESET on a reused keep-alive socket (the server closed it as
+ * idle just then) is sent again once on a fresh one, as browsers do.
  */
-function request(ctx, method, path, local, { body, headers = {}, timeoutMs = TIMEOUT_MS, track } = {}) {
+function request(ctx, method, path, local, opts = {}, retried = false) {
+  const { body, headers = {}, timeoutMs = TIMEOUT_MS, track } = opts;
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: '127.0.0.1', port: ctx.port, path, method, agent: agentFor(local), headers },
@@ -41,7 +44,11 @@ function request(ctx, method, path, local, { body, headers = {}, timeoutMs = TIM
       },
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path.split('?')[0]} timeout`)));
-    req.on('error', reject);
+    req.on('error', (e) => {
+      if (!retried && req.reusedSocket && e.code === 'ECONNRESET' && !req.destroyedByUs)
+        resolve(request(ctx, method, path, local, opts, true));
+      else reject(e);
+    });
     track?.(req);
     if (body !== undefined) req.setHeader('Content-Length', Buffer.byteLength(body));
     req.end(body);
@@ -97,7 +104,10 @@ class HttpSession {
 
   terminate() {
     this.stopped = true;
-    for (const req of this.inflight) req.destroy();
+    for (const req of this.inflight) {
+      req.destroyedByUs = true;
+      req.destroy();
+    }
     this.inflight.clear();
   }
 }
