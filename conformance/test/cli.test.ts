@@ -45,7 +45,8 @@ async function startCli(args: string[], env: Record<string, string> = {}): Promi
     err += d;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 10_000);
+    // Bounded by a failure, not a timing: a loaded machine can take many seconds to start tsx.
+    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 45_000);
     const check = () => {
       const match = /^Now listening on: (http:\/\/\S+)$/m.exec(out);
       if (match) {
