@@ -85,7 +85,8 @@ describe('chat-web reconnects and falls back', () => {
 
     // "Reconnect now" skips the wait; the page catches up and sends the failed message once.
     await alice.page.context().unroute('**/hubs/chat/negotiate**');
-    await alice.page.getByTestId('reconnect-now').click();
+    // A DOM click: the page's own retry may win the race and hide the banner first (then it is a no-op).
+    await alice.page.getByTestId('reconnect-now').evaluate((button) => (button as HTMLButtonElement).click());
     await waitConnected(alice.page);
     await waitForTexts(alice.page, ['before', ...missed, 'sent while away'], 15_000);
     const seqs = await alice.page
