@@ -86,7 +86,7 @@ ${rows.join('\n')}
   }
   const big = bigSection(result);
   if (big) out.push(big);
-  return out.join('\n');
+  return out.length ? `${out.join('\n')}\n` : '';
 }
 
 function bigSection(result) {

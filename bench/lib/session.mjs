@@ -1,7 +1,7 @@
 // One session of one peer: fresh server process(es) and a fresh load generator, N clients, the
 // session's steps in order. Measured steps snapshot CPU time (every server node, the generator,
-// the machine, Redis when the harness runs its own) at the generator's window start and again
-// at its result.
+// the machine, and the backplane: the harness's redis-server or the session's PostgreSQL
+// backends) at the generator's window start and again at its result.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropPostgresSchema, postgresBackendPids, startRedis } from './backplanes.mjs';
