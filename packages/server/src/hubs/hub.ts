@@ -49,13 +49,13 @@ export abstract class Hub<TClient extends object = DynamicClientMethods> {
    */
   get invocationSignal(): AbortSignal {
     // The connection's signal is only made when asked for: most connections never need one.
-    return this.ownSignal ?? this.context.connectionAborted;
+    return this.#ownSignal ?? this.context.connectionAborted;
   }
   set invocationSignal(signal: AbortSignal) {
-    this.ownSignal = signal;
+    this.#ownSignal = signal;
   }
-  /** The invocation's own signal (a stream's), when it has one. */
-  private ownSignal: AbortSignal | undefined;
+  /** The invocation's own signal (a stream's), when it has one (an ES private name: no clash with a subclass's fields). */
+  #ownSignal: AbortSignal | undefined;
   /** Who is online, their connections, and the users of this hub's groups. */
   presence!: HubPresence;
   /** Ends connections from the server side: one, or all of a user's, on every node. */
