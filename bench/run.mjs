@@ -69,7 +69,7 @@ log(`perf instructions: ${perf.ok ? 'yes' : `no (${perf.why})`}`);
 const fdLimit = fdHardLimit();
 const maxConns = Math.min(20000, fdLimit - 500);
 // The 100k session: as many as the limit allows (a margin for the process's own descriptors).
-const bigConns = mode === 'quick' ? 1000 : Math.min(BIG, fdLimit - 500);
+const bigConns = mode === 'quick' ? 500 : Math.min(BIG, fdLimit - 500);
 const bigLimit =
   mode === 'full' && bigConns < BIG
     ? {
@@ -79,7 +79,7 @@ const bigLimit =
       }
     : null;
 log(`fd limit for children: ${fdLimit}; largest fan-out: ${maxConns} receivers; 100k session: ${bigConns}`);
-const QUIET_WAIT_MS = mode === 'quick' ? 2000 : 20000;
+const QUIET_WAIT_MS = mode === 'quick' ? 1000 : 20000;
 const MAX_RETRIES = Number(opt.retries ?? (mode === 'quick' ? 0 : 1));
 const runId = new Date().toISOString().replace(/[-:.TZ]/g, '');
 const h = createHarness({

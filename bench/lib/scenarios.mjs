@@ -139,7 +139,7 @@ export function scenarioTitles(
   t.broadcast_max = { ...t.broadcast_max, title: `One broadcast to ${big}${why}` };
   if (quick) {
     t.http_1k = { ...t.http_1k, title: 'Broadcast to 200 over SSE / long polling (HTTP transports)' };
-    t.cluster_5k = { ...t.cluster_5k, title: 'Broadcast to 1,000 across two nodes (500 each)' };
+    t.cluster_5k = { ...t.cluster_5k, title: 'Broadcast to 400 across two nodes (200 each)' };
   }
   if (maxConns < 20000) {
     const n = maxConns.toLocaleString('en-US');
@@ -205,7 +205,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
       },
     );
   const httpN = q ? 200 : 1000;
-  const clusterN = q ? 1000 : 5000;
+  const clusterN = q ? 400 : 5000;
   list.push(
     {
       name: 'msgpack-1k',
@@ -223,13 +223,13 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
       name: 'cluster',
       connections: clusterN,
       peers: CLUSTER_PEERS,
-      steps: [fanout('cluster_5k', clusterN, q ? 20_000 : 300_000)],
+      steps: [fanout('cluster_5k', clusterN, q ? 10_000 : 300_000)],
     },
     {
       // All handshakes, then idle with keep-alive, then exactly one broadcast to everyone. Full
       // runs do this session in the first repetition only (5 min idle per peer).
       name: '100k',
-      connections: q ? 1000 : bigConns,
+      connections: q ? 500 : bigConns,
       peers: IDLE_PEERS,
       maxReps: q ? undefined : 1,
       connectTimeoutMs: 900_000,
