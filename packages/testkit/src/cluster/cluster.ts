@@ -26,7 +26,7 @@ export interface ClusterOptions {
 
 /** Three nodes behind haproxy. */
 export interface Cluster {
-  /** The nodes, `node1`..`node3` (their haproxy server names and node ids). */
+  /** The nodes, `node1`..`node3` (their haproxy server names; node ids `node1-<tag>`...). */
   readonly nodes: readonly NodeProcess[];
   /** The load balancer. */
   readonly lb: Haproxy;
@@ -76,6 +76,7 @@ export async function nodeOf(connection: HubConnection): Promise<string> {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const prefix = options.prefix ?? `sb-cluster-${randomUUID()}:`;
   const jwtSecret = randomUUID();
+  const tag = randomUUID().slice(0, 8);
   const nodes: NodeProcess[] = [];
   const clients: HubConnection[] = [];
   let lb: Haproxy | undefined;
@@ -86,9 +87,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     const started = await Promise.all(
-      HAPROXY_SERVERS.map((nodeId, i) =>
+      HAPROXY_SERVERS.map((name, i) =>
         NodeProcess.start({
-          nodeId,
+          // Unique across clusters (a backend's application_name, a Redis client name).
+          nodeId: `${name}-${tag}`,
           backplane: options.nodeBackplane?.(i) ?? options.backplane,
           prefix,
           jwtSecret,

@@ -136,6 +136,7 @@ export function backplaneFaultSuite(
           leaseMs: options.leaseMs ?? 5_000,
           presenceGraceMs: 1_000,
         });
+        fault.bind?.(cluster.nodes.map((n) => n.nodeId));
         const parties = await startParties(cluster, false);
         await sleep(1_000);
         const atBegin = parties.map((p) => p.receiver.snapshot());

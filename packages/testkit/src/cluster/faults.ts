@@ -21,6 +21,8 @@ export interface BackplaneFault {
   readonly name: string;
   /** The backplane node `index` (0..2) is given. */
   spec(index: number): BackplaneSpec;
+  /** Told the node ids once the cluster runs (for faults that find a node's connections by it). */
+  bind?(nodeIds: readonly string[]): void;
   /** Puts the fault in effect. */
   begin(): Promise<void>;
   /** Ends it (the backplane is reachable again when this resolves). */

@@ -25,6 +25,14 @@ export {
 } from './numbered.js';
 export { OwnRedis } from './own-redis.js';
 export {
+  CLUSTER_POSTGRES_URL,
+  clusterSchema,
+  PSQL_PATH,
+  pgTerminateFault,
+  postgresClusterSetup,
+  psql,
+} from './postgres-setup.js';
+export {
   accepts,
   ChildHandle,
   findBinary,
