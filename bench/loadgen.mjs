@@ -323,9 +323,8 @@ async function verify({ payload }) {
 
 /**
  * Idle: nothing but keep-alive for `durationMs`. Where the protocol has a client ping, every
- * connection sends one each `pingEveryMs` (spread evenly over the interval; the first round
- * right away, which also arms the server's client timeout). Connections closed meanwhile count
- * as timeouts. `msgs` is the connection count, so CPU per "message" is per connection.
+ * connection sends one each `pingEveryMs`, spread evenly over the interval (a connection's first
+ * ping also arms the server's client timeout). Connections closed meanwhile count as timeouts. `msgs` is the connection count, so CPU per "message" is per connection.
  */
 async function idle({ durationMs, pingEveryMs = 15000 }) {
   const n = conns.length;
