@@ -55,6 +55,7 @@ export class PendingAcks {
 export class RemoteInvocations {
   private readonly byConnection = new Map<string, Map<string, string>>();
 
+  /** Records that `callerNode` waits for the Completion of `invocationId` from a local connection. */
   add(connectionId: string, invocationId: string, callerNode: string): void {
     let byId = this.byConnection.get(connectionId);
     if (!byId) {
