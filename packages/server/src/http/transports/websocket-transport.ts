@@ -23,8 +23,8 @@ const DIRECT_FRAME_MAX = 16 * 1024;
  * (pongs, the close frame), since `ws` writes synchronously too.
  */
 interface WsInternals {
-  readonly _socket: Socket | null;
-  readonly _sender: { readonly _state: number; readonly _queue: readonly unknown[] };
+  readonly _socket: Socket | null | undefined;
+  readonly _sender: { readonly _state?: number; readonly _queue?: readonly unknown[] } | undefined;
 }
 
 /**
@@ -119,7 +119,8 @@ export class WebSocketTransport implements ConnectionTransport {
       const internals = socket as unknown as WsInternals;
       const net = internals._socket;
       const sender = internals._sender;
-      if (net !== null && sender._state === 0 && sender._queue.length === 0) {
+      // Optional chaining: a `ws` whose internals differ falls back to its own send, never throws.
+      if (net != null && sender?._state === 0 && sender._queue?.length === 0) {
         net.write(shared ? sharedFrameOf(data, binary) : frameMessage(data, binary));
         return;
       }
