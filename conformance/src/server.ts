@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import {
+  createJsonLogger,
   HubServer,
   jwtBearerAuthenticator,
   type Logger,
@@ -109,6 +110,8 @@ export async function startConformanceServer(
   const lifetimeSeconds = options.tokenLifetimeSeconds ?? 5;
   const host = options.host ?? '127.0.0.1';
   let redirects = 0;
+  // One logger for the hubs and the backplane: a backplane error is logged, never silent.
+  const logger = options.logger ?? createJsonLogger('warn');
 
   // Loaded only when used: a server without it starts as fast as before.
   const postgres = options.postgres ? await import('@switchboard/backplane-postgres') : undefined;
@@ -133,7 +136,7 @@ export async function startConformanceServer(
           prefix: options.prefix ?? 'switchboard:',
           ...node,
           ...presenceTiming,
-          ...(options.logger ? { logger: options.logger } : {}),
+          logger,
         })
       : undefined;
   const hubs = new HubServer({
@@ -147,7 +150,7 @@ export async function startConformanceServer(
               hubName: path,
               prefix: `${options.prefix ?? 'switchboard:'}hubs:`,
               ...node,
-              ...(options.logger ? { logger: options.logger } : {}),
+              logger,
             }),
         }
       : {}),
@@ -159,7 +162,7 @@ export async function startConformanceServer(
               hubName: path,
               prefix: options.prefix ?? 'switchboard:',
               ...node,
-              ...(options.logger ? { logger: options.logger } : {}),
+              logger,
             });
             postgresManagers.push(manager);
             return manager;
@@ -167,7 +170,7 @@ export async function startConformanceServer(
         }
       : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
-    ...(options.logger ? { logger: options.logger } : {}),
+    logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
     ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
     ...(options.rateLimit !== undefined

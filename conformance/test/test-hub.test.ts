@@ -142,3 +142,15 @@ test('GetUserIdentifier is null for an anonymous connection', async () => {
 test('an unknown method is refused plainly', async () => {
   await assert.rejects(json.invoke('NoSuchMethod'), /Method does not exist/);
 });
+
+test('AddConnectionToGroup and RemoveConnectionFromGroup refuse a null connection id or group with an error', async () => {
+  await assert.rejects(json.invoke('AddConnectionToGroup', null, 'team'), /Parameter 'connectionId'/);
+  await assert.rejects(msgpack.invoke('RemoveConnectionFromGroup', null, 'team'), /Parameter 'connectionId'/);
+  await assert.rejects(json.invoke('AddConnectionToGroup', json.connectionId, null), /Parameter 'groupName'/);
+  // The connection still serves, and a valid call goes through.
+  await json.invoke('AddConnectionToGroup', json.connectionId, 'team');
+  const got = deferred<unknown>();
+  json.on('Send', (x) => got.resolve(x));
+  await msgpack.invoke('SendToGroup', 'team', 'to the team');
+  assert.equal(await got.promise, 'to the team');
+});

@@ -317,9 +317,23 @@ export interface GroupManager {
 export class DefaultGroupManager implements GroupManager {
   constructor(private readonly manager: HubLifetimeManager) {}
   add(connectionId: string, groupName: string): Promise<void> {
-    return this.manager.addToGroup(connectionId, groupName);
+    const invalid = checkGroupArguments(connectionId, groupName);
+    return invalid ? Promise.reject(invalid) : this.manager.addToGroup(connectionId, groupName);
   }
   remove(connectionId: string, groupName: string): Promise<void> {
-    return this.manager.removeFromGroup(connectionId, groupName);
+    const invalid = checkGroupArguments(connectionId, groupName);
+    return invalid ? Promise.reject(invalid) : this.manager.removeFromGroup(connectionId, groupName);
   }
+}
+
+/**
+ * A null, undefined or non-string connection id or group name is refused as the reference's
+ * `ArgumentNullException` is, instead of doing nothing (a client passing a `null` connection id,
+ * as the official client reports with skipNegotiation, gets an error back).
+ */
+function checkGroupArguments(connectionId: unknown, groupName: unknown): TypeError | undefined {
+  if (typeof connectionId !== 'string')
+    return new TypeError("Value cannot be null. (Parameter 'connectionId')");
+  if (typeof groupName !== 'string') return new TypeError("Value cannot be null. (Parameter 'groupName')");
+  return undefined;
 }
