@@ -17,10 +17,12 @@ import {
   type CloseConnectionOptions,
   type HubConnectionRef,
   type HubLifetimeManager,
+  LocalConnections,
+  PendingAcks,
+  RemoteInvocations,
   SerializedHubMessage,
 } from '@switchboard/server';
 import pg from 'pg';
-import { PendingAcks, RemoteInvocations } from './cluster-waits.js';
 import {
   decodeCompletion,
   deserializeMessage,
@@ -31,7 +33,6 @@ import {
   serializeMessage,
 } from './envelope.js';
 import { PostgresBackplaneError } from './errors.js';
-import { LocalConnections } from './local-connections.js';
 import { loadSqlFiles, migrate, quoteIdent, schemaFromPrefix, sqlDir } from './migrations.js';
 import { type BusRow, PostgresBus } from './postgres-bus.js';
 import type {
@@ -78,7 +79,13 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
   private readonly bus: PostgresBus;
   private readonly local = new LocalConnections();
   private readonly results = new ClientResultTracker();
-  private readonly acks = new PendingAcks();
+  private readonly acks = new PendingAcks(
+    (connectionId) =>
+      new PostgresBackplaneError(
+        'SB_ERR_BACKPLANE_PG_ACK_TIMEOUT',
+        `Timed out waiting for node acknowledgement of the group change of connection '${connectionId}'.`,
+      ),
+  );
   private readonly remoteInvocations = new RemoteInvocations();
   private readonly protocols: readonly HubProtocol[];
   private readonly byName: Map<string, HubProtocol>;

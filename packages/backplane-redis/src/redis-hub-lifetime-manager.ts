@@ -17,9 +17,11 @@ import {
   type CloseConnectionOptions,
   type HubConnectionRef,
   type HubLifetimeManager,
+  LocalConnections,
+  PendingAcks,
+  RemoteInvocations,
   SerializedHubMessage,
 } from '@switchboard/server';
-import { PendingAcks, RemoteInvocations } from './cluster-waits.js';
 import {
   deserializeMessage,
   type Envelope,
@@ -28,7 +30,6 @@ import {
   serializeMessage,
 } from './envelope.js';
 import { BackplaneError } from './errors.js';
-import { LocalConnections } from './local-connections.js';
 import { RedisBus } from './redis-bus.js';
 import type {
   RedisBackplaneCounters,
@@ -74,7 +75,13 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
   private readonly bus: RedisBus;
   private readonly local = new LocalConnections();
   private readonly results = new ClientResultTracker();
-  private readonly acks = new PendingAcks();
+  private readonly acks = new PendingAcks(
+    (connectionId) =>
+      new BackplaneError(
+        'SB_ERR_BACKPLANE_ACK_TIMEOUT',
+        `Timed out waiting for node acknowledgement of the group change of connection '${connectionId}'.`,
+      ),
+  );
   /** Invocations of callers on other nodes to this node's connections: connection → id → caller node. */
   private readonly remoteInvocations = new RemoteInvocations();
   private readonly protocols: readonly HubProtocol[];

@@ -75,6 +75,7 @@ export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hubs
 export { type RateLimit, type RateLimitOptions, rateLimitDefaults } from './hubs/rate-limiter.js';
 export type { UploadStream } from './hubs/upload-stream.js';
 export { ClientResultTracker } from './lifetime/client-result-tracker.js';
+export { PendingAcks, RemoteInvocations } from './lifetime/cluster-waits.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 export type {
   ClientInvocationOptions,
@@ -82,6 +83,7 @@ export type {
   HubConnectionRef,
   HubLifetimeManager,
 } from './lifetime/hub-lifetime-manager.js';
+export { LocalConnections, type LocalEntry } from './lifetime/local-connections.js';
 export { SerializedHubMessage } from './lifetime/serialized-hub-message.js';
 export {
   createJsonLogger,

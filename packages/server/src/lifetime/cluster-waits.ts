@@ -1,29 +1,26 @@
 /**
- * What a node keeps about other nodes: the acknowledgements of remote group changes it waits for,
- * and the invocations of callers on other nodes to its own connections. (Client results a node's
- * callers wait for are the server's ClientResultTracker.)
+ * What a scale-out node keeps about other nodes: the acknowledgements of remote group changes it
+ * waits for, and the invocations of callers on other nodes to its own connections (client results
+ * its own callers wait for are in `ClientResultTracker`). Shared by the backplanes.
  * @module
  */
-import { PostgresBackplaneError } from './errors.js';
 
 /** Acknowledgements a node waits for, by request number, each with a timeout. */
 export class PendingAcks {
+  /** @param timeoutError the error a wait rejects with when no acknowledgement came in time. */
+  constructor(private readonly timeoutError: (connectionId: string) => Error) {}
+
   private readonly pending = new Map<
     number,
     { resolve(): void; reject(e: unknown): void; timer: NodeJS.Timeout }
   >();
 
-  /** Waits for request `q`'s acknowledgement; rejects with SB_ERR_BACKPLANE_PG_ACK_TIMEOUT after timeoutMs. */
+  /** Waits for request `q`'s acknowledgement; rejects with the timeout error after timeoutMs. */
   wait(q: number, connectionId: string, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(q);
-        reject(
-          new PostgresBackplaneError(
-            'SB_ERR_BACKPLANE_PG_ACK_TIMEOUT',
-            `Timed out waiting for node acknowledgement of the group change of connection '${connectionId}'.`,
-          ),
-        );
+        reject(this.timeoutError(connectionId));
       }, timeoutMs);
       this.pending.set(q, { resolve, reject, timer });
     });
@@ -55,6 +52,7 @@ export class PendingAcks {
 export class RemoteInvocations {
   private readonly byConnection = new Map<string, Map<string, string>>();
 
+  /** Records that `callerNode` waits for the Completion of `invocationId` from a local connection. */
   add(connectionId: string, invocationId: string, callerNode: string): void {
     let byId = this.byConnection.get(connectionId);
     if (!byId) {

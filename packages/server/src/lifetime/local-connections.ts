@@ -1,9 +1,11 @@
 /**
- * This node's connections and its group and user indexes, with the writes of one send (the same
- * {@link SerializedHubMessage} to every local recipient, once each).
+ * A scale-out node's own connections and its group and user indexes, with the writes of one send
+ * (the same {@link SerializedHubMessage} to every local recipient, once each). The Redis and
+ * PostgreSQL backplanes both keep their local side in it.
  * @module
  */
-import type { CloseConnectionOptions, HubConnectionRef, SerializedHubMessage } from '@switchboard/server';
+import type { CloseConnectionOptions, HubConnectionRef } from './hub-lifetime-manager.js';
+import type { SerializedHubMessage } from './serialized-hub-message.js';
 
 /** What the node keeps per local connection. */
 export interface LocalEntry {
