@@ -32,6 +32,12 @@ export const backplaneRedisErrors = {
     surface:
       'Reported to the onError hook and counted (counters.lost); delivery goes on with the next message',
   },
+  SB_ERR_BACKPLANE_LOG_RESET: {
+    summary:
+      "After a reconnect, a channel's log no longer held the last entry the node had delivered and started anew (Redis restarted without persistence, or was flushed): messages Redis published just before and the node had not received live may be lost, and their number cannot be known.",
+    surface:
+      'Reported to the onError hook, logged at error level and counted (counters.logResets); delivery goes on with the new log',
+  },
   SB_ERR_BACKPLANE_CLOSED: {
     summary: 'The lifetime manager was closed while a group change or a client result was waiting.',
     surface: 'The waiting promise rejects with this code',

@@ -30,6 +30,11 @@ export interface BusCounters {
   queueOverflows: number;
   /** Reconnects of the pub/sub connection (each followed by a resubscribe and a catch-up). */
   reconnects: number;
+  /**
+   * Channel logs found emptied after a reconnect (Redis restarted without persistence, or was
+   * flushed): what Redis published before that and this node had not received cannot be replayed.
+   */
+  logResets: number;
   /** Errors reported to onError. */
   errors: number;
 }
@@ -56,6 +61,8 @@ interface ChannelState {
   busy: boolean;
   /** A reconnect happened during the catch-up: run it again. */
   again: boolean;
+  /** The next catch-up first checks that the log still holds `lastId` (set at each reconnect). */
+  verify: boolean;
   readonly pending: Buffer[];
   /** Settles once the first SUBSCRIBE and the tail read are done (or failed, reported). */
   ready: Promise<void>;
@@ -89,6 +96,7 @@ export class RedisBus {
     queued: 0,
     queueOverflows: 0,
     reconnects: 0,
+    logResets: 0,
     errors: 0,
   };
   private readonly pub: Redis;
@@ -192,6 +200,7 @@ export class RedisBus {
       again: false,
       pending: [],
       ready: Promise.resolve(),
+      verify: false,
     };
     this.channels.set(channel, state);
     if (this.sub.status !== 'ready') return;
@@ -268,10 +277,12 @@ export class RedisBus {
 
   private onSubReady(): void {
     if (this.closed) return;
-    if (this.subReadyBefore) this.counters.reconnects++;
+    const reconnect = this.subReadyBefore;
+    if (reconnect) this.counters.reconnects++;
     this.subReadyBefore = true;
     const names = [...this.channels.keys()];
     if (names.length === 0) return;
+    if (reconnect) for (const state of this.channels.values()) state.verify = true;
     this.sub.subscribe(...names).then(
       () => {
         for (const [name, state] of this.channels) void this.catchUp(name, state);
@@ -285,8 +296,9 @@ export class RedisBus {
     this.counters.bytesReceived += frame.length;
     const state = this.channels.get(channel);
     if (!state) return;
-    if (state.busy || state.lastId === undefined || state.pending.length > 0) {
-      // Behind a catch-up (running, or failed and waiting for Redis): keep the order.
+    if (state.busy || state.lastId === undefined || state.pending.length > 0 || state.verify) {
+      // Behind a catch-up (running, due after a reconnect, or failed and waiting for Redis): keep
+      // the order, and let the catch-up see the log as the reconnect found it first.
       state.pending.push(frame);
       if (!state.busy && state.lastId !== undefined) void this.catchUp(channel, state);
     } else this.process(channel, state, frame, false);
@@ -333,6 +345,10 @@ export class RedisBus {
           const tail = await this.pub.xrevrange(key, '+', '-', 'COUNT', 1);
           state.lastId ??= tail[0]?.[0] ?? '0-0';
         } else {
+          if (state.verify) {
+            await this.checkLogKept(channel, key, state.lastId);
+            state.verify = false; // kept when the check failed: the next catch-up checks again
+          }
           const from = state.lastId === '0-0' ? '-' : `(${state.lastId}`;
           for (const [idBuf, fields] of await this.pub.xrangeBuffer(key, from, '+')) {
             if (this.channels.get(channel) !== state) return;
@@ -378,6 +394,37 @@ export class RedisBus {
     } catch (error) {
       this.report('SB_ERR_BACKPLANE_REDIS', `handling a message of ${channel}`, error);
     }
+  }
+
+  /**
+   * After a reconnect: whether the channel's log still holds the last entry this node delivered.
+   * When it does not, and the log is empty or starts with an entry that names no previous one, the
+   * log was started anew (Redis restarted without persistence, or was flushed): entries published
+   * before that and not received live are gone without a trace of their number, so the node
+   * reports the reset (`SB_ERR_BACKPLANE_LOG_RESET`, `counters.logResets`) instead of staying
+   * silent. A log merely trimmed past `lastId` is the replay-gap rule's case, and an entry older
+   * than `maxAgeMs` (by Redis's clock) may have gone with an idle log's expiry: neither is a reset.
+   * A flush that no reconnect follows is not seen here.
+   */
+  private async checkLogKept(channel: string, key: string, lastId: string): Promise<void> {
+    if (lastId === '0-0') {
+      // Nothing was delivered before: only an emptied log that had entries is a reset, and
+      // nothing tells it apart from one that never had any. Nothing to check.
+      return;
+    }
+    if ((await this.pub.xrange(key, lastId, lastId)).length > 0) return;
+    // An entry older than the window may have left with an idle log's expiry: not a reset.
+    const [seconds, micros] = await this.pub.time();
+    const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    if (Number(lastId.split('-')[0]) < nowMs - this.options.maxAgeMs) return;
+    const first = await this.pub.xrangeBuffer(key, '-', '+', 'COUNT', 1);
+    const prev = first[0] ? (field(first[0][1], 'v')?.toString() ?? '') : '';
+    if (first.length > 0 && prev !== '') return; // trimmed: the gap rule counts what is missing
+    this.counters.logResets++;
+    this.report(
+      'SB_ERR_BACKPLANE_LOG_RESET',
+      `${channel}: the log no longer holds ${lastId} and starts anew (Redis restarted without persistence or was flushed); sends published before that and not received live cannot be replayed`,
+    );
   }
 
   private reportLoss(channel: string, from: string, to: string): void {

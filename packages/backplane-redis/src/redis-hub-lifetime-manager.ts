@@ -111,7 +111,9 @@ export class RedisHubLifetimeManager implements HubLifetimeManager {
       maxQueuedPublishes: options.maxQueuedPublishes ?? 10_000,
       onError: (error) => {
         const lossy =
-          error.code === 'SB_ERR_BACKPLANE_REPLAY_GAP' || error.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW';
+          error.code === 'SB_ERR_BACKPLANE_REPLAY_GAP' ||
+          error.code === 'SB_ERR_BACKPLANE_QUEUE_OVERFLOW' ||
+          error.code === 'SB_ERR_BACKPLANE_LOG_RESET';
         const fields = { code: error.code, message: error.message, nodeId: this.nodeId, hubName };
         if (lossy) options.logger?.error('backplane.error', fields);
         else options.logger?.warn('backplane.error', fields);

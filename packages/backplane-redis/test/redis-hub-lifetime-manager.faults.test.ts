@@ -140,7 +140,10 @@ test('three nodes send while their connections are cut: every receiver gets ever
       }
     }
     assert.ok(nodes[0]!.counters.reconnects >= 1 && nodes[1]!.counters.reconnects >= 1);
-    for (const node of nodes) assert.equal(node.counters.lost, 0);
+    for (const node of nodes) {
+      assert.equal(node.counters.lost, 0);
+      assert.equal(node.counters.logResets, 0, 'a cut connection is no log reset: the log was kept');
+    }
   } finally {
     admin.disconnect();
     await closeNodes(nodes, prefix);

@@ -9,8 +9,10 @@
 //   replayed: its log went with the restart. The test allows such a loss only for the messages a
 //   receiver had not yet received when SIGTERM was sent (it records that point), and prints how
 //   many it saw. Nothing is ever allowed twice or out of order.
-//   Such a loss is not counted in `counters.lost`: the new log starts empty, so the first entry
-//   after the restart carries no previous id and no gap can be seen (see docs/scale-out.md).
+//   Such a loss has no number (the new log starts empty, so the first entry after the restart
+//   carries no previous id), but it is never silent: after reconnecting, every node finds that
+//   the group's log no longer holds the last entry it delivered and starts anew, and reports
+//   SB_ERR_BACKPLANE_LOG_RESET (`counters.logResets`).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -245,16 +247,18 @@ test('Redis restarts (no persistence) while three nodes send: sends queued while
     t.diagnostic(
       `sent ${count} per node (${sentWhileDown} while Redis was down); ` +
         `in flight at the stop and lost with the log: ${lostAtStop} (member, message) pairs; ` +
-        `counters: ${nodes.map((n) => JSON.stringify({ q: n.counters.queued, r: n.counters.reconnects, rp: n.counters.replayed, d: n.counters.duplicatesDropped, l: n.counters.lost })).join(' ')}`,
+        `counters: ${nodes.map((n) => JSON.stringify({ q: n.counters.queued, r: n.counters.reconnects, rp: n.counters.replayed, d: n.counters.duplicatesDropped, l: n.counters.lost, lr: n.counters.logResets })).join(' ')}`,
     );
     for (const node of nodes) {
       assert.equal(node.counters.queueOverflows, 0, 'the queue (1 000) was never full');
       assert.ok(node.counters.reconnects >= 1, 'the pub/sub connection came back');
+      assert.ok(node.counters.logResets >= 1, "the group log's reset was seen and counted");
     }
     assert.ok(
-      errors.every((code) => code === 'SB_ERR_BACKPLANE_REDIS'),
-      `only connection errors reported: ${[...new Set(errors)]}`,
+      errors.every((code) => code === 'SB_ERR_BACKPLANE_REDIS' || code === 'SB_ERR_BACKPLANE_LOG_RESET'),
+      `only connection errors and the log reset reported: ${[...new Set(errors)]}`,
     );
+    assert.ok(errors.includes('SB_ERR_BACKPLANE_LOG_RESET'), 'the reset reached onError');
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
     await redis.dispose();
