@@ -89,6 +89,8 @@ const BATCH = 256;
 const READ_LIMIT = 1_000;
 const SEEN_LIMIT = 10_000;
 const MAX_BACKOFF_MS = 2_000;
+/** A joined channel's start position before the read that sets it to the head it finds. */
+const FROM_HEAD = -1;
 
 /** The pool, the LISTEN connection and the delivery rules of one node and hub. */
 export class PostgresBus {
@@ -109,8 +111,13 @@ export class PostgresBus {
     lagRows: 0,
   };
   private readonly channels = new Map<string, number>();
-  /** Channels read since the position given, not yet read by a read that knew them. */
+  /**
+   * Channels read since the position given, not yet read by a read that knew them; `FROM_HEAD`
+   * for a channel joined while the position lagged (see {@link subscribe}).
+   */
   private readonly joined = new Map<string, number>();
+  /** Notifications were ignored since the last read began: the position may lag the log's head. */
+  private behind = false;
   private readonly queue: QueuedPublish[] = [];
   private readonly seen = new Set<string>();
   private readonly s: string;
@@ -178,7 +185,13 @@ export class PostgresBus {
     this.channels.set(channel, refs + 1);
     // A read already under way may move the position past rows of this channel without them:
     // the next read reads this channel from the position as it is now.
-    if (refs === 0 && this.cursor !== undefined) this.joined.set(channel, this.cursor);
+    // When wake-ups for other channels were ignored, the position lags the log: reading the new
+    // channel from it would deliver rows sent before the join. It then starts from the head that
+    // the next read finds (at once: a read is started now).
+    if (refs === 0 && this.cursor !== undefined) {
+      this.joined.set(channel, this.behind ? FROM_HEAD : this.cursor);
+      if (this.behind) void this.read();
+    }
   }
 
   /** Drops one reference to a channel. */
@@ -297,6 +310,7 @@ export class PostgresBus {
     if (message.channel !== this.options.notifyChannel) return;
     if (message.payload !== '*' && !this.concerns(message.payload ?? '')) {
       this.counters.notificationsIgnored++;
+      this.behind = true;
       return;
     }
     void this.read();
@@ -344,10 +358,11 @@ export class PostgresBus {
     if (!client || this.cursor === undefined) return;
     const replay = this.replaying;
     let cursor: number = this.cursor;
+    this.behind = false;
     try {
       for (;;) {
         await this.readJoined(client, cursor, replay);
-        const channels = [...this.channels.keys()];
+        const channels = [...this.channels.keys()].filter((c) => this.joined.get(c) !== FROM_HEAD);
         this.counters.reads++;
         const result: pg.QueryResult<LogRow> = await client.query<LogRow>(
           `SELECT h.head, h.trimmed_to, m.id, m.target, m.excluded, m.payload
@@ -386,6 +401,8 @@ export class PostgresBus {
         this.counters.lagRows = Math.max(0, head - cursor);
         if (!full) break;
       }
+      // Channels joined while the position lagged start here, at the head this read reached.
+      for (const [channel, since] of this.joined) if (since === FROM_HEAD) this.joined.set(channel, cursor);
       if (replay) this.replaying = false;
     } catch (error) {
       // The LISTEN connection went away mid-read: its 'error' reconnects, then this runs again.
@@ -398,9 +415,9 @@ export class PostgresBus {
    * position at its subscription up to `upTo`, before anything newer is delivered.
    */
   private async readJoined(client: pg.Client, upTo: number, replay: boolean): Promise<void> {
-    if (this.joined.size === 0) return;
-    const joined = new Map(this.joined);
-    this.joined.clear();
+    const joined = new Map([...this.joined].filter(([, since]) => since !== FROM_HEAD));
+    if (joined.size === 0) return;
+    for (const channel of joined.keys()) this.joined.delete(channel);
     const from = Math.min(...joined.values());
     if (from >= upTo) return;
     try {

@@ -252,6 +252,31 @@ test('a node reads only the channels its connections need', async (t) => {
   }
 });
 
+test('a group joined on a node whose position lagged (its wake-ups ignored) gets what is sent after the join, never the rows before', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const nodes = await startNodes(3, prefix);
+  try {
+    const [a, b, c] = nodes as [PostgresHubLifetimeManager, ...PostgresHubLifetimeManager[]];
+    const member = new RecordingConnection('member', 'ann');
+    const late = new RecordingConnection('late', 'bob');
+    await a.onConnected(member);
+    await c!.onConnected(late);
+    await a.addToGroup('member', 'room');
+    for (let i = 0; i < 10; i++) await b!.sendGroup('room', 'm', [`before-${i}`]);
+    await until(() => member.frames.length === 10, 'the member to get the first 10');
+    // No settle here: it would make node c read up to the head. Node c only ignored wake-ups.
+    await until(() => c!.counters.notificationsIgnored > 0, 'node c to ignore wake-ups');
+    await c!.addToGroup('late', 'room');
+    await b!.sendGroup('room', 'm', ['after']);
+    await until(() => late.frames.length >= 1, 'the late joiner to get the send after its join');
+    await settle(nodes);
+    assert.deepEqual(late.tags(), ['after'], 'nothing from before the join');
+  } finally {
+    await closeNodes(nodes, prefix);
+  }
+});
+
 test('a node cut off past its lease is taken as gone: group changes for its connections resolve and client invocations fail at once', async (t) => {
   if (!(await requirePostgres(t))) return;
   const prefix = uniquePrefix();
