@@ -215,6 +215,42 @@ describe('maximumParallelInvocationsPerClient', () => {
     }
   });
 
+  test('thousands of synchronous calls queued behind a slow one all complete, in order', async () => {
+    // A call that returns a plain value completes synchronously and starts the next queued one;
+    // the queue is worked off in a loop, not by recursion, which would overflow the stack here.
+    events.length = 0;
+    active = 0;
+    gate = deferred();
+    const server = await startTestServer((hubs) => hubs.mapHub('/slow', SlowHub), {
+      maximumParallelInvocationsPerClient: 1,
+      maxWebSocketFrameSize: 4 * 1024 * 1024,
+    });
+    try {
+      const raw = await RawClient.connect(`${server.baseUrl}/slow`);
+      const count = 20_000;
+      const frames = [JSON.stringify({ type: 1, invocationId: 's', target: 'slow', arguments: ['s'] })];
+      for (let i = 0; i < count; i++) {
+        frames.push(JSON.stringify({ type: 1, invocationId: `q${i}`, target: 'ok', arguments: [] }));
+      }
+      raw.sendRaw(`${frames.join('\x1e')}\x1e`); // one WebSocket frame: all parsed in one go
+      await waitFor(() => active === 1, 5_000, 'the slow call to start');
+      assert.equal(raw.ofType(MessageType.Completion).length, 0, 'the queue waits for the slot');
+      gate.resolve();
+      await waitFor(
+        () => raw.ofType(MessageType.Completion).length === count + 1,
+        20_000,
+        'every Completion',
+      );
+      const ids = raw.ofType(MessageType.Completion).map((m) => (m as CompletionMessage).invocationId);
+      assert.deepEqual(ids, ['s', ...Array.from({ length: count }, (_, i) => `q${i}`)]);
+      assert.equal(raw.isClosed, false);
+      raw.close();
+      await raw.waitForClose();
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a result that cannot be serialized gets an error Completion and frees the slot', async () => {
     const server = await startTestServer((hubs) => {
       hubs.mapHub('/slow', SlowHub);

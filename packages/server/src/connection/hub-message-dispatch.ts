@@ -202,38 +202,66 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
     }
   }
 
-  /** Runs an Invocation in the slot it took; the method gives the slot back while it awaits client results. */
+  /**
+   * Runs an Invocation in the slot it took; the method gives the slot back while it awaits client
+   * results. A call that completes synchronously writes its Completion at once (no promise).
+   */
   private runInvocation(message: InvocationMessage): void {
     const slot = new InvocationSlotHandle(
       () => this.slots.take(),
       () => this.invocationDone(),
     );
     const uploads = this.streams.uploadsOf(message);
-    this.env.dispatcher.invoke(this, message, { slot, uploads }).then(
-      (completion) => {
-        try {
+    const completion = this.env.dispatcher.invoke(this, message, { slot, uploads });
+    if (completion instanceof Promise) {
+      completion.then(
+        (done) => this.invocationEnded(message, slot, done),
+        (error: unknown) => {
+          this.env.logger.error('invocation.dispatch_failed', {
+            hub: this.env.hubPath,
+            error: error as Error,
+          });
           this.streams.close(message);
-          if (completion) this.writeCompletion(completion, message.target);
-        } finally {
-          // Whatever happened to the Completion, the slot must free up, or the connection hangs.
           slot.finish();
-        }
-      },
-      (error) => {
-        this.env.logger.error('invocation.dispatch_failed', { hub: this.env.hubPath, error: error as Error });
-        this.streams.close(message);
-        slot.finish();
-      },
-    );
+        },
+      );
+    } else {
+      this.invocationEnded(message, slot, completion);
+    }
+  }
+
+  private invocationEnded(
+    message: InvocationMessage,
+    slot: InvocationSlotHandle,
+    completion: CompletionMessage | undefined,
+  ): void {
+    try {
+      this.streams.close(message);
+      if (completion) this.writeCompletion(completion, message.target);
+    } finally {
+      // Whatever happened to the Completion, the slot must free up, or the connection hangs.
+      slot.finish();
+    }
   }
 
   private invocationDone(): void {
     // A method that gave its slot back for a client result takes it first.
-    if (!this.slots.free() || this.state !== 'connected') return;
+    const slots = this.slots;
+    if (!slots.free() || this.state !== 'connected') return;
+    // Calls that complete synchronously come back here from inside the loop below: the loop
+    // starts the next one, so a long queue never deepens the stack.
+    if (slots.startingQueued) return;
     const pending = this.pendingInvocations;
-    if (pending === undefined || pending.length === 0 || !this.slots.tryTake()) return;
-    this.runInvocation(pending.shift()!);
-    if (pending.length === 0) this.resumeReading();
+    if (pending === undefined || pending.length === 0) return;
+    slots.startingQueued = true;
+    try {
+      while (pending.length > 0 && this.state === 'connected' && slots.tryTake()) {
+        this.runInvocation(pending.shift()!);
+        if (pending.length === 0) this.resumeReading();
+      }
+    } finally {
+      slots.startingQueued = false;
+    }
   }
 
   /** Hands a Completion to the lifetime manager: the answer to a client result this server awaits. */

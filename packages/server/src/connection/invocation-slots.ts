@@ -13,6 +13,8 @@ import type { InvocationSlot } from '../hubs/client-proxy.js';
 export class InvocationSlots {
   private active = 0;
   private readonly waiters: (() => void)[] = [];
+  /** The connection is starting queued invocations (guards against re-entry from their ends). */
+  startingQueued = false;
 
   constructor(
     private readonly limit: number,

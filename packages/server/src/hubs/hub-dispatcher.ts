@@ -26,6 +26,20 @@ import type { HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
 import { enumerate, isAsyncIterable } from './stream-enumeration.js';
 import type { UploadStream } from './upload-stream.js';
 
+/** How a call went: the method's value, or the Completion of a call that was refused or threw. */
+type Outcome =
+  | { readonly started: true; readonly value: unknown }
+  | { readonly started: false; readonly completion: CompletionMessage | undefined };
+
+/** True for a promise or any other thenable, which `await` would adopt. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 /** Everything a {@link HubDispatcher} needs from the mapped hub. */
 export interface HubDispatcherOptions {
   readonly hubPath: string;
@@ -67,7 +81,8 @@ export interface StreamInvocationScope extends InvocationScope {
  */
 export class HubDispatcher {
   private readonly groupManager: GroupManager;
-  private readonly invokeChain: (invocation: HubInvocationContext) => Promise<unknown>;
+  /** The filters around a method call; undefined without any (the method is called directly). */
+  private readonly invokeChain: ((invocation: HubInvocationContext) => Promise<unknown>) | undefined;
   private readonly connectedChain: (context: HubLifetimeContext) => Promise<void>;
   private readonly disconnectedChain: (
     context: HubLifetimeContext,
@@ -80,10 +95,15 @@ export class HubDispatcher {
     this.connections = createHubConnections(config.manager);
     this.groupManager = new DefaultGroupManager(config.manager);
     const filters = config.options.filters;
-    let invoke = async (invocation: HubInvocationContext): Promise<unknown> => {
-      const method = config.descriptor.find(invocation.methodName)!;
-      return method.invoke.apply(invocation.hub, invocation.arguments);
-    };
+    // Without filters a method is called directly (see run()); with some, the innermost `next`
+    // is async, as filters expect a promise from it.
+    let invoke: ((invocation: HubInvocationContext) => Promise<unknown>) | undefined;
+    if (filters.some((filter) => filter.invokeMethod)) {
+      invoke = async (invocation: HubInvocationContext): Promise<unknown> => {
+        const method = config.descriptor.find(invocation.methodName)!;
+        return method.invoke.apply(invocation.hub, invocation.arguments);
+      };
+    }
     let connected = async (context: HubLifetimeContext): Promise<void> => {
       await context.hub.onConnected();
     };
@@ -94,7 +114,7 @@ export class HubDispatcher {
     for (let i = filters.length - 1; i >= 0; i--) {
       const filter = filters[i]!;
       if (filter.invokeMethod) {
-        const next = invoke;
+        const next = invoke!;
         invoke = (invocation) => filter.invokeMethod!(invocation, next);
       }
       if (filter.onConnected) {
@@ -159,32 +179,40 @@ export class HubDispatcher {
   /**
    * Runs one Invocation. Returns the Completion to send for a blocking call, undefined for a
    * non-blocking one (whose errors are logged, never sent: signalr-protocol.md 13.2).
+   *
+   * Synchronous when the whole call is: no authorization policy or argument schema, no filter, and
+   * a method that returns a plain value (or throws). Otherwise a promise. Never throws.
    */
-  async invoke(
+  invoke(
     connection: HubCallerContext,
     message: InvocationMessage,
     scope: InvocationScope = {},
-  ): Promise<CompletionMessage | undefined> {
-    const { invocationId } = message;
+  ): CompletionMessage | undefined | Promise<CompletionMessage | undefined> {
     const started = this.config.time.now();
-    let ok = false;
-    try {
-      const outcome = await this.start(connection, message, false, scope);
-      if (!outcome.started) return outcome.completion;
-      ok = true;
-      const result = outcome.value;
-      if (invocationId === undefined) return undefined;
-      return result === undefined
-        ? { type: MessageType.Completion, invocationId, hasResult: false }
-        : { type: MessageType.Completion, invocationId, hasResult: true, result };
-    } finally {
-      this.config.metrics.invocationCompleted(
-        this.config.hubPath,
-        message.target,
-        ok,
-        this.config.time.now() - started,
-      );
-    }
+    const outcome = this.start(connection, message, false, scope);
+    if (outcome instanceof Promise) return outcome.then((done) => this.invoked(message, done, started));
+    return this.invoked(message, outcome, started);
+  }
+
+  /** The Completion of a finished Invocation, counted in the metrics. */
+  private invoked(
+    message: InvocationMessage,
+    outcome: Outcome,
+    started: number,
+  ): CompletionMessage | undefined {
+    this.config.metrics.invocationCompleted(
+      this.config.hubPath,
+      message.target,
+      outcome.started,
+      this.config.time.now() - started,
+    );
+    if (!outcome.started) return outcome.completion;
+    const { invocationId } = message;
+    if (invocationId === undefined) return undefined;
+    const result = outcome.value;
+    return result === undefined
+      ? { type: MessageType.Completion, invocationId, hasResult: false }
+      : { type: MessageType.Completion, invocationId, hasResult: true, result };
   }
 
   /**
@@ -239,38 +267,20 @@ export class HubDispatcher {
 
   /**
    * Binds and runs the method through the filters: its return value, or the Completion of a call
-   * that was refused or threw (undefined for a non-blocking one).
+   * that was refused or threw (undefined for a non-blocking one). Synchronous as long as binding
+   * and the method are; never throws.
    */
-  private async start(
+  private start(
     connection: HubCallerContext,
     message: InvocationMessage | StreamInvocationMessage,
     streaming: boolean,
     scope: InvocationScope,
-  ): Promise<
-    { started: true; value: unknown } | { started: false; completion: CompletionMessage | undefined }
-  > {
-    const { invocationId, target } = message;
-    const failed = (error: unknown) => {
-      this.logFailure('invocation.failed', connection, target, error);
-      return {
-        started: false as const,
-        completion: this.completion(
-          invocationId,
-          buildErrorMessage(
-            `An unexpected error occurred invoking '${target}' on the server.`,
-            error,
-            this.config.options.enableDetailedErrors,
-          ),
-          error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
-        ),
-      };
-    };
+  ): Outcome | Promise<Outcome> {
     let method: HubMethodDescriptor | undefined;
-    let args: unknown[];
-    let hub: Hub<object>;
+    let bound: unknown[] | Promise<unknown[]>;
     try {
-      method = this.config.descriptor.find(target);
-      args = await bindArguments(
+      method = this.config.descriptor.find(message.target);
+      bound = bindArguments(
         connection,
         message,
         method,
@@ -278,33 +288,93 @@ export class HubDispatcher {
         scope.uploads ?? [],
         this.config.options.enableDetailedErrors,
       );
-      hub = this.createHub(connection, scope);
     } catch (error) {
-      if (!(error instanceof InvocationRejected)) {
-        // Hub code that failed outside the method itself (the hub's constructor, an authorization
-        // policy): the caller still gets its one Completion, as ASP.NET's dispatcher does.
-        return failed(error);
-      }
-      this.config.logger.debug('invocation.rejected', {
-        hub: this.config.hubPath,
-        connectionId: connection.connectionId,
-        target,
-        code: error.code,
-      });
-      return { started: false, completion: this.completion(invocationId, error.message, error.code) };
+      return this.refused(connection, message, error);
     }
+    if (bound instanceof Promise) {
+      return bound.then(
+        (args) => this.run(connection, message, method!, args, scope),
+        (error: unknown) => this.refused(connection, message, error),
+      );
+    }
+    return this.run(connection, message, method!, bound, scope);
+  }
+
+  /** Creates the hub and calls the method, through the filters when there are any. */
+  private run(
+    connection: HubCallerContext,
+    message: InvocationMessage | StreamInvocationMessage,
+    method: HubMethodDescriptor,
+    args: unknown[],
+    scope: InvocationScope,
+  ): Outcome | Promise<Outcome> {
+    let value: unknown;
     try {
-      const value = await this.invokeChain({
-        hubPath: this.config.hubPath,
-        hub,
-        context: connection,
-        methodName: method!.name,
-        arguments: args,
-      });
-      return { started: true, value };
+      const hub = this.createHub(connection, scope);
+      const chain = this.invokeChain;
+      value =
+        chain === undefined
+          ? method.invoke.apply(hub, args)
+          : chain({
+              hubPath: this.config.hubPath,
+              hub,
+              context: connection,
+              methodName: method.name,
+              arguments: args,
+            });
     } catch (error) {
-      return failed(error);
+      // Hub code that failed (the hub's constructor, the method itself): the caller still gets
+      // its one Completion, as ASP.NET's dispatcher does.
+      return this.failed(connection, message, error);
     }
+    if (isThenable(value)) {
+      return Promise.resolve(value).then(
+        (settled): Outcome => ({ started: true, value: settled }),
+        (error: unknown) => this.failed(connection, message, error),
+      );
+    }
+    return { started: true, value };
+  }
+
+  /** A call refused before it ran: the binding's own text, else a failure like the method's. */
+  private refused(
+    connection: HubCallerContext,
+    message: InvocationMessage | StreamInvocationMessage,
+    error: unknown,
+  ): Outcome {
+    if (!(error instanceof InvocationRejected)) {
+      // Hub code that failed outside the method itself (an authorization policy).
+      return this.failed(connection, message, error);
+    }
+    this.config.logger.debug('invocation.rejected', {
+      hub: this.config.hubPath,
+      connectionId: connection.connectionId,
+      target: message.target,
+      code: error.code,
+    });
+    return { started: false, completion: this.completion(message.invocationId, error.message, error.code) };
+  }
+
+  /** The Completion of a call that threw: the reference's text, detailed when configured. */
+  private failed(
+    connection: HubCallerContext,
+    message: InvocationMessage | StreamInvocationMessage,
+    error: unknown,
+  ): Outcome {
+    const { invocationId, target } = message;
+    this.logFailure('invocation.failed', connection, target, error);
+    return {
+      started: false,
+      completion: this.completion(
+        invocationId,
+        buildErrorMessage(
+          `An unexpected error occurred invoking '${target}' on the server.`,
+          error,
+          this.config.options.enableDetailedErrors,
+        ),
+        error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
+      ),
+    };
   }
 
   private completion(
