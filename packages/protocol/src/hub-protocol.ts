@@ -11,6 +11,12 @@ export interface ParseOptions {
    * raise `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`. Default: no limit.
    */
   maxMessageSize?: number;
+  /**
+   * The caller guarantees that `input` is valid UTF-8 (text WebSocket messages, which the
+   * WebSocket layer has validated): a text protocol may skip its own check. Binary protocols
+   * ignore it. Default: false.
+   */
+  utf8Validated?: boolean;
 }
 
 /** What {@link HubProtocol.parseMessages} found in a buffer. */

@@ -17,8 +17,15 @@ import {
   type StreamItemMessage,
 } from './hub-messages.js';
 import type { HubProtocol, ParseOptions, ParseResult, TransferFormat } from './hub-protocol.js';
-import { type JsonObject, parseJsonObject, readInt32, readInt64, readString } from './json-reading.js';
-import { parseTextMessages, RECORD_SEPARATOR_CHAR } from './text-message-format.js';
+import {
+  type JsonObject,
+  parseJsonObject,
+  parseJsonText,
+  readInt32,
+  readInt64,
+  readString,
+} from './json-reading.js';
+import { forEachTextMessage, parseTextMessages, RECORD_SEPARATOR_CHAR } from './text-message-format.js';
 
 const CODE = 'SB_ERR_PROTOCOL_INVALID_MESSAGE';
 
@@ -87,7 +94,22 @@ function readHeaders(value: unknown): MessageHeaders {
  * (section 10.3). Checks apply whatever the message type, as in the reference.
  */
 function readFields(object: JsonObject): JsonFields {
-  const fields: JsonFields = { allowReconnect: false, hasResult: false, hasItem: false };
+  // Every field in the literal: one object shape, no properties added (and no backing store) later.
+  const fields: JsonFields = {
+    type: undefined,
+    invocationId: undefined,
+    target: undefined,
+    error: undefined,
+    allowReconnect: false,
+    hasResult: false,
+    result: undefined,
+    hasItem: false,
+    item: undefined,
+    arguments: undefined,
+    streamIds: undefined,
+    headers: undefined,
+    sequenceId: undefined,
+  };
   for (const key of Object.keys(object)) {
     const value = object[key];
     switch (key) {
@@ -160,13 +182,11 @@ function bindMessage(fields: JsonFields): HubMessage | null {
     case MessageType.Invocation: {
       if (fields.target === undefined || fields.target === '') throw missing('target');
       if (fields.arguments === undefined) throw missing('arguments');
-      const message: InvocationMessage = {
-        type: MessageType.Invocation,
-        target: fields.target,
-        arguments: fields.arguments,
-      };
       // An empty id means a non-blocking call, as in the reference (string.IsNullOrEmpty).
-      if (invocationId) message.invocationId = invocationId;
+      // Each shape as one literal: no property added afterwards on the common path.
+      const message: InvocationMessage = invocationId
+        ? { type: MessageType.Invocation, invocationId, target: fields.target, arguments: fields.arguments }
+        : { type: MessageType.Invocation, target: fields.target, arguments: fields.arguments };
       return withExtras(message, fields, true);
     }
     case MessageType.StreamInvocation:
@@ -267,6 +287,10 @@ function messageText(message: HubMessage): string {
     case MessageType.StreamItem:
       return `{"type":2${headersPart(message.headers)}${invocationIdPart(message.invocationId)},"item":${value(message.item)}}`;
     case MessageType.Completion: {
+      // The common Completion (no headers, a result) in one template: no intermediate strings.
+      if (message.headers === undefined && message.invocationId && !message.error && message.hasResult) {
+        return `{"type":3,"invocationId":${JSON.stringify(message.invocationId)},"result":${value(message.result)}}`;
+      }
       const head = `{"type":3${headersPart(message.headers)}${invocationIdPart(message.invocationId)}`;
       if (message.error) return `${head},"error":${JSON.stringify(message.error)}}`;
       if (message.hasResult) return `${head},"result":${value(message.result)}}`;
@@ -322,8 +346,16 @@ export class JsonHubProtocol implements HubProtocol {
    * @throws ProtocolError `SB_ERR_PROTOCOL_INVALID_MESSAGE` or `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`.
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult {
-    const { payloads, consumed } = parseTextMessages(input, options?.maxMessageSize);
     const messages: HubMessage[] = [];
+    if (options?.utf8Validated === true && Buffer.isBuffer(input)) {
+      // Known-good UTF-8: each message decoded straight from its byte range, no views, no check.
+      const consumed = forEachTextMessage(input, options.maxMessageSize, (start, end) => {
+        const message = bindMessage(readFields(parseJsonText(input.toString('utf8', start, end), CODE)));
+        if (message !== null) messages.push(message);
+      });
+      return { messages, consumed };
+    }
+    const { payloads, consumed } = parseTextMessages(input, options?.maxMessageSize);
     for (const payload of payloads) {
       const { object } = parseJsonObject(payload, CODE);
       const message = bindMessage(readFields(object));

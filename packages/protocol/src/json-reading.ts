@@ -55,6 +55,14 @@ export function parseJsonObject(
 ): { object: JsonObject; text: string } {
   if (!isUtf8(payload)) throw new ProtocolError(code, 'Error reading JSON.');
   const text = utf8Text(payload);
+  return { object: parseJsonText(text, code), text };
+}
+
+/**
+ * {@link parseJsonObject} for text already decoded from bytes known to be valid UTF-8: the same
+ * errors for invalid JSON and for a top-level value that is not an object.
+ */
+export function parseJsonText(text: string, code: ProtocolErrorCode): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -67,7 +75,7 @@ export function parseJsonObject(
       `Unexpected JSON Token Type '${jsonTokenName(value)}'. Expected a JSON Object.`,
     );
   }
-  return { object: value as JsonObject, text };
+  return value as JsonObject;
 }
 
 const INT32_MIN = -(2 ** 31);

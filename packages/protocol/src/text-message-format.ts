@@ -51,6 +51,21 @@ export function findRecordSeparator(input: Uint8Array, start = 0): number {
  */
 export function parseTextMessages(input: Uint8Array, maxMessageSize?: number): TextMessages {
   const payloads: Uint8Array[] = [];
+  const consumed = forEachTextMessage(input, maxMessageSize, (start, end) => {
+    payloads.push(input.subarray(start, end));
+  });
+  return { payloads, consumed };
+}
+
+/**
+ * {@link parseTextMessages} without the views: calls `each(start, end)` with the byte range of every
+ * whole message (separator excluded), in order, and returns the bytes consumed. Same size rules.
+ */
+export function forEachTextMessage(
+  input: Uint8Array,
+  maxMessageSize: number | undefined,
+  each: (start: number, end: number) => void,
+): number {
   let offset = 0;
   for (;;) {
     const separator = input.indexOf(RECORD_SEPARATOR, offset);
@@ -58,12 +73,12 @@ export function parseTextMessages(input: Uint8Array, maxMessageSize?: number): T
       if (maxMessageSize !== undefined && input.length - offset > maxMessageSize) {
         throw messageTooLargeError(maxMessageSize);
       }
-      return { payloads, consumed: offset };
+      return offset;
     }
     if (maxMessageSize !== undefined && separator + 1 - offset > maxMessageSize) {
       throw messageTooLargeError(maxMessageSize);
     }
-    payloads.push(input.subarray(offset, separator));
+    each(offset, separator);
     offset = separator + 1;
   }
 }

@@ -139,12 +139,15 @@ const cases: Array<[string, string, string?]> = [
 describe('JsonHubProtocol rejects malformed messages', () => {
   for (const [json, message, exceptionType] of cases) {
     it(`${JSON.stringify(json)} → ${message}`, () => {
-      assertProtocolError(
-        () => jsonHubProtocol.parseMessages(frameText(json)),
-        INVALID,
-        message,
-        exceptionType ?? 'InvalidDataException',
-      );
+      // The same error whether the caller has validated the UTF-8 (text WebSocket messages) or not.
+      for (const utf8Validated of [false, true]) {
+        assertProtocolError(
+          () => jsonHubProtocol.parseMessages(frameText(json), { utf8Validated }),
+          INVALID,
+          message,
+          exceptionType ?? 'InvalidDataException',
+        );
+      }
     });
   }
 

@@ -281,6 +281,26 @@ describe('JsonHubProtocol', () => {
       );
     });
 
+    it('parses the same with utf8Validated (bytes from text WebSocket messages), incomplete tail kept', () => {
+      const input = Buffer.concat([
+        frameText(
+          '{"type":1,"invocationId":"7","target":"Send","arguments":["héllo wörld ✓ 🙂",{"k":[1,null]}]}',
+          '{"type":3,"invocationId":"8","error":"nope"}',
+          '{"type":6}',
+        ),
+        Buffer.from('{"type":1,"targ'),
+      ]);
+      const plain = jsonHubProtocol.parseMessages(input, { maxMessageSize: 1024 });
+      const validated = jsonHubProtocol.parseMessages(input, { maxMessageSize: 1024, utf8Validated: true });
+      assert.deepEqual(validated, plain);
+      assert.equal(validated.messages.length, 3);
+      assert.equal(validated.consumed, input.length - '{"type":1,"targ'.length);
+      assert.throws(
+        () => jsonHubProtocol.parseMessages(input, { maxMessageSize: 40, utf8Validated: true }),
+        /exceeds the maximum message size|maximum message size/i,
+      );
+    });
+
     it('treats an empty invocation id on an Invocation as none', () => {
       assert.deepEqual(parse('{"type":1,"invocationId":"","target":"T","arguments":[]}'), [
         { type: MessageType.Invocation, target: 'T', arguments: [] },

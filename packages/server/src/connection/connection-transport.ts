@@ -44,9 +44,11 @@ export interface ConnectionTransport {
 export interface TransportReceiver {
   /**
    * Bytes arrived from the client. `binary` tells a binary WebSocket frame or an
-   * `application/octet-stream` POST body from text (only raw connections care).
+   * `application/octet-stream` POST body from text (only raw connections care). `utf8Valid`: the
+   * transport has checked that `data` is valid UTF-8 (a text WebSocket message), so a text
+   * protocol need not check again.
    */
-  receive(data: Buffer, binary?: boolean): void;
+  receive(data: Buffer, binary?: boolean, utf8Valid?: boolean): void;
   /**
    * The transport ended. `clean` is true when the client closed it properly (a WebSocket close
    * frame) or the server did; false for a dropped network or a killed client.

@@ -41,9 +41,9 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
 
   // ---- TransportReceiver -----------------------------------------------------------------
 
-  receive(data: Buffer): void {
+  receive(data: Buffer, _binary?: boolean, utf8Valid?: boolean): void {
     if (this.firstTransportRetired) return;
-    this.receiveData(data);
+    this.receiveData(data, utf8Valid === true);
   }
 
   transportEnded(clean: boolean, reason?: string): void {
@@ -51,14 +51,16 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.transportLost(clean, reason);
   }
 
-  private receiveData(data: Buffer): void {
+  private receiveData(data: Buffer, utf8Valid: boolean): void {
     if (this.state === 'closed') return;
     this.lastReceivedAt = this.env.clock.now;
+    // Known-valid UTF-8 only when nothing unchecked is left over from an earlier chunk.
+    const validated = utf8Valid && this.buffer.length === 0;
     this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data]);
     if (this.state === 'handshake') {
       if (!this.readHandshake()) return;
     }
-    this.readMessages();
+    this.readMessages(validated);
   }
 
   private transportLost(clean: boolean, reason?: string): void {
@@ -189,8 +191,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       this.env.metrics.messageSent(this.env.hubPath, bytes.length);
     }
     return {
-      receive: (data) => {
-        if (this.transportImpl === transport) this.receiveData(data);
+      receive: (data, _binary, utf8Valid) => {
+        if (this.transportImpl === transport) this.receiveData(data, utf8Valid === true);
       },
       transportEnded: (clean, reason) => {
         if (this.transportImpl === transport) this.transportLost(clean, reason);

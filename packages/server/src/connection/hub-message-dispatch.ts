@@ -12,16 +12,19 @@ import {
   type StreamInvocationMessage,
 } from '@switchboard/protocol';
 import { HubException, SwitchboardError } from '../errors.js';
+import type { UploadStream } from '../hubs/upload-stream.js';
 import { EMPTY, HubConnectionCore } from './hub-connection-core.js';
-import { InvocationSlotHandle, InvocationSlots } from './invocation-slots.js';
+import { InvocationSlotHandle, InvocationSlots, type SlotOwner } from './invocation-slots.js';
 import type { MessageBuffer } from './message-buffer.js';
 import { StreamTracker } from './stream-tracker.js';
+
+const NO_UPLOADS: readonly UploadStream[] = [];
 
 /**
  * Reading and dispatch of a hub connection's messages. Abstract: a {@link HubConnectionContext}
  * is what the server creates.
  */
-export abstract class HubMessageDispatch extends HubConnectionCore {
+export abstract class HubMessageDispatch extends HubConnectionCore implements SlotOwner {
   private get slots(): InvocationSlots {
     this.invocationSlots ??= new InvocationSlots(
       this.env.options.maximumParallelInvocationsPerClient,
@@ -70,13 +73,15 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
     }
   }
 
-  protected readMessages(): void {
+  /** Parses and handles what the buffer holds; `utf8Validated`: all of it is known-valid UTF-8. */
+  protected readMessages(utf8Validated = false): void {
     if (this.buffer.length === 0) return;
     let messages: HubMessage[];
     const total = this.buffer.length;
     try {
       const result = this.hubProtocol!.parseMessages(this.buffer, {
         maxMessageSize: this.env.options.maximumReceiveMessageSize,
+        utf8Validated,
       });
       messages = result.messages;
       this.buffer = result.consumed === this.buffer.length ? EMPTY : this.buffer.subarray(result.consumed);
@@ -161,7 +166,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
       case MessageType.Invocation:
         if (this.rateState && !this.admit(message)) return;
         // Upload streams open now, so that the items following a queued invocation are kept (13.8).
-        this.streams.open(message);
+        if (message.streamIds !== undefined) this.streams.open(message);
         if (this.slots.tryTake()) {
           this.runInvocation(message);
         } else {
@@ -207,11 +212,9 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
    * results. A call that completes synchronously writes its Completion at once (no promise).
    */
   private runInvocation(message: InvocationMessage): void {
-    const slot = new InvocationSlotHandle(
-      () => this.slots.take(),
-      () => this.invocationDone(),
-    );
-    const uploads = this.streams.uploadsOf(message);
+    const slot = new InvocationSlotHandle(this);
+    // Most calls carry no upload stream: no tracker lookup for them.
+    const uploads = message.streamIds === undefined ? NO_UPLOADS : this.streams.uploadsOf(message);
     const completion = this.env.dispatcher.invoke(this, message, { slot, uploads });
     if (completion instanceof Promise) {
       completion.then(
@@ -236,12 +239,22 @@ export abstract class HubMessageDispatch extends HubConnectionCore {
     completion: CompletionMessage | undefined,
   ): void {
     try {
-      this.streams.close(message);
+      if (message.streamIds !== undefined) this.streams.close(message);
       if (completion) this.writeCompletion(completion, message.target);
     } finally {
       // Whatever happened to the Completion, the slot must free up, or the connection hangs.
       slot.finish();
     }
+  }
+
+  /** @internal A running method takes its slot again (after a client result). */
+  takeSlot(): Promise<void> {
+    return this.slots.take();
+  }
+
+  /** @internal A running method gave its slot back or ended. */
+  slotFreed(): void {
+    this.invocationDone();
   }
 
   private invocationDone(): void {

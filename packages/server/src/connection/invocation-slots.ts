@@ -68,6 +68,14 @@ export class InvocationSlots {
   }
 }
 
+/** Where an {@link InvocationSlotHandle} takes its slot again and gives it back. */
+export interface SlotOwner {
+  /** Takes a slot, waiting for one to free. */
+  takeSlot(): Promise<void>;
+  /** A slot was given back: the next queued invocation may start. */
+  slotFreed(): void;
+}
+
 /**
  * The slot of one running invocation. `release` and `reacquire` come from the hub's client proxies
  * (a client result in flight); `finish` from the connection when the method is done. Whatever the
@@ -77,21 +85,19 @@ export class InvocationSlotHandle implements InvocationSlot {
   private held = true;
   private finished = false;
 
-  constructor(
-    private readonly take: () => Promise<void>,
-    private readonly free: () => void,
-  ) {}
+  /** `owner`: the connection (one object, not two closures per invocation). */
+  constructor(private readonly owner: SlotOwner) {}
 
   release(): void {
     if (!this.held) return;
     this.held = false;
-    this.free();
+    this.owner.slotFreed();
   }
 
   async reacquire(): Promise<void> {
     if (this.held || this.finished) return;
-    await this.take();
-    if (this.finished) this.free();
+    await this.owner.takeSlot();
+    if (this.finished) this.owner.slotFreed();
     else this.held = true;
   }
 

@@ -119,6 +119,9 @@ type Target =
   | { kind: 'user'; id: string }
   | { kind: 'users'; ids: readonly string[] };
 
+/** The one "every connection" target; targets are never changed once made. */
+const ALL: Target = { kind: 'all' };
+
 /** A {@link ClientProxy} bound to one target. */
 export class TargetedClientProxy<T extends object = DynamicClientMethods> implements ClientProxy<T> {
   constructor(
@@ -242,15 +245,25 @@ export interface HubCallerClients<T extends object = DynamicClientMethods> exten
 
 /** The {@link HubClients} of a hub. */
 export class DefaultHubClients<T extends object = DynamicClientMethods> implements HubClients<T> {
-  readonly all: ClientProxy<T>;
-  private readonly lease: SlotLease | undefined;
+  // Made on first use: a hub is created per invocation, and most use one proxy or none.
+  private allProxy: ClientProxy<T> | undefined;
+  private slotLease: SlotLease | undefined;
 
   constructor(
     protected readonly manager: HubLifetimeManager,
     protected readonly options: ClientProxyOptions = {},
-  ) {
-    this.all = new TargetedClientProxy<T>(manager, { kind: 'all' });
-    this.lease = options.slot ? new SlotLease(options.slot) : undefined;
+  ) {}
+
+  get all(): ClientProxy<T> {
+    this.allProxy ??= new TargetedClientProxy<T>(this.manager, ALL);
+    return this.allProxy;
+  }
+
+  /** The running method's slot lease, shared by every proxy of this hub instance. */
+  private get lease(): SlotLease | undefined {
+    if (this.options.slot === undefined) return undefined;
+    this.slotLease ??= new SlotLease(this.options.slot);
+    return this.slotLease;
   }
   allExcept(excluded: readonly string[]): ClientProxy<T> {
     return new TargetedClientProxy<T>(this.manager, { kind: 'allExcept', excluded });

@@ -7,7 +7,7 @@ import {
 import { buildErrorMessage, errorMessage, HubException, type ServerErrorCode } from '../errors.js';
 import type { HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { Logger } from '../logger.js';
-import type { HubMetrics } from '../metrics.js';
+import { type HubMetrics, noopMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { HubPresence } from '../presence/hub-presence.js';
 import type { TimeProvider } from '../time-provider.js';
@@ -90,9 +90,12 @@ export class HubDispatcher {
   ) => Promise<void>;
 
   private readonly connections: HubConnections;
+  /** False with the no-op metrics: invocations are not timed then. */
+  private readonly timed: boolean;
 
   constructor(private readonly config: HubDispatcherOptions) {
     this.connections = createHubConnections(config.manager);
+    this.timed = config.metrics !== noopMetrics;
     this.groupManager = new DefaultGroupManager(config.manager);
     const filters = config.options.filters;
     // Without filters a method is called directly (see run()); with some, the innermost `next`
@@ -188,7 +191,8 @@ export class HubDispatcher {
     message: InvocationMessage,
     scope: InvocationScope = {},
   ): CompletionMessage | undefined | Promise<CompletionMessage | undefined> {
-    const started = this.config.time.now();
+    // Without metrics there is nothing to time.
+    const started = this.timed ? this.config.time.now() : 0;
     const outcome = this.start(connection, message, false, scope);
     if (outcome instanceof Promise) return outcome.then((done) => this.invoked(message, done, started));
     return this.invoked(message, outcome, started);
@@ -200,12 +204,14 @@ export class HubDispatcher {
     outcome: Outcome,
     started: number,
   ): CompletionMessage | undefined {
-    this.config.metrics.invocationCompleted(
-      this.config.hubPath,
-      message.target,
-      outcome.started,
-      this.config.time.now() - started,
-    );
+    if (this.timed) {
+      this.config.metrics.invocationCompleted(
+        this.config.hubPath,
+        message.target,
+        outcome.started,
+        this.config.time.now() - started,
+      );
+    }
     if (!outcome.started) return outcome.completion;
     const { invocationId } = message;
     if (invocationId === undefined) return undefined;

@@ -152,7 +152,9 @@ export class WebSocketTransport implements ConnectionTransport {
 
   /** @internal */
   handleMessage(data: Buffer, binary: boolean): void {
-    this.receiver?.receive(data, binary);
+    // `ws` validates the UTF-8 of every text message (skipUTF8Validation is never set here) and
+    // closes with 1007 on invalid bytes, so a text message arrives valid.
+    this.receiver?.receive(data, binary, !binary);
   }
 
   /** @internal */
