@@ -65,6 +65,7 @@ const ORDER = [
   'storm',
   'idle_rss_1k',
   'idle_rss',
+  'idle_rss_settled',
   'idle_rss_20k',
 ];
 const COLORS = { ws: '#8c8c8c', socketio: '#e0a030', switchboard: '#2f6fdf' };
@@ -248,8 +249,13 @@ ${losses.length ? losses.map((l) => `- ${l}`).join('\n') : 'No losses, duplicate
   of a core, and repeats a window (at most ${result.method.retries ?? 1} time(s)) when other load took over 30 %:
   ${retried} window(s) were repeated, ${contended} stayed above 30 % and are kept in the figures. Loopback TCP receive processing partly runs in softirq context and is not always
   charged to the process that caused it, so absolute figures undercount the kernel's share.
-- RSS per connection = (RSS after connecting and a full GC − RSS of the fresh server) / connections.
-  Kernel socket buffers are not in RSS.
+- RSS per connection = (RSS after connecting and a full GC − RSS of the fresh server) / connections,
+  read 1 s after the last handshake: it still holds what the connect burst grew (V8's young
+  generation) and the code compiled for the first connections. The "settled" row is the idle
+  figure: the server first serves a warm-up of 200 connections opened and closed, and both
+  readings (before and after the 5,000 connect) are taken once RSS is steady after V8's memory
+  reducer has run (a full GC and a reading every 2 s until one is within 1 % of the one before,
+  8–30 s). Kernel socket buffers are not in RSS.
 
 ## Orientation figures from issue #8
 

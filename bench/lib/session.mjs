@@ -227,15 +227,40 @@ async function measured(h, lg, srv, msg, timeoutMs) {
   };
 }
 
+/**
+ * RSS once the server has settled: readings (each after a full GC) every 2 s until one is within
+ * 1 % of the one before, at least 8 s in (V8's memory reducer shrinks the young generation grown
+ * by a burst a few seconds after allocation calms down), at most 30 s.
+ */
+async function settledRss(srv) {
+  const t0 = Date.now();
+  let last = await serverRss(srv);
+  for (;;) {
+    await sleep(2000);
+    const m = await serverRss(srv);
+    const waited = Date.now() - t0;
+    const stable = Math.abs(m.rss - last.rss) <= 0.01 * last.rss;
+    last = m;
+    if ((stable && waited >= 8000) || waited >= 30000) return { ...m, settleMs: waited };
+  }
+}
+
 /** Runs `session` for `peerName`; `record(scenario, result)` receives every step's figures. */
 export async function runSession(h, peerName, session, record) {
   const srv = await startServer(h, peerName);
   const lg = await startLoadgen(h);
   try {
     const rss0 = await serverRss(srv);
+    // The settled baseline: code compiled and caches filled by a warm-up, then idle until settled.
+    let settled0 = null;
     const sources = session.connections > 25000 ? Math.ceil(session.connections / 25000) + 1 : 0;
     const protocol = PEERS[peerName].protocol;
     await call(lg, { cmd: 'setup', peer: protocol, port: srv.ports[0], ports: srv.ports, sources });
+    if (session.warmup) {
+      await call(lg, { cmd: 'connect', target: session.warmup, concurrency: 100, timeoutMs: 60000 }, 90000);
+      await call(lg, { cmd: 'closeAll' }, 60000);
+      settled0 = await settledRss(srv);
+    }
     if (session.connections) {
       const timeoutMs = session.connectTimeoutMs ?? 120000;
       const c = await call(
@@ -251,15 +276,24 @@ export async function runSession(h, peerName, session, record) {
     for (const step of session.steps) {
       let r;
       if (step.type === 'rss') {
-        await sleep(1000);
-        const m = await serverRss(srv);
+        // Right after connecting (1 s) against the fresh server, or settled against the settled
+        // baseline of the warm-up (`settle`, sessions with `warmup`).
+        const base = step.settle ? settled0 : rss0;
+        if (!base) throw new Error(`${step.scenario}: a settled reading needs the session's warmup`);
+        let m;
+        if (step.settle) m = await settledRss(srv);
+        else {
+          await sleep(1000);
+          m = await serverRss(srv);
+        }
         const n = session.connections;
         r = {
           connections: n,
           nodes: srv.pids.length,
           rss: m.rss,
-          rssPerConn: (m.rss - rss0.rss) / n,
-          heapPerConn: (m.heapUsed - rss0.heapUsed) / n,
+          rssPerConn: (m.rss - base.rss) / n,
+          heapPerConn: (m.heapUsed - base.heapUsed) / n,
+          ...(step.settle ? { settleMs: m.settleMs, baselineSettleMs: base.settleMs } : {}),
         };
       } else {
         const { scenario: _s, type, ...args } = step;
