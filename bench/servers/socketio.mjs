@@ -4,8 +4,6 @@
 //   --redis URL --prefix P one node of a cluster on @socket.io/redis-adapter (key prefix P)
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { serve } from './common.mjs';
 
@@ -24,6 +22,9 @@ const io = new Server(http, {
   httpCompression: false,
 });
 if (opt.redis) {
+  // Loaded only for a cluster node: a single node's memory baseline carries no unused modules.
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { createClient } = await import('redis');
   const pub = createClient({ url: opt.redis });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on('error', (e) => console.error(`socket.io node: redis: ${e.message}`));

@@ -9,7 +9,6 @@
 // receives on that channel to its own clients. Echo and groups stay local.
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { createClient } from 'redis';
 import { WebSocketServer } from 'ws';
 import { notFound, serve } from './common.mjs';
 
@@ -25,6 +24,8 @@ const TEXT = { binary: false };
 const channel = `${opt.prefix}broadcast`;
 let pub = null;
 if (opt.redis) {
+  // Loaded only for a cluster node: a single node's memory baseline carries no unused modules.
+  const { createClient } = await import('redis');
   pub = createClient({ url: opt.redis });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on('error', (e) => console.error(`ws node: redis: ${e.message}`));
