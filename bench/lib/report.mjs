@@ -1,7 +1,9 @@
 // Medians, the docs/benchmarks.md table and a dependency-free SVG chart.
+
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EXTRA_PEERS, extraSections } from './report-extra.mjs';
+import { targetsSection } from './report-targets.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
 const FIELDS = [
@@ -193,6 +195,7 @@ Messages carry a 128-byte string argument. Instructions per message: ${
       : ''
   }
 
+${targetsSection(result)}
 ![Server CPU per message and RSS per idle connection](../bench/results/chart.svg)
 
 ## Server CPU per message, and memory per idle connection
