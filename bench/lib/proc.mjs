@@ -158,7 +158,11 @@ export function machineInfo(root) {
     memGiB: Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))[1]) / 1048576),
     node: process.version,
     kernel: release(),
-    gitCommit: git(['rev-parse', 'HEAD']),
-    gitDirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    // A guest (bench/vm) has no .git: the host passes what it knows.
+    gitCommit: process.env.BENCH_GIT_COMMIT ?? git(['rev-parse', 'HEAD']),
+    gitDirty: process.env.BENCH_GIT_DIRTY
+      ? process.env.BENCH_GIT_DIRTY === 'true'
+      : git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    ...(process.env.BENCH_VM ? { vm: JSON.parse(process.env.BENCH_VM) } : {}),
   };
 }

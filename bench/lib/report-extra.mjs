@@ -1,6 +1,8 @@
 // docs/benchmarks.md sections for the sessions with their own peer sets: MessagePack, the HTTP
 // transports, two nodes, and the 100k session. Long-form tables (one row per scenario and peer),
 // each with the ratio to the session's baseline peer.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Peers that only run in the sessions naming them (lib/scenarios.mjs `extra`). */
 export const EXTRA_PEERS = new Set([
@@ -87,6 +89,40 @@ ${rows.join('\n')}
   const big = bigSection(result);
   if (big) out.push(big);
   return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/**
+ * The newest result of bench/vm/run.sh (`bench/results/*-vm.json`) holding a 100k session, with
+ * its file name; null when there is none.
+ */
+export function newestVmResult(resultsDir) {
+  const files = readdirSync(resultsDir)
+    .filter((f) => f.endsWith('-vm.json'))
+    .sort()
+    .reverse();
+  for (const f of files) {
+    const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
+    if (r.summary?.broadcast_max) return { result: r, file: f };
+  }
+  return null;
+}
+
+/** The 100k session of a guest run, as a section of its own. */
+export function vmSection(vm) {
+  if (!vm) return '';
+  const g = vm.result.machine.vm ?? {};
+  const body = bigSection(vm.result);
+  if (!body) return '';
+  return `${body.replace(/^## .*\n/, `## ${vm.result.scenarios.idle_max?.title ?? 'Many idle connections'}, in a virtual machine\n`)}
+Run by \`bench/vm/run.sh\` in a guest with its own kernel (${g.hypervisor ?? 'qemu'}, ${g.vcpus ?? '?'} vCPUs,
+${g.memory ?? '?'}; guest kernel ${g.guestKernel ?? 'n/a'}), where the fd limit is the guest's: result
+[\`bench/results/${vm.file}\`](../bench/results/${vm.file}), commit \`${vm.result.machine.gitCommit?.slice(0, 12)}\`.
+Memory figures are the guest's own and comparable; CPU figures are not: ${
+    /tcg/.test(g.hypervisor ?? '')
+      ? "qemu's TCG emulates the CPU (this host's KVM offers no usable CPU model), many times slower than the host"
+      : 'a guest pays for virtualization'
+  }.
+`;
 }
 
 function bigSection(result) {

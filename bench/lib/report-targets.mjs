@@ -40,7 +40,16 @@ function rssRow(result, what, sc, peer, limitKiB) {
   return `| ${what} | ≤ ${limitKiB} KiB | ${measured} | ${s.median / 1024 <= limitKiB ? 'met' : 'missed'} |`;
 }
 
-function bigRow(result) {
+function bigRow(result, vm) {
+  // Where this machine's fd limit held the session back, a guest run (bench/vm) answers instead.
+  if (result.method.bigSession?.limited && vm && !vm.result.method.bigSession?.limited) {
+    const g = vm.result.machine.vm ?? {};
+    return bigRow(vm.result).replace(
+      /\| ([^|]*) \|$/,
+      (_, verdict) =>
+        `| ${verdict}, in a ${g.hypervisor ?? 'qemu'} guest (\`${vm.file}\`; this host: ${result.method.bigSession.connections.toLocaleString('en-US')}, fd limit) |`,
+    );
+  }
   const m = result.method.bigSession;
   const bc = result.summary.broadcast_max?.switchboard;
   const idle = result.samples.idle_max?.switchboard ?? [];
@@ -64,7 +73,7 @@ function bigRow(result) {
 }
 
 /** The "Targets" section: one row per target of issue #8. */
-export function targetsSection(result) {
+export function targetsSection(result, vm = null) {
   const rows = [
     ratioRow(
       result,
@@ -105,7 +114,7 @@ export function targetsSection(result) {
       'ws-redis',
       1.1,
     ),
-    bigRow(result),
+    bigRow(result, vm),
   ];
   const pg = ratioOf(result, 'cluster_5k', 'switchboard-postgres', 'switchboard-redis');
   const pgLine = pg

@@ -2,7 +2,7 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { EXTRA_PEERS, extraSections } from './report-extra.mjs';
+import { EXTRA_PEERS, extraSections, newestVmResult, vmSection } from './report-extra.mjs';
 import { targetsSection } from './report-targets.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
@@ -89,6 +89,7 @@ const isRss = (sc) => sc.startsWith('idle_rss');
 
 /** Rewrites docs/benchmarks.md and bench/results/chart.svg from one result; returns the md path. */
 export function writeDocs(result, root, resultPath) {
+  const vm = newestVmResult(join(root, 'bench', 'results'));
   // The main tables and the chart: the WebSocket peers; the other sessions have sections of their own.
   const peers = Object.keys(result.peers).filter((p) => !EXTRA_PEERS.has(p));
   const scen = ORDER.filter((sc) => result.summary[sc]);
@@ -195,7 +196,7 @@ Messages carry a 128-byte string argument. Instructions per message: ${
       : ''
   }
 
-${targetsSection(result)}
+${targetsSection(result, vm)}
 ![Server CPU per message and RSS per idle connection](../bench/results/chart.svg)
 
 ## Server CPU per message, and memory per idle connection
@@ -225,7 +226,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${
+${extraSections(result)}${vmSection(vm)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''
