@@ -118,6 +118,8 @@ export class PostgresBus {
   private readonly joined = new Map<string, number>();
   /** Notifications were ignored since the last read began: the position may lag the log's head. */
   private behind = false;
+  /** Resolved once the channels joined while the position lagged have their start position. */
+  private positionWaiters: Array<() => void> = [];
   private readonly queue: QueuedPublish[] = [];
   private readonly seen = new Set<string>();
   private readonly s: string;
@@ -179,8 +181,12 @@ export class PostgresBus {
       await sleep(5);
   }
 
-  /** Reads a channel from now on (counted by reference). */
-  subscribe(channel: string): void {
+  /**
+   * Reads a channel from now on (counted by reference). Resolves once the channel's start
+   * position is set: at once when it is already read, or after the read that finds the head for
+   * a channel joined while the position lagged. Never rejects.
+   */
+  subscribe(channel: string): Promise<void> {
     const refs = this.channels.get(channel) ?? 0;
     this.channels.set(channel, refs + 1);
     // A read already under way may move the position past rows of this channel without them:
@@ -192,6 +198,13 @@ export class PostgresBus {
       this.joined.set(channel, this.behind ? FROM_HEAD : this.cursor);
       if (this.behind) void this.read();
     }
+    if (this.joined.get(channel) !== FROM_HEAD || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.positionWaiters.push(resolve));
+  }
+
+  /** Settles the promises of {@link subscribe} waiting for a start position. */
+  private settlePositions(): void {
+    for (const resolve of this.positionWaiters.splice(0)) resolve();
   }
 
   /** Drops one reference to a channel. */
@@ -248,6 +261,7 @@ export class PostgresBus {
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.listenTimer);
     for (const item of this.queue.splice(0)) item.resolve(undefined);
+    this.settlePositions();
     const listener = this.listener;
     this.listener = undefined;
     await this.reading?.catch(() => undefined);
@@ -403,6 +417,7 @@ export class PostgresBus {
       }
       // Channels joined while the position lagged start here, at the head this read reached.
       for (const [channel, since] of this.joined) if (since === FROM_HEAD) this.joined.set(channel, cursor);
+      this.settlePositions();
       if (replay) this.replaying = false;
     } catch (error) {
       // The LISTEN connection went away mid-read: its 'error' reconnects, then this runs again.

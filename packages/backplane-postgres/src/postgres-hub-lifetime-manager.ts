@@ -222,7 +222,7 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
     // connection is served locally and reads once the node listens.)
     if (!this.closed) await this.ready(this.ackTimeoutMs);
     const entry = this.local.add(connection);
-    if (entry.userId !== undefined) this.bus.subscribe(`u:${entry.userId}`);
+    if (entry.userId !== undefined) await this.positioned(this.bus.subscribe(`u:${entry.userId}`));
     const route = this.bus.publish(`+c:${connection.connectionId}`, EMPTY);
     // Once written, a send from any node finds the connection; while PostgreSQL is away the
     // route waits in the queue and the connection is served locally meanwhile.
@@ -314,7 +314,8 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
 
   async addToGroup(connectionId: string, groupName: string): Promise<void> {
     if (this.local.has(connectionId)) {
-      if (this.local.addToGroup(connectionId, groupName)) this.bus.subscribe(`g:${groupName}`);
+      if (this.local.addToGroup(connectionId, groupName))
+        await this.positioned(this.bus.subscribe(`g:${groupName}`));
       return;
     }
     return this.remoteGroupChange('ga', connectionId, groupName);
@@ -455,6 +456,27 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
     await acknowledged;
   }
 
+  /**
+   * Waits for a joined channel's start position, at most `ackTimeoutMs`; past that reports
+   * `SB_ERR_BACKPLANE_PG` and resolves (the member may then miss sends made meanwhile).
+   */
+  private async positioned(position: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.ackTimeoutMs);
+    });
+    const late = await Promise.race([position.then(() => false), timedOut]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (late)
+      this.onError(
+        new PostgresBackplaneError(
+          'SB_ERR_BACKPLANE_PG',
+          `a joined channel's start position was not set within ${this.ackTimeoutMs} ms`,
+        ),
+      );
+  }
+
   /** Handles what another node sent on one of this node's channels. */
   private onEnvelope(row: BusRow, envelope: Envelope): void {
     const target = row.target;
@@ -465,11 +487,16 @@ export class PostgresHubLifetimeManager implements HubLifetimeManager {
       case 'ga':
       case 'gr': {
         // Only here: a connection that has left this node is nobody's to change.
+        const ack = () => this.publish(`n:${envelope.r}`, { k: 'ack', q: envelope.q });
         if (envelope.k === 'ga') {
-          if (this.local.addToGroup(envelope.c, envelope.g)) this.bus.subscribe(`g:${envelope.g}`);
-        } else if (this.local.removeFromGroup(envelope.c, envelope.g))
-          this.bus.unsubscribe(`g:${envelope.g}`);
-        this.publish(`n:${envelope.r}`, { k: 'ack', q: envelope.q });
+          // The ack goes once the group's start position is set, so a send after it arrives.
+          if (this.local.addToGroup(envelope.c, envelope.g))
+            void this.positioned(this.bus.subscribe(`g:${envelope.g}`)).then(ack);
+          else ack();
+        } else {
+          if (this.local.removeFromGroup(envelope.c, envelope.g)) this.bus.unsubscribe(`g:${envelope.g}`);
+          ack();
+        }
         return;
       }
       case 'close': {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RecordingConnection } from '../../testkit/src/suites/hub-lifetime-manager-suite.ts';
 import { PostgresHubLifetimeManager } from '../src/index.ts';
+import { quoteIdent, schemaFromPrefix } from '../src/migrations.ts';
 import {
   adminPool,
   closeNodes,
@@ -273,6 +274,49 @@ test('a group joined on a node whose position lagged (its wake-ups ignored) gets
     await settle(nodes);
     assert.deepEqual(late.tags(), ['after'], 'nothing from before the join');
   } finally {
+    await closeNodes(nodes, prefix);
+  }
+});
+
+test('a group joined on a node whose position lagged gets a send from another node made as soon as addToGroup resolved, even while its read is held up', async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const nodes = await startNodes(3, prefix);
+  const admin = adminPool();
+  const locker = await admin.connect();
+  let locked = false;
+  try {
+    const [a, b, c] = nodes as [PostgresHubLifetimeManager, ...PostgresHubLifetimeManager[]];
+    const member = new RecordingConnection('member', 'ann');
+    const late = new RecordingConnection('late', 'bob');
+    await a.onConnected(member);
+    await c!.onConnected(late);
+    await a.addToGroup('member', 'room');
+    for (let i = 0; i < 10; i++) await b!.sendGroup('room', 'm', [`before-${i}`]);
+    await until(() => member.frames.length === 10, 'the member to get the first 10');
+    await until(() => c!.counters.notificationsIgnored > 0, 'node c to ignore wake-ups');
+    // Holds up every log read (they read bus_state) but no write: node c's read that sets the
+    // new group's start position waits until the lock goes.
+    await locker.query('BEGIN');
+    await locker.query(
+      `LOCK TABLE ${quoteIdent(schemaFromPrefix(prefix))}.bus_state IN ACCESS EXCLUSIVE MODE`,
+    );
+    locked = true;
+    const sent = c!.addToGroup('late', 'room').then(() => b!.sendGroup('room', 'm', ['after']));
+    await sleep(300);
+    await locker.query('COMMIT');
+    locked = false;
+    await sent;
+    await until(
+      () => late.frames.length >= 1,
+      'the late joiner to get the send made after its join resolved',
+    );
+    await settle(nodes);
+    assert.deepEqual(late.tags(), ['after'], 'nothing from before the join');
+  } finally {
+    if (locked) await locker.query('ROLLBACK').catch(() => undefined);
+    locker.release();
+    await admin.end();
     await closeNodes(nodes, prefix);
   }
 });
