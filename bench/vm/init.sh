@@ -10,7 +10,7 @@ ip link set lo up
 export HOME=/tmp PATH=/usr/bin:/bin BENCH_GIT_COMMIT BENCH_GIT_DIRTY BENCH_VM
 # 100,000 connections in one process, and as many again for the load generator.
 sysctl -qw fs.nr_open=1048576 fs.file-max=4194304
-sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.core.somaxconn=8192
+sysctl -qw net.ipv4.ip_local_port_range="10000 65535" net.core.somaxconn=8192
 sysctl -qw net.ipv4.tcp_max_syn_backlog=8192 net.ipv4.tcp_tw_reuse=1
 ulimit -n 1048576
 echo "guest: $(nproc) vCPUs, $(sed -n 's/MemTotal: *//p' /proc/meminfo), fd limit $(ulimit -n), node $(node -v)"

@@ -5,7 +5,8 @@
 #
 #   npm run build && sh bench/vm/run.sh [run.mjs options]      (default: --sessions 100k --reps 1)
 #   VM_MEM=12G VM_CPUS=2 sh bench/vm/run.sh --sessions 100k --peers switchboard --idle-ms 300000
-#   VM_BUILD_ONLY=1 (build the initramfs, do not boot), VM_NICE=19 (qemu at low priority)
+#   VM_BUILD_ONLY=1 (build the initramfs, do not boot), VM_NICE=19 (qemu at low priority),
+#   VM_ACCEL=auto|kvm|tcg, VM_BOOT_SECONDS=180 (stop a guest that has not reached /init by then)
 #
 # Needs /dev/kvm, qemu-system-x86_64 and Debian's packages (apt-get download: a kernel and
 # busybox-static; nothing else is fetched). The guest boots from an initramfs built here from
@@ -19,7 +20,18 @@ work="$root/.tmp/vm"
 mem=${VM_MEM:-12G}
 cpus=${VM_CPUS:-2}
 # kvm: hardware virtualization; tcg: qemu's own emulation (slow, but needs nothing of the host).
-accel=${VM_ACCEL:-kvm}
+# auto (default): kvm, unless the host's KVM is PVM (the kvm_pvm module, software virtualization
+# for hosts that are guests themselves): PVM runs only kernels built as PVM guests, and a Debian
+# kernel stops right after decompressing itself, so qemu would wait forever.
+accel=${VM_ACCEL:-auto}
+if [ "$accel" = auto ]; then
+  if [ -d /sys/module/kvm_pvm ]; then
+    echo "bench/vm: the host's KVM is PVM (kvm_pvm), which cannot boot a Debian kernel: using tcg" >&2
+    accel=tcg
+  else
+    accel=kvm
+  fi
+fi
 if [ "$accel" = kvm ]; then
   [ -c /dev/kvm ] || { echo "bench/vm: /dev/kvm is missing (VM_ACCEL=tcg emulates instead)" >&2; exit 2; }
   cpu=host,-arch-capabilities
@@ -81,10 +93,27 @@ dirty=$(cd "$root" && [ -z "$(git status --porcelain --untracked-files=no 2>/dev
 
 [ "${VM_BUILD_ONLY:-}" = 1 ] && { echo "bench/vm: built $work/initrd.cpio"; exit 0; }
 log="$work/console.log"
+# Other benchmarks on this machine can see that a guest is running (and wait for it).
+touch "$work/RUNNING"
+trap 'rm -f "$work/RUNNING"' EXIT INT TERM
 echo "bench/vm: booting ($accel, $cpus vCPUs, $mem; initramfs $(du -h "$work/initrd.cpio" | cut -f1)); console in $log"
 nice -n "${VM_NICE:-0}" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$mem" -nographic -no-reboot \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 panic=-1 quiet rdinit=/init" > "$log" 2>&1 || true
+  -append "console=ttyS0 panic=-1 quiet rdinit=/init" > "$log" 2>&1 &
+qemu=$!
+# A guest that has not reached /init's first line in VM_BOOT_SECONDS never will (a kernel that
+# stops early prints nothing and qemu keeps running): stop it rather than wait forever.
+waited=0
+while kill -0 "$qemu" 2>/dev/null && ! grep -q '^guest: ' "$log"; do
+  if [ "$waited" -ge "${VM_BOOT_SECONDS:-180}" ]; then
+    echo "bench/vm: no guest after ${waited} s ($accel); stopping qemu" >&2
+    kill "$qemu" 2>/dev/null || true
+    break
+  fi
+  sleep 2
+  waited=$((waited + 2))
+done
+wait "$qemu" || true
 json=$(sed -n '/^=====BENCH-RESULT-BEGIN=====/,/^=====BENCH-RESULT-END=====/p' "$log" | sed '1d;$d' | tr -d '\r')
 if [ -z "$json" ]; then
   echo "bench/vm: no result in the console log:" >&2
