@@ -41,6 +41,11 @@ fi
 command -v qemu-system-x86_64 >/dev/null || { echo "bench/vm: apt-get install qemu-system-x86" >&2; exit 2; }
 [ -f "$root/packages/server/dist/index.js" ] || { echo "bench/vm: npm run build first" >&2; exit 2; }
 mkdir -p "$work/deb"
+# One guest at a time: the initramfs, its tree and the console log are shared.
+if [ -e "$work/RUNNING" ]; then
+  echo "bench/vm: a guest is running ($work/RUNNING: $(head -c 200 "$work/RUNNING")); remove the file if it is stale" >&2
+  exit 2
+fi
 
 # A Debian kernel and busybox, unpacked under .tmp/vm (never installed on the host).
 if [ ! -f "$work/vmlinuz" ]; then
@@ -95,7 +100,9 @@ dirty=$(cd "$root" && [ -z "$(git status --porcelain --untracked-files=no 2>/dev
 log="$work/console.log"
 # Other benchmarks on this machine can see that a guest is running (and wait for it).
 touch "$work/RUNNING"
-trap 'rm -f "$work/RUNNING"' EXIT INT TERM
+qemu=
+trap 'rm -f "$work/RUNNING"' EXIT
+trap '[ -n "$qemu" ] && kill "$qemu" 2>/dev/null; exit 143' INT TERM
 echo "bench/vm: booting ($accel, $cpus vCPUs, $mem; initramfs $(du -h "$work/initrd.cpio" | cut -f1)); console in $log"
 nice -n "${VM_NICE:-0}" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$mem" -nographic -no-reboot \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.cpio" \
