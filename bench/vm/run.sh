@@ -129,5 +129,5 @@ if [ -z "$json" ]; then
 fi
 out="$root/bench/results/$(date -u +%Y-%m-%dT%H-%M-%S)Z-vm.json"
 printf '%s\n' "$json" > "$out"
-grep -E '^\[[0-9:]+\]' "$log" | tr -d '\r' | tail -30
+grep -aE '^\[[0-9:]+\]' "$log" | tr -d '\r' | tail -30
 echo "bench/vm: result in $out"
