@@ -92,8 +92,8 @@ ${rows.join('\n')}
 }
 
 /**
- * The newest result of bench/vm/run.sh (`bench/results/*-vm.json`) holding a 100k session, with
- * its file name; null when there is none.
+ * The newest result of bench/vm/run.sh (`bench/results/*-vm.json`) holding a 100k session or a
+ * failed attempt at one (`failure`), with its file name; null when there is none.
  */
 export function newestVmResult(resultsDir) {
   const files = readdirSync(resultsDir)
@@ -102,7 +102,8 @@ export function newestVmResult(resultsDir) {
     .reverse();
   for (const f of files) {
     const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
-    if (r.summary?.broadcast_max) return { result: r, file: f };
+    const failure = r.failures?.find((x) => x.session === '100k');
+    if (r.summary?.broadcast_max || failure) return { result: r, file: f, failure };
   }
   return null;
 }
@@ -112,7 +113,20 @@ export function vmSection(vm) {
   if (!vm) return '';
   const g = vm.result.machine.vm ?? {};
   const body = bigSection(vm.result);
-  if (!body) return '';
+  if (!body) {
+    return vm.failure
+      ? `## The 100,000-connection session in a virtual machine
+
+Tried by \`bench/vm/run.sh\` in a guest with its own kernel and fd limit (${g.hypervisor ?? 'qemu'},
+${g.vcpus ?? '?'} vCPUs, ${g.memory ?? '?'}): ${vm.failure.error}
+([\`bench/results/${vm.file}\`](../bench/results/${vm.file})). This host's KVM is PVM, which boots
+only PVM guest kernels, so the guest ran under qemu's TCG emulation, many times slower than the
+host: too slow for the handshakes at that scale. A host with usable KVM or a raisable fd limit
+runs the session at 100,000 (\`npm run bench:vm\`, or \`npm run bench\`, which asks for the limit).
+
+`
+      : '';
+  }
   return `${body.replace(/^## .*\n/, `## ${vm.result.scenarios.idle_max?.title ?? 'Many idle connections'}, in a virtual machine\n`)}
 Run by \`bench/vm/run.sh\` in a guest with its own kernel (${g.hypervisor ?? 'qemu'}, ${g.vcpus ?? '?'} vCPUs,
 ${g.memory ?? '?'}; guest kernel ${g.guestKernel ?? 'n/a'}), where the fd limit is the guest's: result

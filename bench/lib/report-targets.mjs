@@ -42,6 +42,14 @@ function rssRow(result, what, sc, peer, limitKiB) {
 
 function bigRow(result, vm) {
   // Where this machine's fd limit held the session back, a guest run (bench/vm) answers instead.
+  if (result.method.bigSession?.limited && vm?.failure && !vm.result.summary?.broadcast_max) {
+    const g = vm.result.machine.vm ?? {};
+    return bigRow(result).replace(
+      /\| ([^|]*) \|$/,
+      (_, verdict) =>
+        `| ${verdict}; in a ${g.hypervisor ?? 'qemu'} guest: ${vm.failure.error} (\`${vm.file}\`) |`,
+    );
+  }
   if (result.method.bigSession?.limited && vm && !vm.result.method.bigSession?.limited) {
     const g = vm.result.machine.vm ?? {};
     return bigRow(vm.result).replace(
