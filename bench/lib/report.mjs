@@ -1,6 +1,6 @@
 // Medians, the docs/benchmarks.md table and a dependency-free SVG chart.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EXTRA_PEERS, extraSections, newestVmResult, vmSection } from './report-extra.mjs';
 import { targetsSection } from './report-targets.mjs';
@@ -86,6 +86,17 @@ function cell(s, f, scale = 1, d = 2) {
   return `${num(v.median / scale, d)} (${num(v.min / scale, d)}–${num(v.max / scale, d)})`;
 }
 const isRss = (sc) => sc.startsWith('idle_rss');
+
+/** A pointer to the MessagePack codec micro-benchmark (bench/codec), when its page exists. */
+function codecLink(root) {
+  if (!existsSync(join(root, 'docs', 'benchmarks-codec.md'))) return '';
+  return `## MessagePack codecs
+
+The MessagePack codecs compared in a micro-benchmark (ns and instructions per operation, with a
+correctness check against the official client's parser): [benchmarks-codec.md](benchmarks-codec.md).
+
+`;
+}
 
 /** Rewrites docs/benchmarks.md and bench/results/chart.svg from one result; returns the md path. */
 export function writeDocs(result, root, resultPath) {
@@ -226,7 +237,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${vmSection(vm)}${
+${extraSections(result)}${vmSection(vm)}${codecLink(root)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''
