@@ -430,6 +430,7 @@ export class PostgresBus {
    * position at its subscription up to `upTo`, before anything newer is delivered.
    */
   private async readJoined(client: pg.Client, upTo: number, replay: boolean): Promise<void> {
+    if (this.joined.size === 0) return;
     const joined = new Map([...this.joined].filter(([, since]) => since !== FROM_HEAD));
     if (joined.size === 0) return;
     for (const channel of joined.keys()) this.joined.delete(channel);

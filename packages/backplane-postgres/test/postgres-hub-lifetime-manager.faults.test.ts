@@ -253,23 +253,36 @@ test('a node reads only the channels its connections need', async (t) => {
   }
 });
 
+/**
+ * Node a holds a group member, node c a connection `late` in no group; node b sends 10 to the
+ * group, so node c ignores their wake-ups and its read position lags the log. No settle: it would
+ * make node c read up to the head.
+ */
+async function lagThirdNode(nodes: PostgresHubLifetimeManager[]) {
+  const [a, b, c] = nodes as [
+    PostgresHubLifetimeManager,
+    PostgresHubLifetimeManager,
+    PostgresHubLifetimeManager,
+  ];
+  const member = new RecordingConnection('member', 'ann');
+  const late = new RecordingConnection('late', 'bob');
+  await a.onConnected(member);
+  await c.onConnected(late);
+  await a.addToGroup('member', 'room');
+  for (let i = 0; i < 10; i++) await b.sendGroup('room', 'm', [`before-${i}`]);
+  await until(() => member.frames.length === 10, 'the member to get the first 10');
+  await until(() => c.counters.notificationsIgnored > 0, 'node c to ignore wake-ups');
+  return { b, c, late };
+}
+
 test('a group joined on a node whose position lagged (its wake-ups ignored) gets what is sent after the join, never the rows before', async (t) => {
   if (!(await requirePostgres(t))) return;
   const prefix = uniquePrefix();
   const nodes = await startNodes(3, prefix);
   try {
-    const [a, b, c] = nodes as [PostgresHubLifetimeManager, ...PostgresHubLifetimeManager[]];
-    const member = new RecordingConnection('member', 'ann');
-    const late = new RecordingConnection('late', 'bob');
-    await a.onConnected(member);
-    await c!.onConnected(late);
-    await a.addToGroup('member', 'room');
-    for (let i = 0; i < 10; i++) await b!.sendGroup('room', 'm', [`before-${i}`]);
-    await until(() => member.frames.length === 10, 'the member to get the first 10');
-    // No settle here: it would make node c read up to the head. Node c only ignored wake-ups.
-    await until(() => c!.counters.notificationsIgnored > 0, 'node c to ignore wake-ups');
-    await c!.addToGroup('late', 'room');
-    await b!.sendGroup('room', 'm', ['after']);
+    const { b, c, late } = await lagThirdNode(nodes);
+    await c.addToGroup('late', 'room');
+    await b.sendGroup('room', 'm', ['after']);
     await until(() => late.frames.length >= 1, 'the late joiner to get the send after its join');
     await settle(nodes);
     assert.deepEqual(late.tags(), ['after'], 'nothing from before the join');
@@ -286,15 +299,7 @@ test('a group joined on a node whose position lagged gets a send from another no
   const locker = await admin.connect();
   let locked = false;
   try {
-    const [a, b, c] = nodes as [PostgresHubLifetimeManager, ...PostgresHubLifetimeManager[]];
-    const member = new RecordingConnection('member', 'ann');
-    const late = new RecordingConnection('late', 'bob');
-    await a.onConnected(member);
-    await c!.onConnected(late);
-    await a.addToGroup('member', 'room');
-    for (let i = 0; i < 10; i++) await b!.sendGroup('room', 'm', [`before-${i}`]);
-    await until(() => member.frames.length === 10, 'the member to get the first 10');
-    await until(() => c!.counters.notificationsIgnored > 0, 'node c to ignore wake-ups');
+    const { b, c, late } = await lagThirdNode(nodes);
     // Holds up every log read (they read bus_state) but no write: node c's read that sets the
     // new group's start position waits until the lock goes.
     await locker.query('BEGIN');
@@ -302,7 +307,7 @@ test('a group joined on a node whose position lagged gets a send from another no
       `LOCK TABLE ${quoteIdent(schemaFromPrefix(prefix))}.bus_state IN ACCESS EXCLUSIVE MODE`,
     );
     locked = true;
-    const sent = c!.addToGroup('late', 'room').then(() => b!.sendGroup('room', 'm', ['after']));
+    const sent = c.addToGroup('late', 'room').then(() => b.sendGroup('room', 'm', ['after']));
     await sleep(300);
     await locker.query('COMMIT');
     locked = false;

@@ -25,7 +25,7 @@ import {
   readInt64,
   readString,
 } from './json-reading.js';
-import { forEachTextMessage, parseTextMessages, RECORD_SEPARATOR_CHAR } from './text-message-format.js';
+import { forEachTextMessage, RECORD_SEPARATOR_CHAR } from './text-message-format.js';
 
 const CODE = 'SB_ERR_PROTOCOL_INVALID_MESSAGE';
 
@@ -347,20 +347,16 @@ export class JsonHubProtocol implements HubProtocol {
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult {
     const messages: HubMessage[] = [];
-    if (options?.utf8Validated === true && Buffer.isBuffer(input)) {
-      // Known-good UTF-8: each message decoded straight from its byte range, no views, no check.
-      const consumed = forEachTextMessage(input, options.maxMessageSize, (start, end) => {
-        const message = bindMessage(readFields(parseJsonText(input.toString('utf8', start, end), CODE)));
-        if (message !== null) messages.push(message);
-      });
-      return { messages, consumed };
-    }
-    const { payloads, consumed } = parseTextMessages(input, options?.maxMessageSize);
-    for (const payload of payloads) {
-      const { object } = parseJsonObject(payload, CODE);
+    // Known-good UTF-8 (text WebSocket messages) is decoded straight from each byte range, with no
+    // view and no second check; anything else is checked first.
+    const validated = options?.utf8Validated === true && Buffer.isBuffer(input);
+    const consumed = forEachTextMessage(input, options?.maxMessageSize, (start, end) => {
+      const object = validated
+        ? parseJsonText((input as Buffer).toString('utf8', start, end), CODE)
+        : parseJsonObject(input.subarray(start, end), CODE).object;
       const message = bindMessage(readFields(object));
       if (message !== null) messages.push(message);
-    }
+    });
     return { messages, consumed };
   }
 

@@ -224,8 +224,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
             hub: this.env.hubPath,
             error: error as Error,
           });
-          this.streams.close(message);
-          slot.finish();
+          this.invocationEnded(message, slot, undefined);
         },
       );
     } else {
