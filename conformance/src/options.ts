@@ -55,6 +55,12 @@ export interface ConformanceOptions {
   prefix?: string;
   /** How long a node that stopped heartbeating keeps its presence (ms). Default 15,000. Env `LEASE_MS`. */
   leaseMs?: number;
+  /**
+   * Accept stateful reconnects (the server's `allowStatefulReconnects`): a WebSocket client built
+   * `withStatefulReconnect()` that loses its socket resumes the same connection and nothing sent
+   * either way is lost. Default false, as the reference app.
+   */
+  statefulReconnect?: boolean;
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -84,6 +90,7 @@ Options:
                          default switchboard:); on PostgreSQL it names the schema
   --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
                          default 15000, at most 15000)
+  --stateful-reconnect   accept stateful reconnects (default: off, as the reference app)
   -h, --help             print this and exit
 `;
 
@@ -122,6 +129,7 @@ export function parseConformanceArgs(
         'node-id': { type: 'string' },
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
+        'stateful-reconnect': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -203,6 +211,7 @@ export function parseConformanceArgs(
       host,
       tokenLifetimeSeconds: lifetime,
       ...(secret !== undefined ? { jwtSecret: secret } : {}),
+      ...(values['stateful-reconnect'] ? { statefulReconnect: true } : {}),
       ...limits,
       ...cluster,
     },

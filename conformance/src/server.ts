@@ -172,6 +172,7 @@ export async function startConformanceServer(
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+    ...(options.statefulReconnect ? { allowStatefulReconnects: true } : {}),
     ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
     ...(options.rateLimit !== undefined
       ? {

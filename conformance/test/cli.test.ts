@@ -126,6 +126,26 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
   }
 });
 
+test('flags: --stateful-reconnect turns on the server option, off by default', async () => {
+  const on = parseConformanceArgs(['--stateful-reconnect']);
+  assert.equal(on.kind === 'run' && on.options.statefulReconnect, true);
+  const off = parseConformanceArgs([]);
+  assert.equal(off.kind === 'run' && off.options.statefulReconnect, undefined);
+  const { startConformanceServer } = await import('@switchboard/conformance');
+  for (const statefulReconnect of [true, false]) {
+    const server = await startConformanceServer({ port: 0, statefulReconnect });
+    try {
+      const res = await fetch(`${server.url}/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=true`, {
+        method: 'POST',
+      });
+      const body = (await res.json()) as { useStatefulReconnect?: boolean };
+      assert.equal(body.useStatefulReconnect === true, statefulReconnect);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test('flags: the PostgreSQL backplane from --postgres or BACKPLANE=postgres with BACKPLANE_URL or DATABASE_URL', () => {
   const base = { port: 3000, host: '127.0.0.1', tokenLifetimeSeconds: 5 };
   assert.deepEqual(
