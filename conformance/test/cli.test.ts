@@ -135,9 +135,12 @@ test('flags: --stateful-reconnect turns on the server option, off by default', a
   for (const statefulReconnect of [true, false]) {
     const server = await startConformanceServer({ port: 0, statefulReconnect });
     try {
-      const res = await fetch(`${server.url}/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=true`, {
-        method: 'POST',
-      });
+      const res = await fetch(
+        `${server.url}/testhub/negotiate?negotiateVersion=1&useStatefulReconnect=true`,
+        {
+          method: 'POST',
+        },
+      );
       const body = (await res.json()) as { useStatefulReconnect?: boolean };
       assert.equal(body.useStatefulReconnect === true, statefulReconnect);
     } finally {
