@@ -1,0 +1,44 @@
+// One node of the soak's cluster: the conformance server (built dist) on a Redis backplane, with
+// stateful reconnects on. It reports its memory and open file descriptors to the parent over IPC
+// whenever asked, after a full garbage collection (run with --expose-gc), so that the heap figure
+// is the live heap, not a point on the collector's sawtooth.
+//
+//   node --expose-gc bench/soak/node.mjs   (spawned by bench/soak/run.mjs; settings from env)
+import { readdirSync } from 'node:fs';
+import { startConformanceServer } from '@switchboard/conformance';
+
+const server = await startConformanceServer({
+  port: 0,
+  redis: process.env.SOAK_REDIS_URL,
+  prefix: process.env.SOAK_PREFIX,
+  nodeId: process.env.SOAK_NODE_ID,
+  jwtSecret: process.env.SOAK_JWT_SECRET,
+  statefulReconnect: true,
+  presenceGraceMs: 1000,
+  drainTimeoutMs: 2000,
+});
+
+/** Open file descriptors of this process. */
+function openFds() {
+  return readdirSync('/proc/self/fd').length;
+}
+
+process.on('message', async (m) => {
+  if (m?.cmd === 'stats') {
+    globalThis.gc?.();
+    const mem = process.memoryUsage();
+    process.send({
+      kind: 'stats',
+      id: m.id,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      external: mem.external,
+      fds: openFds(),
+      connections: server.hubs.connectionCount ?? null,
+    });
+  } else if (m?.cmd === 'exit') {
+    await server.close();
+    process.exit(0);
+  }
+});
+process.send({ kind: 'ready', url: server.url, fds: openFds() });
