@@ -87,6 +87,16 @@ function cell(s, f, scale = 1, d = 2) {
 }
 const isRss = (sc) => sc.startsWith('idle_rss');
 
+/** A pointer to the soak's page (bench/soak), when it exists. */
+function soakLink(root) {
+  if (!existsSync(join(root, 'docs', 'soak.md'))) return '';
+  return `## Soak
+
+Two nodes on Redis under churn for an hour, memory, descriptors and latency checked: [soak.md](soak.md).
+
+`;
+}
+
 /** A pointer to the MessagePack codec micro-benchmark (bench/codec), when its page exists. */
 function codecLink(root) {
   if (!existsSync(join(root, 'docs', 'benchmarks-codec.md'))) return '';
@@ -237,7 +247,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${vmSection(vm)}${codecLink(root)}${
+${extraSections(result)}${vmSection(vm)}${codecLink(root)}${soakLink(root)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''

@@ -6,12 +6,13 @@
 //
 //   npm run soak -- --minutes 30 [--out FILE] [--redis URL] [--receivers N] [--stateful N]
 //                   [--churn N] [--rate N] [--probe-ms N] [--sample-s N] [--cut-s N]
+//   npm run soak -- --doc-from bench/results/soak-<time>.json   (only rewrites docs/soak.md)
 //
 // Writes bench/results/soak-<time>.json and .svg (or --out FILE and FILE with .svg).
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { deleteRedisPrefix, FaultProxy } from '@switchboard/testkit';
@@ -19,6 +20,7 @@ import { machineInfo, spawnNode, stopChild, waitMessage } from '../lib/proc.mjs'
 import { quantile, verdict } from './analyse.mjs';
 import { soakChart } from './chart.mjs';
 import { Broadcaster, Churn, Receiver, TRANSPORTS } from './clients.mjs';
+import { soakDoc } from './doc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -35,8 +37,17 @@ const { values: flags } = parseArgs({
     'sample-s': { type: 'string', default: '10' },
     'cut-s': { type: 'string', default: '20' },
     quiet: { type: 'boolean', default: false },
+    'doc-from': { type: 'string' },
   },
 });
+// `--doc-from bench/results/soak-….json`: only rewrite docs/soak.md from that result.
+if (flags['doc-from']) {
+  const file = flags['doc-from'];
+  const result = JSON.parse(readFileSync(file, 'utf8'));
+  const svg = `${basename(file).replace(/\.json$/, '')}.svg`;
+  writeFileSync(join(root, 'docs', 'soak.md'), soakDoc(result, basename(file), svg));
+  process.exit(0);
+}
 const num = (name) => {
   const v = Number(flags[name]);
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number >= 0, got '${flags[name]}'`);
@@ -262,8 +273,11 @@ const result = {
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const out = flags.out ?? join(root, 'bench', 'results', `soak-${stamp}.json`);
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
-writeFileSync(out.replace(/\.json$/, '') + '.svg', soakChart(result));
+const svg = `${out.replace(/\.json$/, '')}.svg`;
+writeFileSync(svg, soakChart(result));
 log(`wrote ${out}`);
+// The run by hand (no --out) is the one docs/soak.md shows.
+if (!flags.out) writeFileSync(join(root, 'docs', 'soak.md'), soakDoc(result, basename(out), basename(svg)));
 console.log(
   JSON.stringify(
     {

@@ -1,0 +1,72 @@
+// docs/soak.md, written from the newest soak result by `npm run soak` (unless --out sends the
+// result elsewhere): what runs, the pass criteria, and the figures of that run next to them.
+import { CRITERIA } from './analyse.mjs';
+
+const pct = (x) => (x === null || x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+const ms = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(1)} ms`);
+const ok = (b) => (b ? 'met' : '**missed**');
+
+/** The Markdown of docs/soak.md for `result`, whose files are `jsonName` and `svgName` in bench/results. */
+export function soakDoc(result, jsonName, svgName) {
+  const v = result.verdict;
+  const c = result.config;
+  const s = result.summary;
+  const nodes = Object.keys(v.memory).sort();
+  const memoryRows = nodes
+    .map((n) => `| ${n} | ${pct(v.memory[n].rssGrowth)} | ${pct(v.memory[n].heapGrowth)} | ${v.fdLeaks[n]} |`)
+    .join('\n');
+  const [p1, p2, p3] = v.latency.p99ByThird;
+  const [m1, m2, m3] = v.latency.p50ByThird;
+  const sent = Object.entries(s.broadcastsSent)
+    .map(([b, n]) => `${n} ${b}`)
+    .join(', ');
+  return `# Soak
+
+\`npm run soak -- --minutes N\` (bench/soak/) runs two conformance nodes on one Redis with
+stateful reconnects on, and official clients against them for N minutes:
+${c.receiversPerNode} receivers per node that stay the whole run (WebSockets with JSON and
+MessagePack, Server-Sent Events, long polling with JSON and MessagePack), ${c.statefulPerNode}
+stateful-reconnect WebSocket receivers per node behind a TCP proxy that cuts every socket on one
+node's proxy every ${c.cutIntervalS} s, ${c.churnConcurrency} churning clients at all times (random
+node and transport, half signed in as one of 50 users: connect, invoke, join a group, send to it,
+leave it, stop), one broadcaster per node sending ${c.broadcastsPerSecond} numbered messages a
+second to every connection, and an echo probe from every receiver every ${c.probeIntervalMs} ms.
+Every ${c.sampleIntervalS} s each node reports its RSS and its live heap (after a full garbage
+collection) and its open file descriptors.
+
+Pass criteria, after a warm-up of a tenth of the run (at least 30 s):
+- RSS and live heap of every node grow by less than ${CRITERIA.maxGrowth * 100} % over the last two
+  thirds (read off a least-squares line through the samples);
+- no file descriptor leaked: with every client gone (and ${'12'} s for keep-alive sockets to
+  close), no node holds more descriptors than at the baseline taken the same way before the run;
+- the p99 echo round trip of the last third is at most ${CRITERIA.maxP99Ratio}x that of the first;
+- nothing lost: every checked receiver saw every broadcast once and in order, including the
+  stateful ones across every cut, and no churning client failed.
+
+## Newest run: ${v.pass ? 'pass' : '**fail**'}
+
+${result.startedAt}, ${c.minutes} minutes, commit \`${result.machine.gitCommit?.slice(0, 12)}\`${
+    result.machine.gitDirty ? ' (with uncommitted changes)' : ''
+  }, ${result.machine.cores} cores (${result.machine.cpuModel}), Node ${result.machine.node}. Result
+[\`bench/results/${jsonName}\`](../bench/results/${jsonName}).
+
+![Memory per node and echo latency per minute](../bench/results/${svgName})
+
+| criterion | figure | |
+| --- | --- | --- |
+| memory flat | see the table below | ${ok(v.checks.memoryFlat)} |
+| no descriptor leaked | ${Object.entries(v.fdLeaks)
+    .map(([n, d]) => `${n}: ${d >= 0 ? '+' : ''}${d}`)
+    .join(', ')} | ${ok(v.checks.noFdLeak)} |
+| p99 last third / first third | ${ms(p3)} / ${ms(p1)} = ${v.latency.p99Ratio?.toFixed(2) ?? 'n/a'}x (middle third ${ms(p2)}) | ${ok(v.checks.latencyStable)} |
+| nothing lost | ${s.delivery.gaps} gaps, ${s.delivery.duplicates} duplicates, ${s.delivery.missingAtEnd} missing at the end, ${s.churn.failed} failed clients | ${ok(v.checks.nothingLost)} |
+
+| node | RSS growth | live heap growth | descriptors after - before |
+| --- | ---: | ---: | ---: |
+${memoryRows}
+
+Echo p50 by third: ${ms(m1)}, ${ms(m2)}, ${ms(m3)}. Broadcasts acknowledged: ${sent}, each checked at
+${s.delivery.receivers} receivers; ${s.proxyCuts} proxy cuts; ${s.churn.completed} churning clients
+came and went; ${s.probes} echo probes (${s.probeErrors} failed).
+`;
+}
