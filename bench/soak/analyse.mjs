@@ -62,6 +62,10 @@ export function verdict(run) {
     memory[node] = {
       rssGrowth: fittedGrowth(mine.map((s) => ({ t: s.t, y: s.rss }))),
       heapGrowth: fittedGrowth(mine.map((s) => ({ t: s.t, y: s.heapUsed }))),
+      // Reported, not judged: the heap without V8's compiled code, where the server's objects live.
+      heapWithoutCodeGrowth: mine.every((s) => typeof s.codeSpace === 'number')
+        ? fittedGrowth(mine.map((s) => ({ t: s.t, y: s.heapUsed - s.codeSpace })))
+        : null,
       samples: mine.length,
     };
   }

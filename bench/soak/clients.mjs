@@ -45,8 +45,11 @@ export class Receiver {
   async start(baseUrl, kind, extra = {}) {
     this.connection = await open(baseUrl, kind, extra);
     this.connection.on('Send', (m) => this.onBroadcast(m));
-    this.connection.onclose(() => {
-      if (!this.stopping) this.closedUnexpectedly = true;
+    this.connection.onclose((error) => {
+      if (this.stopping) return;
+      this.closedUnexpectedly = true;
+      this.closeError = String(error?.message ?? error ?? 'closed without an error');
+      this.closedAt = performance.now();
     });
     return this;
   }

@@ -13,13 +13,25 @@ export function soakDoc(result, jsonName, svgName) {
   const s = result.summary;
   const nodes = Object.keys(v.memory).sort();
   const memoryRows = nodes
-    .map((n) => `| ${n} | ${pct(v.memory[n].rssGrowth)} | ${pct(v.memory[n].heapGrowth)} | ${v.fdLeaks[n]} |`)
+    .map(
+      (n) =>
+        `| ${n} | ${pct(v.memory[n].rssGrowth)} | ${pct(v.memory[n].heapGrowth)} | ${pct(v.memory[n].heapWithoutCodeGrowth)} | ${v.fdLeaks[n]} |`,
+    )
     .join('\n');
   const [p1, p2, p3] = v.latency.p99ByThird;
   const [m1, m2, m3] = v.latency.p50ByThird;
   const sent = Object.entries(s.broadcastsSent)
     .map(([b, n]) => `${n} ${b}`)
     .join(', ');
+  const host = result.run.host ?? [];
+  const loads = host.map((h) => h.load1).sort((a, b) => a - b);
+  const delays = host.map((h) => h.driverLoopP99Ms).sort((a, b) => a - b);
+  const hostLine = host.length
+    ? `The machine's 1-minute load average during the run: ${loads[0].toFixed(1)} to ${loads[loads.length - 1].toFixed(1)} (median ${loads[Math.floor(loads.length / 2)].toFixed(1)}) on ${result.machine.cores} cores; the driver's own event-loop delay, p99 per sample, median ${delays[Math.floor(delays.length / 2)].toFixed(0)} ms. Latency figures from a loaded machine say more about the machine than about the server.`
+    : 'The run did not record the machine load.';
+  const closed = s.closedReceivers?.length
+    ? `\n\nReceivers closed during the run (each counts as lost, and their missing broadcasts too):\n${s.closedReceivers.map((r) => `- ${r.name} at ${(r.atMs / 60000).toFixed(1)} min: ${r.error}`).join('\n')}`
+    : '';
   return `# Soak
 
 \`npm run soak -- --minutes N\` (bench/soak/) runs two conformance nodes on one Redis with
@@ -37,7 +49,7 @@ collection) and its open file descriptors.
 Pass criteria, after a warm-up of a tenth of the run (at least 30 s):
 - RSS and live heap of every node grow by less than ${CRITERIA.maxGrowth * 100} % over the last two
   thirds (read off a least-squares line through the samples);
-- no file descriptor leaked: with every client gone (and ${'12'} s for keep-alive sockets to
+- no file descriptor leaked: with every client gone (and ${c.quiesceS ?? 12} s for keep-alive sockets to
   close), no node holds more descriptors than at the baseline taken the same way before the run;
 - the p99 echo round trip of the last third is at most ${CRITERIA.maxP99Ratio}x that of the first;
 - nothing lost: every checked receiver saw every broadcast once and in order, including the
@@ -61,12 +73,18 @@ ${result.startedAt}, ${c.minutes} minutes, commit \`${result.machine.gitCommit?.
 | p99 last third / first third | ${ms(p3)} / ${ms(p1)} = ${v.latency.p99Ratio?.toFixed(2) ?? 'n/a'}x (middle third ${ms(p2)}) | ${ok(v.checks.latencyStable)} |
 | nothing lost | ${s.delivery.gaps} gaps, ${s.delivery.duplicates} duplicates, ${s.delivery.missingAtEnd} missing at the end, ${s.churn.failed} failed clients | ${ok(v.checks.nothingLost)} |
 
-| node | RSS growth | live heap growth | descriptors after - before |
-| --- | ---: | ---: | ---: |
+| node | RSS growth | live heap growth | of which not compiled code | descriptors after - before |
+| --- | ---: | ---: | ---: | ---: |
 ${memoryRows}
 
 Echo p50 by third: ${ms(m1)}, ${ms(m2)}, ${ms(m3)}. Broadcasts acknowledged: ${sent}, each checked at
 ${s.delivery.receivers} receivers; ${s.proxyCuts} proxy cuts; ${s.churn.completed} churning clients
-came and went; ${s.probes} echo probes (${s.probeErrors} failed).
+came and went; ${s.probes} echo probes (${s.probeErrors} failed).${
+    s.churn.errors.length
+      ? ` Errors of failed churning clients (first ${s.churn.errors.length}): ${[...new Set(s.churn.errors)].map((e) => `"${e}"`).join('; ')}.`
+      : ''
+  }${closed}
+
+${hostLine}
 `;
 }

@@ -5,6 +5,7 @@
 //
 //   node --expose-gc bench/soak/node.mjs   (spawned by bench/soak/run.mjs; settings from env)
 import { readdirSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { startConformanceServer } from '@switchboard/conformance';
 
 const server = await startConformanceServer({
@@ -33,6 +34,9 @@ process.on('message', async (m) => {
       rss: mem.rss,
       heapUsed: mem.heapUsed,
       external: mem.external,
+      // Compiled code is part of heapUsed; reported apart so that growth of V8's code (optimised,
+      // deoptimised, re-optimised functions) is told from growth of the server's own objects.
+      codeSpace: getHeapSpaceStatistics().find((s) => s.space_name === 'code_space')?.space_used_size ?? null,
       fds: openFds(),
       connections: server.hubs.connectionCount ?? null,
     });

@@ -6,13 +6,16 @@
 //
 //   npm run soak -- --minutes 30 [--out FILE] [--redis URL] [--receivers N] [--stateful N]
 //                   [--churn N] [--rate N] [--probe-ms N] [--sample-s N] [--cut-s N]
+//                   [--quiesce-s N]
 //   npm run soak -- --doc-from bench/results/soak-<time>.json   (only rewrites docs/soak.md)
 //
 // Writes bench/results/soak-<time>.json and .svg (or --out FILE and FILE with .svg).
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { deleteRedisPrefix, FaultProxy } from '@switchboard/testkit';
@@ -36,6 +39,7 @@ const { values: flags } = parseArgs({
     'probe-ms': { type: 'string', default: '1000' },
     'sample-s': { type: 'string', default: '10' },
     'cut-s': { type: 'string', default: '20' },
+    'quiesce-s': { type: 'string', default: '12' },
     quiet: { type: 'boolean', default: false },
     'doc-from': { type: 'string' },
   },
@@ -62,6 +66,7 @@ const config = {
   probeIntervalMs: num('probe-ms'),
   sampleIntervalS: num('sample-s'),
   cutIntervalS: num('cut-s'),
+  quiesceS: num('quiesce-s'),
 };
 const totalMs = config.minutes * 60_000;
 // Warm-up: a tenth of the run, at least 30 s (less only for runs shorter than 5 min).
@@ -121,7 +126,7 @@ async function tokenFor(baseUrl, user) {
 }
 const baseUrls = nodes.map((n) => n.url);
 // Keep-alive sockets that clients leave behind close within Node's keep-alive timeout (5 s).
-const QUIESCE_MS = 12_000;
+const QUIESCE_MS = config.quiesceS * 1000;
 
 // Priming: every kind of client once, then all gone, so that what a node opens once (backplane
 // subscriptions, pools) is in the baseline of file descriptors.
@@ -173,8 +178,14 @@ const probeLoops = receivers.map(async (r, i) => {
   }
 });
 const samples = [];
+// The machine's load and the driver's own event-loop delay, to tell a slow server from a busy host.
+const host = [];
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 const sampler = setInterval(async () => {
   const t = now();
+  host.push({ t, load1: loadavg()[0], driverLoopP99Ms: loopDelay.percentile(99) / 1e6 });
+  loopDelay.reset();
   for (const node of nodes) {
     try {
       const s = await stats(node);
@@ -218,9 +229,13 @@ await Promise.all(broadcasters.map((b) => b.stop()));
 const caughtUp = () => receivers.every((r) => broadcasters.every((b) => (r.last.get(b.name) ?? 0) >= b.sent));
 const deadline = Date.now() + 30_000;
 while (!caughtUp() && Date.now() < deadline) await sleep(50);
+const closedReceivers = [];
 for (const r of receivers) {
   for (const b of broadcasters) delivery.missingAtEnd += Math.max(0, b.sent - (r.last.get(b.name) ?? 0));
-  if (r.closedUnexpectedly) delivery.closedUnexpectedly++;
+  if (r.closedUnexpectedly) {
+    delivery.closedUnexpectedly++;
+    closedReceivers.push({ name: r.name, atMs: Math.round(r.closedAt - t0), error: r.closeError });
+  }
 }
 await Promise.all(receivers.map((r) => r.stop()));
 await sleep(QUIESCE_MS);
@@ -263,12 +278,13 @@ const result = {
     probes: latencies.length,
     probeErrors,
     proxyCuts: cuts,
+    closedReceivers,
     churn: run.churn,
     delivery,
   },
   latencyPerMinute: perMinute,
   // Raw latencies are summarised per minute above; the memory samples are kept whole.
-  run: { warmupEndMs: warmupMs, endMs, samples, fds: run.fds },
+  run: { warmupEndMs: warmupMs, endMs, samples, host, fds: run.fds },
 };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const out = flags.out ?? join(root, 'bench', 'results', `soak-${stamp}.json`);

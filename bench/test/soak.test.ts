@@ -82,7 +82,10 @@ test('soak verdict: a slower last third, a leaked descriptor, a lost message eac
   assert.equal(verdict(madeUpRun({ rss: () => 80e6, latency: () => 10, gaps: 1 })).checks.nothingLost, false);
 });
 
-test('a short soak on Redis: nothing lost across churn and proxy cuts, no descriptor leaked', async (t) => {
+// The run takes about 40 s on a quiet machine; its own timeout leaves room for a loaded one.
+test('a short soak on Redis: nothing lost across churn and proxy cuts, no descriptor leaked', {
+  timeout: 300_000,
+}, async (t) => {
   if (!(await requireService(t, { kind: 'tcp', name: 'Redis', host: '127.0.0.1', port: 6379 }))) return;
   const out = join(tmpdir(), `soak-test-${process.pid}.json`);
   const child = spawn(
@@ -90,7 +93,9 @@ test('a short soak on Redis: nothing lost across churn and proxy cuts, no descri
     [
       'bench/soak/run.mjs',
       '--minutes',
-      '0.4',
+      '0.3',
+      '--quiesce-s',
+      '6',
       '--sample-s',
       '4',
       '--cut-s',
