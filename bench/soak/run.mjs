@@ -194,6 +194,7 @@ const sampler = setInterval(async () => {
         node: node.id,
         rss: s.rss,
         heapUsed: s.heapUsed,
+        codeSpace: s.codeSpace,
         fds: s.fds,
         connections: s.connections,
       });
