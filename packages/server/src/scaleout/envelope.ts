@@ -1,24 +1,35 @@
 /**
- * What travels on the bus: one MessagePack envelope per send or command, framed on the live path
- * as `<id>|<prevId>|<envelope>` by the publish script (scripts.ts).
+ * What travels on a bus: one MessagePack envelope per send or command, the same for every backend.
+ * Every envelope carries a version (`v`); a node never delivers one whose version it does not
+ * understand (it counts and reports it as `SB_ERR_BACKPLANE_ENVELOPE_VERSION`). docs/scale-out.md
+ * says how to upgrade a running cluster.
  * @module
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { type HubProtocol, MessageType } from '@switchboard/protocol';
-import { SerializedHubMessage } from '@switchboard/server';
+import { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
+
+/**
+ * The envelope version this node writes and reads. Raised when the layout changes in a way an
+ * older node would misread; nodes of different versions must not share a prefix (see
+ * docs/scale-out.md, "Upgrading a cluster").
+ */
+export const ENVELOPE_VERSION = 1;
 
 /** Fields every envelope carries. */
-interface EnvelopeBase {
+export interface EnvelopeBase {
+  /** The envelope version ({@link ENVELOPE_VERSION} when written by this node). */
+  readonly v: number;
   /** The origin node id: a node skips its own echo. */
   readonly o: string;
-  /** The origin's message number: `o` and `n` identify a send across channels and retries. */
+  /** The origin's envelope number: `o` and `n` identify a send across channels and retries. */
   readonly n: number;
 }
 
 /** A hub message for the channel's local recipients. */
 export interface MessageEnvelope extends EnvelopeBase {
   readonly k: 'm';
-  /** The invocation's target (kept for diagnostics and a protocol the envelope does not carry). */
+  /** The invocation's target. */
   readonly t: string;
   /** The framed bytes, by protocol name: written to recipients as they are. */
   readonly f: Record<string, Uint8Array>;
@@ -36,7 +47,7 @@ export interface GroupEnvelope extends EnvelopeBase {
   readonly k: 'ga' | 'gr';
   readonly c: string;
   readonly g: string;
-  /** The request id the acknowledgement names. */
+  /** The request number the acknowledgement names. */
   readonly q: number;
   readonly r: string;
 }
@@ -64,7 +75,7 @@ export interface ResultEnvelope extends EnvelopeBase {
   readonly e?: string;
   /** Whether the Completion carried a result, and the result. */
   readonly h?: boolean;
-  readonly v?: unknown;
+  readonly rv?: unknown;
   /** The connection disconnected ('disc') or is not on the node that got the invocation ('gone'). */
   readonly d?: 'disc' | 'gone';
 }
@@ -72,70 +83,70 @@ export interface ResultEnvelope extends EnvelopeBase {
 /** Every envelope kind. */
 export type Envelope = MessageEnvelope | GroupEnvelope | CloseEnvelope | AckEnvelope | ResultEnvelope;
 
+/** An envelope without the fields the codec stamps (version, origin, number). */
+export type EnvelopeBody = Envelope extends infer E
+  ? E extends Envelope
+    ? Omit<E, 'v' | 'o' | 'n'>
+    : never
+  : never;
+
+/** Why bytes could not be read as an envelope this node understands. */
+export class EnvelopeVersionError extends Error {
+  /** The version the bytes carried, when they carried one. */
+  readonly version: unknown;
+
+  constructor(message: string, version: unknown) {
+    super(message);
+    this.name = 'EnvelopeVersionError';
+    this.version = version;
+  }
+}
+
 /** Serializes an envelope. */
 export function encodeEnvelope(envelope: Envelope): Buffer {
   const bytes = encode(envelope, { ignoreUndefined: true });
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Parses an envelope; throws on bytes that are not one. */
+/**
+ * Parses an envelope. Throws {@link EnvelopeVersionError} for bytes that are not an envelope or
+ * carry a version other than {@link ENVELOPE_VERSION}: such bytes are never delivered.
+ */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
-  const value = decode(bytes) as Envelope;
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    typeof value.o !== 'string' ||
-    typeof value.k !== 'string'
-  ) {
-    throw new Error('not a backplane envelope');
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (error) {
+    throw new EnvelopeVersionError(
+      `not a backplane envelope (${error instanceof Error ? error.message : String(error)})`,
+      undefined,
+    );
   }
-  return value;
-}
-
-/** A message as the live path carries it: the log id, the previous log id and the envelope. */
-export interface LiveFrame {
-  readonly id: string;
-  /** '' when the log was empty before this entry. */
-  readonly prev: string;
-  readonly payload: Buffer;
-}
-
-/** Splits `<id>|<prevId>|<envelope>`; undefined when the frame is malformed. */
-export function parseLiveFrame(frame: Buffer): LiveFrame | undefined {
-  const first = frame.indexOf(0x7c);
-  const second = first < 0 ? -1 : frame.indexOf(0x7c, first + 1);
-  if (second < 0) return undefined;
-  return {
-    id: frame.toString('latin1', 0, first),
-    prev: frame.toString('latin1', first + 1, second),
-    payload: frame.subarray(second + 1),
-  };
-}
-
-/** Compares two stream ids (`<ms>-<seq>`): negative, zero or positive. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = splitId(a);
-  const [bm, bs] = splitId(b);
-  return am !== bm ? am - bm : as - bs;
-}
-
-function splitId(id: string): [number, number] {
-  const dash = id.indexOf('-');
-  return dash < 0 ? [Number(id), 0] : [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+  if (typeof value !== 'object' || value === null) {
+    throw new EnvelopeVersionError('not a backplane envelope', undefined);
+  }
+  const record = value as Partial<Envelope>;
+  if (record.v !== ENVELOPE_VERSION) {
+    throw new EnvelopeVersionError(
+      `envelope version ${JSON.stringify(record.v ?? null)} is not ${ENVELOPE_VERSION}`,
+      record.v,
+    );
+  }
+  if (typeof record.o !== 'string' || typeof record.k !== 'string' || typeof record.n !== 'number') {
+    throw new EnvelopeVersionError('not a backplane envelope (missing o, n or k)', record.v);
+  }
+  return value as Envelope;
 }
 
 /**
- * The envelope of a hub message: serialized once for each protocol the cluster may use (the cache of
- * `message` is shared with the local recipients). Undefined when no protocol could serialize it
- * (the sender's mistake, which the send reports).
+ * The `f` and `t` fields of a message envelope: the message serialized once for each protocol the
+ * cluster may use (the cache of `message` is shared with the local recipients). Undefined when no
+ * protocol could serialize it (the sender's mistake, which the send reports).
  */
-export function serializeMessage(
-  origin: string,
-  n: number,
+export function messageFrames(
   protocols: readonly HubProtocol[],
   message: SerializedHubMessage,
-  extra: Partial<MessageEnvelope>,
-): Buffer | undefined {
+): { t: string; f: Record<string, Uint8Array> } | undefined {
   const frames: Record<string, Uint8Array> = {};
   let any = false;
   for (const protocol of protocols) {
@@ -147,16 +158,15 @@ export function serializeMessage(
     }
   }
   if (!any) return undefined;
-  const target = (message.message as { target: string }).target;
-  return encodeEnvelope({ ...extra, o: origin, n, k: 'm', t: target, f: frames });
+  return { t: (message.message as { target: string }).target, f: frames };
 }
 
 /**
  * The hub message of a received envelope, with the carried bytes set for each protocol this node
  * knows, so that they are written as they are. (A protocol the envelope does not carry would
- * serialize an invocation without arguments: list every protocol in use in `protocols`.)
+ * serialize an invocation without arguments: list every protocol in use.)
  */
-export function deserializeMessage(
+export function envelopeMessage(
   envelope: MessageEnvelope,
   protocolsByName: ReadonlyMap<string, HubProtocol>,
 ): SerializedHubMessage {
