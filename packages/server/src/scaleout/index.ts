@@ -69,3 +69,8 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
+export {
+  ScaleoutHubLifetimeManager,
+  type ScaleoutHubLifetimeManagerOptions,
+} from './scaleout-hub-lifetime-manager.js';
+export { ScaleoutPresenceStore, type ScaleoutPresenceStoreOptions } from './scaleout-presence-store.js';
