@@ -25,6 +25,7 @@ export {
   schemaFromPrefix,
   sqlDir,
 } from './migrations.js';
+export { type PostgresBackplaneOptions, postgresBackplane } from './postgres-backplane.js';
 export { PostgresBus, type PostgresBusCounters, type PostgresBusSettings } from './postgres-bus.js';
 export { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
 export type {

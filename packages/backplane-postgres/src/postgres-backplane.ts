@@ -1,0 +1,98 @@
+/**
+ * {@link postgresBackplane}: the one object per node that puts a `HubServer` on PostgreSQL.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { PresenceEvent } from '@switchboard/server';
+import {
+  type Backplane,
+  type BackplaneCommonOptions,
+  BackplaneError,
+  createBackplane,
+} from '@switchboard/server/scaleout';
+import pg from 'pg';
+import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
+import { PostgresBus } from './postgres-bus.js';
+import type { PostgresBusOptions } from './postgres-hub-lifetime-manager-options.js';
+import { busSettings } from './postgres-settings.js';
+import type { PostgresPresenceStoreOptions } from './presence/postgres-presence-options.js';
+import { PostgresPresenceStore, reportPresenceError } from './presence/postgres-presence-store.js';
+
+/** Options of {@link postgresBackplane}. */
+export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<PostgresBusOptions, 'pg'> {
+  /** The database, as a `postgres://` URL. Default: postgres@127.0.0.1:5432/postgres. */
+  readonly url?: string;
+  /** The same as {@link url} (pg's name for it). */
+  readonly connectionString?: string;
+  /** pg pool settings, instead of a URL. */
+  readonly pg?: string | pg.PoolConfig;
+  /** Presence settings beyond `presenceGraceMs` and `presenceLeaseMs`. */
+  readonly presence?: Pick<
+    PostgresPresenceStoreOptions,
+    'heartbeatIntervalMs' | 'eventLogLength' | 'poolSize' | 'applicationName' | 'onError'
+  >;
+}
+
+/**
+ * A cluster node's backplane on PostgreSQL: every hub gets a `ScaleoutHubLifetimeManager` over a
+ * {@link PostgresBus}, the server a {@link PostgresPresenceStore}, all in one schema
+ * (`schemaFromPrefix(prefix)`, or `schema`). `ready()` migrates the schema (rejecting with
+ * `SB_ERR_BACKPLANE_MIGRATION` when it cannot), then waits for presence and every hub's LISTEN
+ * connection; `health()` reports each hub's bus; `hubs.close()` closes it.
+ *
+ * @example
+ * ```ts
+ * const hubs = new HubServer({
+ *   backplane: postgresBackplane({ url: process.env.DATABASE_URL, prefix: 'chat:', nodeId: 'node-a' }),
+ * });
+ * hubs.mapHub('/chat', ChatHub);
+ * await hubs.ready();
+ * ```
+ */
+export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
+  const nodeId = options.nodeId ?? randomUUID();
+  const database = options.pg ?? options.url ?? options.connectionString;
+  const bus = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
+  const onError = options.onError;
+  const presenceOnError =
+    options.presence?.onError ??
+    (onError
+      ? (error: unknown, event?: PresenceEvent) => {
+          if (error instanceof BackplaneError && !event) onError(error);
+          else reportPresenceError(error, event);
+        }
+      : undefined);
+  return createBackplane({
+    ...options,
+    nodeId,
+    backend: 'postgres',
+    bus: (context) => new PostgresBus(bus, context),
+    presence: () =>
+      new PostgresPresenceStore({
+        ...options.presence,
+        ...(database !== undefined ? { pg: database } : {}),
+        ...(options.listen !== undefined ? { listen: options.listen } : {}),
+        schema: bus.schema,
+        nodeId,
+        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(presenceOnError ? { onError: presenceOnError } : {}),
+      }),
+    // The schema first, once, so that a failed migration refuses to start.
+    start: async () => {
+      const pool = new pg.Pool({ ...bus.pool, max: 1 });
+      pool.on('error', () => undefined);
+      try {
+        for (const component of ['bus', 'presence'])
+          await migrate(pool, {
+            schema: bus.schema,
+            component,
+            files: await loadSqlFiles(sqlDir(component)),
+          });
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    },
+  });
+}
