@@ -27,7 +27,9 @@ import {
   userChannel,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
+import { LogWriter } from './log-writer.js';
 import { loadSqlFiles, migrate, quoteIdent, sqlDir } from './migrations.js';
+import { NotificationListener } from './notification-listener.js';
 
 /** What the PostgreSQL bus counts on top of every bus's counters. */
 export interface PostgresBusCounters extends BusCounters {
@@ -70,13 +72,6 @@ interface LogRow {
   payload: Buffer;
 }
 
-interface QueuedPublish {
-  readonly target: string;
-  readonly payload: Uint8Array;
-  readonly resolve: (written: number | undefined) => void;
-}
-
-const BATCH = 256;
 const READ_LIMIT = 1_000;
 const MAX_BACKOFF_MS = 2_000;
 const EMPTY = new Uint8Array(0);
@@ -149,24 +144,19 @@ export class PostgresBus implements Bus {
   private behind = false;
   /** Resolved once the channels joined while the position lagged have their start position. */
   private positionWaiters: Array<() => void> = [];
-  private readonly queue: QueuedPublish[] = [];
   private readonly pool: pg.Pool;
   private readonly s: string;
   private readonly hub: string;
   private readonly nodeId: string;
-  private listener: pg.Client | undefined;
+  private readonly listener: NotificationListener;
   private everListened = false;
-  private listenBackoff = 50;
-  private listenTimer: NodeJS.Timeout | undefined;
   /** The last log id read (undefined until the first LISTEN holds). */
   private cursor: number | undefined;
   private reading: Promise<void> | undefined;
   private readAgain = false;
   /** The next read is a catch-up after a reconnect: its rows count as replayed. */
   private replaying = false;
-  private writing = false;
-  private writerDown = false;
-  private writeBackoff = 50;
+  private readonly writer: LogWriter;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly started: Promise<void>;
   private running = false;
@@ -184,18 +174,50 @@ export class PostgresBus implements Bus {
     this.pool.on('error', (error) =>
       this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'pooled connection lost', error),
     );
+    this.writer = new LogWriter({
+      pool: this.pool,
+      settings,
+      hub: this.hub,
+      nodeId: this.nodeId,
+      counters: this.counters,
+      report: (code, what, cause) => this.report(code, what, cause),
+    });
+    this.listener = new NotificationListener({
+      config: settings.listen,
+      channel: settings.notifyChannel,
+      onNotification: (payload) => this.onNotification(payload),
+      onListen: async (client) => {
+        if (this.cursor !== undefined) return;
+        const head = await client.query<{ head: string }>(
+          `SELECT coalesce(max(id), 0) AS head FROM ${this.s}.bus_messages`,
+        );
+        this.cursor = Number(head.rows[0]!.head);
+      },
+      onUp: () => {
+        if (this.everListened) {
+          this.counters.reconnects++;
+          this.replaying = true;
+        }
+        this.everListened = true;
+        void this.read();
+      },
+      onError: (error) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'LISTEN connection lost', error),
+    });
     this.started = this.start();
   }
 
   /** Whether the LISTEN connection is up and the writes go through. */
   status(): BusStatus {
-    return { connected: this.listener !== undefined && !this.writerDown, queued: this.queue.length };
+    return {
+      connected: this.listener.connection !== undefined && !this.writer.down,
+      queued: this.writer.length,
+    };
   }
 
   /** Resolves once the schema is migrated and the LISTEN connection holds, or after `timeoutMs`. */
   async ready(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((!this.listener || this.cursor === undefined) && !this.closed && Date.now() < deadline)
+    while ((!this.listener.connection || this.cursor === undefined) && !this.closed && Date.now() < deadline)
       await sleep(5);
   }
 
@@ -210,10 +232,10 @@ export class PostgresBus implements Bus {
     const deadline = Date.now() + this.settings.subscribeTimeoutMs;
     while (this.cursor === undefined && !this.closed && Date.now() < deadline) await sleep(5);
     if (channel.kind === 'connection') {
-      const route = this.enqueue(`+c:${channel.id}`, EMPTY);
+      const route = this.writer.enqueue(`+c:${channel.id}`, EMPTY);
       // Once written, a send from any node finds the connection; while PostgreSQL is away the
       // route waits in the queue and the connection is served locally meanwhile.
-      if (this.writable) await route;
+      if (this.writer.writable) await route;
       return;
     }
     const name = targetOf(channel);
@@ -232,7 +254,7 @@ export class PostgresBus implements Bus {
   /** Stops reading a channel; for a connection's channel, removes its route. */
   async unsubscribe(channel: Channel): Promise<void> {
     if (channel.kind === 'connection') {
-      void this.enqueue(`-c:${channel.id}`, EMPTY);
+      void this.writer.enqueue(`-c:${channel.id}`, EMPTY);
       return;
     }
     const name = targetOf(channel);
@@ -250,13 +272,13 @@ export class PostgresBus implements Bus {
     payload: Uint8Array,
     _options?: PublishOptions,
   ): Promise<number | undefined> {
-    const written = await this.enqueue(targetOf(channel), payload);
+    const written = await this.writer.enqueue(targetOf(channel), payload);
     return written === 2 ? 0 : written;
   }
 
   /** Resolves once every queued write so far has been written (or dropped). */
-  async flush(): Promise<void> {
-    while ((this.queue.length > 0 || this.writing) && !this.closed) await sleep(5);
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   /** Reads every row committed so far on this node's channels and delivers it. */
@@ -267,7 +289,7 @@ export class PostgresBus implements Bus {
   /** Stops the timers, removes this node's routes and lease, closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.writerDown && this.running) {
+    if (!this.writer.down && this.running) {
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, 1_000);
@@ -276,14 +298,11 @@ export class PostgresBus implements Bus {
     }
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.listenTimer);
-    for (const item of this.queue.splice(0)) item.resolve(undefined);
+    this.writer.close();
     this.settlePositions();
     await this.started;
-    const listener = this.listener;
-    this.listener = undefined;
     await this.reading?.catch(() => undefined);
-    await listener?.end().catch(() => undefined);
+    await this.listener.close();
     await this.forget(true).catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
@@ -319,11 +338,11 @@ export class PostgresBus implements Bus {
       ),
     );
     every(this.settings.pollIntervalMs, () => {
-      if (this.listener) void this.read();
+      if (this.listener.connection) void this.read();
     });
     every(this.settings.trimIntervalMs, () => void this.trim());
-    this.connectListener();
-    void this.write();
+    void this.listener.start();
+    this.writer.start();
   }
 
   /** Renews this node's lease (a node whose lease ran out is taken as gone by the others). */
@@ -374,61 +393,9 @@ export class PostgresBus implements Bus {
 
   // ---- reading ---------------------------------------------------------------------------------
 
-  private connectListener(): void {
-    if (this.closed) return;
-    const client = new pg.Client(this.settings.listen);
-    let lost = false;
-    const onLost = (error?: unknown) => {
-      if (lost) return;
-      lost = true;
-      if (this.listener === client) this.listener = undefined;
-      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'LISTEN connection lost', error);
-      client.end().catch(() => undefined);
-      this.scheduleListen();
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
-    client.on('notification', (message) => this.onNotification(message));
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${quoteIdent(this.settings.notifyChannel)}`))
-      .then(async () => {
-        if (this.cursor === undefined) {
-          const head = await client.query<{ head: string }>(
-            `SELECT coalesce(max(id), 0) AS head FROM ${this.s}.bus_messages`,
-          );
-          this.cursor = Number(head.rows[0]!.head);
-        }
-        if (lost || this.closed) {
-          if (this.closed) client.end().catch(() => undefined);
-          return;
-        }
-        this.listener = client;
-        this.listenBackoff = 50;
-        if (this.everListened) {
-          this.counters.reconnects++;
-          this.replaying = true;
-        }
-        this.everListened = true;
-        void this.read();
-      })
-      .catch(onLost);
-  }
-
-  private scheduleListen(): void {
-    if (this.closed || this.listenTimer) return;
-    const delay = this.listenBackoff * (0.5 + Math.random() / 2);
-    this.listenBackoff = Math.min(this.listenBackoff * 2, MAX_BACKOFF_MS);
-    this.listenTimer = setTimeout(() => {
-      this.listenTimer = undefined;
-      this.connectListener();
-    }, delay);
-  }
-
-  private onNotification(message: pg.Notification): void {
+  private onNotification(payload: string): void {
     this.counters.notifications++;
-    if (message.channel !== this.settings.notifyChannel) return;
-    if (message.payload !== '*' && !this.concerns(message.payload ?? '')) {
+    if (payload !== '*' && !this.concerns(payload)) {
       this.counters.notificationsIgnored++;
       this.behind = true;
       return;
@@ -471,7 +438,7 @@ export class PostgresBus implements Bus {
   }
 
   private async readAll(): Promise<void> {
-    const client = this.listener;
+    const client = this.listener.connection;
     if (!client || this.cursor === undefined) return;
     const replay = this.replaying;
     let cursor: number = this.cursor;
@@ -564,108 +531,6 @@ export class PostgresBus implements Bus {
     if (channel) this.context.receiver.message(channel, payload);
   }
 
-  // ---- writing ---------------------------------------------------------------------------------
-
-  /** Whether writes currently go through (a route may wait for its row). */
-  private get writable(): boolean {
-    return this.running && !this.writerDown;
-  }
-
-  /**
-   * Queues a row (or a route change, `+c:`/`-c:`). Resolves with 1 once written, 2 once written to
-   * the inbox of a `c:` target's node whose lease ran out, 0 when a `c:` target has no holder,
-   * undefined when dropped or refused (reported). Never rejects.
-   */
-  private enqueue(target: string, payload: Uint8Array): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      if (this.closed) return resolve(undefined);
-      this.queue.push({ target, payload, resolve });
-      if (!this.writable) this.counters.queued++;
-      this.dropOverflow();
-      void this.write();
-    });
-  }
-
-  /** The single writer: batches in queue order; on a lost connection the batch waits and retries. */
-  private async write(): Promise<void> {
-    if (this.writing || !this.running || this.closed) return;
-    this.writing = true;
-    try {
-      let size = BATCH;
-      while (this.queue.length > 0 && !this.closed) {
-        const batch = this.queue.splice(0, size);
-        try {
-          const result = await this.pool.query<{ w: number[] }>({
-            // Prepared once per pooled connection: a write spends no time parsing.
-            name: `sb_publish_${this.settings.schema}`,
-            text: `SELECT ${this.s}.bus_publish($1, $2, $3, $4::text[], $5::text[], $6::bytea[]) AS w`,
-            values: [
-              this.settings.notifyChannel,
-              this.hub,
-              this.nodeId,
-              batch.map((item) => item.target),
-              // Exclusions travel in the envelope (the core applies them).
-              batch.map(() => ''),
-              batch.map((item) => item.payload),
-            ],
-          });
-          const written = result.rows[0]!.w;
-          this.writerDown = false;
-          this.writeBackoff = 50;
-          size = BATCH;
-          batch.forEach((item, i) => {
-            if (written[i]! >= 1 && !item.target.startsWith('+') && !item.target.startsWith('-'))
-              this.counters.published++;
-            item.resolve(written[i]);
-          });
-        } catch (error) {
-          if (this.closed) {
-            for (const item of batch) item.resolve(undefined);
-            return;
-          }
-          if (!isConnectionError(error)) {
-            if (batch.length > 1) {
-              // Find the row PostgreSQL refuses: write this batch one by one.
-              this.queue.unshift(...batch);
-              size = 1;
-              continue;
-            }
-            this.report(
-              'SB_ERR_BACKPLANE_UNAVAILABLE',
-              `writing a send to ${batch[0]!.target} (dropped)`,
-              error,
-            );
-            batch[0]!.resolve(undefined);
-            continue;
-          }
-          this.queue.unshift(...batch);
-          if (!this.writerDown) {
-            this.writerDown = true;
-            this.counters.queued += this.queue.length;
-          }
-          this.dropOverflow();
-          this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'writing to the log', error);
-          await sleep(this.writeBackoff * (0.5 + Math.random() / 2));
-          this.writeBackoff = Math.min(this.writeBackoff * 2, MAX_BACKOFF_MS);
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  private dropOverflow(): void {
-    while (this.queue.length > this.settings.maxQueuedPublishes) {
-      const dropped = this.queue.shift()!;
-      this.counters.queueOverflows++;
-      this.report(
-        'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-        `publish queue full (${this.settings.maxQueuedPublishes}); a send to ${dropped.target} dropped`,
-      );
-      dropped.resolve(undefined);
-    }
-  }
-
   private async trim(): Promise<void> {
     if (this.closed) return;
     try {
@@ -694,18 +559,6 @@ export class PostgresBus implements Bus {
       // a throwing hook must not take the bus down
     }
   }
-}
-
-/**
- * Whether an error means "PostgreSQL is not reachable now" (retry the same write later) rather
- * than "PostgreSQL refuses this row" (drop it): no SQLSTATE (a socket error), or connection
- * exceptions (08), operator intervention (57: terminated, shutting down), resources (53), and
- * transaction rollbacks (40).
- */
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return ['08', '57', '53', '40'].includes(code.slice(0, 2));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -19,7 +19,7 @@ import {
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { loadSqlFiles, migrate, sqlDir } from '../migrations.js';
-import { NotificationListener } from './notification-listener.js';
+import { NotificationListener } from '../notification-listener.js';
 
 /** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
 const RETRYABLE = /^(08|57P0|40P01|40001)/;
@@ -231,7 +231,8 @@ export class PostgresPresenceBackend implements PresenceBackend {
       config: this.settings.listen,
       channel: String(row!.channel),
       onNotification: (payload) => this.onNotification(payload),
-      onRelisten: () => {
+      onUp: (reconnect) => {
+        if (!reconnect) return;
         this.settings.logger?.info('presence.reconnected', {
           nodeId: this.context.nodeId,
           schema: this.settings.schema,
