@@ -3,34 +3,29 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { PresenceEvent } from '@switchboard/server';
 import {
   type Backplane,
   type BackplaneCommonOptions,
-  BackplaneError,
   createBackplane,
+  presenceErrorHandler,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
 import { PostgresBus } from './postgres-bus.js';
 import type { PostgresBusOptions } from './postgres-hub-lifetime-manager-options.js';
 import { busSettings } from './postgres-settings.js';
-import type { PostgresPresenceStoreOptions } from './presence/postgres-presence-options.js';
-import { PostgresPresenceStore, reportPresenceError } from './presence/postgres-presence-store.js';
+import { PostgresPresenceStore } from './presence/postgres-presence-store.js';
 
 /** Options of {@link postgresBackplane}. */
 export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<PostgresBusOptions, 'pg'> {
-  /** The database, as a `postgres://` URL. Default: postgres@127.0.0.1:5432/postgres. */
-  readonly url?: string;
-  /** The same as {@link url} (pg's name for it). */
+  /** The database: a `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
+  readonly url?: string | pg.PoolConfig;
+  /** The same as a `url` string (pg's name for it). */
   readonly connectionString?: string;
-  /** pg pool settings, instead of a URL. */
-  readonly pg?: string | pg.PoolConfig;
-  /** Presence settings beyond `presenceGraceMs` and `presenceLeaseMs`. */
-  readonly presence?: Pick<
-    PostgresPresenceStoreOptions,
-    'heartbeatIntervalMs' | 'eventLogLength' | 'poolSize' | 'applicationName' | 'onError'
-  >;
+  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
+  readonly presenceHeartbeatIntervalMs?: number;
+  /** How many recent presence events the log table keeps. Default 1 000. */
+  readonly presenceEventLogLength?: number;
 }
 
 /**
@@ -51,17 +46,8 @@ export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<P
  */
 export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
   const nodeId = options.nodeId ?? randomUUID();
-  const database = options.pg ?? options.url ?? options.connectionString;
+  const database = options.url ?? options.connectionString;
   const bus = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
-  const onError = options.onError;
-  const presenceOnError =
-    options.presence?.onError ??
-    (onError
-      ? (error: unknown, event?: PresenceEvent) => {
-          if (error instanceof BackplaneError && !event) onError(error);
-          else reportPresenceError(error, event);
-        }
-      : undefined);
   return createBackplane({
     ...options,
     nodeId,
@@ -69,15 +55,22 @@ export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backp
     bus: (context) => new PostgresBus(bus, context),
     presence: () =>
       new PostgresPresenceStore({
-        ...options.presence,
         ...(database !== undefined ? { pg: database } : {}),
         ...(options.listen !== undefined ? { listen: options.listen } : {}),
         schema: bus.schema,
         nodeId,
+        ...(options.applicationName !== undefined
+          ? { applicationName: `${options.applicationName}:presence` }
+          : {}),
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
         ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(presenceOnError ? { onError: presenceOnError } : {}),
+        ...(options.presenceHeartbeatIntervalMs !== undefined
+          ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
+          : {}),
+        ...(options.presenceEventLogLength !== undefined
+          ? { eventLogLength: options.presenceEventLogLength }
+          : {}),
+        onError: presenceErrorHandler(options, 'SB_PRESENCE_POSTGRES'),
       }),
     // The schema first, once, so that a failed migration refuses to start.
     start: async () => {

@@ -194,12 +194,17 @@ export class PostgresBus implements Bus {
         this.cursor = Number(head.rows[0]!.head);
       },
       onUp: () => {
-        if (this.everListened) {
+        const reconnect = this.everListened;
+        this.everListened = true;
+        // No replay log for the core: the bus reads on from its position by itself.
+        if (reconnect) {
           this.counters.reconnects++;
           this.replaying = true;
+          this.context.receiver.resubscribing();
         }
-        this.everListened = true;
-        void this.read();
+        void this.read().then(() => {
+          if (reconnect) this.context.receiver.reconnected();
+        });
       },
       onError: (error) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'LISTEN connection lost', error),
     });

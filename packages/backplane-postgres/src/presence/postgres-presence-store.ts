@@ -42,7 +42,7 @@ export class PostgresPresenceStore extends ScaleoutPresenceStore {
     const settings = presenceSettings(options, nodeId);
     const errorCount = { n: 0 };
     const logger = options.logger;
-    const hook = options.onError ?? reportPresenceError;
+    const hook = options.onError ?? reportError;
     let backend: PostgresPresenceBackend | undefined;
     super({
       nodeId,
@@ -83,8 +83,8 @@ export class PostgresPresenceStore extends ScaleoutPresenceStore {
   }
 }
 
-/** The default `onError` of the store: a process warning with code `SB_PRESENCE_POSTGRES`. */
-export function reportPresenceError(error: unknown, event?: PresenceEvent): void {
+/** The default `onError`: a process warning with code `SB_PRESENCE_POSTGRES`. */
+function reportError(error: unknown, event?: PresenceEvent): void {
   const about = event ? ` on ${event.type} of '${event.userId}'` : '';
   process.emitWarning(
     `PostgreSQL presence${about}: ${error instanceof Error ? error.message : String(error)}`,
