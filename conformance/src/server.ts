@@ -116,8 +116,6 @@ export async function startConformanceServer(
   // Loaded only when used: a server without it starts as fast as before.
   const postgres = options.postgres ? await import('@switchboard/backplane-postgres') : undefined;
   const node = options.nodeId !== undefined ? { nodeId: options.nodeId } : {};
-  /** The PostgreSQL lifetime managers, awaited before the server listens. */
-  const postgresManagers: { ready(): Promise<void> }[] = [];
   const presenceTiming = {
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
@@ -129,13 +127,17 @@ export async function startConformanceServer(
         ...node,
         ...presenceTiming,
       })
-    : postgres && options.postgres
-      ? // One schema (from the prefix) holds the bus's and presence's tables.
-        new postgres.PostgresPresenceStore({
-          pg: options.postgres,
+    : undefined;
+  // One object for the cluster: every hub's lifetime manager and presence, in one schema (from
+  // the prefix); hubs.ready() waits for it before the server listens.
+  const backplane =
+    postgres && options.postgres
+      ? postgres.postgresBackplane({
+          url: options.postgres,
           prefix: options.prefix ?? 'switchboard:',
           ...node,
-          ...presenceTiming,
+          ...(options.leaseMs !== undefined ? { presenceLeaseMs: options.leaseMs } : {}),
+          ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
           logger,
         })
       : undefined;
@@ -154,21 +156,7 @@ export async function startConformanceServer(
             }),
         }
       : {}),
-    ...(postgres && options.postgres
-      ? {
-          lifetimeManagerFactory: (path: string) => {
-            const manager = new postgres.PostgresHubLifetimeManager({
-              pg: options.postgres!,
-              hubName: path,
-              prefix: options.prefix ?? 'switchboard:',
-              ...node,
-              logger,
-            });
-            postgresManagers.push(manager);
-            return manager;
-          },
-        }
-      : {}),
+    ...(backplane ? { backplane } : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -232,9 +220,12 @@ export async function startConformanceServer(
     if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
   });
 
-  // A node reads the log from where it stood when it first listened: clients are let in once it
-  // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
-  await Promise.all(postgresManagers.map((manager) => manager.ready()));
+  // With a backplane, clients are let in once it is ready (migrated, listening, presence joined),
+  // so that sends to them from other nodes arrive.
+  await hubs.ready().catch(async (error: unknown) => {
+    await hubs.close();
+    throw error;
+  });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, host, () => {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { PostgresHubLifetimeManager, PostgresPresenceStore } from '@switchboard/backplane-postgres';
+import { postgresBackplane } from '@switchboard/backplane-postgres';
 import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
@@ -63,9 +63,9 @@ export interface ChatAppOptions {
 /**
  * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
  * runs over `RedisHubLifetimeManager` and presence over `RedisPresenceStore`, both under
- * `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` they are
- * `PostgresHubLifetimeManager` and `PostgresPresenceStore` on `BACKPLANE_URL` (else
- * `DATABASE_URL`), in the schema named after `BACKPLANE_PREFIX`.
+ * `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` the server gets
+ * `postgresBackplane()` on `BACKPLANE_URL` (else `DATABASE_URL`): every hub's lifetime manager and
+ * presence, in the schema named after `BACKPLANE_PREFIX`.
  *
  * @example
  * ```ts
@@ -120,7 +120,6 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
 
   const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
   const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
-  let postgresManager: PostgresHubLifetimeManager | undefined;
   const prefix = `${config.backplanePrefix}:`;
   const presence = redis
     ? new RedisPresenceStore({
@@ -129,16 +128,17 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         nodeId: config.nodeId,
         graceMs: config.presenceGraceMs,
       })
-    : postgres
-      ? // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
-        new PostgresPresenceStore({
-          pg: postgres,
-          prefix,
-          nodeId: config.nodeId,
-          graceMs: config.presenceGraceMs,
-          logger,
-        })
-      : undefined;
+    : undefined;
+  // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
+  const backplane = postgres
+    ? postgresBackplane({
+        url: postgres,
+        prefix,
+        nodeId: config.nodeId,
+        presenceGraceMs: config.presenceGraceMs,
+        logger,
+      })
+    : undefined;
   const hubs = new HubServer({
     ...(presence ? { presence } : {}),
     ...(redis
@@ -153,20 +153,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
             }),
         }
       : {}),
-    ...(postgres
-      ? {
-          lifetimeManagerFactory: (path: string) => {
-            postgresManager = new PostgresHubLifetimeManager({
-              pg: postgres,
-              hubName: path,
-              prefix,
-              nodeId: config.nodeId,
-              logger,
-            });
-            return postgresManager;
-          },
-        }
-      : {}),
+    ...(backplane ? { backplane } : {}),
     authenticate: tokens.authenticator(),
     metrics,
     logger,
@@ -178,8 +165,11 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
-  // The node reads the log from where it stood when it first listened: let clients in after that.
-  await postgresManager?.ready();
+  // With a backplane, let clients in once it is ready (migrated, listening, presence joined).
+  await hubs.ready().catch(async (error: unknown) => {
+    await hubs.close();
+    throw error;
+  });
   const lagProbe =
     config.backplane !== 'none' && config.backplaneLagProbeMs > 0
       ? new BackplaneLagProbe(
