@@ -11,7 +11,7 @@ import {
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
-import { PostgresBus } from './postgres-bus.js';
+import { PostgresBus, type PostgresBusSettings } from './postgres-bus.js';
 import type { PostgresBusOptions } from './postgres-hub-lifetime-manager-options.js';
 import { busSettings } from './postgres-settings.js';
 import { PostgresPresenceStore } from './presence/postgres-presence-store.js';
@@ -47,7 +47,17 @@ export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<P
 export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
   const nodeId = options.nodeId ?? randomUUID();
   const database = options.url ?? options.connectionString;
-  const bus = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
+  const settings = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
+  // The schema once per node, for the backplane's start and every hub's bus (retried after a failure).
+  let migrated: Promise<void> | undefined;
+  const prepare = () => {
+    migrated ??= migrateAll(settings).catch((error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
+  const bus = { ...settings, prepare };
   return createBackplane({
     ...options,
     nodeId,
@@ -72,20 +82,23 @@ export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backp
           : {}),
         onError: presenceErrorHandler(options, 'SB_PRESENCE_POSTGRES'),
       }),
-    // The schema first, once, so that a failed migration refuses to start.
-    start: async () => {
-      const pool = new pg.Pool({ ...bus.pool, max: 1 });
-      pool.on('error', () => undefined);
-      try {
-        for (const component of ['bus', 'presence'])
-          await migrate(pool, {
-            schema: bus.schema,
-            component,
-            files: await loadSqlFiles(sqlDir(component)),
-          });
-      } finally {
-        await pool.end().catch(() => undefined);
-      }
-    },
+    // The schema first, so that a failed migration refuses to start.
+    start: prepare,
   });
+}
+
+/** Migrates the bus and presence components of the schema, on a connection of its own. */
+async function migrateAll(settings: PostgresBusSettings): Promise<void> {
+  const pool = new pg.Pool({ ...settings.pool, max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    for (const component of ['bus', 'presence'])
+      await migrate(pool, {
+        schema: settings.schema,
+        component,
+        files: await loadSqlFiles(sqlDir(component)),
+      });
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
 }

@@ -62,6 +62,11 @@ export interface PostgresBusSettings {
   readonly nodeLeaseMs: number;
   /** How long a subscription waits for its start position before it reports and goes on. */
   readonly subscribeTimeoutMs: number;
+  /**
+   * Makes sure the schema is migrated (shared by a backplane's buses, so a node migrates once).
+   * Default: each bus migrates the `bus` component itself.
+   */
+  readonly prepare?: () => Promise<void>;
 }
 
 interface LogRow {
@@ -214,16 +219,21 @@ export class PostgresBus implements Bus {
   /** Whether the LISTEN connection is up and the writes go through. */
   status(): BusStatus {
     return {
-      connected: this.listener.connection !== undefined && !this.writer.down,
+      connected: this.listener.connection !== undefined && this.writer.writable,
       queued: this.writer.length,
     };
   }
 
-  /** Resolves once the schema is migrated and the LISTEN connection holds, or after `timeoutMs`. */
+  /**
+   * Resolves once the schema is migrated, the node holds its lease, writes go through and the LISTEN
+   * connection holds (its read position known), or after `timeoutMs`.
+   */
   async ready(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((!this.listener.connection || this.cursor === undefined) && !this.closed && Date.now() < deadline)
+    while (!this.status().connected || this.cursor === undefined) {
+      if (this.closed || Date.now() >= deadline) return;
       await sleep(5);
+    }
   }
 
   /**
@@ -316,13 +326,23 @@ export class PostgresBus implements Bus {
 
   /** Migrates (retried with backoff), forgets stale routes, takes the lease, then runs. */
   private async start(): Promise<void> {
-    const files = await loadSqlFiles(sqlDir('bus'));
+    const prepare =
+      this.settings.prepare ??
+      (async () =>
+        migrate(this.pool, {
+          schema: this.settings.schema,
+          component: 'bus',
+          files: await loadSqlFiles(sqlDir('bus')),
+        }));
+    let listening = false;
     for (let backoff = 50; !this.closed; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
       try {
-        await migrate(this.pool, { schema: this.settings.schema, component: 'bus', files });
-        // Routes a previous run of this node left behind are stale.
-        await this.forget(false);
-        await this.beat();
+        await prepare();
+        // Listening (and finding the log's head) goes on meanwhile: it needs only the tables.
+        if (!listening) void this.listener.start();
+        listening = true;
+        // Routes a previous run of this node left behind are stale; the writer waits for that.
+        await Promise.all([this.forget(false), this.beat()]);
         break;
       } catch (error) {
         if (error instanceof BackplaneError) this.emit(error);
@@ -346,7 +366,6 @@ export class PostgresBus implements Bus {
       if (this.listener.connection) void this.read();
     });
     every(this.settings.trimIntervalMs, () => void this.trim());
-    void this.listener.start();
     this.writer.start();
   }
 
