@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import {
   createJsonLogger,
   HubServer,
@@ -18,6 +17,7 @@ import {
   signJwt,
   type TransportType,
 } from '@switchboard/server';
+import { conformanceBackplane } from './backplane.js';
 import { echoConnection } from './echo.js';
 import {
   applyCors,
@@ -113,50 +113,11 @@ export async function startConformanceServer(
   // One logger for the hubs and the backplane: a backplane error is logged, never silent.
   const logger = options.logger ?? createJsonLogger('warn');
 
-  // Loaded only when used: a server without it starts as fast as before.
-  const postgres = options.postgres ? await import('@switchboard/backplane-postgres') : undefined;
-  const node = options.nodeId !== undefined ? { nodeId: options.nodeId } : {};
-  const presenceTiming = {
-    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-  };
-  const presence = options.redis
-    ? new RedisPresenceStore({
-        redis: options.redis,
-        prefix: `${options.prefix ?? 'switchboard:'}presence:`,
-        ...node,
-        ...presenceTiming,
-      })
-    : undefined;
-  // One object for the cluster: every hub's lifetime manager and presence, in one schema (from
-  // the prefix); hubs.ready() waits for it before the server listens.
-  const backplane =
-    postgres && options.postgres
-      ? postgres.postgresBackplane({
-          url: options.postgres,
-          prefix: options.prefix ?? 'switchboard:',
-          ...node,
-          ...(options.leaseMs !== undefined ? { presenceLeaseMs: options.leaseMs } : {}),
-          ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
-          logger,
-        })
-      : undefined;
+  // One backplane object per node (loaded only when used: a single node starts as fast as before).
+  const backplane = await conformanceBackplane(options, logger);
   const hubs = new HubServer({
     enableDetailedErrors: true,
-    ...(presence ? { presence } : {}),
-    ...(options.redis
-      ? {
-          lifetimeManagerFactory: (path: string) =>
-            new RedisHubLifetimeManager({
-              redis: options.redis!,
-              hubName: path,
-              prefix: `${options.prefix ?? 'switchboard:'}hubs:`,
-              ...node,
-              logger,
-            }),
-        }
-      : {}),
-    ...(backplane ? { backplane } : {}),
+    ...backplane?.server,
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -220,10 +181,15 @@ export async function startConformanceServer(
     if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
   });
 
-  // With a backplane, clients are let in once it is ready (migrated, listening, presence joined),
-  // so that sends to them from other nodes arrive.
-  await hubs.ready().catch(async (error: unknown) => {
+  // A node reads the log from where it stood when it first listened: clients are let in once it
+  // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
+  await (async () => {
+    await hubs.ready();
+    await backplane?.ready?.();
+  })().catch(async (error: unknown) => {
+    // The node does not start (a failed migration): what it opened is closed.
     await hubs.close();
+    await backplane?.close?.();
     throw error;
   });
   await new Promise<void>((resolve, reject) => {
@@ -248,7 +214,7 @@ export async function startConformanceServer(
     close() {
       closing ??= (async () => {
         await hubs.close();
-        await presence?.close();
+        await backplane?.close?.();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })();

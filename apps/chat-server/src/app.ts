@@ -6,10 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { postgresBackplane } from '@switchboard/backplane-postgres';
-import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
+import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
 import { MessageService } from './domain/messages.js';
@@ -19,7 +18,7 @@ import { SupportService } from './domain/support.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
-import { addOpsRoutes, backplaneCountersOf, backplaneReadiness } from './http/ops-routes.js';
+import { addOpsRoutes, backplaneCountersOf, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
@@ -62,10 +61,9 @@ export interface ChatAppOptions {
 
 /**
  * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
- * runs over `RedisHubLifetimeManager` and presence over `RedisPresenceStore`, both under
- * `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` the server gets
- * `postgresBackplane()` on `BACKPLANE_URL` (else `DATABASE_URL`): every hub's lifetime manager and
- * presence, in the schema named after `BACKPLANE_PREFIX`.
+ * and presence run on `redisBackplane`, under `BACKPLANE_PREFIX` as node `NODE_ID`. With
+ * `BACKPLANE=postgres` they run on `postgresBackplane` on `BACKPLANE_URL` (else `DATABASE_URL`), in
+ * the schema named after `BACKPLANE_PREFIX`.
  *
  * @example
  * ```ts
@@ -118,42 +116,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     },
   });
 
-  const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
-  const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
-  const prefix = `${config.backplanePrefix}:`;
-  const presence = redis
-    ? new RedisPresenceStore({
-        redis,
-        prefix: `${prefix}presence:`,
-        nodeId: config.nodeId,
-        graceMs: config.presenceGraceMs,
-      })
-    : undefined;
-  // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
-  const backplane = postgres
-    ? postgresBackplane({
-        url: postgres,
-        prefix,
-        nodeId: config.nodeId,
-        presenceGraceMs: config.presenceGraceMs,
-        logger,
-      })
-    : undefined;
+  // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
+  const backplane = await chatBackplane(config, logger);
   const hubs = new HubServer({
-    ...(presence ? { presence } : {}),
-    ...(redis
-      ? {
-          lifetimeManagerFactory: (path: string) =>
-            new RedisHubLifetimeManager({
-              redis,
-              hubName: path,
-              prefix: `${prefix}hubs:`,
-              nodeId: config.nodeId,
-              logger,
-            }),
-        }
-      : {}),
-    ...(backplane ? { backplane } : {}),
+    ...backplane?.server,
     authenticate: tokens.authenticator(),
     metrics,
     logger,
@@ -165,11 +131,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
-  // With a backplane, let clients in once it is ready (migrated, listening, presence joined).
-  await hubs.ready().catch(async (error: unknown) => {
-    await hubs.close();
-    throw error;
-  });
+  // The node subscribes (and, on a log, knows its position) before clients come in.
+  await hubs.ready();
+  await backplane?.ready?.();
   const lagProbe =
     config.backplane !== 'none' && config.backplaneLagProbeMs > 0
       ? new BackplaneLagProbe(
@@ -194,11 +158,18 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     metrics,
     counters,
     nodeId: config.nodeId,
-    backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
+    backplane: () =>
+      hubs.health()?.hubs[CHAT_HUB_PATH]?.counters ??
+      backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
     ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
     ...(config.backplane === 'none'
       ? {}
-      : { backplaneReady: backplaneReadiness(hubs.lifetimeManager(CHAT_HUB_PATH), hubContext.presence) }),
+      : {
+          backplaneReady: backplaneReadiness(
+            () => hubs.health()?.ready ?? connectedFlag(hubs.lifetimeManager(CHAT_HUB_PATH)),
+            hubContext.presence,
+          ),
+        }),
   });
 
   const web = serveWebApp(options.webRoot);
@@ -256,7 +227,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         await lagProbe?.stop();
         await hubs.close();
         unwirePresence();
-        await presence?.close();
+        await backplane?.presence?.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await storage.close();
