@@ -25,6 +25,7 @@ import {
   nodeChannel,
   type PublishOptions,
   userChannel,
+  waitUntil,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { LogWriter } from './log-writer.js';
@@ -228,12 +229,8 @@ export class PostgresBus implements Bus {
    * Resolves once the schema is migrated, the node holds its lease, writes go through and the LISTEN
    * connection holds (its read position known), or after `timeoutMs`.
    */
-  async ready(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.status().connected || this.cursor === undefined) {
-      if (this.closed || Date.now() >= deadline) return;
-      await sleep(5);
-    }
+  ready(timeoutMs: number): Promise<void> {
+    return waitUntil(() => this.closed || (this.status().connected && this.cursor !== undefined), timeoutMs);
   }
 
   /**
@@ -244,8 +241,7 @@ export class PostgresBus implements Bus {
   async subscribe(channel: Channel): Promise<void> {
     // A subscription before the first LISTEN would read from a head found later: wait for it
     // (bounded: during an outage at start the channel is read from the head found at the LISTEN).
-    const deadline = Date.now() + this.settings.subscribeTimeoutMs;
-    while (this.cursor === undefined && !this.closed && Date.now() < deadline) await sleep(5);
+    await waitUntil(() => this.closed || this.cursor !== undefined, this.settings.subscribeTimeoutMs);
     if (channel.kind === 'connection') {
       const route = this.writer.enqueue(`+c:${channel.id}`, EMPTY);
       // Once written, a send from any node finds the connection; while PostgreSQL is away the
