@@ -46,35 +46,19 @@ const backplanes: Partial<Record<'redis' | 'postgres', BackendEntry>> = {
     };
   },
   postgres: async (url, c) => {
-    const postgres = await import('@switchboard/backplane-postgres');
-    const managers: { ready(): Promise<void> }[] = [];
-    // One schema (from the prefix) holds the bus's and presence's tables.
-    const presence = new postgres.PostgresPresenceStore({
-      pg: url,
-      prefix: c.prefix,
-      ...c.node,
-      ...c.presenceTiming,
-      logger: c.logger,
-    });
+    const { postgresBackplane } = await import('@switchboard/backplane-postgres');
     return {
       server: {
-        presence,
-        lifetimeManagerFactory: (path: string) => {
-          const manager = new postgres.PostgresHubLifetimeManager({
-            pg: url,
-            hubName: path,
-            prefix: c.prefix,
-            ...c.node,
-            logger: c.logger,
-          });
-          managers.push(manager);
-          return manager;
-        },
+        // One schema (from the prefix) holds the bus's and presence's tables.
+        backplane: postgresBackplane({
+          url,
+          prefix: c.prefix,
+          ...c.node,
+          logger: c.logger,
+          ...(c.presenceTiming.graceMs !== undefined ? { presenceGraceMs: c.presenceTiming.graceMs } : {}),
+          ...(c.presenceTiming.leaseMs !== undefined ? { presenceLeaseMs: c.presenceTiming.leaseMs } : {}),
+        }),
       },
-      ready: async () => {
-        await Promise.all(managers.map((manager) => manager.ready()));
-      },
-      close: () => presence.close(),
     };
   },
 };

@@ -184,8 +184,15 @@ export async function startConformanceServer(
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
-  await hubs.ready();
-  await backplane?.ready?.();
+  await (async () => {
+    await hubs.ready();
+    await backplane?.ready?.();
+  })().catch(async (error: unknown) => {
+    // The node does not start (a failed migration): what it opened is closed.
+    await hubs.close();
+    await backplane?.close?.();
+    throw error;
+  });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, host, () => {

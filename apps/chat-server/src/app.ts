@@ -61,9 +61,9 @@ export interface ChatAppOptions {
 
 /**
  * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
- * and presence run on `redisBackplane`, under `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` they are
- * `PostgresHubLifetimeManager` and `PostgresPresenceStore` on `BACKPLANE_URL` (else
- * `DATABASE_URL`), in the schema named after `BACKPLANE_PREFIX`.
+ * and presence run on `redisBackplane`, under `BACKPLANE_PREFIX` as node `NODE_ID`. With
+ * `BACKPLANE=postgres` they run on `postgresBackplane` on `BACKPLANE_URL` (else `DATABASE_URL`), in
+ * the schema named after `BACKPLANE_PREFIX`.
  *
  * @example
  * ```ts

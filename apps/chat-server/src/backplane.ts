@@ -39,47 +39,21 @@ const backplanes: Record<Exclude<BackplaneKind, 'none'>, BackendEntry> = {
     };
   },
   postgres: async (config, logger) => {
-    const { PostgresHubLifetimeManager, PostgresPresenceStore } = await import(
-      '@switchboard/backplane-postgres'
-    );
-    const url = config.backplaneUrl!;
-    const prefix = `${config.backplanePrefix}:`;
-    const managers: PostgresHubLifetimeManagerLike[] = [];
-    // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
-    const presence = new PostgresPresenceStore({
-      pg: url,
-      prefix,
-      nodeId: config.nodeId,
-      graceMs: config.presenceGraceMs,
-      logger,
-    });
+    const { postgresBackplane } = await import('@switchboard/backplane-postgres');
     return {
       server: {
-        presence,
-        lifetimeManagerFactory: (path: string) => {
-          const manager = new PostgresHubLifetimeManager({
-            pg: url,
-            hubName: path,
-            prefix,
-            nodeId: config.nodeId,
-            logger,
-          });
-          managers.push(manager);
-          return manager;
-        },
+        // One schema (schemaFromPrefix(<prefix>:)) holds the bus's and presence's tables.
+        backplane: postgresBackplane({
+          url: config.backplaneUrl!,
+          prefix: `${config.backplanePrefix}:`,
+          nodeId: config.nodeId,
+          presenceGraceMs: config.presenceGraceMs,
+          logger,
+        }),
       },
-      // The node reads the log from where it stood when it first listened: let clients in after that.
-      ready: async () => {
-        await Promise.all(managers.map((manager) => manager.ready()));
-      },
-      presence,
     };
   },
 };
-
-interface PostgresHubLifetimeManagerLike {
-  ready(): Promise<void>;
-}
 
 /** The node's backplane as configured, or undefined for a single node. */
 export function chatBackplane(config: ChatConfig, logger: Logger): Promise<ChatBackplane | undefined> {

@@ -1,45 +1,33 @@
-// Two chat nodes in one process over one PostgreSQL schema and one Redis prefix (REDIS_URL,
-// BACKPLANE_PREFIX, NODE_ID): a message sent on node A reaches the member connected to node B,
-// a room joined on B puts the joiner's connection on A into the room too, presence agrees on both
-// nodes, presenceChanged comes once per transition cluster-wide, and logout on one node ends the
-// token's connection on the other. Skips loudly without Redis or PostgreSQL (fails under CI=true).
+// Two chat nodes in one process over one PostgreSQL schema, once per backplane (backplanes.ts:
+// REDIS_URL, or BACKPLANE=postgres with BACKPLANE_URL; BACKPLANE_PREFIX, NODE_ID): a message sent
+// on node A reaches the member connected to node B, a room joined on B puts the joiner's
+// connection on A into the room too, presence agrees on both nodes, presenceChanged comes once per
+// transition cluster-wide, and logout on one node ends the token's connection on the other. Skips
+// loudly without the backplane's services or PostgreSQL (fails under CI=true).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { deleteRedisPrefix, requireService, waitFor } from '@switchboard/testkit';
+import { type TestContext, test } from 'node:test';
+import { waitFor } from '@switchboard/testkit';
 import pg from 'pg';
+import { backplaneAvailable, type ChatBackplane, chatBackplanes } from './backplanes.ts';
 import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+import { DATABASE_URL } from './process-cluster.ts';
 
-const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const GRACE_MS = 300;
 
-test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room joins and presence cross nodes', async (t) => {
-  const db = new URL(DATABASE_URL);
-  const redis = new URL(REDIS_URL);
-  if (
-    !(await requireService(t, {
-      kind: 'tcp',
-      name: 'PostgreSQL',
-      host: db.hostname,
-      port: Number(db.port || 5432),
-    }))
-  )
-    return;
-  if (
-    !(await requireService(t, {
-      kind: 'tcp',
-      name: 'Redis',
-      host: redis.hostname,
-      port: Number(redis.port || 6379),
-    }))
-  )
-    return;
-  const run = `${process.pid}_${Date.now()}`;
+for (const backplane of chatBackplanes) {
+  test(`two nodes on the ${backplane.name} backplane: messages, room joins and presence cross nodes`, (t) =>
+    twoNodes(t, backplane));
+}
+
+async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void> {
+  if (!(await backplaneAvailable(t, backplane))) return;
+  const run = `${backplane.name}_${process.pid}_${Date.now()}`;
+  const prefix = `sb-chat-test-${run}`;
   const env = (node: string) => ({
     DATABASE_URL,
     DATABASE_SCHEMA: `chat_cluster_${run}`,
-    REDIS_URL,
-    BACKPLANE_PREFIX: `sb-chat-test-${run}`,
+    ...backplane.env(),
+    BACKPLANE_PREFIX: prefix,
     NODE_ID: node,
     PRESENCE_GRACE_MS: String(GRACE_MS),
     BACKPLANE_LAG_PROBE_MS: '50',
@@ -88,7 +76,7 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
       assert.ok(m, `${name} on ${node.app.config.nodeId}`);
       return Number(m[1]);
     };
-    // Replays and dropped duplicates happen in normal operation (a new subscription's catch-up
+    // Replays and dropped duplicates may happen in normal operation (a new subscription's catch-up
     // meets live frames); losses, overflows and errors do not.
     for (const name of [
       'switchboard_backplane_replayed_total',
@@ -167,10 +155,15 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
     await waitFor(() => closedOnA, 5_000, "the token's connection on the other node to end");
   } finally {
     for (const node of nodes.reverse()) await node.close();
+    // The storage's schema, and any a backplane derived from the prefix.
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS chat_cluster_${run} CASCADE`);
+    const schemas = await client.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [
+      `%${run}%`,
+    ]);
+    for (const { nspname } of schemas.rows)
+      await client.query(`DROP SCHEMA IF EXISTS "${String(nspname).replaceAll('"', '""')}" CASCADE`);
     await client.end();
-    await deleteRedisPrefix(REDIS_URL, `sb-chat-test-${run}`);
+    await backplane.cleanup(prefix).catch(() => undefined);
   }
-});
+}

@@ -1,26 +1,21 @@
 /**
- * @switchboard/backplane-postgres: Switchboard scale-out on PostgreSQL.
- * {@link PostgresHubLifetimeManager} routes sends, groups, users, client results and closes across
- * nodes through a log table and NOTIFY; {@link migrate} keeps the schema (bus and presence) up to
- * date. See docs/scale-out.md.
+ * @switchboard/backplane-postgres: Switchboard scale-out on PostgreSQL, a thin adapter on the
+ * scale-out core of `@switchboard/server/scaleout`: {@link PostgresBus} (the transport: a log table,
+ * NOTIFY, read positions, routes and node leases) and {@link PostgresPresenceBackend} (presence
+ * decided in SQL functions). {@link migrate} keeps the schema (bus and presence) up to date. See
+ * docs/scale-out.md.
  *
  * @example
  * ```ts
  * import { HubServer } from '@switchboard/server';
- * import { PostgresHubLifetimeManager } from '@switchboard/backplane-postgres';
+ * import { postgresBackplane } from '@switchboard/backplane-postgres';
  *
  * const hubs = new HubServer({
- *   lifetimeManagerFactory: (path) =>
- *     new PostgresHubLifetimeManager({ pg: process.env.DATABASE_URL, hubName: path }),
+ *   backplane: postgresBackplane({ url: process.env.DATABASE_URL, prefix: 'chat:', nodeId: 'node-a' }),
  * });
  * ```
  * @module
  */
-export {
-  type BackplanePostgresErrorCode,
-  backplanePostgresErrors,
-  PostgresBackplaneError,
-} from './errors.js';
 export {
   loadSqlFiles,
   type MigrateOptions,
@@ -30,13 +25,19 @@ export {
   schemaFromPrefix,
   sqlDir,
 } from './migrations.js';
-export type { BusCounters } from './postgres-bus.js';
+export { type PostgresBackplaneOptions, postgresBackplane } from './postgres-backplane.js';
+export { PostgresBus, type PostgresBusCounters, type PostgresBusSettings } from './postgres-bus.js';
 export { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
 export type {
   PostgresBackplaneCounters,
+  PostgresBusOptions,
   PostgresHubLifetimeManagerOptions,
 } from './postgres-hub-lifetime-manager-options.js';
-// presence (PostgresPresenceStore, src/presence/)
+export {
+  PostgresPresenceBackend,
+  type PostgresPresenceBackendCounters,
+  type PostgresPresenceSettings,
+} from './presence/postgres-presence-backend.js';
 export {
   type PostgresPresenceCounters,
   PostgresPresenceStore,

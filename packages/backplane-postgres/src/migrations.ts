@@ -5,8 +5,8 @@
  * @module
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { BackplaneError } from '@switchboard/server/scaleout';
 import type pg from 'pg';
-import { PostgresBackplaneError } from './errors.js';
 
 /** One migration: `NNN_name.sql` read by {@link loadSqlFiles}. */
 export interface SqlFile {
@@ -42,7 +42,7 @@ const FILE_NAME = /^(\d{3,})_([a-z0-9_-]+)\.sql$/;
 /**
  * Reads the `NNN_name.sql` files of a folder, in version order. Other files are ignored; a `.sql`
  * file with another name, or two files with one version, are refused
- * (`SB_ERR_BACKPLANE_PG_MIGRATION`).
+ * (`SB_ERR_BACKPLANE_MIGRATION`).
  */
 export async function loadSqlFiles(dir: URL): Promise<SqlFile[]> {
   const files: SqlFile[] = [];
@@ -50,17 +50,13 @@ export async function loadSqlFiles(dir: URL): Promise<SqlFile[]> {
     if (!entry.endsWith('.sql')) continue;
     const match = FILE_NAME.exec(entry);
     if (!match) {
-      throw new PostgresBackplaneError(
-        'SB_ERR_BACKPLANE_PG_MIGRATION',
-        `Migration file '${entry}' is not named NNN_name.sql (digits, an underscore, lowercase letters, digits, '_' or '-').`,
+      throw migrationError(
+        `migration file '${entry}' is not named NNN_name.sql (digits, an underscore, lowercase letters, digits, '_' or '-').`,
       );
     }
     const version = Number(match[1]);
     if (files.some((f) => f.version === version)) {
-      throw new PostgresBackplaneError(
-        'SB_ERR_BACKPLANE_PG_MIGRATION',
-        `Two migration files in ${dir.pathname} have version ${version}.`,
-      );
+      throw migrationError(`two migration files in ${dir.pathname} have version ${version}.`);
     }
     files.push({ version, name: match[2]!, sql: await readFile(new URL(entry, dir), 'utf8') });
   }
@@ -106,7 +102,7 @@ function fnv1a(text: string): string {
  * after the other, and the later ones find nothing to do), creates the schema and
  * `<schema>.schema_migrations(component, version, name, applied_at)` when missing, runs each missing
  * file with `search_path` set to the schema (files use unqualified names), and records it. On any
- * error nothing is kept and the promise rejects with `SB_ERR_BACKPLANE_PG_MIGRATION`.
+ * error nothing is kept and the promise rejects with `SB_ERR_BACKPLANE_MIGRATION`.
  */
 export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<void> {
   const { schema, component, files } = options;
@@ -141,12 +137,19 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<v
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw new PostgresBackplaneError(
-      'SB_ERR_BACKPLANE_PG_MIGRATION',
-      `Migrating schema '${schema}' failed at ${current}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
+    throw migrationError(
+      `migrating schema '${schema}' failed at ${current}: ${error instanceof Error ? error.message : String(error)}`,
+      error,
     );
   } finally {
     client.release();
   }
+}
+
+/** `SB_ERR_BACKPLANE_MIGRATION`, naming PostgreSQL. */
+function migrationError(what: string, cause?: unknown): BackplaneError {
+  return new BackplaneError('SB_ERR_BACKPLANE_MIGRATION', `PostgreSQL: ${what}`, {
+    cause,
+    backend: 'postgres',
+  });
 }

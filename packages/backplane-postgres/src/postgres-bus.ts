@@ -1,36 +1,41 @@
 /**
- * The bus under the lifetime manager: a pool for writes (ordered, batched, queued while PostgreSQL
- * is unreachable), one LISTEN connection per hub and node that also does the reads, the set of
- * channels this node reads (counted by reference), one read cursor, and the clean-up of old rows.
+ * The PostgreSQL {@link Bus}: the transport of one hub on one node. A pool for writes (ordered,
+ * batched, queued while PostgreSQL is unreachable), one LISTEN connection that also does the reads,
+ * one read position over the whole log (`bus_messages`, ids in commit order), the routes of the
+ * node's connections and its lease, and the clean-up of old rows. The scale-out core does the rest
+ * (envelopes, duplicates, groups, acks, client results).
+ *
+ * This bus has no per-channel replay log for the core to read ({@link Bus.log} is absent): it
+ * delivers every row of a channel once and in log order, catches up by itself after a reconnect
+ * (from its one position, in one query for all its channels), and reports rows that left the
+ * window before it read them with {@link BusReceiver.lost}.
  * @module
  */
+import {
+  ALL_CHANNEL,
+  BackplaneError,
+  type BackplaneErrorCodeOnly,
+  type Bus,
+  type BusContext,
+  type BusCounters,
+  type BusStatus,
+  type Channel,
+  connectionChannel,
+  groupChannel,
+  nodeChannel,
+  type PublishOptions,
+  userChannel,
+  waitUntil,
+} from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { decodeEnvelope, type Envelope } from './envelope.js';
-import { type BackplanePostgresErrorCode, PostgresBackplaneError } from './errors.js';
-import { quoteIdent } from './migrations.js';
+import { LogWriter } from './log-writer.js';
+import { loadSqlFiles, migrate, quoteIdent, sqlDir } from './migrations.js';
+import { NotificationListener } from './notification-listener.js';
 
-/** What a node counts about its bus traffic (for tests and metrics). */
-export interface BusCounters {
-  /** Rows read from the log for this node's channels (another node's sends). */
-  messagesReceived: number;
-  /** Payload bytes of those rows. */
-  bytesReceived: number;
+/** What the PostgreSQL bus counts on top of every bus's counters. */
+export interface PostgresBusCounters extends BusCounters {
   /** Rows delivered by a catch-up after the LISTEN connection came back. */
   replayed: number;
-  /** Envelopes dropped because they had been delivered already (sendGroups, a retried write). */
-  duplicatesDropped: number;
-  /** Times rows this node had not read yet left the replay window (each reported as a gap). */
-  lost: number;
-  /** Rows written (sends and commands). */
-  published: number;
-  /** Sends that waited in the queue because PostgreSQL was unreachable. */
-  queued: number;
-  /** Sends dropped because the queue was full while PostgreSQL was unreachable. */
-  queueOverflows: number;
-  /** Reconnects of the LISTEN connection (each followed by a catch-up from the last id read). */
-  reconnects: number;
-  /** Errors reported to onError. */
-  errors: number;
   /** Notifications received. */
   notifications: number;
   /** Notifications for channels this node does not read, or for its own sends: no read follows. */
@@ -41,32 +46,28 @@ export interface BusCounters {
   lagRows: number;
 }
 
-/** A row of `bus_messages` as a node reads it. */
-export interface BusRow {
-  readonly id: number;
-  /** What the sender addressed: `a`, `g:<group>`, `u:<user>`, `n:<node>` or `c:<connection id>`. */
-  readonly target: string;
-  readonly excluded: readonly string[] | null;
-}
-
-/** Options of {@link PostgresBus}. */
-export interface PostgresBusOptions {
-  readonly pool: pg.Pool;
-  /** Settings of the LISTEN connection. */
+/** The settings of a node's PostgreSQL buses (one bus per hub), from the backplane's options. */
+export interface PostgresBusSettings {
+  /** Settings of the pool (writes, routes, lease, clean-up), `application_name` included. */
+  readonly pool: pg.PoolConfig;
+  /** Settings of the LISTEN connection, `application_name` included. */
   readonly listen: pg.ClientConfig;
   readonly schema: string;
   /** The NOTIFY channel of the schema. */
   readonly notifyChannel: string;
-  readonly hub: string;
-  readonly nodeId: string;
   readonly maxAgeMs: number;
   readonly maxRows: number;
   readonly maxQueuedPublishes: number;
   readonly pollIntervalMs: number;
   readonly trimIntervalMs: number;
-  readonly onError: (error: PostgresBackplaneError) => void;
-  /** Receives every envelope of a channel this node reads once, in log order, except its own. */
-  readonly handler: (row: BusRow, envelope: Envelope) => void;
+  readonly nodeLeaseMs: number;
+  /** How long a subscription waits for its start position before it reports and goes on. */
+  readonly subscribeTimeoutMs: number;
+  /**
+   * Makes sure the schema is migrated (shared by a backplane's buses, so a node migrates once).
+   * Default: each bus migrates the `bus` component itself.
+   */
+  readonly prepare?: () => Promise<void>;
 }
 
 interface LogRow {
@@ -74,43 +75,72 @@ interface LogRow {
   trimmed_to: string;
   id: string | null;
   target: string;
-  excluded: string[] | null;
   payload: Buffer;
 }
 
-interface QueuedPublish {
-  readonly target: string;
-  readonly excluded: string;
-  readonly payload: Buffer;
-  readonly resolve: (written: number | undefined) => void;
-}
-
-const BATCH = 256;
 const READ_LIMIT = 1_000;
-const SEEN_LIMIT = 10_000;
 const MAX_BACKOFF_MS = 2_000;
+const EMPTY = new Uint8Array(0);
 /** A joined channel's start position before the read that sets it to the head it finds. */
 const FROM_HEAD = -1;
 
-/** The pool, the LISTEN connection and the delivery rules of one node and hub. */
-export class PostgresBus {
-  readonly counters: BusCounters = {
+/**
+ * The `target` a channel is written with: `a`, `g:<group>`, `u:<user>`, `n:<node>` (a node's
+ * inbox) are channels of the log; `c:<connection>` is routed by `bus_publish` to the inbox of the
+ * node that holds the connection.
+ */
+export function targetOf(channel: Channel): string {
+  switch (channel.kind) {
+    case 'all':
+      return 'a';
+    case 'group':
+      return `g:${channel.name}`;
+    case 'user':
+      return `u:${channel.id}`;
+    case 'node':
+      return `n:${channel.id}`;
+    case 'connection':
+      return `c:${channel.id}`;
+  }
+}
+
+/** The channel a row's `target` names (the inverse of {@link targetOf}). */
+export function channelOfTarget(target: string): Channel | undefined {
+  if (target === 'a') return ALL_CHANNEL;
+  const rest = target.slice(2);
+  switch (target.slice(0, 2)) {
+    case 'g:':
+      return groupChannel(rest);
+    case 'u:':
+      return userChannel(rest);
+    case 'n:':
+      return nodeChannel(rest);
+    case 'c:':
+      return connectionChannel(rest);
+    default:
+      return undefined;
+  }
+}
+
+/** The pool, the LISTEN connection, the read position and the routes of one hub on one node. */
+export class PostgresBus implements Bus {
+  readonly backend = 'postgres';
+  readonly counters: PostgresBusCounters = {
     messagesReceived: 0,
     bytesReceived: 0,
-    replayed: 0,
-    duplicatesDropped: 0,
-    lost: 0,
     published: 0,
     queued: 0,
     queueOverflows: 0,
     reconnects: 0,
     errors: 0,
+    replayed: 0,
     notifications: 0,
     notificationsIgnored: 0,
     reads: 0,
     lagRows: 0,
   };
-  private readonly channels = new Map<string, number>();
+  /** The channels of the log this node reads (a connection's channel is a route instead). */
+  private readonly channels = new Set<string>();
   /**
    * Channels read since the position given, not yet read by a read that knew them; `FROM_HEAD`
    * for a channel joined while the position lagged (see {@link subscribe}).
@@ -120,126 +150,146 @@ export class PostgresBus {
   private behind = false;
   /** Resolved once the channels joined while the position lagged have their start position. */
   private positionWaiters: Array<() => void> = [];
-  private readonly queue: QueuedPublish[] = [];
-  private readonly seen = new Set<string>();
+  private readonly pool: pg.Pool;
   private readonly s: string;
-  private listener: pg.Client | undefined;
+  private readonly hub: string;
+  private readonly nodeId: string;
+  private readonly listener: NotificationListener;
   private everListened = false;
-  private listenBackoff = 50;
-  private listenTimer: NodeJS.Timeout | undefined;
   /** The last log id read (undefined until the first LISTEN holds). */
   private cursor: number | undefined;
   private reading: Promise<void> | undefined;
   private readAgain = false;
   /** The next read is a catch-up after a reconnect: its rows count as replayed. */
   private replaying = false;
-  private writing = false;
-  private writerDown = false;
-  private writeBackoff = 50;
+  private readonly writer: LogWriter;
   private readonly timers: NodeJS.Timeout[] = [];
-  private started = false;
+  private readonly started: Promise<void>;
+  private running = false;
   private closed = false;
 
-  constructor(private readonly options: PostgresBusOptions) {
-    this.s = quoteIdent(options.schema);
-  }
-
-  /** How many channels this node reads now. */
-  get subscribedChannels(): number {
-    return this.channels.size;
+  constructor(
+    private readonly settings: PostgresBusSettings,
+    private readonly context: BusContext,
+  ) {
+    this.s = quoteIdent(settings.schema);
+    this.hub = context.hubName;
+    this.nodeId = context.nodeId;
+    this.pool = new pg.Pool(settings.pool);
+    // An idle pooled connection that is cut emits here; the pool replaces it on the next query.
+    this.pool.on('error', (error) =>
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'pooled connection lost', error),
+    );
+    this.writer = new LogWriter({
+      pool: this.pool,
+      settings,
+      hub: this.hub,
+      nodeId: this.nodeId,
+      counters: this.counters,
+      report: (code, what, cause) => this.report(code, what, cause),
+    });
+    this.listener = new NotificationListener({
+      config: settings.listen,
+      channel: settings.notifyChannel,
+      onNotification: (payload) => this.onNotification(payload),
+      onListen: async (client) => {
+        if (this.cursor !== undefined) return;
+        const head = await client.query<{ head: string }>(
+          `SELECT coalesce(max(id), 0) AS head FROM ${this.s}.bus_messages`,
+        );
+        this.cursor = Number(head.rows[0]!.head);
+      },
+      onUp: () => {
+        const reconnect = this.everListened;
+        this.everListened = true;
+        // No replay log for the core: the bus reads on from its position by itself.
+        if (reconnect) {
+          this.counters.reconnects++;
+          this.replaying = true;
+          this.context.receiver.resubscribing();
+        }
+        void this.read().then(() => {
+          if (reconnect) this.context.receiver.reconnected();
+        });
+      },
+      onError: (error) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'LISTEN connection lost', error),
+    });
+    this.started = this.start();
   }
 
   /** Whether the LISTEN connection is up and the writes go through. */
-  get connected(): boolean {
-    return this.listener !== undefined && !this.writerDown;
-  }
-
-  /** Sends waiting to be written. */
-  get queueLength(): number {
-    return this.queue.length;
-  }
-
-  /** Starts listening, reading, writing and cleaning up (the schema is migrated by then). */
-  start(): void {
-    if (this.started || this.closed) return;
-    this.started = true;
-    this.connectListener();
-    void this.write();
-    const poll = setInterval(() => {
-      if (this.listener) void this.read();
-    }, this.options.pollIntervalMs);
-    const trim = setInterval(() => void this.trim(), this.options.trimIntervalMs);
-    poll.unref();
-    trim.unref();
-    this.timers.push(poll, trim);
-  }
-
-  /** Resolves once the LISTEN connection holds and the cursor is known, or after `timeoutMs`. */
-  async listening(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((!this.listener || this.cursor === undefined) && !this.closed && Date.now() < deadline)
-      await sleep(5);
+  status(): BusStatus {
+    return {
+      connected: this.listener.connection !== undefined && this.writer.writable,
+      queued: this.writer.length,
+    };
   }
 
   /**
-   * Reads a channel from now on (counted by reference). Resolves once the channel's start
-   * position is set: at once when it is already read, or after the read that finds the head for
-   * a channel joined while the position lagged. Never rejects.
+   * Resolves once the schema is migrated, the node holds its lease, writes go through and the LISTEN
+   * connection holds (its read position known), or after `timeoutMs`.
    */
-  subscribe(channel: string): Promise<void> {
-    const refs = this.channels.get(channel) ?? 0;
-    this.channels.set(channel, refs + 1);
-    // A read already under way may move the position past rows of this channel without them:
-    // the next read reads this channel from the position as it is now.
-    // When wake-ups for other channels were ignored, the position lags the log: reading the new
-    // channel from it would deliver rows sent before the join. It then starts from the head that
-    // the next read finds (at once: a read is started now).
-    if (refs === 0 && this.cursor !== undefined) {
-      this.joined.set(channel, this.behind ? FROM_HEAD : this.cursor);
-      if (this.behind) void this.read();
+  ready(timeoutMs: number): Promise<void> {
+    return waitUntil(() => this.closed || (this.status().connected && this.cursor !== undefined), timeoutMs);
+  }
+
+  /**
+   * Reads a channel from now on; for a connection's channel, writes the route that sends to the
+   * connection follow (in the same ordered queue as the sends). Resolves once the channel's start
+   * position is set (bounded by `subscribeTimeoutMs`, past which it reports and resolves).
+   */
+  async subscribe(channel: Channel): Promise<void> {
+    // A subscription before the first LISTEN would read from a head found later: wait for it
+    // (bounded: during an outage at start the channel is read from the head found at the LISTEN).
+    await waitUntil(() => this.closed || this.cursor !== undefined, this.settings.subscribeTimeoutMs);
+    if (channel.kind === 'connection') {
+      const route = this.writer.enqueue(`+c:${channel.id}`, EMPTY);
+      // Once written, a send from any node finds the connection; while PostgreSQL is away the
+      // route waits in the queue and the connection is served locally meanwhile.
+      if (this.writer.writable) await route;
+      return;
     }
-    if (this.joined.get(channel) !== FROM_HEAD || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.positionWaiters.push(resolve));
+    const name = targetOf(channel);
+    this.channels.add(name);
+    if (this.cursor === undefined) return;
+    // A read already under way may move the position past rows of this channel without them:
+    // the next read reads this channel from the position as it is now. When wake-ups for other
+    // channels were ignored, the position lags the log: reading the new channel from it would
+    // deliver rows sent before the join. It then starts from the head that the next read finds.
+    this.joined.set(name, this.behind ? FROM_HEAD : this.cursor);
+    if (this.joined.get(name) !== FROM_HEAD) return;
+    void this.read();
+    await this.untilPositioned(name);
   }
 
-  /** Settles the promises of {@link subscribe} waiting for a start position. */
-  private settlePositions(): void {
-    for (const resolve of this.positionWaiters.splice(0)) resolve();
-  }
-
-  /** Drops one reference to a channel. */
-  unsubscribe(channel: string): void {
-    const refs = this.channels.get(channel);
-    if (refs === undefined) return;
-    if (refs <= 1) {
-      this.channels.delete(channel);
-      this.joined.delete(channel);
-    } else this.channels.set(channel, refs - 1);
+  /** Stops reading a channel; for a connection's channel, removes its route. */
+  async unsubscribe(channel: Channel): Promise<void> {
+    if (channel.kind === 'connection') {
+      void this.writer.enqueue(`-c:${channel.id}`, EMPTY);
+      return;
+    }
+    const name = targetOf(channel);
+    this.channels.delete(name);
+    this.joined.delete(name);
   }
 
   /**
-   * Queues a row (or a route change, `+c:`/`-c:`) for the log. Resolves with 1 once written, 2
-   * once written to the inbox of a `c:` target's node whose lease ran out, 0 when a `c:` target has
-   * no holder, undefined when dropped or refused (reported). Never rejects.
+   * Queues a row for the log. Resolves with 1 once written; for a connection's channel with 0 when
+   * no node holds the connection or its node's lease ran out (the row then waits in that node's
+   * inbox, should it come back); undefined when dropped or refused (reported). Never rejects.
    */
-  publish(target: string, payload: Buffer, excluded?: readonly string[]): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      if (this.closed) return resolve(undefined);
-      this.queue.push({ target, payload, excluded: excluded ? excluded.join('\x1f') : '', resolve });
-      if (this.writerDown || !this.started) this.counters.queued++;
-      this.dropOverflow();
-      void this.write();
-    });
-  }
-
-  /** Whether writes currently go through (a send may wait for its row). */
-  get writable(): boolean {
-    return this.started && !this.writerDown;
+  async publish(
+    channel: Channel,
+    payload: Uint8Array,
+    _options?: PublishOptions,
+  ): Promise<number | undefined> {
+    const written = await this.writer.enqueue(targetOf(channel), payload);
+    return written === 2 ? 0 : written;
   }
 
   /** Resolves once every queued write so far has been written (or dropped). */
-  async idle(): Promise<void> {
-    while ((this.queue.length > 0 || this.writing) && !this.closed) await sleep(5);
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   /** Reads every row committed so far on this node's channels and delivers it. */
@@ -247,82 +297,125 @@ export class PostgresBus {
     await this.read();
   }
 
-  /** Stops the timers and closes the LISTEN connection; queued writes are dropped. */
+  /** Stops the timers, removes this node's routes and lease, closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.writerDown) {
+    if (!this.writer.down && this.running) {
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, 1_000);
       });
-      await Promise.race([this.idle(), limit]).finally(() => clearTimeout(timer));
+      await Promise.race([this.flush(), limit]).finally(() => clearTimeout(timer));
     }
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.listenTimer);
-    for (const item of this.queue.splice(0)) item.resolve(undefined);
+    this.writer.close();
     this.settlePositions();
-    const listener = this.listener;
-    this.listener = undefined;
+    await this.started;
     await this.reading?.catch(() => undefined);
-    await listener?.end().catch(() => undefined);
+    await this.listener.close();
+    await this.forget(true).catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
   }
 
-  private connectListener(): void {
+  // ---- start, lease, routes --------------------------------------------------------------------
+
+  /** Migrates (retried with backoff), forgets stale routes, takes the lease, then runs. */
+  private async start(): Promise<void> {
+    const prepare =
+      this.settings.prepare ??
+      (async () =>
+        migrate(this.pool, {
+          schema: this.settings.schema,
+          component: 'bus',
+          files: await loadSqlFiles(sqlDir('bus')),
+        }));
+    let listening = false;
+    for (let backoff = 50; !this.closed; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
+      try {
+        await prepare();
+        // Listening (and finding the log's head) goes on meanwhile: it needs only the tables.
+        if (!listening) void this.listener.start();
+        listening = true;
+        // Routes a previous run of this node left behind are stale; the writer waits for that.
+        await Promise.all([this.forget(false), this.beat()]);
+        break;
+      } catch (error) {
+        if (error instanceof BackplaneError) this.emit(error);
+        else this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting hub ${this.hub}`, error);
+        await sleep(backoff);
+      }
+    }
     if (this.closed) return;
-    const client = new pg.Client(this.options.listen);
-    let lost = false;
-    const onLost = (error?: unknown) => {
-      if (lost) return;
-      lost = true;
-      if (this.listener === client) this.listener = undefined;
-      this.report('SB_ERR_BACKPLANE_PG', 'LISTEN connection lost', error);
-      client.end().catch(() => undefined);
-      this.scheduleListen();
+    this.running = true;
+    const every = (ms: number, run: () => void) => {
+      const timer = setInterval(run, ms);
+      timer.unref();
+      this.timers.push(timer);
     };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
-    client.on('notification', (message) => this.onNotification(message));
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${quoteIdent(this.options.notifyChannel)}`))
-      .then(async () => {
-        if (this.cursor === undefined) {
-          const head = await client.query<{ head: string }>(
-            `SELECT coalesce(max(id), 0) AS head FROM ${this.s}.bus_messages`,
-          );
-          this.cursor = Number(head.rows[0]!.head);
-        }
-        if (lost || this.closed) {
-          if (this.closed) client.end().catch(() => undefined);
-          return;
-        }
-        this.listener = client;
-        this.listenBackoff = 50;
-        if (this.everListened) {
-          this.counters.reconnects++;
-          this.replaying = true;
-        }
-        this.everListened = true;
-        void this.read();
-      })
-      .catch(onLost);
+    every(this.settings.nodeLeaseMs / 3, () =>
+      this.beat().catch((error: unknown) =>
+        this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'renewing the node lease', error),
+      ),
+    );
+    every(this.settings.pollIntervalMs, () => {
+      if (this.listener.connection) void this.read();
+    });
+    every(this.settings.trimIntervalMs, () => void this.trim());
+    this.writer.start();
   }
 
-  private scheduleListen(): void {
-    if (this.closed || this.listenTimer) return;
-    const delay = this.listenBackoff * (0.5 + Math.random() / 2);
-    this.listenBackoff = Math.min(this.listenBackoff * 2, MAX_BACKOFF_MS);
-    this.listenTimer = setTimeout(() => {
-      this.listenTimer = undefined;
-      this.connectListener();
-    }, delay);
+  /** Renews this node's lease (a node whose lease ran out is taken as gone by the others). */
+  private async beat(): Promise<void> {
+    await this.pool.query(`SELECT ${this.s}.bus_beat($1, $2, $3)`, [
+      this.hub,
+      this.nodeId,
+      this.settings.nodeLeaseMs,
+    ]);
   }
 
-  private onNotification(message: pg.Notification): void {
+  /** Deletes this node's routes (and, when it leaves, its lease). */
+  private async forget(leaving: boolean): Promise<void> {
+    const args = [this.hub, this.nodeId];
+    await this.pool.query(`DELETE FROM ${this.s}.bus_connections WHERE hub = $1 AND node_id = $2`, args);
+    if (leaving)
+      await this.pool.query(`DELETE FROM ${this.s}.bus_nodes WHERE hub = $1 AND node_id = $2`, args);
+  }
+
+  /**
+   * Waits (at most `subscribeTimeoutMs`) for the start position of a channel joined while the
+   * position lagged; past that, reports it (its member may miss sends made meanwhile).
+   */
+  private async untilPositioned(name: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.settings.subscribeTimeoutMs);
+    });
+    while (this.joined.get(name) === FROM_HEAD && !this.closed) {
+      const late = await Promise.race([
+        new Promise<boolean>((resolve) => this.positionWaiters.push(() => resolve(false))),
+        timedOut,
+      ]);
+      if (!late) continue;
+      this.report(
+        'SB_ERR_BACKPLANE_UNAVAILABLE',
+        `a joined channel's start position was not set within ${this.settings.subscribeTimeoutMs} ms`,
+      );
+      break;
+    }
+    clearTimeout(timer);
+  }
+
+  /** Settles the waits of {@link subscribe} for a start position. */
+  private settlePositions(): void {
+    for (const resolve of this.positionWaiters.splice(0)) resolve();
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  private onNotification(payload: string): void {
     this.counters.notifications++;
-    if (message.channel !== this.options.notifyChannel) return;
-    if (message.payload !== '*' && !this.concerns(message.payload ?? '')) {
+    if (payload !== '*' && !this.concerns(payload)) {
       this.counters.notificationsIgnored++;
       this.behind = true;
       return;
@@ -341,10 +434,7 @@ export class PostgresBus {
     if (!Array.isArray(parsed)) return true;
     const [hub, origin, channel] = parsed as unknown[];
     return (
-      hub === this.options.hub &&
-      origin !== this.options.nodeId &&
-      typeof channel === 'string' &&
-      this.channels.has(channel)
+      hub === this.hub && origin !== this.nodeId && typeof channel === 'string' && this.channels.has(channel)
     );
   }
 
@@ -368,7 +458,7 @@ export class PostgresBus {
   }
 
   private async readAll(): Promise<void> {
-    const client = this.listener;
+    const client = this.listener.connection;
     if (!client || this.cursor === undefined) return;
     const replay = this.replaying;
     let cursor: number = this.cursor;
@@ -376,26 +466,26 @@ export class PostgresBus {
     try {
       for (;;) {
         await this.readJoined(client, cursor, replay);
-        const channels = [...this.channels.keys()].filter((c) => this.joined.get(c) !== FROM_HEAD);
+        const channels = [...this.channels].filter((c) => this.joined.get(c) !== FROM_HEAD);
         this.counters.reads++;
         const result: pg.QueryResult<LogRow> = await client.query<LogRow>(
-          `SELECT h.head, h.trimmed_to, m.id, m.target, m.excluded, m.payload
+          `SELECT h.head, h.trimmed_to, m.id, m.target, m.payload
              FROM (SELECT (SELECT coalesce(max(id), 0) FROM ${this.s}.bus_messages) AS head,
                           (SELECT trimmed_to FROM ${this.s}.bus_state) AS trimmed_to) h
              LEFT JOIN LATERAL (
-               SELECT id, target, excluded, payload FROM ${this.s}.bus_messages
+               SELECT id, target, payload FROM ${this.s}.bus_messages
                 WHERE hub = $1 AND channel = ANY ($2::text[]) AND id > $3 AND id <= h.head AND origin <> $4
                 ORDER BY id LIMIT ${READ_LIMIT}) m ON true
             ORDER BY m.id`,
-          [this.options.hub, channels, cursor, this.options.nodeId],
+          [this.hub, channels, cursor, this.nodeId],
         );
         const head = Number(result.rows[0]!.head);
         const trimmedTo = Number(result.rows[0]!.trimmed_to);
         if (trimmedTo > cursor) {
-          this.counters.lost++;
-          this.report(
-            'SB_ERR_BACKPLANE_PG_REPLAY_GAP',
-            `hub ${this.options.hub}: log rows after ${cursor} up to ${trimmedTo} left the replay window before this node read them`,
+          this.context.receiver.lost(
+            undefined,
+            1,
+            `hub ${this.hub}: log rows after ${cursor} up to ${trimmedTo} left the replay window before this node read them`,
           );
           cursor = trimmedTo;
           this.cursor = cursor;
@@ -404,10 +494,7 @@ export class PostgresBus {
         for (const row of result.rows) {
           if (row.id === null) continue;
           last = Number(row.id);
-          this.counters.messagesReceived++;
-          this.counters.bytesReceived += row.payload.length;
-          if (replay) this.counters.replayed++;
-          this.deliver({ id: last, target: row.target, excluded: row.excluded }, row.payload);
+          this.deliver(row.target, row.payload, replay);
         }
         const full = result.rows.length >= READ_LIMIT && result.rows[0]!.id !== null;
         cursor = full ? last : Math.max(last, head);
@@ -421,7 +508,7 @@ export class PostgresBus {
       if (replay) this.replaying = false;
     } catch (error) {
       // The LISTEN connection went away mid-read: its 'error' reconnects, then this runs again.
-      this.report('SB_ERR_BACKPLANE_PG', `reading the log of hub ${this.options.hub}`, error);
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `reading the log of hub ${this.hub}`, error);
     }
   }
 
@@ -438,26 +525,16 @@ export class PostgresBus {
     if (from >= upTo) return;
     try {
       this.counters.reads++;
-      const result = await client.query<{
-        id: string;
-        channel: string;
-        target: string;
-        excluded: string[] | null;
-        payload: Buffer;
-      }>(
-        `SELECT id, channel, target, excluded, payload FROM ${this.s}.bus_messages
+      const result = await client.query<{ id: string; channel: string; target: string; payload: Buffer }>(
+        `SELECT id, channel, target, payload FROM ${this.s}.bus_messages
           WHERE hub = $1 AND channel = ANY ($2::text[]) AND id > $3 AND id <= $4 AND origin <> $5
           ORDER BY id`,
-        [this.options.hub, [...joined.keys()], from, upTo, this.options.nodeId],
+        [this.hub, [...joined.keys()], from, upTo, this.nodeId],
       );
       for (const row of result.rows) {
-        const id = Number(row.id);
         const since = joined.get(row.channel);
-        if (since === undefined || id <= since || !this.channels.has(row.channel)) continue;
-        this.counters.messagesReceived++;
-        this.counters.bytesReceived += row.payload.length;
-        if (replay) this.counters.replayed++;
-        this.deliver({ id, target: row.target, excluded: row.excluded }, row.payload);
+        if (since === undefined || Number(row.id) <= since || !this.channels.has(row.channel)) continue;
+        this.deliver(row.target, row.payload, replay);
       }
     } catch (error) {
       for (const [channel, since] of joined)
@@ -466,138 +543,42 @@ export class PostgresBus {
     }
   }
 
-  private deliver(row: BusRow, payload: Buffer): void {
-    let envelope: Envelope;
-    try {
-      envelope = decodeEnvelope(payload);
-    } catch (error) {
-      this.report('SB_ERR_BACKPLANE_PG', `undecodable envelope at log id ${row.id}`, error);
-      return;
-    }
-    const key = `${envelope.o}:${envelope.n}`;
-    if (this.seen.has(key)) {
-      this.counters.duplicatesDropped++;
-      return;
-    }
-    this.seen.add(key);
-    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
-    try {
-      this.options.handler(row, envelope);
-    } catch (error) {
-      this.report('SB_ERR_BACKPLANE_PG', `handling the message at log id ${row.id}`, error);
-    }
-  }
-
-  /** The single writer: batches in queue order; on a lost connection the batch waits and retries. */
-  private async write(): Promise<void> {
-    if (this.writing || !this.started || this.closed) return;
-    this.writing = true;
-    try {
-      let size = BATCH;
-      while (this.queue.length > 0 && !this.closed) {
-        const batch = this.queue.splice(0, size);
-        try {
-          const result = await this.options.pool.query<{ w: number[] }>({
-            // Prepared once per pooled connection: a write spends no time parsing.
-            name: `sb_publish_${this.options.schema}`,
-            text: `SELECT ${this.s}.bus_publish($1, $2, $3, $4::text[], $5::text[], $6::bytea[]) AS w`,
-            values: [
-              this.options.notifyChannel,
-              this.options.hub,
-              this.options.nodeId,
-              batch.map((item) => item.target),
-              batch.map((item) => item.excluded),
-              batch.map((item) => item.payload),
-            ],
-          });
-          const written = result.rows[0]!.w;
-          this.writerDown = false;
-          this.writeBackoff = 50;
-          size = BATCH;
-          batch.forEach((item, i) => {
-            if (written[i]! >= 1 && !item.target.startsWith('+') && !item.target.startsWith('-'))
-              this.counters.published++;
-            item.resolve(written[i]);
-          });
-        } catch (error) {
-          if (this.closed) {
-            for (const item of batch) item.resolve(undefined);
-            return;
-          }
-          if (!isConnectionError(error)) {
-            if (batch.length > 1) {
-              // Find the row PostgreSQL refuses: write this batch one by one.
-              this.queue.unshift(...batch);
-              size = 1;
-              continue;
-            }
-            this.report('SB_ERR_BACKPLANE_PG', `writing a send to ${batch[0]!.target} (dropped)`, error);
-            batch[0]!.resolve(undefined);
-            continue;
-          }
-          this.queue.unshift(...batch);
-          if (!this.writerDown) {
-            this.writerDown = true;
-            this.counters.queued += this.queue.length;
-          }
-          this.dropOverflow();
-          this.report('SB_ERR_BACKPLANE_PG', 'writing to the log', error);
-          await sleep(this.writeBackoff * (0.5 + Math.random() / 2));
-          this.writeBackoff = Math.min(this.writeBackoff * 2, MAX_BACKOFF_MS);
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  private dropOverflow(): void {
-    while (this.queue.length > this.options.maxQueuedPublishes) {
-      const dropped = this.queue.shift()!;
-      this.counters.queueOverflows++;
-      this.report(
-        'SB_ERR_BACKPLANE_PG_QUEUE_OVERFLOW',
-        `publish queue full (${this.options.maxQueuedPublishes}); a send to ${dropped.target} dropped`,
-      );
-      dropped.resolve(undefined);
-    }
+  private deliver(target: string, payload: Buffer, replay: boolean): void {
+    this.counters.messagesReceived++;
+    this.counters.bytesReceived += payload.length;
+    if (replay) this.counters.replayed++;
+    const channel = channelOfTarget(target);
+    if (channel) this.context.receiver.message(channel, payload);
   }
 
   private async trim(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.options.pool.query(`SELECT ${this.s}.bus_trim($1, $2, $3)`, [
-        this.options.notifyChannel,
-        this.options.maxAgeMs,
-        this.options.maxRows,
+      await this.pool.query(`SELECT ${this.s}.bus_trim($1, $2, $3)`, [
+        this.settings.notifyChannel,
+        this.settings.maxAgeMs,
+        this.settings.maxRows,
       ]);
     } catch (error) {
-      this.report('SB_ERR_BACKPLANE_PG', 'cleaning up the log', error);
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'cleaning up the log', error);
     }
   }
 
-  private report(code: BackplanePostgresErrorCode, what: string, cause?: unknown): void {
+  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    this.emit(new BackplaneError(code, `PostgreSQL: ${what}${detail}`, { cause, backend: this.backend }));
+  }
+
+  /** Counts and hands an error to the core (never while closed). */
+  private emit(error: BackplaneError): void {
     if (this.closed) return;
     this.counters.errors++;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
     try {
-      this.options.onError(new PostgresBackplaneError(code, `${what}${detail}`, { cause }));
+      this.context.receiver.error(error);
     } catch {
       // a throwing hook must not take the bus down
     }
   }
-}
-
-/**
- * Whether an error means "PostgreSQL is not reachable now" (retry the same write later) rather
- * than "PostgreSQL refuses this row" (drop it): no SQLSTATE (a socket error), or connection
- * exceptions (08), operator intervention (57: terminated, shutting down), resources (53), and
- * transaction rollbacks (40).
- */
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return ['08', '57', '53', '40'].includes(code.slice(0, 2));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,29 +1,25 @@
 /**
- * Options and counters of {@link PostgresHubLifetimeManager}.
+ * Options and counters of {@link PostgresHubLifetimeManager} and of the PostgreSQL bus.
  * @module
  */
 import type { HubProtocol } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/server';
+import type { BackplaneError, ScaleoutCounters } from '@switchboard/server/scaleout';
 import type pg from 'pg';
-import type { PostgresBackplaneError } from './errors.js';
-import type { BusCounters } from './postgres-bus.js';
+import type { PostgresBusCounters } from './postgres-bus.js';
 import type { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
 
-/** Options of {@link PostgresHubLifetimeManager}. */
-export interface PostgresHubLifetimeManagerOptions {
+/** Where the PostgreSQL bus writes and reads, and its replay window (shared by every hub of a node). */
+export interface PostgresBusOptions {
   /** A `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
   readonly pg?: string | pg.PoolConfig;
   /**
-   * Keeps clusters (and test runs) apart: the schema is {@link schemaFromPrefix}(prefix), so the
-   * same prefix option works on both backplanes. Default `switchboard:` (schema `switchboard`).
+   * Keeps clusters (and test runs) apart: the schema is `schemaFromPrefix(prefix)`, so the same
+   * prefix option works on every backplane. Default `switchboard:` (schema `switchboard`).
    */
   readonly prefix?: string;
   /** The schema to use instead of the one derived from `prefix`. */
   readonly schema?: string;
-  /** This node's id, unique in the cluster. Default: a random UUID. */
-  readonly nodeId?: string;
-  /** The hub's name (its path): hubs never see each other's traffic. Default `hub`. */
-  readonly hubName?: string;
   /**
    * `application_name` of this node's PostgreSQL connections (pool and LISTEN), so an operator can
    * find them in `pg_stat_activity`. Default `switchboard:<nodeId>` (cut to 63 bytes).
@@ -50,31 +46,40 @@ export interface PostgresHubLifetimeManagerOptions {
    * with "does not exist", instead of waiting for it. Default 15 000 ms.
    */
   readonly nodeLeaseMs?: number;
-  /** How long a remote group change waits for the owning node. Default 5 000 ms. */
+  /**
+   * How long a remote group change waits for the owning node, and a new subscription for its start
+   * position. Default 5 000 ms.
+   */
   readonly ackTimeoutMs?: number;
   /**
-   * Connections of the pool (writes go one batch at a time; the clean-up, the lease and the routes
-   * use the second). Default 2, plus one LISTEN connection.
+   * Connections of each hub's pool (writes go one batch at a time; the clean-up, the lease and the
+   * routes use the second). Default 2, plus one LISTEN connection.
    */
   readonly poolSize?: number;
+}
+
+/** Options of {@link PostgresHubLifetimeManager}. */
+export interface PostgresHubLifetimeManagerOptions extends PostgresBusOptions {
+  /** This node's id, unique in the cluster. Default: a random UUID. */
+  readonly nodeId?: string;
+  /** The hub's name (its path): hubs never see each other's traffic. Default `hub`. */
+  readonly hubName?: string;
   /**
    * Every protocol the cluster's clients may use: each send is serialized once for each and the
    * bytes travel to the other nodes. Default JSON and MessagePack.
    */
   readonly protocols?: readonly HubProtocol[];
   /** Receives every backplane error (PostgreSQL down, queue overflow, replay gap). Default: none (counted, and logged through `logger`). */
-  readonly onError?: (error: PostgresBackplaneError) => void;
+  readonly onError?: (error: BackplaneError) => void;
   /**
-   * Logs every backplane error as `backplane.error` (`code`, `message`, `nodeId`, `hubName`): at
-   * `error` level for a loss (replay gap, queue overflow), else `warn`. Default: silent.
+   * Logs every backplane error as `backplane.error` (`code`, `message`, `backend`, `nodeId`,
+   * `hubName`): at `error` level for a loss (replay gap, queue overflow), else `warn`. Default: silent.
    */
   readonly logger?: Logger;
 }
 
-/** The counters of one node: bus traffic, the queue and the channels it reads. */
-export interface PostgresBackplaneCounters extends BusCounters {
-  /** Channels this node reads now (`a`, its inbox, its groups and users). */
-  readonly subscribedChannels: number;
+/** The counters of one node and hub: the core's, the bus's, and the queue. */
+export interface PostgresBackplaneCounters extends ScaleoutCounters, PostgresBusCounters {
   /** Sends waiting to be written now. */
   readonly queueLength: number;
 }

@@ -37,7 +37,7 @@ test('loadSqlFiles reads NNN_name.sql in version order and refuses other .sql na
     ],
   );
   await writeFile(join(dir, 'bad name.sql'), 'SELECT 3;');
-  await assert.rejects(loadSqlFiles(url), { code: 'SB_ERR_BACKPLANE_PG_MIGRATION' });
+  await assert.rejects(loadSqlFiles(url), { code: 'SB_ERR_BACKPLANE_MIGRATION' });
   await rm(join(dir, 'bad name.sql'));
   await writeFile(join(dir, '0002_again.sql'), 'SELECT 3;');
   await assert.rejects(loadSqlFiles(url), /version 2/);
@@ -97,7 +97,7 @@ test('a failing file leaves nothing behind and names the file', async (t) => {
     { version: 2, name: 'broken', sql: 'CREATE TABLE b (n nosuchtype);' },
   ];
   await assert.rejects(migrate(admin, { schema, component: 'test', files }), (error: Error) => {
-    assert.equal((error as { code?: string }).code, 'SB_ERR_BACKPLANE_PG_MIGRATION');
+    assert.equal((error as { code?: string }).code, 'SB_ERR_BACKPLANE_MIGRATION');
     assert.match(error.message, /002_broken\.sql/);
     return true;
   });

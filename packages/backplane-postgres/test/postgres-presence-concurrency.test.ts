@@ -102,7 +102,7 @@ if (postgresUp) {
         });
       }
       // Deadlocks between racing transactions may happen; they are retried, never surfaced.
-      assert.ok(errors.every((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_PG'));
+      assert.ok(errors.every((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_UNAVAILABLE'));
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

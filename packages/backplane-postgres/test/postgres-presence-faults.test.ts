@@ -182,7 +182,7 @@ if (postgresUp) {
         }
         assert.deepEqual(
           [...codes(c.errors)],
-          ['SB_ERR_BACKPLANE_PG'],
+          ['SB_ERR_BACKPLANE_UNAVAILABLE'],
           'only the cut connections were reported',
         );
       } finally {
@@ -234,7 +234,7 @@ if (postgresUp) {
           nodes.every((n) => n.counters.reasserts === 0),
           'no lease was lost',
         );
-        assert.ok([...codes(c.errors)].every((code) => code === 'SB_ERR_BACKPLANE_PG'));
+        assert.ok([...codes(c.errors)].every((code) => code === 'SB_ERR_BACKPLANE_UNAVAILABLE'));
       } finally {
         await c.close(admin);
       }

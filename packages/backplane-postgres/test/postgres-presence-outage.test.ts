@@ -203,7 +203,7 @@ if (postgresUp) {
       );
       proxy.restore();
       await eventually(
-        () => aErrors.some((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_PG_REPLAY_GAP'),
+        () => aErrors.some((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_REPLAY_GAP'),
         5_000,
         'node a to report the lost events',
       );

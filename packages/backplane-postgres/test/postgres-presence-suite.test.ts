@@ -69,8 +69,8 @@ test('an unreachable database is reported and retried, never thrown out of the h
     await store.ready;
     assert.ok(errors.length >= 1, 'the failed join was reported');
     const first = errors[0] as { code?: string; message?: string };
-    assert.equal(first.code, 'SB_ERR_BACKPLANE_PG');
-    assert.match(first.message ?? '', /Presence join failed/);
+    assert.equal(first.code, 'SB_ERR_BACKPLANE_UNAVAILABLE');
+    assert.match(first.message ?? '', /PostgreSQL: presence join failed/);
     await assert.rejects(
       store.addConnection({
         connectionId: 'c1',

@@ -80,6 +80,18 @@ const snapshots: Record<string, string[]> = {
     'redisBackplane',
     'redisBusFactory',
   ],
+  '@switchboard/backplane-postgres': [
+    'PostgresBus',
+    'PostgresHubLifetimeManager',
+    'PostgresPresenceBackend',
+    'PostgresPresenceStore',
+    'loadSqlFiles',
+    'migrate',
+    'postgresBackplane',
+    'quoteIdent',
+    'schemaFromPrefix',
+    'sqlDir',
+  ],
 };
 
 for (const [entry, expected] of Object.entries(snapshots)) {

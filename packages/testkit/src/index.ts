@@ -19,6 +19,6 @@ export {
   type RawFrame,
   UpgradeRefusedError,
 } from './raw-client.js';
-export { requireService } from './services.js';
+export { requireService, type Service } from './services.js';
 export * from './suites/index.js';
 export { startTestServer, type TestServer } from './test-server.js';

@@ -6,14 +6,12 @@ import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
 import { backplaneErrors } from '@switchboard/server/scaleout';
 import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
-import { backplanePostgresErrors } from '../../backplane-postgres/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
 const catalogues: Record<string, Record<string, { summary: string; surface: string; severity?: string }>> = {
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
   '@switchboard/server/scaleout': backplaneErrors,
-  '@switchboard/backplane-postgres': backplanePostgresErrors,
   '@switchboard/chat-server': chatErrors,
 };
 

@@ -1,16 +1,13 @@
 /**
- * The options of the {@link PostgresPresenceStore}, its counters, and the small helpers it uses
- * (option checks, connection settings, error wrapping, retry decisions).
+ * The options of the {@link PostgresPresenceStore}, its counters, and how they become the settings
+ * of its {@link PostgresPresenceBackend}.
  * @module
  */
-import {
-  type Logger,
-  type PresenceConnection,
-  type PresenceEvent,
-  SwitchboardError,
-} from '@switchboard/server';
+import { type Logger, type PresenceEvent, SwitchboardError } from '@switchboard/server';
 import type pg from 'pg';
-import { PostgresBackplaneError } from '../errors.js';
+import { schemaFromPrefix } from '../migrations.js';
+import { clientConfig } from '../postgres-settings.js';
+import type { PostgresPresenceSettings } from './postgres-presence-backend.js';
 import type { PostgresPresenceStore } from './postgres-presence-store.js';
 
 /** Options of a {@link PostgresPresenceStore}. */
@@ -47,13 +44,16 @@ export interface PostgresPresenceStoreOptions {
    * gets `:listen` appended. Default `sb-presence:<nodeId>`, cut to fit 63 bytes.
    */
   applicationName?: string;
-  /** Receives `presence.error` (warn; error for lost events) and `presence.reconnected` (info). */
+  /**
+   * Receives `presence.error` (warn; error for lost events), `presence.reconnected` (info) and
+   * `presence.reasserted` (warn).
+   */
   logger?: Logger;
   /**
    * Receives what goes wrong without a caller to reject: a listener that threw (with the event), a
-   * database error of the heartbeat or the LISTEN connection (`SB_ERR_BACKPLANE_PG`, retried by
-   * itself), events lost beyond the log (`SB_ERR_BACKPLANE_PG_REPLAY_GAP`). Default: a process
-   * warning.
+   * database error of the heartbeat or the LISTEN connection (`SB_ERR_BACKPLANE_UNAVAILABLE`,
+   * retried by itself), events lost beyond the log (`SB_ERR_BACKPLANE_REPLAY_GAP`). Default: a
+   * process warning with code `SB_PRESENCE_POSTGRES`.
    */
   onError?: (error: unknown, event?: PresenceEvent) => void;
 }
@@ -70,71 +70,53 @@ export interface PostgresPresenceCounters {
   readonly retries: number;
 }
 
-/** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
-const RETRYABLE = /^(08|57P0|40P01|40001)/;
-/** How many times a store call is tried. */
-export const MAX_ATTEMPTS = 4;
 /** A schema name the store accepts (it goes into the connections' search_path unquoted). */
-export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** A URL or settings, as pg client settings. */
-export function clientConfig(value: string | pg.ClientConfig): pg.ClientConfig {
-  return typeof value === 'string' ? { connectionString: value } : { ...value };
+/**
+ * The backend's settings from the options (the schema checked; refused with
+ * `SB_ERR_HUB_CONFIGURATION` before anything connects).
+ */
+export function presenceSettings(
+  options: PostgresPresenceStoreOptions,
+  nodeId: string,
+): PostgresPresenceSettings {
+  const schema = options.schema ?? schemaFromPrefix(options.prefix ?? 'switchboard:');
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new SwitchboardError(
+      'SB_ERR_HUB_CONFIGURATION',
+      `Presence schema '${schema}' must be lowercase letters, digits and '_' (at most 63, not starting with a digit).`,
+    );
+  }
+  const eventLogLength = options.eventLogLength ?? 1_000;
+  const poolSize = options.poolSize ?? 4;
+  for (const [name, value] of [
+    ['eventLogLength', eventLogLength],
+    ['poolSize', poolSize],
+  ] as const) {
+    if (!Number.isFinite(value) || value < 1) {
+      throw new SwitchboardError(
+        'SB_ERR_HUB_CONFIGURATION',
+        `Presence ${name} must be a finite number, at least 1; got ${value}.`,
+      );
+    }
+  }
+  const base = clientConfig(options.pg ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const appName = (options.applicationName ?? `sb-presence:${nodeId}`).slice(0, 56);
+  return {
+    schema,
+    eventLogLength,
+    logger: options.logger,
+    pool: { ...withSearchPath(base, schema), max: poolSize, application_name: appName },
+    listen: {
+      ...withSearchPath(options.listen === undefined ? base : clientConfig(options.listen), schema),
+      application_name: `${appName}:listen`,
+    },
+  };
 }
 
 /** The store's connections resolve the tables' and functions' unqualified names in its schema. */
-export function withSearchPath(config: pg.ClientConfig, schema: string): pg.ClientConfig {
+function withSearchPath(config: pg.ClientConfig, schema: string): pg.ClientConfig {
   const searchPath = `-c search_path=${schema}`;
   return { ...config, options: config.options ? `${config.options} ${searchPath}` : searchPath };
-}
-
-/** A connection that dropped, a server going away, a deadlock: worth another try. */
-export function retryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') return RETRYABLE.test(code);
-  // pg's own errors for a connection that ended carry no SQLSTATE.
-  return (
-    error instanceof Error && /Connection terminated|ECONNRESET|EPIPE|not queryable/i.test(error.message)
-  );
-}
-
-/** A connection row's `data`, as a frozen {@link PresenceConnection}. */
-export function parseConnection(value: unknown): PresenceConnection {
-  const c = (typeof value === 'string' ? JSON.parse(value) : value) as PresenceConnection;
-  return Object.freeze({
-    connectionId: c.connectionId,
-    userId: c.userId,
-    nodeId: c.nodeId,
-    ...(c.hubPath === undefined ? {} : { hubPath: c.hubPath }),
-    transport: c.transport,
-    connectedAt: c.connectedAt,
-    device: Object.freeze({ type: c.device.type, browser: c.device.browser }),
-  });
-}
-
-/** A database failure of the store, as `SB_ERR_BACKPLANE_PG` (a catalogue error is kept as it is). */
-export function pgError(what: string, cause: unknown): PostgresBackplaneError {
-  if (cause instanceof PostgresBackplaneError) return cause;
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new PostgresBackplaneError('SB_ERR_BACKPLANE_PG', `Presence ${what} failed: ${message}`, { cause });
-}
-
-/** A timing or size option, refused with `SB_ERR_HUB_CONFIGURATION` when not a finite number ≥ min. */
-export function checkMs(name: string, value: number, min: number): number {
-  if (!Number.isFinite(value) || value < min) {
-    throw new SwitchboardError(
-      'SB_ERR_HUB_CONFIGURATION',
-      `Presence ${name} must be a finite number, at least ${min}; got ${value}.`,
-    );
-  }
-  return value;
-}
-
-/** The default `onError`: a process warning. */
-export function reportError(error: unknown, event?: PresenceEvent): void {
-  const about = event ? ` on ${event.type} of '${event.userId}'` : '';
-  process.emitWarning(
-    `PostgreSQL presence${about}: ${error instanceof Error ? error.message : String(error)}`,
-    { code: 'SB_PRESENCE_POSTGRES' },
-  );
 }

@@ -1,12 +1,12 @@
 /**
- * The dedicated LISTEN connection of a {@link PostgresPresenceStore}: one `pg.Client` that listens
- * on the schema's presence channel, reconnects with backoff when the connection drops (a database
- * restart, `pg_terminate_backend`, a network cut) and listens again, then tells the store so that
- * it reads what it may have missed.
+ * A dedicated LISTEN connection (of a bus, of presence): one `pg.Client` that listens on a
+ * channel, reconnects with backoff when the connection drops (a database restart,
+ * `pg_terminate_backend`, a network cut) and listens again, then tells its owner so that it reads
+ * what it may have missed.
  * @module
  */
 import pg from 'pg';
-import { quoteIdent } from '../migrations.js';
+import { quoteIdent } from './migrations.js';
 
 /** What a {@link NotificationListener} needs. */
 export interface NotificationListenerOptions {
@@ -16,8 +16,16 @@ export interface NotificationListenerOptions {
   readonly channel: string;
   /** Receives each notification's payload. */
   readonly onNotification: (payload: string) => void;
-  /** Called after each successful LISTEN but the first attempt's (a lost or failed connection before). */
-  readonly onRelisten: () => void;
+  /**
+   * Runs after each LISTEN, before the connection counts as up (the bus reads the log's head on
+   * it); a rejection drops the connection and retries.
+   */
+  readonly onListen?: (client: pg.Client) => Promise<void>;
+  /**
+   * Called after each successful LISTEN; `reconnect` is false only for the first attempt's (a lost
+   * or failed connection came before).
+   */
+  readonly onUp: (reconnect: boolean) => void;
   /** Receives every connection or LISTEN failure (the listener retries by itself). */
   readonly onError: (error: unknown) => void;
   /** First delay before reconnecting, doubled on each failure. Default 50 ms. */
@@ -52,9 +60,9 @@ export class NotificationListener {
     return this.connect();
   }
 
-  /** Whether the connection is up and listening. */
-  get listening(): boolean {
-    return this.client !== undefined;
+  /** The connection while it is up and listening (a bus reads on it). */
+  get connection(): pg.Client | undefined {
+    return this.client;
   }
 
   /** Stops listening and closes the connection. */
@@ -91,6 +99,7 @@ export class NotificationListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${quoteIdent(this.options.channel)}`);
+      await this.options.onListen?.(client);
     } catch (error) {
       if (!this.closed && !lost) this.options.onError(error);
       onLost();
@@ -102,10 +111,8 @@ export class NotificationListener {
     }
     this.client = client;
     this.backoffMs = this.minBackoffMs;
-    if (attempt > 1) {
-      this.reconnects++;
-      this.options.onRelisten();
-    }
+    if (attempt > 1) this.reconnects++;
+    this.options.onUp(attempt > 1);
   }
 
   private scheduleReconnect(): void {

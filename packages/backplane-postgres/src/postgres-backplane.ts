@@ -1,0 +1,104 @@
+/**
+ * {@link postgresBackplane}: the one object per node that puts a `HubServer` on PostgreSQL.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type Backplane,
+  type BackplaneCommonOptions,
+  createBackplane,
+  presenceErrorHandler,
+} from '@switchboard/server/scaleout';
+import pg from 'pg';
+import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
+import { PostgresBus, type PostgresBusSettings } from './postgres-bus.js';
+import type { PostgresBusOptions } from './postgres-hub-lifetime-manager-options.js';
+import { busSettings } from './postgres-settings.js';
+import { PostgresPresenceStore } from './presence/postgres-presence-store.js';
+
+/** Options of {@link postgresBackplane}. */
+export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<PostgresBusOptions, 'pg'> {
+  /** The database: a `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
+  readonly url?: string | pg.PoolConfig;
+  /** The same as a `url` string (pg's name for it). */
+  readonly connectionString?: string;
+  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
+  readonly presenceHeartbeatIntervalMs?: number;
+  /** How many recent presence events the log table keeps. Default 1 000. */
+  readonly presenceEventLogLength?: number;
+}
+
+/**
+ * A cluster node's backplane on PostgreSQL: every hub gets a `ScaleoutHubLifetimeManager` over a
+ * {@link PostgresBus}, the server a {@link PostgresPresenceStore}, all in one schema
+ * (`schemaFromPrefix(prefix)`, or `schema`). `ready()` migrates the schema (rejecting with
+ * `SB_ERR_BACKPLANE_MIGRATION` when it cannot), then waits for presence and every hub's LISTEN
+ * connection; `health()` reports each hub's bus; `hubs.close()` closes it.
+ *
+ * @example
+ * ```ts
+ * const hubs = new HubServer({
+ *   backplane: postgresBackplane({ url: process.env.DATABASE_URL, prefix: 'chat:', nodeId: 'node-a' }),
+ * });
+ * hubs.mapHub('/chat', ChatHub);
+ * await hubs.ready();
+ * ```
+ */
+export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
+  const nodeId = options.nodeId ?? randomUUID();
+  const database = options.url ?? options.connectionString;
+  const settings = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
+  // The schema once per node, for the backplane's start and every hub's bus (retried after a failure).
+  let migrated: Promise<void> | undefined;
+  const prepare = () => {
+    migrated ??= migrateAll(settings).catch((error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
+  const bus = { ...settings, prepare };
+  return createBackplane({
+    ...options,
+    nodeId,
+    backend: 'postgres',
+    bus: (context) => new PostgresBus(bus, context),
+    presence: () =>
+      new PostgresPresenceStore({
+        ...(database !== undefined ? { pg: database } : {}),
+        ...(options.listen !== undefined ? { listen: options.listen } : {}),
+        schema: bus.schema,
+        nodeId,
+        ...(options.applicationName !== undefined
+          ? { applicationName: `${options.applicationName}:presence` }
+          : {}),
+        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+        ...(options.presenceHeartbeatIntervalMs !== undefined
+          ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
+          : {}),
+        ...(options.presenceEventLogLength !== undefined
+          ? { eventLogLength: options.presenceEventLogLength }
+          : {}),
+        onError: presenceErrorHandler(options, 'SB_PRESENCE_POSTGRES'),
+      }),
+    // The schema first, so that a failed migration refuses to start.
+    start: prepare,
+  });
+}
+
+/** Migrates the bus and presence components of the schema, on a connection of its own. */
+async function migrateAll(settings: PostgresBusSettings): Promise<void> {
+  const pool = new pg.Pool({ ...settings.pool, max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    for (const component of ['bus', 'presence'])
+      await migrate(pool, {
+        schema: settings.schema,
+        component,
+        files: await loadSqlFiles(sqlDir(component)),
+      });
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}

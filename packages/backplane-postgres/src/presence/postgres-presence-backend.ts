@@ -1,0 +1,337 @@
+/**
+ * The presence operations of the PostgreSQL backplane ({@link PresenceBackend}): each one call of
+ * an SQL function of sql/presence/001_presence.sql (one transaction: lease, transition, sweep,
+ * event log), events announced with NOTIFY on the schema's channel, one LISTEN connection that
+ * reconnects by itself, and a query pool whose calls are retried after a dropped connection or a
+ * deadlock. The scale-out core (`ScaleoutPresenceStore`) does the rest.
+ * @module
+ */
+import type { Logger, PresenceConnection } from '@switchboard/server';
+import {
+  BackplaneError,
+  type LeaseResult,
+  type LogHead,
+  type PresenceAssertion,
+  type PresenceBackend,
+  type PresenceBackendContext,
+  type PresenceLogEvent,
+  type TransitionResult,
+} from '@switchboard/server/scaleout';
+import pg from 'pg';
+import { loadSqlFiles, migrate, sqlDir } from '../migrations.js';
+import { NotificationListener } from '../notification-listener.js';
+
+/** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
+const RETRYABLE = /^(08|57P0|40P01|40001)/;
+/** How many times a call is tried. */
+const MAX_ATTEMPTS = 4;
+
+/** The settings of a node's presence backend, from the store's options. */
+export interface PostgresPresenceSettings {
+  /** The query pool's settings (search_path set to the schema, `application_name` included). */
+  readonly pool: pg.PoolConfig;
+  /** The LISTEN connection's settings. */
+  readonly listen: pg.ClientConfig;
+  readonly schema: string;
+  /** How many recent events the log table keeps for nodes catching up. */
+  readonly eventLogLength: number;
+  readonly logger: Logger | undefined;
+}
+
+/** What the backend counts (the store's counters). */
+export interface PostgresPresenceBackendCounters {
+  /** Times the node re-asserted its lease and connections after losing them. */
+  reasserts: number;
+  /** Calls retried after a dropped connection or a deadlock. */
+  retries: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** A node's presence on PostgreSQL: the SQL functions, the LISTEN connection, the retries. */
+export class PostgresPresenceBackend implements PresenceBackend {
+  readonly backend = 'postgres';
+  readonly counts: PostgresPresenceBackendCounters = { reasserts: 0, retries: 0 };
+  private readonly pool: pg.Pool;
+  private listener: NotificationListener | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly settings: PostgresPresenceSettings,
+    private readonly context: PresenceBackendContext,
+  ) {
+    this.pool = new pg.Pool(settings.pool);
+    // An idle connection that drops (terminated, the server restarted) is replaced by the pool.
+    this.pool.on('error', (error: unknown) => this.report('idle connection', error));
+  }
+
+  /** Times the LISTEN connection was re-established. */
+  get reconnects(): number {
+    return this.listener?.reconnects ?? 0;
+  }
+
+  /** Migrates the schema and starts listening; after a failure, the next operation tries again. */
+  start(): Promise<void> {
+    this.starting ??= this.migrateAndListen().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  async assert(state: PresenceAssertion): Promise<LeaseResult> {
+    await this.start();
+    const c = this.context;
+    const wire = {
+      c: state.connections.map((x) => [
+        x.connection.connectionId,
+        x.connection.userId,
+        x.connection,
+        x.groups,
+      ]),
+      u: state.onlineUsers,
+    };
+    const r = await this.call<LogHead & { events: PresenceLogEvent[]; due: number }>('presence_assert', [
+      c.nodeId,
+      c.token,
+      c.leaseMs,
+      c.graceMs,
+      state.leaseEpoch,
+      JSON.stringify(wire),
+    ]);
+    if (state.leaseEpoch !== '') {
+      this.counts.reasserts++;
+      this.settings.logger?.warn('presence.reasserted', {
+        nodeId: c.nodeId,
+        connections: state.connections.length,
+      });
+    }
+    return { leaseHeld: true, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
+  }
+
+  async heartbeat(): Promise<LeaseResult> {
+    await this.start();
+    const c = this.context;
+    const r = await this.call<LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number }>(
+      'presence_heartbeat',
+      [c.nodeId, c.token, c.leaseMs, c.graceMs, this.settings.eventLogLength],
+    );
+    return { leaseHeld: r.ok, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
+  }
+
+  async add(connection: PresenceConnection): Promise<Omit<LeaseResult, keyof LogHead>> {
+    const c = this.context;
+    const r = await this.call<{ ok: boolean; events: PresenceLogEvent[] }>('presence_add', [
+      c.nodeId,
+      c.token,
+      connection.connectionId,
+      connection.userId,
+      JSON.stringify(connection),
+      c.graceMs,
+    ]);
+    return { leaseHeld: r.ok, events: r.events, dueInMs: -1 };
+  }
+
+  async remove(connectionId: string): Promise<TransitionResult> {
+    const c = this.context;
+    const r = await this.call<{ events: PresenceLogEvent[]; due: number }>('presence_remove', [
+      c.nodeId,
+      connectionId,
+      c.graceMs,
+    ]);
+    return { events: r.events, dueInMs: r.due };
+  }
+
+  async group(connectionId: string, group: string, member: boolean): Promise<void> {
+    await this.call('presence_group', [this.context.nodeId, connectionId, group, member]);
+  }
+
+  async leave(): Promise<TransitionResult> {
+    const c = this.context;
+    await this.call('presence_close', [c.nodeId, c.token, c.graceMs]);
+    return { events: [], dueInMs: -1 };
+  }
+
+  async readEvents(epoch: string, after: number, upTo: number): Promise<readonly PresenceLogEvent[]> {
+    if (this.closed) return []; // nobody listens any more, and the pool may be ending
+    const rows = await this.rows(
+      `SELECT epoch AS e, seq::float8 AS s, type AS t, user_id AS u, at_ms::float8 AS a, origin AS o
+       FROM presence_events WHERE epoch = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
+      [epoch, after, upTo],
+    );
+    return rows as unknown as PresenceLogEvent[];
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return (await this.rows('SELECT 1 FROM presence_users WHERE user_id = $1', [userId])).length > 0;
+  }
+
+  async onlineUsers(): Promise<string[]> {
+    return (await this.rows('SELECT user_id FROM presence_users')).map((r) => String(r.user_id));
+  }
+
+  async userConnections(userId: string): Promise<PresenceConnection[]> {
+    const rows = await this.rows(
+      'SELECT data FROM presence_connections WHERE user_id = $1 ORDER BY arrival',
+      [userId],
+    );
+    return rows.map((r) => r.data as PresenceConnection);
+  }
+
+  async groupConnectionCount(group: string): Promise<number> {
+    const rows = await this.rows('SELECT count(*)::int AS n FROM presence_groups WHERE group_name = $1', [
+      group,
+    ]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async groupConnections(group: string): Promise<PresenceConnection[]> {
+    const rows = await this.rows(
+      `SELECT c.data FROM presence_groups g JOIN presence_connections c USING (connection_id)
+       WHERE g.group_name = $1 ORDER BY c.arrival`,
+      [group],
+    );
+    return rows.map((r) => r.data as PresenceConnection);
+  }
+
+  async groupUsers(group: string): Promise<string[]> {
+    const rows = await this.rows('SELECT DISTINCT user_id FROM presence_groups WHERE group_name = $1', [
+      group,
+    ]);
+    return rows.map((r) => String(r.user_id));
+  }
+
+  async groupUserCount(group: string): Promise<number> {
+    const rows = await this.rows(
+      'SELECT count(DISTINCT user_id)::int AS n FROM presence_groups WHERE group_name = $1',
+      [group],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener?.close();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private async migrateAndListen(): Promise<void> {
+    await migrate(this.pool, {
+      schema: this.settings.schema,
+      component: 'presence',
+      files: await loadSqlFiles(sqlDir('presence')),
+    });
+    if (this.listener || this.closed) return;
+    const [row] = await this.rows('SELECT presence_channel() AS channel');
+    this.listener = new NotificationListener({
+      config: this.settings.listen,
+      channel: String(row!.channel),
+      onNotification: (payload) => this.onNotification(payload),
+      onUp: (reconnect) => {
+        if (!reconnect) return;
+        this.settings.logger?.info('presence.reconnected', {
+          nodeId: this.context.nodeId,
+          schema: this.settings.schema,
+        });
+        this.context.receiver.reconnected(); // the heartbeat reads what was announced meanwhile
+      },
+      onError: (error) => this.report('LISTEN connection', error),
+    });
+    await this.listener.start();
+  }
+
+  private onNotification(payload: string): void {
+    if (this.closed) return;
+    const receiver = this.context.receiver;
+    if (payload.startsWith('ev:')) {
+      // `ev:<epoch>:<number>`: the event is read from the log (the core reads any gap before it).
+      const [, epoch, seq] = payload.split(':');
+      if (epoch === undefined || seq === undefined) return;
+      this.readEvents(epoch, Number(seq) - 1, Number(seq)).then(
+        (events) => receiver.events(events),
+        (error: unknown) => this.report('reading an announced event', error),
+      );
+      return;
+    }
+    if (!payload.startsWith('ctl:')) return;
+    // A change another node made to one of this node's connections.
+    try {
+      const [owner, kind, connectionId, group] = JSON.parse(payload.slice(4)) as [
+        string,
+        string,
+        string,
+        string | null,
+      ];
+      if (owner !== this.context.nodeId) return;
+      if (kind === 'rm') receiver.remoteChange({ kind: 'remove', connectionId });
+      else if ((kind === 'ga' || kind === 'gr') && group !== null)
+        receiver.remoteChange({
+          kind: kind === 'ga' ? 'addToGroup' : 'removeFromGroup',
+          connectionId,
+          group,
+        });
+    } catch (error) {
+      this.report('a change notification', error);
+    }
+  }
+
+  /**
+   * Calls one of the SQL functions, retrying after a dropped connection or a deadlock. When an
+   * attempt whose answer was lost may have committed and announced events, the log's last event
+   * is added to the result: the core then reads and delivers what it missed before the call
+   * resolves, as if this attempt had returned it.
+   */
+  private async call<T = unknown>(fn: string, args: readonly unknown[]): Promise<T> {
+    const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
+    const retriesBefore = this.counts.retries;
+    const rows = await this.rows(`SELECT ${fn}(${placeholders}) AS r`, args);
+    const result = rows[0]!.r as T;
+    const events = (result as { events?: PresenceLogEvent[] } | null)?.events;
+    if (this.counts.retries !== retriesBefore && Array.isArray(events)) {
+      const last = await this.rows(
+        `SELECT e.epoch AS e, e.seq::float8 AS s, e.type AS t, e.user_id AS u, e.at_ms::float8 AS a, e.origin AS o
+         FROM presence_events e JOIN presence_meta m ON m.id = 1 AND e.epoch = m.epoch AND e.seq = m.seq`,
+      );
+      events.push(...(last as unknown as PresenceLogEvent[]));
+    }
+    return result;
+  }
+
+  private async rows(sql: string, args: readonly unknown[] = []): Promise<Row[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.pool.query(sql, args as unknown[])).rows as Row[];
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !retryable(error) || this.closed) throw error;
+        this.counts.retries++;
+        this.report('query (retried)', error);
+        await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+      }
+    }
+  }
+
+  private report(what: string, cause: unknown): void {
+    if (this.closed) return;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    this.context.receiver.error(
+      new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `PostgreSQL: presence ${what} failed: ${message}`, {
+        cause,
+        backend: this.backend,
+      }),
+    );
+  }
+}
+
+/** A connection that dropped, a server going away, a deadlock: worth another try. */
+function retryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return RETRYABLE.test(code);
+  // pg's own errors for a connection that ended carry no SQLSTATE.
+  return (
+    error instanceof Error && /Connection terminated|ECONNRESET|EPIPE|not queryable/i.test(error.message)
+  );
+}
