@@ -51,9 +51,7 @@ export function wireChatEvents(chat: Chat): void {
   });
   hub.on('roomUpdated', (e: RoomUpdate) => roomUpdated(chat, e));
   hub.on('supportQueueUpdated', (e: { request: SupportRequest }) => {
-    if (e.request.status === 'closed') chat.queue.delete(e.request.id);
-    else chat.queue.set(e.request.id, e.request);
-    chat.changed('support');
+    chat.noteQueueUpdate(e.request, chat.viewingQueue);
     if (chat.isAgent) void chat.loadAgents();
   });
   hub.on('supportRequestUpdated', (e: { request: SupportRequest }) => {
