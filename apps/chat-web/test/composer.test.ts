@@ -109,7 +109,12 @@ describe('chat-web: composer and messages', () => {
     assert.deepEqual([at.role, at.label, at.message], ['toolbar', 'React with 👍', ids[1]]);
     // Arrow keys move inside the toolbar; Home and End go to its ends.
     await p.keyboard.press('ArrowRight');
-    assert.deepEqual(await focused(p), { testid: '', label: 'React with ❤️', role: 'toolbar', message: ids[1] });
+    assert.deepEqual(await focused(p), {
+      testid: '',
+      label: 'React with ❤️',
+      role: 'toolbar',
+      message: ids[1],
+    });
     await p.keyboard.press('End');
     assert.equal((await focused(p)).testid, 'message-delete');
     await p.keyboard.press('ArrowRight');
@@ -133,7 +138,11 @@ describe('chat-web: composer and messages', () => {
     const actionsBox = (await p.getByTestId('message-item').last().getByRole('toolbar').boundingBox())!;
     assert.ok(actionsBox.y + actionsBox.height <= listBox.y + listBox.height, 'the actions are in view');
     assert.equal(
-      await p.getByTestId('message-item').last().getByRole('toolbar').evaluate((e) => getComputedStyle(e).opacity),
+      await p
+        .getByTestId('message-item')
+        .last()
+        .getByRole('toolbar')
+        .evaluate((e) => getComputedStyle(e).opacity),
       '1',
     );
 
@@ -208,9 +217,16 @@ describe('chat-web: composer and messages', () => {
     const room = `Reports ${process.pid}`;
     await createRoom(ann.page, room);
     await ben.page.getByTestId('browse-rooms').click();
-    await ben.page.getByTestId('public-rooms').locator('li', { hasText: room }).getByTestId('join-room').click();
+    await ben.page
+      .getByTestId('public-rooms')
+      .locator('li', { hasText: room })
+      .getByTestId('join-room')
+      .click();
     await ben.page.getByTestId('room-title').filter({ hasText: room }).waitFor();
-    const texts = ['Thanks for the quarterly report!', ...Array.from({ length: 30 }, (_, i) => `filler ${i}`)];
+    const texts = [
+      'Thanks for the quarterly report!',
+      ...Array.from({ length: 30 }, (_, i) => `filler ${i}`),
+    ];
     for (const text of texts) await send(ann.page, text);
     await waitForTexts(ben.page, texts);
     // Ben is elsewhere when he searches.

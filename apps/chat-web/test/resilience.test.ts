@@ -74,7 +74,10 @@ describe('chat-web reconnects and falls back', () => {
     await pending.filter({ hasText: 'Not sent yet: waiting for the connection' }).waitFor();
     assert.equal(await pending.getAttribute('data-status'), 'waiting');
     await pending.getByTestId('message-retry').waitFor();
-    assert.doesNotMatch((await pending.textContent()) ?? '', /Connected|State|Invocation|Error|connection being closed/);
+    assert.doesNotMatch(
+      (await pending.textContent()) ?? '',
+      /Connected|State|Invocation|Error|connection being closed/,
+    );
     // Retry while still away: it keeps waiting (and the page tries to connect at once).
     await pending.getByTestId('message-retry').click();
     await pending.filter({ hasText: 'Not sent yet: waiting for the connection' }).waitFor();

@@ -170,7 +170,8 @@ export function createRoomView(
     const next = onControl && id ? edit.actionsFor : id && id !== edit.actionsFor ? id : undefined;
     if (next === edit.actionsFor) return;
     edit.actionsFor = next;
-    for (const shown of Array.from(items.querySelectorAll('.show-actions'))) shown.classList.remove('show-actions');
+    for (const shown of Array.from(items.querySelectorAll('.show-actions')))
+      shown.classList.remove('show-actions');
     if (next) item?.classList.add('show-actions');
   };
   document.addEventListener('click', tapped);
