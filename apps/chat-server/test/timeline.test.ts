@@ -33,6 +33,13 @@ test('getMessages: a seq range, the newest page, a page up to a seq; with lastSe
   assert.deepEqual(seqs(await a.invoke('getMessages', { roomId: room.id, limit: 3 })), [10, 11, 12]);
   assert.deepEqual(seqs(await a.invoke('getMessages', { roomId: room.id, toSeq: 5, limit: 2 })), [4, 5]);
   assert.deepEqual(seqs(await a.invoke('getMessages', { roomId: room.id, fromSeq: 13 })), []);
+  const linked = (await a.invoke('getMessages', { roomId: room.id, fromSeq: 9, toSeq: 9 })).messages[0];
+  const fromLink = await a.invoke('getMessages', { roomId: room.id, messageId: linked.id, limit: 2 });
+  assert.deepEqual(seqs(fromLink), [9, 10]);
+  await assert.rejects(
+    a.invoke('getMessages', { roomId: room.id, messageId: 'no-such-message' }),
+    /SB_CHAT_NOT_FOUND/,
+  );
   await assert.rejects(a.invoke('getMessages', { roomId: room.id, limit: 0 }), /SB_CHAT_INVALID/);
 
   const outsider = await s.connect((await s.register('tlmallory')).token);

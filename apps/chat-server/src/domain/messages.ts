@@ -145,8 +145,9 @@ export class MessageService {
   }
 
   /**
-   * Messages by seq range, with where the room stands: `{roomId, fromSeq?, toSeq?, limit?}`. From
-   * `fromSeq` up (to `toSeq` when given); else the `limit` messages up to `toSeq`; else the newest.
+   * Messages by seq range, with where the room stands: `{roomId, fromSeq?, toSeq?, messageId?,
+   * limit?}`. From `fromSeq` (or the message `messageId`) up, to `toSeq` when given; else the
+   * `limit` messages up to `toSeq`; else the newest.
    * The change cursor is read before the messages, so every change after it is in `getChanges`.
    */
   async getMessages(actor: Actor, args: unknown): Promise<MessagesPage> {
@@ -154,8 +155,14 @@ export class MessageService {
     const room = await this.rooms.requireMember(actor, input.roomId);
     const limit = optionalInteger(input, 'limit', HISTORY_LIMITS.max) ?? HISTORY_LIMITS.max;
     if (limit === 0) throw invalid('limit', `must be an integer from 1 to ${HISTORY_LIMITS.max}`);
-    const fromSeq = optionalInteger(input, 'fromSeq');
+    let fromSeq = optionalInteger(input, 'fromSeq');
     const toSeq = optionalInteger(input, 'toSeq');
+    if (input.messageId !== undefined && input.messageId !== null) {
+      // A link to one message: from that message on.
+      const message = await this.deps.storage.messageById(id(input.messageId, 'messageId'));
+      if (!message || message.roomId !== room.id) throw notFound('No such message in this room.');
+      fromSeq = message.seq;
+    }
     const position = (await this.deps.storage.roomPosition(room.id)) ?? { lastSeq: 0, changeCursor: 0 };
     const messages = await this.deps.storage.history(room.id, {
       afterSeq: fromSeq === undefined ? undefined : Math.max(0, fromSeq - 1),
