@@ -5,6 +5,7 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
+import { startRouting } from './router.ts';
 import { clearSession, loadSession, logout, me, refresh, SESSION_KEY, saveSession } from './session.ts';
 import type { Session } from './types.ts';
 import { renderLogin } from './views/login.ts';
@@ -31,7 +32,10 @@ async function signedIn(session: Session): Promise<void> {
   } catch {
     // start() retries on its own; a failed first listing is repeated after the next reconnect.
   }
+  if (chat === current && !current.me.isGuest) stopRouting = startRouting(current);
 }
+
+let stopRouting = () => {};
 
 /** How often a signed-in page trades its token for a fresh one (tokens live a day or longer). */
 const REFRESH_EVERY_MS = 4 * 3600_000;
@@ -53,6 +57,7 @@ async function signOut(current: Chat, tellServer = true): Promise<void> {
   const token = current.token;
   chat = undefined;
   clearInterval(refreshTimer);
+  stopRouting();
   // Other tabs hear of it (the storage event) before the server ends the token's connections.
   clearSession();
   await current.stop();
@@ -66,6 +71,7 @@ window.addEventListener('storage', (event) => {
     const current = chat;
     chat = undefined;
     clearInterval(refreshTimer);
+    stopRouting();
     void current.stop().then(signedOut);
   }
 });

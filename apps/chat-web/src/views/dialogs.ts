@@ -212,7 +212,11 @@ export function searchDialog(chat: Chat, query: string): void {
             { 'data-testid': 'search-result' },
             h(
               'button',
-              { type: 'button', class: 'result', onclick: () => chat.open(m.roomId).then(dialog.close) },
+              {
+                type: 'button',
+                class: 'result',
+                onclick: () => chat.open(m.roomId, { messageId: m.id }).then(dialog.close),
+              },
               h(
                 'span',
                 { class: 'muted' },
