@@ -52,6 +52,7 @@ test('two users chat: every message reaches both, in seq order 1, 2, 3 with ISO 
   );
   assert.deepEqual(ea.messageReceived![0], m1);
   assert.deepEqual(Object.keys(m1).sort(), [
+    'changeSeq',
     'clientMessageId',
     'id',
     'mentions',
@@ -173,7 +174,7 @@ test('edit, reactions, search and delete (the text is gone from storage, history
   const reactions = await b.invoke('react', { messageId: m.id, emoji: '👍' });
   assert.deepEqual(reactions, [{ emoji: '👍', count: 1, userIds: [bob.user.id] }]);
   await waitCount(ea.reactionsChanged!, 1);
-  assert.deepEqual(ea.reactionsChanged![0], { roomId: room.id, messageId: m.id, reactions });
+  assert.deepEqual(ea.reactionsChanged![0], { roomId: room.id, messageId: m.id, reactions, changeSeq: 2 });
   assert.deepEqual(
     await b.invoke('react', { messageId: m.id, emoji: '👍' }),
     [],
@@ -182,7 +183,7 @@ test('edit, reactions, search and delete (the text is gone from storage, history
 
   await a.invoke('deleteMessage', { messageId: m.id });
   await waitCount(eb.messageDeleted!, 1);
-  assert.deepEqual(eb.messageDeleted![0], { roomId: room.id, messageId: m.id, seq: m.seq });
+  assert.deepEqual(eb.messageDeleted![0], { roomId: room.id, messageId: m.id, seq: m.seq, changeSeq: 4 });
   const [tombstone] = await b.invoke('getHistory', { roomId: room.id });
   assert.equal(tombstone.deleted, true);
   assert.equal(tombstone.text, '');

@@ -332,4 +332,86 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(await s.takeRateToken('fast', 1_000_000, 1), true);
   });
+
+  run(
+    'change log: numbered changes from three instances, a cursor, pages, the message changeSeq',
+    async (f, s) => {
+      const u = await user(s);
+      const r = await room(s, [u.id]);
+      const a = (await s.insertMessage(message(r.id, u.id, 'a'))).message;
+      const b = (await s.insertMessage(message(r.id, u.id, 'b'))).message;
+      assert.equal(a.changeSeq, 0);
+      assert.deepEqual(await s.roomPosition(r.id), { lastSeq: 2, changeCursor: 0 });
+      const empty = await s.changesSince(r.id, 0, 10);
+      assert.deepEqual(empty, { cursor: 0, messages: [], more: false, expired: false });
+      // Edits and reactions on three instances at once: every number once, in the log and the room.
+      const writers = [s, await f.open(), await f.open()];
+      await Promise.all(
+        writers.flatMap((w, i) => [
+          w.toggleReaction(a.id, u.id, `e${i}`, now()),
+          w.editMessage(b.id, `b${i}`, [], now()),
+        ]),
+      );
+      assert.deepEqual(await s.roomPosition(r.id), { lastSeq: 2, changeCursor: 6 });
+      const all = await s.changesSince(r.id, 0, 100);
+      assert.equal(all.cursor, 6);
+      assert.equal(all.more, false);
+      assert.deepEqual(
+        all.messages.map((m) => [m.id, m.reactions.length]),
+        [
+          [a.id, 3],
+          [b.id, 0],
+        ],
+      );
+      assert.ok(all.messages.every((m) => m.changeSeq >= 1 && m.changeSeq <= 6));
+      assert.equal(new Set(all.messages.map((m) => m.changeSeq)).size, 2);
+      // Pages: two changes at a time, then nothing after the cursor.
+      const first = await s.changesSince(r.id, 0, 2);
+      assert.equal(first.cursor, 2);
+      assert.equal(first.more, true);
+      const rest = await s.changesSince(r.id, 6, 2);
+      assert.deepEqual(rest, { cursor: 6, messages: [], more: false, expired: false });
+      // A deletion is a change too: the tombstone, without reactions.
+      await s.deleteMessage(a.id, now());
+      const deleted = await s.changesSince(r.id, 6, 10);
+      assert.equal(deleted.cursor, 7);
+      assert.deepEqual(
+        deleted.messages.map((m) => [m.id, m.deleted, m.reactions.length, m.changeSeq]),
+        [[a.id, true, 0, 7]],
+      );
+      assert.equal((await s.history(r.id, { limit: 10 }))[0]!.changeSeq, 7);
+      // A cursor from the future, or an unknown room, asks for a reload.
+      assert.equal((await s.changesSince(r.id, 99, 10)).expired, true);
+      assert.equal((await s.changesSince('no-such-room', 0, 10)).expired, true);
+      assert.equal(await s.roomPosition('no-such-room'), undefined);
+    },
+  );
+
+  run(
+    'change log: entries older than 30 days are purged; an older cursor is told to reload',
+    async (_f, s) => {
+      const u = await user(s);
+      const r = await room(s, [u.id]);
+      const m = (await s.insertMessage(message(r.id, u.id, 'old'))).message;
+      const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600_000).toISOString();
+      await s.toggleReaction(m.id, u.id, '👍', daysAgo(40));
+      await s.editMessage(m.id, 'older', [], daysAgo(35));
+      assert.equal((await s.changesSince(r.id, 0, 10)).expired, false, 'nothing purged yet');
+      // The next change purges what is older than 30 days: changes 1 and 2 are gone.
+      await s.toggleReaction(m.id, u.id, '👍', daysAgo(29));
+      await s.editMessage(m.id, 'new', [], now());
+      for (const since of [0, 1]) {
+        const page = await s.changesSince(r.id, since, 10);
+        assert.equal(page.expired, true, `cursor ${since} is older than the log`);
+        assert.deepEqual(page.messages, []);
+      }
+      const kept = await s.changesSince(r.id, 2, 10);
+      assert.equal(kept.expired, false);
+      assert.equal(kept.cursor, 4);
+      assert.deepEqual(
+        kept.messages.map((x) => [x.text, x.reactions.length]),
+        [['new', 0]],
+      );
+    },
+  );
 }

@@ -1,16 +1,20 @@
 /**
- * The chat's state in the page and every action on it: rooms with read state, each room's
- * timeline, presence, typing, the support queue. Hub events update it; after a reconnect it
- * catches up with `getHistory({afterSeq})`. Views subscribe with {@link Chat.on}.
+ * The chat's state in the page and every action on it: rooms with read state, presence, typing, the
+ * support queue, and every room's timeline through the one {@link TimelineStore} (every way into a
+ * room goes through it: the view never shows a hole). Hub events update it; after a reconnect, or
+ * when the tab wakes up, the store catches up. Views subscribe with {@link Chat.on}.
  * @module
  */
 import { ChatLink, type LinkState } from './connection.ts';
 import { wireChatEvents } from './events.ts';
 import { ApiError, loadSession } from './session.ts';
-import { Timeline } from './timeline.ts';
+import type { Timeline } from './timeline.ts';
+import { type OpenAt, TimelineStore } from './timeline-store.ts';
 import type {
   AgentInfo,
+  ChangesPage,
   Message,
+  MessagesPage,
   Presence,
   ReadState,
   Room,
@@ -23,8 +27,6 @@ import type {
 /** What changed, for views to re-render only their part. */
 export type Topic = 'rooms' | 'timeline' | 'link' | 'typing' | 'presence' | 'support' | 'members';
 
-const PAGE = 50;
-
 /** A new clientMessageId. */
 export function newClientMessageId(): string {
   return typeof crypto.randomUUID === 'function'
@@ -36,7 +38,8 @@ export function newClientMessageId(): string {
 export class Chat {
   readonly link: ChatLink;
   readonly rooms = new Map<string, RoomSummary>();
-  readonly timelines = new Map<string, Timeline>();
+  /** Every room's timeline. */
+  readonly store: TimelineStore;
   readonly users = new Map<string, User>();
   readonly members = new Map<string, string[]>();
   readonly presence = new Map<string, boolean>();
@@ -52,6 +55,11 @@ export class Chat {
   readonly newRequests = new Map<string, SupportRequest>();
   /** User ids asked of the server by {@link rememberSenders} (those it did not name stay here). */
   private readonly askedUsers = new Set<string>();
+  /** Where the room shown was opened: the first unread message, or a linked one. */
+  focus: { roomId: string; seq: number; messageId?: string } | undefined;
+  /** The room being opened at a message, until {@link focus} is known. */
+  focusPending: string | undefined;
+  private readonly seenAsked = new Map<string, number>();
   private readonly typingUntil = new Map<string, Map<string, number>>();
   private readonly listeners = new Map<Topic, Set<() => void>>();
   private readonly dirty = new Set<Topic>();
@@ -68,6 +76,13 @@ export class Chat {
       resumed: () => void this.catchUp(),
       unauthorized: onUnauthorized,
     });
+    this.store = new TimelineStore(
+      {
+        getMessages: (query) => this.link.invoke<MessagesPage>('getMessages', query),
+        getChanges: (query) => this.link.invoke<ChangesPage>('getChanges', query),
+      },
+      () => this.changed('timeline'),
+    );
     wireChatEvents(this);
     const saved = localStorage.getItem(this.requestKey());
     if (saved) this.myRequest = JSON.parse(saved) as SupportRequest;
@@ -114,6 +129,12 @@ export class Chat {
       });
     });
     this.link.start();
+    // A tab woken up (shown again, or resumed after the browser froze it) catches the room up.
+    const wake = () => {
+      if (document.visibilityState === 'visible' && this.current) void this.store.resync(this.current);
+    };
+    document.addEventListener('visibilitychange', wake);
+    document.addEventListener('resume', wake);
     await connected;
     await this.loadRooms();
   }
@@ -138,12 +159,7 @@ export class Chat {
 
   /** The timeline of a room (created empty). */
   timeline(roomId: string): Timeline {
-    let timeline = this.timelines.get(roomId);
-    if (!timeline) {
-      timeline = new Timeline();
-      this.timelines.set(roomId, timeline);
-    }
-    return timeline;
+    return this.store.timeline(roomId);
   }
 
   /** Notes that a user types in a room, for `ms` from now (0: stopped). */
@@ -203,55 +219,59 @@ export class Chat {
     this.changed('presence');
   }
 
-  /** Shows a room: loads its newest page once, its members, and marks it read. Never rejects. */
-  async open(roomId: string | undefined): Promise<void> {
+  /**
+   * Shows a room (every way in: the list, a join, an invite, the support queue, a reload, a link, a
+   * search result): the store loads it or catches it up, at `at` or else at the first unread
+   * message. The read marker does not move here: the view moves it as messages are seen. Never
+   * rejects.
+   */
+  async open(roomId: string | undefined, at?: OpenAt): Promise<void> {
+    const room = roomId ? this.rooms.get(roomId) : undefined;
+    const firstUnread = room && room.unreadCount > 0 ? room.lastReadSeq + 1 : undefined;
+    const target = at ?? (firstUnread === undefined ? undefined : { seq: firstUnread });
+    const messageId = target && 'messageId' in target ? target.messageId : undefined;
     this.current = roomId;
+    this.focus = undefined;
+    this.focusPending = target ? roomId : undefined;
     this.changed('rooms');
     this.changed('timeline');
     this.changed('members');
     if (!roomId) return;
     try {
-      const timeline = this.timeline(roomId);
-      if (!timeline.loaded) {
-        const page = await this.link.invoke<Message[]>('getHistory', { roomId, limit: PAGE });
-        timeline.merge(page);
-        timeline.loaded = true;
-        timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
-        this.rememberSenders(page);
-        this.changed('timeline');
+      const seq = await this.store.open(roomId, target).finally(() => {
+        if (this.focusPending === roomId) this.focusPending = undefined;
+      });
+      if (this.current === roomId && seq !== undefined) {
+        this.focus = { roomId, seq, ...(messageId ? { messageId } : {}) };
       }
+      this.changed('timeline');
+      this.rememberSenders(this.timeline(roomId).messages());
       if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
-      await this.markRead(roomId);
     } catch {
-      // Not connected: catchUp() loads the room after reconnecting.
+      // Not connected: catchUp() opens the room after reconnecting.
     }
   }
 
   /** Loads the page before the oldest loaded message; false when there is none. */
   async loadOlder(roomId: string): Promise<boolean> {
-    const timeline = this.timeline(roomId);
-    if (!timeline.hasOlder) return false;
-    const beforeSeq = timeline.firstSeq();
-    if (beforeSeq <= 1) {
-      timeline.hasOlder = false;
-      this.changed('timeline');
-      return false;
-    }
-    const page = await this.link.invoke<Message[]>('getHistory', { roomId, beforeSeq, limit: PAGE });
-    timeline.merge(page);
-    timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
-    this.rememberSenders(page);
-    this.changed('timeline');
-    return page.length > 0;
+    const added = await this.store.loadOlder(roomId);
+    this.rememberSenders(this.timeline(roomId).messages());
+    return added;
   }
 
-  /** Marks everything loaded in a room as read. */
-  async markRead(roomId: string): Promise<void> {
+  /** Moves the read marker to `seq`, a message the reader has seen (never back). */
+  async markSeen(roomId: string, seq: number): Promise<void> {
     const room = this.rooms.get(roomId);
-    const seq = this.timeline(roomId).lastSeq();
-    if (!room || seq === 0 || (seq <= room.lastReadSeq && room.unreadCount === 0)) return;
-    const state = await this.link.invoke<ReadState>('markRead', { roomId, seq });
-    this.applyRead(state);
+    if (!room || seq <= room.lastReadSeq) return;
+    const already = this.seenAsked.get(roomId) ?? 0;
+    if (seq <= already) return;
+    this.seenAsked.set(roomId, seq);
+    try {
+      this.applyRead(await this.link.invoke<ReadState>('markRead', { roomId, seq }));
+    } catch {
+      // Not connected: asked again when the reader sees a message next.
+      if (this.seenAsked.get(roomId) === seq) this.seenAsked.set(roomId, already);
+    }
   }
 
   /** Sends a message optimistically; a failed send stays in the list to be retried. */
@@ -296,11 +316,10 @@ export class Chat {
         room?.kind === 'support' && this.me.isGuest && !active
           ? await this.openSupport(this.myRequest?.subject ?? 'Support', pending.text)
           : await this.link.invoke<Message>('sendMessage', { roomId, text: pending.text, clientMessageId });
-      timeline.merge([stored]);
+      this.store.receive(stored);
       // openSupportRequest stores the text under the server's own clientMessageId.
       if (stored.clientMessageId !== clientMessageId) timeline.removePending(clientMessageId);
       this.noteMessage(stored, true);
-      if (this.current === roomId) await this.markRead(roomId);
     } catch (error) {
       // The server refused it (a reason to show), or the connection went (it waits for the next).
       pending.status = isRefusal(error) ? 'failed' : 'waiting';
@@ -311,8 +330,8 @@ export class Chat {
 
   /** Sends every message not sent yet again (after a reconnect). */
   async retryFailed(): Promise<void> {
-    for (const [roomId, timeline] of this.timelines) {
-      for (const p of timeline.pending())
+    for (const roomId of this.store.roomIds()) {
+      for (const p of this.timeline(roomId).pending())
         if (p.status !== 'sending') await this.retry(roomId, p.clientMessageId);
     }
   }
@@ -330,8 +349,12 @@ export class Chat {
   /** Edits one of the caller's messages. */
   async edit(messageId: string, text: string): Promise<void> {
     const message = await this.link.invoke<Message>('editMessage', { messageId, text });
-    this.timeline(message.roomId).merge([message]);
-    this.changed('timeline');
+    this.store.change({
+      roomId: message.roomId,
+      messageId,
+      changeSeq: message.changeSeq ?? 0,
+      apply: () => message,
+    });
   }
 
   /** Deletes a message. */
@@ -368,6 +391,7 @@ export class Chat {
   async leaveRoom(roomId: string): Promise<void> {
     await this.link.invoke('leaveRoom', roomId);
     this.rooms.delete(roomId);
+    this.store.forget(roomId);
     if (this.current === roomId) await this.open(undefined);
     this.changed('rooms');
   }
@@ -412,8 +436,7 @@ export class Chat {
     const { message, ...request } = result;
     this.setMyRequest(request);
     if (!this.rooms.has(request.roomId)) await this.loadRooms();
-    this.timeline(request.roomId).merge([message]);
-    this.changed('timeline');
+    this.store.receive(message);
     return message;
   }
 
@@ -460,25 +483,15 @@ export class Chat {
     await this.loadQueue();
   }
 
-  /** After a reconnect: the side list again, and every loaded room from its last seq on. */
+  /** After a reconnect: the side list again, the room shown opened again, every other loaded room caught up. */
   async catchUp(): Promise<void> {
     try {
       await this.loadRooms();
-      for (const [roomId, timeline] of this.timelines) {
-        if (!timeline.loaded || !this.rooms.has(roomId)) continue;
-        for (;;) {
-          const page = await this.link.invoke<Message[]>('getHistory', {
-            roomId,
-            afterSeq: timeline.lastSeq(),
-            limit: PAGE,
-          });
-          timeline.merge(page);
-          this.rememberSenders(page);
-          if (page.length < PAGE) break;
-        }
+      for (const roomId of this.store.roomIds()) {
+        if (!this.rooms.has(roomId)) this.store.forget(roomId);
+        else if (roomId !== this.current) void this.store.resync(roomId).catch(() => undefined);
       }
-      this.changed('timeline');
-      if (this.current) await this.open(this.current);
+      if (this.current) await this.open(this.current, this.focus ? { seq: this.focus.seq } : undefined);
       await this.retryFailed();
     } catch {
       // The connection dropped again: the next reconnect catches up.
@@ -523,7 +536,8 @@ export class Chat {
     const newest = (room.lastMessage?.seq ?? 0) < message.seq;
     if (newest) room.lastMessage = message;
     const fromOther = !own && message.senderId !== this.me.id;
-    if (newest && fromOther && message.seq > room.lastReadSeq && message.roomId !== this.current) {
+    // Unread until the reader sees it, in the room shown too (the view marks what is seen).
+    if (newest && fromOther && message.seq > room.lastReadSeq) {
       room.unreadCount += 1;
       if (message.mentions.includes(this.me.id)) room.mentionCount += 1;
     }

@@ -5,6 +5,7 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
+import { startRouting } from './router.ts';
 import {
   clearSession,
   forgetGuest,
@@ -44,7 +45,10 @@ async function signedIn(session: Session): Promise<void> {
   } catch {
     // start() retries on its own; a failed first listing is repeated after the next reconnect.
   }
+  if (chat === current && !current.me.isGuest) stopRouting = startRouting(current);
 }
+
+let stopRouting = () => {};
 
 /** How often a signed-in page trades its token for a fresh one (tokens live a day or longer). */
 const REFRESH_EVERY_MS = 4 * 3600_000;
@@ -74,6 +78,7 @@ async function signOut(current: Chat, tellServer = true, keepGuestSession = fals
   }
   chat = undefined;
   clearInterval(refreshTimer);
+  stopRouting();
   // Other tabs hear of it (the storage event) before the server ends the token's connections.
   clearSession();
   await current.stop();
@@ -87,6 +92,7 @@ window.addEventListener('storage', (event) => {
     const current = chat;
     chat = undefined;
     clearInterval(refreshTimer);
+    stopRouting();
     void current.stop().then(signedOut);
   }
 });

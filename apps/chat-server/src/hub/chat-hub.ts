@@ -100,6 +100,12 @@ export abstract class ChatHub extends Hub<ChatClient> {
   getHistory(args: unknown) {
     return this.deps.messages.getHistory(this._actor(), args);
   }
+  getMessages(args: unknown) {
+    return this.deps.messages.getMessages(this._actor(), args);
+  }
+  getChanges(args: unknown) {
+    return this.deps.messages.getChanges(this._actor(), args);
+  }
   searchMessages(args: unknown) {
     return this.deps.messages.searchMessages(this._actor(), args);
   }

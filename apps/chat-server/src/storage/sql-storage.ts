@@ -19,15 +19,19 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
-import type {
-  ChatStorage,
-  HistoryQuery,
-  NewMessage,
-  NewRoom,
-  NewSupportRequest,
-  NewUser,
+import {
+  CHANGE_RETENTION_MS,
+  type ChangeKind,
+  type ChangePage,
+  type ChatStorage,
+  type HistoryQuery,
+  type NewMessage,
+  type NewRoom,
+  type NewSupportRequest,
+  type NewUser,
+  type RoomPosition,
+  roomNameKey,
 } from './storage.js';
-import { roomNameKey } from './storage.js';
 
 /** A result row. */
 export type Row = Record<string, unknown>;
@@ -228,6 +232,23 @@ export abstract class SqlStorage implements ChatStorage {
     if (query.afterSeq !== undefined) return this.hydrate(await this.all('historyAscending', params));
     return this.hydrate((await this.all('historyDescending', params)).reverse());
   }
+  async roomPosition(roomId: string): Promise<RoomPosition | undefined> {
+    const row = await this.get('roomPosition', { roomId });
+    return row && { lastSeq: Number(row.last_seq), changeCursor: Number(row.last_change) };
+  }
+  async changesSince(roomId: string, since: number, limit: number): Promise<ChangePage> {
+    const position = await this.get('roomPosition', { roomId });
+    const last = Number(position?.last_change ?? 0);
+    const oldest = position?.oldest_change == null ? last + 1 : Number(position.oldest_change);
+    if (!position || since > last || since + 1 < oldest) {
+      return { cursor: last, messages: [], more: false, expired: true };
+    }
+    const rows = await this.all('changesAfter', { roomId, since, limit });
+    const ids = [...new Set(rows.map((r) => String(r.message_id)))];
+    const messages = (await this.messagesByIds(ids)).sort((a, b) => a.seq - b.seq);
+    const cursor = rows.length > 0 ? Number(rows[rows.length - 1]!.change_seq) : since;
+    return { cursor, messages, more: rows.length === limit, expired: false };
+  }
   async searchMessages(
     userId: string,
     query: string,
@@ -365,7 +386,25 @@ export function toMessage(r: Row, reactions: Reaction[], mentions: string[]): Me
     reactions,
     mentions,
     clientMessageId: String(r.client_message_id),
+    changeSeq: Number(r.change_seq ?? 0),
   };
+}
+
+/** What a storage logs for one change: the statements' parameters, in the order to run them. */
+export function changeStatements(
+  roomId: string,
+  messageId: string,
+  seq: number,
+  kind: ChangeKind,
+  at: string,
+  changeSeq: number,
+): [name: string, params: Params][] {
+  const before = new Date(Date.parse(at) - CHANGE_RETENTION_MS).toISOString();
+  return [
+    ['insertChange', { roomId, changeSeq, messageId, seq, kind, at }],
+    ['setMessageChange', { messageId, changeSeq }],
+    ['purgeChanges', { roomId, before }],
+  ];
 }
 
 /** Folds one reactions row into per-message reaction lists (emoji in first-use order). */

@@ -5,6 +5,7 @@
  */
 import { type Chat, errorText } from '../chat.ts';
 import { type Child, h } from '../dom.ts';
+import { routeHash } from '../router.ts';
 import type { User } from '../types.ts';
 import { openDialog } from './dialog.ts';
 
@@ -219,29 +220,14 @@ export function highlight(text: string, words: readonly string[]): Child[] {
   return parts.filter((p) => p !== '');
 }
 
-/** Shows a message of a room: scrolled to the middle, focused and highlighted for a moment. */
-export function revealMessage(messageId: string): boolean {
-  const item = document.querySelector<HTMLElement>(
-    `[data-testid="message-item"][data-message-id="${CSS.escape(messageId)}"]`,
-  );
-  if (!item) return false;
-  item.scrollIntoView({ block: 'center' });
-  // The list learns at once that it is no longer at the bottom (so re-renders keep it here).
-  item.closest('[data-testid="message-list"]')?.dispatchEvent(new Event('scroll'));
-  item.classList.add('highlight');
-  item.focus({ preventScroll: true });
-  setTimeout(() => item.classList.remove('highlight'), 4_000);
-  return true;
-}
-
-/** Opens the room of a message at that message (its address: `#/rooms/<id>/messages/<id>`). */
-export async function openAtMessage(chat: Chat, roomId: string, messageId: string): Promise<void> {
-  const address = `#/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(messageId)}`;
-  if (location.hash !== address) history.pushState(null, '', address);
-  await chat.open(roomId);
-  // The room renders on the next microtask.
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  revealMessage(messageId);
+/**
+ * Opens the room of a message at that message, through its address (`#/rooms/<id>/messages/<id>`),
+ * so the back button returns here and the address can be shared.
+ */
+export function openAtMessage(chat: Chat, roomId: string, messageId: string): void {
+  const address = routeHash({ roomId, messageId });
+  if (location.hash !== address) location.hash = address;
+  else void chat.open(roomId, { messageId });
 }
 
 /** Shows search results for a query (sender, room, time, the match marked); one opens its room there. */
@@ -268,7 +254,7 @@ export function searchDialog(chat: Chat, query: string): void {
                   class: 'result',
                   onclick: () => {
                     dialog.close();
-                    void openAtMessage(chat, m.roomId, m.id);
+                    openAtMessage(chat, m.roomId, m.id);
                   },
                 },
                 h(

@@ -156,7 +156,7 @@ WHERE m.user_id = :userId AND o.user_id <> :userId;
 
 -- name: messageBySenderClientId
 -- Params: :senderId :clientMessageId.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
 FROM messages WHERE sender_id = :senderId AND client_message_id = :clientMessageId;
 
 -- name: nextSeq
@@ -181,7 +181,7 @@ DELETE FROM message_mentions WHERE message_id = :messageId;
 
 -- name: messageById
 -- Params: :id.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages WHERE id = :id;
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages WHERE id = :id;
 
 -- name: updateMessageText
 -- Params: :id :text :editedAt.
@@ -206,14 +206,14 @@ ON CONFLICT DO NOTHING;
 
 -- name: historyDescending
 -- Params: :roomId :afterSeq :beforeSeq :limit. The newest page below beforeSeq (the caller reverses it).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq DESC
 LIMIT :limit;
 
 -- name: historyAscending
 -- Params: :roomId :afterSeq :beforeSeq :limit. What came after afterSeq, in order.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq ASC
 LIMIT :limit;
@@ -275,3 +275,34 @@ UPDATE support_requests SET status = 'closed', closed_at = :at, updated_at = :at
 -- name: assignedCount
 -- Params: :agentId.
 SELECT COUNT(*) AS n FROM support_requests WHERE agent_id = :agentId AND status = 'assigned';
+
+-- name: nextChange
+-- Params: :roomId. Takes the room's row lock until the transaction ends: the gap-free change
+-- numbers, committed in order.
+UPDATE rooms SET last_change = last_change + 1 WHERE id = :roomId RETURNING last_change;
+
+-- name: insertChange
+-- Params: :roomId :changeSeq :messageId :seq :kind :at.
+INSERT INTO room_changes (room_id, change_seq, message_id, seq, kind, at)
+VALUES (:roomId, :changeSeq, :messageId, :seq, :kind, :at);
+
+-- name: setMessageChange
+-- Params: :messageId :changeSeq.
+UPDATE messages SET change_seq = :changeSeq WHERE id = :messageId;
+
+-- name: purgeChanges
+-- Params: :roomId :before. Forgets a room's changes older than the retention.
+DELETE FROM room_changes WHERE room_id = :roomId AND at < :before;
+
+-- name: roomPosition
+-- Params: :roomId. The room's newest seq, its change counter and its oldest kept change.
+SELECT r.last_seq, r.last_change,
+  (SELECT MIN(c.change_seq) FROM room_changes c WHERE c.room_id = r.id) AS oldest_change
+FROM rooms r WHERE r.id = :roomId;
+
+-- name: changesAfter
+-- Params: :roomId :since :limit. The room's changes after a cursor, in order.
+SELECT change_seq, message_id FROM room_changes
+WHERE room_id = :roomId AND change_seq > :since
+ORDER BY change_seq
+LIMIT :limit;
