@@ -95,6 +95,8 @@ export type SupportStatus = 'open' | 'assigned' | 'closed';
 export interface SupportRequest {
   readonly id: string;
   readonly customerId: string;
+  /** The customer's display name (agents see it in the queue before claiming). */
+  readonly customerName: string;
   /** The customer's support room: the same one for every request of that customer. */
   readonly roomId: string;
   readonly subject: string;

@@ -24,7 +24,8 @@ async function roomOfTwo(): Promise<{
 }> {
   const [alice, bob] = await Promise.all([s.register('alice'), s.register('bob')]);
   const [a, b] = await Promise.all([s.connect(alice.token), s.connect(bob.token)]);
-  const room = await a.invoke('createRoom', { name: 'general', isPrivate: false });
+  // Public room names are unique: each test's room has its own.
+  const room = await a.invoke('createRoom', { name: `general ${cid().slice(0, 8)}`, isPrivate: false });
   await b.invoke('joinRoom', room.id);
   return { a, b, room, alice, bob };
 }
@@ -275,4 +276,21 @@ test('limits: message length, messages per second, rooms per user', async () => 
   } finally {
     await limited.close();
   }
+});
+
+test("room names: a clash with a public room or one of the owner's is refused clearly; others are fine", async () => {
+  const [alice, bob] = await Promise.all([s.register('alice'), s.register('bob')]);
+  const [a, b] = await Promise.all([s.connect(alice.token), s.connect(bob.token)]);
+  const name = `Town Hall ${cid().slice(0, 8)}`;
+  await a.invoke('createRoom', { name, isPrivate: false });
+  await assert.rejects(
+    b.invoke('createRoom', { name: name.toUpperCase(), isPrivate: false }),
+    /SB_CHAT_ROOM_NAME_TAKEN: A public room named ".*" already exists/,
+  );
+  await assert.rejects(
+    a.invoke('createRoom', { name: name.toLowerCase(), isPrivate: true }),
+    /SB_CHAT_ROOM_NAME_TAKEN: You already have a room named/,
+  );
+  const mine = await b.invoke('createRoom', { name: name.toLowerCase(), isPrivate: true });
+  assert.equal(mine.name, name.toLowerCase());
 });

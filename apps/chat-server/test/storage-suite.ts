@@ -164,6 +164,60 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
     assert.equal(Number(left[0]?.n), 0);
   });
 
+  run('search finds words by prefix, members only, not inside words', async (_f, s) => {
+    const [a, b] = [await user(s), await user(s)];
+    const r = await room(s, [a.id, b.id]);
+    await s.insertMessage(message(r.id, a.id, 'Thanks for the Quokkareport!'));
+    await s.insertMessage(message(r.id, a.id, 'unthankful words'));
+    const texts = async (q: string) => (await s.searchMessages(b.id, q, undefined, 10)).map((m) => m.text);
+    assert.deepEqual(await texts('thank'), ['Thanks for the Quokkareport!']);
+    assert.deepEqual(await texts('THA quokka'), ['Thanks for the Quokkareport!'], 'every word a prefix');
+    assert.deepEqual(await texts('thanks'), ['Thanks for the Quokkareport!']);
+    assert.deepEqual(await texts('report'), [], 'a prefix, not a part of a word');
+    assert.deepEqual(await texts('"thank*:('), ['Thanks for the Quokkareport!'], 'operators are ignored');
+    assert.deepEqual(await texts('thank OR zebra'), [], 'every word must match');
+    assert.deepEqual(await texts('*:& |'), []);
+  });
+
+  run(
+    "room names are unique, ignoring case, among public rooms and among one owner's rooms",
+    async (f, s) => {
+      const [a, b] = [await user(s), await user(s)];
+      const make = (w: ChatStorage, owner: string, name: string, isPrivate: boolean) =>
+        w.createRoom({ id: randomUUID(), name, isPrivate, kind: 'room', ownerId: owner, createdAt: now() }, [
+          owner,
+        ]);
+      await make(s, a.id, 'Général', false);
+      await assert.rejects(make(s, b.id, 'GÉNÉRAL', false), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'SB_CHAT_ROOM_NAME_TAKEN');
+        assert.match(e.message, /public room named "GÉNÉRAL"/);
+        return true;
+      });
+      await assert.rejects(make(s, a.id, ' général ', true), /SB_CHAT_ROOM_NAME_TAKEN|already have a room/);
+      // Someone else's private room may share a public room's name, and private rooms of two owners
+      // may share one too; one owner's two private rooms may not.
+      await make(s, b.id, 'général', true);
+      await make(s, a.id, 'Plans', true);
+      await make(s, b.id, 'plans', true);
+      await assert.rejects(make(s, b.id, 'PLANS', true), /You already have a room named "PLANS"/);
+      await assert.rejects(make(s, a.id, 'plans', false), /You already have a room named/);
+      // Direct and support rooms are not held to it.
+      for (const kind of ['support', 'support'] as const)
+        await s.createRoom(
+          { id: randomUUID(), name: 'Support: Ann', isPrivate: true, kind, ownerId: null, createdAt: now() },
+          [a.id],
+        );
+      // Two instances creating one public name at once: exactly one wins.
+      const other = await f.open();
+      const results = await Promise.allSettled([
+        make(s, a.id, 'Race', false),
+        make(other, b.id, 'race', false),
+      ]);
+      assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
+      assert.equal((await s.publicRooms(50)).filter((x) => x.name.toLowerCase() === 'race').length, 1);
+    },
+  );
+
   run(
     'read markers: unread excludes own and deleted messages; the marker never moves back',
     async (_f, s) => {

@@ -7,7 +7,7 @@
  */
 import { ChatLink, type LinkState } from './connection.ts';
 import { wireChatEvents } from './events.ts';
-import { loadSession } from './session.ts';
+import { ApiError, loadSession } from './session.ts';
 import type { Timeline } from './timeline.ts';
 import { type OpenAt, TimelineStore } from './timeline-store.ts';
 import type {
@@ -54,6 +54,12 @@ export class Chat {
   /** The room being opened at a message, until {@link focus} is known. */
   focusPending: string | undefined;
   private readonly seenAsked = new Map<string, number>();
+  /** Whether the support queue is on screen (set by the shell). */
+  viewingQueue = false;
+  /** Support requests that arrived while the agent was elsewhere, not yet seen in the queue. */
+  readonly newRequests = new Map<string, SupportRequest>();
+  /** User ids asked of the server by {@link rememberSenders} (those it did not name stay here). */
+  private readonly askedUsers = new Set<string>();
   private readonly typingUntil = new Map<string, Map<string, number>>();
   private readonly listeners = new Map<Topic, Set<() => void>>();
   private readonly dirty = new Set<Topic>();
@@ -276,10 +282,17 @@ export class Chat {
     await this.deliver(roomId, pending.clientMessageId);
   }
 
-  /** Sends a failed message again with the same clientMessageId (stored at most once). */
+  /**
+   * Sends a message that is not sent yet again, with the same clientMessageId (stored at most once).
+   * While disconnected it stays waiting (and the connection is tried at once): the reconnect sends it.
+   */
   async retry(roomId: string, clientMessageId: string): Promise<void> {
     const pending = this.timeline(roomId).pendingOf(clientMessageId);
     if (!pending) return;
+    if (this.link.state !== 'connected') {
+      void this.link.reconnectNow().catch(() => undefined);
+      return;
+    }
     pending.status = 'sending';
     pending.error = undefined;
     this.changed('timeline');
@@ -290,6 +303,12 @@ export class Chat {
     const timeline = this.timeline(roomId);
     const pending = timeline.pendingOf(clientMessageId);
     if (!pending) return;
+    if (this.link.state !== 'connected') {
+      // Not even tried: it goes out once the connection is back (catchUp → retryFailed).
+      pending.status = 'waiting';
+      this.changed('timeline');
+      return;
+    }
     try {
       const room = this.rooms.get(roomId);
       const active = this.myRequest?.status === 'open' || this.myRequest?.status === 'assigned';
@@ -302,18 +321,29 @@ export class Chat {
       if (stored.clientMessageId !== clientMessageId) timeline.removePending(clientMessageId);
       this.noteMessage(stored, true);
     } catch (error) {
-      pending.status = 'failed';
-      pending.error = errorText(error);
+      // The server refused it (a reason to show), or the connection went (it waits for the next).
+      pending.status = isRefusal(error) ? 'failed' : 'waiting';
+      pending.error = isRefusal(error) ? errorText(error) : undefined;
     }
     this.changed('timeline');
   }
 
-  /** Sends every failed message again (after a reconnect). */
+  /** Sends every message not sent yet again (after a reconnect). */
   async retryFailed(): Promise<void> {
     for (const roomId of this.store.roomIds()) {
       for (const p of this.timeline(roomId).pending())
-        if (p.status === 'failed') await this.retry(roomId, p.clientMessageId);
+        if (p.status !== 'sending') await this.retry(roomId, p.clientMessageId);
     }
+  }
+
+  /** The caller's own newest message in a room that can still be edited. */
+  lastOwnMessage(roomId: string): Message | undefined {
+    const messages = this.timeline(roomId).messages();
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.senderId === this.me.id && !m.deleted) return m;
+    }
+    return undefined;
   }
 
   /** Edits one of the caller's messages. */
@@ -423,6 +453,28 @@ export class Chat {
     this.changed('support');
   }
 
+  /** The open or assigned support request of a support room, as the queue shows it (agents). */
+  requestOfRoom(roomId: string): SupportRequest | undefined {
+    return [...this.queue.values()].find((r) => r.roomId === roomId && r.status !== 'closed');
+  }
+
+  /** A request changed in the queue: a new one counts as unseen until the queue is looked at. */
+  noteQueueUpdate(request: SupportRequest, seeing: boolean): void {
+    const isNew = request.status === 'open' && !this.queue.has(request.id);
+    if (request.status === 'closed') this.queue.delete(request.id);
+    else this.queue.set(request.id, request);
+    if (request.status !== 'open') this.newRequests.delete(request.id);
+    else if (isNew && !seeing && this.isAgent) this.newRequests.set(request.id, request);
+    this.changed('support');
+  }
+
+  /** The agent looked at the queue: no request is new any more. */
+  seenQueue(): void {
+    if (this.newRequests.size === 0) return;
+    this.newRequests.clear();
+    this.changed('support');
+  }
+
   /** Claims, transfers or closes a support request (agents). */
   async support(action: 'claim' | 'close' | 'transfer', requestId: string, agentId?: string): Promise<void> {
     if (action === 'claim') await this.link.invoke('claimSupportRequest', requestId);
@@ -492,10 +544,27 @@ export class Chat {
     this.changed('rooms');
   }
 
-  /** Loads the members of a room when a message's sender is not known by name yet. */
+  /**
+   * Asks the server for the names of senders not known yet (`getUsers`: also people who have left,
+   * such as an agent after a transfer), so no message shows "Someone" after a reload.
+   */
   rememberSenders(messages: readonly Message[]): void {
-    const unknown = messages.some((m) => !this.users.has(m.senderId));
-    if (unknown && messages[0]) void this.loadMembers(messages[0].roomId).catch(() => undefined);
+    const unknown = [...new Set(messages.map((m) => m.senderId))].filter(
+      (id) => !this.users.has(id) && !this.askedUsers.has(id),
+    );
+    if (unknown.length === 0) return;
+    for (const id of unknown) this.askedUsers.add(id);
+    this.link.invoke<User[]>('getUsers', unknown).then(
+      (users) => {
+        for (const user of users) this.users.set(user.id, user);
+        this.changed('timeline');
+        this.changed('members');
+      },
+      () => {
+        // Not connected: ask again with the next messages or the catch-up.
+        for (const id of unknown) this.askedUsers.delete(id);
+      },
+    );
   }
 
   /** Records that a topic changed; listeners run once per microtask for any number of changes. */
@@ -512,13 +581,21 @@ export class Chat {
   }
 }
 
-/** The readable part of a hub error (`SB_CHAT_…: text` → text). */
-export function errorText(error: unknown): string {
+/** Whether an error is the server's answer (a refusal or its failure), not a lost connection. */
+export function isRefusal(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
-  const match = /SB_CHAT_[A-Z_]+: (.*)$/.exec(message);
-  return (
-    match?.[1] ??
-    message.replace(/^An unexpected error occurred invoking '\w+' on the server\.\s*/, '') ??
-    'Failed.'
-  );
+  return error instanceof ApiError || /SB_CHAT_[A-Z_]+: |An unexpected error occurred invoking/.test(message);
+}
+
+/**
+ * What to tell a person about a failure, in plain words: the server's own sentence for a refusal
+ * (`SB_CHAT_…: text` → text), never the client library's technical text.
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /SB_CHAT_[A-Z_]+: (.+)$/s.exec(message);
+  if (match?.[1]) return match[1];
+  if (isRefusal(error)) return 'Something went wrong on the server. Please try again.';
+  return 'Not connected to the server right now. Please try again in a moment.';
 }

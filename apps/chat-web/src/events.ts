@@ -60,9 +60,7 @@ export function wireChatEvents(chat: Chat): void {
   });
   hub.on('roomUpdated', (e: RoomUpdate) => roomUpdated(chat, e));
   hub.on('supportQueueUpdated', (e: { request: SupportRequest }) => {
-    if (e.request.status === 'closed') chat.queue.delete(e.request.id);
-    else chat.queue.set(e.request.id, e.request);
-    chat.changed('support');
+    chat.noteQueueUpdate(e.request, chat.viewingQueue);
     if (chat.isAgent) void chat.loadAgents();
     // Claimed (again) or handed to this agent: the conversation comes back, caught up.
     if (e.request.agentId === chat.me.id) void chat.store.resync(e.request.roomId).catch(() => undefined);

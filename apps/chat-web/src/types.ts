@@ -92,6 +92,8 @@ export interface ReadState {
 export interface SupportRequest {
   readonly id: string;
   readonly customerId: string;
+  /** The customer's display name. */
+  readonly customerName?: string;
   readonly roomId: string;
   readonly subject: string;
   readonly status: 'open' | 'assigned' | 'closed';

@@ -211,7 +211,12 @@ export async function closeAll(browser: Browser | undefined): Promise<void> {
 export interface BrowserSuite {
   readonly server: WebServer;
   /** A page in a new context; its console errors are asserted empty after the file. */
-  page(options?: { viewport?: { width: number; height: number }; init?: () => void }): Promise<WatchedPage>;
+  page(options?: {
+    viewport?: { width: number; height: number };
+    init?: () => void;
+    /** A touch screen (taps). */
+    hasTouch?: boolean;
+  }): Promise<WatchedPage>;
   /** Pages whose console errors the file checks after its tests. */
   readonly pages: WatchedPage[];
 }
@@ -246,7 +251,10 @@ export function browserSuite(options: { checkErrors?: boolean } = {}): BrowserSu
     pages,
     async page(opts = {}) {
       browser ??= await launchChromium();
-      const context = await browser.newContext(opts.viewport ? { viewport: opts.viewport } : {});
+      const context = await browser.newContext({
+        ...(opts.viewport ? { viewport: opts.viewport } : {}),
+        ...(opts.hasTouch ? { hasTouch: true } : {}),
+      });
       if (opts.init) await context.addInitScript(opts.init);
       const watched = await watchedPage(context);
       pages.push(watched);
@@ -265,4 +273,12 @@ export async function hubAs(url: string, username: string): Promise<{ hub: HubCo
   const { token, user } = (await response.json()) as { token: string; user: { id: string } };
   const hub = await connectClient(`${url}/hubs/chat`, { accessTokenFactory: () => token });
   return { hub, userId: user.id };
+}
+
+/** Answers the in-page confirmation dialog (`confirm-ok` or `confirm-cancel`); it closes. */
+export async function answerConfirm(page: Page, ok: boolean): Promise<void> {
+  const dialog = page.getByTestId('confirm-dialog');
+  await dialog.waitFor();
+  await page.getByTestId(ok ? 'confirm-ok' : 'confirm-cancel').click();
+  await dialog.waitFor({ state: 'detached' });
 }

@@ -61,6 +61,9 @@ export abstract class ChatHub extends Hub<ChatClient> {
   searchUsers(query: unknown) {
     return this.deps.rooms.searchUsers(this._actor(), query);
   }
+  getUsers(userIds: unknown) {
+    return this.deps.rooms.getUsers(this._actor(), userIds);
+  }
   createRoom(args: unknown) {
     return this.deps.rooms.createRoom(this._actor(), args);
   }

@@ -106,18 +106,22 @@ export class PostgresStorage extends SqlStorage {
     return [...ids];
   }
   protected searchExpression(query: string): string {
-    return (query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).join(' ');
+    // Every word is a prefix ("thank" finds "thanks"); letters and digits only, so to_tsquery
+    // reads no operator the user typed.
+    const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    return words.map((w) => `${w}:*`).join(' & ');
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
     const created = await this.transaction(async (client) => {
-      const rows = await this.exec(client, 'insertRoom', { ...room, directKey: room.directKey ?? null });
+      const rows = await this.exec(client, 'insertRoom', this.roomParams(room));
       if (rows.length === 0) return undefined; // the same direct set exists: roll back, answer it
       for (const userId of new Set(memberIds)) {
         await this.exec(client, 'insertMember', { roomId: room.id, userId, at: room.createdAt });
       }
       return true;
     });
+    if (!created && room.kind === 'room') throw await this.nameTaken(room);
     return (created ? await this.roomById(room.id) : await this.directRoomByKey(room.directKey ?? ''))!;
   }
 

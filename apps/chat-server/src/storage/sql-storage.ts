@@ -30,6 +30,7 @@ import {
   type NewSupportRequest,
   type NewUser,
   type RoomPosition,
+  roomNameKey,
 } from './storage.js';
 
 /** A result row. */
@@ -133,6 +134,26 @@ export abstract class SqlStorage implements ChatStorage {
   async publicRooms(limit: number): Promise<Room[]> {
     return (await this.all('publicRooms', { limit })).map(toRoom);
   }
+  /** The insertRoom parameters of a new room (its name key for ordinary rooms). */
+  protected roomParams(room: NewRoom): Params {
+    return {
+      ...room,
+      directKey: room.directKey ?? null,
+      nameKey: room.kind === 'room' ? roomNameKey(room.name) : null,
+    };
+  }
+  /** The refusal of an ordinary room whose insert found its name taken. */
+  protected async nameTaken(room: NewRoom): Promise<ChatError> {
+    const publicClash =
+      !room.isPrivate && (await this.get('publicRoomByNameKey', { nameKey: roomNameKey(room.name) }));
+    return new ChatError(
+      'SB_CHAT_ROOM_NAME_TAKEN',
+      publicClash
+        ? `A public room named "${room.name}" already exists; pick another name or join it.`
+        : `You already have a room named "${room.name}"; pick another name.`,
+      { field: 'name' },
+    );
+  }
   async countOwnedRooms(userId: string): Promise<number> {
     return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
   }
@@ -169,6 +190,11 @@ export abstract class SqlStorage implements ChatStorage {
   async sharingRoomWith(userId: string, otherIds: readonly string[]): Promise<string[]> {
     if (otherIds.length === 0) return [];
     const rows = await this.all('sharingRoomWith', { userId, ids: this.idList(otherIds) });
+    return rows.map((r) => String(r.user_id));
+  }
+  async sendersSeenBy(userId: string, otherIds: readonly string[]): Promise<string[]> {
+    if (otherIds.length === 0) return [];
+    const rows = await this.all('sendersSeenBy', { userId, ids: this.idList(otherIds) });
     return rows.map((r) => String(r.user_id));
   }
   async contactsOf(userId: string): Promise<string[]> {
@@ -399,6 +425,7 @@ export function toSupportRequest(r: Row): SupportRequest {
   return {
     id: String(r.id),
     customerId: String(r.customer_id),
+    customerName: r.customer_name == null ? '' : String(r.customer_name),
     roomId: String(r.room_id),
     subject: String(r.subject),
     status: String(r.status) as SupportStatus,

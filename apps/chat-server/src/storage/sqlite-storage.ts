@@ -84,20 +84,22 @@ export class SqliteStorage extends SqlStorage {
     return JSON.stringify(ids);
   }
   protected searchExpression(query: string): string {
+    // Every word is a prefix ("thank" finds "thanks"); quoted, so FTS5 reads no operator in it.
     const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-    return words.map((w) => `"${w}"`).join(' ');
+    return words.map((w) => `"${w}"*`).join(' ');
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
     const created = this.db
       .transaction(() => {
-        const row = this.getSync('insertRoom', { ...room, directKey: room.directKey ?? null });
+        const row = this.getSync('insertRoom', this.roomParams(room));
         if (!row) return false;
         for (const userId of new Set(memberIds))
           this.runSync('insertMember', { roomId: room.id, userId, at: room.createdAt });
         return true;
       })
       .immediate();
+    if (!created && room.kind === 'room') throw await this.nameTaken(room);
     const stored = created ? await this.roomById(room.id) : await this.directRoomByKey(room.directKey ?? '');
     return stored!;
   }

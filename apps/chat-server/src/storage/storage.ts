@@ -22,6 +22,9 @@
  *   oldest kept entry answers `expired`.
  * - Read your writes: every method's effect is visible to every later call on any instance over the
  *   same database once its promise resolved.
+ * - Room names: an ordinary room's {@link roomNameKey} is unique among public rooms and among the
+ *   rooms of one owner; `createRoom` refuses a clash with `ChatError` `SB_CHAT_ROOM_NAME_TAKEN`
+ *   (a unique index, so two rooms created at once on two nodes cannot both win).
  * - Errors: a unique username clash throws `ChatError` `SB_CHAT_USERNAME_TAKEN`; anything else
  *   (a lost connection) rejects with the driver's error.
  * @module
@@ -48,6 +51,14 @@ export interface NewUser {
   readonly role: Role;
   readonly isGuest: boolean;
   readonly createdAt: string;
+}
+
+/**
+ * What makes two room names the same: compatibility-normalised (NFKC), spaces collapsed, case
+ * folded ("Team  A", "team a" and "ＴＥＡＭ Ａ" clash; so do "Straße" and "STRASSE").
+ */
+export function roomNameKey(name: string): string {
+  return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toUpperCase().toLowerCase();
 }
 
 /** A room to create. */
@@ -148,7 +159,8 @@ export interface ChatStorage {
 
   /**
    * Creates a room with its members. For a direct room whose `directKey` exists already, creates
-   * nothing and returns the existing room.
+   * nothing and returns the existing room. An ordinary room whose name clashes (see
+   * {@link roomNameKey}) is refused with `SB_CHAT_ROOM_NAME_TAKEN`.
    */
   createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room>;
   roomById(id: string): Promise<Room | undefined>;
@@ -172,6 +184,8 @@ export interface ChatStorage {
   roomSummaries(userId: string): Promise<RoomSummary[]>;
   /** Which of `otherIds` share at least one room with `userId`. */
   sharingRoomWith(userId: string, otherIds: readonly string[]): Promise<string[]>;
+  /** Which of `otherIds` wrote a message in a room `userId` is a member of (former members too). */
+  sendersSeenBy(userId: string, otherIds: readonly string[]): Promise<string[]>;
   /** Every user who shares a room with `userId` (not `userId` itself). */
   contactsOf(userId: string): Promise<string[]>;
 

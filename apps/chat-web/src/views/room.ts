@@ -10,7 +10,9 @@ import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { roomAddress } from '../router.ts';
-import { type EditState, messageItem, pendingItem } from './message.ts';
+import { confirmDialog } from './confirm.ts';
+import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
+import { supportActions } from './support-actions.ts';
 
 /** Callbacks of the room view. */
 export interface RoomActions {
@@ -78,13 +80,26 @@ export function createRoomView(
             {
               type: 'button',
               'data-testid': 'room-leave',
-              onclick: () => chat.leaveRoom(roomId).catch((e) => error.replaceChildren(errorText(e))),
+              onclick: () => void leave(),
             },
             'Leave',
           )
         : null,
     ),
   );
+  const leave = async () => {
+    const current = chat.rooms.get(roomId);
+    const yes = await confirmDialog({
+      title: `Leave ${current ? chat.titleOf(current) : 'this conversation'}?`,
+      text: current?.isPrivate
+        ? 'You will need a new invitation to come back.'
+        : 'You can join it again from "Browse rooms".',
+      ok: 'Leave',
+    });
+    if (yes) await chat.leaveRoom(roomId).catch((e) => error.replaceChildren(errorText(e)));
+  };
+  const support = room?.kind === 'support' && chat.isAgent ? supportActions(chat, roomId) : undefined;
+  if (support) header.append(support.element);
   const older = h(
     'button',
     { type: 'button', class: 'link', 'data-testid': 'load-older', onclick: () => void loadOlder() },
@@ -149,11 +164,20 @@ export function createRoomView(
     }
   });
   input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (event.isComposing) return;
+    if (event.key === 'Enter' && !event.shiftKey) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'ArrowUp' && input.value === '' && !event.shiftKey && !event.altKey) {
+      // Up in an empty composer edits one's own last message.
+      const last = chat.lastOwnMessage(roomId);
+      if (!last) return;
+      event.preventDefault();
+      startEdit(edit, last);
+      renderTimeline();
     }
   });
+  edit.done = () => input.focus();
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
@@ -180,6 +204,21 @@ export function createRoomView(
     }
   };
   const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  // Touch: a tap on a message shows its actions; a tap anywhere else hides them.
+  const tapped = (event: MouseEvent) => {
+    if ((event as PointerEvent).pointerType === 'mouse') return;
+    const target = event.target instanceof Element ? event.target : null;
+    const item = target?.closest<HTMLElement>('.message-item[data-message-id]');
+    const onControl = target?.closest('button, textarea, input, select, a');
+    const id = item && items.contains(item) ? item.dataset.messageId : undefined;
+    const next = onControl && id ? edit.actionsFor : id && id !== edit.actionsFor ? id : undefined;
+    if (next === edit.actionsFor) return;
+    edit.actionsFor = next;
+    for (const shown of Array.from(items.querySelectorAll('.show-actions')))
+      shown.classList.remove('show-actions');
+    if (next) item?.classList.add('show-actions');
+  };
+  document.addEventListener('click', tapped);
   list.addEventListener('scroll', () => {
     if (focusDone) stickToBottom = atBottom();
     if (focusDone && list.scrollTop < 40 && chat.timeline(roomId).hasOlder) void loadOlder();
@@ -310,6 +349,8 @@ export function createRoomView(
   return {
     element,
     dispose: () => {
+      document.removeEventListener('click', tapped);
+      support?.dispose();
       for (const off of offs) off();
       document.removeEventListener('visibilitychange', onVisible);
       cancelAnimationFrame(moveFrame);

@@ -62,9 +62,10 @@ DELETE FROM revoked_tokens WHERE expires_at < :now;
 SELECT 1 AS revoked FROM revoked_tokens WHERE jti = :jti;
 
 -- name: insertRoom
--- Params: :id :name :isPrivate :kind :ownerId :directKey :createdAt. No row back: the direct key exists.
-INSERT INTO rooms (id, name, is_private, kind, owner_id, direct_key, created_at, last_activity_at)
-VALUES (:id, :name, :isPrivate, :kind, :ownerId, :directKey, :createdAt, :createdAt)
+-- Params: :id :name :nameKey :isPrivate :kind :ownerId :directKey :createdAt. No row back: the direct
+-- key exists, or (ordinary rooms) the name key is taken among public rooms or the owner's rooms.
+INSERT INTO rooms (id, name, name_key, is_private, kind, owner_id, direct_key, created_at, last_activity_at)
+VALUES (:id, :name, :nameKey, :isPrivate, :kind, :ownerId, :directKey, :createdAt, :createdAt)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -101,6 +102,10 @@ SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms
 WHERE is_private = false AND kind = 'room'
 ORDER BY name, id
 LIMIT :limit;
+
+-- name: publicRoomByNameKey
+-- Params: :nameKey. Which clash refused a room: a public room of that name.
+SELECT id FROM rooms WHERE kind = 'room' AND is_private = false AND name_key = :nameKey;
 
 -- name: countOwnedRooms
 -- Params: :userId. Ordinary rooms only (not direct, not support).
@@ -227,16 +232,21 @@ INSERT INTO support_requests (id, customer_id, room_id, subject, status, agent_i
 VALUES (:id, :customerId, :roomId, :subject, 'open', NULL, :createdAt, :createdAt);
 
 -- name: supportRequestById
--- Params: :id.
-SELECT * FROM support_requests WHERE id = :id;
+-- Params: :id. With the customer's display name (agents see it in the queue before claiming).
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id WHERE s.id = :id;
 
 -- name: activeSupportRequestOf
 -- Params: :customerId.
-SELECT * FROM support_requests WHERE customer_id = :customerId AND status <> 'closed' ORDER BY created_at DESC LIMIT 1;
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id
+WHERE s.customer_id = :customerId AND s.status <> 'closed' ORDER BY s.created_at DESC LIMIT 1;
 
 -- name: supportQueue
 -- No params. Open and assigned requests, oldest first.
-SELECT * FROM support_requests WHERE status <> 'closed' ORDER BY created_at, id;
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id
+WHERE s.status <> 'closed' ORDER BY s.created_at, s.id;
 
 -- name: claimSupportRequest
 -- Params: :id :agentId :capacity :at. One conditional update: of concurrent claims exactly one matches.
