@@ -153,9 +153,7 @@ export class TimelineStore {
     void this.enqueue(message.roomId, async () => {
       if (!timeline.loaded) return;
       if (message.seq > timeline.lastSeq() + 1) await this.fillForward(message.roomId);
-      if (timeline.get(message.id)) timeline.put(message);
-      else timeline.accept([message]);
-      this.changed(message.roomId);
+      if (message.seq >= timeline.firstSeq()) this.take(message.roomId, [message]);
     }).catch(() => undefined);
   }
 

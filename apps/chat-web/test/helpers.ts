@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { HubConnection } from '@microsoft/signalr';
 import { type ChatApp, createChatApp, loadConfig } from '@switchboard/chat-server';
 import { silentLogger } from '@switchboard/server';
-import { launchChromium } from '@switchboard/testkit';
+import { connectClient, launchChromium } from '@switchboard/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 
@@ -260,6 +261,18 @@ export function browserSuite(options: { checkErrors?: boolean } = {}): BrowserSu
       return watched;
     },
   };
+}
+
+/** A hub connection of a user signed up in the browser (password123). */
+export async function hubAs(url: string, username: string): Promise<{ hub: HubConnection; userId: string }> {
+  const response = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'password123' }),
+  });
+  const { token, user } = (await response.json()) as { token: string; user: { id: string } };
+  const hub = await connectClient(`${url}/hubs/chat`, { accessTokenFactory: () => token });
+  return { hub, userId: user.id };
 }
 
 /** Answers the in-page confirmation dialog (`confirm-ok` or `confirm-cancel`); it closes. */

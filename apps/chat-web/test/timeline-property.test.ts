@@ -202,6 +202,6 @@ test('any interleaving of live events, fetches and reconnects ends with the view
         model.messages.filter((m) => m.seq >= first),
       );
     }),
-    { numRuns: 300 },
+    { numRuns: 1000 },
   );
 });

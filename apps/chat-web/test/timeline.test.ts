@@ -229,3 +229,18 @@ test('a send: the stored echo replaces the pending copy; a retried clientMessage
     false,
   );
 });
+
+test('a message and its edit arriving live while the room loads: the edit is kept', async () => {
+  const model = new HistoryModel(ROOM);
+  const { api, held } = heldApi();
+  const store = new TimelineStore(api);
+  const opened = store.open(ROOM);
+  await flush();
+  process(model, held[0]!); // the room is empty when the server reads it
+  store.receive(model.post('hello'));
+  store.change(edited(model.edit(1, 'hello, edited')));
+  held[0]!.resolve(held[0]!.answer!);
+  await opened;
+  await store.idle(ROOM);
+  assert.deepEqual(view(store), model.messages);
+});

@@ -5,7 +5,6 @@
  */
 import { type Chat, errorText } from '../chat.ts';
 import { type Child, h } from '../dom.ts';
-import { routeHash } from '../router.ts';
 import type { User } from '../types.ts';
 import { openDialog } from './dialog.ts';
 
@@ -221,13 +220,11 @@ export function highlight(text: string, words: readonly string[]): Child[] {
 }
 
 /**
- * Opens the room of a message at that message, through its address (`#/rooms/<id>/messages/<id>`),
- * so the back button returns here and the address can be shared.
+ * Opens the room of a message at that message (scrolled to and highlighted by the room view; the
+ * address follows: `#/rooms/<id>`).
  */
-export function openAtMessage(chat: Chat, roomId: string, messageId: string): void {
-  const address = routeHash({ roomId, messageId });
-  if (location.hash !== address) location.hash = address;
-  else void chat.open(roomId, { messageId });
+export async function openAtMessage(chat: Chat, roomId: string, messageId: string): Promise<void> {
+  await chat.open(roomId, { messageId });
 }
 
 /** Shows search results for a query (sender, room, time, the match marked); one opens its room there. */
@@ -254,7 +251,7 @@ export function searchDialog(chat: Chat, query: string): void {
                   class: 'result',
                   onclick: () => {
                     dialog.close();
-                    openAtMessage(chat, m.roomId, m.id);
+                    void openAtMessage(chat, m.roomId, m.id);
                   },
                 },
                 h(

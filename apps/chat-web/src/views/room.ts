@@ -204,6 +204,7 @@ export function createRoomView(
       loadingOlder = false;
     }
   };
+  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   // Touch: a tap on a message shows its actions; a tap anywhere else hides them.
   const tapped = (event: MouseEvent) => {
     if ((event as PointerEvent).pointerType === 'mouse') return;
@@ -219,7 +220,6 @@ export function createRoomView(
     if (next) item?.classList.add('show-actions');
   };
   document.addEventListener('click', tapped);
-  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.addEventListener('scroll', () => {
     if (focusDone) stickToBottom = atBottom();
     if (focusDone && list.scrollTop < 40 && chat.timeline(roomId).hasOlder) void loadOlder();
