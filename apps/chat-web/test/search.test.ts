@@ -41,7 +41,7 @@ describe('chat-web: search', () => {
     for (const [i, text] of fillers.entries())
       await other.invoke('sendMessage', { roomId, text, clientMessageId: `f-${i}` });
     await other.stop();
-    await waitForTexts(ben.page, ['Thanks for the quarterly report!', ...fillers]);
+    await waitForTexts(ben.page, ['Thanks for the quarterly report!', ...fillers], 30_000);
     // Ben is elsewhere when he searches.
     await createRoom(ben.page, `Elsewhere ${process.pid}`);
 
