@@ -32,12 +32,23 @@ export function roomAddress(roomId: string, messageId?: string): string {
   return `${location.origin}${location.pathname}${routeHash({ roomId, messageId })}`;
 }
 
+/** The room the address names (kept in step with the room shown). */
+let shown: string | undefined;
+
+/** Opens a room (at one message) and records its address in the history. */
+export function go(chat: Chat, route: Route): Promise<void> {
+  const hash = routeHash(route);
+  if (location.hash !== hash) history.pushState(null, '', hash);
+  shown = route.roomId;
+  return chat.open(route.roomId, route.messageId ? { messageId: route.messageId } : undefined);
+}
+
 /**
  * Keeps the address and the room shown in step: opens the room of the address now (once the rooms
  * are listed) and on back/forward, and records each room opened in the history.
  */
 export function startRouting(chat: Chat): () => void {
-  let shown: string | undefined = parseRoute(location.hash).roomId;
+  shown = parseRoute(location.hash).roomId;
   const follow = () => {
     const route = parseRoute(location.hash);
     shown = route.roomId;

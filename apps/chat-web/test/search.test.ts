@@ -68,7 +68,7 @@ describe('chat-web: search', () => {
       const b = list.getBoundingClientRect();
       return a.top >= b.top && a.bottom <= b.bottom;
     }, messageId);
-    // The address follows the room shown.
-    assert.match(ben.page.url(), /#\/rooms\/[^/]+/);
+    // The address is the message's.
+    assert.match(ben.page.url(), new RegExp(`#/rooms/[^/]+/messages/${messageId}$`));
   });
 });

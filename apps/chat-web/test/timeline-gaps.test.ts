@@ -174,10 +174,21 @@ describe('chat-web: the timeline has no gap', () => {
     const frozenConnections = [...before];
     assert.equal(frozenConnections.length, 1);
 
-    // The first tab is frozen: it runs nothing, and the server drops its silent connection.
+    // The first tab is frozen: it runs nothing, and the server drops its silent connection. (Headless
+    // Chromium keeps a frozen page running while it is visible, so its script is paused as well.)
     const cdp = await first.page.context().newCDPSession(first.page);
     await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
     for (const id of frozenConnections) await hub.connections.close(id, { allowReconnect: true });
+    // The server gives a silent client a few seconds for the closing handshake, then cuts it off.
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const live = (await hub.presence.userConnections(me.id)).map((c) => c.connectionId);
+      if (!frozenConnections.some((id) => live.includes(id))) break;
+      assert.ok(Date.now() < until, 'the frozen tab is cut off');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
 
     // Meanwhile: the other tab posts, edits and deletes; Otto posts and reacts.
     await send(second, 'four');
@@ -189,6 +200,8 @@ describe('chat-web: the timeline has no gap', () => {
     await waitForTexts(second, ['one, edited', 'three', 'four', 'five']);
     await post('six');
 
+    await cdp.send('Debugger.resume');
+    await cdp.send('Debugger.disable');
     await cdp.send('Page.setWebLifecycleState', { state: 'active' });
     const expected = ['one, edited', 'three', 'four', 'five', 'six'];
     await waitForTexts(first.page, expected, 20_000);

@@ -54,7 +54,7 @@ describe('chat-web: opening a room', () => {
     const room = await alice.invoke('createRoom', { name, isPrivate: false });
     const post = (i: number) =>
       alice.invoke('sendMessage', { roomId: room.id, text: `message ${i}`, clientMessageId: `c${i}` });
-    for (let i = 1; i <= 60; i++) await post(i);
+    for (let i = 1; i <= 60; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => post(i + j)));
 
     const bob = await suite.page();
     await signUp(bob.page, suite.server.url, 'Bruno');
@@ -66,7 +66,8 @@ describe('chat-web: opening a room', () => {
       .click();
     await bySeq(bob.page, 60).waitFor();
     await createRoom(bob.page, `elsewhere-${process.pid}`);
-    for (let i = 61; i <= 260; i++) await post(i);
+    // 200 more, 20 at a time (their order among themselves does not matter here).
+    for (let i = 61; i <= 260; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => post(i + j)));
     const item = bob.page.getByTestId('room-item').filter({ hasText: name });
     await item.getByTestId('unread-badge').filter({ hasText: '200' }).waitFor();
 
@@ -101,16 +102,17 @@ describe('chat-web: opening a room', () => {
     const username = await signUp(p.page, suite.server.url, 'Lina');
     const { hub } = await hubAs(suite.server.url, username);
     const atlas = await hub.invoke('createRoom', { name: `atlas-${process.pid}`, isPrivate: false });
-    const messages = [];
-    for (let i = 1; i <= 120; i++) {
-      messages.push(
-        await hub.invoke('sendMessage', { roomId: atlas.id, text: `atlas ${i}`, clientMessageId: `a${i}` }),
+    const messages: { id: string; seq: number }[] = [];
+    for (let i = 1; i <= 120; i += 20) {
+      const batch = Array.from({ length: 20 }, (_, j) =>
+        hub.invoke('sendMessage', { roomId: atlas.id, text: `atlas ${i + j}`, clientMessageId: `a${i + j}` }),
       );
+      messages.push(...(await Promise.all(batch)));
     }
     await createRoom(p.page, `borealis-${process.pid}`);
 
     // A link to message 10, opened after a reload: scrolled to and highlighted.
-    const target = messages[9];
+    const target = messages.find((m) => m.seq === 10)!;
     await p.page.goto(`${suite.server.url}/#/rooms/${atlas.id}/messages/${target.id}`);
     await p.page.reload();
     await waitConnected(p.page);

@@ -5,6 +5,7 @@
  */
 import { type Chat, errorText } from '../chat.ts';
 import { type Child, h } from '../dom.ts';
+import { go } from '../router.ts';
 import type { User } from '../types.ts';
 import { openDialog } from './dialog.ts';
 
@@ -220,11 +221,11 @@ export function highlight(text: string, words: readonly string[]): Child[] {
 }
 
 /**
- * Opens the room of a message at that message (scrolled to and highlighted by the room view; the
- * address follows: `#/rooms/<id>`).
+ * Opens the room of a message at that message (scrolled to and highlighted by the room view), at
+ * its address `#/rooms/<id>/messages/<id>`.
  */
-export async function openAtMessage(chat: Chat, roomId: string, messageId: string): Promise<void> {
-  await chat.open(roomId, { messageId });
+export function openAtMessage(chat: Chat, roomId: string, messageId: string): Promise<void> {
+  return go(chat, { roomId, messageId });
 }
 
 /** Shows search results for a query (sender, room, time, the match marked); one opens its room there. */
