@@ -49,17 +49,17 @@ export class Chat {
   myRequest: SupportRequest | undefined;
   /** The room shown, if any. */
   current: string | undefined;
-  /** Where the room shown was opened: the first unread message, or a linked one. */
-  focus: { roomId: string; seq: number; messageId?: string } | undefined;
-  /** The room being opened at a message, until {@link focus} is known. */
-  focusPending: string | undefined;
-  private readonly seenAsked = new Map<string, number>();
   /** Whether the support queue is on screen (set by the shell). */
   viewingQueue = false;
   /** Support requests that arrived while the agent was elsewhere, not yet seen in the queue. */
   readonly newRequests = new Map<string, SupportRequest>();
   /** User ids asked of the server by {@link rememberSenders} (those it did not name stay here). */
   private readonly askedUsers = new Set<string>();
+  /** Where the room shown was opened: the first unread message, or a linked one. */
+  focus: { roomId: string; seq: number; messageId?: string } | undefined;
+  /** The room being opened at a message, until {@link focus} is known. */
+  focusPending: string | undefined;
+  private readonly seenAsked = new Map<string, number>();
   private readonly typingUntil = new Map<string, Map<string, number>>();
   private readonly listeners = new Map<Topic, Set<() => void>>();
   private readonly dirty = new Set<Topic>();

@@ -2,8 +2,7 @@
  * The composer and the messages in Chromium, as every chat has them: editing with the keyboard
  * (Up, Enter, Shift+Enter, Escape), each message's text direction, the actions as one toolbar (one
  * tab stop) that shows on hover, focus or a tap without moving anything, confirmations in the
- * page (never `confirm()`), unique room names, and search by prefix that opens the room at the
- * message.
+ * page (never `confirm()`), and unique room names.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -206,55 +205,5 @@ describe('chat-web: composer and messages', () => {
     assert.equal(await opacity(0), '0');
     await p.getByTestId('message-text').last().tap();
     assert.deepEqual([await opacity(0), await opacity(1)], ['0', '1']);
-  });
-
-  test('search finds words by prefix, shows sender, room and time with the match marked, and opens the room at the message', async (t) => {
-    if (!(await requireService(t, CHROMIUM))) return;
-    const ann = await suite.page();
-    const ben = await suite.page();
-    await signUp(ann.page, suite.server.url, 'Ann');
-    await signUp(ben.page, suite.server.url, 'Ben');
-    const room = `Reports ${process.pid}`;
-    await createRoom(ann.page, room);
-    await ben.page.getByTestId('browse-rooms').click();
-    await ben.page
-      .getByTestId('public-rooms')
-      .locator('li', { hasText: room })
-      .getByTestId('join-room')
-      .click();
-    await ben.page.getByTestId('room-title').filter({ hasText: room }).waitFor();
-    const texts = [
-      'Thanks for the quarterly report!',
-      ...Array.from({ length: 30 }, (_, i) => `filler ${i}`),
-    ];
-    for (const text of texts) await send(ann.page, text);
-    await waitForTexts(ben.page, texts);
-    // Ben is elsewhere when he searches.
-    await createRoom(ben.page, `Elsewhere ${process.pid}`);
-
-    await ben.page.getByTestId('search-input').fill('thank quart');
-    await ben.page.getByTestId('search-input').press('Enter');
-    const result = ben.page.getByTestId('search-result').filter({ hasText: 'for the quarterly report' });
-    await result.waitFor();
-    assert.equal(await ben.page.getByTestId('search-result').count(), 1);
-    await result.getByTestId('search-result-sender').filter({ hasText: 'Ann' }).waitFor();
-    assert.equal(await result.getByTestId('search-result-room').textContent(), room);
-    assert.match((await result.getByTestId('search-result-time').textContent()) ?? '', /\d/);
-    assert.deepEqual(await result.locator('mark').allTextContents(), ['Thank', 'quart']);
-    assert.deepEqual(await axeViolations(ben.page), []);
-    const messageId = await result.getAttribute('data-message-id');
-    await result.getByRole('button').click();
-    await ben.page.getByTestId('room-title').filter({ hasText: room }).waitFor();
-    const target = ben.page.locator(`[data-testid="message-item"][data-message-id="${messageId}"]`);
-    await target.waitFor();
-    await ben.page.waitForFunction((id) => {
-      const item = document.querySelector(`[data-message-id="${id}"]`);
-      const list = document.querySelector('[data-testid="message-list"]');
-      if (!item || !list) return false;
-      const a = item.getBoundingClientRect();
-      const b = list.getBoundingClientRect();
-      return a.top >= b.top && a.bottom <= b.bottom;
-    }, messageId);
-    assert.match(ben.page.url(), new RegExp(`#/rooms/[^/]+/messages/${messageId}$`));
   });
 });

@@ -147,6 +147,7 @@ export function createRoomView(
     'data-testid': 'message-input',
     'aria-label': 'Message',
     placeholder: 'Write a message…',
+    dir: 'auto',
     rows: 1,
     maxlength: 4000,
   });

@@ -1,4 +1,4 @@
--- Migration 5 of the PostgreSQL storage: room names unique, case-insensitively, among public rooms
+-- Migration 6 of the PostgreSQL storage: room names unique, case-insensitively, among public rooms
 -- and among the rooms one owner creates. name_key is the folded name (storage.ts roomNameKey), set
 -- by the storage for ordinary rooms and NULL for direct and support rooms. Rooms that already
 -- shared a name keep it: every one but the oldest gets a key of its own (the name plus its id).
