@@ -44,6 +44,11 @@ export const chatErrors = {
     summary: 'The user already owns the maximum number of rooms.',
     surface: 'HubException "SB_CHAT_ROOM_LIMIT: ..." on createRoom',
   },
+  SB_CHAT_ROOM_NAME_TAKEN: {
+    summary:
+      "A new room's name is already used (ignoring case) by a public room, or by another room of the same owner.",
+    surface: 'HubException "SB_CHAT_ROOM_NAME_TAKEN: ..." on createRoom',
+  },
   SB_CHAT_BLOCKED: {
     summary:
       'A user who was blocked tried to open a direct conversation with, or write directly to, the blocker.',
@@ -106,6 +111,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_RATE_LIMITED: 429,
   SB_CHAT_MESSAGE_TOO_LONG: 400,
   SB_CHAT_ROOM_LIMIT: 409,
+  SB_CHAT_ROOM_NAME_TAKEN: 409,
   SB_CHAT_BLOCKED: 403,
   SB_CHAT_ALREADY_CLAIMED: 409,
   SB_CHAT_AGENT_AT_CAPACITY: 409,

@@ -65,6 +65,11 @@ export interface Message {
   /** The user ids mentioned (`@username` of a member). */
   readonly mentions: string[];
   readonly clientMessageId: string;
+  /**
+   * The room change number of the message's latest edit, deletion or reaction change (0: never
+   * changed): of two copies of a message, the one with the higher number is the newer.
+   */
+  readonly changeSeq: number;
 }
 
 /** A room in `listRooms`: the room plus the caller's read state. */
@@ -90,6 +95,8 @@ export type SupportStatus = 'open' | 'assigned' | 'closed';
 export interface SupportRequest {
   readonly id: string;
   readonly customerId: string;
+  /** The customer's display name (agents see it in the queue before claiming). */
+  readonly customerName: string;
   /** The customer's support room: the same one for every request of that customer. */
   readonly roomId: string;
   readonly subject: string;
@@ -105,4 +112,28 @@ export interface Presence {
   readonly userId: string;
   readonly online: boolean;
   readonly lastSeenAt: string | null;
+}
+
+/** `getMessages`' answer: messages by seq range and where the room stands. */
+export interface MessagesPage {
+  readonly roomId: string;
+  /** In ascending seq, without gap. */
+  readonly messages: Message[];
+  /** The room's newest seq. */
+  readonly lastSeq: number;
+  /** The room's change cursor, read before the messages. */
+  readonly cursor: number;
+}
+
+/** `getChanges`' answer: the messages changed after a cursor, as they are now. */
+export interface ChangesPage {
+  readonly roomId: string;
+  /** The cursor to ask from next time. */
+  readonly cursor: number;
+  /** By seq. */
+  readonly messages: Message[];
+  /** More changes after `cursor`: ask again. */
+  readonly more: boolean;
+  /** The cursor is older than the change log keeps: load the room anew. */
+  readonly reload: boolean;
 }

@@ -24,7 +24,8 @@ async function roomOfTwo(): Promise<{
 }> {
   const [alice, bob] = await Promise.all([s.register('alice'), s.register('bob')]);
   const [a, b] = await Promise.all([s.connect(alice.token), s.connect(bob.token)]);
-  const room = await a.invoke('createRoom', { name: 'general', isPrivate: false });
+  // Public room names are unique: each test's room has its own.
+  const room = await a.invoke('createRoom', { name: `general ${cid().slice(0, 8)}`, isPrivate: false });
   await b.invoke('joinRoom', room.id);
   return { a, b, room, alice, bob };
 }
@@ -51,6 +52,7 @@ test('two users chat: every message reaches both, in seq order 1, 2, 3 with ISO 
   );
   assert.deepEqual(ea.messageReceived![0], m1);
   assert.deepEqual(Object.keys(m1).sort(), [
+    'changeSeq',
     'clientMessageId',
     'id',
     'mentions',
@@ -172,7 +174,7 @@ test('edit, reactions, search and delete (the text is gone from storage, history
   const reactions = await b.invoke('react', { messageId: m.id, emoji: '👍' });
   assert.deepEqual(reactions, [{ emoji: '👍', count: 1, userIds: [bob.user.id] }]);
   await waitCount(ea.reactionsChanged!, 1);
-  assert.deepEqual(ea.reactionsChanged![0], { roomId: room.id, messageId: m.id, reactions });
+  assert.deepEqual(ea.reactionsChanged![0], { roomId: room.id, messageId: m.id, reactions, changeSeq: 2 });
   assert.deepEqual(
     await b.invoke('react', { messageId: m.id, emoji: '👍' }),
     [],
@@ -181,7 +183,7 @@ test('edit, reactions, search and delete (the text is gone from storage, history
 
   await a.invoke('deleteMessage', { messageId: m.id });
   await waitCount(eb.messageDeleted!, 1);
-  assert.deepEqual(eb.messageDeleted![0], { roomId: room.id, messageId: m.id, seq: m.seq });
+  assert.deepEqual(eb.messageDeleted![0], { roomId: room.id, messageId: m.id, seq: m.seq, changeSeq: 4 });
   const [tombstone] = await b.invoke('getHistory', { roomId: room.id });
   assert.equal(tombstone.deleted, true);
   assert.equal(tombstone.text, '');
@@ -274,4 +276,21 @@ test('limits: message length, messages per second, rooms per user', async () => 
   } finally {
     await limited.close();
   }
+});
+
+test("room names: a clash with a public room or one of the owner's is refused clearly; others are fine", async () => {
+  const [alice, bob] = await Promise.all([s.register('alice'), s.register('bob')]);
+  const [a, b] = await Promise.all([s.connect(alice.token), s.connect(bob.token)]);
+  const name = `Town Hall ${cid().slice(0, 8)}`;
+  await a.invoke('createRoom', { name, isPrivate: false });
+  await assert.rejects(
+    b.invoke('createRoom', { name: name.toUpperCase(), isPrivate: false }),
+    /SB_CHAT_ROOM_NAME_TAKEN: A public room named ".*" already exists/,
+  );
+  await assert.rejects(
+    a.invoke('createRoom', { name: name.toLowerCase(), isPrivate: true }),
+    /SB_CHAT_ROOM_NAME_TAKEN: You already have a room named/,
+  );
+  const mine = await b.invoke('createRoom', { name: name.toLowerCase(), isPrivate: true });
+  assert.equal(mine.name, name.toLowerCase());
 });

@@ -164,6 +164,60 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
     assert.equal(Number(left[0]?.n), 0);
   });
 
+  run('search finds words by prefix, members only, not inside words', async (_f, s) => {
+    const [a, b] = [await user(s), await user(s)];
+    const r = await room(s, [a.id, b.id]);
+    await s.insertMessage(message(r.id, a.id, 'Thanks for the Quokkareport!'));
+    await s.insertMessage(message(r.id, a.id, 'unthankful words'));
+    const texts = async (q: string) => (await s.searchMessages(b.id, q, undefined, 10)).map((m) => m.text);
+    assert.deepEqual(await texts('thank'), ['Thanks for the Quokkareport!']);
+    assert.deepEqual(await texts('THA quokka'), ['Thanks for the Quokkareport!'], 'every word a prefix');
+    assert.deepEqual(await texts('thanks'), ['Thanks for the Quokkareport!']);
+    assert.deepEqual(await texts('report'), [], 'a prefix, not a part of a word');
+    assert.deepEqual(await texts('"thank*:('), ['Thanks for the Quokkareport!'], 'operators are ignored');
+    assert.deepEqual(await texts('thank OR zebra'), [], 'every word must match');
+    assert.deepEqual(await texts('*:& |'), []);
+  });
+
+  run(
+    "room names are unique, ignoring case, among public rooms and among one owner's rooms",
+    async (f, s) => {
+      const [a, b] = [await user(s), await user(s)];
+      const make = (w: ChatStorage, owner: string, name: string, isPrivate: boolean) =>
+        w.createRoom({ id: randomUUID(), name, isPrivate, kind: 'room', ownerId: owner, createdAt: now() }, [
+          owner,
+        ]);
+      await make(s, a.id, 'Général', false);
+      await assert.rejects(make(s, b.id, 'GÉNÉRAL', false), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'SB_CHAT_ROOM_NAME_TAKEN');
+        assert.match(e.message, /public room named "GÉNÉRAL"/);
+        return true;
+      });
+      await assert.rejects(make(s, a.id, ' général ', true), /SB_CHAT_ROOM_NAME_TAKEN|already have a room/);
+      // Someone else's private room may share a public room's name, and private rooms of two owners
+      // may share one too; one owner's two private rooms may not.
+      await make(s, b.id, 'général', true);
+      await make(s, a.id, 'Plans', true);
+      await make(s, b.id, 'plans', true);
+      await assert.rejects(make(s, b.id, 'PLANS', true), /You already have a room named "PLANS"/);
+      await assert.rejects(make(s, a.id, 'plans', false), /You already have a room named/);
+      // Direct and support rooms are not held to it.
+      for (const kind of ['support', 'support'] as const)
+        await s.createRoom(
+          { id: randomUUID(), name: 'Support: Ann', isPrivate: true, kind, ownerId: null, createdAt: now() },
+          [a.id],
+        );
+      // Two instances creating one public name at once: exactly one wins.
+      const other = await f.open();
+      const results = await Promise.allSettled([
+        make(s, a.id, 'Race', false),
+        make(other, b.id, 'race', false),
+      ]);
+      assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
+      assert.equal((await s.publicRooms(50)).filter((x) => x.name.toLowerCase() === 'race').length, 1);
+    },
+  );
+
   run(
     'read markers: unread excludes own and deleted messages; the marker never moves back',
     async (_f, s) => {
@@ -278,4 +332,86 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(await s.takeRateToken('fast', 1_000_000, 1), true);
   });
+
+  run(
+    'change log: numbered changes from three instances, a cursor, pages, the message changeSeq',
+    async (f, s) => {
+      const u = await user(s);
+      const r = await room(s, [u.id]);
+      const a = (await s.insertMessage(message(r.id, u.id, 'a'))).message;
+      const b = (await s.insertMessage(message(r.id, u.id, 'b'))).message;
+      assert.equal(a.changeSeq, 0);
+      assert.deepEqual(await s.roomPosition(r.id), { lastSeq: 2, changeCursor: 0 });
+      const empty = await s.changesSince(r.id, 0, 10);
+      assert.deepEqual(empty, { cursor: 0, messages: [], more: false, expired: false });
+      // Edits and reactions on three instances at once: every number once, in the log and the room.
+      const writers = [s, await f.open(), await f.open()];
+      await Promise.all(
+        writers.flatMap((w, i) => [
+          w.toggleReaction(a.id, u.id, `e${i}`, now()),
+          w.editMessage(b.id, `b${i}`, [], now()),
+        ]),
+      );
+      assert.deepEqual(await s.roomPosition(r.id), { lastSeq: 2, changeCursor: 6 });
+      const all = await s.changesSince(r.id, 0, 100);
+      assert.equal(all.cursor, 6);
+      assert.equal(all.more, false);
+      assert.deepEqual(
+        all.messages.map((m) => [m.id, m.reactions.length]),
+        [
+          [a.id, 3],
+          [b.id, 0],
+        ],
+      );
+      assert.ok(all.messages.every((m) => m.changeSeq >= 1 && m.changeSeq <= 6));
+      assert.equal(new Set(all.messages.map((m) => m.changeSeq)).size, 2);
+      // Pages: two changes at a time, then nothing after the cursor.
+      const first = await s.changesSince(r.id, 0, 2);
+      assert.equal(first.cursor, 2);
+      assert.equal(first.more, true);
+      const rest = await s.changesSince(r.id, 6, 2);
+      assert.deepEqual(rest, { cursor: 6, messages: [], more: false, expired: false });
+      // A deletion is a change too: the tombstone, without reactions.
+      await s.deleteMessage(a.id, now());
+      const deleted = await s.changesSince(r.id, 6, 10);
+      assert.equal(deleted.cursor, 7);
+      assert.deepEqual(
+        deleted.messages.map((m) => [m.id, m.deleted, m.reactions.length, m.changeSeq]),
+        [[a.id, true, 0, 7]],
+      );
+      assert.equal((await s.history(r.id, { limit: 10 }))[0]!.changeSeq, 7);
+      // A cursor from the future, or an unknown room, asks for a reload.
+      assert.equal((await s.changesSince(r.id, 99, 10)).expired, true);
+      assert.equal((await s.changesSince('no-such-room', 0, 10)).expired, true);
+      assert.equal(await s.roomPosition('no-such-room'), undefined);
+    },
+  );
+
+  run(
+    'change log: entries older than 30 days are purged; an older cursor is told to reload',
+    async (_f, s) => {
+      const u = await user(s);
+      const r = await room(s, [u.id]);
+      const m = (await s.insertMessage(message(r.id, u.id, 'old'))).message;
+      const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600_000).toISOString();
+      await s.toggleReaction(m.id, u.id, '👍', daysAgo(40));
+      await s.editMessage(m.id, 'older', [], daysAgo(35));
+      assert.equal((await s.changesSince(r.id, 0, 10)).expired, false, 'nothing purged yet');
+      // The next change purges what is older than 30 days: changes 1 and 2 are gone.
+      await s.toggleReaction(m.id, u.id, '👍', daysAgo(29));
+      await s.editMessage(m.id, 'new', [], now());
+      for (const since of [0, 1]) {
+        const page = await s.changesSince(r.id, since, 10);
+        assert.equal(page.expired, true, `cursor ${since} is older than the log`);
+        assert.deepEqual(page.messages, []);
+      }
+      const kept = await s.changesSince(r.id, 2, 10);
+      assert.equal(kept.expired, false);
+      assert.equal(kept.cursor, 4);
+      assert.deepEqual(
+        kept.messages.map((x) => [x.text, x.reactions.length]),
+        [['new', 0]],
+      );
+    },
+  );
 }

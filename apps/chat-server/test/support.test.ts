@@ -42,6 +42,12 @@ test('the full flow: wait, race, transfer, close, and a returning guest', async 
   const second = await other.invoke('openSupportRequest', { subject: 'Question', text: 'hello?' });
   await Promise.all([waitCount(e1.supportQueueUpdated!, 1), waitCount(e2.supportQueueUpdated!, 1)]);
   assert.equal(e1.supportQueueUpdated![0].request.id, second.id);
+  // Agents see who asks before claiming.
+  assert.equal(e1.supportQueueUpdated![0].request.customerName, 'Someone else');
+  assert.equal(
+    (await a1.invoke('listSupportQueue')).find((r: Wire) => r.id === request.id).customerName,
+    'Customer',
+  );
   await a2.invoke('closeSupportRequest', second.id); // an unclaimed one any agent may close
 
   // Two agents click at once: exactly one wins.
@@ -93,6 +99,12 @@ test('the full flow: wait, race, transfer, close, and a returning guest', async 
     ['my order is broken', 'let me look'],
   );
   await assert.rejects(winner.invoke('getHistory', { roomId: request.roomId }), /SB_CHAT_FORBIDDEN/);
+
+  // The customer still gets the name of the agent who wrote and left (not of strangers).
+  const stranger = await s.register('stranger');
+  const named = await customer.invoke('getUsers', [winnerId, loserId, stranger.user.id]);
+  assert.deepEqual(named.map((u: Wire) => u.id).sort(), [winnerId, loserId].sort());
+  assert.ok(named.every((u: Wire) => typeof u.displayName === 'string' && !('passwordHash' in u)));
 
   // The guest comes back with the same token and continues the same request and room.
   await customer.stop();

@@ -1,16 +1,20 @@
 /**
- * The chat's state in the page and every action on it: rooms with read state, each room's
- * timeline, presence, typing, the support queue. Hub events update it; after a reconnect it
- * catches up with `getHistory({afterSeq})`. Views subscribe with {@link Chat.on}.
+ * The chat's state in the page and every action on it: rooms with read state, presence, typing, the
+ * support queue, and every room's timeline through the one {@link TimelineStore} (every way into a
+ * room goes through it: the view never shows a hole). Hub events update it; after a reconnect, or
+ * when the tab wakes up, the store catches up. Views subscribe with {@link Chat.on}.
  * @module
  */
 import { ChatLink, type LinkState } from './connection.ts';
 import { wireChatEvents } from './events.ts';
-import { loadSession } from './session.ts';
-import { Timeline } from './timeline.ts';
+import { ApiError, loadSession } from './session.ts';
+import type { Timeline } from './timeline.ts';
+import { type OpenAt, TimelineStore } from './timeline-store.ts';
 import type {
   AgentInfo,
+  ChangesPage,
   Message,
+  MessagesPage,
   Presence,
   ReadState,
   Room,
@@ -23,8 +27,6 @@ import type {
 /** What changed, for views to re-render only their part. */
 export type Topic = 'rooms' | 'timeline' | 'link' | 'typing' | 'presence' | 'support' | 'members';
 
-const PAGE = 50;
-
 /** A new clientMessageId. */
 export function newClientMessageId(): string {
   return typeof crypto.randomUUID === 'function'
@@ -36,7 +38,8 @@ export function newClientMessageId(): string {
 export class Chat {
   readonly link: ChatLink;
   readonly rooms = new Map<string, RoomSummary>();
-  readonly timelines = new Map<string, Timeline>();
+  /** Every room's timeline. */
+  readonly store: TimelineStore;
   readonly users = new Map<string, User>();
   readonly members = new Map<string, string[]>();
   readonly presence = new Map<string, boolean>();
@@ -46,6 +49,17 @@ export class Chat {
   myRequest: SupportRequest | undefined;
   /** The room shown, if any. */
   current: string | undefined;
+  /** Whether the support queue is on screen (set by the shell). */
+  viewingQueue = false;
+  /** Support requests that arrived while the agent was elsewhere, not yet seen in the queue. */
+  readonly newRequests = new Map<string, SupportRequest>();
+  /** User ids asked of the server by {@link rememberSenders} (those it did not name stay here). */
+  private readonly askedUsers = new Set<string>();
+  /** Where the room shown was opened: the first unread message, or a linked one. */
+  focus: { roomId: string; seq: number; messageId?: string } | undefined;
+  /** The room being opened at a message, until {@link focus} is known. */
+  focusPending: string | undefined;
+  private readonly seenAsked = new Map<string, number>();
   private readonly typingUntil = new Map<string, Map<string, number>>();
   private readonly listeners = new Map<Topic, Set<() => void>>();
   private readonly dirty = new Set<Topic>();
@@ -62,6 +76,13 @@ export class Chat {
       resumed: () => void this.catchUp(),
       unauthorized: onUnauthorized,
     });
+    this.store = new TimelineStore(
+      {
+        getMessages: (query) => this.link.invoke<MessagesPage>('getMessages', query),
+        getChanges: (query) => this.link.invoke<ChangesPage>('getChanges', query),
+      },
+      () => this.changed('timeline'),
+    );
     wireChatEvents(this);
     const saved = localStorage.getItem(this.requestKey());
     if (saved) this.myRequest = JSON.parse(saved) as SupportRequest;
@@ -108,6 +129,12 @@ export class Chat {
       });
     });
     this.link.start();
+    // A tab woken up (shown again, or resumed after the browser froze it) catches the room up.
+    const wake = () => {
+      if (document.visibilityState === 'visible' && this.current) void this.store.resync(this.current);
+    };
+    document.addEventListener('visibilitychange', wake);
+    document.addEventListener('resume', wake);
     await connected;
     await this.loadRooms();
   }
@@ -132,12 +159,7 @@ export class Chat {
 
   /** The timeline of a room (created empty). */
   timeline(roomId: string): Timeline {
-    let timeline = this.timelines.get(roomId);
-    if (!timeline) {
-      timeline = new Timeline();
-      this.timelines.set(roomId, timeline);
-    }
-    return timeline;
+    return this.store.timeline(roomId);
   }
 
   /** Notes that a user types in a room, for `ms` from now (0: stopped). */
@@ -197,55 +219,59 @@ export class Chat {
     this.changed('presence');
   }
 
-  /** Shows a room: loads its newest page once, its members, and marks it read. Never rejects. */
-  async open(roomId: string | undefined): Promise<void> {
+  /**
+   * Shows a room (every way in: the list, a join, an invite, the support queue, a reload, a link, a
+   * search result): the store loads it or catches it up, at `at` or else at the first unread
+   * message. The read marker does not move here: the view moves it as messages are seen. Never
+   * rejects.
+   */
+  async open(roomId: string | undefined, at?: OpenAt): Promise<void> {
+    const room = roomId ? this.rooms.get(roomId) : undefined;
+    const firstUnread = room && room.unreadCount > 0 ? room.lastReadSeq + 1 : undefined;
+    const target = at ?? (firstUnread === undefined ? undefined : { seq: firstUnread });
+    const messageId = target && 'messageId' in target ? target.messageId : undefined;
     this.current = roomId;
+    this.focus = undefined;
+    this.focusPending = target ? roomId : undefined;
     this.changed('rooms');
     this.changed('timeline');
     this.changed('members');
     if (!roomId) return;
     try {
-      const timeline = this.timeline(roomId);
-      if (!timeline.loaded) {
-        const page = await this.link.invoke<Message[]>('getHistory', { roomId, limit: PAGE });
-        timeline.merge(page);
-        timeline.loaded = true;
-        timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
-        this.rememberSenders(page);
-        this.changed('timeline');
+      const seq = await this.store.open(roomId, target).finally(() => {
+        if (this.focusPending === roomId) this.focusPending = undefined;
+      });
+      if (this.current === roomId && seq !== undefined) {
+        this.focus = { roomId, seq, ...(messageId ? { messageId } : {}) };
       }
+      this.changed('timeline');
+      this.rememberSenders(this.timeline(roomId).messages());
       if (!this.members.has(roomId)) await this.loadMembers(roomId).catch(() => undefined);
-      await this.markRead(roomId);
     } catch {
-      // Not connected: catchUp() loads the room after reconnecting.
+      // Not connected: catchUp() opens the room after reconnecting.
     }
   }
 
   /** Loads the page before the oldest loaded message; false when there is none. */
   async loadOlder(roomId: string): Promise<boolean> {
-    const timeline = this.timeline(roomId);
-    if (!timeline.hasOlder) return false;
-    const beforeSeq = timeline.firstSeq();
-    if (beforeSeq <= 1) {
-      timeline.hasOlder = false;
-      this.changed('timeline');
-      return false;
-    }
-    const page = await this.link.invoke<Message[]>('getHistory', { roomId, beforeSeq, limit: PAGE });
-    timeline.merge(page);
-    timeline.hasOlder = page.length === PAGE && (page[0]?.seq ?? 1) > 1;
-    this.rememberSenders(page);
-    this.changed('timeline');
-    return page.length > 0;
+    const added = await this.store.loadOlder(roomId);
+    this.rememberSenders(this.timeline(roomId).messages());
+    return added;
   }
 
-  /** Marks everything loaded in a room as read. */
-  async markRead(roomId: string): Promise<void> {
+  /** Moves the read marker to `seq`, a message the reader has seen (never back). */
+  async markSeen(roomId: string, seq: number): Promise<void> {
     const room = this.rooms.get(roomId);
-    const seq = this.timeline(roomId).lastSeq();
-    if (!room || seq === 0 || (seq <= room.lastReadSeq && room.unreadCount === 0)) return;
-    const state = await this.link.invoke<ReadState>('markRead', { roomId, seq });
-    this.applyRead(state);
+    if (!room || seq <= room.lastReadSeq) return;
+    const already = this.seenAsked.get(roomId) ?? 0;
+    if (seq <= already) return;
+    this.seenAsked.set(roomId, seq);
+    try {
+      this.applyRead(await this.link.invoke<ReadState>('markRead', { roomId, seq }));
+    } catch {
+      // Not connected: asked again when the reader sees a message next.
+      if (this.seenAsked.get(roomId) === seq) this.seenAsked.set(roomId, already);
+    }
   }
 
   /** Sends a message optimistically; a failed send stays in the list to be retried. */
@@ -256,10 +282,17 @@ export class Chat {
     await this.deliver(roomId, pending.clientMessageId);
   }
 
-  /** Sends a failed message again with the same clientMessageId (stored at most once). */
+  /**
+   * Sends a message that is not sent yet again, with the same clientMessageId (stored at most once).
+   * While disconnected it stays waiting (and the connection is tried at once): the reconnect sends it.
+   */
   async retry(roomId: string, clientMessageId: string): Promise<void> {
     const pending = this.timeline(roomId).pendingOf(clientMessageId);
     if (!pending) return;
+    if (this.link.state !== 'connected') {
+      void this.link.reconnectNow().catch(() => undefined);
+      return;
+    }
     pending.status = 'sending';
     pending.error = undefined;
     this.changed('timeline');
@@ -270,6 +303,12 @@ export class Chat {
     const timeline = this.timeline(roomId);
     const pending = timeline.pendingOf(clientMessageId);
     if (!pending) return;
+    if (this.link.state !== 'connected') {
+      // Not even tried: it goes out once the connection is back (catchUp → retryFailed).
+      pending.status = 'waiting';
+      this.changed('timeline');
+      return;
+    }
     try {
       const room = this.rooms.get(roomId);
       const active = this.myRequest?.status === 'open' || this.myRequest?.status === 'assigned';
@@ -277,31 +316,45 @@ export class Chat {
         room?.kind === 'support' && this.me.isGuest && !active
           ? await this.openSupport(this.myRequest?.subject ?? 'Support', pending.text)
           : await this.link.invoke<Message>('sendMessage', { roomId, text: pending.text, clientMessageId });
-      timeline.merge([stored]);
+      this.store.receive(stored);
       // openSupportRequest stores the text under the server's own clientMessageId.
       if (stored.clientMessageId !== clientMessageId) timeline.removePending(clientMessageId);
       this.noteMessage(stored, true);
-      if (this.current === roomId) await this.markRead(roomId);
     } catch (error) {
-      pending.status = 'failed';
-      pending.error = errorText(error);
+      // The server refused it (a reason to show), or the connection went (it waits for the next).
+      pending.status = isRefusal(error) ? 'failed' : 'waiting';
+      pending.error = isRefusal(error) ? errorText(error) : undefined;
     }
     this.changed('timeline');
   }
 
-  /** Sends every failed message again (after a reconnect). */
+  /** Sends every message not sent yet again (after a reconnect). */
   async retryFailed(): Promise<void> {
-    for (const [roomId, timeline] of this.timelines) {
-      for (const p of timeline.pending())
-        if (p.status === 'failed') await this.retry(roomId, p.clientMessageId);
+    for (const roomId of this.store.roomIds()) {
+      for (const p of this.timeline(roomId).pending())
+        if (p.status !== 'sending') await this.retry(roomId, p.clientMessageId);
     }
+  }
+
+  /** The caller's own newest message in a room that can still be edited. */
+  lastOwnMessage(roomId: string): Message | undefined {
+    const messages = this.timeline(roomId).messages();
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.senderId === this.me.id && !m.deleted) return m;
+    }
+    return undefined;
   }
 
   /** Edits one of the caller's messages. */
   async edit(messageId: string, text: string): Promise<void> {
     const message = await this.link.invoke<Message>('editMessage', { messageId, text });
-    this.timeline(message.roomId).merge([message]);
-    this.changed('timeline');
+    this.store.change({
+      roomId: message.roomId,
+      messageId,
+      changeSeq: message.changeSeq ?? 0,
+      apply: () => message,
+    });
   }
 
   /** Deletes a message. */
@@ -338,6 +391,7 @@ export class Chat {
   async leaveRoom(roomId: string): Promise<void> {
     await this.link.invoke('leaveRoom', roomId);
     this.rooms.delete(roomId);
+    this.store.forget(roomId);
     if (this.current === roomId) await this.open(undefined);
     this.changed('rooms');
   }
@@ -382,8 +436,7 @@ export class Chat {
     const { message, ...request } = result;
     this.setMyRequest(request);
     if (!this.rooms.has(request.roomId)) await this.loadRooms();
-    this.timeline(request.roomId).merge([message]);
-    this.changed('timeline');
+    this.store.receive(message);
     return message;
   }
 
@@ -400,6 +453,28 @@ export class Chat {
     this.changed('support');
   }
 
+  /** The open or assigned support request of a support room, as the queue shows it (agents). */
+  requestOfRoom(roomId: string): SupportRequest | undefined {
+    return [...this.queue.values()].find((r) => r.roomId === roomId && r.status !== 'closed');
+  }
+
+  /** A request changed in the queue: a new one counts as unseen until the queue is looked at. */
+  noteQueueUpdate(request: SupportRequest, seeing: boolean): void {
+    const isNew = request.status === 'open' && !this.queue.has(request.id);
+    if (request.status === 'closed') this.queue.delete(request.id);
+    else this.queue.set(request.id, request);
+    if (request.status !== 'open') this.newRequests.delete(request.id);
+    else if (isNew && !seeing && this.isAgent) this.newRequests.set(request.id, request);
+    this.changed('support');
+  }
+
+  /** The agent looked at the queue: no request is new any more. */
+  seenQueue(): void {
+    if (this.newRequests.size === 0) return;
+    this.newRequests.clear();
+    this.changed('support');
+  }
+
   /** Claims, transfers or closes a support request (agents). */
   async support(action: 'claim' | 'close' | 'transfer', requestId: string, agentId?: string): Promise<void> {
     if (action === 'claim') await this.link.invoke('claimSupportRequest', requestId);
@@ -408,25 +483,15 @@ export class Chat {
     await this.loadQueue();
   }
 
-  /** After a reconnect: the side list again, and every loaded room from its last seq on. */
+  /** After a reconnect: the side list again, the room shown opened again, every other loaded room caught up. */
   async catchUp(): Promise<void> {
     try {
       await this.loadRooms();
-      for (const [roomId, timeline] of this.timelines) {
-        if (!timeline.loaded || !this.rooms.has(roomId)) continue;
-        for (;;) {
-          const page = await this.link.invoke<Message[]>('getHistory', {
-            roomId,
-            afterSeq: timeline.lastSeq(),
-            limit: PAGE,
-          });
-          timeline.merge(page);
-          this.rememberSenders(page);
-          if (page.length < PAGE) break;
-        }
+      for (const roomId of this.store.roomIds()) {
+        if (!this.rooms.has(roomId)) this.store.forget(roomId);
+        else if (roomId !== this.current) void this.store.resync(roomId).catch(() => undefined);
       }
-      this.changed('timeline');
-      if (this.current) await this.open(this.current);
+      if (this.current) await this.open(this.current, this.focus ? { seq: this.focus.seq } : undefined);
       await this.retryFailed();
     } catch {
       // The connection dropped again: the next reconnect catches up.
@@ -471,17 +536,35 @@ export class Chat {
     const newest = (room.lastMessage?.seq ?? 0) < message.seq;
     if (newest) room.lastMessage = message;
     const fromOther = !own && message.senderId !== this.me.id;
-    if (newest && fromOther && message.seq > room.lastReadSeq && message.roomId !== this.current) {
+    // Unread until the reader sees it, in the room shown too (the view marks what is seen).
+    if (newest && fromOther && message.seq > room.lastReadSeq) {
       room.unreadCount += 1;
       if (message.mentions.includes(this.me.id)) room.mentionCount += 1;
     }
     this.changed('rooms');
   }
 
-  /** Loads the members of a room when a message's sender is not known by name yet. */
+  /**
+   * Asks the server for the names of senders not known yet (`getUsers`: also people who have left,
+   * such as an agent after a transfer), so no message shows "Someone" after a reload.
+   */
   rememberSenders(messages: readonly Message[]): void {
-    const unknown = messages.some((m) => !this.users.has(m.senderId));
-    if (unknown && messages[0]) void this.loadMembers(messages[0].roomId).catch(() => undefined);
+    const unknown = [...new Set(messages.map((m) => m.senderId))].filter(
+      (id) => !this.users.has(id) && !this.askedUsers.has(id),
+    );
+    if (unknown.length === 0) return;
+    for (const id of unknown) this.askedUsers.add(id);
+    this.link.invoke<User[]>('getUsers', unknown).then(
+      (users) => {
+        for (const user of users) this.users.set(user.id, user);
+        this.changed('timeline');
+        this.changed('members');
+      },
+      () => {
+        // Not connected: ask again with the next messages or the catch-up.
+        for (const id of unknown) this.askedUsers.delete(id);
+      },
+    );
   }
 
   /** Records that a topic changed; listeners run once per microtask for any number of changes. */
@@ -498,13 +581,21 @@ export class Chat {
   }
 }
 
-/** The readable part of a hub error (`SB_CHAT_…: text` → text). */
-export function errorText(error: unknown): string {
+/** Whether an error is the server's answer (a refusal or its failure), not a lost connection. */
+export function isRefusal(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
-  const match = /SB_CHAT_[A-Z_]+: (.*)$/.exec(message);
-  return (
-    match?.[1] ??
-    message.replace(/^An unexpected error occurred invoking '\w+' on the server\.\s*/, '') ??
-    'Failed.'
-  );
+  return error instanceof ApiError || /SB_CHAT_[A-Z_]+: |An unexpected error occurred invoking/.test(message);
+}
+
+/**
+ * What to tell a person about a failure, in plain words: the server's own sentence for a refusal
+ * (`SB_CHAT_…: text` → text), never the client library's technical text.
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /SB_CHAT_[A-Z_]+: (.+)$/s.exec(message);
+  if (match?.[1]) return match[1];
+  if (isRefusal(error)) return 'Something went wrong on the server. Please try again.';
+  return 'Not connected to the server right now. Please try again in a moment.';
 }

@@ -13,31 +13,40 @@ export const TYPING_SHOWN_MS = 4_000;
 export function wireChatEvents(chat: Chat): void {
   const hub = chat.link.hub;
   hub.on('messageReceived', (message: Message) => {
-    const timeline = chat.timeline(message.roomId);
-    if (timeline.loaded || message.roomId === chat.current) timeline.merge([message]);
+    chat.store.receive(message);
     chat.rememberSenders([message]);
     chat.noteMessage(message, false);
     chat.noteTyping(message.roomId, message.senderId, 0);
     chat.changed('timeline');
     chat.changed('typing');
-    if (message.roomId === chat.current) void chat.markRead(message.roomId).catch(() => undefined);
   });
   hub.on('messageEdited', (message: Message) => {
-    if (chat.timeline(message.roomId).update(message.id, () => message)) chat.changed('timeline');
+    chat.store.change({
+      roomId: message.roomId,
+      messageId: message.id,
+      changeSeq: message.changeSeq ?? 0,
+      apply: () => message,
+    });
   });
-  hub.on('messageDeleted', (e: { roomId: string; messageId: string }) => {
-    const changed = chat.timeline(e.roomId).update(e.messageId, (m) => ({
-      ...m,
-      text: '',
-      deleted: true,
-      reactions: [],
-    }));
-    if (changed) chat.changed('timeline');
+  hub.on('messageDeleted', (e: { roomId: string; messageId: string; changeSeq?: number }) => {
+    chat.store.change({
+      roomId: e.roomId,
+      messageId: e.messageId,
+      changeSeq: e.changeSeq ?? 0,
+      apply: (m) => ({ ...m, text: '', deleted: true, reactions: [] }),
+    });
   });
-  hub.on('reactionsChanged', (e: { roomId: string; messageId: string; reactions: Reaction[] }) => {
-    if (chat.timeline(e.roomId).update(e.messageId, (m) => ({ ...m, reactions: e.reactions })))
-      chat.changed('timeline');
-  });
+  hub.on(
+    'reactionsChanged',
+    (e: { roomId: string; messageId: string; reactions: Reaction[]; changeSeq?: number }) => {
+      chat.store.change({
+        roomId: e.roomId,
+        messageId: e.messageId,
+        changeSeq: e.changeSeq ?? 0,
+        apply: (m) => ({ ...m, reactions: e.reactions }),
+      });
+    },
+  );
   hub.on('typing', (e: { roomId: string; userId: string }) => {
     chat.noteTyping(e.roomId, e.userId, TYPING_SHOWN_MS);
     chat.changed('typing');
@@ -51,13 +60,14 @@ export function wireChatEvents(chat: Chat): void {
   });
   hub.on('roomUpdated', (e: RoomUpdate) => roomUpdated(chat, e));
   hub.on('supportQueueUpdated', (e: { request: SupportRequest }) => {
-    if (e.request.status === 'closed') chat.queue.delete(e.request.id);
-    else chat.queue.set(e.request.id, e.request);
-    chat.changed('support');
+    chat.noteQueueUpdate(e.request, chat.viewingQueue);
     if (chat.isAgent) void chat.loadAgents();
+    // Claimed (again) or handed to this agent: the conversation comes back, caught up.
+    if (e.request.agentId === chat.me.id) void chat.store.resync(e.request.roomId).catch(() => undefined);
   });
   hub.on('supportRequestUpdated', (e: { request: SupportRequest }) => {
     if (e.request.customerId === chat.me.id) chat.setMyRequest(e.request);
+    void chat.store.resync(e.request.roomId).catch(() => undefined);
     if (chat.members.has(e.request.roomId)) void chat.loadMembers(e.request.roomId).catch(() => undefined);
   });
 }
@@ -67,6 +77,7 @@ function roomUpdated(chat: Chat, e: RoomUpdate): void {
   const mine = e.userId === chat.me.id;
   if (mine && (e.change === 'left' || e.change === 'removed')) {
     chat.rooms.delete(e.room.id);
+    chat.store.forget(e.room.id);
     if (chat.current === e.room.id) void chat.open(undefined);
     chat.changed('rooms');
     return;
@@ -81,6 +92,8 @@ function roomUpdated(chat: Chat, e: RoomUpdate): void {
     });
     void chat.loadRooms().catch(() => undefined);
   }
+  // Joined again (from another tab, an invite): a view kept from before catches up.
+  if (mine && e.change === 'joined') void chat.store.resync(e.room.id).catch(() => undefined);
   if (chat.members.has(e.room.id)) void chat.loadMembers(e.room.id).catch(() => undefined);
   chat.changed('rooms');
 }

@@ -5,17 +5,31 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
-import { clearSession, loadSession, logout, me, refresh, SESSION_KEY, saveSession } from './session.ts';
+import { startRouting } from './router.ts';
+import {
+  clearSession,
+  forgetGuest,
+  keepGuest,
+  loadSession,
+  logout,
+  me,
+  refresh,
+  SESSION_KEY,
+  saveSession,
+} from './session.ts';
 import type { Session } from './types.ts';
 import { renderLogin } from './views/login.ts';
-import { renderShell } from './views/shell.ts';
+import { PAGE_TITLE, renderShell } from './views/shell.ts';
 
 const root = document.getElementById('app')!;
 let chat: Chat | undefined;
 
 function signedOut(): void {
+  document.title = PAGE_TITLE;
   renderLogin(root, (session) => {
     saveSession(session);
+    // A guest who came back (or started again) is signed in: nothing is kept aside any more.
+    if (session.user.isGuest) forgetGuest();
     void signedIn(session);
   });
 }
@@ -25,13 +39,16 @@ async function signedIn(session: Session): Promise<void> {
   chat = current;
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => void refreshToken(current), REFRESH_EVERY_MS);
-  renderShell(root, current, () => void signOut(current));
+  renderShell(root, current, (options) => void signOut(current, true, options?.keepGuest === true));
   try {
     await current.start();
   } catch {
     // start() retries on its own; a failed first listing is repeated after the next reconnect.
   }
+  if (chat === current && !current.me.isGuest) stopRouting = startRouting(current);
 }
+
+let stopRouting = () => {};
 
 /** How often a signed-in page trades its token for a fresh one (tokens live a day or longer). */
 const REFRESH_EVERY_MS = 4 * 3600_000;
@@ -48,11 +65,20 @@ async function refreshToken(current: Chat): Promise<void> {
   }
 }
 
-async function signOut(current: Chat, tellServer = true): Promise<void> {
+/**
+ * Ends the session in every tab of this browser. `keepGuest`: a guest's token is kept aside, not
+ * revoked, so that "Continue my conversation" brings them back to it.
+ */
+async function signOut(current: Chat, tellServer = true, keepGuestSession = false): Promise<void> {
   if (chat !== current) return;
   const token = current.token;
+  if (keepGuestSession && current.me.isGuest) {
+    keepGuest({ token, user: current.me });
+    tellServer = false;
+  }
   chat = undefined;
   clearInterval(refreshTimer);
+  stopRouting();
   // Other tabs hear of it (the storage event) before the server ends the token's connections.
   clearSession();
   await current.stop();
@@ -66,6 +92,7 @@ window.addEventListener('storage', (event) => {
     const current = chat;
     chat = undefined;
     clearInterval(refreshTimer);
+    stopRouting();
     void current.stop().then(signedOut);
   }
 });

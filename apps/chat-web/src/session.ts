@@ -91,3 +91,27 @@ export function saveSession(session: Session): void {
 export function clearSession(): void {
   localStorage.removeItem(SESSION_KEY);
 }
+
+/** The localStorage key of a guest's session kept at sign-out, to come back to the conversation. */
+export const GUEST_KEY = 'switchboard.guest';
+
+/** Keeps a guest's session after sign-out (its token stays valid; it is not revoked). */
+export function keepGuest(session: Session): void {
+  localStorage.setItem(GUEST_KEY, JSON.stringify(session));
+}
+
+/** A guest's session kept at an earlier sign-out, if any. */
+export function keptGuest(): Session | undefined {
+  try {
+    const raw = localStorage.getItem(GUEST_KEY);
+    const session = raw ? (JSON.parse(raw) as Session) : undefined;
+    return session && typeof session.token === 'string' && session.user?.isGuest ? session : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Forgets a kept guest session. */
+export function forgetGuest(): void {
+  localStorage.removeItem(GUEST_KEY);
+}

@@ -51,6 +51,25 @@ export interface Message {
   readonly reactions: Reaction[];
   readonly mentions: string[];
   readonly clientMessageId: string;
+  /** The room change number of the message's latest edit, deletion or reaction (0: none). */
+  readonly changeSeq?: number;
+}
+
+/** `getMessages`' answer: messages by seq range and where the room stands. */
+export interface MessagesPage {
+  readonly roomId: string;
+  readonly messages: Message[];
+  readonly lastSeq: number;
+  readonly cursor: number;
+}
+
+/** `getChanges`' answer: the messages changed after a cursor, as they are now. */
+export interface ChangesPage {
+  readonly roomId: string;
+  readonly cursor: number;
+  readonly messages: Message[];
+  readonly more: boolean;
+  readonly reload: boolean;
 }
 
 /** A room in the side list, with the caller's read state. */
@@ -73,6 +92,8 @@ export interface ReadState {
 export interface SupportRequest {
   readonly id: string;
   readonly customerId: string;
+  /** The customer's display name. */
+  readonly customerName?: string;
   readonly roomId: string;
   readonly subject: string;
   readonly status: 'open' | 'assigned' | 'closed';

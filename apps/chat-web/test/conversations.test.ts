@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CHROMIUM_PATH, connectClient, requireService } from '@switchboard/testkit';
 import {
+  answerConfirm,
   axeViolations,
   browserSuite,
   createRoom,
@@ -73,6 +74,7 @@ describe('chat-web: conversations', () => {
     await waitForTexts(bob.page, ['hello, edited', longWord]);
     await first(alice).hover();
     await first(alice).getByTestId('message-delete').click();
+    await answerConfirm(alice.page, true);
     await first(bob).getByText('This message was deleted.').waitFor();
 
     // Search.
@@ -130,6 +132,7 @@ describe('chat-web: conversations', () => {
     // Bob leaves the room: it goes from his list.
     await bob.page.getByTestId('room-item').filter({ hasText: room }).click();
     await bob.page.getByTestId('room-leave').click();
+    await answerConfirm(bob.page, true);
     await bob.page.getByTestId('room-item').filter({ hasText: room }).waitFor({ state: 'detached' });
     assert.deepEqual([...alice.dialogs, ...bob.dialogs], []);
   });

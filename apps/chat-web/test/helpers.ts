@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { HubConnection } from '@microsoft/signalr';
 import { type ChatApp, createChatApp, loadConfig } from '@switchboard/chat-server';
 import { silentLogger } from '@switchboard/server';
-import { launchChromium } from '@switchboard/testkit';
+import { connectClient, launchChromium } from '@switchboard/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 
@@ -210,7 +211,12 @@ export async function closeAll(browser: Browser | undefined): Promise<void> {
 export interface BrowserSuite {
   readonly server: WebServer;
   /** A page in a new context; its console errors are asserted empty after the file. */
-  page(options?: { viewport?: { width: number; height: number }; init?: () => void }): Promise<WatchedPage>;
+  page(options?: {
+    viewport?: { width: number; height: number };
+    init?: () => void;
+    /** A touch screen (taps). */
+    hasTouch?: boolean;
+  }): Promise<WatchedPage>;
   /** Pages whose console errors the file checks after its tests. */
   readonly pages: WatchedPage[];
 }
@@ -245,11 +251,34 @@ export function browserSuite(options: { checkErrors?: boolean } = {}): BrowserSu
     pages,
     async page(opts = {}) {
       browser ??= await launchChromium();
-      const context = await browser.newContext(opts.viewport ? { viewport: opts.viewport } : {});
+      const context = await browser.newContext({
+        ...(opts.viewport ? { viewport: opts.viewport } : {}),
+        ...(opts.hasTouch ? { hasTouch: true } : {}),
+      });
       if (opts.init) await context.addInitScript(opts.init);
       const watched = await watchedPage(context);
       pages.push(watched);
       return watched;
     },
   };
+}
+
+/** A hub connection of a user signed up in the browser (password123). */
+export async function hubAs(url: string, username: string): Promise<{ hub: HubConnection; userId: string }> {
+  const response = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'password123' }),
+  });
+  const { token, user } = (await response.json()) as { token: string; user: { id: string } };
+  const hub = await connectClient(`${url}/hubs/chat`, { accessTokenFactory: () => token });
+  return { hub, userId: user.id };
+}
+
+/** Answers the in-page confirmation dialog (`confirm-ok` or `confirm-cancel`); it closes. */
+export async function answerConfirm(page: Page, ok: boolean): Promise<void> {
+  const dialog = page.getByTestId('confirm-dialog');
+  await dialog.waitFor();
+  await page.getByTestId(ok ? 'confirm-ok' : 'confirm-cancel').click();
+  await dialog.waitFor({ state: 'detached' });
 }

@@ -69,8 +69,18 @@ describe('chat-web reconnects and falls back', () => {
     await alice.page.getByTestId('connection-banner').waitFor({ state: 'visible' });
     // A send while the server is away fails visibly and can be retried.
     await send(alice.page, 'sent while away');
-    await alice.page.locator('[data-testid="message-item"][data-status="failed"]').waitFor();
-    await alice.page.getByTestId('message-retry').waitFor();
+    // It is kept, in plain words, never the client library's text.
+    const pending = alice.page.getByTestId('message-pending');
+    await pending.filter({ hasText: 'Not sent yet: waiting for the connection' }).waitFor();
+    assert.equal(await pending.getAttribute('data-status'), 'waiting');
+    await pending.getByTestId('message-retry').waitFor();
+    assert.doesNotMatch(
+      (await pending.textContent()) ?? '',
+      /Connected|State|Invocation|Error|connection being closed/,
+    );
+    // Retry while still away: it keeps waiting (and the page tries to connect at once).
+    await pending.getByTestId('message-retry').click();
+    await pending.filter({ hasText: 'Not sent yet: waiting for the connection' }).waitFor();
 
     // The server comes back, but the page cannot reach it yet while others write.
     await alice.page.context().route('**/hubs/chat/negotiate**', (route) => route.abort());
@@ -89,6 +99,7 @@ describe('chat-web reconnects and falls back', () => {
     await alice.page.getByTestId('reconnect-now').evaluate((button) => (button as HTMLButtonElement).click());
     await waitConnected(alice.page);
     await waitForTexts(alice.page, ['before', ...missed, 'sent while away'], 15_000);
+    assert.equal(await alice.page.getByTestId('message-pending').count(), 0);
     const seqs = await alice.page
       .locator('[data-testid="message-item"][data-seq]')
       .evaluateAll((items) => items.map((i) => Number(i.getAttribute('data-seq'))));

@@ -13,6 +13,7 @@ import {
   axeViolations,
   buildWebApp,
   closeAll,
+  createRoom,
   send,
   signIn,
   signUp,
@@ -61,6 +62,8 @@ describe('chat-web support desk', () => {
     if (!(await requireService(t, CHROMIUM))) return;
     const ada = await agent('Ada');
     const ben = await agent('Ben');
+    // Ada is busy in another conversation when the request arrives.
+    await createRoom(ada.page, `Agents ${process.pid}`);
 
     const guest = await page();
     await guest.page.goto(server.url);
@@ -76,10 +79,23 @@ describe('chat-web support desk', () => {
     assert.match((await status.textContent()) ?? '', /Waiting for an agent/);
     assert.deepEqual(await axeViolations(guest.page), []);
 
-    // The request appears live in both agents' queues; Ada claims it.
+    // Ada, in another conversation, gets a notice and a count in the title; Ben, at the queue, not.
+    const notice = ada.page.getByTestId('support-notice');
+    await notice.filter({ hasText: 'New support request from Gwen: "Cannot pay my invoice"' }).waitFor();
+    assert.equal(await ada.page.title(), '(1) Switchboard chat');
+    assert.deepEqual(await axeViolations(ada.page), []);
+    assert.equal(await ben.page.getByTestId('support-notice').isVisible(), false);
+    assert.equal(await ben.page.title(), 'Switchboard chat');
+    await ada.page.getByTestId('support-notice-open').click();
+    await notice.waitFor({ state: 'hidden' });
+    assert.equal(await ada.page.title(), 'Switchboard chat');
+
+    // The request appears live in both agents' queues, with the customer's name; Ada claims it.
     const item = (p: WatchedPage) =>
       p.page.getByTestId('queue-item').filter({ hasText: 'Cannot pay my invoice' });
     await item(ben).waitFor();
+    assert.equal(await item(ben).getByTestId('queue-customer').textContent(), 'Gwen');
+    assert.equal(await item(ada).getByTestId('queue-customer').textContent(), 'Gwen');
     await item(ada).getByTestId('queue-claim').click();
     await item(ben).filter({ hasText: 'With Ada' }).waitFor();
     assert.equal(await item(ben).getByTestId('queue-claim').count(), 0);
@@ -96,26 +112,44 @@ describe('chat-web support desk', () => {
     await send(guest.page, 'Thank you!');
     await waitForTexts(ada.page, ['The pay button does nothing.', 'Hello Gwen, let me look.', 'Thank you!']);
 
-    // Ada hands it to Ben, who sees the earlier history and closes it.
-    await ada.page.getByTestId('support-queue-link').click();
-    await item(ada).getByTestId('transfer-agent').selectOption({ label: 'Ben' });
-    await item(ada).getByTestId('queue-transfer').click();
+    // Ada hands it to Ben from inside the conversation; Ben sees the earlier history, answers and
+    // closes it from inside the conversation too.
+    await ada.page.getByTestId('conversation-transfer-agent').selectOption({ label: 'Ben' });
+    assert.deepEqual(await axeViolations(ada.page), []);
+    await ada.page.getByTestId('conversation-transfer').click();
+    await ada.page.getByTestId('conversation-support').waitFor({ state: 'detached' });
     await item(ben).filter({ hasText: 'With you' }).waitFor();
     await status.filter({ hasText: 'Ben' }).waitFor();
     await item(ben).getByTestId('queue-open').click();
     await waitForTexts(ben.page, ['The pay button does nothing.', 'Hello Gwen, let me look.', 'Thank you!']);
-    await ben.page.getByTestId('support-queue-link').click();
-    await item(ben).getByTestId('queue-close').click();
-    await item(ben).waitFor({ state: 'detached' });
+    await send(ben.page, 'Fixed on our side.');
+    await ben.page.getByTestId('conversation-close').click();
     await status.and(guest.page.locator('[data-state="closed"]')).waitFor();
+    await ben.page.getByTestId('support-queue-link').click();
+    await ben.page.getByTestId('support-queue').waitFor();
+    assert.equal(await item(ben).count(), 0);
 
-    // A reload keeps the guest's conversation.
-    await guest.page.reload();
-    await waitForTexts(guest.page, [
+    // After a reload the guest still sees who wrote: the agents' names, not "Someone".
+    const all = [
       'The pay button does nothing.',
       'Hello Gwen, let me look.',
       'Thank you!',
-    ]);
+      'Fixed on our side.',
+    ];
+    await guest.page.reload();
+    await waitForTexts(guest.page, all);
+    const senders = () =>
+      guest.page.evaluate(() =>
+        Array.from(document.querySelectorAll('[data-testid="message-item"] .sender'), (e) => e.textContent),
+      );
+    await guest.page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('[data-testid="message-item"] .sender')).every(
+        (e) => e.textContent !== 'Someone',
+      ),
+    );
+    assert.deepEqual(await senders(), ['You', 'Ada', 'You', 'Ben']);
+
+    assert.deepEqual(guest.dialogs, [], 'no browser dialog');
     for (const p of [ada, ben, guest]) assert.deepEqual(p.errors, []);
   });
 });

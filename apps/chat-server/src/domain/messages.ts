@@ -5,7 +5,7 @@
  * @module
  */
 import { ChatError, forbidden, notFound } from '../errors.js';
-import type { Message, Reaction, ReadState, Room } from '../types.js';
+import type { ChangesPage, Message, MessagesPage, Reaction, ReadState, Room } from '../types.js';
 import type { Actor, ServiceDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
 import type { RoomService } from './rooms.js';
@@ -13,6 +13,9 @@ import { id, invalid, object, optionalInteger, string } from './validate.js';
 
 /** History pages: 50 by default, 200 at most. */
 export const HISTORY_LIMITS = { default: 50, max: 200 } as const;
+
+/** How many changes one `getChanges` answer covers at most. */
+export const CHANGES_PAGE = 200;
 
 /** Messages and read state. */
 export class MessageService {
@@ -102,11 +105,12 @@ export class MessageService {
     if (message.senderId !== actor.id && room.ownerId !== actor.id && actor.role !== 'admin') {
       throw forbidden("Only the author, the room's owner or an admin deletes a message.");
     }
-    const deleted = await this.deps.storage.deleteMessage(message.id);
+    const deleted = await this.deps.storage.deleteMessage(message.id, this.deps.now());
     await this.deps.notifier.toRoom(deleted.roomId, 'messageDeleted', {
       roomId: deleted.roomId,
       messageId: deleted.id,
       seq: deleted.seq,
+      changeSeq: deleted.changeSeq,
     });
     return deleted;
   }
@@ -118,10 +122,13 @@ export class MessageService {
     const emoji = string(input, 'emoji', { max: 32, pattern: /^\S+$/u, patternText: 'must be one emoji' });
     if (message.deleted) throw notFound('This message was deleted.');
     const reactions = await this.deps.storage.toggleReaction(message.id, actor.id, emoji, this.deps.now());
+    // The row's change number with reactions read after it: never older than the number says.
+    const current = (await this.deps.storage.messageById(message.id)) ?? { ...message, reactions };
     await this.deps.notifier.toRoom(message.roomId, 'reactionsChanged', {
       roomId: message.roomId,
       messageId: message.id,
-      reactions,
+      reactions: current.reactions,
+      changeSeq: current.changeSeq,
     });
     return reactions;
   }
@@ -135,6 +142,54 @@ export class MessageService {
     const beforeSeq = optionalInteger(input, 'beforeSeq');
     const afterSeq = optionalInteger(input, 'afterSeq');
     return this.deps.storage.history(room.id, { beforeSeq, afterSeq, limit });
+  }
+
+  /**
+   * Messages by seq range, with where the room stands: `{roomId, fromSeq?, toSeq?, messageId?,
+   * limit?}`. From `fromSeq` (or the message `messageId`) up, to `toSeq` when given; else the
+   * `limit` messages up to `toSeq`; else the newest.
+   * The change cursor is read before the messages, so every change after it is in `getChanges`.
+   */
+  async getMessages(actor: Actor, args: unknown): Promise<MessagesPage> {
+    const input = object(args, 'query');
+    const room = await this.rooms.requireMember(actor, input.roomId);
+    const limit = optionalInteger(input, 'limit', HISTORY_LIMITS.max) ?? HISTORY_LIMITS.max;
+    if (limit === 0) throw invalid('limit', `must be an integer from 1 to ${HISTORY_LIMITS.max}`);
+    let fromSeq = optionalInteger(input, 'fromSeq');
+    const toSeq = optionalInteger(input, 'toSeq');
+    if (input.messageId !== undefined && input.messageId !== null) {
+      // A link to one message: from that message on.
+      const message = await this.deps.storage.messageById(id(input.messageId, 'messageId'));
+      if (!message || message.roomId !== room.id) throw notFound('No such message in this room.');
+      fromSeq = message.seq;
+    }
+    const position = (await this.deps.storage.roomPosition(room.id)) ?? { lastSeq: 0, changeCursor: 0 };
+    const messages = await this.deps.storage.history(room.id, {
+      afterSeq: fromSeq === undefined ? undefined : Math.max(0, fromSeq - 1),
+      beforeSeq: toSeq === undefined ? undefined : toSeq + 1,
+      limit,
+    });
+    return { roomId: room.id, messages, lastSeq: position.lastSeq, cursor: position.changeCursor };
+  }
+
+  /**
+   * The current state of the messages edited, deleted or reacted to after a change cursor:
+   * `{roomId, since}`. `reload: true` when the cursor is older than the change log keeps (30 days):
+   * the caller loads the room anew.
+   */
+  async getChanges(actor: Actor, args: unknown): Promise<ChangesPage> {
+    const input = object(args, 'query');
+    const room = await this.rooms.requireMember(actor, input.roomId);
+    const since = optionalInteger(input, 'since');
+    if (since === undefined) throw invalid('since', 'is required');
+    const page = await this.deps.storage.changesSince(room.id, since, CHANGES_PAGE);
+    return {
+      roomId: room.id,
+      cursor: page.cursor,
+      messages: page.messages,
+      more: page.more,
+      reload: page.expired,
+    };
   }
 
   /** Full-text search over the caller's rooms (or one of them), newest first. */

@@ -14,8 +14,15 @@ export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'membe
 export interface ChatClient {
   messageReceived(message: Message): void;
   messageEdited(message: Message): void;
-  messageDeleted(event: { roomId: string; messageId: string; seq: number }): void;
-  reactionsChanged(event: { roomId: string; messageId: string; reactions: Reaction[] }): void;
+  /** `changeSeq`: the deletion's number in the room's change log. */
+  messageDeleted(event: { roomId: string; messageId: string; seq: number; changeSeq: number }): void;
+  /** `changeSeq`: the number of the message's latest change in the room's change log. */
+  reactionsChanged(event: {
+    roomId: string;
+    messageId: string;
+    reactions: Reaction[];
+    changeSeq: number;
+  }): void;
   typing(event: { roomId: string; userId: string }): void;
   readUpdated(event: ReadState): void;
   presenceChanged(event: Presence): void;

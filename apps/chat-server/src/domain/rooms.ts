@@ -44,6 +44,20 @@ export class RoomService {
     return room;
   }
 
+  /**
+   * People by id, for showing names: only those who share a room with the caller or wrote in one
+   * of the caller's rooms (an agent who left a support conversation is still named in it). Others
+   * are left out of the answer, not refused.
+   */
+  async getUsers(actor: Actor, userIds: unknown): Promise<User[]> {
+    const ids = [...new Set(idList(userIds, 'userIds', 200))];
+    const { storage } = this.deps;
+    const visible = new Set([actor.id, ...(await storage.sharingRoomWith(actor.id, ids))]);
+    const rest = ids.filter((u) => !visible.has(u));
+    for (const u of await storage.sendersSeenBy(actor.id, rest)) visible.add(u);
+    return storage.usersByIds(ids.filter((u) => visible.has(u)));
+  }
+
   /** Creates a room owned by the caller. */
   async createRoom(actor: Actor, args: unknown): Promise<Room> {
     if (actor.isGuest) throw forbidden('Guests cannot create rooms.');

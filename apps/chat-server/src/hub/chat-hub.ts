@@ -61,6 +61,9 @@ export abstract class ChatHub extends Hub<ChatClient> {
   searchUsers(query: unknown) {
     return this.deps.rooms.searchUsers(this._actor(), query);
   }
+  getUsers(userIds: unknown) {
+    return this.deps.rooms.getUsers(this._actor(), userIds);
+  }
   createRoom(args: unknown) {
     return this.deps.rooms.createRoom(this._actor(), args);
   }
@@ -96,6 +99,12 @@ export abstract class ChatHub extends Hub<ChatClient> {
   }
   getHistory(args: unknown) {
     return this.deps.messages.getHistory(this._actor(), args);
+  }
+  getMessages(args: unknown) {
+    return this.deps.messages.getMessages(this._actor(), args);
+  }
+  getChanges(args: unknown) {
+    return this.deps.messages.getChanges(this._actor(), args);
   }
   searchMessages(args: unknown) {
     return this.deps.messages.searchMessages(this._actor(), args);

@@ -10,8 +10,8 @@ import pg from 'pg';
 import { notFound } from '../errors.js';
 import type { Message, Reaction, Room } from '../types.js';
 import { migrations, namedQueries, toPositional } from './sql-files.js';
-import { addReaction, type Params, type Row, SqlStorage } from './sql-storage.js';
-import type { NewMessage, NewRoom } from './storage.js';
+import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
+import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
 
 /** Options of {@link PostgresStorage}. */
 export interface PostgresStorageOptions {
@@ -106,18 +106,22 @@ export class PostgresStorage extends SqlStorage {
     return [...ids];
   }
   protected searchExpression(query: string): string {
-    return (query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).join(' ');
+    // Every word is a prefix ("thank" finds "thanks"); letters and digits only, so to_tsquery
+    // reads no operator the user typed.
+    const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    return words.map((w) => `${w}:*`).join(' & ');
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
     const created = await this.transaction(async (client) => {
-      const rows = await this.exec(client, 'insertRoom', { ...room, directKey: room.directKey ?? null });
+      const rows = await this.exec(client, 'insertRoom', this.roomParams(room));
       if (rows.length === 0) return undefined; // the same direct set exists: roll back, answer it
       for (const userId of new Set(memberIds)) {
         await this.exec(client, 'insertMember', { roomId: room.id, userId, at: room.createdAt });
       }
       return true;
     });
+    if (!created && room.kind === 'room') throw await this.nameTaken(room);
     return (created ? await this.roomById(room.id) : await this.directRoomByKey(room.directKey ?? ''))!;
   }
 
@@ -150,6 +154,8 @@ export class PostgresStorage extends SqlStorage {
     await this.transaction(async (client) => {
       const row = (await this.exec(client, 'messageById', { id }))[0];
       if (!row) throw notFound('No such message.');
+      // Every change takes the room's lock first (then the message's): one order, no deadlock.
+      const changeSeq = await this.nextChange(client, String(row.room_id));
       await this.exec(client, 'updateMessageText', { id, text, editedAt });
       await this.exec(client, 'deleteMentions', { messageId: id });
       for (const userId of new Set(mentions)) {
@@ -160,17 +166,22 @@ export class PostgresStorage extends SqlStorage {
           seq: row.seq,
         });
       }
+      await this.logChange(client, row, 'edited', editedAt, changeSeq);
       return true;
     });
     return (await this.messageById(id))!;
   }
 
-  async deleteMessage(id: string): Promise<Message> {
+  async deleteMessage(id: string, at = new Date().toISOString()): Promise<Message> {
     await this.transaction(async (client) => {
+      const row = (await this.exec(client, 'messageById', { id }))[0];
+      if (!row) throw notFound('No such message.');
+      const changeSeq = await this.nextChange(client, String(row.room_id));
       const marked = await client.query(this.query('markMessageDeleted').text, [id]);
       if (marked.rowCount === 0) throw notFound('No such message.');
       await this.exec(client, 'deleteMentions', { messageId: id });
       await this.exec(client, 'deleteReactionsOf', { messageId: id });
+      await this.logChange(client, row, 'deleted', at, changeSeq);
       return true;
     });
     return (await this.messageById(id))!;
@@ -178,14 +189,44 @@ export class PostgresStorage extends SqlStorage {
 
   async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
     const rows = await this.transaction(async (client) => {
+      const row = (await this.exec(client, 'messageById', { id: messageId }))[0];
+      if (!row) throw notFound('No such message.');
+      // The room's change counter first: its row lock orders concurrent toggles on the message.
+      const changeSeq = await this.nextChange(client, String(row.room_id));
       if ((await this.exec(client, 'deleteReaction', { messageId, userId, emoji })).length === 0) {
         await this.exec(client, 'insertReaction', { messageId, userId, emoji, at });
       }
+      await this.logChange(client, row, 'reactions', at, changeSeq);
       return this.exec(client, 'reactionsOf', { ids: [messageId] });
     });
     const folded = new Map<string, Reaction[]>();
     for (const r of rows ?? []) addReaction(folded, r);
     return folded.get(messageId) ?? [];
+  }
+
+  /** Takes the room's next change number (locking the room row until the transaction ends). */
+  private async nextChange(client: pg.PoolClient, roomId: string): Promise<number> {
+    return Number((await this.exec(client, 'nextChange', { roomId }))[0]!.last_change);
+  }
+
+  /** Logs a change of the message `row` under the number {@link nextChange} took. */
+  private async logChange(
+    client: pg.PoolClient,
+    row: Row,
+    kind: ChangeKind,
+    at: string,
+    changeSeq: number,
+  ): Promise<void> {
+    const roomId = String(row.room_id);
+    for (const [name, params] of changeStatements(
+      roomId,
+      String(row.id),
+      Number(row.seq),
+      kind,
+      at,
+      changeSeq,
+    ))
+      await this.exec(client, name, params);
   }
 
   private query(name: string): Query {

@@ -19,13 +19,18 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
-import type {
-  ChatStorage,
-  HistoryQuery,
-  NewMessage,
-  NewRoom,
-  NewSupportRequest,
-  NewUser,
+import {
+  CHANGE_RETENTION_MS,
+  type ChangeKind,
+  type ChangePage,
+  type ChatStorage,
+  type HistoryQuery,
+  type NewMessage,
+  type NewRoom,
+  type NewSupportRequest,
+  type NewUser,
+  type RoomPosition,
+  roomNameKey,
 } from './storage.js';
 
 /** A result row. */
@@ -129,6 +134,26 @@ export abstract class SqlStorage implements ChatStorage {
   async publicRooms(limit: number): Promise<Room[]> {
     return (await this.all('publicRooms', { limit })).map(toRoom);
   }
+  /** The insertRoom parameters of a new room (its name key for ordinary rooms). */
+  protected roomParams(room: NewRoom): Params {
+    return {
+      ...room,
+      directKey: room.directKey ?? null,
+      nameKey: room.kind === 'room' ? roomNameKey(room.name) : null,
+    };
+  }
+  /** The refusal of an ordinary room whose insert found its name taken. */
+  protected async nameTaken(room: NewRoom): Promise<ChatError> {
+    const publicClash =
+      !room.isPrivate && (await this.get('publicRoomByNameKey', { nameKey: roomNameKey(room.name) }));
+    return new ChatError(
+      'SB_CHAT_ROOM_NAME_TAKEN',
+      publicClash
+        ? `A public room named "${room.name}" already exists; pick another name or join it.`
+        : `You already have a room named "${room.name}"; pick another name.`,
+      { field: 'name' },
+    );
+  }
   async countOwnedRooms(userId: string): Promise<number> {
     return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
   }
@@ -167,6 +192,11 @@ export abstract class SqlStorage implements ChatStorage {
     const rows = await this.all('sharingRoomWith', { userId, ids: this.idList(otherIds) });
     return rows.map((r) => String(r.user_id));
   }
+  async sendersSeenBy(userId: string, otherIds: readonly string[]): Promise<string[]> {
+    if (otherIds.length === 0) return [];
+    const rows = await this.all('sendersSeenBy', { userId, ids: this.idList(otherIds) });
+    return rows.map((r) => String(r.user_id));
+  }
   async contactsOf(userId: string): Promise<string[]> {
     return (await this.all('contactsOf', { userId })).map((r) => String(r.user_id));
   }
@@ -201,6 +231,23 @@ export abstract class SqlStorage implements ChatStorage {
     };
     if (query.afterSeq !== undefined) return this.hydrate(await this.all('historyAscending', params));
     return this.hydrate((await this.all('historyDescending', params)).reverse());
+  }
+  async roomPosition(roomId: string): Promise<RoomPosition | undefined> {
+    const row = await this.get('roomPosition', { roomId });
+    return row && { lastSeq: Number(row.last_seq), changeCursor: Number(row.last_change) };
+  }
+  async changesSince(roomId: string, since: number, limit: number): Promise<ChangePage> {
+    const position = await this.get('roomPosition', { roomId });
+    const last = Number(position?.last_change ?? 0);
+    const oldest = position?.oldest_change == null ? last + 1 : Number(position.oldest_change);
+    if (!position || since > last || since + 1 < oldest) {
+      return { cursor: last, messages: [], more: false, expired: true };
+    }
+    const rows = await this.all('changesAfter', { roomId, since, limit });
+    const ids = [...new Set(rows.map((r) => String(r.message_id)))];
+    const messages = (await this.messagesByIds(ids)).sort((a, b) => a.seq - b.seq);
+    const cursor = rows.length > 0 ? Number(rows[rows.length - 1]!.change_seq) : since;
+    return { cursor, messages, more: rows.length === limit, expired: false };
   }
   async searchMessages(
     userId: string,
@@ -339,7 +386,25 @@ export function toMessage(r: Row, reactions: Reaction[], mentions: string[]): Me
     reactions,
     mentions,
     clientMessageId: String(r.client_message_id),
+    changeSeq: Number(r.change_seq ?? 0),
   };
+}
+
+/** What a storage logs for one change: the statements' parameters, in the order to run them. */
+export function changeStatements(
+  roomId: string,
+  messageId: string,
+  seq: number,
+  kind: ChangeKind,
+  at: string,
+  changeSeq: number,
+): [name: string, params: Params][] {
+  const before = new Date(Date.parse(at) - CHANGE_RETENTION_MS).toISOString();
+  return [
+    ['insertChange', { roomId, changeSeq, messageId, seq, kind, at }],
+    ['setMessageChange', { messageId, changeSeq }],
+    ['purgeChanges', { roomId, before }],
+  ];
 }
 
 /** Folds one reactions row into per-message reaction lists (emoji in first-use order). */
@@ -360,6 +425,7 @@ export function toSupportRequest(r: Row): SupportRequest {
   return {
     id: String(r.id),
     customerId: String(r.customer_id),
+    customerName: r.customer_name == null ? '' : String(r.customer_name),
     roomId: String(r.room_id),
     subject: String(r.subject),
     status: String(r.status) as SupportStatus,

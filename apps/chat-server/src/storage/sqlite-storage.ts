@@ -11,8 +11,8 @@ import Database from 'better-sqlite3';
 import { notFound } from '../errors.js';
 import type { Message, Reaction, Room } from '../types.js';
 import { migrations, namedQueries } from './sql-files.js';
-import { addReaction, type Params, type Row, SqlStorage } from './sql-storage.js';
-import type { NewMessage, NewRoom } from './storage.js';
+import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
+import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
 
 /** The file name of the database inside `DATA_DIR`. */
 export const SQLITE_FILE_NAME = 'chat.sqlite';
@@ -84,20 +84,22 @@ export class SqliteStorage extends SqlStorage {
     return JSON.stringify(ids);
   }
   protected searchExpression(query: string): string {
+    // Every word is a prefix ("thank" finds "thanks"); quoted, so FTS5 reads no operator in it.
     const words = query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-    return words.map((w) => `"${w}"`).join(' ');
+    return words.map((w) => `"${w}"*`).join(' ');
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
     const created = this.db
       .transaction(() => {
-        const row = this.getSync('insertRoom', { ...room, directKey: room.directKey ?? null });
+        const row = this.getSync('insertRoom', this.roomParams(room));
         if (!row) return false;
         for (const userId of new Set(memberIds))
           this.runSync('insertMember', { roomId: room.id, userId, at: room.createdAt });
         return true;
       })
       .immediate();
+    if (!created && room.kind === 'room') throw await this.nameTaken(room);
     const stored = created ? await this.roomById(room.id) : await this.directRoomByKey(room.directKey ?? '');
     return stored!;
   }
@@ -139,18 +141,21 @@ export class SqliteStorage extends SqlStorage {
         }
         this.runSync('ftsDelete', { messageId: id });
         this.runSync('ftsInsert', { messageId: id, roomId: row.room_id, text });
+        this.logChangeSync(row, 'edited', editedAt);
       })
       .immediate();
     return (await this.messageById(id))!;
   }
 
-  async deleteMessage(id: string): Promise<Message> {
+  async deleteMessage(id: string, at = new Date().toISOString()): Promise<Message> {
     this.db
       .transaction(() => {
-        if (this.runSync('markMessageDeleted', { id }) === 0) throw notFound('No such message.');
+        const row = this.getSync('messageById', { id });
+        if (!row || this.runSync('markMessageDeleted', { id }) === 0) throw notFound('No such message.');
         this.runSync('deleteMentions', { messageId: id });
         this.runSync('deleteReactionsOf', { messageId: id });
         this.runSync('ftsDelete', { messageId: id });
+        this.logChangeSync(row, 'deleted', at);
       })
       .immediate();
     return (await this.messageById(id))!;
@@ -159,15 +164,33 @@ export class SqliteStorage extends SqlStorage {
   async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
     const rows = this.db
       .transaction(() => {
+        const row = this.getSync('messageById', { id: messageId });
+        if (!row) throw notFound('No such message.');
         if (!this.getSync('deleteReaction', { messageId, userId, emoji })) {
           this.runSync('insertReaction', { messageId, userId, emoji, at });
         }
+        this.logChangeSync(row, 'reactions', at);
         return this.allSync('reactionsOf', { ids: this.idList([messageId]) });
       })
       .immediate();
     const folded = new Map<string, Reaction[]>();
     for (const r of rows) addReaction(folded, r);
     return folded.get(messageId) ?? [];
+  }
+
+  /** Logs a change of the message `row` with the room's next change number (inside a transaction). */
+  private logChangeSync(row: Row, kind: ChangeKind, at: string): void {
+    const roomId = String(row.room_id);
+    const changeSeq = Number(this.getSync('nextChange', { roomId })!.last_change);
+    for (const [name, params] of changeStatements(
+      roomId,
+      String(row.id),
+      Number(row.seq),
+      kind,
+      at,
+      changeSeq,
+    ))
+      this.runSync(name, params);
   }
 
   private statement(name: string): Database.Statement {

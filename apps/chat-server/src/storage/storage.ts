@@ -15,8 +15,16 @@
  *   its reactions; the row stays (empty text, `deleted`) so the sequence keeps no gap.
  * - Support claims: `claimSupportRequest` is one conditional update (`status = 'open'`): of two
  *   agents claiming at once, exactly one gets true.
+ * - Change log: every edit, deletion and reaction change takes the room's next change number
+ *   (1, 2, 3 … without gap, under the same lock as the sequence, so numbers commit in order) and is
+ *   logged with it; the message records the number of its latest change (`changeSeq`). Entries are
+ *   kept {@link CHANGE_RETENTION_MS} (30 days) at least; `changesSince` a cursor older than the
+ *   oldest kept entry answers `expired`.
  * - Read your writes: every method's effect is visible to every later call on any instance over the
  *   same database once its promise resolved.
+ * - Room names: an ordinary room's {@link roomNameKey} is unique among public rooms and among the
+ *   rooms of one owner; `createRoom` refuses a clash with `ChatError` `SB_CHAT_ROOM_NAME_TAKEN`
+ *   (a unique index, so two rooms created at once on two nodes cannot both win).
  * - Errors: a unique username clash throws `ChatError` `SB_CHAT_USERNAME_TAKEN`; anything else
  *   (a lost connection) rejects with the driver's error.
  * @module
@@ -43,6 +51,14 @@ export interface NewUser {
   readonly role: Role;
   readonly isGuest: boolean;
   readonly createdAt: string;
+}
+
+/**
+ * What makes two room names the same: compatibility-normalised (NFKC), spaces collapsed, case
+ * folded ("Team  A", "team a" and "ＴＥＡＭ Ａ" clash; so do "Straße" and "STRASSE").
+ */
+export function roomNameKey(name: string): string {
+  return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toUpperCase().toLowerCase();
 }
 
 /** A room to create. */
@@ -73,6 +89,30 @@ export interface HistoryQuery {
   readonly beforeSeq?: number;
   readonly afterSeq?: number;
   readonly limit: number;
+}
+
+/** How long a room's change log keeps an entry: 30 days. */
+export const CHANGE_RETENTION_MS = 30 * 24 * 3600_000;
+
+/** What a change logged for a message was. */
+export type ChangeKind = 'edited' | 'deleted' | 'reactions';
+
+/** Where a room stands: its newest seq and its change cursor (the number of its latest change). */
+export interface RoomPosition {
+  readonly lastSeq: number;
+  readonly changeCursor: number;
+}
+
+/** A page of a room's change log after a cursor. */
+export interface ChangePage {
+  /** The number of the last change included (the cursor given when there was none). */
+  readonly cursor: number;
+  /** The current state of every message changed after the cursor given, up to `cursor`, by seq. */
+  readonly messages: Message[];
+  /** Whether changes after `cursor` exist beyond this page. */
+  readonly more: boolean;
+  /** The cursor given is older than the log keeps (or unknown): the reader must reload the room. */
+  readonly expired: boolean;
 }
 
 /** A support request to create. */
@@ -119,7 +159,8 @@ export interface ChatStorage {
 
   /**
    * Creates a room with its members. For a direct room whose `directKey` exists already, creates
-   * nothing and returns the existing room.
+   * nothing and returns the existing room. An ordinary room whose name clashes (see
+   * {@link roomNameKey}) is refused with `SB_CHAT_ROOM_NAME_TAKEN`.
    */
   createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room>;
   roomById(id: string): Promise<Room | undefined>;
@@ -143,18 +184,28 @@ export interface ChatStorage {
   roomSummaries(userId: string): Promise<RoomSummary[]>;
   /** Which of `otherIds` share at least one room with `userId`. */
   sharingRoomWith(userId: string, otherIds: readonly string[]): Promise<string[]>;
+  /** Which of `otherIds` wrote a message in a room `userId` is a member of (former members too). */
+  sendersSeenBy(userId: string, otherIds: readonly string[]): Promise<string[]>;
   /** Every user who shares a room with `userId` (not `userId` itself). */
   contactsOf(userId: string): Promise<string[]>;
 
   /** Stores a message with the room's next seq (see the contract); idempotent per sender. */
   insertMessage(message: NewMessage): Promise<{ message: Message; created: boolean }>;
   messageById(id: string): Promise<Message | undefined>;
+  /** Changes the text (a logged change). */
   editMessage(id: string, text: string, mentions: readonly string[], editedAt: string): Promise<Message>;
-  /** Removes the text (see the contract) and returns the tombstone. */
-  deleteMessage(id: string): Promise<Message>;
-  /** Adds the user's emoji, or removes it when it was there; returns the message's reactions. */
+  /** Removes the text (see the contract) and returns the tombstone (a logged change at `at`, default now). */
+  deleteMessage(id: string, at?: string): Promise<Message>;
+  /**
+   * Adds the user's emoji, or removes it when it was there (a logged change); returns the message's
+   * reactions.
+   */
   toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]>;
   history(roomId: string, query: HistoryQuery): Promise<Message[]>;
+  /** The room's newest seq and change cursor; undefined for an unknown room. */
+  roomPosition(roomId: string): Promise<RoomPosition | undefined>;
+  /** The messages changed after `since` in the room's change log, at most `limit` changes. */
+  changesSince(roomId: string, since: number, limit: number): Promise<ChangePage>;
   /** Full-text search over the rooms `userId` is a member of (or one of them), newest first. */
   searchMessages(
     userId: string,

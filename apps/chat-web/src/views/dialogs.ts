@@ -4,7 +4,8 @@
  * @module
  */
 import { type Chat, errorText } from '../chat.ts';
-import { formatTime, h } from '../dom.ts';
+import { type Child, h } from '../dom.ts';
+import { go } from '../router.ts';
 import type { User } from '../types.ts';
 import { openDialog } from './dialog.ts';
 
@@ -197,32 +198,98 @@ export function membersDialog(chat: Chat, roomId: string): void {
   );
 }
 
-/** Shows search results for a query; choosing one opens its room. */
+/** The words of a search, as the server matches them (each a prefix of a word). */
+export function searchWords(query: string): string[] {
+  return query.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** `text` as text nodes with the words that start with a search word in `<mark>`. */
+export function highlight(text: string, words: readonly string[]): Child[] {
+  if (words.length === 0) return [text];
+  const parts: Child[] = [];
+  let last = 0;
+  for (const match of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const word = match[0].toLowerCase();
+    const prefix = words.filter((w) => word.startsWith(w)).sort((a, b) => b.length - a.length)[0];
+    if (!prefix) continue;
+    const at = match.index ?? 0;
+    parts.push(text.slice(last, at), h('mark', {}, text.slice(at, at + prefix.length)));
+    last = at + prefix.length;
+  }
+  parts.push(text.slice(last));
+  return parts.filter((p) => p !== '');
+}
+
+/**
+ * Opens the room of a message at that message (scrolled to and highlighted by the room view), at
+ * its address `#/rooms/<id>/messages/<id>`.
+ */
+export function openAtMessage(chat: Chat, roomId: string, messageId: string): Promise<void> {
+  return go(chat, { roomId, messageId });
+}
+
+/** Shows search results for a query (sender, room, time, the match marked); one opens its room there. */
 export function searchDialog(chat: Chat, query: string): void {
   const list = h('ul', { class: 'pick-list', 'data-testid': 'search-results' }, h('li', {}, 'Searching…'));
   const dialog = openDialog(`Search: ${query}`, 'search-dialog', list);
+  const words = searchWords(query);
   chat.searchMessages(query).then(
-    (messages) =>
-      list.replaceChildren(
-        ...(messages.length === 0 ? [h('li', {}, 'No messages found.')] : []),
-        ...messages.map((m) => {
-          const room = chat.rooms.get(m.roomId);
-          return h(
-            'li',
-            { 'data-testid': 'search-result' },
-            h(
-              'button',
-              { type: 'button', class: 'result', onclick: () => chat.open(m.roomId).then(dialog.close) },
+    (messages) => {
+      chat.rememberSenders(messages);
+      const render = () =>
+        list.replaceChildren(
+          ...(messages.length === 0 ? [h('li', {}, 'No messages found.')] : []),
+          ...messages.map((m) => {
+            const room = chat.rooms.get(m.roomId);
+            const sender = m.senderId === chat.me.id ? 'You' : chat.nameOf(m.senderId);
+            return h(
+              'li',
+              { 'data-testid': 'search-result', 'data-message-id': m.id, 'data-room-id': m.roomId },
               h(
-                'span',
-                { class: 'muted' },
-                `${room ? chat.titleOf(room) : 'Room'} · ${formatTime(m.sentAt)}`,
+                'button',
+                {
+                  type: 'button',
+                  class: 'result',
+                  onclick: () => {
+                    dialog.close();
+                    void openAtMessage(chat, m.roomId, m.id);
+                  },
+                },
+                h(
+                  'span',
+                  { class: 'result-meta' },
+                  h('span', { class: 'sender', 'data-testid': 'search-result-sender', dir: 'auto' }, sender),
+                  ' in ',
+                  h(
+                    'span',
+                    { 'data-testid': 'search-result-room', dir: 'auto' },
+                    room ? chat.titleOf(room) : 'a conversation',
+                  ),
+                  ' · ',
+                  h(
+                    'time',
+                    { datetime: m.sentAt, 'data-testid': 'search-result-time' },
+                    formatWhen(m.sentAt),
+                  ),
+                ),
+                h('span', { class: 'text', dir: 'auto' }, ...highlight(m.text, words)),
               ),
-              h('span', { class: 'text' }, m.text),
-            ),
-          );
-        }),
-      ),
+            );
+          }),
+        );
+      render();
+      // Names of senders who are not known yet arrive a moment later.
+      const off = chat.on('members', render);
+      dialog.element.addEventListener('close', off);
+    },
     (e) => dialog.error(errorText(e)),
   );
+}
+
+/** A date and time for a search result (results come from any day). */
+function formatWhen(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : date.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 }

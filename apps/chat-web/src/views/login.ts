@@ -3,7 +3,7 @@
  * @module
  */
 import { h } from '../dom.ts';
-import { ApiError, guest, login, register } from '../session.ts';
+import { ApiError, forgetGuest, guest, keptGuest, login, logout, me, register } from '../session.ts';
 import type { Session } from '../types.ts';
 
 type Mode = 'signin' | 'signup' | 'support';
@@ -85,6 +85,7 @@ export function renderLogin(
       'main',
       { class: 'login', id: 'main' },
       h('p', { class: 'brand' }, 'Switchboard chat'),
+      comeBack(root, done, mode),
       form,
       h(
         'nav',
@@ -96,4 +97,64 @@ export function renderLogin(
     ),
   );
   (mode === 'support' ? displayName : username).focus();
+}
+
+/** For a guest who signed out on this browser: the way back to their support conversation. */
+function comeBack(root: HTMLElement, done: (session: Session) => void, mode: Mode): HTMLElement | null {
+  const kept = keptGuest();
+  if (!kept) return null;
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const resume = h(
+    'button',
+    {
+      type: 'button',
+      class: 'primary',
+      'data-testid': 'guest-resume',
+      onclick: () => {
+        resume.disabled = true;
+        me(kept.token).then(
+          (user) => {
+            if (user) {
+              forgetGuest();
+              done({ token: kept.token, user });
+            } else {
+              forgetGuest();
+              renderLogin(root, done, mode);
+            }
+          },
+          () => {
+            resume.disabled = false;
+            error.textContent = 'The server cannot be reached. Try again.';
+          },
+        );
+      },
+    },
+    'Continue my conversation',
+  );
+  return h(
+    'section',
+    { class: 'card come-back', 'aria-labelledby': 'come-back-title' },
+    h('h2', { id: 'come-back-title' }, `Welcome back, ${kept.user.displayName}`),
+    h('p', {}, 'Your conversation with the support team is still here.'),
+    error,
+    h(
+      'div',
+      { class: 'confirm-actions' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'data-testid': 'guest-forget-kept',
+          onclick: () => {
+            forgetGuest();
+            void logout(kept.token);
+            renderLogin(root, done, mode);
+          },
+        },
+        'Forget it',
+      ),
+      resume,
+    ),
+  );
 }

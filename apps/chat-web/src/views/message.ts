@@ -1,13 +1,15 @@
 /**
- * One message in the list: sender, time, text (always as text), edited and deleted marks,
- * reactions, and the author's edit and delete actions; or a send still on its way, or failed with
- * a retry.
+ * One message in the list: sender, time, text (always as text, its direction found per message),
+ * edited and deleted marks, reactions, and the actions (one toolbar: react, edit, delete) that show
+ * on hover, focus or a tap without moving anything; or a send not confirmed yet, in plain words.
  * @module
  */
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, h } from '../dom.ts';
 import type { PendingMessage } from '../timeline.ts';
 import type { Message } from '../types.ts';
+import { confirmDialog } from './confirm.ts';
+import { rovingToolbar } from './toolbar.ts';
 
 /** The quick reactions offered on every message. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😄'];
@@ -16,6 +18,139 @@ export const QUICK_REACTIONS = ['👍', '❤️', '😄'];
 export interface EditState {
   messageId: string | undefined;
   draft: string;
+  /** The message whose actions a tap showed (touch screens), if any. */
+  actionsFor?: string | undefined;
+  /** Called when an edit ends (saved or cancelled): the composer takes the focus back. */
+  done?: () => void;
+}
+
+/** Starts editing a message. */
+export function startEdit(edit: EditState, message: Message): void {
+  edit.messageId = message.id;
+  edit.draft = message.text;
+}
+
+function editForm(
+  chat: Chat,
+  message: Message,
+  edit: EditState,
+  rerender: () => void,
+  fail: (e: unknown) => void,
+) {
+  const hintId = `edit-hint-${message.id}`;
+  const input = h('textarea', {
+    'aria-label': 'Edit message',
+    'aria-describedby': hintId,
+    'data-testid': 'message-edit-input',
+    dir: 'auto',
+    rows: 2,
+    'data-key': `edit-${message.id}`,
+  });
+  input.value = edit.draft;
+  const finish = () => {
+    edit.messageId = undefined;
+    rerender();
+    edit.done?.();
+  };
+  input.addEventListener('input', () => {
+    edit.draft = input.value;
+  });
+  const form = h(
+    'form',
+    { class: 'edit-form' },
+    input,
+    h('button', { type: 'submit', 'data-testid': 'message-edit-save' }, 'Save'),
+    h('button', { type: 'button', 'data-testid': 'message-edit-cancel', onclick: finish }, 'Cancel'),
+    h('p', { class: 'hint', id: hintId }, 'Enter saves, Shift+Enter adds a line, Escape cancels.'),
+  );
+  input.addEventListener('keydown', (event) => {
+    if (event.isComposing) return;
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      finish();
+    }
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = edit.draft.trim();
+    if (!text) return;
+    if (text === message.text) {
+      finish();
+      return;
+    }
+    chat.edit(message.id, text).then(finish, fail);
+  });
+  queueMicrotask(() => {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  });
+  return form;
+}
+
+/** The message's actions: one tab stop, arrow keys inside. */
+function actionsToolbar(
+  chat: Chat,
+  message: Message,
+  edit: EditState,
+  rerender: () => void,
+  fail: (e: unknown) => void,
+): HTMLElement {
+  const own = message.senderId === chat.me.id;
+  const remove = () =>
+    void confirmDialog({
+      title: 'Delete this message?',
+      text: 'It will be removed for everyone in this conversation. This cannot be undone.',
+      ok: 'Delete',
+      danger: true,
+    }).then((yes) => (yes ? chat.remove(message.id).catch(fail) : undefined));
+  return rovingToolbar(
+    h(
+      'div',
+      { class: 'actions', 'aria-label': 'Message actions' },
+      ...QUICK_REACTIONS.map((emoji) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            'aria-label': `React with ${emoji}`,
+            'data-key': `react-${message.id}-${emoji}`,
+            onclick: () => chat.react(message.id, emoji).catch(fail),
+          },
+          emoji,
+        ),
+      ),
+      own
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'data-testid': 'message-edit',
+              'data-key': `editbtn-${message.id}`,
+              onclick: () => {
+                startEdit(edit, message);
+                rerender();
+              },
+            },
+            'Edit',
+          )
+        : null,
+      own || chat.isAgent
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'data-testid': 'message-delete',
+              'data-key': `delete-${message.id}`,
+              onclick: remove,
+            },
+            'Delete',
+          )
+        : null,
+    ),
+  );
 }
 
 /** Renders a stored message. */
@@ -28,55 +163,16 @@ export function messageItem(
   const own = message.senderId === chat.me.id;
   const fail = (e: unknown) => alertLine.replaceChildren(errorText(e));
   const alertLine = h('p', { class: 'form-error', role: 'alert' });
-  const body = (() => {
-    if (message.deleted) return h('p', { class: 'text deleted' }, 'This message was deleted.');
-    if (edit.messageId === message.id) {
-      const input = h('textarea', {
-        'aria-label': 'Edit message',
-        'data-testid': 'message-edit-input',
-        rows: 2,
-        'data-key': `edit-${message.id}`,
-      });
-      input.value = edit.draft;
-      input.addEventListener('input', () => {
-        edit.draft = input.value;
-      });
-      const form = h(
-        'form',
-        { class: 'edit-form' },
-        input,
-        h('button', { type: 'submit', 'data-testid': 'message-edit-save' }, 'Save'),
-        h(
-          'button',
-          {
-            type: 'button',
-            onclick: () => {
-              edit.messageId = undefined;
-              rerender();
-            },
-          },
-          'Cancel',
-        ),
-      );
-      form.addEventListener('submit', (event) => {
-        event.preventDefault();
-        const text = edit.draft.trim();
-        if (!text) return;
-        chat.edit(message.id, text).then(() => {
-          edit.messageId = undefined;
-          rerender();
-        }, fail);
-      });
-      queueMicrotask(() => input.focus());
-      return form;
-    }
-    return h('p', { class: 'text', 'data-testid': 'message-text' }, message.text);
-  })();
+  const body = message.deleted
+    ? h('p', { class: 'text deleted' }, 'This message was deleted.')
+    : edit.messageId === message.id
+      ? editForm(chat, message, edit, rerender, fail)
+      : h('p', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, message.text);
   const reactions = message.reactions.filter((r) => r.count > 0);
   return h(
     'li',
     {
-      class: `message-item${own ? ' own' : ''}`,
+      class: `message-item${own ? ' own' : ''}${edit.actionsFor === message.id ? ' show-actions' : ''}`,
       'data-testid': 'message-item',
       tabindex: -1,
       'data-key': `message-${message.id}`,
@@ -87,11 +183,12 @@ export function messageItem(
     h(
       'div',
       { class: 'meta' },
-      h('span', { class: 'sender' }, own ? 'You' : chat.nameOf(message.senderId)),
+      h('span', { class: 'sender', dir: 'auto' }, own ? 'You' : chat.nameOf(message.senderId)),
       h('time', { datetime: message.sentAt }, formatTime(message.sentAt)),
       message.editedAt && !message.deleted
         ? h('span', { class: 'edited', 'data-testid': 'message-edited' }, '(edited)')
         : null,
+      message.deleted ? null : actionsToolbar(chat, message, edit, rerender, fail),
     ),
     body,
     reactions.length > 0
@@ -114,91 +211,50 @@ export function messageItem(
           ),
         )
       : null,
-    message.deleted
-      ? null
-      : h(
-          'div',
-          { class: 'actions' },
-          ...QUICK_REACTIONS.map((emoji) =>
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'icon',
-                'aria-label': `React with ${emoji}`,
-                'data-key': `react-${message.id}-${emoji}`,
-                onclick: () => chat.react(message.id, emoji).catch(fail),
-              },
-              emoji,
-            ),
-          ),
-          own
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  'data-testid': 'message-edit',
-                  'data-key': `editbtn-${message.id}`,
-                  onclick: () => {
-                    edit.messageId = message.id;
-                    edit.draft = message.text;
-                    rerender();
-                  },
-                },
-                'Edit',
-              )
-            : null,
-          own || chat.isAgent
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  'data-testid': 'message-delete',
-                  'data-key': `delete-${message.id}`,
-                  onclick: () => chat.remove(message.id).catch(fail),
-                },
-                'Delete',
-              )
-            : null,
-        ),
     alertLine,
   );
 }
 
-/** Renders a send that is on its way or failed. */
+/** The words a send that is not confirmed shows, by its state. */
+export function pendingWords(pending: PendingMessage): string {
+  if (pending.status === 'sending') return 'Sending…';
+  if (pending.status === 'waiting') return 'Not sent yet: waiting for the connection';
+  return `Not sent: ${pending.error ?? 'the server refused it.'}`;
+}
+
+/** Renders a send that is on its way, waiting for the connection, or refused. */
 export function pendingItem(chat: Chat, pending: PendingMessage): HTMLElement {
-  const failed = pending.status === 'failed';
+  const stuck = pending.status !== 'sending';
   return h(
     'li',
     {
-      class: `message-item own pending${failed ? ' failed' : ''}`,
+      class: `message-item own pending${stuck ? ' failed' : ''}`,
       'data-testid': 'message-item',
       'data-client-message-id': pending.clientMessageId,
       'data-status': pending.status,
     },
     h(
       'div',
-      { class: 'meta' },
-      h('span', { class: 'sender' }, 'You'),
-      h('span', {}, failed ? 'Not sent' : 'Sending…'),
+      { class: 'pending-body', 'data-testid': 'message-pending', 'data-status': pending.status },
+      h('div', { class: 'meta' }, h('span', { class: 'sender' }, 'You')),
+      h('p', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, pending.text),
+      h(
+        'p',
+        { class: 'pending-state', role: 'status' },
+        `${pendingWords(pending)} `,
+        stuck
+          ? h(
+              'button',
+              {
+                type: 'button',
+                'data-testid': 'message-retry',
+                'data-key': `retry-${pending.clientMessageId}`,
+                onclick: () => void chat.retry(pending.roomId, pending.clientMessageId),
+              },
+              'Retry',
+            )
+          : null,
+      ),
     ),
-    h('p', { class: 'text', 'data-testid': 'message-text' }, pending.text),
-    failed
-      ? h(
-          'p',
-          { class: 'form-error', role: 'alert' },
-          `${pending.error ?? 'Not sent.'} `,
-          h(
-            'button',
-            {
-              type: 'button',
-              'data-testid': 'message-retry',
-              'data-key': `retry-${pending.clientMessageId}`,
-              onclick: () => void chat.retry(pending.roomId, pending.clientMessageId),
-            },
-            'Retry',
-          ),
-        )
-      : null,
   );
 }

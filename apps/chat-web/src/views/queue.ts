@@ -7,6 +7,11 @@ import { type Chat, errorText } from '../chat.ts';
 import { formatTime, h, replaceChildren } from '../dom.ts';
 import type { SupportRequest } from '../types.ts';
 
+/** The customer's display name, as the request carries it. */
+export function customerName(chat: Chat, request: SupportRequest): string {
+  return request.customerName || chat.nameOf(request.customerId, 'A customer');
+}
+
 /** Renders the support queue; returns its element and a function that detaches its listeners. */
 export function createQueueView(chat: Chat): { element: HTMLElement; dispose(): void } {
   const error = h('p', { class: 'form-error', role: 'alert' });
@@ -37,7 +42,12 @@ export function createQueueView(chat: Chat): { element: HTMLElement; dispose(): 
       h(
         'p',
         { class: 'muted' },
-        `${chat.nameOf(request.customerId, 'A customer')} · ${status} · since ${formatTime(request.createdAt)}`,
+        h(
+          'span',
+          { class: 'customer', 'data-testid': 'queue-customer', dir: 'auto' },
+          customerName(chat, request),
+        ),
+        ` · ${status} · since ${formatTime(request.createdAt)}`,
       ),
       h(
         'div',

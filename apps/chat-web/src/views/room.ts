@@ -1,12 +1,18 @@
 /**
- * A conversation: its header (members, invite, leave), the message list that loads older
- * history when scrolled to the top, the read marker, who is typing, and the composer.
+ * A conversation: its header (members, invite, leave, copy its address), the message list (from
+ * the timeline store) that loads older history when scrolled to the top, opens at the first unread
+ * message or a linked one, and moves the read marker only over messages actually seen (in view
+ * while the tab is visible); "Jump to newest" and "Jump to first unread"; who is typing; the
+ * composer.
  * @module
  */
 import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
-import { type EditState, messageItem, pendingItem } from './message.ts';
+import { roomAddress } from '../router.ts';
+import { confirmDialog } from './confirm.ts';
+import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
+import { supportActions } from './support-actions.ts';
 
 /** Callbacks of the room view. */
 export interface RoomActions {
@@ -28,6 +34,9 @@ export function createRoomView(
   const edit: EditState = { messageId: undefined, draft: '' };
   // Where the unread part began when the room was opened (no marker when nothing was unread).
   const readMarkerAt = room && room.unreadCount > 0 ? room.lastReadSeq : Number.POSITIVE_INFINITY;
+  // Opened at a message (the first unread, a link): the list waits for it before counting as seen.
+  let focusDone = !(chat.focusPending === roomId || chat.focus?.roomId === roomId);
+  const copied = h('span', { class: 'copied', role: 'status' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
   const header = h(
@@ -54,24 +63,57 @@ export function createRoomView(
             'Invite',
           )
         : null,
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-testid': 'room-link',
+          'aria-label': 'Copy link to this conversation',
+          onclick: () => void copyLink(),
+        },
+        'Copy link',
+      ),
+      copied,
       room && room.kind !== 'support'
         ? h(
             'button',
             {
               type: 'button',
               'data-testid': 'room-leave',
-              onclick: () => chat.leaveRoom(roomId).catch((e) => error.replaceChildren(errorText(e))),
+              onclick: () => void leave(),
             },
             'Leave',
           )
         : null,
     ),
   );
+  const leave = async () => {
+    const current = chat.rooms.get(roomId);
+    const yes = await confirmDialog({
+      title: `Leave ${current ? chat.titleOf(current) : 'this conversation'}?`,
+      text: current?.isPrivate
+        ? 'You will need a new invitation to come back.'
+        : 'You can join it again from "Browse rooms".',
+      ok: 'Leave',
+    });
+    if (yes) await chat.leaveRoom(roomId).catch((e) => error.replaceChildren(errorText(e)));
+  };
+  const support = room?.kind === 'support' && chat.isAgent ? supportActions(chat, roomId) : undefined;
+  if (support) header.append(support.element);
   const older = h(
     'button',
     { type: 'button', class: 'link', 'data-testid': 'load-older', onclick: () => void loadOlder() },
     'Load older messages',
   );
+  const copyLink = async () => {
+    const address = roomAddress(roomId);
+    try {
+      await navigator.clipboard.writeText(address);
+      copied.textContent = 'Link copied';
+    } catch {
+      copied.textContent = address;
+    }
+  };
   const items = h('ol', { class: 'messages' });
   const list = h(
     'div',
@@ -84,11 +126,28 @@ export function createRoomView(
     },
     items,
   );
+  const jumpUnread = h(
+    'button',
+    { type: 'button', class: 'jump', 'data-testid': 'jump-unread', hidden: true, onclick: () => toUnread() },
+    '↑ Jump to first unread',
+  );
+  const jumpNewest = h(
+    'button',
+    { type: 'button', class: 'jump', 'data-testid': 'jump-newest', hidden: true, onclick: () => toNewest() },
+    '↓ Jump to newest',
+  );
+  const listArea = h(
+    'div',
+    { class: 'list-area' },
+    list,
+    h('div', { class: 'jumps' }, jumpUnread, jumpNewest),
+  );
   const typing = h('p', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
   const input = h('textarea', {
     'data-testid': 'message-input',
     'aria-label': 'Message',
     placeholder: 'Write a message…',
+    dir: 'auto',
     rows: 1,
     maxlength: 4000,
   });
@@ -106,11 +165,20 @@ export function createRoomView(
     }
   });
   input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (event.isComposing) return;
+    if (event.key === 'Enter' && !event.shiftKey) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'ArrowUp' && input.value === '' && !event.shiftKey && !event.altKey) {
+      // Up in an empty composer edits one's own last message.
+      const last = chat.lastOwnMessage(roomId);
+      if (!last) return;
+      event.preventDefault();
+      startEdit(edit, last);
+      renderTimeline();
     }
   });
+  edit.done = () => input.focus();
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
@@ -136,17 +204,97 @@ export function createRoomView(
       loadingOlder = false;
     }
   };
+  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  // Touch: a tap on a message shows its actions; a tap anywhere else hides them.
+  const tapped = (event: MouseEvent) => {
+    if ((event as PointerEvent).pointerType === 'mouse') return;
+    const target = event.target instanceof Element ? event.target : null;
+    const item = target?.closest<HTMLElement>('.message-item[data-message-id]');
+    const onControl = target?.closest('button, textarea, input, select, a');
+    const id = item && items.contains(item) ? item.dataset.messageId : undefined;
+    const next = onControl && id ? edit.actionsFor : id && id !== edit.actionsFor ? id : undefined;
+    if (next === edit.actionsFor) return;
+    edit.actionsFor = next;
+    for (const shown of Array.from(items.querySelectorAll('.show-actions')))
+      shown.classList.remove('show-actions');
+    if (next) item?.classList.add('show-actions');
+  };
+  document.addEventListener('click', tapped);
   list.addEventListener('scroll', () => {
-    stickToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    if (list.scrollTop < 40 && chat.timeline(roomId).hasOlder && chat.timeline(roomId).loaded)
-      void loadOlder();
+    if (focusDone) stickToBottom = atBottom();
+    if (focusDone && list.scrollTop < 40 && chat.timeline(roomId).hasOlder) void loadOlder();
+    afterMove();
   });
+  const toNewest = () => {
+    stickToBottom = true;
+    list.scrollTop = list.scrollHeight;
+    afterMove();
+  };
+  const toUnread = () => {
+    const marker = items.querySelector<HTMLElement>('.read-marker');
+    if (!marker) return;
+    stickToBottom = false;
+    list.scrollTop += marker.getBoundingClientRect().top - list.getBoundingClientRect().top;
+    afterMove();
+  };
+  /** Shows the jump buttons that apply. */
+  const updateJumps = () => {
+    const timeline = chat.timeline(roomId);
+    jumpNewest.hidden = !timeline.loaded || atBottom();
+    const marker = items.querySelector<HTMLElement>('.read-marker');
+    jumpUnread.hidden = !marker || marker.getBoundingClientRect().bottom > list.getBoundingClientRect().top;
+  };
+  /** Moves the read marker to the newest message in view, while the tab is visible. */
+  const noteSeen = () => {
+    if (!focusDone || document.visibilityState !== 'visible' || !list.isConnected) return;
+    const view = list.getBoundingClientRect();
+    const shown = items.querySelectorAll<HTMLElement>('[data-testid="message-item"][data-seq]');
+    for (let i = shown.length - 1; i >= 0; i--) {
+      const box = shown[i]!.getBoundingClientRect();
+      if (box.bottom <= view.top) return;
+      if (box.top < view.bottom - 8) {
+        void chat.markSeen(roomId, Number(shown[i]!.dataset.seq));
+        return;
+      }
+    }
+  };
+  let moveFrame = 0;
+  const afterMove = () => {
+    cancelAnimationFrame(moveFrame);
+    moveFrame = requestAnimationFrame(() => {
+      updateJumps();
+      noteSeen();
+    });
+  };
+  /** Scrolls to where the room was opened: the linked message (highlighted) or the first unread. */
+  const applyFocus = () => {
+    const focus = chat.focus;
+    if (focusDone || !focus || focus.roomId !== roomId) return;
+    focusDone = true;
+    stickToBottom = false;
+    const target = items.querySelector<HTMLElement>(`[data-seq="${focus.seq}"]`);
+    const marker = items.querySelector<HTMLElement>('.read-marker');
+    if (focus.messageId && target) {
+      target.classList.add('highlight');
+      target.scrollIntoView({ block: 'center' });
+      target.focus({ preventScroll: true });
+    } else if (marker) {
+      list.scrollTop += marker.getBoundingClientRect().top - list.getBoundingClientRect().top - 8;
+    } else {
+      stickToBottom = true;
+      list.scrollTop = list.scrollHeight;
+    }
+    stickToBottom = atBottom();
+  };
+  const onVisible = () => afterMove();
+  document.addEventListener('visibilitychange', onVisible);
 
   const renderTimeline = () => {
     const timeline = chat.timeline(roomId);
     const nodes: Node[] = [];
     if (timeline.loaded && timeline.hasOlder) nodes.push(h('li', { class: 'older' }, older));
     let markerShown = false;
+    const highlighted = items.querySelector<HTMLElement>('.highlight')?.dataset.seq;
     for (const message of timeline.messages()) {
       if (!markerShown && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
         markerShown = true;
@@ -159,7 +307,12 @@ export function createRoomView(
       nodes.push(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
     const wasBottom = stickToBottom;
     replaceChildren(items, nodes);
-    if (wasBottom) list.scrollTop = list.scrollHeight;
+    if (highlighted) items.querySelector(`[data-seq="${highlighted}"]`)?.classList.add('highlight');
+    if (!focusDone) {
+      if (chat.focus?.roomId === roomId) applyFocus();
+      else if (chat.focusPending !== roomId) focusDone = true;
+    } else if (wasBottom) list.scrollTop = list.scrollHeight;
+    afterMove();
   };
   const renderTitle = () => {
     const current = chat.rooms.get(roomId);
@@ -188,7 +341,7 @@ export function createRoomView(
       ? h('h2', { class: 'visually-hidden', id: 'room-title' }, 'Conversation')
       : header,
     options.status ?? null,
-    list,
+    listArea,
     typing,
     error,
     composer,
@@ -197,7 +350,11 @@ export function createRoomView(
   return {
     element,
     dispose: () => {
+      document.removeEventListener('click', tapped);
+      support?.dispose();
       for (const off of offs) off();
+      document.removeEventListener('visibilitychange', onVisible);
+      cancelAnimationFrame(moveFrame);
     },
   };
 }

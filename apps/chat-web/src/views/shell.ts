@@ -5,6 +5,7 @@
  */
 import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
+import { confirmDialog } from './confirm.ts';
 import { renderCustomer } from './customer.ts';
 import {
   browseRoomsDialog,
@@ -14,12 +15,36 @@ import {
   membersDialog,
   searchDialog,
 } from './dialogs.ts';
-import { createQueueView } from './queue.ts';
+import { createQueueView, customerName } from './queue.ts';
 import { createRoomView } from './room.ts';
 import { createSidebar } from './sidebar.ts';
 
+/** The page's title without badges. */
+export const PAGE_TITLE = 'Switchboard chat';
+
+/**
+ * How a sign-out ends: `keepGuest` keeps a guest's session on this browser so that they can come
+ * back to their conversation ("Continue my conversation" on the first screen).
+ */
+export type SignOut = (options?: { keepGuest?: boolean }) => void;
+
+/** Asks a guest before signing out: their conversation is kept, unless they want it forgotten. */
+async function guestSignOut(signOut: SignOut): Promise<void> {
+  const forget = h('input', { type: 'checkbox', 'data-testid': 'guest-forget' });
+  const yes = await confirmDialog({
+    title: 'Sign out?',
+    text:
+      'Your conversation with the support team is kept. To come back to it, open this page again ' +
+      'on this browser and choose "Continue my conversation" (for up to 30 days).',
+    ok: 'Sign out',
+    cancel: 'Stay',
+    extra: h('label', { class: 'check' }, forget, ' Forget it on this browser (a shared computer)'),
+  });
+  if (yes) signOut({ keepGuest: !forget.checked });
+}
+
 /** Renders the signed-in chat into `root`; `signOut` ends the session. */
-export function renderShell(root: HTMLElement, chat: Chat, signOut: () => void): void {
+export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): void {
   const banner = h(
     'div',
     { class: 'connection-banner', 'data-testid': 'connection-banner', role: 'status', hidden: true },
@@ -60,12 +85,21 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: () => void):
       'div',
       { class: 'me' },
       h('span', { 'data-testid': 'me-name' }, chat.me.displayName),
-      h('button', { type: 'button', 'data-testid': 'logout', onclick: signOut }, 'Sign out'),
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-testid': 'logout',
+          onclick: () => (chat.me.isGuest ? void guestSignOut(signOut) : signOut()),
+        },
+        'Sign out',
+      ),
     ),
   );
   const main = h('main', { id: 'main', class: 'content' });
   const layout = h('div', { class: 'layout' });
   root.replaceChildren(h('a', { href: '#main', class: 'skip' }, 'Skip to content'), header, banner, layout);
+  document.title = PAGE_TITLE;
 
   if (chat.me.isGuest) {
     layout.classList.add('customer');
@@ -76,8 +110,15 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: () => void):
 
   let dispose = () => {};
   let showingQueue = false;
+  const notice = createSupportNotice(chat, () => {
+    showingQueue = true;
+    void chat.open(undefined);
+    show();
+  });
   const show = () => {
     dispose();
+    chat.viewingQueue = showingQueue;
+    if (showingQueue) chat.seenQueue();
     layout.classList.toggle('has-room', Boolean(chat.current) || showingQueue);
     if (chat.current && !showingQueue) {
       const view = createRoomView(chat, chat.current, {
@@ -143,5 +184,42 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: () => void):
     },
   });
   layout.append(sidebar, main);
+  if (chat.isAgent) banner.after(notice);
   show();
+}
+
+/**
+ * The agent's notice of a new support request that arrived while they were elsewhere, with the
+ * count in the page's title, until they look at the queue (or dismiss it).
+ */
+function createSupportNotice(chat: Chat, openQueue: () => void): HTMLElement {
+  const text = h('span', { 'data-testid': 'support-notice-text' });
+  const notice = h(
+    'div',
+    { class: 'support-notice', 'data-testid': 'support-notice', role: 'status', hidden: true },
+    text,
+    h(
+      'button',
+      { type: 'button', class: 'primary', 'data-testid': 'support-notice-open', onclick: openQueue },
+      'Open the queue',
+    ),
+    h(
+      'button',
+      { type: 'button', 'data-testid': 'support-notice-dismiss', onclick: () => chat.seenQueue() },
+      'Dismiss',
+    ),
+  );
+  const render = () => {
+    const fresh = [...chat.newRequests.values()];
+    notice.hidden = fresh.length === 0;
+    const first = fresh[0];
+    text.textContent =
+      fresh.length === 1 && first
+        ? `New support request from ${customerName(chat, first)}: "${first.subject}"`
+        : `${fresh.length} new support requests are waiting.`;
+    document.title = fresh.length > 0 ? `(${fresh.length}) ${PAGE_TITLE}` : PAGE_TITLE;
+  };
+  chat.on('support', render);
+  render();
+  return notice;
 }

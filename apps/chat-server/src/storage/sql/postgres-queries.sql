@@ -7,7 +7,7 @@ SELECT * FROM users WHERE id = ANY(:ids::text[]);
 
 -- name: messagesByIds
 -- Params: :ids (text[]).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
 FROM messages WHERE id = ANY(:ids::text[]);
 
 -- name: reactionsOf
@@ -23,16 +23,22 @@ SELECT message_id, user_id FROM message_mentions WHERE message_id = ANY(:ids::te
 SELECT DISTINCT o.user_id FROM room_members m JOIN room_members o ON o.room_id = m.room_id
 WHERE m.user_id = :userId AND o.user_id = ANY(:ids::text[]);
 
+-- name: sendersSeenBy
+-- Params: :userId :ids. Which of ids wrote a message in a room userId is a member of.
+SELECT DISTINCT m.sender_id AS user_id FROM messages m
+JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
+WHERE m.sender_id = ANY(:ids::text[]);
+
 -- name: blockersOf
 -- Params: :userId :ids (text[]). Which of ids have blocked userId.
 SELECT blocker_id FROM blocks WHERE blocked_id = :userId AND blocker_id = ANY(:ids::text[]);
 
 -- name: searchMessages
--- Params: :userId :query (plain words) :roomId (or null) :limit.
-SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted
+-- Params: :userId :query (a tsquery of prefixes: "thank:* & you:*") :roomId (or null) :limit.
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq
 FROM messages m
 JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
-WHERE m.search @@ plainto_tsquery('simple', :query) AND m.deleted = false
+WHERE m.search @@ to_tsquery('simple', :query) AND m.deleted = false
   AND (:roomId::text IS NULL OR m.room_id = :roomId::text)
 ORDER BY m.sent_at DESC, m.seq DESC
 LIMIT :limit;

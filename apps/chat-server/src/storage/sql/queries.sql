@@ -62,9 +62,10 @@ DELETE FROM revoked_tokens WHERE expires_at < :now;
 SELECT 1 AS revoked FROM revoked_tokens WHERE jti = :jti;
 
 -- name: insertRoom
--- Params: :id :name :isPrivate :kind :ownerId :directKey :createdAt. No row back: the direct key exists.
-INSERT INTO rooms (id, name, is_private, kind, owner_id, direct_key, created_at, last_activity_at)
-VALUES (:id, :name, :isPrivate, :kind, :ownerId, :directKey, :createdAt, :createdAt)
+-- Params: :id :name :nameKey :isPrivate :kind :ownerId :directKey :createdAt. No row back: the direct
+-- key exists, or (ordinary rooms) the name key is taken among public rooms or the owner's rooms.
+INSERT INTO rooms (id, name, name_key, is_private, kind, owner_id, direct_key, created_at, last_activity_at)
+VALUES (:id, :name, :nameKey, :isPrivate, :kind, :ownerId, :directKey, :createdAt, :createdAt)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -101,6 +102,10 @@ SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms
 WHERE is_private = false AND kind = 'room'
 ORDER BY name, id
 LIMIT :limit;
+
+-- name: publicRoomByNameKey
+-- Params: :nameKey. Which clash refused a room: a public room of that name.
+SELECT id FROM rooms WHERE kind = 'room' AND is_private = false AND name_key = :nameKey;
 
 -- name: countOwnedRooms
 -- Params: :userId. Ordinary rooms only (not direct, not support).
@@ -151,7 +156,7 @@ WHERE m.user_id = :userId AND o.user_id <> :userId;
 
 -- name: messageBySenderClientId
 -- Params: :senderId :clientMessageId.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
 FROM messages WHERE sender_id = :senderId AND client_message_id = :clientMessageId;
 
 -- name: nextSeq
@@ -176,7 +181,7 @@ DELETE FROM message_mentions WHERE message_id = :messageId;
 
 -- name: messageById
 -- Params: :id.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages WHERE id = :id;
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages WHERE id = :id;
 
 -- name: updateMessageText
 -- Params: :id :text :editedAt.
@@ -201,14 +206,14 @@ ON CONFLICT DO NOTHING;
 
 -- name: historyDescending
 -- Params: :roomId :afterSeq :beforeSeq :limit. The newest page below beforeSeq (the caller reverses it).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq DESC
 LIMIT :limit;
 
 -- name: historyAscending
 -- Params: :roomId :afterSeq :beforeSeq :limit. What came after afterSeq, in order.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq ASC
 LIMIT :limit;
@@ -227,16 +232,21 @@ INSERT INTO support_requests (id, customer_id, room_id, subject, status, agent_i
 VALUES (:id, :customerId, :roomId, :subject, 'open', NULL, :createdAt, :createdAt);
 
 -- name: supportRequestById
--- Params: :id.
-SELECT * FROM support_requests WHERE id = :id;
+-- Params: :id. With the customer's display name (agents see it in the queue before claiming).
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id WHERE s.id = :id;
 
 -- name: activeSupportRequestOf
 -- Params: :customerId.
-SELECT * FROM support_requests WHERE customer_id = :customerId AND status <> 'closed' ORDER BY created_at DESC LIMIT 1;
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id
+WHERE s.customer_id = :customerId AND s.status <> 'closed' ORDER BY s.created_at DESC LIMIT 1;
 
 -- name: supportQueue
 -- No params. Open and assigned requests, oldest first.
-SELECT * FROM support_requests WHERE status <> 'closed' ORDER BY created_at, id;
+SELECT s.*, u.display_name AS customer_name
+FROM support_requests s LEFT JOIN users u ON u.id = s.customer_id
+WHERE s.status <> 'closed' ORDER BY s.created_at, s.id;
 
 -- name: claimSupportRequest
 -- Params: :id :agentId :capacity :at. One conditional update: of concurrent claims exactly one matches.
@@ -265,3 +275,34 @@ UPDATE support_requests SET status = 'closed', closed_at = :at, updated_at = :at
 -- name: assignedCount
 -- Params: :agentId.
 SELECT COUNT(*) AS n FROM support_requests WHERE agent_id = :agentId AND status = 'assigned';
+
+-- name: nextChange
+-- Params: :roomId. Takes the room's row lock until the transaction ends: the gap-free change
+-- numbers, committed in order.
+UPDATE rooms SET last_change = last_change + 1 WHERE id = :roomId RETURNING last_change;
+
+-- name: insertChange
+-- Params: :roomId :changeSeq :messageId :seq :kind :at.
+INSERT INTO room_changes (room_id, change_seq, message_id, seq, kind, at)
+VALUES (:roomId, :changeSeq, :messageId, :seq, :kind, :at);
+
+-- name: setMessageChange
+-- Params: :messageId :changeSeq.
+UPDATE messages SET change_seq = :changeSeq WHERE id = :messageId;
+
+-- name: purgeChanges
+-- Params: :roomId :before. Forgets a room's changes older than the retention.
+DELETE FROM room_changes WHERE room_id = :roomId AND at < :before;
+
+-- name: roomPosition
+-- Params: :roomId. The room's newest seq, its change counter and its oldest kept change.
+SELECT r.last_seq, r.last_change,
+  (SELECT MIN(c.change_seq) FROM room_changes c WHERE c.room_id = r.id) AS oldest_change
+FROM rooms r WHERE r.id = :roomId;
+
+-- name: changesAfter
+-- Params: :roomId :since :limit. The room's changes after a cursor, in order.
+SELECT change_seq, message_id FROM room_changes
+WHERE room_id = :roomId AND change_seq > :since
+ORDER BY change_seq
+LIMIT :limit;

@@ -7,7 +7,7 @@ SELECT * FROM users WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: messagesByIds
 -- Params: :ids (JSON array).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
 FROM messages WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: reactionsOf
@@ -24,6 +24,12 @@ SELECT message_id, user_id FROM message_mentions WHERE message_id IN (SELECT val
 SELECT DISTINCT o.user_id FROM room_members m JOIN room_members o ON o.room_id = m.room_id
 WHERE m.user_id = :userId AND o.user_id IN (SELECT value FROM json_each(:ids));
 
+-- name: sendersSeenBy
+-- Params: :userId :ids. Which of ids wrote a message in a room userId is a member of.
+SELECT DISTINCT m.sender_id AS user_id FROM messages m
+JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
+WHERE m.sender_id IN (SELECT value FROM json_each(:ids));
+
 -- name: blockersOf
 -- Params: :userId :ids (JSON array). Which of ids have blocked userId.
 SELECT blocker_id FROM blocks WHERE blocked_id = :userId AND blocker_id IN (SELECT value FROM json_each(:ids));
@@ -37,8 +43,8 @@ INSERT INTO messages_fts (text, message_id, room_id) VALUES (:text, :messageId, 
 DELETE FROM messages_fts WHERE message_id = :messageId;
 
 -- name: searchMessages
--- Params: :userId :query (an FTS5 expression of quoted terms) :roomId (or null) :limit.
-SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted
+-- Params: :userId :query (an FTS5 expression of quoted prefixes: "thank"* "you"*) :roomId (or null) :limit.
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq
 FROM messages_fts f
 JOIN messages m ON m.id = f.message_id
 JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
