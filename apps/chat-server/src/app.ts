@@ -12,6 +12,7 @@ import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switch
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
+import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomService } from './domain/rooms.js';
@@ -27,6 +28,7 @@ import { createChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
+import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
@@ -93,30 +95,39 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const rooms = new RoomService(services);
   const messages = new MessageService(services, rooms);
   const support = new SupportService(services, rooms, messages);
-  const accounts = new AccountService(storage, tokens, {
-    // Logout: only that token's connections end, on every node (the connections in its group).
-    tokenRevoked: async (jti) => {
-      try {
-        const hub = hubContext!;
-        const connections = await hub.presence.groupConnections(tokenGroup(jti));
-        await Promise.all(
-          connections.map((c) => hub.connections.close(c.connectionId, { reason: 'Signed out.' })),
-        );
-      } catch (error) {
-        logger.warn('chat.logout.close_failed', { error });
-      }
-    },
-    // Password change: every token of the user stops working, so every connection ends.
-    userRevoked: async (userId) => {
-      try {
-        await hubContext!.connections.closeUser(userId, {
-          reason: 'The password was changed; sign in again.',
-        });
-      } catch (error) {
-        logger.warn('chat.logout.close_failed', { error });
-      }
-    },
+  const throttle = new LoginThrottle(storage, {
+    limit: config.loginAccountLimit,
+    maxBackoffSeconds: config.loginBackoffMaxSeconds,
   });
+  const accounts = new AccountService(
+    storage,
+    tokens,
+    {
+      // Logout: only that token's connections end, on every node (the connections in its group).
+      tokenRevoked: async (jti) => {
+        try {
+          const hub = hubContext!;
+          const connections = await hub.presence.groupConnections(tokenGroup(jti));
+          await Promise.all(
+            connections.map((c) => hub.connections.close(c.connectionId, { reason: 'Signed out.' })),
+          );
+        } catch (error) {
+          logger.warn('chat.logout.close_failed', { error });
+        }
+      },
+      // Password change: every token of the user stops working, so every connection ends.
+      userRevoked: async (userId) => {
+        try {
+          await hubContext!.connections.closeUser(userId, {
+            reason: 'The password was changed; sign in again.',
+          });
+        } catch (error) {
+          logger.warn('chat.logout.close_failed', { error });
+        }
+      },
+    },
+    throttle,
+  );
 
   const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
   const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
@@ -172,10 +183,12 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     logger,
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
     presenceGraceMs: config.presenceGraceMs,
+    ...connectionLimits(config),
   });
   hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, logger }), {
     authorize: true,
     filters: [chatErrorFilter(counters, logger)],
+    rateLimit: invokeRateLimit(config),
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
   // The node reads the log from where it stood when it first listened: let clients in after that.
@@ -195,15 +208,18 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const router = new Router();
   addAuthRoutes(router, {
     accounts,
+    storage,
     trustProxy: config.trustProxy,
     loginRateLimit: config.loginRateLimit,
     guestRateLimit: config.guestRateLimit,
+    registerRateLimit: config.registerRateLimit,
   });
   addOpsRoutes(router, {
     storage,
     metrics,
     counters,
     nodeId: config.nodeId,
+    metricsToken: config.metricsToken,
     backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
     ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
     ...(config.backplane === 'none'
@@ -211,7 +227,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       : { backplaneReady: backplaneReadiness(hubs.lifetimeManager(CHAT_HUB_PATH), hubContext.presence) }),
   });
 
-  const web = serveWebApp(options.webRoot);
+  const web = serveWebApp(options.webRoot, { frameAncestors: config.frameAncestors });
   if (!web.built)
     logger.warn('chat.web.not_built', { hint: 'run `npm run build` to serve the web app at /' });
   const onError = (error: unknown) => logger.error('http.request.failed', { error });

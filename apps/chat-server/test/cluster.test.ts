@@ -7,7 +7,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deleteRedisPrefix, requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
-import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+import {
+  type ChatTestServer,
+  cid,
+  metricsText,
+  record,
+  settle,
+  startChat,
+  type Wire,
+  waitCount,
+} from './helpers.ts';
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -83,7 +92,7 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
     // /metrics exports the backplane's counters (replays, drops, losses, overflows ...), and they
     // move with the traffic: A published, B received.
     const metric = async (node: ChatTestServer, name: string) => {
-      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const text = await metricsText(node.url);
       const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
       assert.ok(m, `${name} on ${node.app.config.nodeId}`);
       return Number(m[1]);
@@ -117,7 +126,7 @@ test('two nodes on one PostgreSQL schema and one Redis prefix: messages, room jo
     // The lag probe: each node reports the delay of the other's probes, and the count moves.
     const probes = await metric(a, 'switchboard_backplane_lag_probes_total');
     assert.ok(probes > 0, 'node A received probes from node B');
-    const lagText = await (await fetch(`${a.url}/metrics`)).text();
+    const lagText = await metricsText(a.url);
     const lag = /^switchboard_backplane_lag_seconds\{from="node-b"\} (\S+)$/m.exec(lagText);
     assert.ok(lag && Number(lag[1]) >= 0, 'a lag gauge for node B on node A');
     await settle(200);

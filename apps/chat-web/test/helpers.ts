@@ -52,6 +52,7 @@ export async function startWebServer(webRoot: string, env: Record<string, string
       LOGIN_RATE_LIMIT: '1000',
       GUEST_RATE_LIMIT: '1000',
       MESSAGE_RATE_LIMIT: '1000',
+      REGISTER_RATE_LIMIT: '100000',
       ...env,
     });
     const app = await createChatApp(config, { logger: silentLogger, drainTimeoutMs: 300, webRoot });
