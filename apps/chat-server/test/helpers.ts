@@ -69,7 +69,7 @@ export async function metricsText(url: string): Promise<string> {
 /** Starts a chat server; `env` adds configuration variables. */
 export async function startChat(
   env: Record<string, string> = {},
-  options: { storage?: ChatStorage } = {},
+  options: { storage?: ChatStorage; webRoot?: string } = {},
 ): Promise<ChatTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-chat-'));
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...TEST_ENV, ...env });
