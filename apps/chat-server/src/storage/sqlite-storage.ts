@@ -2,7 +2,9 @@
  * The embedded storage: one SQLite file (better-sqlite3). Every transaction runs synchronously
  * under BEGIN IMMEDIATE, so writers on other connections to the same file (other instances, other
  * processes) wait for the write lock (busy timeout) and never interleave: the room sequence stays
- * gap-free. Deleted text is overwritten on disk (`secure_delete`).
+ * gap-free. Deleted text is overwritten on disk (`secure_delete`). Statements share a time budget per
+ * turn of the event loop ({@link SQLITE_TURN_BUDGET_MS}), so a pipeline of calls never holds the
+ * loop for long.
  * @module
  */
 import { mkdirSync } from 'node:fs';
@@ -17,6 +19,15 @@ import type { NewMessage, NewRoom } from './storage.js';
 /** The file name of the database inside `DATA_DIR`. */
 export const SQLITE_FILE_NAME = 'chat.sqlite';
 
+/**
+ * How long the storage's statements may hold the event loop in one turn, in ms. better-sqlite3 is
+ * synchronous: a pipeline of calls (one user's thousands of queued invocations) would otherwise
+ * run statement after statement without letting any other socket be read. Past the budget, the
+ * next statement waits for the next turn (`setImmediate`), after pending I/O: every other
+ * connection gets its turn while the pipeline goes on.
+ */
+export const SQLITE_TURN_BUDGET_MS = 4;
+
 /** A {@link ChatStorage} on one SQLite file. */
 export class SqliteStorage extends SqlStorage {
   readonly kind = 'sqlite' as const;
@@ -25,6 +36,9 @@ export class SqliteStorage extends SqlStorage {
   private readonly db: Database.Database;
   private readonly queries = namedQueries('sqlite');
   private readonly statements = new Map<string, Database.Statement>();
+  /** Whether a statement ran in this turn of the event loop, and since when. */
+  private inTurn = false;
+  private turnStartedAt = 0;
 
   /** Opens (creating when needed) the file at `path`; `:memory:` works for throwaway use. */
   constructor(path: string) {
@@ -75,10 +89,30 @@ export class SqliteStorage extends SqlStorage {
   }
 
   protected async all(name: string, params: Params = {}): Promise<Row[]> {
+    await this.turn();
     return this.allSync(name, params);
   }
   protected async run(name: string, params: Params = {}): Promise<number> {
+    await this.turn();
     return this.runSync(name, params);
+  }
+
+  /**
+   * Resolves at once while this turn of the event loop has used less than
+   * {@link SQLITE_TURN_BUDGET_MS} on statements, else in the next turn (after pending I/O).
+   */
+  private async turn(): Promise<void> {
+    const now = performance.now();
+    if (!this.inTurn) {
+      this.inTurn = true;
+      this.turnStartedAt = now;
+      setImmediate(() => {
+        this.inTurn = false;
+      });
+      return;
+    }
+    if (now - this.turnStartedAt < SQLITE_TURN_BUDGET_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   protected idList(ids: readonly string[]): string {
     return JSON.stringify(ids);
@@ -89,6 +123,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
+    await this.turn();
     const created = this.db
       .transaction(() => {
         const row = this.getSync('insertRoom', { ...room, directKey: room.directKey ?? null });
@@ -103,6 +138,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async insertMessage(m: NewMessage): Promise<{ message: Message; created: boolean }> {
+    await this.turn();
     const outcome = this.db
       .transaction((): { id: string; created: boolean } => {
         const existing = this.getSync('messageBySenderClientId', { ...m });
@@ -128,6 +164,7 @@ export class SqliteStorage extends SqlStorage {
     mentions: readonly string[],
     editedAt: string,
   ): Promise<Message> {
+    await this.turn();
     this.db
       .transaction(() => {
         const row = this.getSync('messageById', { id });
@@ -145,6 +182,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async deleteMessage(id: string): Promise<Message> {
+    await this.turn();
     this.db
       .transaction(() => {
         if (this.runSync('markMessageDeleted', { id }) === 0) throw notFound('No such message.');
@@ -157,6 +195,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
+    await this.turn();
     const rows = this.db
       .transaction(() => {
         if (!this.getSync('deleteReaction', { messageId, userId, emoji })) {
