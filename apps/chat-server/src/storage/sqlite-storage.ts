@@ -36,9 +36,10 @@ export class SqliteStorage extends SqlStorage {
   private readonly db: Database.Database;
   private readonly queries = namedQueries('sqlite');
   private readonly statements = new Map<string, Database.Statement>();
-  /** Whether a statement ran in this turn of the event loop, and since when. */
-  private inTurn = false;
-  private turnStartedAt = 0;
+  /** When the running budget started (see `turn`). */
+  private budgetFrom = Number.NEGATIVE_INFINITY;
+  /** Whether a budget started since the event loop last reached its check phase. */
+  private armed = false;
 
   /** Opens (creating when needed) the file at `path`; `:memory:` works for throwaway use. */
   constructor(path: string) {
@@ -98,22 +99,23 @@ export class SqliteStorage extends SqlStorage {
   }
 
   /**
-   * Resolves at once while this turn of the event loop has used less than
-   * {@link SQLITE_TURN_BUDGET_MS} on statements, else in the next turn (after pending I/O).
+   * Resolves at once while the statements since the current budget started have used less than
+   * {@link SQLITE_TURN_BUDGET_MS}, else in the next turn of the event loop (after pending I/O). Each
+   * caller that resumes gets a fresh budget, so the callers waiting take turns, round robin.
    */
   private async turn(): Promise<void> {
-    const now = performance.now();
-    if (!this.inTurn) {
-      this.inTurn = true;
-      this.turnStartedAt = now;
+    if (performance.now() - this.budgetFrom < SQLITE_TURN_BUDGET_MS) return;
+    // The first statement since the loop last turned starts a budget without waiting.
+    if (this.armed) await new Promise<void>((resolve) => setImmediate(resolve));
+    this.budgetFrom = performance.now();
+    if (!this.armed) {
+      this.armed = true;
       setImmediate(() => {
-        this.inTurn = false;
+        this.armed = false;
       });
-      return;
     }
-    if (now - this.turnStartedAt < SQLITE_TURN_BUDGET_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
   }
+
   protected idList(ids: readonly string[]): string {
     return JSON.stringify(ids);
   }
