@@ -285,6 +285,7 @@ export abstract class SqlStorage implements ChatStorage {
     return Number((await this.get('loginBlockedUntil', { key }))?.blocked_until_ms ?? 0);
   }
   async addLoginFailure(key: string, nowMs: number, staleBeforeMs: number): Promise<number> {
+    await this.run('purgeLoginFailures', { staleBefore: staleBeforeMs, now: nowMs });
     return Number(
       (await this.get('addLoginFailure', { key, now: nowMs, staleBefore: staleBeforeMs }))?.failures,
     );

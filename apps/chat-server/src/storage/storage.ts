@@ -208,7 +208,8 @@ export interface ChatStorage {
   loginBlockedUntil(key: string): Promise<number>;
   /**
    * Counts one more failed login of `key` and returns the count; a count untouched since
-   * `staleBeforeMs` starts again at 1.
+   * `staleBeforeMs` starts again at 1, and such counts of other keys (no longer blocked) are
+   * forgotten.
    */
   addLoginFailure(key: string, nowMs: number, staleBeforeMs: number): Promise<number>;
   /** Makes `key` wait until `untilMs` before its next attempt. */

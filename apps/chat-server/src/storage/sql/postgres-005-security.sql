@@ -14,6 +14,8 @@ CREATE TABLE login_failures (
   updated_ms double precision NOT NULL
 );
 
+CREATE INDEX login_failures_updated ON login_failures (updated_ms);
+
 CREATE TABLE login_addresses (
   user_id text NOT NULL,
   address_hash text NOT NULL,              -- sha256 of the client address, not the address

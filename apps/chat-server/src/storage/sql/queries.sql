@@ -279,6 +279,11 @@ ON CONFLICT (key) DO UPDATE SET
   updated_ms = :now
 RETURNING failures;
 
+-- name: purgeLoginFailures
+-- Params: :staleBefore :now (ms). Forgets counts nobody touched since staleBefore and not blocked
+-- any more (names a guesser tried once stay for a day at most).
+DELETE FROM login_failures WHERE updated_ms < :staleBefore AND blocked_until_ms < :now;
+
 -- name: blockLogin
 -- Params: :key :until (ms).
 UPDATE login_failures SET blocked_until_ms = :until WHERE key = :key;

@@ -29,6 +29,8 @@ CREATE TABLE login_failures (
   updated_ms REAL NOT NULL
 );
 
+CREATE INDEX login_failures_updated ON login_failures (updated_ms);
+
 CREATE TABLE login_addresses (
   user_id TEXT NOT NULL,
   address_hash TEXT NOT NULL,             -- sha256 of the client address, not the address
