@@ -19,7 +19,6 @@ import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
   type ConnectionEndpointOptions,
-  type HubOptions,
   type HubServerOptions,
   type MapHubOptions,
   resolveHubOptions,
