@@ -6,8 +6,9 @@ import type { RawConnectionHandler } from './connection/raw-connection.js';
 import { SwitchboardError } from './errors.js';
 import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
 import { resolveHttpOptions } from './http/http-options.js';
+import { SocketGuard } from './http/socket-guard.js';
 import type { DynamicClientMethods } from './hubs/client-proxy.js';
-import { Hub, type HubClass } from './hubs/hub.js';
+import { Hub, type HubActivator, type HubClass, type HubClassWithDependencies } from './hubs/hub.js';
 import { createHubContext, type HubContext } from './hubs/hub-context.js';
 import { HubDescriptor } from './hubs/hub-descriptor.js';
 import { HubDispatcher } from './hubs/hub-dispatcher.js';
@@ -18,8 +19,8 @@ import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
   type ConnectionEndpointOptions,
-  type HubOptions,
   type HubServerOptions,
+  type MapHubOptions,
   resolveHubOptions,
   resolveProtocols,
   serverOptionDefaults,
@@ -66,6 +67,8 @@ export class HubServer {
   private readonly time: TimeProvider;
   private readonly protocols: readonly HubProtocol[];
   private readonly http: HttpConnectionDispatcher;
+  /** Request deadlines and the per-address socket cap of the servers it is attached to. */
+  private readonly guard: SocketGuard;
   private readonly hubs = new Map<string, MappedHub>();
   private closing: Promise<void> | undefined;
   /** The presence store every hub of this server shares. */
@@ -86,16 +89,40 @@ export class HubServer {
         time: this.time,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
       });
-    this.http = new HttpConnectionDispatcher(
-      resolveHttpOptions(options, { logger: this.logger, metrics: this.metrics, time: this.time }),
-    );
+    const httpOptions = resolveHttpOptions(options, {
+      logger: this.logger,
+      metrics: this.metrics,
+      time: this.time,
+    });
+    this.http = new HttpConnectionDispatcher(httpOptions);
+    this.guard = new SocketGuard({
+      ...httpOptions.socketGuard,
+      time: this.time,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
   }
 
   /**
    * Serves `hubClass` at `path` (negotiate at `{path}/negotiate`). Paths match case-insensitively.
+   * A hub whose constructor takes its dependencies is mapped with an `activator` that builds it
+   * (`{ activator: () => new ChatHub(deps) }`); without one the server calls `new hubClass()`.
    * Throws `SB_ERR_HUB_CONFIGURATION` for a path mapped twice or an invalid hub.
    */
-  mapHub<H extends Hub<object>>(path: string, hubClass: HubClass<H>, hubOptions: HubOptions = {}): this {
+  mapHub<H extends Hub<object>>(path: string, hubClass: HubClass<H>, hubOptions?: MapHubOptions<H>): this;
+  mapHub<H extends Hub<object>>(
+    path: string,
+    hubClass: HubClassWithDependencies<H>,
+    hubOptions: MapHubOptions<H> & { activator: HubActivator<H> },
+  ): this;
+  mapHub<H extends Hub<object>>(
+    path: string,
+    hubClass: HubClassWithDependencies<H>,
+    hubOptions: MapHubOptions<H> = {},
+  ): this {
+    if (hubOptions.activator !== undefined && typeof hubOptions.activator !== 'function') {
+      throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The activator of '${path}' is not a function.`);
+    }
     const key = routeKey(path);
     if (this.http.has(key)) {
       throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The path '${path}' is already mapped.`);
@@ -119,6 +146,7 @@ export class HubServer {
     const dispatcher = new HubDispatcher({
       hubPath: path,
       hubClass: hubClass as HubClass,
+      ...(hubOptions.activator ? { activator: hubOptions.activator } : {}),
       descriptor,
       manager,
       presence,
@@ -215,13 +243,20 @@ export class HubServer {
   /**
    * Hooks the server into `server`: hub requests and WebSocket upgrades are served here, every
    * other request goes to the handlers the server already had (an Express or Fastify app), and
-   * other upgrades to other upgrade listeners.
+   * other upgrades to other upgrade listeners. It also guards `server` against slow and greedy
+   * clients: `requestHeadersTimeoutMs` for every request, `requestBodyTimeoutMs` for hub requests,
+   * and `maxSocketsPerIp` for every socket (see the options).
    */
   attach(server: Server): this {
+    this.guard.attach(server);
     const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (this.handleRequest(req, res)) return;
+      if (!this.guard.requestStarted(req, res)) return;
+      if (this.handleRequest(req, res)) {
+        this.guard.watchBody(req, res);
+        return;
+      }
       if (previous.length === 0) {
         res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 9 });
         res.end('Not Found');
@@ -230,6 +265,7 @@ export class HubServer {
       for (const listener of previous) listener.call(server, req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.guard.requestStarted(req, undefined)) return;
       if (this.handleUpgrade(req, socket, head)) return;
       // Leave the socket to another upgrade listener; with none, refuse it.
       if (server.listenerCount('upgrade') === 1) {
@@ -289,6 +325,7 @@ export class HubServer {
     ]);
     timer?.cancel();
     this.http.dispose();
+    this.guard.dispose();
     for (const hub of this.hubs.values()) {
       if (!hub.ownsManager || !hub.manager.close) continue;
       try {
