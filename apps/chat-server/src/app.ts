@@ -5,7 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { PostgresHubLifetimeManager, PostgresPresenceStore } from '@switchboard/backplane-postgres';
 import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
@@ -18,7 +17,7 @@ import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
 import { addAuthRoutes } from './http/auth-routes.js';
-import { applyCors, originAllowed } from './http/cors.js';
+import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
 import { addOpsRoutes, backplaneCountersOf, backplaneReadiness } from './http/ops-routes.js';
 import { Router } from './http/router.js';
@@ -184,6 +183,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
     presenceGraceMs: config.presenceGraceMs,
     ...connectionLimits(config),
+    ...hubOrigins(config.allowedOrigins),
   });
   const chatHubDeps = { services, rooms, messages, support, logger };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
@@ -236,7 +236,6 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
       if (applyCors(req, res, config.allowedOrigins)) return;
-      if (hubs.handleRequest(req, res)) return;
       if (web(req, res)) return;
       void router.handle(req, res, onError);
     } catch (error) {
@@ -244,15 +243,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       sendError(res, error);
     }
   });
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!originAllowed(req, config.allowedOrigins)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    if (!hubs.handleUpgrade(req, socket, head)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    }
-  });
+  // The hub server serves its endpoints and upgrades first (CORS and the origin check of
+  // ALLOWED_ORIGINS, see hubOrigins) and guards every socket of the server: the request headers
+  // and body deadlines and MAX_SOCKETS_PER_IP. Everything else comes to the handler above.
+  hubs.attach(http);
 
   let closing: Promise<void> | undefined;
   return {

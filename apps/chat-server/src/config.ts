@@ -31,7 +31,7 @@
  * | `NEGOTIATE_RATE_LIMIT` | 120 | negotiates per minute per client IP, burst the same (0: off) |
  * | `REGISTER_RATE_LIMIT` | 20 | registrations per hour per client IP, burst the same (0: off) |
  * | `INVOKE_RATE_LIMIT` | 30 | hub invocations per second per user and per connection, burst 10× (typing apart; 0: off) |
- * | `MAX_SOCKETS_PER_IP` | 200 | open TCP sockets per client IP (0: no cap) |
+ * | `MAX_SOCKETS_PER_IP` | 200 | open sockets (HTTP and WebSocket) per client IP on this node (0: no cap) |
  * | `LOGIN_ACCOUNT_LIMIT` | 5 | failed logins of one account (from addresses it never signed in from) before each further attempt waits, doubling from 1 s (0: off) |
  * | `LOGIN_BACKOFF_MAX_SECONDS` | 900 | the longest such wait |
  * | `METRICS_TOKEN` | (none: `/metrics` refused) | bearer token that `GET /metrics` requires (16+ characters) |
@@ -80,7 +80,7 @@ export interface ChatConfig {
   readonly registerRateLimit: number;
   /** Hub invocations per second per user and per connection (burst 10×), typing apart; 0: off. */
   readonly invokeRateLimit: number;
-  /** Open TCP sockets per client IP; 0: no cap. */
+  /** Open sockets (HTTP and WebSocket) per client IP on this node; 0: no cap. */
   readonly maxSocketsPerIp: number;
   /** Failed logins of one account before each further attempt waits (doubling); 0: off. */
   readonly loginAccountLimit: number;

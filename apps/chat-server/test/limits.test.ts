@@ -2,6 +2,7 @@
 // off, no address exempt (these tests run on loopback). Limits that were in memory per node (login,
 // guest, typing) are shared by every node on one storage.
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { loadConfig } from '@switchboard/chat-server';
 import { settle, startChat, type Wire } from './helpers.ts';
@@ -197,5 +198,33 @@ test('login, guest and typing limits are shared by the nodes on one storage, not
   } finally {
     await b.close();
     await a.close();
+  }
+});
+
+test('MAX_SOCKETS_PER_IP: sockets past the cap from one address get 429 and are closed; a freed one makes room', async () => {
+  const s = await startChat({ MAX_SOCKETS_PER_IP: '3' });
+  const { port } = new URL(s.url);
+  const open = () =>
+    new Promise<Socket>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const held: Socket[] = [];
+  try {
+    for (let i = 0; i < 3; i++) held.push(await open());
+    const extra = await open();
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      extra.on('data', (d) => (text += d));
+      extra.once('close', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 429/);
+    held.pop()!.destroy();
+    await settle(100);
+    const r = await fetch(`${s.url}/healthz`, { headers: { Connection: 'close' } });
+    assert.equal(r.status, 200);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await s.close();
   }
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
+import { RawClient, UpgradeRefusedError } from '@switchboard/testkit';
 import {
   type ChatTestServer,
   cid,
@@ -210,5 +211,42 @@ test('finding 9: the web app is served with a CSP without inline script, frame-a
     assert.equal(r.headers.get('x-frame-options'), null);
   } finally {
     await framed.close();
+  }
+});
+
+test('hub endpoints refuse other sites (negotiate and upgrade) unless ALLOWED_ORIGINS lists them', async () => {
+  const session = await s.register('origin');
+  const negotiate = (url: string, origin: string) =>
+    fetch(`${url}/hubs/chat/negotiate?negotiateVersion=1`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${session.token}`, Origin: origin },
+    });
+  assert.equal((await negotiate(s.url, 'https://evil.example')).status, 403);
+  const same = await negotiate(s.url, s.url);
+  assert.equal(same.status, 200);
+  const { connectionToken } = (await same.json()) as { connectionToken: string };
+  await assert.rejects(
+    RawClient.connect(`${s.url}/hubs/chat?access_token=${session.token}`, {
+      id: connectionToken,
+      headers: { Origin: 'https://evil.example' },
+    }),
+    (error: unknown) => error instanceof UpgradeRefusedError && error.status === 403,
+  );
+  const listed = await startChat({ ALLOWED_ORIGINS: 'https://app.example' });
+  try {
+    const other = await listed.register('listed');
+    const r = await fetch(`${listed.url}/hubs/chat/negotiate?negotiateVersion=1`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${other.token}`, Origin: 'https://app.example' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example');
+    const refused = await fetch(`${listed.url}/hubs/chat/negotiate?negotiateVersion=1`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${other.token}`, Origin: 'https://evil.example' },
+    });
+    assert.equal(refused.status, 403);
+  } finally {
+    await listed.close();
   }
 });
