@@ -33,10 +33,16 @@ ${result.loadAfter?.toFixed(1)} after ([${resultPath}](../${resultPath})).
 | --- | ---: | ---: | ---: | ---: | --- |
 ${rows}
 
-What keeps the victim served: the SQLite storage's statements share a 4 ms budget per turn of the
-event loop (past it the next statement waits for the next turn, after pending I/O), and
-\`INVOKE_RATE_LIMIT\` (30 per second per user, burst 300) refuses most of the flood cheaply and
-closes a connection that keeps going past it.
+${
+  result.loadBefore > result.cpus
+    ? `This run's machine was busy with other work (load average above its ${result.cpus} cores), so every row includes waiting for a CPU; the first row (no abuser) shows how much. Compare the rows with each other, and rerun on a quiet machine for the absolute figures.\n\n`
+    : ''
+}What keeps the victim served: the hub server reads each connection a budget of messages per
+turn of the event loop and stops reading one whose queue of parsed invocations is full; the SQLite
+storage's statements share a 4 ms budget per turn (past it the next statement waits for the next
+turn, after pending I/O, each waiting caller in turn); and \`INVOKE_RATE_LIMIT\` (30 per second
+per user, burst 300) refuses most of the flood cheaply and closes a connection that keeps going
+past it.
 
 `;
 }
