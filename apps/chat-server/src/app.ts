@@ -97,6 +97,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const throttle = new LoginThrottle(storage, {
     limit: config.loginAccountLimit,
     maxBackoffSeconds: config.loginBackoffMaxSeconds,
+    perAddressPerMinute: config.loginRateLimit,
   });
   const accounts = new AccountService(
     storage,
@@ -212,7 +213,6 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     accounts,
     storage,
     trustProxy: config.trustProxy,
-    loginRateLimit: config.loginRateLimit,
     guestRateLimit: config.guestRateLimit,
     registerRateLimit: config.registerRateLimit,
   });

@@ -166,6 +166,39 @@ test('login per account: a backoff after LOGIN_ACCOUNT_LIMIT failures that a str
   }
 });
 
+test('LOGIN_RATE_LIMIT per IP: a neighbour behind the owner’s address who trips it does not keep the owner out', async () => {
+  const s = await startChat({ TRUST_PROXY: 'true', LOGIN_RATE_LIMIT: '3' });
+  try {
+    const office = { 'X-Forwarded-For': '10.5.0.1' };
+    const username = `worker${process.pid}`;
+    const reg = await s.post(
+      '/api/auth/register',
+      { username, password: 'right-password', displayName: 'W' },
+      undefined,
+      office,
+    );
+    assert.equal(reg.status, 201);
+    const other = await s.register('elsewhere');
+    const wrong = { username: 'nobody-at-all', password: 'guess-guess' };
+    for (let i = 0; i < 3; i++)
+      assert.equal((await s.post('/api/auth/login', wrong, undefined, office)).status, 401);
+    assert.equal((await s.post('/api/auth/login', wrong, undefined, office)).status, 429);
+    // The address is tripped for everyone it is not a known address of ...
+    const stranger = { username: other.user.username, password: 'password123' };
+    assert.equal((await s.post('/api/auth/login', stranger, undefined, office)).status, 429);
+    // ... but the owner, who registered from it, signs in from it.
+    const owner = await s.post(
+      '/api/auth/login',
+      { username, password: 'right-password' },
+      undefined,
+      office,
+    );
+    assert.equal(owner.status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
 test('login, guest and typing limits are shared by the nodes on one storage, not multiplied by them', async () => {
   const env = { LOGIN_RATE_LIMIT: '2', GUEST_RATE_LIMIT: '2', TYPING_RATE_LIMIT: '1' };
   const a = await startChat(env);

@@ -71,7 +71,7 @@ export class AccountService {
       isGuest: false,
       createdAt: systemClock.now(),
     });
-    await this.throttle.succeeded(await this.throttle.begin(username, address, user.id), user.id);
+    await this.throttle.registered(user.id, address);
     return this.session(user);
   }
 

@@ -2,7 +2,7 @@
  * `/api/auth/*` and `/api/admin/*`: register, login, guest, refresh, logout, password change, the
  * current user, and role changes by an admin. Login attempts, registrations and guest creations are
  * rate limited per client IP with token buckets in the storage, so every node shares them; logins
- * are also limited per account (a backoff, see `domain/login-throttle.ts`).
+ * per IP and per account by the account service's login throttle (`domain/login-throttle.ts`).
  * @module
  */
 import type { AccountService } from '../domain/accounts.js';
@@ -17,8 +17,6 @@ export interface AuthRouteOptions {
   /** Where the per-IP token buckets live (shared by every node on the same storage). */
   readonly storage: ChatStorage;
   readonly trustProxy: boolean;
-  /** Login attempts per minute per IP. */
-  readonly loginRateLimit: number;
   /** Guest creations per minute per IP. */
   readonly guestRateLimit: number;
   /** Registrations per hour per IP; 0: no limit. */
@@ -46,9 +44,8 @@ export function addAuthRoutes(router: Router, options: AuthRouteOptions): void {
       sendJson(res, 201, await accounts.register(await readJson(req), ip));
     })
     .on('POST', '/api/auth/login', async ({ req, res }) => {
-      const ip = clientIp(req, trustProxy);
-      await limit('login-ip', ip, options.loginRateLimit, 60, 'login attempts');
-      sendJson(res, 200, await accounts.login(await readJson(req), ip));
+      // LOGIN_RATE_LIMIT per IP is the login throttle's (it knows the account's known addresses).
+      sendJson(res, 200, await accounts.login(await readJson(req), clientIp(req, trustProxy)));
     })
     .on('POST', '/api/auth/guest', async ({ req, res }) => {
       await limit('guest-ip', clientIp(req, trustProxy), options.guestRateLimit, 60, 'guest sessions');
