@@ -38,20 +38,6 @@ const LIFTED = ['--max-messages-per-turn', '1000000000', '--max-queued-invocatio
 const pinning = cpus().length >= 2 && spawnSync('taskset', ['-c', '1', 'true']).status === 0;
 if (pinning) spawnSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
 
-if (values.abuser !== undefined) {
-  // The abusive client in its own process, so that its parsing does not slow the probe's.
-  const abuser =
-    values.abuser === 'burst' ? await burst(values.url, 131_000) : await pipelined(values.url, 20_000, 2_000);
-  process.send?.({ type: 'ready' });
-  process.on('message', (m) => {
-    if (m?.cmd !== 'stop') return;
-    process.send?.({ type: 'done', done: abuser.stop() });
-    setTimeout(() => process.exit(0), 50);
-  });
-} else {
-  await orchestrate();
-}
-
 /** Starts the abusive client (`kind`) in a child process; resolves once it is connected. */
 async function startAbuser(kind, url) {
   const child = fork(fileURLToPath(import.meta.url), ['--abuser', kind, '--url', url], {
@@ -282,4 +268,18 @@ function loadAverage() {
   } catch {
     return null;
   }
+}
+
+if (values.abuser !== undefined) {
+  // The abusive client in its own process, so that its parsing does not slow the probe's.
+  const abuser =
+    values.abuser === 'burst' ? await burst(values.url, 131_000) : await pipelined(values.url, 20_000, 2_000);
+  process.send?.({ type: 'ready' });
+  process.on('message', (m) => {
+    if (m?.cmd !== 'stop') return;
+    process.send?.({ type: 'done', done: abuser.stop() });
+    setTimeout(() => process.exit(0), 50);
+  });
+} else {
+  await orchestrate();
 }

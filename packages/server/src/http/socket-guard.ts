@@ -55,6 +55,8 @@ export class SocketGuard {
   private timer: TimerHandle | undefined;
 
   private readonly servers = new WeakSet<Server>();
+  /** The hub server closed: no timer starts again. */
+  private disposed = false;
   /** Requests refused here (their socket is being closed): nothing else should answer them. */
   private readonly refused = new WeakSet<IncomingMessage>();
 
@@ -76,8 +78,9 @@ export class SocketGuard {
     this.startTimer();
   }
 
-  /** Stops the timer (the sockets stay as they are). */
+  /** Stops the timer for good (the sockets stay as they are). */
   dispose(): void {
+    this.disposed = true;
     this.timer?.cancel();
     this.timer = undefined;
     this.awaitingHeaders.clear();
@@ -91,7 +94,7 @@ export class SocketGuard {
 
   /** A hub request: its body must arrive within the body timeout. */
   watchBody(req: IncomingMessage, res: ServerResponse): void {
-    if (req.complete) return;
+    if (req.complete || this.disposed) return;
     this.startTimer();
     this.awaitingBodies.set(req, {
       res,
@@ -101,7 +104,7 @@ export class SocketGuard {
   }
 
   private startTimer(): void {
-    if (this.timer !== undefined) return;
+    if (this.timer !== undefined || this.disposed) return;
     const { requestHeadersTimeoutMs, requestBodyTimeoutMs } = this.options;
     const every = Math.max(10, Math.min(1_000, Math.min(requestHeadersTimeoutMs, requestBodyTimeoutMs) / 4));
     this.timer = this.options.time.setInterval(() => this.sweep(), every);
