@@ -244,19 +244,14 @@ export class HubServer {
    * Hooks the server into `server`: hub requests and WebSocket upgrades are served here, every
    * other request goes to the handlers the server already had (an Express or Fastify app), and
    * other upgrades to other upgrade listeners. It also guards `server` against slow and greedy
-   * clients: `requestHeadersTimeoutMs` for every request, `requestBodyTimeoutMs` for hub requests,
-   * and `maxSocketsPerIp` for every socket (see the options).
+   * clients, as {@link protect} does (call one of the two, not both).
    */
   attach(server: Server): this {
-    this.guard.attach(server);
     const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (!this.guard.requestStarted(req, res)) return;
-      if (this.handleRequest(req, res)) {
-        this.guard.watchBody(req, res);
-        return;
-      }
+      if (this.guard.wasRefused(req)) return;
+      if (this.handleRequest(req, res)) return;
       if (previous.length === 0) {
         res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 9 });
         res.end('Not Found');
@@ -265,13 +260,25 @@ export class HubServer {
       for (const listener of previous) listener.call(server, req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.guard.requestStarted(req, undefined)) return;
+      if (this.guard.wasRefused(req)) return;
       if (this.handleUpgrade(req, socket, head)) return;
-      // Leave the socket to another upgrade listener; with none, refuse it.
-      if (server.listenerCount('upgrade') === 1) {
+      // Leave the socket to another upgrade listener; with none but this and the guard's, refuse it.
+      if (server.listenerCount('upgrade') === 2) {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       }
     });
+    this.protect(server);
+    return this;
+  }
+
+  /**
+   * Guards `server` against slow and greedy clients without routing its requests, for apps that
+   * call {@link handleRequest} and {@link handleUpgrade} themselves ({@link attach} does it too):
+   * `requestHeadersTimeoutMs` for every request and socket, `maxSocketsPerIp` for every socket.
+   * Hub requests get `requestBodyTimeoutMs` either way. Call it before the server listens.
+   */
+  protect(server: Server): this {
+    this.guard.attach(server);
     return this;
   }
 
@@ -281,7 +288,9 @@ export class HubServer {
    * server.handleRequest(req, res) || next()`).
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    return this.http.handleRequest(req, res);
+    if (!this.http.handleRequest(req, res)) return false;
+    this.guard.watchBody(req, res);
+    return true;
   }
 
   /** Serves a WebSocket upgrade when it is for a hub endpoint and returns true. */

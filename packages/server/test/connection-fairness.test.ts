@@ -122,9 +122,9 @@ describe('fairness between connections', () => {
     }
   });
 
-  test('maxQueuedInvocations and maxMessagesPerTurn must be positive numbers', () => {
+  test('maxQueuedInvocations and maxMessagesPerTurn must be positive numbers', async () => {
     for (const option of ['maxQueuedInvocations', 'maxMessagesPerTurn']) {
-      assert.rejects(
+      await assert.rejects(
         startTestServer((hubs) => hubs.mapHub('/fair', FairHub), { [option]: 0 }),
         new RegExp(`Option '${option}' must be a positive number`),
       );

@@ -48,19 +48,25 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 const start = (options: HubServerOptions) =>
-  startTestServer((hubs) => hubs.mapHub('/echo', EchoHub), options, (req, res) => {
-    if (req.url !== '/app') return false;
-    res.writeHead(200, { 'Content-Length': 2 });
-    res.end('ok');
-    return true;
-  });
+  startTestServer(
+    (hubs) => hubs.mapHub('/echo', EchoHub),
+    options,
+    (req, res) => {
+      if (req.url !== '/app') return false;
+      res.writeHead(200, { 'Content-Length': 2 });
+      res.end('ok');
+      return true;
+    },
+  );
 
 describe('slow clients', () => {
   test('a socket that stops in the middle of its request headers gets 408 and is closed', async () => {
     const server = await start({ requestHeadersTimeoutMs: 300 });
     try {
       const sockets = await Promise.all(
-        Array.from({ length: 20 }, () => openSocket(server.port, 'POST /echo/negotiate HTTP/1.1\r\nHost: x\r\nX-Sl')),
+        Array.from({ length: 20 }, () =>
+          openSocket(server.port, 'POST /echo/negotiate HTTP/1.1\r\nHost: x\r\nX-Sl'),
+        ),
       );
       const idle = await openSocket(server.port); // not a byte sent
       for (const s of [...sockets, idle]) {
@@ -123,7 +129,10 @@ describe('slow clients', () => {
       const held = await Promise.all([0, 1, 2].map(() => openSocket(server.port)));
       const refused = await openSocket(server.port);
       await within(refused.closed, 5_000, 'the socket over the cap');
-      assert.match(refused.received(), /^HTTP\/1\.1 429 Too Many Requests\r\n[\s\S]*Too many connections from this address\.$/);
+      assert.match(
+        refused.received(),
+        /^HTTP\/1\.1 429 Too Many Requests\r\n[\s\S]*Too many connections from this address\.$/,
+      );
       held[0]!.socket.destroy();
       await held[0]!.closed;
       await new Promise((resolve) => setTimeout(resolve, 50));

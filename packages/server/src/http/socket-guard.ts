@@ -54,61 +54,84 @@ export class SocketGuard {
   private readonly counted = new WeakMap<Socket, string>();
   private timer: TimerHandle | undefined;
 
+  private readonly servers = new WeakSet<Server>();
+  /** The hub server closed: no timer starts again. */
+  private disposed = false;
+  /** Requests refused here (their socket is being closed): nothing else should answer them. */
+  private readonly refused = new WeakSet<IncomingMessage>();
+
   constructor(private readonly options: SocketGuardOptions) {}
 
-  /** Starts watching `server`'s new sockets. */
+  /**
+   * Starts watching `server`: its new sockets, and (before any other listener) the start of each
+   * request and upgrade. Once per server.
+   */
   attach(server: Server): void {
+    if (this.servers.has(server)) return;
+    this.servers.add(server);
     const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
     server.on(event, (socket: Socket) => this.socketOpened(socket));
-    if (this.timer === undefined) {
-      const { requestHeadersTimeoutMs, requestBodyTimeoutMs } = this.options;
-      const every = Math.max(
-        10,
-        Math.min(1_000, Math.min(requestHeadersTimeoutMs, requestBodyTimeoutMs) / 4),
-      );
-      this.timer = this.options.time.setInterval(() => this.sweep(), every);
-    }
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) =>
+      this.requestStarted(req, res),
+    );
+    server.prependListener('upgrade', (req: IncomingMessage) => this.requestStarted(req, undefined));
+    this.startTimer();
   }
 
-  /** Stops the timer (the sockets stay as they are). */
+  /** Stops the timer for good (the sockets stay as they are). */
   dispose(): void {
+    this.disposed = true;
     this.timer?.cancel();
     this.timer = undefined;
     this.awaitingHeaders.clear();
     this.awaitingBodies.clear();
   }
 
-  /**
-   * A request's headers arrived. Returns false when the request was refused here (a client
-   * address over its socket cap, known only now behind a trusted proxy): it is answered already.
-   */
-  requestStarted(req: IncomingMessage, res: ServerResponse | undefined): boolean {
-    const socket = req.socket;
-    this.awaitingHeaders.delete(socket);
-    if (this.options.maxSocketsPerIp !== undefined && this.options.trustProxy !== undefined) {
-      if (!this.counted.has(socket) && !this.count(socket, clientAddress(req, this.options.trustProxy))) {
-        this.refuseTooMany(socket, res);
-        return false;
-      }
-    }
-    if (res !== undefined) {
-      // The next request on a kept-alive socket gets its own headers deadline.
-      res.once('finish', () => {
-        if (!socket.destroyed)
-          this.awaitingHeaders.set(socket, this.options.time.now() + this.options.requestHeadersTimeoutMs);
-      });
-    }
-    return true;
+  /** Whether `req` was refused here (over the socket cap): its socket is closing. */
+  wasRefused(req: IncomingMessage): boolean {
+    return this.refused.has(req);
   }
 
   /** A hub request: its body must arrive within the body timeout. */
   watchBody(req: IncomingMessage, res: ServerResponse): void {
-    if (req.complete) return;
+    if (req.complete || this.disposed) return;
+    this.startTimer();
     this.awaitingBodies.set(req, {
       res,
       deadline: this.options.time.now() + this.options.requestBodyTimeoutMs,
     });
     req.once('close', () => this.awaitingBodies.delete(req));
+  }
+
+  private startTimer(): void {
+    if (this.timer !== undefined || this.disposed) return;
+    const { requestHeadersTimeoutMs, requestBodyTimeoutMs } = this.options;
+    const every = Math.max(10, Math.min(1_000, Math.min(requestHeadersTimeoutMs, requestBodyTimeoutMs) / 4));
+    this.timer = this.options.time.setInterval(() => this.sweep(), every);
+  }
+
+  /**
+   * A request's headers arrived. Behind a trusted proxy, a client address over its socket cap is
+   * known only now: the request is refused (see {@link wasRefused}).
+   */
+  private requestStarted(req: IncomingMessage, res: ServerResponse | undefined): void {
+    const socket = req.socket;
+    this.awaitingHeaders.delete(socket);
+    if (this.options.maxSocketsPerIp !== undefined && this.options.trustProxy !== undefined) {
+      if (!this.counted.has(socket) && !this.count(socket, clientAddress(req, this.options.trustProxy))) {
+        this.refused.add(req);
+        this.refuseTooMany(socket);
+        return;
+      }
+    }
+    if (res !== undefined) {
+      // The next request on a kept-alive socket gets its own headers deadline.
+      res.once('finish', () => {
+        if (!socket.destroyed) {
+          this.awaitingHeaders.set(socket, this.options.time.now() + this.options.requestHeadersTimeoutMs);
+        }
+      });
+    }
   }
 
   /** How many sockets are counted for `address` (for tests and diagnostics). */
@@ -119,7 +142,7 @@ export class SocketGuard {
   private socketOpened(socket: Socket): void {
     if (this.options.maxSocketsPerIp !== undefined && this.options.trustProxy === undefined) {
       if (!this.count(socket, normalizeIp(socket.remoteAddress ?? ''))) {
-        this.refuseTooMany(socket, undefined);
+        this.refuseTooMany(socket);
         return;
       }
     }
@@ -141,18 +164,10 @@ export class SocketGuard {
     return true;
   }
 
-  private refuseTooMany(socket: Socket, res: ServerResponse | undefined): void {
+  /** The 429 goes straight to the socket, which closes: no listener after this one can answer. */
+  private refuseTooMany(socket: Socket): void {
     this.report('SB_ERR_TOO_MANY_SOCKETS', 'http.too_many_sockets', socket);
     this.awaitingHeaders.delete(socket);
-    if (res !== undefined && !res.headersSent) {
-      res.writeHead(429, {
-        'Content-Type': 'text/plain',
-        'Content-Length': TOO_MANY_TEXT.length,
-        Connection: 'close',
-      });
-      res.end(TOO_MANY_TEXT);
-      return;
-    }
     endSocket(socket, TOO_MANY_RESPONSE);
   }
 
