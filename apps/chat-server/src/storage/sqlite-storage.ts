@@ -14,6 +14,7 @@ import { notFound } from '../errors.js';
 import type { Message, Reaction, Room } from '../types.js';
 import { migrations, namedQueries } from './sql-files.js';
 import { addReaction, type Params, type Row, SqlStorage } from './sql-storage.js';
+import { SQLITE_MIGRATION_STEPS } from './sqlite-rebuild.js';
 import type { NewMessage, NewRoom } from './storage.js';
 
 /** The file name of the database inside `DATA_DIR`. */
@@ -64,15 +65,28 @@ export class SqliteStorage extends SqlStorage {
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
     );
     for (const m of migrations('sqlite')) {
-      this.db
-        .transaction(() => {
-          if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
-          this.db.exec(m.sql);
-          this.db
-            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-            .run(m.version, m.name, new Date().toISOString());
-        })
-        .immediate();
+      const step = SQLITE_MIGRATION_STEPS[m.name];
+      // A table rebuild drops a table others may reference: keys are checked at the end instead.
+      if (step) this.db.pragma('foreign_keys = OFF');
+      try {
+        this.db
+          .transaction(() => {
+            if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+            this.db.exec(m.sql);
+            if (step) {
+              step(this.db);
+              const broken = this.db.pragma('foreign_key_check') as unknown[];
+              if (broken.length > 0)
+                throw new Error(`Migration ${m.name} broke ${broken.length} foreign keys.`);
+            }
+            this.db
+              .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+              .run(m.version, m.name, new Date().toISOString());
+          })
+          .immediate();
+      } finally {
+        if (step) this.db.pragma('foreign_keys = ON');
+      }
     }
   }
 
