@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
  * `sqlite-NNN-<name>.sql` after the number). The runner turns foreign key enforcement off around
  * them and checks the keys before committing.
  */
-export const SQLITE_MIGRATION_STEPS: Readonly<Record<string, (db: Database.Database) => void>> = {
+export const SQLITE_MIGRATION_STEPS: Readonly<Partial<Record<string, (db: Database.Database) => void>>> = {
   // A clientMessageId is unique per room and sender (was: per sender).
   security: (db) =>
     rebuildTable(db, 'messages', (sql) =>
