@@ -17,6 +17,10 @@ export function chatFairnessSection(result, resultPath) {
       return `| ${c.title} | ${c.p50.toFixed(1)} | ${c.p99.toFixed(1)} | ${c.max.toFixed(1)} | ${c.samples} | ${abuser} |`;
     })
     .join('\n');
+  const defaults = result.cases.find((c) => c.name === 'defaults');
+  const verdict = defaults
+    ? `With the default limits the victim's p99 was ${defaults.p99.toFixed(0)} ms: the target is ${defaults.p99 < 100 ? 'met' : 'not met in this run'}.`
+    : '';
   return `${TITLE}
 
 \`npm run bench:chat-fairness\` (bench/chat-fairness.mjs, issue #18 finding 1): the chat server in
@@ -32,6 +36,8 @@ ${result.loadAfter?.toFixed(1)} after ([${resultPath}](../${resultPath})).
 | case | victim p50 ms | p99 ms | max ms | invokes | abuser |
 | --- | ---: | ---: | ---: | ---: | --- |
 ${rows}
+
+${verdict}
 
 ${
   result.loadBefore > result.cpus
