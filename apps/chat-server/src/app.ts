@@ -5,27 +5,28 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
+import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
 import { addAuthRoutes } from './http/auth-routes.js';
-import { applyCors, originAllowed } from './http/cors.js';
+import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
 import { addOpsRoutes, backplaneCountersOf, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
-import { createChatHub } from './hub/chat-hub.js';
+import { ChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
+import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
@@ -91,30 +92,40 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const rooms = new RoomService(services);
   const messages = new MessageService(services, rooms);
   const support = new SupportService(services, rooms, messages);
-  const accounts = new AccountService(storage, tokens, {
-    // Logout: only that token's connections end, on every node (the connections in its group).
-    tokenRevoked: async (jti) => {
-      try {
-        const hub = hubContext!;
-        const connections = await hub.presence.groupConnections(tokenGroup(jti));
-        await Promise.all(
-          connections.map((c) => hub.connections.close(c.connectionId, { reason: 'Signed out.' })),
-        );
-      } catch (error) {
-        logger.warn('chat.logout.close_failed', { error });
-      }
-    },
-    // Password change: every token of the user stops working, so every connection ends.
-    userRevoked: async (userId) => {
-      try {
-        await hubContext!.connections.closeUser(userId, {
-          reason: 'The password was changed; sign in again.',
-        });
-      } catch (error) {
-        logger.warn('chat.logout.close_failed', { error });
-      }
-    },
+  const throttle = new LoginThrottle(storage, {
+    limit: config.loginAccountLimit,
+    maxBackoffSeconds: config.loginBackoffMaxSeconds,
+    perAddressPerMinute: config.loginRateLimit,
   });
+  const accounts = new AccountService(
+    storage,
+    tokens,
+    {
+      // Logout: only that token's connections end, on every node (the connections in its group).
+      tokenRevoked: async (jti) => {
+        try {
+          const hub = hubContext!;
+          const connections = await hub.presence.groupConnections(tokenGroup(jti));
+          await Promise.all(
+            connections.map((c) => hub.connections.close(c.connectionId, { reason: 'Signed out.' })),
+          );
+        } catch (error) {
+          logger.warn('chat.logout.close_failed', { error });
+        }
+      },
+      // Password change: every token of the user stops working, so every connection ends.
+      userRevoked: async (userId) => {
+        try {
+          await hubContext!.connections.closeUser(userId, {
+            reason: 'The password was changed; sign in again.',
+          });
+        } catch (error) {
+          logger.warn('chat.logout.close_failed', { error });
+        }
+      },
+    },
+    throttle,
+  );
 
   // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
   const backplane = await chatBackplane(config, logger);
@@ -125,10 +136,15 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     logger,
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
     presenceGraceMs: config.presenceGraceMs,
+    ...connectionLimits(config),
+    ...hubOrigins(config.allowedOrigins),
   });
-  hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, logger }), {
+  const chatHubDeps = { services, rooms, messages, support, logger };
+  hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
+    activator: () => new ChatHub(chatHubDeps),
     authorize: true,
     filters: [chatErrorFilter(counters, logger)],
+    rateLimit: invokeRateLimit(config),
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
   // The node subscribes (and, on a log, knows its position) before clients come in.
@@ -149,15 +165,17 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const router = new Router();
   addAuthRoutes(router, {
     accounts,
+    storage,
     trustProxy: config.trustProxy,
-    loginRateLimit: config.loginRateLimit,
     guestRateLimit: config.guestRateLimit,
+    registerRateLimit: config.registerRateLimit,
   });
   addOpsRoutes(router, {
     storage,
     metrics,
     counters,
     nodeId: config.nodeId,
+    metricsToken: config.metricsToken,
     backplane: () =>
       hubs.health()?.hubs[CHAT_HUB_PATH]?.counters ??
       backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
@@ -172,14 +190,13 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         }),
   });
 
-  const web = serveWebApp(options.webRoot);
+  const web = serveWebApp(options.webRoot, { frameAncestors: config.frameAncestors });
   if (!web.built)
     logger.warn('chat.web.not_built', { hint: 'run `npm run build` to serve the web app at /' });
   const onError = (error: unknown) => logger.error('http.request.failed', { error });
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
       if (applyCors(req, res, config.allowedOrigins)) return;
-      if (hubs.handleRequest(req, res)) return;
       if (web(req, res)) return;
       void router.handle(req, res, onError);
     } catch (error) {
@@ -187,15 +204,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       sendError(res, error);
     }
   });
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!originAllowed(req, config.allowedOrigins)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    if (!hubs.handleUpgrade(req, socket, head)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    }
-  });
+  // The hub server serves its endpoints and upgrades first (CORS and the origin check of
+  // ALLOWED_ORIGINS, see hubOrigins) and guards every socket of the server: the request headers
+  // and body deadlines and MAX_SOCKETS_PER_IP. Everything else comes to the handler above.
+  hubs.attach(http);
 
   let closing: Promise<void> | undefined;
   return {

@@ -27,6 +27,15 @@
  * | `PRESENCE_GRACE_MS` | 5000 | how long a user whose last connection left still counts as online |
  * | `BACKPLANE_LAG_PROBE_MS` | 5000 | with a backplane, how often each node sends a lag probe through it (0: never) |
  * | `LOG_LEVEL` | `info` | pino level (`silent` … `debug`) |
+ * | `MAX_CONNECTIONS_PER_USER` | 20 | hub connections one user holds on one node (0: no cap) |
+ * | `NEGOTIATE_RATE_LIMIT` | 120 | negotiates per minute per client IP, burst the same (0: off) |
+ * | `REGISTER_RATE_LIMIT` | 20 | registrations per hour per client IP, burst the same (0: off) |
+ * | `INVOKE_RATE_LIMIT` | 30 | hub invocations per second per user and per connection, burst 10× (typing apart; 0: off) |
+ * | `MAX_SOCKETS_PER_IP` | 200 | open sockets (HTTP and WebSocket) per client IP on this node (0: no cap) |
+ * | `LOGIN_ACCOUNT_LIMIT` | 5 | failed logins of one account (from addresses it never signed in from) before each further attempt waits, doubling from 1 s (0: off) |
+ * | `LOGIN_BACKOFF_MAX_SECONDS` | 900 | the longest such wait |
+ * | `METRICS_TOKEN` | (none: `/metrics` refused) | bearer token that `GET /metrics` requires (16+ characters) |
+ * | `FRAME_ANCESTORS` | `'none'` | the web app's CSP `frame-ancestors` sources |
  * @module
  */
 import { hostname } from 'node:os';
@@ -63,6 +72,24 @@ export interface ChatConfig {
   /** With a backplane, how often each node probes its lag (`/metrics`); 0 turns probing off. */
   readonly backplaneLagProbeMs: number;
   readonly logLevel: string;
+  /** Hub connections per user on this node; 0: no cap. */
+  readonly maxConnectionsPerUser: number;
+  /** Negotiates per minute per client IP (burst the same); 0: off. */
+  readonly negotiateRateLimit: number;
+  /** Registrations per hour per client IP (burst the same), shared by every node; 0: off. */
+  readonly registerRateLimit: number;
+  /** Hub invocations per second per user and per connection (burst 10×), typing apart; 0: off. */
+  readonly invokeRateLimit: number;
+  /** Open sockets (HTTP and WebSocket) per client IP on this node; 0: no cap. */
+  readonly maxSocketsPerIp: number;
+  /** Failed logins of one account before each further attempt waits (doubling); 0: off. */
+  readonly loginAccountLimit: number;
+  /** The longest wait of the per-account login backoff, in seconds. */
+  readonly loginBackoffMaxSeconds: number;
+  /** The bearer token `/metrics` requires; without one `/metrics` is refused. */
+  readonly metricsToken: string | undefined;
+  /** The CSP `frame-ancestors` sources of the web app. */
+  readonly frameAncestors: string;
 }
 
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -134,6 +161,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     if (origin !== '*' && !URL.canParse(origin))
       throw invalid('ALLOWED_ORIGINS', `'${origin}' is not an origin`);
   }
+  const metricsToken = text('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    throw invalid('METRICS_TOKEN', 'must have at least 16 characters');
+  const frameAncestors = text('FRAME_ANCESTORS') ?? "'none'";
+  if (/[;,\r\n]/.test(frameAncestors))
+    throw invalid('FRAME_ANCESTORS', 'must be CSP sources separated by spaces');
   return {
     port: int('PORT', 3000, 0, 65_535),
     host: text('HOST'),
@@ -154,6 +187,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     agentCapacity: int('AGENT_CAPACITY', 5, 1, 10_000),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
     guestRateLimit: int('GUEST_RATE_LIMIT', 5, 1, 1_000_000),
+    maxConnectionsPerUser: int('MAX_CONNECTIONS_PER_USER', 20, 0, 1_000_000),
+    negotiateRateLimit: int('NEGOTIATE_RATE_LIMIT', 120, 0, 1_000_000),
+    registerRateLimit: int('REGISTER_RATE_LIMIT', 20, 0, 1_000_000),
+    invokeRateLimit: int('INVOKE_RATE_LIMIT', 30, 0, 1_000_000),
+    maxSocketsPerIp: int('MAX_SOCKETS_PER_IP', 200, 0, 1_000_000),
+    loginAccountLimit: int('LOGIN_ACCOUNT_LIMIT', 5, 0, 1_000),
+    loginBackoffMaxSeconds: int('LOGIN_BACKOFF_MAX_SECONDS', 900, 1, 86_400),
+    metricsToken,
+    frameAncestors,
     typingRateLimit: int('TYPING_RATE_LIMIT', 2, 1, 1_000),
     presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
     backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),

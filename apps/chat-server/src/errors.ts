@@ -33,12 +33,18 @@ export const chatErrors = {
   },
   SB_CHAT_RATE_LIMITED: {
     summary:
-      'Too many login attempts or guest creations from one IP, or too many messages per second from one user.',
+      'Too many login attempts, registrations or guest creations from one IP, too many failed logins of one account (a backoff), or too many messages per second from one user.',
     surface: 'HTTP 429 with a Retry-After header; on the hub, HubException "SB_CHAT_RATE_LIMITED: ..."',
   },
   SB_CHAT_MESSAGE_TOO_LONG: {
     summary: 'A message is longer than the configured maximum (4,000 characters by default).',
     surface: 'HubException "SB_CHAT_MESSAGE_TOO_LONG: ..." on sendMessage and editMessage',
+  },
+  SB_CHAT_INVALID_NAME: {
+    summary:
+      'A display name or room name contains a control, bidirectional-override, zero-width or other invisible formatting character (names are stored in Unicode NFC).',
+    surface:
+      'HTTP 400 {"error": {"code", "message", "field"}} on register and guest; HubException "SB_CHAT_INVALID_NAME: <field>: ..." on createRoom',
   },
   SB_CHAT_ROOM_LIMIT: {
     summary: 'The user already owns the maximum number of rooms.',
@@ -51,8 +57,8 @@ export const chatErrors = {
   },
   SB_CHAT_BLOCKED: {
     summary:
-      'A user who was blocked tried to open a direct conversation with, or write directly to, the blocker.',
-    surface: 'HubException "SB_CHAT_BLOCKED: ..." on openDirect and sendMessage',
+      'A user who was blocked tried to open a direct or group conversation with, write directly to, or invite to a room, the blocker.',
+    surface: 'HubException "SB_CHAT_BLOCKED: ..." on openDirect, sendMessage and inviteToRoom',
   },
   SB_CHAT_ALREADY_CLAIMED: {
     summary:
@@ -110,6 +116,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_USERNAME_TAKEN: 409,
   SB_CHAT_RATE_LIMITED: 429,
   SB_CHAT_MESSAGE_TOO_LONG: 400,
+  SB_CHAT_INVALID_NAME: 400,
   SB_CHAT_ROOM_LIMIT: 409,
   SB_CHAT_ROOM_NAME_TAKEN: 409,
   SB_CHAT_BLOCKED: 403,

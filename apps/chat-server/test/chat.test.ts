@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import type { SqliteStorage } from '@switchboard/chat-server';
-import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+import {
+  type ChatTestServer,
+  cid,
+  metricsText,
+  record,
+  settle,
+  startChat,
+  type Wire,
+  waitCount,
+} from './helpers.ts';
 
 let s: ChatTestServer;
 before(async () => {
@@ -236,7 +245,7 @@ test('typing reaches the others in the room, not the typer; beyond its rate it i
   await settle(100);
   assert.ok(eb.typing!.length < 10, `got ${eb.typing!.length} typing notices`);
   assert.equal(ea.typing!.length, 0);
-  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  const metrics = await metricsText(s.url);
   assert.match(metrics, /chat_typing_dropped_total [1-9]/);
 });
 

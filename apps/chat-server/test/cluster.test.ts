@@ -9,7 +9,16 @@ import { type TestContext, test } from 'node:test';
 import { waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { backplaneAvailable, type ChatBackplane, chatBackplanes } from './backplanes.ts';
-import { type ChatTestServer, cid, record, settle, startChat, type Wire, waitCount } from './helpers.ts';
+import {
+  type ChatTestServer,
+  cid,
+  metricsText,
+  record,
+  settle,
+  startChat,
+  type Wire,
+  waitCount,
+} from './helpers.ts';
 import { DATABASE_URL } from './process-cluster.ts';
 
 const GRACE_MS = 300;
@@ -71,7 +80,7 @@ async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void>
     // /metrics exports the backplane's counters (replays, drops, losses, overflows ...), and they
     // move with the traffic: A published, B received.
     const metric = async (node: ChatTestServer, name: string) => {
-      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const text = await metricsText(node.url);
       const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
       assert.ok(m, `${name} on ${node.app.config.nodeId}`);
       return Number(m[1]);
@@ -105,7 +114,7 @@ async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void>
     // The lag probe: each node reports the delay of the other's probes, and the count moves.
     const probes = await metric(a, 'switchboard_backplane_lag_probes_total');
     assert.ok(probes > 0, 'node A received probes from node B');
-    const lagText = await (await fetch(`${a.url}/metrics`)).text();
+    const lagText = await metricsText(a.url);
     const lag = /^switchboard_backplane_lag_seconds\{from="node-b"\} (\S+)$/m.exec(lagText);
     assert.ok(lag && Number(lag[1]) >= 0, 'a lag gauge for node B on node A');
     await settle(200);

@@ -44,13 +44,35 @@ export type Wire = any;
 
 let counter = 0;
 
+/** The `METRICS_TOKEN` of test servers. */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789';
+
+/**
+ * What test servers change from the defaults: every test file registers its users from one address
+ * (`REGISTER_RATE_LIMIT` raised through its own variable), and `/metrics` has a token. The other
+ * limits keep their defaults: ordinary use never meets them.
+ */
+export const TEST_ENV: Readonly<Record<string, string>> = {
+  REGISTER_RATE_LIMIT: '100000',
+  METRICS_TOKEN: TEST_METRICS_TOKEN,
+};
+
+/** GETs `/metrics` of a chat server with the test token. */
+export async function metricsText(url: string): Promise<string> {
+  const response = await fetch(`${url}/metrics`, {
+    headers: { Authorization: `Bearer ${TEST_METRICS_TOKEN}` },
+  });
+  if (response.status !== 200) throw new Error(`/metrics: ${response.status} ${await response.text()}`);
+  return response.text();
+}
+
 /** Starts a chat server; `env` adds configuration variables. */
 export async function startChat(
   env: Record<string, string> = {},
-  options: { storage?: ChatStorage } = {},
+  options: { storage?: ChatStorage; webRoot?: string } = {},
 ): Promise<ChatTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-chat-'));
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...TEST_ENV, ...env });
   const app = await createChatApp(config, { logger: silentLogger, drainTimeoutMs: 300, ...options });
   const url = await app.listen();
   const clients: HubConnection[] = [];

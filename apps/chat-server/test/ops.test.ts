@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { HttpTransportType } from '@microsoft/signalr';
 import { createChatApp, loadConfig, SqliteStorage } from '@switchboard/chat-server';
 import { connectClient, waitFor } from '@switchboard/testkit';
-import { cid, startChat } from './helpers.ts';
+import { cid, metricsText, startChat } from './helpers.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -46,7 +46,7 @@ test('/healthz, /readyz and /metrics (Prometheus text with connections, invocati
     const room = await c.invoke('createRoom', { name: 'm', isPrivate: false });
     await c.invoke('sendMessage', { roomId: room.id, text: 'counted', clientMessageId: cid() });
     await c.invoke('getHistory', { roomId: 'nope' }).catch(() => undefined);
-    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const text = await metricsText(s.url);
     assert.match(text, /^signalr_server_active_connections 1$/m);
     assert.match(text, /^switchboard_invocations_total [3-9]$/m);
     assert.match(text, /^chat_messages_stored_total 1$/m);

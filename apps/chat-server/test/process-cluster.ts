@@ -11,6 +11,7 @@ import { PostgresStorage } from '@switchboard/chat-server';
 import { type ClientOptions, connectClient, deleteRedisPrefix, requireService } from '@switchboard/testkit';
 import pg from 'pg';
 import type { TestSession, Wire } from './helpers.ts';
+import { metricsText, TEST_ENV } from './helpers.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -118,6 +119,7 @@ export async function startCluster(options: ChatClusterOptions): Promise<ChatClu
       DATABASE_SCHEMA: schema,
       BACKPLANE_PREFIX: prefix,
       JWT_SECRET: `secret-${run}-0123456789abcdef`,
+      ...TEST_ENV,
       ...options.backplane(prefix),
       ...options.env,
     };
@@ -221,7 +223,7 @@ async function startNode(
       return connection;
     },
     async metrics() {
-      return (await fetch(`${url}/metrics`)).text();
+      return metricsText(url);
     },
   };
 }

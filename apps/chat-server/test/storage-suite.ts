@@ -118,6 +118,45 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
     },
   );
 
+  run(
+    'a clientMessageId is unique per room and sender: the same id in another room is another message',
+    async (_f, s) => {
+      const u = await user(s);
+      const r1 = await room(s, [u.id]);
+      const r2 = await room(s, [u.id]);
+      const same = randomUUID();
+      const first = await s.insertMessage(message(r1.id, u.id, 'in one', same));
+      const second = await s.insertMessage(message(r2.id, u.id, 'in two', same));
+      assert.equal(first.created, true);
+      assert.equal(second.created, true);
+      assert.equal(second.message.roomId, r2.id);
+      assert.equal(second.message.text, 'in two');
+      const again = await s.insertMessage(message(r2.id, u.id, 'retry', same));
+      assert.equal(again.created, false);
+      assert.equal(again.message.id, second.message.id);
+    },
+  );
+
+  run('login failures: counted per key, a block time, cleared; known addresses expire', async (_f, s) => {
+    const key = `account:${randomUUID()}`;
+    const now = Date.now();
+    assert.equal(await s.loginBlockedUntil(key), 0);
+    assert.equal(await s.addLoginFailure(key, now, now - 1000), 1);
+    assert.equal(await s.addLoginFailure(key, now + 1, now - 1000), 2);
+    // A count untouched since before staleBefore starts again.
+    assert.equal(await s.addLoginFailure(key, now + 5000, now + 2), 1);
+    await s.blockLogin(key, now + 60_000);
+    assert.equal(await s.loginBlockedUntil(key), now + 60_000);
+    await s.clearLoginFailures(key);
+    assert.equal(await s.loginBlockedUntil(key), 0);
+    const u = await user(s);
+    assert.equal(await s.isKnownLoginAddress(u.id, 'h1', now - 1000), false);
+    await s.rememberLoginAddress(u.id, 'h1', now);
+    assert.equal(await s.isKnownLoginAddress(u.id, 'h1', now - 1000), true);
+    assert.equal(await s.isKnownLoginAddress(u.id, 'h1', now + 1000), false);
+    assert.equal(await s.isKnownLoginAddress(u.id, 'h2', now - 1000), false);
+  });
+
   run('history pages: newest, before, after', async (_f, s) => {
     const u = await user(s);
     const r = await room(s, [u.id]);

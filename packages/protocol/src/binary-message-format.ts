@@ -108,17 +108,22 @@ export function writeBinaryMessage(payload: Uint8Array): Buffer {
  * With `maxMessageSize`, a message whose prefix plus payload exceed the limit raises
  * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE` as soon as its prefix is read: the prefix already tells, so
  * there is no point buffering the rest (ASP.NET fails the same message once it has buffered more
- * than the limit, signalr-protocol.md section 15.8).
+ * than the limit, signalr-protocol.md section 15.8). With `maxMessages`, stops after that many
+ * messages and leaves the rest unconsumed.
  *
  * @example
  * ```ts
  * parseBinaryMessages(Uint8Array.of(0x02, 0x91, 0x06, 0x05)); // payloads: [91 06], consumed: 3
  * ```
  */
-export function parseBinaryMessages(input: Uint8Array, maxMessageSize?: number): BinaryMessages {
+export function parseBinaryMessages(
+  input: Uint8Array,
+  maxMessageSize?: number,
+  maxMessages = Number.POSITIVE_INFINITY,
+): BinaryMessages {
   const payloads: Uint8Array[] = [];
   let offset = 0;
-  while (offset < input.length) {
+  while (offset < input.length && payloads.length < maxMessages) {
     const prefix = readLengthPrefix(input, offset);
     if (prefix === null) break;
     const frameSize = prefix.prefixSize + prefix.length;

@@ -329,7 +329,7 @@ export class MessagePackHubProtocol implements HubProtocol {
    * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`.
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult {
-    const { payloads, consumed } = parseBinaryMessages(input, options?.maxMessageSize);
+    const { payloads, consumed } = parseBinaryMessages(input, options?.maxMessageSize, options?.maxMessages);
     const messages: HubMessage[] = [];
     for (const payload of payloads) {
       const message = parseBody(payload, this.decoder);

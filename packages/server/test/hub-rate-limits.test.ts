@@ -136,3 +136,24 @@ test('a client that keeps invoking past its limit is closed with a reason; every
     await server.close();
   }
 });
+
+test('a method set to false in `methods` is left out of every limit (the app limits it itself)', async () => {
+  const server = await start({
+    perConnection: { rate: 1, burst: 3 },
+    perUser: { rate: 1, burst: 3 },
+    methods: { note: false },
+    abuseThreshold: 1_000,
+  });
+  try {
+    const connection = await connectAs(server, 'typist');
+    LimitedHub.calls = 0;
+    // Forty sends of the exempt method all run, and take nothing from the buckets.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => connection.send('note', `t${i}`)));
+    await waitFor(() => LimitedHub.calls === 40, 5_000, 'every exempt send ran');
+    const { ok } = await flood(connection, 'echo', 10);
+    assert.ok(ok >= 3 && ok <= 4, `the other methods still have their whole burst (${ok})`);
+    await connection.stop();
+  } finally {
+    await server.close();
+  }
+});

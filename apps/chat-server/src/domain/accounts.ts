@@ -9,8 +9,9 @@ import type { TokenService, VerifiedToken } from '../auth/tokens.js';
 import { ChatError, forbidden, notFound } from '../errors.js';
 import type { ChatStorage } from '../storage/storage.js';
 import { ROLES, type Role, type User, type UserRecord } from '../types.js';
+import { LoginThrottle } from './login-throttle.js';
 import { systemClock } from './ports.js';
-import { invalid, object, string } from './validate.js';
+import { invalid, object, string, visibleName } from './validate.js';
 
 /** What register, login, guest, refresh and password change answer. */
 export interface Session {
@@ -27,7 +28,8 @@ const USERNAME = {
   patternText: 'may use letters, digits, _ . -',
 };
 const PASSWORD = { min: 8, max: 200 };
-const DISPLAY_NAME = { max: 64, trim: true };
+/** Display names: 1 to 64 characters after NFC normalisation (see `displayName`). */
+const MAX_DISPLAY_NAME = 64;
 
 /** Ends live connections when tokens are revoked; each resolves once the closes are sent. */
 export interface RevocationHooks {
@@ -44,14 +46,19 @@ export class AccountService {
     private readonly tokens: TokenService,
     /** What ends live connections once their tokens stop working. */
     private readonly sessions: RevocationHooks = {},
+    /** The per-account login backoff (see `login-throttle.ts`). Default: off. */
+    private readonly throttle: LoginThrottle = new LoginThrottle(storage, { limit: 0, maxBackoffSeconds: 1 }),
   ) {}
 
-  /** `POST /api/auth/register` {username, password, displayName}. */
-  async register(body: unknown): Promise<Session> {
+  /**
+   * `POST /api/auth/register` {username, password, displayName}; `address` (the client's) becomes
+   * a known address of the account for the login backoff.
+   */
+  async register(body: unknown, address = 'unknown'): Promise<Session> {
     const input = object(body);
     const username = string(input, 'username', USERNAME).toLowerCase();
     const password = string(input, 'password', PASSWORD);
-    const displayName = string(input, 'displayName', DISPLAY_NAME);
+    const displayName = visibleName(input, 'displayName', MAX_DISPLAY_NAME);
     if (await this.storage.userByUsername(username)) {
       throw new ChatError('SB_CHAT_USERNAME_TAKEN', 'This username is taken.', { field: 'username' });
     }
@@ -64,24 +71,33 @@ export class AccountService {
       isGuest: false,
       createdAt: systemClock.now(),
     });
+    await this.throttle.registered(user.id, address);
     return this.session(user);
   }
 
-  /** `POST /api/auth/login` {username, password}: 401 for any mismatch, in the same time. */
-  async login(body: unknown): Promise<Session> {
+  /**
+   * `POST /api/auth/login` {username, password}: 401 for any mismatch, in the same time; 429 while
+   * the account's failures from this kind of address (known or not) make it wait.
+   */
+  async login(body: unknown, address = 'unknown'): Promise<Session> {
     const input = object(body);
-    const username = string(input, 'username', { max: 200 });
+    const username = string(input, 'username', { max: 200 }).toLowerCase();
     const password = string(input, 'password', { max: 200 });
     const user = await this.storage.userByUsername(username);
+    const attempt = await this.throttle.begin(username, address, user?.id);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (!user || !user.passwordHash || !ok) throw badCredentials('Wrong username or password.');
+    if (!user || !user.passwordHash || !ok) {
+      await this.throttle.failed(attempt);
+      throw badCredentials('Wrong username or password.');
+    }
+    await this.throttle.succeeded(attempt, user.id);
     return this.session(user);
   }
 
   /** `POST /api/auth/guest` {displayName}: a support customer without a password. */
   async guest(body: unknown): Promise<Session> {
     const input = object(body);
-    const displayName = string(input, 'displayName', DISPLAY_NAME);
+    const displayName = visibleName(input, 'displayName', MAX_DISPLAY_NAME);
     const user = await this.storage.createUser({
       id: systemClock.newId(),
       username: `guest-${randomBytes(6).toString('hex')}`,

@@ -68,7 +68,7 @@ export class MessageService {
       roomId: room.id,
       senderId: actor.id,
       text,
-      mentions: await this.mentions(room.id, text),
+      mentions: await this.mentions(room.id, text, actor.id),
       clientMessageId,
       sentAt: this.deps.now(),
     });
@@ -89,7 +89,7 @@ export class MessageService {
     const edited = await this.deps.storage.editMessage(
       message.id,
       text,
-      await this.mentions(message.roomId, text),
+      await this.mentions(message.roomId, text, actor.id),
       this.deps.now(),
     );
     await this.deps.notifier.toRoom(edited.roomId, 'messageEdited', edited);
@@ -219,7 +219,13 @@ export class MessageService {
    * rate, or outside the caller's rooms, it is dropped and counted. Returns whether it went out.
    */
   async typing(actor: Actor, roomId: unknown, connectionId: string): Promise<boolean> {
+    // TYPING_RATE_LIMIT holds per user across every node: a token bucket in the storage. This node's
+    // own bucket, at the same rate, drops a flood before it costs a storage round trip (a node
+    // never lets through more than the whole cluster may).
     if (typeof roomId !== 'string' || this.typingLimiter.take(actor.id) > 0) return this.dropTyping();
+    const rate = this.deps.limits.typingRateLimit;
+    if (!(await this.deps.storage.takeRateToken(`typing:${actor.id}`, rate, rate * 3)))
+      return this.dropTyping();
     const room = await this.deps.storage.roomById(roomId);
     if (!room || !(await this.deps.storage.isMember(roomId, actor.id))) return this.dropTyping();
     await this.deps.notifier.toRoomExcept(roomId, connectionId, 'typing', { roomId, userId: actor.id });
@@ -252,11 +258,13 @@ export class MessageService {
     return message;
   }
 
-  /** The members named `@username` in the text. */
-  private async mentions(roomId: string, text: string): Promise<string[]> {
+  /** The members named `@username` in the text, except those who blocked the sender (no notice). */
+  private async mentions(roomId: string, text: string, senderId: string): Promise<string[]> {
     const names = new Set([...text.matchAll(/@([a-zA-Z0-9_.-]{3,32})/g)].map((m) => m[1]!.toLowerCase()));
     if (names.size === 0) return [];
     const members = await this.deps.storage.roomMembers(roomId);
-    return members.filter((m) => names.has(m.username)).map((m) => m.id);
+    const named = members.filter((m) => names.has(m.username)).map((m) => m.id);
+    const blockers = new Set(await this.deps.storage.blockersOf(senderId, named));
+    return named.filter((uid) => !blockers.has(uid));
   }
 }

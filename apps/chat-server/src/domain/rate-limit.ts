@@ -1,6 +1,7 @@
 /**
  * Token buckets per key (a user id, an IP): `ratePerSecond` tokens flow in, up to `burst`; each
- * event takes one. In memory, per node.
+ * event takes one. In memory, per node: the chat's limits are token buckets in the storage
+ * (`ChatStorage.takeRateToken`), shared by every node; this one only spares the storage a flood.
  * @module
  */
 

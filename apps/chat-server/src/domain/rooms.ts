@@ -1,14 +1,15 @@
 /**
  * Rooms, membership, direct conversations, blocking and presence queries, with their rules:
  * only members see a room's members; public rooms are joined freely, private ones by invitation
- * from a member; only the owner or an admin removes members; a user blocked by someone cannot open
- * a direct conversation with them; presence only for users who share a room with the caller.
+ * from a member (never guests); only the owner or an admin removes members; a user blocked by
+ * someone cannot open a direct or group conversation with them nor invite them to a room; presence
+ * only for users who share a room with the caller.
  * @module
  */
 import { ChatError, forbidden, notFound } from '../errors.js';
 import type { Presence, Room, RoomSummary, User } from '../types.js';
 import type { Actor, ServiceDeps } from './ports.js';
-import { type Input, id, idList, object, optionalBoolean, string } from './validate.js';
+import { type Input, id, idList, object, optionalBoolean, string, visibleName } from './validate.js';
 
 /** Room names: 1 to 80 characters. */
 export const MAX_ROOM_NAME = 80;
@@ -41,6 +42,9 @@ export class RoomService {
     if (!room || !(await this.deps.storage.isMember(rid, actor.id))) {
       throw forbidden('You are not a member of this room.');
     }
+    // A guest is a support customer: their own support conversation is the only one they act in,
+    // whatever membership an older version may have stored.
+    if (actor.isGuest && room.kind !== 'support') throw forbidden('Guests only take part in support.');
     return room;
   }
 
@@ -62,7 +66,7 @@ export class RoomService {
   async createRoom(actor: Actor, args: unknown): Promise<Room> {
     if (actor.isGuest) throw forbidden('Guests cannot create rooms.');
     const input = object(args, 'room');
-    const name = string(input, 'name', { max: MAX_ROOM_NAME, trim: true });
+    const name = visibleName(input, 'name', MAX_ROOM_NAME);
     const isPrivate = optionalBoolean(input, 'isPrivate') ?? false;
     const { storage, limits } = this.deps;
     if ((await storage.countOwnedRooms(actor.id)) >= limits.maxRoomsPerUser) {
@@ -96,12 +100,22 @@ export class RoomService {
     await this.remove(room, actor.id, 'left');
   }
 
-  /** Adds a user to a room the caller is a member of (not direct or support rooms). */
+  /**
+   * Adds a user to a room the caller is a member of (not direct or support rooms). Guests are never
+   * invited (nor invite), and nobody invites a user who blocked them.
+   */
   async inviteToRoom(actor: Actor, roomId: unknown, userId: unknown): Promise<void> {
+    if (actor.isGuest) throw forbidden('Guests cannot invite.');
     const room = await this.requireMember(actor, roomId);
     const uid = id(userId, 'userId');
     if (room.kind !== 'room') throw forbidden('Nobody can be invited to a direct or support conversation.');
-    if (!(await this.deps.storage.userById(uid))) throw notFound('No such user.');
+    const invitee = await this.deps.storage.userById(uid);
+    if (!invitee) throw notFound('No such user.');
+    if (invitee.isGuest)
+      throw forbidden('Guests cannot be invited to rooms; they take part in support only.');
+    if ((await this.deps.storage.blockersOf(actor.id, [uid])).length > 0) {
+      throw new ChatError('SB_CHAT_BLOCKED', 'You cannot invite someone who blocked you.');
+    }
     if (await this.deps.storage.addMember(room.id, uid, this.deps.now())) await this.joined(room, uid);
   }
 
@@ -165,7 +179,10 @@ export class RoomService {
     return room;
   }
 
-  /** Blocks a user: they can no longer open or write to a direct conversation with the caller. */
+  /**
+   * Blocks a user: they can no longer open or write to a direct or group conversation with the
+   * caller, invite the caller to a room, or notify the caller with a mention.
+   */
   async blockUser(actor: Actor, userId: unknown): Promise<void> {
     const uid = id(userId, 'userId');
     if (uid === actor.id) throw forbidden('You cannot block yourself.');

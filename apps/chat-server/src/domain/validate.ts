@@ -33,6 +33,34 @@ export function string(
   return value;
 }
 
+/**
+ * Characters a name may not hold: controls (NUL, newlines …), format characters (the bidirectional
+ * overrides and isolates U+202A–U+202E and U+2066–U+2069, the marks U+200E/U+200F, the zero-width
+ * space, joiners and no-break space U+200B–U+200D, U+2060, U+FEFF, the soft hyphen …), line and
+ * paragraph separators, and lone surrogates: all of them invisible or reorder text, which lets a
+ * name pass for another.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/**
+ * A display or room name: normalised to Unicode NFC and trimmed, 1 to `max` characters, refused with
+ * `SB_CHAT_INVALID_NAME` when it holds a character of {@link INVISIBLE} (named by code point).
+ */
+export function visibleName(input: Input, field: string, max: number): string {
+  const raw = input[field];
+  if (typeof raw !== 'string') throw invalid(field, 'must be a string');
+  const bad = INVISIBLE.exec(raw);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    throw new ChatError(
+      'SB_CHAT_INVALID_NAME',
+      `${field}: must not contain control, bidirectional-override, zero-width or other invisible characters (found U+${code}).`,
+      { field },
+    );
+  }
+  return string({ [field]: raw.normalize('NFC') }, field, { max, trim: true });
+}
+
 /** A string id argument. */
 export function id(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 100)

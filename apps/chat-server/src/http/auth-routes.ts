@@ -1,49 +1,54 @@
 /**
  * `/api/auth/*` and `/api/admin/*`: register, login, guest, refresh, logout, password change, the
- * current user, and role changes by an admin. Login attempts and guest creations are rate limited
- * per client IP.
+ * current user, and role changes by an admin. Login attempts, registrations and guest creations are
+ * rate limited per client IP with token buckets in the storage, so every node shares them; logins
+ * per IP and per account by the account service's login throttle (`domain/login-throttle.ts`).
  * @module
  */
 import type { AccountService } from '../domain/accounts.js';
-import { RateLimiter } from '../domain/rate-limit.js';
 import { ChatError, forbidden } from '../errors.js';
+import type { ChatStorage } from '../storage/storage.js';
 import { bearer, clientIp, readJson, sendJson } from './json.js';
 import type { Router } from './router.js';
 
 /** Options of {@link addAuthRoutes}. */
 export interface AuthRouteOptions {
   readonly accounts: AccountService;
+  /** Where the per-IP token buckets live (shared by every node on the same storage). */
+  readonly storage: ChatStorage;
   readonly trustProxy: boolean;
-  /** Login attempts per minute per IP. */
-  readonly loginRateLimit: number;
   /** Guest creations per minute per IP. */
   readonly guestRateLimit: number;
+  /** Registrations per hour per IP; 0: no limit. */
+  readonly registerRateLimit: number;
 }
 
 /** Adds the account routes to `router`. */
 export function addAuthRoutes(router: Router, options: AuthRouteOptions): void {
-  const { accounts, trustProxy } = options;
-  const logins = new RateLimiter(options.loginRateLimit / 60, options.loginRateLimit);
-  const guests = new RateLimiter(options.guestRateLimit / 60, options.guestRateLimit);
-  const limit = (limiter: RateLimiter, ip: string, what: string) => {
-    const wait = limiter.take(ip);
-    if (wait > 0) {
+  const { accounts, trustProxy, storage } = options;
+  /** Takes a token of `perPeriod` per `periodSeconds` (burst `perPeriod`) for the IP, or a 429. */
+  const limit = async (kind: string, ip: string, perPeriod: number, periodSeconds: number, what: string) => {
+    if (perPeriod === 0) return;
+    const rate = perPeriod / periodSeconds;
+    if (!(await storage.takeRateToken(`${kind}:${ip}`, rate, perPeriod))) {
       throw new ChatError('SB_CHAT_RATE_LIMITED', `Too many ${what} from this address; try again later.`, {
-        retryAfterSeconds: wait,
+        retryAfterSeconds: Math.max(1, Math.ceil(1 / rate)),
       });
     }
   };
 
   router
     .on('POST', '/api/auth/register', async ({ req, res }) => {
-      sendJson(res, 201, await accounts.register(await readJson(req)));
+      const ip = clientIp(req, trustProxy);
+      await limit('register-ip', ip, options.registerRateLimit, 3_600, 'registrations');
+      sendJson(res, 201, await accounts.register(await readJson(req), ip));
     })
     .on('POST', '/api/auth/login', async ({ req, res }) => {
-      limit(logins, clientIp(req, trustProxy), 'login attempts');
-      sendJson(res, 200, await accounts.login(await readJson(req)));
+      // LOGIN_RATE_LIMIT per IP is the login throttle's (it knows the account's known addresses).
+      sendJson(res, 200, await accounts.login(await readJson(req), clientIp(req, trustProxy)));
     })
     .on('POST', '/api/auth/guest', async ({ req, res }) => {
-      limit(guests, clientIp(req, trustProxy), 'guest sessions');
+      await limit('guest-ip', clientIp(req, trustProxy), options.guestRateLimit, 60, 'guest sessions');
       sendJson(res, 201, await accounts.guest(await readJson(req)));
     })
     .on('POST', '/api/auth/refresh', async ({ req, res }) => {

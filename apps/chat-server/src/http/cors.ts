@@ -5,6 +5,17 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HubServerOptions } from '@switchboard/server';
+
+/**
+ * The same rules for the hub endpoints, which the hub server serves itself: CORS for the listed
+ * origins (any with `*`), and negotiates, transport requests and WebSocket upgrades from any other
+ * site refused (403); requests without an Origin and from the server's own origin pass.
+ */
+export function hubOrigins(allowed: readonly string[]): Pick<HubServerOptions, 'cors' | 'checkOrigin'> {
+  if (allowed.length === 0) return { checkOrigin: true };
+  return { cors: { origins: allowed.includes('*') ? () => true : allowed }, checkOrigin: true };
+}
 
 /** Whether a request's Origin may talk to us. */
 export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {

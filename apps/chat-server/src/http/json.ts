@@ -77,12 +77,17 @@ export function sendError(res: ServerResponse, error: unknown): void {
   sendJson(res, 500, { error: { code: 'SB_CHAT_INTERNAL', message: 'Internal error.' } });
 }
 
-/** The client's IP: the socket's, or with `trustProxy` the first `X-Forwarded-For` address. */
+/**
+ * The client's IP: the socket's, or with `trustProxy` the last `X-Forwarded-For` address (the one
+ * the trusted proxy in front appended; addresses before it are the client's own word, which a
+ * client could vary to escape the per-IP limits).
+ */
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return first;
+    const header = req.headers['x-forwarded-for'];
+    const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
+    const last = forwarded[forwarded.length - 1]?.trim();
+    if (last) return last;
   }
   return req.socket.remoteAddress ?? 'unknown';
 }

@@ -1,15 +1,16 @@
 /**
  * Operations endpoints: `GET /healthz` (the process answers), `GET /readyz` (the storage answers,
  * and the backplane when there is one)
- * and `GET /metrics` (Prometheus text format).
+ * and `GET /metrics` (Prometheus text format, only with the bearer token `METRICS_TOKEN`).
  * @module
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CounterMetrics } from '@switchboard/server';
 import type { ChatCounters } from '../domain/ports.js';
 import { ChatError } from '../errors.js';
 import type { BackplaneLagSnapshot } from '../hub/backplane-lag.js';
 import type { ChatStorage } from '../storage/storage.js';
-import { sendJson } from './json.js';
+import { bearer, sendJson } from './json.js';
 import type { Router } from './router.js';
 
 /** Adds the operations routes. */
@@ -26,6 +27,8 @@ export function addOpsRoutes(
     backplaneReady?: () => Promise<void>;
     /** What the backplane lag probe saw, when it runs. */
     lag?: () => BackplaneLagSnapshot;
+    /** The bearer token `/metrics` requires; without one `/metrics` is refused. */
+    metricsToken?: string | undefined;
   },
 ): void {
   router
@@ -49,11 +52,27 @@ export function addOpsRoutes(
         ...(options.backplaneReady ? { backplane: 'reachable' } : {}),
       });
     })
-    .on('GET', '/metrics', ({ res }) => {
+    .on('GET', '/metrics', ({ req, res }) => {
+      if (!metricsAllowed(options.metricsToken, bearer(req))) {
+        throw new ChatError(
+          'SB_CHAT_BAD_CREDENTIALS',
+          options.metricsToken
+            ? '/metrics needs the bearer token METRICS_TOKEN.'
+            : '/metrics is off: set METRICS_TOKEN and send it as a bearer token.',
+        );
+      }
       const text = renderMetrics(options.metrics, options.counters, options.backplane?.(), options.lag?.());
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
     });
+}
+
+/** Whether `given` is the metrics token (compared in constant time); never without a token. */
+function metricsAllowed(token: string | undefined, given: string | undefined): boolean {
+  if (token === undefined || given === undefined) return false;
+  const a = createHash('sha256').update(token).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** The presence group `/readyz` counts through the presence store (nobody joins it). */

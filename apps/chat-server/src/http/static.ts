@@ -2,7 +2,9 @@
  * Serves the built web app (`apps/chat-web/dist`) at `/`: files with their content types, long
  * cache lifetimes for Vite's hashed `/assets/*`, `index.html` for every other unknown non-API path
  * (client-side views), and no way out of the web root. API, hub and operations paths are left to
- * the router. When the app is not built, `/` says how to build it.
+ * the router. When the app is not built, `/` says how to build it. Every answer carries a
+ * Content-Security-Policy without inline script, `frame-ancestors` from `FRAME_ANCESTORS`,
+ * `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
  * @module
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -39,6 +41,36 @@ const NOT_BUILT = `<!doctype html>
 <p>Run <code>npm run build</code> in the repository (or <code>npm run build -w @switchboard/chat-web</code>)
 and reload this page. The chat's APIs and the hub at <code>/hubs/chat</code> work meanwhile.</p></main></body></html>`;
 
+/**
+ * The web app's Content-Security-Policy: its own scripts, styles, images and connections only (no
+ * inline script or style, no `eval`), no plugins, and framed only by `frameAncestors`.
+ */
+export function contentSecurityPolicy(frameAncestors: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors ${frameAncestors}`,
+  ].join('; ');
+}
+
+/** Headers on every response of the web app. */
+export function securityHeaders(frameAncestors: string): Record<string, string> {
+  return {
+    'Content-Security-Policy': contentSecurityPolicy(frameAncestors),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    // For browsers without CSP frame-ancestors (it wins where both are known).
+    ...(frameAncestors === "'none'" ? { 'X-Frame-Options': 'DENY' } : {}),
+  };
+}
+
 /** A request listener for the web app: returns false when the request is not its to answer. */
 export type StaticHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
   /** Whether the web root holds a built app (an `index.html`). */
@@ -54,7 +86,21 @@ export type StaticHandler = ((req: IncomingMessage, res: ServerResponse) => bool
  * http.on('request', (req, res) => web(req, res) || router.handle(req, res));
  * ```
  */
-export function serveWebApp(webRoot: string = DEFAULT_WEB_ROOT): StaticHandler {
+export function serveWebApp(
+  webRoot: string = DEFAULT_WEB_ROOT,
+  options: { frameAncestors?: string } = {},
+): StaticHandler {
+  const headers = securityHeaders(options.frameAncestors ?? "'none'");
+  const send = (
+    res: ServerResponse,
+    req: IncomingMessage,
+    status: number,
+    type: string,
+    cache: string,
+    body: string,
+  ) => sendText(res, req, status, { ...headers, 'Content-Type': type, 'Cache-Control': cache }, body);
+  const sendFile = (res: ServerResponse, req: IncomingMessage, file: string, cache: string) =>
+    sendFileWith(res, req, file, { ...headers, 'Cache-Control': cache });
   const root = resolve(webRoot);
   const indexFile = join(root, 'index.html');
   const built = existsSync(indexFile);
@@ -99,30 +145,28 @@ function isFile(path: string): boolean {
   }
 }
 
-function send(
+function sendText(
   res: ServerResponse,
   req: IncomingMessage,
   status: number,
-  type: string,
-  cache: string,
+  headers: Record<string, string>,
   body: string,
 ): void {
-  res.writeHead(status, {
-    'Content-Type': type,
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': cache,
-    'X-Content-Type-Options': 'nosniff',
-  });
+  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function sendFile(res: ServerResponse, req: IncomingMessage, file: string, cache: string): void {
+function sendFileWith(
+  res: ServerResponse,
+  req: IncomingMessage,
+  file: string,
+  headers: Record<string, string>,
+): void {
   const size = statSync(file).size;
   res.writeHead(200, {
+    ...headers,
     'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'Content-Length': size,
-    'Cache-Control': cache,
-    'X-Content-Type-Options': 'nosniff',
   });
   if (req.method === 'HEAD') {
     res.end();

@@ -328,6 +328,27 @@ export abstract class SqlStorage implements ChatStorage {
   async takeRateToken(key: string, ratePerSecond: number, burst: number): Promise<boolean> {
     return (await this.get('takeRateToken', { key, rate: ratePerSecond, burst })) !== undefined;
   }
+  async loginBlockedUntil(key: string): Promise<number> {
+    return Number((await this.get('loginBlockedUntil', { key }))?.blocked_until_ms ?? 0);
+  }
+  async addLoginFailure(key: string, nowMs: number, staleBeforeMs: number): Promise<number> {
+    await this.run('purgeLoginFailures', { staleBefore: staleBeforeMs, now: nowMs });
+    return Number(
+      (await this.get('addLoginFailure', { key, now: nowMs, staleBefore: staleBeforeMs }))?.failures,
+    );
+  }
+  async blockLogin(key: string, untilMs: number): Promise<void> {
+    await this.run('blockLogin', { key, until: untilMs });
+  }
+  async clearLoginFailures(key: string): Promise<void> {
+    await this.run('clearLoginFailures', { key });
+  }
+  async rememberLoginAddress(userId: string, addressHash: string, nowMs: number): Promise<void> {
+    await this.run('rememberLoginAddress', { userId, addressHash, now: nowMs });
+  }
+  async isKnownLoginAddress(userId: string, addressHash: string, sinceMs: number): Promise<boolean> {
+    return (await this.get('isKnownLoginAddress', { userId, addressHash, since: sinceMs })) !== undefined;
+  }
 }
 
 /** A time column as ISO 8601 (PostgreSQL may hand back a Date). */

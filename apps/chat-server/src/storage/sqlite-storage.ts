@@ -2,7 +2,9 @@
  * The embedded storage: one SQLite file (better-sqlite3). Every transaction runs synchronously
  * under BEGIN IMMEDIATE, so writers on other connections to the same file (other instances, other
  * processes) wait for the write lock (busy timeout) and never interleave: the room sequence stays
- * gap-free. Deleted text is overwritten on disk (`secure_delete`).
+ * gap-free. Deleted text is overwritten on disk (`secure_delete`). Statements share a time budget per
+ * turn of the event loop ({@link SQLITE_TURN_BUDGET_MS}), so a pipeline of calls never holds the
+ * loop for long.
  * @module
  */
 import { mkdirSync } from 'node:fs';
@@ -12,10 +14,20 @@ import { notFound } from '../errors.js';
 import type { Message, Reaction, Room } from '../types.js';
 import { migrations, namedQueries } from './sql-files.js';
 import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
+import { SQLITE_MIGRATION_STEPS } from './sqlite-rebuild.js';
 import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
 
 /** The file name of the database inside `DATA_DIR`. */
 export const SQLITE_FILE_NAME = 'chat.sqlite';
+
+/**
+ * How long the storage's statements may hold the event loop in one turn, in ms. better-sqlite3 is
+ * synchronous: a pipeline of calls (one user's thousands of queued invocations) would otherwise
+ * run statement after statement without letting any other socket be read. Past the budget, the
+ * next statement waits for the next turn (`setImmediate`), after pending I/O: every other
+ * connection gets its turn while the pipeline goes on.
+ */
+export const SQLITE_TURN_BUDGET_MS = 4;
 
 /** A {@link ChatStorage} on one SQLite file. */
 export class SqliteStorage extends SqlStorage {
@@ -25,6 +37,10 @@ export class SqliteStorage extends SqlStorage {
   private readonly db: Database.Database;
   private readonly queries = namedQueries('sqlite');
   private readonly statements = new Map<string, Database.Statement>();
+  /** When the running budget started (see `turn`). */
+  private budgetFrom = Number.NEGATIVE_INFINITY;
+  /** Whether a budget started since the event loop last reached its check phase. */
+  private armed = false;
 
   /** Opens (creating when needed) the file at `path`; `:memory:` works for throwaway use. */
   constructor(path: string) {
@@ -49,15 +65,28 @@ export class SqliteStorage extends SqlStorage {
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
     );
     for (const m of migrations('sqlite')) {
-      this.db
-        .transaction(() => {
-          if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
-          this.db.exec(m.sql);
-          this.db
-            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-            .run(m.version, m.name, new Date().toISOString());
-        })
-        .immediate();
+      const step = SQLITE_MIGRATION_STEPS[m.name];
+      // A table rebuild drops a table others may reference: keys are checked at the end instead.
+      if (step) this.db.pragma('foreign_keys = OFF');
+      try {
+        this.db
+          .transaction(() => {
+            if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+            this.db.exec(m.sql);
+            if (step) {
+              step(this.db);
+              const broken = this.db.pragma('foreign_key_check') as unknown[];
+              if (broken.length > 0)
+                throw new Error(`Migration ${m.name} broke ${broken.length} foreign keys.`);
+            }
+            this.db
+              .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+              .run(m.version, m.name, new Date().toISOString());
+          })
+          .immediate();
+      } finally {
+        if (step) this.db.pragma('foreign_keys = ON');
+      }
     }
   }
 
@@ -75,11 +104,32 @@ export class SqliteStorage extends SqlStorage {
   }
 
   protected async all(name: string, params: Params = {}): Promise<Row[]> {
+    await this.turn();
     return this.allSync(name, params);
   }
   protected async run(name: string, params: Params = {}): Promise<number> {
+    await this.turn();
     return this.runSync(name, params);
   }
+
+  /**
+   * Resolves at once while the statements since the current budget started have used less than
+   * {@link SQLITE_TURN_BUDGET_MS}, else in the next turn of the event loop (after pending I/O). Each
+   * caller that resumes gets a fresh budget, so the callers waiting take turns, round robin.
+   */
+  private async turn(): Promise<void> {
+    if (performance.now() - this.budgetFrom < SQLITE_TURN_BUDGET_MS) return;
+    // The first statement since the loop last turned starts a budget without waiting.
+    if (this.armed) await new Promise<void>((resolve) => setImmediate(resolve));
+    this.budgetFrom = performance.now();
+    if (!this.armed) {
+      this.armed = true;
+      setImmediate(() => {
+        this.armed = false;
+      });
+    }
+  }
+
   protected idList(ids: readonly string[]): string {
     return JSON.stringify(ids);
   }
@@ -90,6 +140,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async createRoom(room: NewRoom, memberIds: readonly string[]): Promise<Room> {
+    await this.turn();
     const created = this.db
       .transaction(() => {
         const row = this.getSync('insertRoom', this.roomParams(room));
@@ -105,6 +156,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async insertMessage(m: NewMessage): Promise<{ message: Message; created: boolean }> {
+    await this.turn();
     const outcome = this.db
       .transaction((): { id: string; created: boolean } => {
         const existing = this.getSync('messageBySenderClientId', { ...m });
@@ -130,6 +182,7 @@ export class SqliteStorage extends SqlStorage {
     mentions: readonly string[],
     editedAt: string,
   ): Promise<Message> {
+    await this.turn();
     this.db
       .transaction(() => {
         const row = this.getSync('messageById', { id });
@@ -148,6 +201,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async deleteMessage(id: string, at = new Date().toISOString()): Promise<Message> {
+    await this.turn();
     this.db
       .transaction(() => {
         const row = this.getSync('messageById', { id });
@@ -162,6 +216,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
+    await this.turn();
     const rows = this.db
       .transaction(() => {
         const row = this.getSync('messageById', { id: messageId });

@@ -8,9 +8,10 @@
  *   number in the same transaction as the insert, under a lock on the room's counter, so writers
  *   on any number of connections, pools or nodes never skip or repeat a number. A message keeps its
  *   seq when deleted.
- * - Idempotence: `(senderId, clientMessageId)` is unique. Inserting it again (a retry, or two
- *   identical sends at once) stores nothing and returns the stored message with `created: false`;
- *   the losing insert does not consume a sequence number.
+ * - Idempotence: `(roomId, senderId, clientMessageId)` is unique. Inserting it again (a retry, or
+ *   two identical sends at once) stores nothing and returns the stored message with
+ *   `created: false`; the losing insert does not consume a sequence number. The same
+ *   clientMessageId in another room is another message.
  * - Deletion: `deleteMessage` removes the text from the table, the search index, its mentions and
  *   its reactions; the row stays (empty text, `deleted`) so the sequence keeps no gap.
  * - Support claims: `claimSupportRequest` is one conditional update (`status = 'open'`): of two
@@ -253,4 +254,21 @@ export interface ChatStorage {
    * so a limit holds for every node sharing it (PostgreSQL uses the database's clock).
    */
   takeRateToken(key: string, ratePerSecond: number, burst: number): Promise<boolean>;
+
+  /** When `key` (an account, or an account from one address) may try to log in again, ms; 0: now. */
+  loginBlockedUntil(key: string): Promise<number>;
+  /**
+   * Counts one more failed login of `key` and returns the count; a count untouched since
+   * `staleBeforeMs` starts again at 1, and such counts of other keys (no longer blocked) are
+   * forgotten.
+   */
+  addLoginFailure(key: string, nowMs: number, staleBeforeMs: number): Promise<number>;
+  /** Makes `key` wait until `untilMs` before its next attempt. */
+  blockLogin(key: string, untilMs: number): Promise<void>;
+  /** Forgets the failures of `key` (a successful login). */
+  clearLoginFailures(key: string): Promise<void>;
+  /** Records that the user signed in from the address (its hash) now. */
+  rememberLoginAddress(userId: string, addressHash: string, nowMs: number): Promise<void>;
+  /** Whether the user signed in from the address (its hash) since `sinceMs`. */
+  isKnownLoginAddress(userId: string, addressHash: string, sinceMs: number): Promise<boolean>;
 }

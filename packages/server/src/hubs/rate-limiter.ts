@@ -20,8 +20,11 @@ export interface RateLimitOptions {
   readonly perConnection?: RateLimit | false;
   /** Invocations of one user across their connections on this node. Default 50 per second, burst 100. */
   readonly perUser?: RateLimit | false;
-  /** Extra limits for single methods (by name, any case), per connection. Default none. */
-  readonly methods?: Readonly<Record<string, RateLimit>>;
+  /**
+   * Extra limits for single methods (by name, any case), per connection. `false` leaves a method out
+   * of every limit (one the app limits by itself, such as a chat's typing notices). Default none.
+   */
+  readonly methods?: Readonly<Record<string, RateLimit | false>>;
   /**
    * Refused invocations within {@link abuseWindowMs} after which the connection is closed with a
    * reason: a client that keeps hammering past its limit is not worth serving. Default 200.
@@ -91,7 +94,7 @@ export class ConnectionRateState {
 export class HubRateLimiter {
   private readonly perConnection: RateLimit | undefined;
   private readonly perUser: RateLimit | undefined;
-  private readonly methods: Map<string, RateLimit>;
+  private readonly methods: Map<string, RateLimit | false>;
   private readonly abuseThreshold: number;
   private readonly abuseWindowMs: number;
   private readonly users = new Map<string, { bucket: Bucket; connections: number }>();
@@ -135,6 +138,7 @@ export class HubRateLimiter {
     const now = this.time.now();
     let scope: 'connection' | 'user' | 'method' | undefined;
     const methodLimit = this.methods.size > 0 ? this.methods.get(target.toLowerCase()) : undefined;
+    if (methodLimit === false) return { ok: true };
     if (methodLimit) {
       const key = target.toLowerCase();
       let bucket = state.methodBuckets.get(key);

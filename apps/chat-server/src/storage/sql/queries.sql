@@ -155,9 +155,9 @@ SELECT DISTINCT o.user_id FROM room_members m JOIN room_members o ON o.room_id =
 WHERE m.user_id = :userId AND o.user_id <> :userId;
 
 -- name: messageBySenderClientId
--- Params: :senderId :clientMessageId.
+-- Params: :roomId :senderId :clientMessageId. Unique per room and sender.
 SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
-FROM messages WHERE sender_id = :senderId AND client_message_id = :clientMessageId;
+FROM messages WHERE room_id = :roomId AND sender_id = :senderId AND client_message_id = :clientMessageId;
 
 -- name: nextSeq
 -- Params: :roomId :at. Takes the room's row lock until the transaction ends: the gap-free sequence.
@@ -306,3 +306,39 @@ SELECT change_seq, message_id FROM room_changes
 WHERE room_id = :roomId AND change_seq > :since
 ORDER BY change_seq
 LIMIT :limit;
+
+-- name: loginBlockedUntil
+-- Params: :key. When the key may try again (ms since the epoch); no row: never failed.
+SELECT blocked_until_ms FROM login_failures WHERE key = :key;
+
+-- name: addLoginFailure
+-- Params: :key :now :staleBefore (ms). One more failure; a count last touched before staleBefore
+-- starts again at 1. Returns the new count.
+INSERT INTO login_failures AS f (key, failures, blocked_until_ms, updated_ms) VALUES (:key, 1, 0, :now)
+ON CONFLICT (key) DO UPDATE SET
+  failures = CASE WHEN f.updated_ms < :staleBefore THEN 1 ELSE f.failures + 1 END,
+  updated_ms = :now
+RETURNING failures;
+
+-- name: purgeLoginFailures
+-- Params: :staleBefore :now (ms). Forgets counts nobody touched since staleBefore and not blocked
+-- any more (names a guesser tried once stay for a day at most).
+DELETE FROM login_failures WHERE updated_ms < :staleBefore AND blocked_until_ms < :now;
+
+-- name: blockLogin
+-- Params: :key :until (ms).
+UPDATE login_failures SET blocked_until_ms = :until WHERE key = :key;
+
+-- name: clearLoginFailures
+-- Params: :key.
+DELETE FROM login_failures WHERE key = :key;
+
+-- name: rememberLoginAddress
+-- Params: :userId :addressHash :now (ms).
+INSERT INTO login_addresses (user_id, address_hash, last_login_ms) VALUES (:userId, :addressHash, :now)
+ON CONFLICT (user_id, address_hash) DO UPDATE SET last_login_ms = :now;
+
+-- name: isKnownLoginAddress
+-- Params: :userId :addressHash :since (ms). One row when the user signed in from there since then.
+SELECT 1 AS known FROM login_addresses
+WHERE user_id = :userId AND address_hash = :addressHash AND last_login_ms >= :since;
