@@ -10,6 +10,11 @@ export interface ErrorCatalogueEntry {
   readonly summary: string;
   /** How the peer learns of it: a Close message, a Completion error, an HTTP status, a log line. */
   readonly surface: string;
+  /**
+   * How bad it is for the operator: `error` (a request failed, or messages were lost) or
+   * `warning` (retried or handled by itself; a process warning). Default `error`.
+   */
+  readonly severity?: 'error' | 'warning';
 }
 
 /** A package's catalogue: stable code to entry. */

@@ -1,0 +1,71 @@
+/**
+ * `@switchboard/server/scaleout`: what backplane authors build on. A backend writes a
+ * {@link Bus} (the transport) and a {@link PresenceBackend} (a few atomic operations); the core
+ * does the rest (docs/scale-out.md).
+ * @module
+ */
+export type { Backplane, BackplaneHealth, HubBackplaneHealth, ScaleoutCounters } from './backplane.js';
+export type {
+  Bus,
+  BusContext,
+  BusCounters,
+  BusFactory,
+  BusReceiver,
+  BusStatus,
+  EntryPosition,
+  LogEntry,
+  LogPosition,
+  PositionCheck,
+  PublishOptions,
+  ReplayLog,
+} from './bus.js';
+export {
+  ALL_CHANNEL,
+  type AllChannel,
+  type Channel,
+  type ChannelKind,
+  type ConnectionChannel,
+  channelName,
+  connectionChannel,
+  type GroupChannel,
+  groupChannel,
+  type NodeChannel,
+  nodeChannel,
+  parseChannelName,
+  type UserChannel,
+  userChannel,
+} from './channels.js';
+export {
+  type AckEnvelope,
+  type CloseEnvelope,
+  decodeEnvelope,
+  ENVELOPE_VERSION,
+  type Envelope,
+  type EnvelopeBase,
+  type EnvelopeBody,
+  EnvelopeVersionError,
+  encodeEnvelope,
+  envelopeMessage,
+  type GroupEnvelope,
+  type MessageEnvelope,
+  messageFrames,
+  type ResultEnvelope,
+} from './envelope.js';
+export {
+  BackplaneError,
+  type BackplaneErrorCode,
+  type BackplaneErrorCodeOnly,
+  backplaneErrors,
+} from './errors.js';
+export type {
+  LeaseResult,
+  LogHead,
+  PresenceAssertion,
+  PresenceBackend,
+  PresenceBackendContext,
+  PresenceBackendFactory,
+  PresenceBackendReceiver,
+  PresenceLogEvent,
+  RemotePresenceChange,
+  TransitionResult,
+} from './presence-backend.js';
