@@ -153,7 +153,7 @@ export class NatsLink {
       if (this.closed) return;
       if (status.type === 'disconnect') {
         this.setUp(false);
-        this.report('connection lost', status.error);
+        this.report(`connection to ${status.server} lost`, undefined);
       } else if (status.type === 'reconnect') {
         this.reconnects++;
         this.setUp(true);

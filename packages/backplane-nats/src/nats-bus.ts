@@ -1,0 +1,422 @@
+/**
+ * The {@link Bus} of one hub on one node over NATS JetStream (nats-server 2.9 or later).
+ *
+ * - The replay log is one stream per cluster prefix and hub, with a subject per channel
+ *   (names.ts) and limits by age and by count per channel. Every publish is a JetStream publish
+ *   (stored, then acknowledged), with a message id (`Nats-Msg-Id`) so that a publish retried
+ *   after a lost acknowledgement is stored once.
+ * - The live path is one ordered push consumer per node and hub over the whole stream, started at
+ *   the stream's last sequence when the bus starts. Consumers with several subject filters came
+ *   with nats-server 2.10, so on 2.9 a node reads every channel of its hub and keeps only the
+ *   channels it subscribes to: subscribing is local and immediate. The consumer sees every
+ *   stream sequence in order, so the bus delivers each entry once, in log order, catches up by
+ *   itself after a reconnect (the ordered consumer starts again after the last sequence it
+ *   delivered), and knows exactly how many entries it lost when the window passed them by (a jump
+ *   in the sequence): it has no {@link ReplayLog} for the core to read.
+ * - Receivers: the node that holds a connection answers on a core-NATS subject of that
+ *   connection; a publish to a connection's channel asks it, so that "no responders" tells the
+ *   core, exactly, that no node holds the connection.
+ * @module
+ */
+import { DeliverPolicy, DiscardPolicy, type JsMsg, StorageType } from '@nats-io/jetstream';
+import { Empty, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
+import {
+  BackplaneError,
+  type Bus,
+  type BusContext,
+  type BusCounters,
+  type BusStatus,
+  type Channel,
+  channelName,
+} from '@switchboard/server/scaleout';
+import type { NatsLink } from './link.js';
+import { channelSubject, type HubNames, holderSubject, hubNames, subjectChannelName } from './names.js';
+
+/** Options of a {@link NatsBus} (the backplane's, shared by its hubs). */
+export interface NatsBusOptions {
+  /** The cluster's prefix: streams and subjects of other prefixes are never touched. */
+  readonly prefix: string;
+  /** The replay window by count: entries kept per channel. */
+  readonly maxLen: number;
+  /** The replay window by age, in milliseconds. */
+  readonly maxAgeMs: number;
+  /** Publishes held while NATS is unreachable; past it the oldest is dropped and reported. */
+  readonly maxQueuedPublishes: number;
+  /** `file` (survives a server restart; the default) or `memory`. */
+  readonly storage: 'file' | 'memory';
+  /** How long a publish waits for its acknowledgement before it is sent again. Default 2 000 ms. */
+  readonly publishTimeoutMs?: number;
+}
+
+interface Item {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly msgID: string;
+  /** For a connection's channel: the subject its holder answers on. */
+  readonly holder: string | undefined;
+  readonly resolve: (receivers: number | undefined) => void;
+  done: boolean;
+}
+
+/** How many publishes may wait for their acknowledgement at once. */
+const WINDOW = 512;
+
+/** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
+export class NatsBus implements Bus {
+  readonly backend = 'nats';
+  readonly counters: BusCounters = {
+    messagesReceived: 0,
+    bytesReceived: 0,
+    published: 0,
+    queued: 0,
+    queueOverflows: 0,
+    reconnects: 0,
+    errors: 0,
+  };
+  private readonly names: HubNames;
+  private readonly channels = new Map<string, Channel>();
+  private readonly holders = new Map<string, Subscription>();
+  /** Publishes in order: `items[head..next)` are sent and not all acknowledged, `items[next..]` wait. */
+  private items: Item[] = [];
+  private next = 0;
+  private inFlight = 0;
+  /** A publish failed: once the window has settled, every unacknowledged one is sent again. */
+  private failed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private publishNumber = 0;
+  /** The stream is known to exist (publishes go out). */
+  private streamReady = false;
+  /** When the stream was created: another value after a reconnect means it was made anew. */
+  private streamCreated: string | undefined;
+  /** The last stream sequence delivered (or skipped as not ours). */
+  private lastSeq = 0;
+  private consumer: { close(): Promise<unknown> } | undefined;
+  private consumerUp = false;
+  private readonly started: Promise<void>;
+  private readonly unlisten: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly context: BusContext,
+    private readonly options: NatsBusOptions,
+  ) {
+    this.names = hubNames(options.prefix, context.hubName);
+    this.unlisten = link.listen({
+      disconnected: () => {
+        this.consumerUp = false;
+      },
+      reconnected: () => {
+        this.counters.reconnects++;
+        void this.recover();
+      },
+    });
+    this.started = this.start();
+  }
+
+  /** The stream and subject root of this hub (for tests and operators). */
+  get stream(): HubNames {
+    return this.names;
+  }
+
+  async subscribe(channel: Channel): Promise<void> {
+    const name = channelName(channel);
+    this.channels.set(name, channel);
+    if (channel.kind === 'connection' && !this.holders.has(channel.id)) {
+      const nc = await this.link.connection;
+      if (this.closed || this.channels.get(name) !== channel) return;
+      this.holders.set(
+        channel.id,
+        nc.subscribe(holderSubject(this.names.root, channel.id), {
+          callback: (_error, msg) => {
+            if (msg.reply) msg.respond(Empty);
+          },
+        }),
+      );
+      // The server knows the interest once this round trip is back (at once while disconnected:
+      // the client subscribes again when it reconnects).
+      if (this.link.connected) await nc.flush().catch(() => undefined);
+    }
+    await this.started;
+  }
+
+  async unsubscribe(channel: Channel): Promise<void> {
+    this.channels.delete(channelName(channel));
+    if (channel.kind === 'connection') {
+      this.holders.get(channel.id)?.unsubscribe();
+      this.holders.delete(channel.id);
+    }
+  }
+
+  publish(channel: Channel, payload: Uint8Array): Promise<number | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.items.push({
+        subject: channelSubject(this.names.root, channel),
+        payload,
+        msgID: `${this.context.nodeId}:${this.context.hubName}:${this.startedAt}:${++this.publishNumber}`,
+        holder: channel.kind === 'connection' ? holderSubject(this.names.root, channel.id) : undefined,
+        resolve,
+        done: false,
+      });
+      if (!this.sendable()) {
+        this.counters.queued++;
+        if (this.items.length - this.next > this.options.maxQueuedPublishes) this.overflow();
+      }
+      this.pump();
+    });
+  }
+
+  async ready(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.started, limit]).finally(() => clearTimeout(timer));
+  }
+
+  async flush(): Promise<void> {
+    while (!this.closed && this.items.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.link.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      });
+      await Promise.race([this.flush(), limit]).finally(() => clearTimeout(timer));
+    }
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.unlisten();
+    for (const item of this.items.splice(0)) if (!item.done) item.resolve(undefined);
+    for (const sub of this.holders.values()) sub.unsubscribe();
+    this.holders.clear();
+    this.channels.clear();
+    await this.consumer?.close().catch(() => undefined);
+  }
+
+  status(): BusStatus {
+    return { connected: this.link.connected && this.consumerUp, queued: this.items.length - this.next };
+  }
+
+  /** Subscribed channels (for tests). */
+  get subscribedChannels(): number {
+    return this.channels.size;
+  }
+
+  private readonly startedAt = Date.now().toString(36);
+
+  /** Makes sure of the stream, then starts the consumer after its last sequence. */
+  private async start(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      try {
+        await this.link.connection;
+        await this.link.whenUp();
+        await this.ensureStream();
+        const info = await this.link.manager.streams.info(this.names.stream);
+        this.lastSeq = info.state.last_seq;
+        await this.startConsumer(info.state.last_seq + 1);
+        return;
+      } catch (error) {
+        this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting the bus of ${this.names.stream}`, error);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  private async ensureStream(): Promise<void> {
+    const created = await this.link.ensureStream({
+      name: this.names.stream,
+      subjects: [`${this.names.root}.>`],
+      max_age: nanos(this.options.maxAgeMs),
+      max_msgs_per_subject: this.options.maxLen,
+      discard: DiscardPolicy.Old,
+      storage: this.options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      num_replicas: 1,
+    });
+    if (this.streamCreated !== undefined && created !== this.streamCreated) {
+      this.report(
+        'SB_ERR_BACKPLANE_LOG_RESET',
+        `the stream ${this.names.stream} was made anew (the server lost its JetStream store, or the stream was deleted); entries published before that and not received live cannot be replayed or counted`,
+      );
+    }
+    this.streamCreated = created;
+    this.streamReady = true;
+    this.pump();
+  }
+
+  private async startConsumer(fromSeq: number): Promise<void> {
+    const js = this.link.jetstream;
+    const consumer = await js.consumers.getPushConsumer(this.names.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: fromSeq,
+    });
+    const messages = await consumer.consume();
+    this.consumer = messages;
+    this.consumerUp = true;
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === 'stream_not_found' || status.type === 'consumer_deleted') void this.recover();
+      }
+    })().catch(() => undefined);
+    void (async () => {
+      for await (const m of messages) this.onMessage(m);
+    })().catch((error: unknown) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'the consumer', error));
+  }
+
+  /** After a reconnect: the stream may be gone or new; the ordered consumer resumes by itself. */
+  private recovering = false;
+  private async recover(): Promise<void> {
+    if (this.recovering || this.closed) return;
+    this.recovering = true;
+    try {
+      await this.started;
+      const before = this.streamCreated;
+      this.streamReady = false;
+      await this.ensureStream();
+      if (before !== undefined && this.streamCreated !== before) {
+        // A new stream numbers from 1 again: start a consumer at its beginning (everything in it
+        // was published after the loss).
+        await this.consumer?.close().catch(() => undefined);
+        this.lastSeq = 0;
+        await this.startConsumer(1);
+      }
+      this.consumerUp = true;
+      this.context.receiver.reconnected();
+    } catch (error) {
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'recovering after a reconnect', error);
+      setTimeout(() => void this.recover(), 250).unref();
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private onMessage(m: JsMsg): void {
+    if (this.closed) return;
+    this.counters.messagesReceived++;
+    this.counters.bytesReceived += m.data.length;
+    const seq = m.seq;
+    if (seq <= this.lastSeq) return; // delivered already (the ordered consumer never does this)
+    if (this.lastSeq > 0 && seq > this.lastSeq + 1) {
+      const count = seq - this.lastSeq - 1;
+      this.context.receiver.lost(
+        undefined,
+        count,
+        `NATS: stream ${this.names.stream} sequences ${this.lastSeq + 1}..${seq - 1} left the replay window before this node read them`,
+      );
+    }
+    this.lastSeq = seq;
+    const name = subjectChannelName(this.names.root, m.subject);
+    const channel = name === undefined ? undefined : this.channels.get(name);
+    if (!channel) return;
+    try {
+      this.context.receiver.message(channel, m.data);
+    } catch (error) {
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `handling a message of ${name}`, error);
+    }
+  }
+
+  private sendable(): boolean {
+    return !this.closed && this.link.connected && this.streamReady;
+  }
+
+  /** Sends what waits, in order, keeping at most {@link WINDOW} unacknowledged. */
+  private pump(): void {
+    if (!this.sendable()) return;
+    if (this.failed) {
+      if (this.inFlight > 0) return;
+      // Everything not acknowledged goes again, in order (the message id makes a second store of
+      // one the server did get a no-op).
+      this.failed = false;
+      let first = 0;
+      while (first < this.items.length && this.items[first]!.done) first++;
+      this.next = first;
+    }
+    while (this.next < this.items.length && this.inFlight < WINDOW) {
+      const item = this.items[this.next++]!;
+      if (!item.done) this.send(item);
+    }
+  }
+
+  private send(item: Item): void {
+    this.inFlight++;
+    const js = this.link.jetstream;
+    js.publish(item.subject, item.payload, {
+      msgID: item.msgID,
+      timeout: this.options.publishTimeoutMs ?? 2_000,
+    })
+      .then(
+        async () => {
+          if (item.done) return;
+          item.done = true;
+          this.counters.published++;
+          item.resolve(item.holder === undefined ? 1 : await this.askHolder(item.holder));
+        },
+        (error: unknown) => {
+          if (item.done || this.closed) return;
+          if (!this.failed)
+            this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `publish to ${item.subject} (sent again)`, error);
+          this.failed = true;
+          if (/stream not found|no responders/i.test(String((error as Error)?.message))) {
+            this.streamReady = false;
+            void this.ensureStream().catch(() => undefined);
+          }
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        let head = 0;
+        while (head < this.items.length && this.items[head]!.done) head++;
+        if (head > 0) {
+          this.items = this.items.slice(head);
+          this.next = Math.max(0, this.next - head);
+        }
+        if (this.failed && this.inFlight === 0) {
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.pump(), 100);
+        } else this.pump();
+      });
+  }
+
+  /** 1 when a node holds the connection, 0 when none does (no responders). */
+  private async askHolder(subject: string): Promise<number> {
+    try {
+      await this.link.nats.request(subject, Empty, { timeout: 2_000 });
+      return 1;
+    } catch (error) {
+      if (error instanceof NoRespondersError || (error as Error)?.name === 'NoRespondersError') return 0;
+      const cause = (error as { cause?: unknown })?.cause;
+      if (cause instanceof NoRespondersError) return 0;
+      return 1; // unknown: the core's timeouts settle what waits
+    }
+  }
+
+  private overflow(): void {
+    const dropped = this.items.splice(this.next, 1)[0]!;
+    this.counters.queueOverflows++;
+    this.report(
+      'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
+      `the publish queue is full while NATS is unreachable; a send to ${dropped.subject} was dropped`,
+    );
+    dropped.resolve(undefined);
+  }
+
+  private report(code: BackplaneError['code'], what: string, cause?: unknown): void {
+    if (this.closed) return;
+    this.counters.errors++;
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    try {
+      this.context.receiver.error(
+        new BackplaneError(code, `NATS: ${what}${detail}`, { cause, backend: 'nats' }),
+      );
+    } catch {
+      // a throwing hook must not take the bus down
+    }
+  }
+}
