@@ -60,6 +60,11 @@ export interface LeaseResult extends TransitionResult, LogHead {
 
 /** What the core re-asserts after a lost lease (and asserts when it joins). */
 export interface PresenceAssertion {
+  /**
+   * The epoch of the node's last lease (`''` when it joins): when the backend's epoch differs (it
+   * lost its state), the node's users it knew online are recorded online silently.
+   */
+  readonly leaseEpoch: string;
   /** This node's connections, oldest first, each with its groups. */
   readonly connections: readonly {
     readonly connection: PresenceConnection;
