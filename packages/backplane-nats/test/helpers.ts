@@ -1,6 +1,7 @@
 // Test helpers: the machine's NATS (or a private nats-server), a unique prefix per run, buses with
 // a receiver that records what arrives, and clean-up of the run's streams and buckets.
 import { randomUUID } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import type { TestContext } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -66,4 +67,19 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
+}
+
+/** Whether NATS answers on its port (for files that must decide before registering tests). */
+export function natsReachable(url = NATS_URL): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: hostname, port: Number(port || 4222) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -69,3 +69,10 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
+export { LoopbackNetwork, type LoopbackNetworkOptions } from './loopback-bus.js';
+export { type LoopbackPresenceOptions, LoopbackPresenceNetwork } from './loopback-presence.js';
+export {
+  ScaleoutHubLifetimeManager,
+  type ScaleoutHubLifetimeManagerOptions,
+} from './scaleout-hub-lifetime-manager.js';
+export { ScaleoutPresenceStore, type ScaleoutPresenceStoreOptions } from './scaleout-presence-store.js';
