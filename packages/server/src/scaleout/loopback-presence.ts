@@ -9,11 +9,11 @@ import type { PresenceConnection } from '../presence/presence-store.js';
 import type {
   LeaseResult,
   PresenceAssertion,
-  RemotePresenceChange,
   PresenceBackend,
   PresenceBackendContext,
   PresenceBackendFactory,
   PresenceLogEvent,
+  RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
 
