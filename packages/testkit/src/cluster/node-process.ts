@@ -11,11 +11,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 
 /**
  * A backplane for a cluster of conformance servers. The kind names the server flag that joins
- * it (`--redis URL`, `--postgres URL`), so a new backplane is one more kind here.
+ * it (`--redis URL`, `--postgres URL`, `--nats URL`), so a new backplane is one more kind here.
  */
 export interface BackplaneSpec {
-  /** `redis` or `postgres`. */
-  readonly kind: 'redis' | 'postgres';
+  /** `redis`, `postgres` or `nats`. */
+  readonly kind: 'redis' | 'postgres' | 'nats';
   /** What the flag is given (`redis://127.0.0.1:6379`, `postgres://postgres@127.0.0.1:5432/test`). */
   readonly url: string;
 }
@@ -81,6 +81,7 @@ export class NodeProcess {
     const env = { ...process.env };
     for (const name of [
       'REDIS_URL',
+      'NATS_URL',
       'NODE_ID',
       'BACKPLANE',
       'BACKPLANE_URL',

@@ -25,12 +25,14 @@ export class OwnNats {
   private constructor(
     /** The port it listens on (kept across restarts). */
     readonly port: number,
+    /** The port of its HTTP monitoring (`/connz`, `/jsz`). */
+    readonly monitorPort: number,
     private readonly binary: string,
   ) {}
 
   /** Starts nats-server on a free port and waits until it accepts connections. */
   static async start(binary = NATS_SERVER_PATH): Promise<OwnNats> {
-    const nats = new OwnNats(await freePort(), binary);
+    const nats = new OwnNats(await freePort(), await freePort(), binary);
     await nats.start();
     return nats;
   }
@@ -56,6 +58,8 @@ export class OwnNats {
       String(this.port),
       '-sd',
       this.storeDir,
+      '-m',
+      String(this.monitorPort),
     ]);
     this.handle = handle;
     // JetStream restores its streams before the server listens for clients.
