@@ -19,7 +19,7 @@
  * @module
  */
 import { DeliverPolicy, DiscardPolicy, type JsMsg, StorageType } from '@nats-io/jetstream';
-import { Empty, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
+import { Empty, headers, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
 import {
   BackplaneError,
   type Bus,
@@ -30,7 +30,15 @@ import {
   channelName,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
-import { channelSubject, type HubNames, holderSubject, hubNames, subjectChannelName } from './names.js';
+import {
+  channelSubject,
+  type HubNames,
+  holderSubject,
+  hubNames,
+  subjectChannelName,
+  token,
+} from './names.js';
+import { OriginOrder } from './origin-order.js';
 
 /** Options of a {@link NatsBus} (the backplane's, shared by its hubs). */
 export interface NatsBusOptions {
@@ -51,12 +59,17 @@ export interface NatsBusOptions {
 interface Item {
   readonly subject: string;
   readonly payload: Uint8Array;
-  readonly msgID: string;
+  /** The publish's number, given when it is first sent (0 before): 1, 2, 3 … per bus. */
+  n: number;
   /** For a connection's channel: the subject its holder answers on. */
   readonly holder: string | undefined;
   readonly resolve: (receivers: number | undefined) => void;
   done: boolean;
 }
+
+/** The headers that number a bus's publishes (see origin-order.ts). */
+const ORIGIN_HEADER = 'Sb-Origin';
+const NUMBER_HEADER = 'Sb-N';
 
 /** How many publishes may wait for their acknowledgement at once. */
 const WINDOW = 512;
@@ -102,6 +115,14 @@ export class NatsBus implements Bus {
     private readonly options: NatsBusOptions,
   ) {
     this.names = hubNames(options.prefix, context.hubName);
+    this.origin = `${token(context.nodeId)}.${Date.now().toString(36)}`;
+    this.order = new OriginOrder(5_000, (origin, from, to) =>
+      context.receiver.lost(
+        undefined,
+        to - from + 1,
+        `NATS: publishes ${from}..${to} of ${origin} never reached the stream (the node went away before sending them again)`,
+      ),
+    );
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
@@ -154,7 +175,7 @@ export class NatsBus implements Bus {
       this.items.push({
         subject: channelSubject(this.names.root, channel),
         payload,
-        msgID: `${this.context.nodeId}:${this.context.hubName}:${this.startedAt}:${++this.publishNumber}`,
+        n: 0,
         holder: channel.kind === 'connection' ? holderSubject(this.names.root, channel.id) : undefined,
         resolve,
         done: false,
@@ -197,6 +218,7 @@ export class NatsBus implements Bus {
     for (const sub of this.holders.values()) sub.unsubscribe();
     this.holders.clear();
     this.channels.clear();
+    this.order.clear();
     await this.consumer?.close().catch(() => undefined);
   }
 
@@ -209,7 +231,10 @@ export class NatsBus implements Bus {
     return this.channels.size;
   }
 
-  private readonly startedAt = Date.now().toString(36);
+  /** This bus's name in the `Sb-Origin` header: the node and the bus's start. */
+  private readonly origin: string;
+  /** Restores each origin's order after a resend was overtaken by a held publish (origin-order.ts). */
+  private readonly order: OriginOrder;
 
   /** Makes sure of the stream, then starts the consumer after its last sequence. */
   private async start(): Promise<void> {
@@ -310,8 +335,18 @@ export class NatsBus implements Bus {
         count,
         `NATS: stream ${this.names.stream} sequences ${this.lastSeq + 1}..${seq - 1} left the replay window before this node read them`,
       );
+      this.order.resync();
     }
     this.lastSeq = seq;
+    const origin = m.headers?.get(ORIGIN_HEADER);
+    const n = Number(m.headers?.get(NUMBER_HEADER));
+    if (origin && Number.isSafeInteger(n) && n > 0) this.order.accept(origin, n, () => this.hand(m));
+    else this.hand(m);
+  }
+
+  /** Hands an entry of a subscribed channel to the core. */
+  private hand(m: JsMsg): void {
+    if (this.closed) return;
     const name = subjectChannelName(this.names.root, m.subject);
     const channel = name === undefined ? undefined : this.channels.get(name);
     if (!channel) return;
@@ -346,11 +381,16 @@ export class NatsBus implements Bus {
 
   private send(item: Item): void {
     this.inFlight++;
-    const js = this.link.jetstream;
-    js.publish(item.subject, item.payload, {
-      msgID: item.msgID,
-      timeout: this.options.publishTimeoutMs ?? 2_000,
-    })
+    if (item.n === 0) item.n = ++this.publishNumber;
+    const h = headers();
+    h.set(ORIGIN_HEADER, this.origin);
+    h.set(NUMBER_HEADER, String(item.n));
+    this.link.jetstream
+      .publish(item.subject, item.payload, {
+        msgID: `${this.origin}.${item.n}`,
+        headers: h,
+        timeout: this.options.publishTimeoutMs ?? 2_000,
+      })
       .then(
         async () => {
           if (item.done) return;
@@ -398,7 +438,10 @@ export class NatsBus implements Bus {
   }
 
   private overflow(): void {
-    const dropped = this.items.splice(this.next, 1)[0]!;
+    // The oldest that was never sent (it has no number yet, so no reader waits for it).
+    let index = this.next;
+    while (index < this.items.length - 1 && this.items[index]!.n !== 0) index++;
+    const dropped = this.items.splice(index, 1)[0]!;
     this.counters.queueOverflows++;
     this.report(
       'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',

@@ -57,6 +57,14 @@ function checkNumbered(nodes: readonly Node[], sent: readonly number[]): void {
         .filter((p) => p.startsWith(`n${k}:`))
         .map((p) => Number(p.slice(p.indexOf(':') + 1)));
       const expected = Array.from({ length: count }, (_, i) => i);
+      const dups = got.length - new Set(got).size;
+      const missing = expected.filter((i) => !got.includes(i));
+      const inversions = got.filter((v, i) => i > 0 && v < got[i - 1]!).length;
+      assert.deepEqual(
+        { dups, missing, inversions },
+        { dups: 0, missing: [], inversions: 0 },
+        `node n${r} from n${k}`,
+      );
       assert.deepEqual(got, expected, `node n${r} from n${k}: all of 0..${count - 1}, once, in order`);
     }
   }
