@@ -29,6 +29,7 @@ import { DefaultHubPresence } from './presence/hub-presence.js';
 import { PresenceLifetimeManager, type PresenceSource } from './presence/presence-lifetime-manager.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { parseUserAgent } from './presence/user-agent.js';
+import type { Backplane, BackplaneHealth } from './scaleout/backplane.js';
 import { systemTimeProvider, type TimeProvider } from './time-provider.js';
 
 /** A hub mapped on the server. */
@@ -71,6 +72,8 @@ export class HubServer {
   /** The presence store every hub of this server shares. */
   readonly presence: PresenceStore;
   private readonly ownsPresence: boolean;
+  /** The cluster's backplane, when the server was given one. */
+  readonly backplane: Backplane | undefined;
 
   constructor(options: HubServerOptions = {}) {
     this.options = options;
@@ -79,9 +82,17 @@ export class HubServer {
     this.time = options.timeProvider ?? systemTimeProvider;
     this.protocols = resolveProtocols(options);
     resolveHubOptions(options, {}); // validate the server-wide options now
-    this.ownsPresence = options.presence === undefined;
+    this.backplane = options.backplane;
+    if (options.backplane && (options.presence || options.lifetimeManagerFactory)) {
+      throw new SwitchboardError(
+        'SB_ERR_HUB_CONFIGURATION',
+        'The backplane option gives the presence store and the lifetime managers: pass neither presence nor lifetimeManagerFactory with it.',
+      );
+    }
+    this.ownsPresence = options.presence === undefined && options.backplane === undefined;
     this.presence =
       options.presence ??
+      options.backplane?.presence ??
       new DefaultPresenceStore({
         time: this.time,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
@@ -103,6 +114,7 @@ export class HubServer {
     const options = resolveHubOptions(this.options, hubOptions);
     const inner =
       hubOptions.lifetimeManager ??
+      this.options.backplane?.lifetimeManager(path) ??
       this.options.lifetimeManagerFactory?.(path) ??
       new DefaultHubLifetimeManager();
     const manager = new PresenceLifetimeManager(
@@ -150,7 +162,8 @@ export class HubServer {
       path,
       hubClass: hubClass as HubClass,
       manager: inner,
-      ownsManager: hubOptions.lifetimeManager === undefined,
+      // A backplane closes the managers it gave.
+      ownsManager: hubOptions.lifetimeManager === undefined && this.options.backplane === undefined,
       context: createHubContext(manager, presence, options),
     });
     return this;
@@ -253,6 +266,23 @@ export class HubServer {
     return this.http.handleUpgrade(req, socket, head);
   }
 
+  /**
+   * Resolves once the server may serve: with a backplane, once it is connected, presence joined
+   * and every mapped hub subscribes to its channels (`Backplane.ready`); at once without one.
+   * Rejects when the backplane cannot start. Call it after mapping the hubs, before listening.
+   */
+  async ready(): Promise<void> {
+    await this.backplane?.ready();
+  }
+
+  /**
+   * The backplane's live state for `/readyz` and `/metrics` (per hub: connected, queued,
+   * counters); undefined without a backplane.
+   */
+  health(): BackplaneHealth | undefined {
+    return this.backplane?.health();
+  }
+
   /** How many connections the server holds (negotiated or connected). */
   get connectionCount(): number {
     return this.http.connections.size;
@@ -261,7 +291,8 @@ export class HubServer {
   /**
    * Drains and stops: refuses new connections, sends every client a Close with allowReconnect
    * (so that official clients with automatic reconnect go elsewhere), waits for the connections
-   * to end (up to `drainTimeoutMs`), cuts what remains, and stops every timer.
+   * to end (up to `drainTimeoutMs`), cuts what remains, stops every timer, and closes the
+   * backplane.
    */
   close(): Promise<void> {
     this.closing ??= this.drain();
@@ -298,6 +329,13 @@ export class HubServer {
       }
     }
     if (this.ownsPresence) await this.presence.close();
+    if (this.backplane) {
+      try {
+        await this.backplane.close();
+      } catch (error) {
+        this.logger.error('backplane.close_failed', { error: error as Error });
+      }
+    }
   }
 }
 

@@ -121,4 +121,11 @@ export {
   presenceDefaults,
   scopedGroup,
 } from './presence/index.js';
+export type {
+  Backplane,
+  BackplaneHealth,
+  HubBackplaneHealth,
+  ScaleoutCounters,
+} from './scaleout/backplane.js';
+export { BackplaneError, type BackplaneErrorCode, backplaneErrors } from './scaleout/errors.js';
 export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';

@@ -3,6 +3,7 @@
  * section 16) and how the two combine.
  * @module
  */
+
 import { type HubProtocol, jsonHubProtocol, messagePackHubProtocol } from '@switchboard/protocol';
 import type { Authenticator } from './auth/authentication.js';
 import { SwitchboardError } from './errors.js';
@@ -15,6 +16,7 @@ import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
 import type { Logger } from './logger.js';
 import type { HubMetrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import type { Backplane } from './scaleout/backplane.js';
 import type { TimeProvider } from './time-provider.js';
 
 /** The transports of the SignalR transport protocol. */
@@ -111,8 +113,18 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
   authenticate?: Authenticator;
   /** Hub protocols offered. Default: JSON and MessagePack. */
   protocols?: readonly HubProtocol[];
-  /** Creates the lifetime manager of each mapped hub (a backplane). Default: in-memory. */
+  /**
+   * Creates the lifetime manager of each mapped hub. Default: in-memory. Prefer {@link backplane},
+   * which also gives the presence store, readiness and health; this stays for custom managers.
+   */
   lifetimeManagerFactory?: (hubPath: string) => HubLifetimeManager;
+  /**
+   * The cluster's backplane (`redisBackplane(…)`, `postgresBackplane(…)`, `natsBackplane(…)`):
+   * it gives every hub its lifetime manager and the server its presence store; await
+   * `hubs.ready()` before serving; `hubs.health()` reports it; `hubs.close()` closes it. Not
+   * together with `lifetimeManagerFactory` or `presence`.
+   */
+  backplane?: Backplane;
   /** Structured logs. Default: warnings and errors as JSON lines on stderr. */
   logger?: Logger;
   /** Metrics hooks. Default: none. */

@@ -262,8 +262,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     // Nothing after the handshake (the usual case): drop the received bytes rather than keep a
     // zero-length view of them for the life of the connection.
     this.buffer = outcome.consumed === this.buffer.length ? EMPTY : this.buffer.subarray(outcome.consumed);
-    // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
-    this.writeBytes(writeHandshakeResponse());
+    // The reply waits until the lifetime manager registered the connection (see connect()).
+    this.holdUntilHandshakeReply();
     this.state = 'connecting';
     void this.connect();
     return true;
@@ -278,7 +278,13 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.end(new SwitchboardError('SB_ERR_HANDSHAKE_FAILED', message));
   }
 
-  /** Registers the connection, runs onConnected, then releases the messages that arrived meanwhile. */
+  /**
+   * Registers the connection with the lifetime manager, answers the handshake, runs onConnected,
+   * then releases the messages that arrived meanwhile. The handshake answer waits for the manager:
+   * on a backplane the node subscribes to the connection's and user's channels first, so a send
+   * from another node made as soon as the client is connected cannot be lost (a send that reaches
+   * the connection in between is written right after the answer).
+   */
   private async connect(): Promise<void> {
     try {
       await this.env.manager.onConnected(this);
@@ -287,6 +293,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
         await this.env.manager.onDisconnected(this);
         return;
       }
+      this.writeHandshakeReply();
       this.managerConnected = true;
       this.rateState = this.env.rateLimiter?.attach(this.userIdentifier);
       await this.env.dispatcher.onConnected(this);

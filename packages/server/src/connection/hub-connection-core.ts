@@ -11,6 +11,7 @@ import {
   type HubProtocol,
   type InvocationMessage,
   MessageType,
+  writeHandshakeResponse,
 } from '@switchboard/protocol';
 import type { Principal } from '../auth/authentication.js';
 import { buildErrorMessage, errorMessage, SwitchboardError } from '../errors.js';
@@ -94,6 +95,12 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected readPauses = 0;
   /** Invocations parsed while every slot was taken, in order; created when the first waits. */
   protected pendingInvocations: InvocationMessage[] | undefined;
+  /**
+   * Writes made before the handshake reply went out (a send that reached the connection while the
+   * lifetime manager subscribed its channels): defined from the handshake until the reply is
+   * written, then written after it, in order.
+   */
+  private beforeReply: [Buffer, HubMessage | undefined, boolean][] | undefined;
   /** Messages held back while connecting or while an upload stream is full; created when needed. */
   protected held: HubMessage[] | undefined;
   /** Behind `connectionAborted`, created when first asked for (aborted at once if the connection ended). */
@@ -213,6 +220,8 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
    */
   closeWith(closeMessage: CloseMessage | undefined, error: Error | undefined): void {
     if (this.state === 'closed') return;
+    // The client hears the handshake reply before anything else, a Close included.
+    if (this.state === 'connecting') this.writeHandshakeReply();
     if (closeMessage && (this.state === 'connected' || this.state === 'connecting'))
       this.writeOwn(closeMessage);
     this.transportImpl.close('graceful');
@@ -344,6 +353,10 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
    * {@link ConnectionTransport.write}).
    */
   protected writeBytes(bytes: Buffer, message?: HubMessage, shared = false): void {
+    if (this.beforeReply !== undefined) {
+      this.beforeReply.push([bytes, message, shared]);
+      return;
+    }
     const replayBuffer = this.messageBuffer;
     if (replayBuffer !== undefined) {
       if (message !== undefined) replayBuffer.recordSent(message, bytes);
@@ -359,6 +372,25 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     if (this.transportImpl.bufferedAmount > this.env.options.maxSendBufferSize) {
       this.stalled(`More than ${this.env.options.maxSendBufferSize} bytes waited to be sent.`);
     }
+  }
+
+  /**
+   * From the accepted handshake until {@link writeHandshakeReply}: writes wait, so that the lifetime
+   * manager can register the connection (and subscribe its channels on a backplane) before the
+   * client learns it is connected and tells others to send to it.
+   */
+  protected holdUntilHandshakeReply(): void {
+    this.beforeReply = [];
+  }
+
+  /** Writes the handshake reply (once), then what waited for it. */
+  protected writeHandshakeReply(): void {
+    const waiting = this.beforeReply;
+    if (waiting === undefined) return;
+    this.beforeReply = undefined;
+    // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
+    this.writeBytes(writeHandshakeResponse());
+    for (const [bytes, message, shared] of waiting) this.writeBytes(bytes, message, shared);
   }
 
   /** The client stopped reading: cut it (a Close message could not get through anyway). */

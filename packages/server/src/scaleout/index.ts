@@ -36,6 +36,14 @@ export {
   userChannel,
 } from './channels.js';
 export {
+  type BackplaneCommonOptions,
+  type BackplanePresenceStore,
+  type CreateBackplaneOptions,
+  createBackplane,
+  type LoopbackBackplaneOptions,
+  loopbackBackplane,
+} from './create-backplane.js';
+export {
   type AckEnvelope,
   type CloseEnvelope,
   decodeEnvelope,
@@ -57,6 +65,8 @@ export {
   type BackplaneErrorCodeOnly,
   backplaneErrors,
 } from './errors.js';
+export { LoopbackNetwork, type LoopbackNetworkOptions } from './loopback-bus.js';
+export { LoopbackPresenceNetwork, type LoopbackPresenceOptions } from './loopback-presence.js';
 export type {
   LeaseResult,
   LogHead,
@@ -69,8 +79,6 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
-export { LoopbackNetwork, type LoopbackNetworkOptions } from './loopback-bus.js';
-export { type LoopbackPresenceOptions, LoopbackPresenceNetwork } from './loopback-presence.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
