@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import {
   createJsonLogger,
   HubServer,
@@ -18,6 +17,7 @@ import {
   signJwt,
   type TransportType,
 } from '@switchboard/server';
+import { conformanceBackplane } from './backplane.js';
 import { echoConnection } from './echo.js';
 import {
   applyCors,
@@ -113,62 +113,11 @@ export async function startConformanceServer(
   // One logger for the hubs and the backplane: a backplane error is logged, never silent.
   const logger = options.logger ?? createJsonLogger('warn');
 
-  // Loaded only when used: a server without it starts as fast as before.
-  const postgres = options.postgres ? await import('@switchboard/backplane-postgres') : undefined;
-  const node = options.nodeId !== undefined ? { nodeId: options.nodeId } : {};
-  /** The PostgreSQL lifetime managers, awaited before the server listens. */
-  const postgresManagers: { ready(): Promise<void> }[] = [];
-  const presenceTiming = {
-    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-  };
-  const presence = options.redis
-    ? new RedisPresenceStore({
-        redis: options.redis,
-        prefix: `${options.prefix ?? 'switchboard:'}presence:`,
-        ...node,
-        ...presenceTiming,
-      })
-    : postgres && options.postgres
-      ? // One schema (from the prefix) holds the bus's and presence's tables.
-        new postgres.PostgresPresenceStore({
-          pg: options.postgres,
-          prefix: options.prefix ?? 'switchboard:',
-          ...node,
-          ...presenceTiming,
-          logger,
-        })
-      : undefined;
+  // One backplane object per node (loaded only when used: a single node starts as fast as before).
+  const backplane = await conformanceBackplane(options, logger);
   const hubs = new HubServer({
     enableDetailedErrors: true,
-    ...(presence ? { presence } : {}),
-    ...(options.redis
-      ? {
-          lifetimeManagerFactory: (path: string) =>
-            new RedisHubLifetimeManager({
-              redis: options.redis!,
-              hubName: path,
-              prefix: `${options.prefix ?? 'switchboard:'}hubs:`,
-              ...node,
-              logger,
-            }),
-        }
-      : {}),
-    ...(postgres && options.postgres
-      ? {
-          lifetimeManagerFactory: (path: string) => {
-            const manager = new postgres.PostgresHubLifetimeManager({
-              pg: options.postgres!,
-              hubName: path,
-              prefix: options.prefix ?? 'switchboard:',
-              ...node,
-              logger,
-            });
-            postgresManagers.push(manager);
-            return manager;
-          },
-        }
-      : {}),
+    ...backplane?.server,
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -234,7 +183,8 @@ export async function startConformanceServer(
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
-  await Promise.all(postgresManagers.map((manager) => manager.ready()));
+  await hubs.ready();
+  await backplane?.ready?.();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, host, () => {
@@ -257,7 +207,7 @@ export async function startConformanceServer(
     close() {
       closing ??= (async () => {
         await hubs.close();
-        await presence?.close();
+        await backplane?.close?.();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       })();

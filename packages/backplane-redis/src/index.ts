@@ -1,24 +1,26 @@
 /**
- * @switchboard/backplane-redis: Switchboard scale-out on Redis. {@link RedisHubLifetimeManager}
- * routes sends, groups, users, client results and closes across nodes (docs/scale-out.md).
+ * @switchboard/backplane-redis: Switchboard scale-out on Redis, a thin adapter of the core in
+ * `@switchboard/server/scaleout` (docs/scale-out.md): {@link redisBackplane} for
+ * `new HubServer({ backplane })`; {@link RedisHubLifetimeManager} and {@link RedisPresenceStore}
+ * for applications that wire them one by one.
  *
  * @example
  * ```ts
  * import { HubServer } from '@switchboard/server';
- * import { RedisHubLifetimeManager } from '@switchboard/backplane-redis';
+ * import { redisBackplane } from '@switchboard/backplane-redis';
  *
- * const hubs = new HubServer({
- *   lifetimeManagerFactory: (path) => new RedisHubLifetimeManager({ redis: process.env.REDIS_URL, hubName: path }),
- * });
+ * const hubs = new HubServer({ backplane: redisBackplane({ url: process.env.REDIS_URL, nodeId: 'a' }) });
  * ```
  * @module
  */
-export { BackplaneError, type BackplaneRedisErrorCode, backplaneRedisErrors } from './errors.js';
-// presence (RedisPresenceStore, src/presence/)
+export { BackplaneError } from '@switchboard/server';
+export { RedisPresenceBackend, type RedisPresenceBackendOptions } from './presence/redis-presence-backend.js';
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence/redis-presence-store.js';
-export type { BusCounters } from './redis-bus.js';
-export { RedisHubLifetimeManager } from './redis-hub-lifetime-manager.js';
+export { type RedisBackplaneOptions, redisBackplane } from './redis-backplane.js';
+export { RedisBus, type RedisBusOptions } from './redis-bus.js';
+export { RedisHubLifetimeManager, redisBusFactory } from './redis-hub-lifetime-manager.js';
 export type {
   RedisBackplaneCounters,
+  RedisBusSettings,
   RedisHubLifetimeManagerOptions,
 } from './redis-hub-lifetime-manager-options.js';

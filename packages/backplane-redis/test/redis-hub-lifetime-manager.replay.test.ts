@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jsonHubProtocol, MessageType } from '@switchboard/protocol';
+import { ENVELOPE_VERSION, encodeEnvelope } from '@switchboard/server/scaleout';
 import { Redis } from 'ioredis';
 import { RecordingConnection } from '../../testkit/src/suites/hub-lifetime-manager-suite.ts';
-import { encodeEnvelope } from '../src/envelope.ts';
 import type { BackplaneError } from '../src/index.ts';
 import { closeNodes, REDIS_URL, requireRedis, settle, startNodes, uniquePrefix, until } from './helpers.ts';
 
@@ -15,7 +15,14 @@ async function appendOnly(admin: Redis, key: string, tag: string): Promise<strin
   const last = await admin.xrevrange(key, '+', '-', 'COUNT', 1);
   const prev = last[0]?.[0] ?? '';
   const frame = jsonHubProtocol.writeMessage({ type: MessageType.Invocation, target: 'm', arguments: [tag] });
-  const envelope = encodeEnvelope({ o: 'elsewhere', n: Date.now(), k: 'm', t: 'm', f: { json: frame } });
+  const envelope = encodeEnvelope({
+    v: ENVELOPE_VERSION,
+    o: 'elsewhere',
+    n: Date.now(),
+    k: 'm',
+    t: 'm',
+    f: { json: frame },
+  });
   return (await admin.xadd(key, '*', 'p', envelope, 'v', prev))!;
 }
 

@@ -241,7 +241,7 @@ if (redisUp) {
           assert.equal(new Set(origins).size, 1);
         }
         assert.ok(
-          c.errors.every((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_REDIS'),
+          c.errors.every((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_UNAVAILABLE'),
           'only the cut connection was reported',
         );
       } finally {

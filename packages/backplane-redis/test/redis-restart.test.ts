@@ -255,7 +255,9 @@ test('Redis restarts (no persistence) while three nodes send: sends queued while
       assert.ok(node.counters.logResets >= 1, "the group log's reset was seen and counted");
     }
     assert.ok(
-      errors.every((code) => code === 'SB_ERR_BACKPLANE_REDIS' || code === 'SB_ERR_BACKPLANE_LOG_RESET'),
+      errors.every(
+        (code) => code === 'SB_ERR_BACKPLANE_UNAVAILABLE' || code === 'SB_ERR_BACKPLANE_LOG_RESET',
+      ),
       `only connection errors and the log reset reported: ${[...new Set(errors)]}`,
     );
     assert.ok(errors.includes('SB_ERR_BACKPLANE_LOG_RESET'), 'the reset reached onError');
@@ -362,7 +364,7 @@ test('Redis restarts (no persistence): every presence node re-asserts its lease 
     const codes = errors.map((e) => (e as { code?: string }).code);
     t.diagnostic(`errors reported across the restart: ${codes.length} (${[...new Set(codes)]})`);
     assert.ok(
-      codes.every((code) => code === 'SB_ERR_BACKPLANE_REDIS'),
+      codes.every((code) => code === 'SB_ERR_BACKPLANE_UNAVAILABLE'),
       `only connection errors reported: ${[...new Set(codes)]}`,
     );
   } finally {

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'node:test';
 import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
+import { backplaneErrors } from '@switchboard/server/scaleout';
 import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
 import { backplanePostgresErrors } from '../../backplane-postgres/src/errors.ts';
-import { backplaneRedisErrors } from '../../backplane-redis/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
-const catalogues: Record<string, Record<string, { summary: string; surface: string }>> = {
+const catalogues: Record<string, Record<string, { summary: string; surface: string; severity?: string }>> = {
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
-  '@switchboard/backplane-redis': backplaneRedisErrors,
+  '@switchboard/server/scaleout': backplaneErrors,
   '@switchboard/backplane-postgres': backplanePostgresErrors,
   '@switchboard/chat-server': chatErrors,
 };
@@ -28,7 +29,7 @@ function documentedCodes(): Map<string, string[]> {
       sections.set(heading[1]!.trim(), current);
       continue;
     }
-    const row = /^\|\s*`?(SB_(?:ERR|CHAT)_[A-Z0-9_]+)`?\s*\|/.exec(line);
+    const row = /^\|\s*`?(SB_(?:ERR|CHAT|PRESENCE)_[A-Z0-9_]+)`?\s*\|/.exec(line);
     if (row && current) current.push(row[1]!);
   }
   return sections;
@@ -57,9 +58,53 @@ test('no code is documented without a catalogue, and codes are unique across pac
 test('every catalogue entry says what went wrong and how the peer learns of it', () => {
   for (const [pkg, catalogue] of Object.entries(catalogues)) {
     for (const [code, entry] of Object.entries(catalogue)) {
-      assert.match(code, /^SB_(ERR|CHAT)_[A-Z0-9_]+$/, `${pkg} ${code}`);
+      assert.match(code, /^SB_(ERR|CHAT|PRESENCE)_[A-Z0-9_]+$/, `${pkg} ${code}`);
       assert.ok(entry.summary.length > 10, `${pkg} ${code} summary`);
       assert.ok(entry.surface.length > 5, `${pkg} ${code} surface`);
     }
   }
 });
+
+test('every code the sources name is in a catalogue, and warning codes say so', () => {
+  const known = new Map<string, string | undefined>();
+  for (const catalogue of Object.values(catalogues))
+    for (const [code, entry] of Object.entries(catalogue)) known.set(code, entry.severity);
+  const root = new URL('../../../', import.meta.url).pathname;
+  const sourceDirs = ['packages', 'apps']
+    .flatMap((top) => readdirSync(join(root, top)).map((name) => join(root, top, name, 'src')))
+    .concat(join(root, 'conformance', 'src'));
+  const unknown = new Set<string>();
+  let scanned = 0;
+  for (const dir of sourceDirs) {
+    for (const file of sourceFiles(dir)) {
+      const text = readFileSync(file, 'utf8');
+      // Every `code: 'SB_…'` (an error object, a process warning) and every code handed to an
+      // error's constructor as a string literal.
+      for (const match of text.matchAll(/['"`](SB_(?:ERR|CHAT|PRESENCE)_[A-Z0-9_]+)['"`]/g)) {
+        scanned++;
+        if (!known.has(match[1]!)) unknown.add(`${match[1]} (${file.slice(root.length)})`);
+      }
+      for (const match of text.matchAll(/code:\s*['"`](SB_[A-Z0-9_]+)['"`]/g)) {
+        if (match[1]!.startsWith('SB_PRESENCE_'))
+          assert.equal(known.get(match[1]!), 'warning', `${match[1]} is a warning in its catalogue`);
+      }
+    }
+  }
+  assert.ok(scanned > 50, `the scan found the sources (${scanned} codes)`);
+  assert.deepEqual([...unknown].sort(), [], 'codes named in the sources but in no catalogue');
+});
+
+/** The TypeScript files under a directory (none when it does not exist). */
+function sourceFiles(dir: string): string[] {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+  });
+}

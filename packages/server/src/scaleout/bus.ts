@@ -93,6 +93,12 @@ export interface BusReceiver {
    */
   message(channel: Channel, payload: Uint8Array, position?: EntryPosition): void;
   /**
+   * The transport came back after a loss and is about to subscribe again: call it before the
+   * first resubscription, so that live entries arriving from then on wait for the catch-up
+   * (a backend may deliver entries of a subscription before it resolves).
+   */
+  resubscribing(): void;
+  /**
    * The transport came back after a loss and the subscriptions hold again: with a replay log, the
    * core checks and reads every subscribed channel from the last position it delivered.
    */
@@ -156,8 +162,8 @@ export interface BusStatus {
  *   once the subscription holds; the core reads the tail itself). Called at most once per channel
  *   until {@link unsubscribe}; never rejects (a failure is reported, and the next reconnect
  *   subscribes).
- * - After a reconnect the bus resubscribes every channel, then calls
- *   {@link BusReceiver.reconnected}.
+ * - After a reconnect the bus calls {@link BusReceiver.resubscribing}, resubscribes every channel,
+ *   then calls {@link BusReceiver.reconnected}.
  */
 export interface Bus {
   /** The backend's name, for messages and health (`redis`, `postgres`, `nats`, `loopback`). */

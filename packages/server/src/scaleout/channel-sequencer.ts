@@ -150,6 +150,12 @@ export class ChannelSequencer implements BusReceiver {
     } else this.process(state, payload, position, false);
   }
 
+  resubscribing(): void {
+    if (this.closed || !this.bus?.log) return;
+    // Live entries wait from now on: the catch-up first sees the log as the reconnect found it.
+    for (const state of this.channels.values()) if (state.last !== undefined) state.verify = true;
+  }
+
   reconnected(): void {
     if (this.closed || !this.bus?.log) return;
     for (const state of this.channels.values()) {

@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { HubProtocol } from '@switchboard/protocol';
 import type { Logger } from '../logger.js';
-import type { PresenceStore } from '../presence/presence-store.js';
+import type { PresenceEvent, PresenceStore } from '../presence/presence-store.js';
 import type { Backplane, BackplaneHealth, HubBackplaneHealth } from './backplane.js';
 import type { BusFactory } from './bus.js';
-import type { BackplaneError } from './errors.js';
+import { BackplaneError } from './errors.js';
 import { LoopbackNetwork } from './loopback-bus.js';
 import { LoopbackPresenceNetwork } from './loopback-presence.js';
 import { ScaleoutHubLifetimeManager } from './scaleout-hub-lifetime-manager.js';
@@ -120,6 +120,30 @@ export function createBackplane(options: CreateBackplaneOptions): Backplane {
   };
 }
 
+/**
+ * The `onError` of a backplane's presence store: backplane errors go to the backplane's `onError`
+ * and logger (`backplane.error`, as the lifetime managers'); a listener that threw, or anything
+ * when neither is given, becomes a process warning with `warningCode` (`SB_PRESENCE_REDIS` …).
+ */
+export function presenceErrorHandler(
+  options: Pick<BackplaneCommonOptions, 'onError' | 'logger'>,
+  warningCode: string,
+): (error: unknown, event?: PresenceEvent) => void {
+  return (error, event) => {
+    if (error instanceof BackplaneError && !event && (options.onError || options.logger)) {
+      const fields = { code: error.code, message: error.message, backend: error.backend, presence: true };
+      if (error.lossy) options.logger?.error('backplane.error', fields);
+      else options.logger?.warn('backplane.error', fields);
+      options.onError?.(error);
+      return;
+    }
+    const about = event ? ` on ${event.type} of '${event.userId}'` : '';
+    process.emitWarning(`Presence${about}: ${error instanceof Error ? error.message : String(error)}`, {
+      code: warningCode,
+    });
+  };
+}
+
 /** Options of {@link loopbackBackplane}. */
 export interface LoopbackBackplaneOptions extends BackplaneCommonOptions {
   /** The shared bus backend of the cluster (every node of it passes the same one). */
@@ -151,6 +175,7 @@ export function loopbackBackplane(options: LoopbackBackplaneOptions): Backplane 
         nodeId,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
         ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+        onError: presenceErrorHandler(options, 'SB_PRESENCE_LISTENER_FAILED'),
       }),
   });
 }

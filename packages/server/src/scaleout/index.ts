@@ -42,6 +42,7 @@ export {
   createBackplane,
   type LoopbackBackplaneOptions,
   loopbackBackplane,
+  presenceErrorHandler,
 } from './create-backplane.js';
 export {
   type AckEnvelope,

@@ -254,6 +254,7 @@ class LoopbackBus implements Bus {
       return;
     }
     this.counters.reconnects++;
+    this.context.receiver.resubscribing();
     for (const item of this.queue.splice(0)) item.resolve(this.write(item.channel, item.payload));
     this.context.receiver.reconnected();
   }

@@ -1,0 +1,67 @@
+/**
+ * {@link redisBackplane}: the scale-out core on Redis as one object per node.
+ * @module
+ */
+import {
+  type Backplane,
+  type BackplaneCommonOptions,
+  createBackplane,
+  presenceErrorHandler,
+} from '@switchboard/server/scaleout';
+import type { RedisOptions } from 'ioredis';
+import { RedisPresenceStore } from './presence/redis-presence-store.js';
+import { redisBusFactory } from './redis-hub-lifetime-manager.js';
+import type { RedisBusSettings } from './redis-hub-lifetime-manager-options.js';
+
+/** Options of {@link redisBackplane}. */
+export interface RedisBackplaneOptions extends BackplaneCommonOptions, Omit<RedisBusSettings, 'redis'> {
+  /** The Redis: a `redis://` URL or ioredis options. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string | RedisOptions;
+  /**
+   * Prefix of every key and channel; keeps clusters (and test runs) apart. Hubs live under
+   * `<prefix>hubs:<hub path>:`, presence under `<prefix>presence:`. Default `switchboard:`.
+   */
+  readonly prefix?: string;
+  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
+  readonly presenceHeartbeatIntervalMs?: number;
+  /** How many recent presence events the log keeps. Default 1 000. */
+  readonly presenceEventLogLength?: number;
+}
+
+/**
+ * The Redis backplane of a node: every hub's lifetime manager on the Redis bus, presence in Redis,
+ * readiness, health and close, for `new HubServer({ backplane })`.
+ *
+ * @example
+ * ```ts
+ * const hubs = new HubServer({
+ *   backplane: redisBackplane({ url: process.env.REDIS_URL, prefix: 'chat:', nodeId: 'node-a' }),
+ * });
+ * hubs.mapHub('/hubs/chat', ChatHub);
+ * await hubs.ready();
+ * ```
+ */
+export function redisBackplane(options: RedisBackplaneOptions = {}): Backplane {
+  const prefix = options.prefix ?? 'switchboard:';
+  const redis = options.url ?? 'redis://127.0.0.1:6379';
+  return createBackplane({
+    ...options,
+    backend: 'redis',
+    bus: redisBusFactory(`${prefix}hubs:`, { ...options, redis }),
+    presence: (nodeId) =>
+      new RedisPresenceStore({
+        redis,
+        prefix: `${prefix}presence:`,
+        nodeId,
+        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+        ...(options.presenceHeartbeatIntervalMs !== undefined
+          ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
+          : {}),
+        ...(options.presenceEventLogLength !== undefined
+          ? { eventLogLength: options.presenceEventLogLength }
+          : {}),
+        onError: presenceErrorHandler(options, 'SB_PRESENCE_REDIS'),
+      }),
+  });
+}
