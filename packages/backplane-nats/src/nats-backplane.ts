@@ -9,6 +9,7 @@ import {
   type BackplaneCommonOptions,
   BackplaneError,
   createBackplane,
+  presenceErrorHandler,
   ScaleoutPresenceStore,
 } from '@switchboard/server/scaleout';
 import type { NatsOptions } from './nats-backplane-options.js';
@@ -60,6 +61,7 @@ export function natsBackplane(options: NatsBackplaneOptions = {}): Backplane {
         nodeId: id,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
         ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+        onError: presenceErrorHandler(options, 'SB_PRESENCE_LISTENER_FAILED'),
       }),
     start: async () => {
       let timer: NodeJS.Timeout | undefined;

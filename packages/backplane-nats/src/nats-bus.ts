@@ -302,6 +302,7 @@ export class NatsBus implements Bus {
     this.recovering = true;
     try {
       await this.started;
+      this.context.receiver.resubscribing();
       const before = this.streamCreated;
       this.streamReady = false;
       await this.ensureStream();

@@ -38,9 +38,13 @@ export class RecordingReceiver implements BusReceiver {
   readonly losses: { count: number; detail: string }[] = [];
   readonly errors: BackplaneError[] = [];
   reconnects = 0;
+  resubscribes = 0;
 
   message(channel: Channel, payload: Uint8Array): void {
     this.messages.push({ channel, payload: Buffer.from(payload).toString() });
+  }
+  resubscribing(): void {
+    this.resubscribes++;
   }
   reconnected(): void {
     this.reconnects++;
