@@ -6,10 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { PostgresHubLifetimeManager, PostgresPresenceStore } from '@switchboard/backplane-postgres';
-import { RedisHubLifetimeManager, RedisPresenceStore } from '@switchboard/backplane-redis';
 import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
+import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
 import { MessageService } from './domain/messages.js';
@@ -19,7 +18,7 @@ import { SupportService } from './domain/support.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, originAllowed } from './http/cors.js';
 import { sendError } from './http/json.js';
-import { addOpsRoutes, backplaneCountersOf, backplaneReadiness } from './http/ops-routes.js';
+import { addOpsRoutes, backplaneCountersOf, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
@@ -62,8 +61,7 @@ export interface ChatAppOptions {
 
 /**
  * Builds the chat server from a configuration. With `REDIS_URL` (and PostgreSQL storage) the hub
- * runs over `RedisHubLifetimeManager` and presence over `RedisPresenceStore`, both under
- * `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` they are
+ * and presence run on `redisBackplane`, under `BACKPLANE_PREFIX` as node `NODE_ID`. With `BACKPLANE=postgres` they are
  * `PostgresHubLifetimeManager` and `PostgresPresenceStore` on `BACKPLANE_URL` (else
  * `DATABASE_URL`), in the schema named after `BACKPLANE_PREFIX`.
  *
@@ -118,55 +116,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     },
   });
 
-  const redis = config.backplane === 'redis' ? config.redisUrl : undefined;
-  const postgres = config.backplane === 'postgres' ? config.backplaneUrl : undefined;
-  let postgresManager: PostgresHubLifetimeManager | undefined;
-  const prefix = `${config.backplanePrefix}:`;
-  const presence = redis
-    ? new RedisPresenceStore({
-        redis,
-        prefix: `${prefix}presence:`,
-        nodeId: config.nodeId,
-        graceMs: config.presenceGraceMs,
-      })
-    : postgres
-      ? // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
-        new PostgresPresenceStore({
-          pg: postgres,
-          prefix,
-          nodeId: config.nodeId,
-          graceMs: config.presenceGraceMs,
-          logger,
-        })
-      : undefined;
+  // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
+  const backplane = await chatBackplane(config, logger);
   const hubs = new HubServer({
-    ...(presence ? { presence } : {}),
-    ...(redis
-      ? {
-          lifetimeManagerFactory: (path: string) =>
-            new RedisHubLifetimeManager({
-              redis,
-              hubName: path,
-              prefix: `${prefix}hubs:`,
-              nodeId: config.nodeId,
-              logger,
-            }),
-        }
-      : {}),
-    ...(postgres
-      ? {
-          lifetimeManagerFactory: (path: string) => {
-            postgresManager = new PostgresHubLifetimeManager({
-              pg: postgres,
-              hubName: path,
-              prefix,
-              nodeId: config.nodeId,
-              logger,
-            });
-            return postgresManager;
-          },
-        }
-      : {}),
+    ...backplane?.server,
     authenticate: tokens.authenticator(),
     metrics,
     logger,
@@ -178,8 +131,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     filters: [chatErrorFilter(counters, logger)],
   });
   hubContext = hubs.hubContext(CHAT_HUB_PATH);
-  // The node reads the log from where it stood when it first listened: let clients in after that.
-  await postgresManager?.ready();
+  // The node subscribes (and, on a log, knows its position) before clients come in.
+  await hubs.ready();
+  await backplane?.ready?.();
   const lagProbe =
     config.backplane !== 'none' && config.backplaneLagProbeMs > 0
       ? new BackplaneLagProbe(
@@ -204,11 +158,18 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     metrics,
     counters,
     nodeId: config.nodeId,
-    backplane: () => backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
+    backplane: () =>
+      hubs.health()?.hubs[CHAT_HUB_PATH]?.counters ??
+      backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
     ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
     ...(config.backplane === 'none'
       ? {}
-      : { backplaneReady: backplaneReadiness(hubs.lifetimeManager(CHAT_HUB_PATH), hubContext.presence) }),
+      : {
+          backplaneReady: backplaneReadiness(
+            () => hubs.health()?.ready ?? connectedFlag(hubs.lifetimeManager(CHAT_HUB_PATH)),
+            hubContext.presence,
+          ),
+        }),
   });
 
   const web = serveWebApp(options.webRoot);
@@ -266,7 +227,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         await lagProbe?.stop();
         await hubs.close();
         unwirePresence();
-        await presence?.close();
+        await backplane?.presence?.close();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await storage.close();

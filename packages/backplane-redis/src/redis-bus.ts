@@ -15,7 +15,9 @@ import {
   channelName,
   type LogEntry,
   type PositionCheck,
+  PublishQueue,
   type ReplayLog,
+  waitUntil,
 } from '@switchboard/server/scaleout';
 import { Redis, type RedisOptions } from 'ioredis';
 import { PUBLISH_SCRIPT } from './scripts.js';
@@ -37,7 +39,6 @@ export interface RedisBusOptions {
 interface QueuedPublish {
   readonly channel: string;
   readonly payload: Uint8Array;
-  readonly resolve: (receivers: number | undefined) => void;
 }
 
 type PublishCommand = (
@@ -66,8 +67,7 @@ export class RedisBus implements Bus {
   private readonly base: string;
   /** The subscribed channels by Redis channel name. */
   private readonly channels = new Map<string, Channel>();
-  private readonly queue: QueuedPublish[] = [];
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly queue: PublishQueue<QueuedPublish>;
   private subReadyBefore = false;
   private closed = false;
 
@@ -90,6 +90,17 @@ export class RedisBus implements Bus {
     this.pub.on('ready', () => this.onPubReady());
     this.sub.on('ready', () => this.onSubReady());
     this.sub.on('messageBuffer', (channel: Buffer, frame: Buffer) => this.onFrame(channel.toString(), frame));
+    this.queue = new PublishQueue({
+      maxQueued: options.maxQueuedPublishes,
+      writable: () => this.pub.status === 'ready',
+      write: (item) => this.write(item),
+      overflow: (dropped) =>
+        this.report(
+          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
+          `publish queue full; a send to ${dropped.channel} dropped`,
+        ),
+      counters: this.counters,
+    });
     this.log = {
       compare: compareIds,
       tail: async (channel) => {
@@ -121,51 +132,21 @@ export class RedisBus implements Bus {
   }
 
   publish(channel: Channel, payload: Uint8Array): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      const item: QueuedPublish = { channel: this.name(channel), payload, resolve };
-      if (this.pub.status === 'ready' && this.queue.length === 0) {
-        this.write(item);
-        return;
-      }
-      if (this.queue.length >= this.options.maxQueuedPublishes) {
-        const dropped = this.queue.shift()!;
-        this.counters.queueOverflows++;
-        this.report(
-          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-          `publish queue full; a send to ${dropped.channel} dropped`,
-        );
-        dropped.resolve(undefined);
-      }
-      this.queue.push(item);
-      this.counters.queued++;
-    });
+    return this.queue.publish({ channel: this.name(channel), payload });
   }
 
-  async ready(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.status().connected && Date.now() < deadline && !this.closed)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+  ready(timeoutMs: number): Promise<void> {
+    return waitUntil(() => this.status().connected || this.closed, timeoutMs);
   }
 
-  async flush(): Promise<void> {
-    while ((this.queue.length > 0 && !this.closed) || this.inFlight.size > 0) {
-      if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-      else await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Let what is in flight finish, but never hang on a Redis that went away meanwhile.
-    if (this.pub.status === 'ready') {
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1_000);
-      });
-      await Promise.race([this.flush(), limit]).finally(() => clearTimeout(timer));
-    }
+    await this.queue.close(1_000);
     this.closed = true;
-    for (const item of this.queue.splice(0)) item.resolve(undefined);
     this.channels.clear();
     this.sub.disconnect();
     this.pub.disconnect();
@@ -178,29 +159,23 @@ export class RedisBus implements Bus {
     };
   }
 
-  private write(item: QueuedPublish): void {
+  private async write(item: QueuedPublish): Promise<number | undefined> {
     const command = (this.pub as unknown as { sbPublish: PublishCommand }).sbPublish;
     const { maxLen, maxAgeMs } = this.options;
-    const promise = command
-      .call(this.pub, streamKey(item.channel), item.channel, item.payload, maxLen, maxAgeMs)
-      .then(
-        ([, receivers]) => {
-          this.counters.published++;
-          item.resolve(Number(receivers));
-        },
-        (error: unknown) => {
-          this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `publish to ${item.channel}`, error);
-          item.resolve(undefined);
-        },
-      )
-      .finally(() => this.inFlight.delete(promise));
-    this.inFlight.add(promise);
+    try {
+      const key = streamKey(item.channel);
+      const [, receivers] = await command.call(this.pub, key, item.channel, item.payload, maxLen, maxAgeMs);
+      return Number(receivers);
+    } catch (error) {
+      this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `publish to ${item.channel}`, error);
+      return undefined;
+    }
   }
 
   private onPubReady(): void {
     if (this.closed) return;
     // In order: what ioredis held was resent before 'ready'; then our queue.
-    for (const item of this.queue.splice(0)) this.write(item);
+    this.queue.drain();
     // Catch-ups that failed while the command connection was away run again.
     if (this.sub.status === 'ready') this.context.receiver.reconnected();
   }

@@ -60,18 +60,26 @@ export function addOpsRoutes(
 const READY_PROBE_GROUP = 'switchboard:readyz';
 
 /**
- * A readiness check of the backplane: the lifetime manager says it is connected (when it tells:
- * a `connected` flag) and the presence store answers a query (it rejects, or never answers, while
- * its server is down).
+ * A readiness check of the backplane: it says it is ready (`hubs.health().ready`: started, and
+ * every hub's bus connected) and the presence store answers a query (it rejects, or never
+ * answers, while its server is down).
  */
 export function backplaneReadiness(
-  manager: unknown,
+  ready: () => boolean,
   presence: { groupConnectionCount(group: string): Promise<number> },
 ): () => Promise<void> {
   return async () => {
-    if ((manager as { connected?: unknown }).connected === false) throw new Error('disconnected');
+    if (!ready()) throw new Error('disconnected');
     await presence.groupConnectionCount(READY_PROBE_GROUP);
   };
+}
+
+/**
+ * Whether a lifetime manager that is not on a backplane object says it is connected (a
+ * `connected` flag; true when it has none).
+ */
+export function connectedFlag(manager: unknown): boolean {
+  return (manager as { connected?: unknown }).connected !== false;
 }
 
 /**

@@ -80,6 +80,7 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
+export { PublishQueue, type PublishQueueOptions, waitUntil } from './publish-queue.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,

@@ -18,6 +18,7 @@ import type {
 } from './bus.js';
 import { type Channel, channelName } from './channels.js';
 import { BackplaneError } from './errors.js';
+import { PublishQueue } from './publish-queue.js';
 
 /** Options of a {@link LoopbackNetwork}. */
 export interface LoopbackNetworkOptions {
@@ -165,8 +166,7 @@ class LoopbackBus implements Bus {
   readonly hubName: string;
   private connected = true;
   private closed = false;
-  private readonly queue: { channel: Channel; payload: Uint8Array; resolve(n: number | undefined): void }[] =
-    [];
+  private readonly queue: PublishQueue<{ channel: Channel; payload: Uint8Array }>;
 
   constructor(
     private readonly network: LoopbackNetwork,
@@ -174,6 +174,17 @@ class LoopbackBus implements Bus {
   ) {
     this.nodeId = context.nodeId;
     this.hubName = context.hubName;
+    this.queue = new PublishQueue({
+      maxQueued: network.options.maxQueuedPublishes,
+      writable: () => this.connected && !this.closed,
+      write: async ({ channel, payload }) => network.publish(this.hubName, channel, payload),
+      overflow: (dropped) =>
+        this.report(
+          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
+          `Loopback: publish queue full; a send to ${channelName(dropped.channel)} dropped`,
+        ),
+      counters: this.counters,
+    });
     this.log = network.options.log
       ? {
           compare: (a, b) => Number(a) - Number(b),
@@ -198,21 +209,7 @@ class LoopbackBus implements Bus {
   }
 
   publish(channel: Channel, payload: Uint8Array, _options?: PublishOptions): Promise<number | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
-    if (this.connected) return Promise.resolve(this.write(channel, payload));
-    return new Promise((resolve) => {
-      if (this.queue.length >= this.network.options.maxQueuedPublishes) {
-        const dropped = this.queue.shift()!;
-        this.counters.queueOverflows++;
-        this.report(
-          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-          `Loopback: publish queue full; a send to ${channelName(dropped.channel)} dropped`,
-        );
-        dropped.resolve(undefined);
-      }
-      this.queue.push({ channel, payload, resolve });
-      this.counters.queued++;
-    });
+    return this.queue.publish({ channel, payload });
   }
 
   async ready(): Promise<void> {}
@@ -224,8 +221,8 @@ class LoopbackBus implements Bus {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.queue.close(0);
     this.closed = true;
-    for (const item of this.queue.splice(0)) item.resolve(undefined);
     this.network.forget(this);
   }
 
@@ -255,13 +252,8 @@ class LoopbackBus implements Bus {
     }
     this.counters.reconnects++;
     this.context.receiver.resubscribing();
-    for (const item of this.queue.splice(0)) item.resolve(this.write(item.channel, item.payload));
+    this.queue.drain();
     this.context.receiver.reconnected();
-  }
-
-  private write(channel: Channel, payload: Uint8Array): number {
-    this.counters.published++;
-    return this.network.publish(this.hubName, channel, payload);
   }
 
   private assertUp(): void {

@@ -1,0 +1,89 @@
+/**
+ * How a chat node joins its cluster: one entry per backend (`BACKPLANE`), each turning the
+ * configuration into what `HubServer` takes. A backend on the scale-out core returns
+ * `{ backplane }` (its `…Backplane()` object, which `hubs.ready()`, `hubs.health()` and
+ * `hubs.close()` drive); to add one, add an entry to {@link backplanes} and its name to
+ * `BackplaneKind` (config.ts).
+ * @module
+ */
+import type { HubServerOptions, Logger, PresenceStore } from '@switchboard/server';
+import type { BackplaneKind, ChatConfig } from './config.js';
+
+/** What a backend hands the hub server, and what the app must do around it. */
+export interface ChatBackplane {
+  /** The options for `new HubServer` (a `backplane`, or the older presence and factory pair). */
+  readonly server: Pick<HubServerOptions, 'backplane' | 'presence' | 'lifetimeManagerFactory'>;
+  /** Resolves once the node may let clients in (besides `hubs.ready()`). */
+  ready?(): Promise<void>;
+  /** A presence store passed on its own, which the app closes after the hubs. */
+  readonly presence?: PresenceStore;
+}
+
+type BackendEntry = (config: ChatConfig, logger: Logger) => Promise<ChatBackplane>;
+
+/** Each backend by its `BACKPLANE` name. Loaded only when used. */
+const backplanes: Record<Exclude<BackplaneKind, 'none'>, BackendEntry> = {
+  redis: async (config, logger) => {
+    const { redisBackplane } = await import('@switchboard/backplane-redis');
+    // Keys: <prefix>:hubs:<hub>:… and <prefix>:presence:…
+    return {
+      server: {
+        backplane: redisBackplane({
+          url: config.redisUrl!,
+          prefix: `${config.backplanePrefix}:`,
+          nodeId: config.nodeId,
+          presenceGraceMs: config.presenceGraceMs,
+          logger,
+        }),
+      },
+    };
+  },
+  postgres: async (config, logger) => {
+    const { PostgresHubLifetimeManager, PostgresPresenceStore } = await import(
+      '@switchboard/backplane-postgres'
+    );
+    const url = config.backplaneUrl!;
+    const prefix = `${config.backplanePrefix}:`;
+    const managers: PostgresHubLifetimeManagerLike[] = [];
+    // One schema (schemaFromPrefix(prefix)) holds the bus's and presence's tables.
+    const presence = new PostgresPresenceStore({
+      pg: url,
+      prefix,
+      nodeId: config.nodeId,
+      graceMs: config.presenceGraceMs,
+      logger,
+    });
+    return {
+      server: {
+        presence,
+        lifetimeManagerFactory: (path: string) => {
+          const manager = new PostgresHubLifetimeManager({
+            pg: url,
+            hubName: path,
+            prefix,
+            nodeId: config.nodeId,
+            logger,
+          });
+          managers.push(manager);
+          return manager;
+        },
+      },
+      // The node reads the log from where it stood when it first listened: let clients in after that.
+      ready: async () => {
+        await Promise.all(managers.map((manager) => manager.ready()));
+      },
+      presence,
+    };
+  },
+};
+
+interface PostgresHubLifetimeManagerLike {
+  ready(): Promise<void>;
+}
+
+/** The node's backplane as configured, or undefined for a single node. */
+export function chatBackplane(config: ChatConfig, logger: Logger): Promise<ChatBackplane | undefined> {
+  return config.backplane === 'none'
+    ? Promise.resolve(undefined)
+    : backplanes[config.backplane](config, logger);
+}
