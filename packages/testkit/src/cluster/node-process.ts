@@ -54,7 +54,10 @@ export class NodeProcess {
     readonly port: number,
   ) {}
 
-  /** Spawns the node on a free port and waits (at most 30 s) for its listening line. */
+  /**
+   * Spawns the node on a free port and waits (at most 90 s) for its listening line: three nodes
+   * loading TypeScript at once on a loaded two-core machine took 26 s.
+   */
   static async start(options: NodeProcessOptions): Promise<NodeProcess> {
     const args = [
       '--conditions=source',
@@ -96,7 +99,7 @@ export class NodeProcess {
       env,
     });
     try {
-      const match = await handle.waitForLine(/^Now listening on: http:\/\/[^:]+:(\d+)/, 30_000);
+      const match = await handle.waitForLine(/^Now listening on: http:\/\/[^:]+:(\d+)/, 90_000);
       return new NodeProcess(handle, options.nodeId, Number(match[1]));
     } catch (error) {
       await handle.kill('SIGKILL', 1_000);
