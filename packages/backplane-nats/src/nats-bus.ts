@@ -28,6 +28,7 @@ import {
   type BusStatus,
   type Channel,
   channelName,
+  PublishQueue,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -59,20 +60,13 @@ export interface NatsBusOptions {
 interface Item {
   readonly subject: string;
   readonly payload: Uint8Array;
-  /** The publish's number, given when it is first sent (0 before): 1, 2, 3 … per bus. */
-  n: number;
   /** For a connection's channel: the subject its holder answers on. */
   readonly holder: string | undefined;
-  readonly resolve: (receivers: number | undefined) => void;
-  done: boolean;
 }
 
 /** The headers that number a bus's publishes (see origin-order.ts). */
 const ORIGIN_HEADER = 'Sb-Origin';
 const NUMBER_HEADER = 'Sb-N';
-
-/** How many publishes may wait for their acknowledgement at once. */
-const WINDOW = 512;
 
 /** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
 export class NatsBus implements Bus {
@@ -89,14 +83,11 @@ export class NatsBus implements Bus {
   private readonly names: HubNames;
   private readonly channels = new Map<string, Channel>();
   private readonly holders = new Map<string, Subscription>();
-  /** Publishes in order: `items[head..next)` are sent and not all acknowledged, `items[next..]` wait. */
-  private items: Item[] = [];
-  private next = 0;
-  private inFlight = 0;
-  /** A publish failed: once the window has settled, every unacknowledged one is sent again. */
-  private failed = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** Holds publishes while NATS is unreachable (the core's bounded queue). */
+  private readonly queue: PublishQueue<Item>;
   private publishNumber = 0;
+  /** A publish is being sent again: reported once until one gets through. */
+  private retrying = false;
   /** The stream is known to exist (publishes go out). */
   private streamReady = false;
   /** When the stream was created: another value after a reconnect means it was made anew. */
@@ -123,6 +114,17 @@ export class NatsBus implements Bus {
         `NATS: publishes ${from}..${to} of ${origin} never reached the stream (the node went away before sending them again)`,
       ),
     );
+    this.queue = new PublishQueue<Item>({
+      maxQueued: options.maxQueuedPublishes,
+      writable: () => this.sendable(),
+      write: (item) => this.write(item),
+      overflow: (dropped) =>
+        this.report(
+          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
+          `the publish queue is full while NATS is unreachable; a send to ${dropped.subject} was dropped`,
+        ),
+      counters: this.counters,
+    });
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
@@ -170,21 +172,10 @@ export class NatsBus implements Bus {
   }
 
   publish(channel: Channel, payload: Uint8Array): Promise<number | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      this.items.push({
-        subject: channelSubject(this.names.root, channel),
-        payload,
-        n: 0,
-        holder: channel.kind === 'connection' ? holderSubject(this.names.root, channel.id) : undefined,
-        resolve,
-        done: false,
-      });
-      if (!this.sendable()) {
-        this.counters.queued++;
-        if (this.items.length - this.next > this.options.maxQueuedPublishes) this.overflow();
-      }
-      this.pump();
+    return this.queue.publish({
+      subject: channelSubject(this.names.root, channel),
+      payload,
+      holder: channel.kind === 'connection' ? holderSubject(this.names.root, channel.id) : undefined,
     });
   }
 
@@ -196,25 +187,15 @@ export class NatsBus implements Bus {
     await Promise.race([this.started, limit]).finally(() => clearTimeout(timer));
   }
 
-  async flush(): Promise<void> {
-    while (!this.closed && this.items.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.link.connected) {
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1_000);
-      });
-      await Promise.race([this.flush(), limit]).finally(() => clearTimeout(timer));
-    }
+    await this.queue.close(1_000);
     this.closed = true;
-    clearTimeout(this.retryTimer);
     this.unlisten();
-    for (const item of this.items.splice(0)) if (!item.done) item.resolve(undefined);
     for (const sub of this.holders.values()) sub.unsubscribe();
     this.holders.clear();
     this.channels.clear();
@@ -223,7 +204,7 @@ export class NatsBus implements Bus {
   }
 
   status(): BusStatus {
-    return { connected: this.link.connected && this.consumerUp, queued: this.items.length - this.next };
+    return { connected: this.link.connected && this.consumerUp, queued: this.queue.length };
   }
 
   /** Subscribed channels (for tests). */
@@ -273,7 +254,7 @@ export class NatsBus implements Bus {
     }
     this.streamCreated = created;
     this.streamReady = true;
-    this.pump();
+    this.queue.drain();
   }
 
   private async startConsumer(fromSeq: number): Promise<void> {
@@ -362,67 +343,39 @@ export class NatsBus implements Bus {
     return !this.closed && this.link.connected && this.streamReady;
   }
 
-  /** Sends what waits, in order, keeping at most {@link WINDOW} unacknowledged. */
-  private pump(): void {
-    if (!this.sendable()) return;
-    if (this.failed) {
-      if (this.inFlight > 0) return;
-      // Everything not acknowledged goes again, in order (the message id makes a second store of
-      // one the server did get a no-op).
-      this.failed = false;
-      let first = 0;
-      while (first < this.items.length && this.items[first]!.done) first++;
-      this.next = first;
-    }
-    while (this.next < this.items.length && this.inFlight < WINDOW) {
-      const item = this.items[this.next++]!;
-      if (!item.done) this.send(item);
-    }
-  }
-
-  private send(item: Item): void {
-    this.inFlight++;
-    if (item.n === 0) item.n = ++this.publishNumber;
+  /**
+   * Publishes one item to JetStream, numbered in the order written, and sends it again (the message
+   * id makes a second store a no-op) until it is stored or the bus closes. A resend may land behind
+   * a later publish: readers restore the order by number (origin-order.ts).
+   */
+  private async write(item: Item): Promise<number | undefined> {
+    const n = ++this.publishNumber;
     const h = headers();
     h.set(ORIGIN_HEADER, this.origin);
-    h.set(NUMBER_HEADER, String(item.n));
-    this.link.jetstream
-      .publish(item.subject, item.payload, {
-        msgID: `${this.origin}.${item.n}`,
-        headers: h,
-        timeout: this.options.publishTimeoutMs ?? 2_000,
-      })
-      .then(
-        async () => {
-          if (item.done) return;
-          item.done = true;
-          this.counters.published++;
-          item.resolve(item.holder === undefined ? 1 : await this.askHolder(item.holder));
-        },
-        (error: unknown) => {
-          if (item.done || this.closed) return;
-          if (!this.failed)
-            this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `publish to ${item.subject} (sent again)`, error);
-          this.failed = true;
-          if (/stream not found|no responders/i.test(String((error as Error)?.message))) {
-            this.streamReady = false;
-            void this.ensureStream().catch(() => undefined);
-          }
-        },
-      )
-      .finally(() => {
-        this.inFlight--;
-        let head = 0;
-        while (head < this.items.length && this.items[head]!.done) head++;
-        if (head > 0) {
-          this.items = this.items.slice(head);
-          this.next = Math.max(0, this.next - head);
+    h.set(NUMBER_HEADER, String(n));
+    for (;;) {
+      if (this.closed) return undefined;
+      try {
+        await this.link.jetstream.publish(item.subject, item.payload, {
+          msgID: `${this.origin}.${n}`,
+          headers: h,
+          timeout: this.options.publishTimeoutMs ?? 2_000,
+        });
+        this.retrying = false;
+        return item.holder === undefined ? 1 : await this.askHolder(item.holder);
+      } catch (error) {
+        if (this.closed) return undefined;
+        if (!this.retrying)
+          this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `publish to ${item.subject} (sent again)`, error);
+        this.retrying = true;
+        if (/stream not found|no responders/i.test(String((error as Error)?.message))) {
+          this.streamReady = false;
+          await this.ensureStream().catch(() => undefined);
         }
-        if (this.failed && this.inFlight === 0) {
-          clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => this.pump(), 100);
-        } else this.pump();
-      });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await this.link.whenUp();
+      }
+    }
   }
 
   /** 1 when a node holds the connection, 0 when none does (no responders). */
@@ -436,19 +389,6 @@ export class NatsBus implements Bus {
       if (cause instanceof NoRespondersError) return 0;
       return 1; // unknown: the core's timeouts settle what waits
     }
-  }
-
-  private overflow(): void {
-    // The oldest that was never sent (it has no number yet, so no reader waits for it).
-    let index = this.next;
-    while (index < this.items.length - 1 && this.items[index]!.n !== 0) index++;
-    const dropped = this.items.splice(index, 1)[0]!;
-    this.counters.queueOverflows++;
-    this.report(
-      'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-      `the publish queue is full while NATS is unreachable; a send to ${dropped.subject} was dropped`,
-    );
-    dropped.resolve(undefined);
   }
 
   private report(code: BackplaneError['code'], what: string, cause?: unknown): void {
