@@ -211,12 +211,20 @@ export class NatsPresenceBackend implements PresenceBackend {
     const kv = await this.open();
     let base = this.seen;
     for (let attempt = 1; ; attempt++) {
-      if (attempt > 1 || base === undefined) base = await this.fetch();
+      // The first try runs on the last document seen (usually the newest); a lost race, or a
+      // result to confirm, runs on the server's.
+      const fresh = attempt > 1 || base === undefined;
+      if (fresh) base = await this.fetch();
       const controls: [string, RemotePresenceChange][] = [];
       const net = this.network(base, (nodeId, change) => controls.push([nodeId, change]));
       const result = op(net);
       const text = JSON.stringify(net.snapshot());
-      if (base !== undefined && text === base.text) return result; // nothing changed
+      if (base !== undefined && text === base.text) {
+        // Nothing to write. On a document seen earlier that may only mean it is behind (a
+        // connection another node just added is not in it yet): decide again on the server's.
+        if (fresh) return result;
+        continue;
+      }
       let revision: number;
       try {
         revision = base ? await kv.update(KEY, text, base.revision) : await kv.create(KEY, text);
