@@ -8,12 +8,8 @@ import { Hub } from '../src/hubs/hub.ts';
 import { DefaultHubLifetimeManager } from '../src/lifetime/default-hub-lifetime-manager.ts';
 import { silentLogger } from '../src/logger.ts';
 import { DefaultPresenceStore } from '../src/presence/default-presence-store.ts';
-import {
-  LoopbackNetwork,
-  LoopbackPresenceNetwork,
-  loopbackBackplane,
-} from '../src/scaleout/create-backplane.ts';
 import { ScaleoutHubLifetimeManager } from '../src/scaleout/scaleout-hub-lifetime-manager.ts';
+import { LoopbackNetwork, LoopbackPresenceNetwork, loopbackBackplane } from '../src/testing/index.ts';
 
 class ChatHub extends Hub {}
 class OtherHub extends Hub {}

@@ -8,11 +8,7 @@ import test from 'node:test';
 import { connectClient, startTestServer, waitFor } from '@switchboard/testkit';
 import type { Authenticator } from '../src/auth/authentication.ts';
 import { Hub } from '../src/hubs/hub.ts';
-import {
-  LoopbackNetwork,
-  LoopbackPresenceNetwork,
-  loopbackBackplane,
-} from '../src/scaleout/create-backplane.ts';
+import { LoopbackNetwork, LoopbackPresenceNetwork, loopbackBackplane } from '../src/testing/index.ts';
 
 class EmptyHub extends Hub {}
 

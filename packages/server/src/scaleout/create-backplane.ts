@@ -11,8 +11,8 @@ import type { PresenceEvent, PresenceStore } from '../presence/presence-store.js
 import type { Backplane, BackplaneHealth, HubBackplaneHealth } from './backplane.js';
 import type { BusFactory } from './bus.js';
 import { BackplaneError } from './errors.js';
-import { LoopbackNetwork } from './loopback-bus.js';
-import { LoopbackPresenceNetwork } from './loopback-presence.js';
+import type { LoopbackNetwork } from './loopback-bus.js';
+import type { LoopbackPresenceNetwork } from './loopback-presence.js';
 import { ScaleoutHubLifetimeManager } from './scaleout-hub-lifetime-manager.js';
 import { ScaleoutPresenceStore } from './scaleout-presence-store.js';
 
@@ -179,5 +179,3 @@ export function loopbackBackplane(options: LoopbackBackplaneOptions): Backplane 
       }),
   });
 }
-
-export { LoopbackNetwork, LoopbackPresenceNetwork };

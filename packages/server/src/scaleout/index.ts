@@ -1,7 +1,8 @@
 /**
  * `@switchboard/server/scaleout`: what backplane authors build on. A backend writes a
  * {@link Bus} (the transport) and a {@link PresenceBackend} (a few atomic operations); the core
- * does the rest (docs/scale-out.md).
+ * does the rest (docs/scale-out.md). The in-memory loopback backend for tests is in
+ * `@switchboard/server/testing`.
  * @module
  */
 export type { Backplane, BackplaneHealth, HubBackplaneHealth, ScaleoutCounters } from './backplane.js';
@@ -40,8 +41,6 @@ export {
   type BackplanePresenceStore,
   type CreateBackplaneOptions,
   createBackplane,
-  type LoopbackBackplaneOptions,
-  loopbackBackplane,
   presenceErrorHandler,
 } from './create-backplane.js';
 export {
@@ -66,8 +65,6 @@ export {
   type BackplaneErrorCodeOnly,
   backplaneErrors,
 } from './errors.js';
-export { LoopbackNetwork, type LoopbackNetworkOptions } from './loopback-bus.js';
-export { LoopbackPresenceNetwork, type LoopbackPresenceOptions } from './loopback-presence.js';
 export type {
   LeaseResult,
   LogHead,

@@ -1,0 +1,102 @@
+// The public API's boundary: what each entry point exports at run time, snapshotted. Applications
+// import `@switchboard/server`, backplane authors `@switchboard/server/scaleout`, tests
+// `@switchboard/server/testing`. A change here is a change of the public API: update the list on
+// purpose (and the changelog), never by accident.
+import assert from 'node:assert/strict';
+import test from 'node:test';
+
+const snapshots: Record<string, string[]> = {
+  '@switchboard/server': [
+    'BackplaneError',
+    'CLIENT_REQUEST_HEADERS',
+    'CaseInsensitiveQuery',
+    'ClientResultTracker',
+    'CounterMetrics',
+    'DefaultHubLifetimeManager',
+    'DefaultPresenceStore',
+    'Hub',
+    'HubConnectionContext',
+    'HubException',
+    'HubServer',
+    'InMemoryPresenceCluster',
+    'LocalConnections',
+    'NAME_IDENTIFIER_CLAIM',
+    'PendingAcks',
+    'RemoteInvocations',
+    'SUPPORTED_TRANSPORTS',
+    'SerializedHubMessage',
+    'SwitchboardError',
+    'backplaneErrors',
+    'bearerToken',
+    'buildErrorMessage',
+    'createJsonLogger',
+    'exceptionTypeName',
+    'hubOptionDefaults',
+    'jwtBearerAuthenticator',
+    'negotiateLimitDefaults',
+    'noopMetrics',
+    'parseUserAgent',
+    'presenceDefaults',
+    'rateLimitDefaults',
+    'redactUrl',
+    'scopedGroup',
+    'serverErrors',
+    'serverOptionDefaults',
+    'signJwt',
+    'silentLogger',
+    'systemTimeProvider',
+    'verifyJwt',
+  ],
+  '@switchboard/server/scaleout': [
+    'ALL_CHANNEL',
+    'BackplaneError',
+    'ENVELOPE_VERSION',
+    'EnvelopeVersionError',
+    'PublishQueue',
+    'ScaleoutHubLifetimeManager',
+    'ScaleoutPresenceStore',
+    'backplaneErrors',
+    'channelName',
+    'connectionChannel',
+    'createBackplane',
+    'decodeEnvelope',
+    'encodeEnvelope',
+    'envelopeMessage',
+    'groupChannel',
+    'messageFrames',
+    'nodeChannel',
+    'parseChannelName',
+    'presenceErrorHandler',
+    'userChannel',
+    'waitUntil',
+  ],
+  '@switchboard/server/testing': ['LoopbackNetwork', 'LoopbackPresenceNetwork', 'loopbackBackplane'],
+  '@switchboard/backplane-redis': [
+    'BackplaneError',
+    'RedisBus',
+    'RedisHubLifetimeManager',
+    'RedisPresenceBackend',
+    'RedisPresenceStore',
+    'redisBackplane',
+    'redisBusFactory',
+  ],
+};
+
+for (const [entry, expected] of Object.entries(snapshots)) {
+  test(`${entry} exports exactly its snapshot`, async () => {
+    const module = (await import(entry)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(module).sort(), [...expected].sort());
+  });
+}
+
+test('the entry points share only the backplane errors', async () => {
+  const [main, scaleout, testing] = await Promise.all(
+    ['@switchboard/server', '@switchboard/server/scaleout', '@switchboard/server/testing'].map(
+      async (entry) => Object.keys((await import(entry)) as object),
+    ),
+  );
+  const shared = (a: string[], b: string[]) => a.filter((name) => b.includes(name)).sort();
+  assert.deepEqual(shared(main!, scaleout!), ['BackplaneError', 'backplaneErrors']);
+  assert.deepEqual(shared(main!, testing!), []);
+  assert.deepEqual(shared(scaleout!, testing!), []);
+});
