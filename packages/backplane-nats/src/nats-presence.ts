@@ -4,7 +4,7 @@
  * compare-and-set of that document by revision.
  *
  * An operation reads the document (the last one this node saw, or the server's after a conflict),
- * restores the core's in-memory presence network from it (`LoopbackPresenceNetwork.restore`: the
+ * restores the core's in-memory presence network from it (`PresenceStateMachine.restore`: the
  * same transition rules as every other backend's), runs the operation, and writes the new document
  * with `update(key, value, revision)`. When another node wrote in between, the server refuses
  * (`wrong last sequence`) and the operation runs again on the newer document, so two nodes never
@@ -27,11 +27,12 @@ import type { PresenceConnection } from '@switchboard/server';
 import {
   BackplaneError,
   type LeaseResult,
-  LoopbackPresenceNetwork,
   type PresenceAssertion,
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  type PresenceSnapshot,
+  PresenceStateMachine,
   type RemotePresenceChange,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
@@ -47,9 +48,6 @@ export interface NatsPresenceOptions {
   /** `file` (survives a server restart; the default) or `memory`. */
   readonly storage: 'file' | 'memory';
 }
-
-/** The presence document: the core's network state as plain JSON. */
-type Snapshot = Parameters<typeof LoopbackPresenceNetwork.restore>[0];
 
 /** The key of the presence document in the bucket. */
 const KEY = 'state';
@@ -191,22 +189,22 @@ export class NatsPresenceBackend implements PresenceBackend {
   }
 
   /** A network restored from the server's document, for a query. */
-  private async read(): Promise<LoopbackPresenceNetwork> {
+  private async read(): Promise<PresenceStateMachine> {
     return this.network(await this.fetch(), () => {});
   }
 
   private network(
     seen: Seen | undefined,
     onControl: (nodeId: string, change: RemotePresenceChange) => void,
-  ): LoopbackPresenceNetwork {
+  ): PresenceStateMachine {
     const options = { logLength: this.options.eventLogLength ?? 256, onControl };
     return seen
-      ? LoopbackPresenceNetwork.restore(JSON.parse(seen.text) as Snapshot, options)
-      : new LoopbackPresenceNetwork(options);
+      ? PresenceStateMachine.restore(JSON.parse(seen.text) as PresenceSnapshot, options)
+      : new PresenceStateMachine(options);
   }
 
   /** Runs `op` on the document and writes the result by revision; again on a lost race. */
-  private async transact<T>(op: (net: LoopbackPresenceNetwork) => T): Promise<T> {
+  private async transact<T>(op: (net: PresenceStateMachine) => T): Promise<T> {
     if (this.closed) throw new Error('NATS: the presence backend is closed');
     const kv = await this.open();
     let base = this.seen;
@@ -246,7 +244,7 @@ export class NatsPresenceBackend implements PresenceBackend {
     if (this.seen && seen.revision <= this.seen.revision) return;
     this.seen = seen;
     if (this.closed) return;
-    const snapshot = JSON.parse(seen.text) as Snapshot;
+    const snapshot = JSON.parse(seen.text) as PresenceSnapshot;
     const from = snapshot.epoch === this.delivered.epoch ? this.delivered.seq : 0;
     const events = snapshot.log.filter((e) => e.s > from);
     this.delivered = { epoch: snapshot.epoch, seq: snapshot.seq };

@@ -52,6 +52,7 @@ const snapshots: Record<string, string[]> = {
     'BackplaneError',
     'ENVELOPE_VERSION',
     'EnvelopeVersionError',
+    'PresenceStateMachine',
     'PublishQueue',
     'ScaleoutHubLifetimeManager',
     'ScaleoutPresenceStore',
@@ -79,6 +80,16 @@ const snapshots: Record<string, string[]> = {
     'RedisPresenceStore',
     'redisBackplane',
     'redisBusFactory',
+  ],
+  '@switchboard/backplane-nats': [
+    'NatsBus',
+    'NatsLink',
+    'NatsPresenceBackend',
+    'channelSubject',
+    'hubNames',
+    'natsBackplane',
+    'natsDefaults',
+    'natsNode',
   ],
 };
 
