@@ -29,12 +29,27 @@ interface Common {
 type BackendEntry = (url: string, common: Common) => Promise<BackplaneWiring>;
 
 /** Each backend, by the option that selects it. Loaded only when used. */
-const backplanes: Partial<Record<'redis' | 'postgres', BackendEntry>> = {
+const backplanes: Partial<Record<'redis' | 'postgres' | 'nats', BackendEntry>> = {
   redis: async (url, c) => {
     const { redisBackplane } = await import('@switchboard/backplane-redis');
     return {
       server: {
         backplane: redisBackplane({
+          url,
+          prefix: c.prefix,
+          ...c.node,
+          logger: c.logger,
+          ...(c.presenceTiming.graceMs !== undefined ? { presenceGraceMs: c.presenceTiming.graceMs } : {}),
+          ...(c.presenceTiming.leaseMs !== undefined ? { presenceLeaseMs: c.presenceTiming.leaseMs } : {}),
+        }),
+      },
+    };
+  },
+  nats: async (url, c) => {
+    const { natsBackplane } = await import('@switchboard/backplane-nats');
+    return {
+      server: {
+        backplane: natsBackplane({
           url,
           prefix: c.prefix,
           ...c.node,

@@ -61,6 +61,11 @@ export interface ConformanceOptions {
    * `BACKPLANE_URL` or `DATABASE_URL`.
    */
   postgres?: string;
+  /**
+   * A NATS JetStream backplane (`nats://host:port`): as `redis`, on NATS (nats-server 2.9 or later
+   * with JetStream). Default: none. Env `BACKPLANE=nats` with `BACKPLANE_URL` or `NATS_URL`.
+   */
+  nats?: string;
   /** This node's id in the cluster. Default: random per process. Env `NODE_ID`. */
   nodeId?: string;
   /** Prefix of the backplane's keys and channels, to keep clusters apart. Default `switchboard:`. Env `BACKPLANE_PREFIX`. */
@@ -109,6 +114,8 @@ Options:
   --redis URL            join a cluster on this Redis (env REDIS_URL; default: one node)
   --postgres URL         join a cluster on this PostgreSQL database (env BACKPLANE=postgres
                          with BACKPLANE_URL or DATABASE_URL; default: one node)
+  --nats URL             join a cluster on this NATS with JetStream (env BACKPLANE=nats
+                         with BACKPLANE_URL or NATS_URL; default: one node)
   --node-id ID           this node's id in the cluster (env NODE_ID; default random)
   --prefix P             key and channel prefix of the cluster (env BACKPLANE_PREFIX;
                          default switchboard:); on PostgreSQL it names the schema
@@ -156,6 +163,7 @@ export function parseConformanceArgs(
         'max-messages-per-turn': { type: 'string' },
         redis: { type: 'string' },
         postgres: { type: 'string' },
+        nats: { type: 'string' },
         'node-id': { type: 'string' },
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
@@ -209,7 +217,8 @@ export function parseConformanceArgs(
     if (typeof value === 'string') return { kind: 'error', message: value };
     limits[key] = value;
   }
-  const cluster: Pick<ConformanceOptions, 'redis' | 'postgres' | 'nodeId' | 'prefix' | 'leaseMs'> = {};
+  const cluster: Pick<ConformanceOptions, 'redis' | 'postgres' | 'nats' | 'nodeId' | 'prefix' | 'leaseMs'> =
+    {};
   const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
   for (const [flag, envName, key] of [
     ['redis', 'REDIS_URL', 'redis'],
@@ -236,11 +245,25 @@ export function parseConformanceArgs(
     delete cluster.redis;
     cluster.postgres = postgres.url;
   }
-  if (cluster.redis === undefined && cluster.postgres === undefined && Object.keys(cluster).length > 0) {
+  const nats = backplaneUrl('nats', ['NATS_URL'], values.nats as string | undefined, env);
+  if (nats.error !== undefined) return { kind: 'error', message: nats.error };
+  if (nats.url !== undefined) {
+    if (values.redis !== undefined || cluster.postgres !== undefined)
+      return { kind: 'error', message: '--nats excludes --redis and --postgres.' };
+    // BACKPLANE=nats chooses NATS even when REDIS_URL is set for something else.
+    delete cluster.redis;
+    cluster.nats = nats.url;
+  }
+  if (
+    cluster.redis === undefined &&
+    cluster.postgres === undefined &&
+    cluster.nats === undefined &&
+    Object.keys(cluster).length > 0
+  ) {
     return {
       kind: 'error',
       message:
-        '--node-id, --prefix and --lease-ms need --redis or --postgres (or REDIS_URL, BACKPLANE=postgres).',
+        '--node-id, --prefix and --lease-ms need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats).',
     };
   }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
@@ -265,23 +288,40 @@ export function parseConformanceArgs(
 
 /**
  * The PostgreSQL backplane's URL: `--postgres`, else with `BACKPLANE=postgres` the env
- * `BACKPLANE_URL` or `DATABASE_URL`. `BACKPLANE` other than `postgres`, `redis` or `none` is refused.
+ * `BACKPLANE_URL` or `DATABASE_URL`. `BACKPLANE` other than `postgres`, `redis`, `nats` or `none`
+ * is refused.
  */
 function postgresUrl(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): { url?: string; error?: string } {
+  return backplaneUrl('postgres', ['DATABASE_URL'], flag, env);
+}
+
+/**
+ * A backplane's URL: its flag, else with `BACKPLANE=<name>` the env `BACKPLANE_URL` or the
+ * backend's own variables. `BACKPLANE` other than `postgres`, `redis`, `nats` or `none` is refused.
+ */
+function backplaneUrl(
+  name: 'postgres' | 'nats',
+  envNames: readonly string[],
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): { url?: string; error?: string } {
   const backplane = env.BACKPLANE?.trim().toLowerCase();
-  if (backplane !== undefined && backplane !== '' && !['postgres', 'redis', 'none'].includes(backplane)) {
-    return { error: `BACKPLANE must be postgres, redis or none, got '${env.BACKPLANE}'.` };
+  if (backplane !== undefined && backplane !== '' && !BACKPLANES.includes(backplane)) {
+    return { error: `BACKPLANE must be postgres, redis, nats or none, got '${env.BACKPLANE}'.` };
   }
   if (flag !== undefined) {
-    return flag.length > 0 ? { url: flag } : { error: '--postgres must not be empty.' };
+    return flag.length > 0 ? { url: flag } : { error: `--${name} must not be empty.` };
   }
-  if (backplane !== 'postgres') return {};
-  const url = env.BACKPLANE_URL || env.DATABASE_URL;
-  return url ? { url } : { error: 'BACKPLANE=postgres needs BACKPLANE_URL or DATABASE_URL.' };
+  if (backplane !== name) return {};
+  const url = env.BACKPLANE_URL || envNames.map((n) => env[n]).find((v) => v);
+  return url ? { url } : { error: `BACKPLANE=${name} needs BACKPLANE_URL or ${envNames.join(' or ')}.` };
 }
+
+/** The values `BACKPLANE` may take. */
+const BACKPLANES = ['postgres', 'redis', 'nats', 'none'];
 
 function integerFlag(
   name: string,

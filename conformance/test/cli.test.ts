@@ -205,6 +205,40 @@ test('flags: the PostgreSQL backplane from --postgres or BACKPLANE=postgres with
   }
 });
 
+test('flags: the NATS backplane from --nats or BACKPLANE=nats with BACKPLANE_URL or NATS_URL', () => {
+  const base = { port: 3000, host: '127.0.0.1', tokenLifetimeSeconds: 5 };
+  assert.deepEqual(
+    parseConformanceArgs(['--nats', 'nats://n:4222', '--prefix', 'blue:', '--node-id', 'n1']),
+    {
+      kind: 'run',
+      options: { ...base, nats: 'nats://n:4222', prefix: 'blue:', nodeId: 'n1' },
+    },
+  );
+  assert.deepEqual(
+    parseConformanceArgs([], {
+      BACKPLANE: 'nats',
+      BACKPLANE_URL: 'nats://b:4222',
+      NATS_URL: 'nats://c:4222',
+    }),
+    { kind: 'run', options: { ...base, nats: 'nats://b:4222' } },
+  );
+  assert.deepEqual(
+    parseConformanceArgs([], { BACKPLANE: 'NATS', NATS_URL: 'nats://c:4222', REDIS_URL: 'redis://r' }),
+    { kind: 'run', options: { ...base, nats: 'nats://c:4222' } },
+    'BACKPLANE=nats chooses NATS over a REDIS_URL set for something else',
+  );
+  assert.deepEqual(parseConformanceArgs([], { NATS_URL: 'nats://c:4222' }), { kind: 'run', options: base });
+  for (const [args, env] of [
+    [[], { BACKPLANE: 'nats' }],
+    [['--nats', ''], {}],
+    [['--nats', 'nats://n', '--redis', 'redis://r'], {}],
+    [['--nats', 'nats://n', '--postgres', 'postgres://db/a'], {}],
+  ] as const) {
+    const parsed = parseConformanceArgs(args, env);
+    assert.equal(parsed.kind, 'error', `${args.join(' ')} ${JSON.stringify(env)}`);
+  }
+});
+
 // Every process starts at once (each takes a while to load TypeScript), the tests then use them.
 let a: Cli;
 let b: Cli;

@@ -38,6 +38,21 @@ const backplanes: Record<Exclude<BackplaneKind, 'none'>, BackendEntry> = {
       },
     };
   },
+  nats: async (config, logger) => {
+    const { natsBackplane } = await import('@switchboard/backplane-nats');
+    // Streams and the presence bucket are named after <prefix>: (and the hub's path).
+    return {
+      server: {
+        backplane: natsBackplane({
+          url: config.backplaneUrl!,
+          prefix: `${config.backplanePrefix}:`,
+          nodeId: config.nodeId,
+          presenceGraceMs: config.presenceGraceMs,
+          logger,
+        }),
+      },
+    };
+  },
   postgres: async (config, logger) => {
     const { postgresBackplane } = await import('@switchboard/backplane-postgres');
     return {

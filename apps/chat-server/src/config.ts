@@ -10,8 +10,9 @@
  * | `DATABASE_URL` | (none: SQLite) | PostgreSQL storage |
  * | `DATABASE_SCHEMA` | `public` | PostgreSQL schema to use (created when absent) |
  * | `REDIS_URL` | | Redis backplane and presence store (needs `DATABASE_URL`) |
- * | `BACKPLANE` | `none` | `none`, `redis` or `postgres` |
- * | `BACKPLANE_URL` | `DATABASE_URL` | PostgreSQL backplane connection (`BACKPLANE=postgres`: hub and presence in the schema named after `BACKPLANE_PREFIX`) |
+ * | `BACKPLANE` | `none` | `none`, `redis`, `postgres` or `nats` |
+ * | `BACKPLANE_URL` | `DATABASE_URL` (postgres), `NATS_URL` (nats) | the backplane's connection: PostgreSQL (`BACKPLANE=postgres`: hub and presence in the schema named after `BACKPLANE_PREFIX`) or NATS with JetStream (`BACKPLANE=nats`) |
+ * | `NATS_URL` | | NATS backplane connection when `BACKPLANE_URL` is not set (`BACKPLANE=nats`) |
  * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
  * | `NODE_ID` | hostname-pid | this node's id |
  * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |
@@ -42,7 +43,7 @@ import { hostname } from 'node:os';
 import { ChatError } from './errors.js';
 
 /** Which backplane links the nodes. */
-export type BackplaneKind = 'none' | 'redis' | 'postgres';
+export type BackplaneKind = 'none' | 'redis' | 'postgres' | 'nats';
 
 /** The parsed configuration. */
 export interface ChatConfig {
@@ -120,24 +121,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
   const redisUrl = text('REDIS_URL');
   const databaseUrl = text('DATABASE_URL');
   const backplaneName = (text('BACKPLANE') ?? (redisUrl ? 'redis' : 'none')).toLowerCase();
-  if (backplaneName !== 'none' && backplaneName !== 'redis' && backplaneName !== 'postgres') {
-    throw invalid('BACKPLANE', `must be 'none', 'redis' or 'postgres', got '${backplaneName}'`);
+  if (!['none', 'redis', 'postgres', 'nats'].includes(backplaneName)) {
+    throw invalid('BACKPLANE', `must be 'none', 'redis', 'postgres' or 'nats', got '${backplaneName}'`);
   }
   const backplane = backplaneName as BackplaneKind;
   if (backplane === 'redis' && !redisUrl) throw invalid('REDIS_URL', 'is required with BACKPLANE=redis');
-  const backplaneUrl = text('BACKPLANE_URL') ?? (backplane === 'postgres' ? databaseUrl : undefined);
+  const backplaneUrl =
+    text('BACKPLANE_URL') ??
+    (backplane === 'postgres' ? databaseUrl : backplane === 'nats' ? text('NATS_URL') : undefined);
   if (backplane === 'postgres' && !backplaneUrl) {
     throw invalid('BACKPLANE_URL', 'is required with BACKPLANE=postgres (or set DATABASE_URL)');
+  }
+  if (backplane === 'nats' && !backplaneUrl) {
+    throw invalid('BACKPLANE_URL', 'is required with BACKPLANE=nats (or set NATS_URL)');
   }
   if (backplane !== 'none' && !databaseUrl) {
     throw new ChatError(
       'SB_CHAT_CONFIG_INVALID',
-      `A backplane (${backplane === 'redis' ? 'REDIS_URL' : 'BACKPLANE=postgres'}) means several nodes, and several nodes need shared storage: set DATABASE_URL to a PostgreSQL database. SQLite storage serves one node only.`,
+      `A backplane (${backplane === 'redis' ? 'REDIS_URL' : `BACKPLANE=${backplane}`}) means several nodes, and several nodes need shared storage: set DATABASE_URL to a PostgreSQL database. SQLite storage serves one node only.`,
     );
   }
   for (const [name, url] of [
     ['DATABASE_URL', databaseUrl],
     ['BACKPLANE_URL', text('BACKPLANE_URL')],
+    ['NATS_URL', text('NATS_URL')],
     ['REDIS_URL', redisUrl],
   ] as const) {
     if (url !== undefined && !URL.canParse(url)) throw invalid(name, 'is not a URL');

@@ -33,6 +33,17 @@ test('configuration: embedded defaults, and clear refusals naming the variable',
   assert.throws(() => loadConfig({ JWT_SECRET: 'short' }), /JWT_SECRET/);
   const multi = loadConfig({ BACKPLANE: 'postgres', DATABASE_URL: 'postgres://postgres@127.0.0.1/test' });
   assert.equal(multi.backplaneUrl, 'postgres://postgres@127.0.0.1/test');
+  // BACKPLANE=nats: BACKPLANE_URL, else NATS_URL; shared storage as for every backplane.
+  const pg = { DATABASE_URL: 'postgres://postgres@127.0.0.1/test' };
+  const nats = loadConfig({ ...pg, BACKPLANE: 'nats', NATS_URL: 'nats://127.0.0.1:4222' });
+  assert.deepEqual([nats.backplane, nats.backplaneUrl], ['nats', 'nats://127.0.0.1:4222']);
+  assert.equal(
+    loadConfig({ ...pg, BACKPLANE: 'nats', BACKPLANE_URL: 'nats://a:4222', NATS_URL: 'nats://b:4222' })
+      .backplaneUrl,
+    'nats://a:4222',
+  );
+  assert.throws(() => loadConfig({ ...pg, BACKPLANE: 'nats' }), /BACKPLANE_URL.*NATS_URL/);
+  assert.throws(() => loadConfig({ BACKPLANE: 'nats', NATS_URL: 'nats://127.0.0.1:4222' }), /DATABASE_URL/);
 });
 
 test('/healthz, /readyz and /metrics (Prometheus text with connections, invocations, messages, errors)', async () => {

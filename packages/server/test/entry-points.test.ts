@@ -52,6 +52,7 @@ const snapshots: Record<string, string[]> = {
     'BackplaneError',
     'ENVELOPE_VERSION',
     'EnvelopeVersionError',
+    'PresenceStateMachine',
     'PublishQueue',
     'ScaleoutHubLifetimeManager',
     'ScaleoutPresenceStore',
@@ -91,6 +92,16 @@ const snapshots: Record<string, string[]> = {
     'quoteIdent',
     'schemaFromPrefix',
     'sqlDir',
+  ],
+  '@switchboard/backplane-nats': [
+    'NatsBus',
+    'NatsLink',
+    'NatsPresenceBackend',
+    'channelSubject',
+    'hubNames',
+    'natsBackplane',
+    'natsDefaults',
+    'natsNode',
   ],
 };
 

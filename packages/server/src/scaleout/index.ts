@@ -65,6 +65,16 @@ export {
   type BackplaneErrorCodeOnly,
   backplaneErrors,
 } from './errors.js';
+/**
+ * The presence transitions in memory, as one state (the loopback backend's network, exported for
+ * tests as `LoopbackPresenceNetwork` from `@switchboard/server/testing`): a backend that keeps the
+ * cluster's presence as one document (NATS key-value, updated by revision) restores it from a
+ * snapshot, runs one operation and stores the new snapshot.
+ */
+export {
+  LoopbackPresenceNetwork as PresenceStateMachine,
+  type LoopbackPresenceSnapshot as PresenceSnapshot,
+} from './loopback-presence.js';
 export type {
   LeaseResult,
   LogHead,

@@ -13,6 +13,7 @@ import type {
   PresenceBackendContext,
   PresenceBackendFactory,
   PresenceLogEvent,
+  RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
 
@@ -22,6 +23,28 @@ export interface LoopbackPresenceOptions {
   readonly logLength?: number;
   /** The backend's clock (epoch ms). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Receives the changes made to another node's connections, instead of the started backends of
+   * this process (a backend that keeps the state elsewhere, as the NATS one, sends them itself).
+   */
+  readonly onControl?: (nodeId: string, change: RemotePresenceChange) => void;
+}
+
+/**
+ * The whole state of a {@link LoopbackPresenceNetwork} as plain JSON: a backend that stores the
+ * cluster's presence as one document (the NATS one, in a key-value entry updated by revision)
+ * restores a network from it, runs one operation, and writes {@link LoopbackPresenceNetwork.snapshot}
+ * back. Group and node indexes are rebuilt from `conns`, whose order is the order of arrival.
+ */
+export interface LoopbackPresenceSnapshot {
+  readonly epoch: string;
+  readonly seq: number;
+  readonly log: readonly PresenceLogEvent[];
+  readonly leases: readonly (readonly [string, { token: string; expiresAt: number }])[];
+  readonly nodes: readonly string[];
+  readonly conns: readonly (readonly [string, PresenceConnection, readonly string[]])[];
+  readonly online: readonly string[];
+  readonly pending: readonly (readonly [string, { due: number; at: number; origin: string }])[];
 }
 
 interface Conn {
@@ -47,11 +70,52 @@ export class LoopbackPresenceNetwork {
   /** user → when the offline falls due, and `<last seen>` and origin ('' for whoever claims). */
   private readonly pending = new Map<string, { due: number; at: number; origin: string }>();
   private readonly started = new Set<LoopbackPresenceBackend>();
+  private readonly onControl: LoopbackPresenceOptions['onControl'];
 
   constructor(options: LoopbackPresenceOptions = {}) {
     this.now = options.now ?? Date.now;
     this.logLength = options.logLength ?? 1_000;
     this.epoch = epochOf(this.now());
+    this.onControl = options.onControl;
+  }
+
+  /** The state as plain JSON (see {@link LoopbackPresenceSnapshot}). */
+  snapshot(): LoopbackPresenceSnapshot {
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      log: [...this.log],
+      leases: [...this.leases].map(([node, lease]) => [node, { ...lease }] as const),
+      nodes: [...this.nodes],
+      conns: [...this.conns].map(([cid, conn]) => [cid, conn.json, [...conn.groups]] as const),
+      online: [...this.online],
+      pending: [...this.pending].map(([user, info]) => [user, { ...info }] as const),
+    };
+  }
+
+  /** A network holding a {@link snapshot}'s state. */
+  static restore(
+    snapshot: LoopbackPresenceSnapshot,
+    options: LoopbackPresenceOptions = {},
+  ): LoopbackPresenceNetwork {
+    const network = new LoopbackPresenceNetwork(options);
+    network.epoch = snapshot.epoch;
+    network.seq = snapshot.seq;
+    network.log.push(...snapshot.log);
+    for (const [node, lease] of snapshot.leases) network.leases.set(node, { ...lease });
+    for (const node of snapshot.nodes) network.nodes.add(node);
+    for (const [cid, json, groups] of snapshot.conns) {
+      const conn: Conn = { json, groups: new Set() };
+      network.conns.set(cid, conn);
+      setOf(network.nodeConns, json.nodeId).add(cid);
+      const list = network.userConns.get(json.userId) ?? [];
+      list.push(cid);
+      network.userConns.set(json.userId, list);
+      for (const g of groups) network.joinGroup(cid, conn, g);
+    }
+    for (const user of snapshot.online) network.online.add(user);
+    for (const [user, info] of snapshot.pending) network.pending.set(user, { ...info });
+    return network;
   }
 
   /** The backend factory of a node (pass it to a `ScaleoutPresenceStore`). */
@@ -223,6 +287,10 @@ export class LoopbackPresenceNetwork {
   }
 
   private control(nodeId: string, change: Parameters<LoopbackPresenceBackend['change']>[0]): void {
+    if (this.onControl) {
+      this.onControl(nodeId, change);
+      return;
+    }
     const receivers = [...this.started].filter((b) => b.nodeId === nodeId);
     queueMicrotask(() => {
       for (const backend of receivers) backend.change(change);

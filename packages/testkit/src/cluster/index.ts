@@ -1,6 +1,6 @@
 /**
  * Whole server processes in tests: conformance server nodes on a backplane behind haproxy, a
- * private redis-server, a TCP fault proxy, and numbered messages to check delivery under faults.
+ * private redis-server or nats-server, a TCP fault proxy, and numbered messages to check delivery under faults.
  * @module
  */
 export { type Cluster, type ClusterClient, type ClusterOptions, nodeOf, startCluster } from './cluster.js';
@@ -9,6 +9,12 @@ export { backplaneFaultSuite, nodeKillSuite } from './fault-suite.js';
 export { type BackplaneFault, holdOneNodeFault, redisRestartFault } from './faults.js';
 export { HAPROXY_CONFIG, HAPROXY_SERVERS, Haproxy, haproxyEnvironment } from './haproxy.js';
 export { type ClusterBackplaneSetup, loadBalancerSuite } from './lb-suite.js';
+export {
+  CLUSTER_NATS_URL,
+  deleteNatsPrefix,
+  natsClusterSetup,
+  natsRestartFault,
+} from './nats-setup.js';
 export {
   type BackplaneSpec,
   backplaneArgs,
@@ -23,6 +29,7 @@ export {
   numberedProblems,
   type SentRecord,
 } from './numbered.js';
+export { NATS_SERVER_PATH, OwnNats } from './own-nats.js';
 export { OwnRedis } from './own-redis.js';
 export {
   CLUSTER_POSTGRES_URL,

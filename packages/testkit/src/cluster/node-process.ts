@@ -11,11 +11,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 
 /**
  * A backplane for a cluster of conformance servers. The kind names the server flag that joins
- * it (`--redis URL`, `--postgres URL`), so a new backplane is one more kind here.
+ * it (`--redis URL`, `--postgres URL`, `--nats URL`), so a new backplane is one more kind here.
  */
 export interface BackplaneSpec {
-  /** `redis` or `postgres`. */
-  readonly kind: 'redis' | 'postgres';
+  /** `redis`, `postgres` or `nats`. */
+  readonly kind: 'redis' | 'postgres' | 'nats';
   /** What the flag is given (`redis://127.0.0.1:6379`, `postgres://postgres@127.0.0.1:5432/test`). */
   readonly url: string;
 }
@@ -54,7 +54,10 @@ export class NodeProcess {
     readonly port: number,
   ) {}
 
-  /** Spawns the node on a free port and waits (at most 30 s) for its listening line. */
+  /**
+   * Spawns the node on a free port and waits (at most 90 s) for its listening line: three nodes
+   * loading TypeScript at once on a loaded two-core machine took 26 s.
+   */
   static async start(options: NodeProcessOptions): Promise<NodeProcess> {
     const args = [
       '--conditions=source',
@@ -81,6 +84,7 @@ export class NodeProcess {
     const env = { ...process.env };
     for (const name of [
       'REDIS_URL',
+      'NATS_URL',
       'NODE_ID',
       'BACKPLANE',
       'BACKPLANE_URL',
@@ -95,7 +99,7 @@ export class NodeProcess {
       env,
     });
     try {
-      const match = await handle.waitForLine(/^Now listening on: http:\/\/[^:]+:(\d+)/, 30_000);
+      const match = await handle.waitForLine(/^Now listening on: http:\/\/[^:]+:(\d+)/, 90_000);
       return new NodeProcess(handle, options.nodeId, Number(match[1]));
     } catch (error) {
       await handle.kill('SIGKILL', 1_000);
