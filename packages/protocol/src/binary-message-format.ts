@@ -1,6 +1,6 @@
 /**
  * The binary framing of the MessagePack hub protocol: every message is preceded by its length as a
- * little-endian base-128 varint of 1 to 5 bytes (signalr-protocol.md section 11.1).
+ * little-endian base-128 varint of 1 to 5 bytes (docs/protocol.md#binary-framing).
  *
  * The low 7 bits come first and the high bit of each byte says "another byte follows". Lengths go
  * up to 2^31-1, encoded at most as `FF FF FF FF 07`, so a 5th byte above 7, or a 5th byte that
@@ -108,7 +108,7 @@ export function writeBinaryMessage(payload: Uint8Array): Buffer {
  * With `maxMessageSize`, a message whose prefix plus payload exceed the limit raises
  * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE` as soon as its prefix is read: the prefix already tells, so
  * there is no point buffering the rest (ASP.NET fails the same message once it has buffered more
- * than the limit, signalr-protocol.md section 15.8).
+ * than the limit, docs/protocol.md#message-size-limit).
  *
  * @example
  * ```ts

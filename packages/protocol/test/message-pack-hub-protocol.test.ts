@@ -117,7 +117,7 @@ const fixtures: Array<[string, HubMessage, string]> = [
   ['Sequence', { type: 9, sequenceId: 146 }, 'kgnMkg=='],
 ];
 
-/** Framed vectors computed by hand (signalr-protocol.md section 11.5). */
+/** Framed vectors computed by hand (docs/protocol.md#messagepack-examples). */
 const handVectors: Array<[string, HubMessage, string]> = [
   ['Ping', { type: MessageType.Ping }, '02 91 06'],
   ['server default Close', { type: MessageType.Close }, '04 93 07 c0 c2'],
@@ -172,7 +172,7 @@ describe('MessagePackHubProtocol', () => {
     }
   });
 
-  describe('write rules (section 11.3)', () => {
+  describe('write rules (docs/protocol.md#messagepack-layouts)', () => {
     const write = (message: HubMessage) => toHex(protocol.writeMessage(message));
 
     it('writes an empty id as nil and empty headers as an empty map', () => {
@@ -201,7 +201,7 @@ describe('MessagePackHubProtocol', () => {
       assert.equal(write({ type: MessageType.Close, error: '' }), '04 93 07 c0 c2');
     });
 
-    it('keeps bin, dates and maps (section 20.2)', () => {
+    it('keeps bin, dates and maps (docs/protocol.md#messagepack-values)', () => {
       const date = new Date(Date.UTC(2000, 0, 1));
       const bytes = protocol.writeMessage({
         type: MessageType.Invocation,

@@ -39,7 +39,7 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 
 const headers = { Foo: 'Bar', 'Key\nWith\r\nBreaks': 'Value' };
 
-/** What a server sends, and the clients act on (signalr-protocol.md section 12.9). */
+/** What a server sends, and the clients act on (docs/protocol.md#message-directions). */
 const serverToClient: HubMessage[] = [
   { type: MessageType.Invocation, target: 'Broadcast', arguments: ['hi', 1, null, { a: [true] }] },
   { type: MessageType.Invocation, invocationId: 's1', target: 'Result', arguments: [] },
@@ -62,7 +62,7 @@ const serverToClient: HubMessage[] = [
   { type: MessageType.Sequence, sequenceId: 1 },
 ];
 
-/** What a client sends (section 12.9), built as client messages. */
+/** What a client sends (docs/protocol.md#message-directions), built as client messages. */
 const clientToServer: HubMessage[] = [
   { type: MessageType.Invocation, target: 'Send', arguments: ['hi'] },
   { type: MessageType.Invocation, invocationId: '0', target: 'Echo', arguments: ['hi'] },

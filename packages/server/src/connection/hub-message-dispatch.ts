@@ -1,7 +1,8 @@
 /**
  * The inbound side of a hub connection once the handshake is done: parsing with the size limit,
  * stateful reconnect's sequence tracking, the rate limits, and dispatch of each hub message with
- * the parallel invocation limit and back-pressure (signalr-protocol.md sections 13 and 16).
+ * the parallel invocation limit and back-pressure (docs/protocol.md#invocations,
+ * docs/protocol.md#limits-and-timeouts).
  * @module
  */
 import {
@@ -38,7 +39,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     return this.streamTracker;
   }
 
-  /** Whether a full upload stream holds up the messages after it (13.9). */
+  /** Whether a full upload stream holds up the messages after it (docs/protocol.md#upload-buffering). */
   private get streamsBlocked(): boolean {
     return this.streamTracker !== undefined && this.streamTracker.blocked;
   }
@@ -95,7 +96,8 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     for (const message of messages) {
       if (this.state === 'closed') return;
       if (replayBuffer !== undefined && !this.track(replayBuffer, message)) continue;
-      // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
+      // While an upload stream is full nothing more is handled (docs/protocol.md#upload-buffering): the rest
+      // waits, in order.
       const held = this.held;
       if (this.state === 'connecting' || (held !== undefined && held.length > 0) || this.streamsBlocked) {
         if (held === undefined) this.held = [message];
@@ -106,7 +108,10 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     }
   }
 
-  /** Counts an inbound message for stateful reconnect; false when it is not for the hub (18.6). */
+  /**
+   * Counts an inbound message for stateful reconnect; false when it is not for the hub
+   * (docs/protocol.md#resuming).
+   */
   private track(replayBuffer: MessageBuffer, message: HubMessage): boolean {
     switch (message.type) {
       case MessageType.Ack:
@@ -165,12 +170,14 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     switch (message.type) {
       case MessageType.Invocation:
         if (this.rateState && !this.admit(message)) return;
-        // Upload streams open now, so that the items following a queued invocation are kept (13.8).
+        // Upload streams open now, so that the items following a queued invocation are kept
+        // (docs/protocol.md#upload-streams).
         if (message.streamIds !== undefined) this.streams.open(message);
         if (this.slots.tryTake()) {
           this.runInvocation(message);
         } else {
-          // Back-pressure: stop reading until a slot frees (13.10). What was parsed already waits here.
+          // Back-pressure: stop reading until a slot frees (docs/protocol.md#parallel-invocations). What was
+          // parsed already waits here.
           this.pendingInvocations ??= [];
           this.pendingInvocations.push(message);
           if (this.pendingInvocations.length === 1) this.pauseReading();
@@ -184,7 +191,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         this.clientTimeoutArmed = true;
         return;
       case MessageType.Close:
-        // The client is leaving (17.3): answer with our own Close, then end.
+        // The client is leaving (docs/protocol.md#client-close): answer with our own Close, then end.
         this.closeWith(
           { type: MessageType.Close },
           message.error ? new HubException(message.error) : undefined,
@@ -197,12 +204,14 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         this.streams.item(message);
         return;
       case MessageType.Completion:
-        // An upload stream's end, else a client result (13.11); unknown ids are ignored.
+        // An upload stream's end, else a client result (docs/protocol.md#client-results); unknown ids are
+        // ignored.
         if (!this.streams.complete(message)) this.setClientResult(message);
         return;
       case MessageType.Ack:
       case MessageType.Sequence:
-        // Stateful reconnect uses these; ids this connection does not know are ignored (13.6, 13.8).
+        // Stateful reconnect uses these; ids this connection does not know are ignored
+        // (docs/protocol.md#stream-cancel, docs/protocol.md#upload-streams).
         return;
     }
   }
