@@ -117,6 +117,23 @@ export function writeBinaryMessage(payload: Uint8Array): Buffer {
  */
 export function parseBinaryMessages(input: Uint8Array, maxMessageSize?: number): BinaryMessages {
   const payloads: Uint8Array[] = [];
+  const consumed = forEachBinaryMessage(input, maxMessageSize, (start, end) => {
+    payloads.push(input.subarray(start, end));
+  });
+  return { payloads, consumed };
+}
+
+/**
+ * {@link parseBinaryMessages} without the views: calls `each(start, end)` with the payload range of
+ * every whole message, in order, as soon as its frame is complete, and returns the bytes consumed.
+ * A frame's size is checked when its prefix is read, so an error of `each` on an earlier message
+ * wins over a size error of a later one, whether the bytes arrived at once or piece by piece.
+ */
+export function forEachBinaryMessage(
+  input: Uint8Array,
+  maxMessageSize: number | undefined,
+  each: (start: number, end: number) => void,
+): number {
   let offset = 0;
   while (offset < input.length) {
     const prefix = readLengthPrefix(input, offset);
@@ -127,8 +144,8 @@ export function parseBinaryMessages(input: Uint8Array, maxMessageSize?: number):
     }
     if (input.length - offset < frameSize) break;
     const start = offset + prefix.prefixSize;
-    payloads.push(input.subarray(start, start + prefix.length));
+    each(start, start + prefix.length);
     offset += frameSize;
   }
-  return { payloads, consumed: offset };
+  return offset;
 }

@@ -6,7 +6,7 @@
  */
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { lengthPrefixSize, parseBinaryMessages, writeLengthPrefix } from './binary-message-format.js';
+import { forEachBinaryMessage, lengthPrefixSize, writeLengthPrefix } from './binary-message-format.js';
 import { ProtocolError } from './errors.js';
 import {
   type CancelInvocationMessage,
@@ -333,12 +333,13 @@ export class MessagePackHubProtocol implements HubProtocol {
    * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`.
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult {
-    const { payloads, consumed } = parseBinaryMessages(input, options?.maxMessageSize);
     const messages: HubMessage[] = [];
-    for (const payload of payloads) {
-      const message = parseBody(payload, this.decoder);
+    // Message by message, as the reference does: a malformed message fails before the frames
+    // after it are looked at, however the transport cut the bytes.
+    const consumed = forEachBinaryMessage(input, options?.maxMessageSize, (start, end) => {
+      const message = parseBody(input.subarray(start, end), this.decoder);
       if (message !== null) messages.push(message);
-    }
+    });
     return { messages, consumed };
   }
 

@@ -306,6 +306,34 @@ describe('MessagePackHubProtocol', () => {
       assert.deepEqual(parse(hex('04 93 08 01 02')), [{ type: MessageType.Ack, sequenceId: 1 }]);
     });
 
+    it('fails on a malformed message before looking at the size of the frames after it', () => {
+      // A malformed body, then a frame announcing 301 bytes against a limit of 256: the reference
+      // reads message by message, so the first message's error wins, and the bytes give the same
+      // error whole or one at a time (found by the fuzzer: framing everything first reported the
+      // later frame's size instead).
+      const input = Buffer.concat([frameBinary(hex('92 01 c1')), hex('ad 02 96 01')]);
+      const code = (fn: () => unknown) => {
+        try {
+          fn();
+        } catch (error) {
+          return (error as { code?: string }).code;
+        }
+        return 'none';
+      };
+      assert.equal(
+        code(() => protocol.parseMessages(input, { maxMessageSize: 256 })),
+        'SB_ERR_PROTOCOL_INVALID_MESSAGE',
+      );
+      let buffer = Buffer.alloc(0);
+      const piecewise = code(() => {
+        for (const byte of input) {
+          buffer = Buffer.concat([buffer, Uint8Array.of(byte)]);
+          buffer = buffer.subarray(protocol.parseMessages(buffer, { maxMessageSize: 256 }).consumed);
+        }
+      });
+      assert.equal(piecewise, 'SB_ERR_PROTOCOL_INVALID_MESSAGE');
+    });
+
     it('skips unknown message types and keeps the others', () => {
       assert.deepEqual(parse(hex('03 92 63 80 02 91 06')), [{ type: MessageType.Ping }]);
     });
