@@ -322,12 +322,10 @@ function messageText(message: HubMessage): string {
 /**
  * The `json` hub protocol, version 2, carried as text.
  *
- * Parsing accepts properties in any order (the JS client writes `type` last, docs/protocol.md#json-reading),
- * skips
- * unknown properties and unknown message types, and reports malformed input with the reference's
- * texts. Writing follows docs/protocol.md#json-writing and builds each message as one string, encoded once:
- * it is
- * the broadcast hot path.
+ * Parsing accepts properties in any order (the JS client writes `type` last,
+ * docs/protocol.md#json-reading), skips unknown properties and unknown message types, and reports
+ * malformed input with the reference's texts. Writing follows docs/protocol.md#json-writing and
+ * builds each message as one string, encoded once: it is the broadcast hot path.
  *
  * @example
  * ```ts

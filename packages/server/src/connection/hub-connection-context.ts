@@ -161,12 +161,12 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   }
 
   /**
-   * Carries on over `transport`, the client's new WebSocket after a drop (docs/protocol.md#resuming): the
-   * server's
-   * Sequence goes first, then every message the client has not acknowledged, in order; then the
-   * connection goes on as before. A transport still thought alive is cut. `user` is the new
-   * request's user, whose credentials' expiry replaces the old one. Returns the receiver the
-   * new transport reports to, or undefined when the connection cannot resume.
+   * Carries on over `transport`, the client's new WebSocket after a drop
+   * (docs/protocol.md#resuming): the server's Sequence goes first, then every message the client
+   * has not acknowledged, in order; then the connection goes on as before. A transport still
+   * thought alive is cut. `user` is the new request's user, whose credentials' expiry replaces the
+   * old one. Returns the receiver the new transport reports to, or undefined when the connection
+   * cannot resume.
    */
   resume(transport: ConnectionTransport, user?: Principal): TransportReceiver | undefined {
     const replayBuffer = this.messageBuffer;

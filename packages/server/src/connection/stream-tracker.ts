@@ -121,9 +121,8 @@ export class StreamTracker {
   // ---- server-to-client streams ----------------------------------------------------------------
 
   /**
-   * Runs a StreamInvocation: no invocation slot (docs/protocol.md#parallel-invocations), its own signal for
-   * cancellation, items
-   * written with back-pressure, and one final Completion.
+   * Runs a StreamInvocation: no invocation slot (docs/protocol.md#parallel-invocations), its own
+   * signal for cancellation, items written with back-pressure, and one final Completion.
    */
   start(message: StreamInvocationMessage): void {
     const { invocationId, target } = message;

@@ -1,8 +1,7 @@
 /**
  * The plain-HTTP transport requests on an endpoint path: the Server-Sent Events GET
- * (docs/protocol.md#server-sent-events),
- * long polls (docs/protocol.md#long-polling), POSTed client data (docs/protocol.md#http-send) and the
- * long-polling DELETE (docs/protocol.md#long-polling-delete).
+ * (docs/protocol.md#server-sent-events), long polls (docs/protocol.md#long-polling), POSTed client
+ * data (docs/protocol.md#http-send) and the long-polling DELETE (docs/protocol.md#long-polling-delete).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -130,10 +129,10 @@ export async function serveLongPoll(
 }
 
 /**
- * `POST {path}?id=`: client data for Server-Sent Events and long polling (docs/protocol.md#http-send). The
- * body,
- * bounded by the frame size limit (413 beyond), goes to the connection whole; the answer (200,
- * empty) waits while the connection is paused, which is what holds back the official client.
+ * `POST {path}?id=`: client data for Server-Sent Events and long polling
+ * (docs/protocol.md#http-send). The body, bounded by the frame size limit (413 beyond), goes to the
+ * connection whole; the answer (200, empty) waits while the connection is paused, which is what
+ * holds back the official client.
  */
 export async function servePost(
   d: HttpConnectionDispatcher,

@@ -170,9 +170,8 @@ export class WebSocketTransport implements ConnectionTransport {
     transports.delete(this.socket);
     // 1006: the socket went away without a close frame. Every close frame from the client counts
     // as clean; the official client's own stop() sends none of its own code, which arrives as
-    // 1005 (docs/protocol.md#websocket-close). A close that `ws` itself started over a bad frame (too large:
-    // 1009, invalid
-    // UTF-8: 1007, protocol: 1002) follows an 'error' and is not clean.
+    // 1005 (docs/protocol.md#websocket-close). A close that `ws` itself started over a bad frame
+    // (too large: 1009, invalid UTF-8: 1007, protocol: 1002) follows an 'error' and is not clean.
     const clean = code !== 1006 && this.failure === undefined;
     const reason = this.failure
       ? `WebSocket closed with status code ${code}: ${this.failure.message}`
