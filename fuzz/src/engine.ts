@@ -231,7 +231,7 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions = {}): Promi
    * Runs one input alone and keeps it when it reached a block never seen before. The coverage
    * counters must be fresh (just taken) when it is called.
    */
-  const tryAlone = async (input: Buffer, keep: boolean): Promise<void> => {
+  const tryAlone = async (input: Buffer): Promise<void> => {
     const ok = await execute(input);
     let fresh = false;
     for (const feature of coverage.take()) {
@@ -239,24 +239,26 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions = {}): Promi
       seen.add(feature);
       fresh = true;
     }
-    if (ok && (fresh || keep)) {
-      corpus.push(input);
-      if (fresh && !keep && options.save && options.corpusDir) {
-        mkdirSync(options.corpusDir, { recursive: true });
-        writeFileSync(join(options.corpusDir, hashName(input)), input);
-        added++;
-      } else if (fresh && !keep) {
-        added++;
-      }
+    if (!ok || !fresh) return;
+    corpus.push(input);
+    added++;
+    if (options.save && options.corpusDir) {
+      mkdirSync(options.corpusDir, { recursive: true });
+      writeFileSync(join(options.corpusDir, hashName(input)), input);
     }
   };
 
   await target.setup?.();
   try {
-    for (const input of [...target.seeds.map((s) => Buffer.from(s)), ...readCorpus(options.corpusDir)]) {
-      coverage.take();
-      await tryAlone(input, true);
+    // The seeds and the corpus, all kept; coverage read once per batch, as every input stays.
+    const replay = [...target.seeds.map((s) => Buffer.from(s)), ...readCorpus(options.corpusDir)];
+    coverage.take();
+    for (let i = 0; i < replay.length; i++) {
+      if (await execute(replay[i]!)) corpus.push(replay[i]!);
       if (findings.length > 0 && stopOnFinding) break;
+      if (i % batchSize === batchSize - 1 || i === replay.length - 1) {
+        for (const feature of coverage.take()) seen.add(feature);
+      }
     }
     let mutated = 0;
     const done = () =>
@@ -279,7 +281,7 @@ export async function fuzz(target: FuzzTarget, options: FuzzOptions = {}): Promi
       const fresh = coverage.take().filter((feature) => !seen.has(feature));
       for (const input of batch) {
         if (fresh.every((feature) => seen.has(feature))) break;
-        await tryAlone(input, false);
+        await tryAlone(input);
       }
     }
   } finally {

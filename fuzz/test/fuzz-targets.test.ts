@@ -9,10 +9,10 @@ import { targets } from '../src/targets/index.js';
 
 const corpusRoot = new URL('../corpus/', import.meta.url).pathname;
 /** Mutated inputs per target: fewer where each input is several HTTP requests. */
-const runs: Record<string, number> = { 'long-polling': 40, 'server-sent-events': 40 };
+const runs: Record<string, number> = { 'long-polling': 25, 'server-sent-events': 25 };
 
 for (const target of targets) {
-  const count = runs[target.name] ?? 400;
+  const count = runs[target.name] ?? 250;
   test(`${target.name}: the corpus and ${count} mutated inputs (seed 1) break no invariant`, async () => {
     const report = await fuzz(target, { seed: 1, runs: count, corpusDir: join(corpusRoot, target.name) });
     assert.deepEqual(report.findings.map(describeFinding), []);
