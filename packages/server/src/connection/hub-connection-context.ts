@@ -152,8 +152,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       this.writeOwn(PING_MESSAGE);
   }
 
-  // ---- stateful reconnect (docs/protocol.md#stateful-reconnect)
-  // ------------------------------------------------------
+  // ---- stateful reconnect (docs/protocol.md#stateful-reconnect) -------------------------------
 
   /** Whether a new transport may take over this connection (stateful reconnect is on, not ended). */
   get canResume(): boolean {
