@@ -32,7 +32,7 @@ class FuzzHub extends Hub {
 
 const PATH = '/fuzz';
 /** How long a request may take before it counts as a hang. */
-const REQUEST_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 20_000;
 
 interface Answer {
   status: number;

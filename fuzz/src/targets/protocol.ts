@@ -27,8 +27,9 @@ import {
   writeHandshakeRequest,
   writeTextMessage,
 } from '@switchboard/protocol';
+import { acceptHandshake } from '../../../packages/server/src/connection/handshake.ts';
 import type { FuzzTarget } from '../engine.js';
-import { catalogued, check, sameValue, show } from '../invariants.js';
+import { catalogued, check, InvariantError, sameValue, show } from '../invariants.js';
 
 /** Message size limits the first input byte chooses from (undefined: no limit). */
 const LIMITS = [32_768, undefined, 256, 64, 24, 9] as const;
@@ -216,10 +217,10 @@ export const messagePackTarget: FuzzTarget = {
   run: (data) => checkHubProtocol(messagePackHubProtocol, data),
 };
 
-/** The handshake request parser over arbitrary bytes. */
+/** The handshake request parser, and the server's handshake check, over arbitrary bytes. */
 export const handshakeTarget: FuzzTarget = {
   name: 'handshake',
-  cover: COVER,
+  cover: [...COVER, '/packages/server/src/connection/handshake.ts'],
   maxLength: 256,
   dictionary: [
     '"protocol":',
@@ -243,6 +244,7 @@ export const handshakeTarget: FuzzTarget = {
   run(data) {
     const { limit, body } = split(data);
     const parsed = catalogued(() => parseHandshakeRequest(body, limit));
+    checkServerHandshake(body, limit, parsed.ok ? parsed.value : undefined);
     if (!parsed.ok || parsed.value === null) {
       if (parsed.ok && limit !== undefined)
         check(body.length <= limit, 'an unfinished handshake over the limit');
@@ -256,6 +258,48 @@ export const handshakeTarget: FuzzTarget = {
     check(again !== null && sameValue(again.request, request), 'decode(encode(handshake)) differs');
   },
 };
+
+/**
+ * The server's side of the same bytes (`acceptHandshake`): it never throws, refuses exactly what the
+ * parser refuses (with a reply text), and accepts a request for a protocol it speaks, in a version
+ * it speaks, with the parser's byte count.
+ */
+function checkServerHandshake(
+  body: Buffer,
+  limit: number | undefined,
+  parsed: ReturnType<typeof parseHandshakeRequest> | undefined,
+): void {
+  let outcome: ReturnType<typeof acceptHandshake>;
+  try {
+    outcome = acceptHandshake(
+      body,
+      [jsonHubProtocol, messagePackHubProtocol],
+      { maximumReceiveMessageSize: limit ?? 1 << 30, enableDetailedErrors: true },
+      (body.length & 1) === 0,
+    );
+  } catch (error) {
+    throw new InvariantError(`acceptHandshake threw: ${String(error)}`, { cause: error });
+  }
+  if (parsed === undefined) {
+    check(
+      outcome !== undefined && !outcome.ok && outcome.message.length > 0,
+      'a bad handshake was not refused',
+    );
+    return;
+  }
+  if (parsed === null) {
+    check(outcome === undefined, 'an unfinished handshake got an outcome');
+    return;
+  }
+  check(outcome !== undefined, 'a complete handshake got no outcome');
+  if (!outcome.ok) return;
+  check(outcome.consumed === parsed.consumed, 'the server and the parser disagree on its length');
+  check(outcome.protocol.name === parsed.request.protocol.toLowerCase(), 'the server chose another protocol');
+  check(
+    outcome.version >= 0 && outcome.version <= outcome.protocol.version,
+    'a version the server does not speak',
+  );
+}
 
 /** The 0x1E text framing: payloads and separators rebuild the consumed bytes. */
 export const textFramingTarget: FuzzTarget = {
