@@ -98,8 +98,23 @@ function checkHubProtocol(protocol: HubProtocol, data: Buffer): void {
   for (const message of messages) roundTrip(protocol, message);
 }
 
+/**
+ * `message` as a writer can express it. The parsers keep an empty `error` on a Completion or a
+ * Close, as the reference reads it, while the writers follow the reference's write rules and the
+ * client's checks and leave an empty error out (docs/protocol.md#json-writing): that one
+ * difference is expected.
+ */
+function writable(message: HubMessage): HubMessage {
+  if ((message.type === 3 || message.type === 7) && message.error === '') {
+    const { error: _error, ...rest } = message;
+    return rest as HubMessage;
+  }
+  return message;
+}
+
 /** Decode of encode is the same message, and encoding is a fixpoint. */
-export function roundTrip(protocol: HubProtocol, message: HubMessage): void {
+export function roundTrip(protocol: HubProtocol, parsed: HubMessage): void {
+  const message = writable(parsed);
   const written = catalogued(() => protocol.writeMessage(message));
   check(written.ok, () => `a parsed message could not be written: ${show(message)}`);
   const bytes = written.value;
