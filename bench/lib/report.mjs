@@ -98,6 +98,20 @@ correctness check against the official client's parser): [benchmarks-codec.md](b
 `;
 }
 
+/**
+ * The fairness section (bench/fairness.mjs, run by hand): kept from the current docs/benchmarks.md
+ * when the page is rewritten, since a full run does not measure it.
+ */
+function fairnessSection(root) {
+  const path = join(root, 'docs', 'benchmarks.md');
+  if (!existsSync(path)) return '';
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf('\n## Fairness under a flood');
+  if (start < 0) return '';
+  const end = text.indexOf('\n## ', start + 1);
+  return `${text.slice(start + 1, end < 0 ? text.length : end + 1).trimEnd()}\n\n`;
+}
+
 /** Rewrites docs/benchmarks.md and bench/results/chart.svg from one result; returns the md path. */
 export function writeDocs(result, root, resultPath) {
   const vm = newestVmResult(join(root, 'bench', 'results'));
@@ -237,7 +251,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${vmSection(vm)}${codecLink(root)}${
+${extraSections(result)}${vmSection(vm)}${codecLink(root)}${fairnessSection(root)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''

@@ -37,6 +37,18 @@ export interface ConformanceOptions {
    * "Too many connections for this user." at negotiate. Default: no cap.
    */
   maxConnectionsPerUser?: number;
+  /** The server's `requestHeadersTimeoutMs`: half-sent request headers get 408 after it. Default 30,000. */
+  requestHeadersTimeoutMs?: number;
+  /** The server's `requestBodyTimeoutMs`: a hub request's half-sent body gets 408 after it. Default 30,000. */
+  requestBodyTimeoutMs?: number;
+  /** The server's `maxSocketsPerIp`: sockets one address may hold open. Default: no cap. */
+  maxSocketsPerIp?: number;
+  /** The server's `trustProxy` as a number of proxy hops (X-Forwarded-For). Default: none. */
+  trustProxy?: number;
+  /** The hubs' `maxQueuedInvocations` (invocations of one connection waiting for a slot). Default 32. */
+  maxQueuedInvocations?: number;
+  /** The hubs' `maxMessagesPerTurn` (messages of one connection per turn of the event loop). Default 64. */
+  maxMessagesPerTurn?: number;
   /**
    * A Redis backplane (`redis://host:port`): processes given the same Redis, prefix and JWT secret
    * form one cluster: sends, groups, users, client results and presence span every node. Default:
@@ -76,6 +88,18 @@ Options:
                          (default: no limit)
   --max-connections-per-user N
                          the most connections one user may hold (default: no cap)
+  --request-headers-timeout-ms N
+                         half-sent request headers get 408 after N ms (default 30000)
+  --request-body-timeout-ms N
+                         a hub request's half-sent body gets 408 after N ms (default 30000)
+  --max-sockets-per-ip N the most sockets one client address may hold open (default: no cap)
+  --trust-proxy N        N proxy hops name the client in X-Forwarded-For (default: none)
+  --max-queued-invocations N
+                         invocations of one connection that may wait for a slot before it
+                         is no longer read (default 32)
+  --max-messages-per-turn N
+                         messages of one connection handled per turn of the event loop
+                         (default 64)
   --redis URL            join a cluster on this Redis (env REDIS_URL; default: one node)
   --postgres URL         join a cluster on this PostgreSQL database (env BACKPLANE=postgres
                          with BACKPLANE_URL or DATABASE_URL; default: one node)
@@ -117,6 +141,12 @@ export function parseConformanceArgs(
         'rate-limit': { type: 'string' },
         'negotiate-rate': { type: 'string' },
         'max-connections-per-user': { type: 'string' },
+        'request-headers-timeout-ms': { type: 'string' },
+        'request-body-timeout-ms': { type: 'string' },
+        'max-sockets-per-ip': { type: 'string' },
+        'trust-proxy': { type: 'string' },
+        'max-queued-invocations': { type: 'string' },
+        'max-messages-per-turn': { type: 'string' },
         redis: { type: 'string' },
         postgres: { type: 'string' },
         'node-id': { type: 'string' },
@@ -142,13 +172,28 @@ export function parseConformanceArgs(
   if (typeof lifetime === 'string') return { kind: 'error', message: lifetime };
   const limits: Pick<
     ConformanceOptions,
-    'presenceGraceMs' | 'rateLimit' | 'negotiateRate' | 'maxConnectionsPerUser'
+    | 'presenceGraceMs'
+    | 'rateLimit'
+    | 'negotiateRate'
+    | 'maxConnectionsPerUser'
+    | 'requestHeadersTimeoutMs'
+    | 'requestBodyTimeoutMs'
+    | 'maxSocketsPerIp'
+    | 'trustProxy'
+    | 'maxQueuedInvocations'
+    | 'maxMessagesPerTurn'
   > = {};
   for (const [flag, key, min] of [
     ['--presence-grace-ms', 'presenceGraceMs', 0],
     ['--rate-limit', 'rateLimit', 1],
     ['--negotiate-rate', 'negotiateRate', 1],
     ['--max-connections-per-user', 'maxConnectionsPerUser', 1],
+    ['--request-headers-timeout-ms', 'requestHeadersTimeoutMs', 1],
+    ['--request-body-timeout-ms', 'requestBodyTimeoutMs', 1],
+    ['--max-sockets-per-ip', 'maxSocketsPerIp', 1],
+    ['--trust-proxy', 'trustProxy', 1],
+    ['--max-queued-invocations', 'maxQueuedInvocations', 1],
+    ['--max-messages-per-turn', 'maxMessagesPerTurn', 1],
   ] as const) {
     const raw = values[flag.slice(2)] as string | undefined;
     if (raw === undefined) continue;

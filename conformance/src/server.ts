@@ -187,6 +187,14 @@ export async function startConformanceServer(
     ...(options.maxConnectionsPerUser !== undefined
       ? { maxConnectionsPerUser: options.maxConnectionsPerUser }
       : {}),
+    ...definedOnly({
+      requestHeadersTimeoutMs: options.requestHeadersTimeoutMs,
+      requestBodyTimeoutMs: options.requestBodyTimeoutMs,
+      maxSocketsPerIp: options.maxSocketsPerIp,
+      trustProxy: options.trustProxy,
+      maxQueuedInvocations: options.maxQueuedInvocations,
+      maxMessagesPerTurn: options.maxMessagesPerTurn,
+    }),
   });
   hubs.mapHub('/testhub', TestHub);
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
@@ -231,6 +239,8 @@ export async function startConformanceServer(
   http.on('upgrade', (req, socket, head) => {
     if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
   });
+  // Request headers and bodies timed out, sockets per address capped (the server's options).
+  hubs.protect(http);
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
@@ -264,4 +274,9 @@ export async function startConformanceServer(
       return closing;
     },
   };
+}
+
+/** The entries of `options` that are set (the server's options distinguish absent from undefined). */
+function definedOnly<T extends Record<string, unknown>>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

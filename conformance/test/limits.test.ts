@@ -1,7 +1,9 @@
 // The limit flags of the conformance server: --rate-limit N (invocations per second per connection,
 // bursts of N), --negotiate-rate N (negotiates per second per client IP, bursts of N) and
-// --max-connections-per-user N.
+// --max-connections-per-user N; --request-headers-timeout-ms N and --max-sockets-per-ip N.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HubConnection } from '@microsoft/signalr';
@@ -126,4 +128,32 @@ test('--max-connections-per-user: a user past N connections is refused at negoti
   assert.ok(third, 'alice can connect again');
   opened.push(third);
   assert.equal(await third.invoke('GetUserIdentifier'), 'alice');
+});
+
+test('--request-headers-timeout-ms and --max-sockets-per-ip reach the server', async () => {
+  const server = await startQuietServer({ requestHeadersTimeoutMs: 200, maxSocketsPerIp: 2 });
+  try {
+    const { port } = new URL(server.url);
+    const open = async (send: string) => {
+      const socket = createConnection(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      socket.on('error', () => undefined);
+      const closed = once(socket, 'close');
+      if (send) socket.write(send);
+      return { socket, closed, received: () => received };
+    };
+    const halfSent = await open('POST /testhub/negotiate HTTP/1.1\r\nHo');
+    const second = await open('');
+    const third = await open('');
+    await third.closed;
+    assert.match(third.received(), /^HTTP\/1\.1 429 /);
+    await Promise.all([halfSent.closed, second.closed]);
+    assert.match(halfSent.received(), /^HTTP\/1\.1 408 /);
+  } finally {
+    await server.close();
+  }
 });

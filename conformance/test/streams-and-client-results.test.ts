@@ -137,6 +137,29 @@ test('StreamingConcat whose upload ends with an error fails with the HubExceptio
   assert.equal(await json.invoke('Echo', 'still there'), 'still there');
 });
 
+test('an upload stream never holds the read loop: StreamingConcat, then Echo, then the stream completes', async () => {
+  // With one parallel invocation per client, an upload call that took the slot would keep Echo
+  // waiting and, with it, the stream's items and end behind it: both calls would hang. As in the
+  // reference, a call with upload streams takes no slot.
+  for (const client of [json, msgpack, longPolling]) {
+    const subject = new Subject<string>();
+    const concat = client.invoke<string>('StreamingConcat', subject);
+    subject.next('Hello ');
+    const echo = client.invoke<string>('Echo', 'meanwhile');
+    subject.next('world');
+    subject.complete();
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('StreamingConcat and Echo still pending after 5 s')), 5_000);
+    });
+    try {
+      assert.deepEqual(await Promise.race([Promise.all([concat, echo]), hung]), ['Hello world', 'meanwhile']);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+});
+
 /** `GET /clientresult/<id>`: status and text. */
 async function clientResult(connectionId: string): Promise<{ status: number; text: string }> {
   const response = await fetch(`${server.url}/clientresult/${encodeURIComponent(connectionId)}`);

@@ -23,7 +23,7 @@ import { addOpsRoutes, backplaneCountersOf, backplaneReadiness } from './http/op
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
-import { createChatHub } from './hub/chat-hub.js';
+import { ChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
@@ -173,7 +173,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
     presenceGraceMs: config.presenceGraceMs,
   });
-  hubs.mapHub(CHAT_HUB_PATH, createChatHub({ services, rooms, messages, support, logger }), {
+  const chatHubDeps = { services, rooms, messages, support, logger };
+  hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
+    activator: () => new ChatHub(chatHubDeps),
     authorize: true,
     filters: [chatErrorFilter(counters, logger)],
   });

@@ -108,18 +108,28 @@ export function writeBinaryMessage(payload: Uint8Array): Buffer {
  * With `maxMessageSize`, a message whose prefix plus payload exceed the limit raises
  * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE` as soon as its prefix is read: the prefix already tells, so
  * there is no point buffering the rest (ASP.NET fails the same message once it has buffered more
- * than the limit, docs/protocol.md#message-size-limit).
+ * than the limit, docs/protocol.md#message-size-limit). With `maxMessages`, stops after that many
+ * messages and leaves the rest unconsumed.
  *
  * @example
  * ```ts
  * parseBinaryMessages(Uint8Array.of(0x02, 0x91, 0x06, 0x05)); // payloads: [91 06], consumed: 3
  * ```
  */
-export function parseBinaryMessages(input: Uint8Array, maxMessageSize?: number): BinaryMessages {
+export function parseBinaryMessages(
+  input: Uint8Array,
+  maxMessageSize?: number,
+  maxMessages = Number.POSITIVE_INFINITY,
+): BinaryMessages {
   const payloads: Uint8Array[] = [];
-  const consumed = forEachBinaryMessage(input, maxMessageSize, (start, end) => {
-    payloads.push(input.subarray(start, end));
-  });
+  const consumed = forEachBinaryMessage(
+    input,
+    maxMessageSize,
+    (start, end) => {
+      payloads.push(input.subarray(start, end));
+    },
+    maxMessages,
+  );
   return { payloads, consumed };
 }
 
@@ -127,15 +137,17 @@ export function parseBinaryMessages(input: Uint8Array, maxMessageSize?: number):
  * {@link parseBinaryMessages} without the views: calls `each(start, end)` with the payload range of
  * every whole message, in order, as soon as its frame is complete, and returns the bytes consumed.
  * A frame's size is checked when its prefix is read, so an error of `each` on an earlier message
- * wins over a size error of a later one, whether the bytes arrived at once or piece by piece.
+ * wins over a size error of a later one, whether the bytes arrived at once or piece by piece. With
+ * `maxMessages`, stops after that many messages and leaves the rest unconsumed.
  */
 export function forEachBinaryMessage(
   input: Uint8Array,
   maxMessageSize: number | undefined,
   each: (start: number, end: number) => void,
+  maxMessages = Number.POSITIVE_INFINITY,
 ): number {
   let offset = 0;
-  while (offset < input.length) {
+  for (let count = 0; offset < input.length && count < maxMessages; count++) {
     const prefix = readLengthPrefix(input, offset);
     if (prefix === null) break;
     const frameSize = prefix.prefixSize + prefix.length;

@@ -17,6 +17,12 @@ export interface ParseOptions {
    * ignore it. Default: false.
    */
   utf8Validated?: boolean;
+  /**
+   * Parse at most this many whole messages (messages of unknown type count too) and leave the rest
+   * unconsumed, so that a caller can work through a large buffer a slice at a time. Default: no
+   * limit.
+   */
+  maxMessages?: number;
 }
 
 /** What {@link HubProtocol.parseMessages} found in a buffer. */

@@ -352,13 +352,18 @@ export class JsonHubProtocol implements HubProtocol {
     // Known-good UTF-8 (text WebSocket messages) is decoded straight from each byte range, with no
     // view and no second check; anything else is checked first.
     const validated = options?.utf8Validated === true && Buffer.isBuffer(input);
-    const consumed = forEachTextMessage(input, options?.maxMessageSize, (start, end) => {
-      const object = validated
-        ? parseJsonText((input as Buffer).toString('utf8', start, end), CODE)
-        : parseJsonObject(input.subarray(start, end), CODE).object;
-      const message = bindMessage(readFields(object));
-      if (message !== null) messages.push(message);
-    });
+    const consumed = forEachTextMessage(
+      input,
+      options?.maxMessageSize,
+      (start, end) => {
+        const object = validated
+          ? parseJsonText((input as Buffer).toString('utf8', start, end), CODE)
+          : parseJsonObject(input.subarray(start, end), CODE).object;
+        const message = bindMessage(readFields(object));
+        if (message !== null) messages.push(message);
+      },
+      options?.maxMessages,
+    );
     return { messages, consumed };
   }
 

@@ -336,10 +336,15 @@ export class MessagePackHubProtocol implements HubProtocol {
     const messages: HubMessage[] = [];
     // Message by message, as the reference does: a malformed message fails before the frames
     // after it are looked at, however the transport cut the bytes.
-    const consumed = forEachBinaryMessage(input, options?.maxMessageSize, (start, end) => {
-      const message = parseBody(input.subarray(start, end), this.decoder);
-      if (message !== null) messages.push(message);
-    });
+    const consumed = forEachBinaryMessage(
+      input,
+      options?.maxMessageSize,
+      (start, end) => {
+        const message = parseBody(input.subarray(start, end), this.decoder);
+        if (message !== null) messages.push(message);
+      },
+      options?.maxMessages,
+    );
     return { messages, consumed };
   }
 

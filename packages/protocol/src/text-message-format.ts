@@ -60,14 +60,16 @@ export function parseTextMessages(input: Uint8Array, maxMessageSize?: number): T
 /**
  * {@link parseTextMessages} without the views: calls `each(start, end)` with the byte range of every
  * whole message (separator excluded), in order, and returns the bytes consumed. Same size rules.
+ * With `maxMessages`, stops after that many messages and leaves the rest unconsumed.
  */
 export function forEachTextMessage(
   input: Uint8Array,
   maxMessageSize: number | undefined,
   each: (start: number, end: number) => void,
+  maxMessages = Number.POSITIVE_INFINITY,
 ): number {
   let offset = 0;
-  for (;;) {
+  for (let count = 0; count < maxMessages; count++) {
     const separator = input.indexOf(RECORD_SEPARATOR, offset);
     if (separator === -1) {
       if (maxMessageSize !== undefined && input.length - offset > maxMessageSize) {
@@ -81,6 +83,7 @@ export function forEachTextMessage(
     each(offset, separator);
     offset = separator + 1;
   }
+  return offset;
 }
 
 /**

@@ -67,7 +67,8 @@ export const serverErrors = {
   },
   SB_ERR_UNAUTHORIZED: {
     summary: 'The request carries no valid credentials for a hub that requires them.',
-    surface: 'HTTP 401 with an empty body on negotiate and on transport requests',
+    surface:
+      'HTTP 401 with an empty body and `WWW-Authenticate: Bearer` on negotiate, on transport requests and on WebSocket upgrades',
   },
   SB_ERR_FORBIDDEN: {
     summary: "The user is known but the hub's or the method's authorization policy refuses them.",
@@ -156,6 +157,16 @@ export const serverErrors = {
     summary: 'A user or a client address already holds the most connections this node allows.',
     surface:
       'HTTP 429 "Too many connections for this user." (or "... from this address.") on negotiate; the same text as a handshake error when negotiation is skipped',
+  },
+  SB_ERR_REQUEST_TIMEOUT: {
+    summary:
+      "A request's headers did not all arrive within requestHeadersTimeoutMs, or a hub request's body within requestBodyTimeoutMs (a slow or stalled client).",
+    surface: 'HTTP 408 with an empty body, then the socket closes; counted in the metrics',
+  },
+  SB_ERR_TOO_MANY_SOCKETS: {
+    summary: 'A client address already holds maxSocketsPerIp open sockets on the server.',
+    surface:
+      'HTTP 429 "Too many connections from this address.", then the socket closes (behind a trusted proxy: from the first request, with X-Forwarded-For\'s address)',
   },
   SB_ERR_RATE_LIMITED: {
     summary:

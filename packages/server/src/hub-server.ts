@@ -6,8 +6,9 @@ import type { RawConnectionHandler } from './connection/raw-connection.js';
 import { SwitchboardError } from './errors.js';
 import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
 import { resolveHttpOptions } from './http/http-options.js';
+import { SocketGuard } from './http/socket-guard.js';
 import type { DynamicClientMethods } from './hubs/client-proxy.js';
-import { Hub, type HubClass } from './hubs/hub.js';
+import { Hub, type HubActivator, type HubClass, type HubClassWithDependencies } from './hubs/hub.js';
 import { createHubContext, type HubContext } from './hubs/hub-context.js';
 import { HubDescriptor } from './hubs/hub-descriptor.js';
 import { HubDispatcher } from './hubs/hub-dispatcher.js';
@@ -18,8 +19,8 @@ import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
   type ConnectionEndpointOptions,
-  type HubOptions,
   type HubServerOptions,
+  type MapHubOptions,
   resolveHubOptions,
   resolveProtocols,
   serverOptionDefaults,
@@ -66,6 +67,8 @@ export class HubServer {
   private readonly time: TimeProvider;
   private readonly protocols: readonly HubProtocol[];
   private readonly http: HttpConnectionDispatcher;
+  /** Request deadlines and the per-address socket cap of the servers it is attached to. */
+  private readonly guard: SocketGuard;
   private readonly hubs = new Map<string, MappedHub>();
   private closing: Promise<void> | undefined;
   /** The presence store every hub of this server shares. */
@@ -86,16 +89,40 @@ export class HubServer {
         time: this.time,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
       });
-    this.http = new HttpConnectionDispatcher(
-      resolveHttpOptions(options, { logger: this.logger, metrics: this.metrics, time: this.time }),
-    );
+    const httpOptions = resolveHttpOptions(options, {
+      logger: this.logger,
+      metrics: this.metrics,
+      time: this.time,
+    });
+    this.http = new HttpConnectionDispatcher(httpOptions);
+    this.guard = new SocketGuard({
+      ...httpOptions.socketGuard,
+      time: this.time,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
   }
 
   /**
    * Serves `hubClass` at `path` (negotiate at `{path}/negotiate`). Paths match case-insensitively.
+   * A hub whose constructor takes its dependencies is mapped with an `activator` that builds it
+   * (`{ activator: () => new ChatHub(deps) }`); without one the server calls `new hubClass()`.
    * Throws `SB_ERR_HUB_CONFIGURATION` for a path mapped twice or an invalid hub.
    */
-  mapHub<H extends Hub<object>>(path: string, hubClass: HubClass<H>, hubOptions: HubOptions = {}): this {
+  mapHub<H extends Hub<object>>(path: string, hubClass: HubClass<H>, hubOptions?: MapHubOptions<H>): this;
+  mapHub<H extends Hub<object>>(
+    path: string,
+    hubClass: HubClassWithDependencies<H>,
+    hubOptions: MapHubOptions<H> & { activator: HubActivator<H> },
+  ): this;
+  mapHub<H extends Hub<object>>(
+    path: string,
+    hubClass: HubClassWithDependencies<H>,
+    hubOptions: MapHubOptions<H> = {},
+  ): this {
+    if (hubOptions.activator !== undefined && typeof hubOptions.activator !== 'function') {
+      throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The activator of '${path}' is not a function.`);
+    }
     const key = routeKey(path);
     if (this.http.has(key)) {
       throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', `The path '${path}' is already mapped.`);
@@ -119,6 +146,7 @@ export class HubServer {
     const dispatcher = new HubDispatcher({
       hubPath: path,
       hubClass: hubClass as HubClass,
+      ...(hubOptions.activator ? { activator: hubOptions.activator } : {}),
       descriptor,
       manager,
       presence,
@@ -215,12 +243,14 @@ export class HubServer {
   /**
    * Hooks the server into `server`: hub requests and WebSocket upgrades are served here, every
    * other request goes to the handlers the server already had (an Express or Fastify app), and
-   * other upgrades to other upgrade listeners.
+   * other upgrades to other upgrade listeners. It also guards `server` against slow and greedy
+   * clients, as {@link protect} does (call one of the two, not both).
    */
   attach(server: Server): this {
     const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.guard.wasRefused(req)) return;
       if (this.handleRequest(req, res)) return;
       if (previous.length === 0) {
         res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 9 });
@@ -230,12 +260,25 @@ export class HubServer {
       for (const listener of previous) listener.call(server, req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.guard.wasRefused(req)) return;
       if (this.handleUpgrade(req, socket, head)) return;
-      // Leave the socket to another upgrade listener; with none, refuse it.
-      if (server.listenerCount('upgrade') === 1) {
+      // Leave the socket to another upgrade listener; with none but this and the guard's, refuse it.
+      if (server.listenerCount('upgrade') === 2) {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       }
     });
+    this.protect(server);
+    return this;
+  }
+
+  /**
+   * Guards `server` against slow and greedy clients without routing its requests, for apps that
+   * call {@link handleRequest} and {@link handleUpgrade} themselves ({@link attach} does it too):
+   * `requestHeadersTimeoutMs` for every request and socket, `maxSocketsPerIp` for every socket.
+   * Hub requests get `requestBodyTimeoutMs` either way. Call it before the server listens.
+   */
+  protect(server: Server): this {
+    this.guard.attach(server);
     return this;
   }
 
@@ -245,7 +288,9 @@ export class HubServer {
    * server.handleRequest(req, res) || next()`).
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    return this.http.handleRequest(req, res);
+    if (!this.http.handleRequest(req, res)) return false;
+    this.guard.watchBody(req, res);
+    return true;
   }
 
   /** Serves a WebSocket upgrade when it is for a hub endpoint and returns true. */
@@ -289,6 +334,7 @@ export class HubServer {
     ]);
     timer?.cancel();
     this.http.dispose();
+    this.guard.dispose();
     for (const hub of this.hubs.values()) {
       if (!hub.ownsManager || !hub.manager.close) continue;
       try {

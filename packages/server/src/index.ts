@@ -67,7 +67,7 @@ export type {
   HubClients,
   SingleClientProxy,
 } from './hubs/client-proxy.js';
-export { Hub, type HubClass } from './hubs/hub.js';
+export { Hub, type HubActivator, type HubClass, type HubClassWithDependencies } from './hubs/hub.js';
 export type { HubCallerContext } from './hubs/hub-caller-context.js';
 export type { HubConnections, HubContext } from './hubs/hub-context.js';
 export type { HubMethodOptions, HubMethodsOptions } from './hubs/hub-descriptor.js';
@@ -93,12 +93,19 @@ export {
   redactUrl,
   silentLogger,
 } from './logger.js';
-export { CounterMetrics, type HubMetrics, type MetricsSnapshot, noopMetrics } from './metrics.js';
+export {
+  CounterMetrics,
+  type HubMetrics,
+  type MetricsSnapshot,
+  noopMetrics,
+  UNKNOWN_METHOD_LABEL,
+} from './metrics.js';
 export {
   type ConnectionEndpointOptions,
   type HubOptions,
   type HubServerOptions,
   hubOptionDefaults,
+  type MapHubOptions,
   type ResolvedHubOptions,
   SUPPORTED_TRANSPORTS,
   serverOptionDefaults,

@@ -4,6 +4,9 @@
  * @module
  */
 
+/** The `method` of {@link HubMetrics.invocationCompleted} for a target the hub does not have. */
+export const UNKNOWN_METHOD_LABEL = 'unknown';
+
 /** The events the server reports. Every method is called synchronously and must not throw. */
 export interface HubMetrics {
   /** A connection finished its handshake on `hub` over `transport`. */
@@ -14,7 +17,11 @@ export interface HubMetrics {
   messagesReceived(hub: string, messages: number, bytes: number): void;
   /** `bytes` were written to a client (one write, possibly several hub messages). */
   messageSent(hub: string, bytes: number): void;
-  /** A hub method finished: `ok` false when it failed. */
+  /**
+   * A hub method finished: `ok` false when it failed. `method` is the hub's declared name of the
+   * method, whatever the case the client used, or {@link UNKNOWN_METHOD_LABEL} for a target that
+   * is none of the hub's methods (label values stay bounded).
+   */
   invocationCompleted(hub: string, method: string, ok: boolean, durationMs: number): void;
   /** An error with a catalogue code happened (protocol violation, timeout, failed write …). */
   error(hub: string, code: string): void;

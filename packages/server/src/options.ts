@@ -9,6 +9,7 @@ import { SwitchboardError } from './errors.js';
 import type { CorsOptions } from './http/cors.js';
 import type { NegotiateRateLimit, TrustProxy } from './http/negotiate-limits.js';
 import type { AuthorizationRequirement } from './hubs/authorization.js';
+import type { Hub, HubActivator } from './hubs/hub.js';
 import type { HubFilter } from './hubs/hub-filter.js';
 import type { RateLimitOptions } from './hubs/rate-limiter.js';
 import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
@@ -35,8 +36,24 @@ export interface HubOptions {
   clientTimeoutIntervalMs?: number;
   /** The largest hub message a client may send, framing included. Default 32,768 bytes. */
   maximumReceiveMessageSize?: number;
-  /** How many blocking invocations of one connection run at once. Default 1. */
+  /**
+   * How many blocking invocations of one connection run at once. Default 1. Streaming invocations
+   * (a server-to-client stream, or an Invocation with upload streams) take no slot, as in the
+   * reference, so that an upload stream never waits behind the calls it would let finish.
+   */
   maximumParallelInvocationsPerClient?: number;
+  /**
+   * How many parsed invocations of one connection may wait for a slot. Past it the server stops
+   * reading that connection (back-pressure, not memory) until one starts; stream items,
+   * Completions, CancelInvocation, Ping, Ack and Sequence never wait there. Default 32.
+   */
+  maxQueuedInvocations?: number;
+  /**
+   * How many messages of one connection are parsed and handled before it yields the event loop
+   * to the other connections (a budget per turn); the rest waits, unread, for the next turn, so
+   * one connection's backlog never holds the others. Default 64.
+   */
+  maxMessagesPerTurn?: number;
   /**
    * A connection whose unsent data stays above {@link sendBufferHighWaterMark} for this long has
    * stopped reading and is closed. Default 10,000 ms.
@@ -93,6 +110,16 @@ export interface HubOptions {
   filters?: readonly HubFilter[];
   /** The lifetime manager; default a {@link DefaultHubLifetimeManager} per hub. */
   lifetimeManager?: HubLifetimeManager;
+}
+
+/** The options of `HubServer.mapHub`: the hub's own options, and how its instances are made. */
+export interface MapHubOptions<H extends Hub<object> = Hub<object>> extends HubOptions {
+  /**
+   * Creates each hub instance (ASP.NET's IHubActivator), so that a hub can take its dependencies
+   * in its constructor: `{ activator: () => new ChatHub(deps) }`. It must return a new instance of
+   * the mapped class each time. Default: `new hubClass()`.
+   */
+  activator?: HubActivator<H>;
 }
 
 /** Options of a raw connection endpoint (`HubServer.mapConnection`). */
@@ -179,6 +206,27 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
   maxConnectionsPerUser?: number;
   /** The most connections from one client IP on this node, refused likewise. Default: no cap. */
   maxConnectionsPerIp?: number;
+  /**
+   * A socket of the attached HTTP server whose request headers have not all arrived this long
+   * after it opened (or after the previous response on it) gets 408 and is closed, as Kestrel's
+   * RequestHeadersTimeout. It covers every request of the server, the app's own routes too, since
+   * headers come before any routing. Default 30,000 ms.
+   */
+  requestHeadersTimeoutMs?: number;
+  /**
+   * A hub request (negotiate, a long-polling or Server-Sent Events send) whose body has not all
+   * arrived this long after its headers gets 408 and is closed. The app's own routes keep Node's
+   * `requestTimeout`. Default 30,000 ms.
+   */
+  requestBodyTimeoutMs?: number;
+  /**
+   * The most sockets one client address may hold open at once on the attached HTTP server (HTTP
+   * and WebSocket alike); one more gets 429 "Too many connections from this address." and is
+   * closed. With `trustProxy` the address is the one `X-Forwarded-For` names, so a socket counts
+   * from its first request; without it, the socket's own address counts from the moment it opens.
+   * Default: no cap.
+   */
+  maxSocketsPerIp?: number;
 }
 
 /** Per-hub options with every default applied. */
@@ -189,6 +237,8 @@ export interface ResolvedHubOptions {
   readonly clientTimeoutIntervalMs: number;
   readonly maximumReceiveMessageSize: number;
   readonly maximumParallelInvocationsPerClient: number;
+  readonly maxQueuedInvocations: number;
+  readonly maxMessagesPerTurn: number;
   readonly sendTimeoutMs: number;
   readonly sendBufferHighWaterMark: number;
   readonly maxSendBufferSize: number;
@@ -218,6 +268,8 @@ export const hubOptionDefaults = {
   clientTimeoutIntervalMs: 30_000,
   maximumReceiveMessageSize: 32_768,
   maximumParallelInvocationsPerClient: 1,
+  maxQueuedInvocations: 32,
+  maxMessagesPerTurn: 64,
   sendTimeoutMs: 10_000,
   sendBufferHighWaterMark: 65_536,
   maxSendBufferSize: 4 * 1024 * 1024,
@@ -236,6 +288,8 @@ export const serverOptionDefaults = {
   maxWebSocketFrameSize: 8 * 1024 * 1024,
   drainTimeoutMs: 5_000,
   longPollTimeoutMs: 90_000,
+  requestHeadersTimeoutMs: 30_000,
+  requestBodyTimeoutMs: 30_000,
 } as const;
 
 /** Combines a hub's options with the server's, checking every number. */
@@ -253,6 +307,8 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
       'maximumParallelInvocationsPerClient',
       pick('maximumParallelInvocationsPerClient'),
     ),
+    maxQueuedInvocations: positive('maxQueuedInvocations', pick('maxQueuedInvocations')),
+    maxMessagesPerTurn: positive('maxMessagesPerTurn', pick('maxMessagesPerTurn')),
     sendTimeoutMs: positive('sendTimeoutMs', pick('sendTimeoutMs')),
     sendBufferHighWaterMark: positive('sendBufferHighWaterMark', pick('sendBufferHighWaterMark')),
     maxSendBufferSize: positive('maxSendBufferSize', pick('maxSendBufferSize')),

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HttpTransportType } from '@microsoft/signalr';
 import { type CompletionMessage, MessageType } from '@switchboard/protocol';
-import { CounterMetrics, createJsonLogger, Hub, jwtBearerAuthenticator, signJwt } from '@switchboard/server';
+import {
+  CounterMetrics,
+  createJsonLogger,
+  Hub,
+  type HubMetrics,
+  jwtBearerAuthenticator,
+  noopMetrics,
+  signJwt,
+  UNKNOWN_METHOD_LABEL,
+} from '@switchboard/server';
 import { connectClient, negotiate, RawClient, startTestServer, waitFor } from '@switchboard/testkit';
 
 class EchoHub extends Hub {
@@ -135,6 +144,41 @@ describe('metrics', () => {
       assert.equal(snapshot.connectionsOpened, 1);
       assert.equal(snapshot.errors.SB_ERR_HANDSHAKE_FAILED, 1);
       assert.equal(snapshot.errors.SB_ERR_CONNECTION_ABORTED, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("invocation metrics are labelled with the hub's own method names only; any other target is 'unknown'", async () => {
+    const labels: string[] = [];
+    const metrics: HubMetrics = {
+      ...noopMetrics,
+      invocationCompleted: (_hub, method) => labels.push(method),
+    };
+    const server = await startTestServer((hubs) => hubs.mapHub('/echo', EchoHub), { metrics });
+    try {
+      const raw = await RawClient.connect(`${server.baseUrl}/echo`);
+      assert.equal(((await raw.invoke('ECHO', ['a'])) as CompletionMessage).result, 'a');
+      await raw.invoke('fail');
+      for (let i = 0; i < 3; i++) await raw.invoke(`made-up-${i}`);
+      raw.send({
+        type: MessageType.StreamInvocation,
+        invocationId: 's1',
+        target: 'no-such-stream',
+        arguments: [],
+      });
+      await raw.waitForMessage((m) => m.type === MessageType.Completion && m.invocationId === 's1');
+      await waitFor(() => labels.length === 6, 2_000, 'six invocations counted');
+      assert.deepEqual(labels, [
+        'echo',
+        'fail',
+        UNKNOWN_METHOD_LABEL,
+        UNKNOWN_METHOD_LABEL,
+        UNKNOWN_METHOD_LABEL,
+        'unknown',
+      ]);
+      raw.close();
+      await raw.waitForClose();
     } finally {
       await server.close();
     }

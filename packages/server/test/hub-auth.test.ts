@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Hub, jwtBearerAuthenticator, signJwt } from '@switchboard/server';
-import { connectClient, startTestServer, type TestServer } from '@switchboard/testkit';
+import {
+  connectClient,
+  negotiate,
+  RawClient,
+  startTestServer,
+  type TestServer,
+  UpgradeRefusedError,
+} from '@switchboard/testkit';
 
 const secret = 'auth-test-secret';
 
@@ -54,6 +61,29 @@ test('a hub that requires a user refuses an anonymous client with 401', async ()
   await assert.rejects(c.start(), {
     message: "Failed to complete negotiation with the server: Error: Unauthorized: Status code '401'",
   });
+});
+
+test("every 401 of a hub that requires a user carries 'WWW-Authenticate: Bearer', as the reference's", async () => {
+  const hub = `${server.baseUrl}/private`;
+  const negotiated = await negotiate(hub);
+  assert.equal(negotiated.status, 401);
+  assert.equal(negotiated.headers.get('www-authenticate'), 'Bearer');
+  assert.equal(negotiated.text, '');
+  const poll = await fetch(`${hub}?id=unknown`);
+  assert.equal(poll.status, 401);
+  assert.equal(poll.headers.get('www-authenticate'), 'Bearer');
+  await assert.rejects(RawClient.connect(hub, { id: null }), (error: unknown) => {
+    assert.ok(error instanceof UpgradeRefusedError);
+    assert.equal(error.status, 401);
+    assert.equal(error.headers?.['www-authenticate'], 'Bearer');
+    return true;
+  });
+  // A 403 challenges nothing.
+  const forbidden = await negotiate(`${server.baseUrl}/admins`, undefined, {
+    headers: { Authorization: `Bearer ${token('frank', { role: 'user' })}` },
+  });
+  assert.equal(forbidden.status, 403);
+  assert.equal(forbidden.headers.get('www-authenticate'), null);
 });
 
 test('a hub that requires a user accepts a valid token', async () => {

@@ -46,6 +46,8 @@ export class UpgradeRefusedError extends Error {
   constructor(
     readonly status: number,
     readonly body: string,
+    /** The answer's headers (lower-case names). */
+    readonly headers?: Record<string, string | string[] | undefined>,
   ) {
     super(`The server refused the WebSocket upgrade with ${status}: ${body}`);
     this.name = 'UpgradeRefusedError';
@@ -170,8 +172,8 @@ export class RawClient {
         res.on('data', (chunk: string) => {
           body += chunk;
         });
-        res.on('end', () => reject(new UpgradeRefusedError(res.statusCode ?? 0, body)));
-        res.on('error', () => reject(new UpgradeRefusedError(res.statusCode ?? 0, body)));
+        res.on('end', () => reject(new UpgradeRefusedError(res.statusCode ?? 0, body, res.headers)));
+        res.on('error', () => reject(new UpgradeRefusedError(res.statusCode ?? 0, body, res.headers)));
       });
       ws.once('error', reject);
     });

@@ -6,7 +6,7 @@
  * group. Presence is the server's (see `chat-presence.ts`), not tracked here.
  * @module
  */
-import { Hub, type HubClass, type Logger } from '@switchboard/server';
+import { Hub, type Logger } from '@switchboard/server';
 import type { MessageService } from '../domain/messages.js';
 import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
 import { isAgent } from '../domain/ports.js';
@@ -26,9 +26,14 @@ export interface ChatHubDeps {
 
 const ACTOR = Symbol('chat.actor');
 
-/** The chat hub; use {@link createChatHub} to bind it to its services. */
-export abstract class ChatHub extends Hub<ChatClient> {
-  protected abstract get deps(): ChatHubDeps;
+/**
+ * The chat hub. It takes its services in its constructor: map it with an activator,
+ * `hubs.mapHub('/hubs/chat', ChatHub, { activator: () => new ChatHub(deps) })`.
+ */
+export class ChatHub extends Hub<ChatClient> {
+  constructor(protected readonly deps: ChatHubDeps) {
+    super();
+  }
 
   override async onConnected(): Promise<void> {
     const { services } = this.deps;
@@ -141,13 +146,4 @@ export abstract class ChatHub extends Hub<ChatClient> {
     if (!actor) throw forbidden('Not signed in.');
     return actor;
   }
-}
-
-/** The chat hub class bound to its dependencies, for `hubs.mapHub('/hubs/chat', ...)`. */
-export function createChatHub(deps: ChatHubDeps): HubClass<ChatHub> {
-  return class BoundChatHub extends ChatHub {
-    protected override get deps(): ChatHubDeps {
-      return deps;
-    }
-  };
 }

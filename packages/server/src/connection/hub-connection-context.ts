@@ -1,11 +1,17 @@
-import { MessageType, PING_MESSAGE, writeHandshakeResponse } from '@switchboard/protocol';
+import {
+  MessageType,
+  PING_MESSAGE,
+  RECORD_SEPARATOR,
+  readLengthPrefix,
+  writeHandshakeResponse,
+} from '@switchboard/protocol';
 import type { Principal } from '../auth/authentication.js';
 import { buildErrorMessage, errorMessage, SwitchboardError } from '../errors.js';
 import type { HttpRequestInfo } from '../http/http-request-info.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
 import { acceptHandshake } from './handshake.js';
 import { EMPTY, type HubConnectionEnvironment, type StatefulReconnectHooks } from './hub-connection-core.js';
-import { HubMessageDispatch } from './hub-message-dispatch.js';
+import { HOLD_CONNECTING, HubMessageDispatch } from './hub-message-dispatch.js';
 import { MessageBuffer } from './message-buffer.js';
 
 export type {
@@ -54,13 +60,29 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   private receiveData(data: Buffer, utf8Valid: boolean): void {
     if (this.state === 'closed') return;
     this.lastReceivedAt = this.env.clock.now;
-    // Known-valid UTF-8 only when nothing unchecked is left over from an earlier chunk.
-    const validated = utf8Valid && this.buffer.length === 0;
-    this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data]);
+    this.received(data, utf8Valid);
     if (this.state === 'handshake') {
       if (!this.readHandshake()) return;
     }
-    this.readMessages(validated);
+    this.readMessages();
+  }
+
+  /** Whether the bytes not read yet end in the middle of a message (not on a message boundary). */
+  private endsMidMessage(): boolean {
+    if (this.inbox !== undefined) {
+      this.buffer = Buffer.concat([this.buffer, ...this.inbox]);
+      this.inbox = undefined;
+    }
+    const bytes = this.buffer;
+    if (bytes.length === 0) return false;
+    if (!this.binary) return bytes[bytes.length - 1] !== RECORD_SEPARATOR;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const prefix = readLengthPrefix(bytes, offset);
+      if (prefix === null) return true;
+      offset += prefix.prefixSize + prefix.length;
+    }
+    return offset !== bytes.length;
   }
 
   private transportLost(clean: boolean, reason?: string): void {
@@ -75,7 +97,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
         this.detach(error);
         return;
       }
-    } else if (this.buffer.length > 0 && this.state !== 'handshake') {
+    } else if (this.state !== 'handshake' && this.endsMidMessage()) {
       // Half a message was left: the reference's InvalidDataException (docs/protocol.md#message-size-limit).
       error = new SwitchboardError(
         'SB_ERR_PROTOCOL_VIOLATION',
@@ -181,6 +203,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.detached = false;
     this.detachError = undefined;
     this.buffer = EMPTY; // a message cut in half by the drop comes again whole
+    this.inbox = undefined;
     this.lastReceivedAt = this.env.clock.now;
     this.backedUpSince = undefined;
     if (!wasDetached) previous.close('abort');
@@ -221,6 +244,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.detached = true;
     this.detachError = error;
     this.buffer = EMPTY;
+    this.inbox = undefined;
     this.backedUpSince = undefined;
     this.env.logger.debug('connection.transport_lost', {
       hub: this.env.hubPath,
@@ -324,7 +348,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.hubConnected = true;
     this.state = 'connected';
     this.env.metrics.connectionOpened(this.env.hubPath, this.transport);
-    this.drainHeld();
+    this.releaseReading(HOLD_CONNECTING);
   }
 
   private async runHubDisconnectLate(): Promise<void> {

@@ -81,7 +81,12 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected hubProtocol: HubProtocol | undefined;
   protected binary = false;
   protected state: State = 'handshake';
+  /** Received bytes not parsed yet (whole messages waiting for their turn, or half a message). */
   protected buffer: Buffer = EMPTY;
+  /** Chunks received while the buffer waits (a yielded turn, a full queue): joined once, later. */
+  protected inbox: Buffer[] | undefined;
+  /** All of `buffer` and `inbox` is known-valid UTF-8 (text WebSocket messages). */
+  protected bufferUtf8Valid = false;
   protected readonly startedAt: number;
   protected lastReceivedAt: number;
   protected lastWriteAt: number;
@@ -93,9 +98,12 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected streamTracker: StreamTracker | undefined;
   /** Why reading is paused: invocations waiting for a slot, a full upload stream (counted). */
   protected readPauses = 0;
-  /** Invocations parsed while every slot was taken, in order; created when the first waits. */
+  /**
+   * Invocations parsed while every slot was taken (or while earlier ones still waited), in order;
+   * created when the first waits, at most `maxQueuedInvocations` (plus one turn's parse).
+   */
   protected pendingInvocations: InvocationMessage[] | undefined;
-  /** Messages held back while connecting or while an upload stream is full; created when needed. */
+  /** Messages parsed behind one that filled an upload stream, held in order; created when needed. */
   protected held: HubMessage[] | undefined;
   /** Behind `connectionAborted`, created when first asked for (aborted at once if the connection ended). */
   protected abortController: AbortController | undefined;
@@ -237,6 +245,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     if (this.rateState) this.env.rateLimiter!.detach(this.userIdentifier);
     this.endError = error;
     this.buffer = EMPTY;
+    this.inbox = undefined;
     this.pendingInvocations = undefined;
     this.held = undefined;
     this.abortController?.abort(error);

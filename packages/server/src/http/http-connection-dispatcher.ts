@@ -23,6 +23,7 @@ import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-re
 import { refuseUpgrade, sendEmpty, sendText } from './http-responses.js';
 import { serveNegotiate } from './negotiate-handler.js';
 import { clientAddress, TokenBuckets, type TrustProxy } from './negotiate-limits.js';
+import type { SocketGuardOptions } from './socket-guard.js';
 import {
   serveDelete,
   serveLongPoll,
@@ -84,6 +85,8 @@ export interface HttpDispatcherOptions {
   readonly trustProxy: TrustProxy | undefined;
   /** Per-user and per-IP connection caps. */
   readonly connectionLimits: ConnectionLimitOptions;
+  /** Request deadlines and the socket cap (for the hub server's SocketGuard). */
+  readonly socketGuard: Omit<SocketGuardOptions, 'time' | 'logger' | 'metrics'>;
 }
 
 type Route = { endpoint: HttpEndpoint; negotiate: boolean };

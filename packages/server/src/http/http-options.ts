@@ -60,6 +60,18 @@ export function resolveHttpOptions(
     maxInactiveConnections: maxInactive,
     negotiateRateLimit: rate,
     trustProxy: options.trustProxy,
+    socketGuard: {
+      requestHeadersTimeoutMs: positive(
+        'requestHeadersTimeoutMs',
+        options.requestHeadersTimeoutMs ?? serverOptionDefaults.requestHeadersTimeoutMs,
+      ),
+      requestBodyTimeoutMs: positive(
+        'requestBodyTimeoutMs',
+        options.requestBodyTimeoutMs ?? serverOptionDefaults.requestBodyTimeoutMs,
+      ),
+      maxSocketsPerIp: optionalPositive('maxSocketsPerIp', options.maxSocketsPerIp),
+      trustProxy: options.trustProxy,
+    },
     connectionLimits: {
       maxConnectionsPerUser: optionalPositive('maxConnectionsPerUser', options.maxConnectionsPerUser),
       maxConnectionsPerIp: optionalPositive('maxConnectionsPerIp', options.maxConnectionsPerIp),

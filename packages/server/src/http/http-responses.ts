@@ -16,17 +16,33 @@ export function sendJson(res: ServerResponse, status: number, json: string): voi
   res.end(bytes);
 }
 
-/** Ends `res` with an empty body and the standard reason phrase (401 must be empty: 8.3). */
+/**
+ * The challenge of a 401, as the reference's JWT bearer handler sends it: the client is told to
+ * come back with a bearer token.
+ */
+export const BEARER_CHALLENGE = 'Bearer';
+
+/**
+ * Ends `res` with an empty body and the standard reason phrase (401 must be empty: 8.3); a 401
+ * carries `WWW-Authenticate: Bearer`.
+ */
 export function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'Content-Length': 0 });
+  res.writeHead(
+    status,
+    status === 401 ? { 'Content-Length': 0, 'WWW-Authenticate': BEARER_CHALLENGE } : { 'Content-Length': 0 },
+  );
   res.end();
 }
 
-/** Refuses a WebSocket upgrade with an HTTP response written straight to the socket. */
+/**
+ * Refuses a WebSocket upgrade with an HTTP response written straight to the socket (a 401 with
+ * `WWW-Authenticate: Bearer`).
+ */
 export function refuseUpgrade(socket: Duplex, status: number, body = ''): void {
   const bytes = Buffer.from(body, 'utf8');
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    (status === 401 ? `WWW-Authenticate: ${BEARER_CHALLENGE}\r\n` : '') +
     (bytes.length > 0 ? 'Content-Type: text/plain\r\n' : '') +
     `Content-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
   if (socket.writable) socket.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));

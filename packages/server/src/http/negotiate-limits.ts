@@ -46,7 +46,8 @@ export function clientAddress(req: IncomingMessage, trust: TrustProxy | undefine
   return chain[0]!;
 }
 
-function normalizeIp(address: string): string {
+/** An address as the limits compare them: lower case, IPv4-mapped IPv6 as plain IPv4. */
+export function normalizeIp(address: string): string {
   const a = address.toLowerCase();
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

@@ -4,10 +4,16 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@switchboard/protocol';
-import { buildErrorMessage, errorMessage, HubException, type ServerErrorCode } from '../errors.js';
+import {
+  buildErrorMessage,
+  errorMessage,
+  HubException,
+  type ServerErrorCode,
+  SwitchboardError,
+} from '../errors.js';
 import type { HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { Logger } from '../logger.js';
-import { type HubMetrics, noopMetrics } from '../metrics.js';
+import { type HubMetrics, noopMetrics, UNKNOWN_METHOD_LABEL } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { HubPresence } from '../presence/hub-presence.js';
 import type { TimeProvider } from '../time-provider.js';
@@ -18,7 +24,7 @@ import {
   type GroupManager,
   type InvocationSlot,
 } from './client-proxy.js';
-import type { Hub, HubClass } from './hub.js';
+import type { Hub, HubActivator, HubClass } from './hub.js';
 import type { HubCallerContext } from './hub-caller-context.js';
 import { createHubConnections, type HubConnections } from './hub-context.js';
 import type { HubDescriptor, HubMethodDescriptor } from './hub-descriptor.js';
@@ -44,6 +50,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export interface HubDispatcherOptions {
   readonly hubPath: string;
   readonly hubClass: HubClass;
+  /** Creates the hub instances when the hub was mapped with one; else `new hubClass()`. */
+  readonly activator?: HubActivator;
   readonly descriptor: HubDescriptor;
   readonly manager: HubLifetimeManager;
   readonly presence: HubPresence;
@@ -139,9 +147,23 @@ export class HubDispatcher {
     return this.config.hubPath;
   }
 
+  /** A new instance of the hub: from the activator when there is one, checked. */
+  private instantiate(): Hub<object> {
+    const { activator, hubClass, hubPath } = this.config;
+    if (activator === undefined) return new hubClass();
+    const hub = activator();
+    if (!(hub instanceof hubClass)) {
+      throw new SwitchboardError(
+        'SB_ERR_HUB_CONFIGURATION',
+        `The activator of the hub at '${hubPath}' returned something that is not a ${hubClass.name}.`,
+      );
+    }
+    return hub;
+  }
+
   /** A hub instance bound to a connection (and to one invocation's signal and slot). */
   createHub(connection: HubCallerContext, scope: InvocationScope = {}): Hub<object> {
-    const hub = new this.config.hubClass();
+    const hub = this.instantiate();
     hub.context = connection;
     if (scope.signal !== undefined) hub.invocationSignal = scope.signal;
     hub.clients = new DefaultHubCallerClients(this.config.manager, connection.connectionId, {
@@ -198,6 +220,14 @@ export class HubDispatcher {
     return this.invoked(message, outcome, started);
   }
 
+  /**
+   * The metrics label of a client-sent target: the hub's declared name of the method, or
+   * {@link UNKNOWN_METHOD_LABEL}, so that labels stay within the hub's own method names.
+   */
+  private methodLabel(target: string): string {
+    return this.config.descriptor.find(target)?.name ?? UNKNOWN_METHOD_LABEL;
+  }
+
   /** The Completion of a finished Invocation, counted in the metrics. */
   private invoked(
     message: InvocationMessage,
@@ -207,7 +237,7 @@ export class HubDispatcher {
     if (this.timed) {
       this.config.metrics.invocationCompleted(
         this.config.hubPath,
-        message.target,
+        this.methodLabel(message.target),
         outcome.started,
         this.config.time.now() - started,
       );
@@ -265,7 +295,7 @@ export class HubDispatcher {
     } finally {
       this.config.metrics.invocationCompleted(
         this.config.hubPath,
-        target,
+        this.methodLabel(target),
         ok,
         this.config.time.now() - started,
       );

@@ -74,6 +74,31 @@ export abstract class Hub<TClient extends object = DynamicClientMethods> {
 /** A hub class that the server can instantiate. */
 export type HubClass<H extends Hub<object> = Hub<object>> = new () => H;
 
+/**
+ * A hub class whose constructor takes arguments (its dependencies): the server cannot call it,
+ * so it is mapped with a {@link HubActivator} that can.
+ */
+export type HubClassWithDependencies<H extends Hub<object> = Hub<object>> = new (
+  // biome-ignore lint/suspicious/noExplicitAny: any constructor parameters; only the activator calls it
+  ...args: any[]
+) => H;
+
+/**
+ * Creates the hub instance for each invocation and each connection event (ASP.NET's
+ * IHubActivator): how a hub receives its dependencies. It must return a new instance of the
+ * mapped class every time; the server sets `context`, `clients`, `groups` and the rest on it.
+ *
+ * @example
+ * ```ts
+ * class ChatHub extends Hub {
+ *   constructor(private readonly rooms: RoomStore) { super(); }
+ *   listRooms() { return this.rooms.list(); }
+ * }
+ * hubs.mapHub('/chat', ChatHub, { activator: () => new ChatHub(rooms) });
+ * ```
+ */
+export type HubActivator<H extends Hub<object> = Hub<object>> = () => H;
+
 /** The names of {@link Hub}'s own members, which are never hub methods. */
 export const RESERVED_HUB_MEMBERS: ReadonlySet<string> = new Set([
   'constructor',
