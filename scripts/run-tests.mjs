@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'apps', 'conformance', 'bench', 'examples'];
+const roots = ['packages', 'apps', 'conformance', 'bench', 'examples', 'fuzz'];
 const filters = process.argv.slice(2);
 
 function collect(dir, out) {

@@ -16,7 +16,7 @@ const chat = {
   reactions: { '👍': 3, '🎉': 1 },
 };
 
-/** Workloads: SignalR message plus its MessagePack array form (signalr-protocol section 20). */
+/** Workloads: SignalR message plus its MessagePack array form (docs/protocol.md#messagepack-layouts). */
 export const workloads = {
   invocation: {
     message: { type: MessageType.Invocation, target: 'broadcast', arguments: [text128], headers: {} },

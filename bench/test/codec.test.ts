@@ -21,7 +21,7 @@ const arrays: Record<string, unknown[]> = {
   edge: [1, {}, null, 'edge', [edge], []],
 };
 
-/** Frames a MessagePack body with the varint length prefix (signalr-protocol section 20). */
+/** Frames a MessagePack body with the varint length prefix (docs/protocol.md#binary-framing). */
 function frame(body: Uint8Array): Uint8Array {
   const len: number[] = [];
   let n = body.length;

@@ -1,5 +1,5 @@
 /**
- * The functional-test app's `/echo` endpoint (EchoConnectionHandler, signalr-protocol.md 22.1): a
+ * The functional-test app's `/echo` endpoint (EchoConnectionHandler, docs/protocol.md#conformance): a
  * raw connection, not a hub. Normal negotiate and transports, no handshake; every payload received
  * goes back unchanged as one transport message (text as text, binary as binary).
  * @module

@@ -1,6 +1,6 @@
 /**
- * The plain HTTP endpoints of the reference functional-test app (signalr-protocol.md section
- * 22.1), outside the hubs: CORS, negotiate cookies, the negotiate redirect, the failing
+ * The plain HTTP endpoints of the reference functional-test app (docs/protocol.md#conformance),
+ * outside the hubs: CORS, negotiate cookies, the negotiate redirect, the failing
  * negotiate, the HTTP redirect to `/echo`, the token endpoint and the client-result endpoint.
  * @module
  */
@@ -21,7 +21,7 @@ export interface EndpointContext {
 }
 
 /**
- * Section 8.7, as the reference app does it for any origin: echo `Origin` with credentials, echo
+ * docs/protocol.md#cors, as the reference app does it for any origin: echo `Origin` with credentials, echo
  * the preflight's requested method and headers. Returns true when it answered an `OPTIONS`
  * preflight itself (204).
  */

@@ -1,6 +1,6 @@
 /**
- * @switchboard/conformance: the SignalR reference functional-test app (signalr-protocol.md
- * section 22.1) on Switchboard, for outside test suites and for our own tests.
+ * @switchboard/conformance: the SignalR reference functional-test app
+ * (docs/protocol.md#conformance) on Switchboard, for outside test suites and for our own tests.
  * @module
  */
 

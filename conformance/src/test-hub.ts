@@ -1,5 +1,5 @@
 /**
- * The hubs of the reference functional-test app (signalr-protocol.md section 22.1): `TestHub` and
+ * The hubs of the reference functional-test app (docs/protocol.md#conformance): `TestHub` and
  * `HubWithAuthorization`. Method names are a contract with outside test suites: they mirror the
  * reference's PascalCase names (clients match them case-insensitively) and are never renamed.
  * @module

@@ -1,4 +1,4 @@
-// The reference's ConnectionTests and WebSocketTests against `/echo` (signalr-protocol.md 22.1):
+// The reference's ConnectionTests and WebSocketTests against `/echo` (docs/protocol.md#conformance):
 // the official HttpConnection sends "Hello World!" and gets it back on every transport, then
 // stop() closes with onclose undefined; a raw WebSocket gets its text echoed and a clean 1000.
 import assert from 'node:assert/strict';

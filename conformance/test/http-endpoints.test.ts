@@ -1,6 +1,7 @@
 // The reference app's plain HTTP endpoints: negotiate redirect, failing negotiate, the HTTP
-// redirect to /echo, negotiate cookies, CORS, and which endpoints exist (signalr-protocol.md
-// sections 2.6, 2.9, 8.7, 8.8 and 22.1).
+// redirect to /echo, negotiate cookies, CORS, and which endpoints exist
+// (docs/protocol.md#negotiate-redirect, docs/protocol.md#negotiate-errors, docs/protocol.md#cors,
+// docs/protocol.md#cookies, docs/protocol.md#conformance).
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { after, before, test } from 'node:test';

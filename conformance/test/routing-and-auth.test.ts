@@ -1,5 +1,6 @@
 // Senders of TestHub across four connections of two users and an anonymous one, user identity
-// from /generateJwtToken tokens, and /authorizedhub (signalr-protocol.md sections 8 and 22.1).
+// from /generateJwtToken tokens, and /authorizedhub (docs/protocol.md#authentication,
+// docs/protocol.md#conformance).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';

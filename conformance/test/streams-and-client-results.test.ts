@@ -1,5 +1,6 @@
-// TestHub's streaming methods and the /clientresult/{connectionId} endpoint (signalr-protocol.md
-// section 22.1), through the official client over WebSockets (JSON and MessagePack) and long polling.
+// TestHub's streaming methods and the /clientresult/{connectionId} endpoint
+// (docs/protocol.md#conformance), through the official client over WebSockets (JSON and
+// MessagePack) and long polling.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { HttpTransportType, type HubConnection, type IStreamResult, Subject } from '@microsoft/signalr';

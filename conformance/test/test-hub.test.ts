@@ -1,5 +1,5 @@
 // Every TestHub method that exists today, through the official client over WebSockets with JSON
-// and MessagePack, against the in-process conformance server (signalr-protocol.md section 22.1).
+// and MessagePack, against the in-process conformance server (docs/protocol.md#conformance).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';

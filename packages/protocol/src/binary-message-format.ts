@@ -1,6 +1,6 @@
 /**
  * The binary framing of the MessagePack hub protocol: every message is preceded by its length as a
- * little-endian base-128 varint of 1 to 5 bytes (signalr-protocol.md section 11.1).
+ * little-endian base-128 varint of 1 to 5 bytes (docs/protocol.md#binary-framing).
  *
  * The low 7 bits come first and the high bit of each byte says "another byte follows". Lengths go
  * up to 2^31-1, encoded at most as `FF FF FF FF 07`, so a 5th byte above 7, or a 5th byte that
@@ -108,7 +108,7 @@ export function writeBinaryMessage(payload: Uint8Array): Buffer {
  * With `maxMessageSize`, a message whose prefix plus payload exceed the limit raises
  * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE` as soon as its prefix is read: the prefix already tells, so
  * there is no point buffering the rest (ASP.NET fails the same message once it has buffered more
- * than the limit, signalr-protocol.md section 15.8). With `maxMessages`, stops after that many
+ * than the limit, docs/protocol.md#message-size-limit). With `maxMessages`, stops after that many
  * messages and leaves the rest unconsumed.
  *
  * @example
@@ -122,8 +122,32 @@ export function parseBinaryMessages(
   maxMessages = Number.POSITIVE_INFINITY,
 ): BinaryMessages {
   const payloads: Uint8Array[] = [];
+  const consumed = forEachBinaryMessage(
+    input,
+    maxMessageSize,
+    (start, end) => {
+      payloads.push(input.subarray(start, end));
+    },
+    maxMessages,
+  );
+  return { payloads, consumed };
+}
+
+/**
+ * {@link parseBinaryMessages} without the views: calls `each(start, end)` with the payload range of
+ * every whole message, in order, as soon as its frame is complete, and returns the bytes consumed.
+ * A frame's size is checked when its prefix is read, so an error of `each` on an earlier message
+ * wins over a size error of a later one, whether the bytes arrived at once or piece by piece. With
+ * `maxMessages`, stops after that many messages and leaves the rest unconsumed.
+ */
+export function forEachBinaryMessage(
+  input: Uint8Array,
+  maxMessageSize: number | undefined,
+  each: (start: number, end: number) => void,
+  maxMessages = Number.POSITIVE_INFINITY,
+): number {
   let offset = 0;
-  while (offset < input.length && payloads.length < maxMessages) {
+  for (let count = 0; offset < input.length && count < maxMessages; count++) {
     const prefix = readLengthPrefix(input, offset);
     if (prefix === null) break;
     const frameSize = prefix.prefixSize + prefix.length;
@@ -132,8 +156,8 @@ export function parseBinaryMessages(
     }
     if (input.length - offset < frameSize) break;
     const start = offset + prefix.prefixSize;
-    payloads.push(input.subarray(start, start + prefix.length));
+    each(start, start + prefix.length);
     offset += frameSize;
   }
-  return { payloads, consumed: offset };
+  return offset;
 }

@@ -80,7 +80,7 @@ export class ProtocolError extends Error {
 
 /**
  * The error for a message (or handshake) that does not fit in `maxMessageSize` bytes, with the
- * reference text (signalr-protocol.md section 15.8), so a detailed Close reads like ASP.NET's.
+ * reference text (docs/protocol.md#message-size-limit), so a detailed Close reads like ASP.NET's.
  */
 export function messageTooLargeError(maxMessageSize: number): ProtocolError {
   return new ProtocolError(

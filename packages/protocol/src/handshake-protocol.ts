@@ -1,7 +1,7 @@
 /**
  * The handshake: the client's first message names the hub protocol and version, the server answers
  * `{}` or `{"error":"..."}`. Both are JSON ending in 0x1E whatever the hub protocol
- * (signalr-protocol.md section 9; the reference is HandshakeProtocol.cs).
+ * (docs/protocol.md#handshake; the reference is HandshakeProtocol.cs).
  * @module
  */
 
@@ -9,7 +9,10 @@ import { ProtocolError } from './errors.js';
 import { parseJsonObject, readInt32, readString } from './json-reading.js';
 import { findRecordSeparator, writeTextMessage } from './text-message-format.js';
 
-/** What the client asks for. `protocol` is compared case-insensitively by the server (section 9.2). */
+/**
+ * What the client asks for. `protocol` is compared case-insensitively by the server
+ * (docs/protocol.md#handshake-request).
+ */
 export interface HandshakeRequest {
   /** The hub protocol name, such as `json` or `messagepack`, as sent. */
   protocol: string;
@@ -44,7 +47,7 @@ const CODE = 'SB_ERR_PROTOCOL_INVALID_HANDSHAKE';
 /**
  * Finds the end of the handshake message, enforcing the size limit: the handshake counts toward
  * the maximum message size, and ASP.NET gives up when no 0x1E appears in the first
- * `MaximumReceiveMessageSize` bytes (signalr-protocol.md section 9.2).
+ * `MaximumReceiveMessageSize` bytes (docs/protocol.md#handshake-request).
  */
 function findHandshakeEnd(input: Uint8Array, maxSize: number | undefined): number {
   const separator = findRecordSeparator(input);
@@ -66,7 +69,7 @@ function findHandshakeEnd(input: Uint8Array, maxSize: number | undefined): numbe
  * Unknown properties are skipped; a repeated property keeps its last value, like the reference.
  * Errors carry the reference's texts, including its " Message content: ..." suffix on a missing
  * property; the server prefixes "An unexpected error occurred during connection handshake." itself
- * (section 9.4).
+ * (docs/protocol.md#handshake-errors).
  *
  * @param input - the bytes received so far.
  * @param maxSize - the maximum receive message size; no limit when omitted.
@@ -123,13 +126,13 @@ export function parseHandshakeResponse(input: Uint8Array): ParsedHandshakeRespon
   return { response, consumed: separator + 1 };
 }
 
-// The success reply never changes (section 9.3); only copies of it leave this module.
+// The success reply never changes (docs/protocol.md#handshake-reply); only copies of it leave this module.
 const SUCCESS_RESPONSE = writeTextMessage('{}');
 
 /**
  * Writes the server's handshake reply: `{}` + 0x1E on success, `{"error":"..."}` + 0x1E otherwise.
  * An empty error counts as success, as in the reference. The reply must reach the client in one
- * transport message (section 9.5); that is the transport's concern.
+ * transport message (docs/protocol.md#handshake-reply); that is the transport's concern.
  */
 export function writeHandshakeResponse(error?: string): Buffer {
   if (error === undefined || error === '') return Buffer.from(SUCCESS_RESPONSE);

@@ -34,7 +34,7 @@ export interface ParseResult {
 }
 
 /**
- * A hub protocol codec: pure, no I/O, no timers (signalr-protocol.md sections 10 to 12).
+ * A hub protocol codec: pure, no I/O, no timers (docs/protocol.md#message-types).
  *
  * @example
  * ```ts
@@ -52,7 +52,7 @@ export interface HubProtocol {
   readonly transferFormat: TransferFormat;
   /**
    * Parses every whole message in `input`. Throws a `ProtocolError` on malformed input; the caller
-   * then closes the connection with the error's message (signalr-protocol.md section 17.4).
+   * then closes the connection with the error's message (docs/protocol.md#protocol-errors).
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult;
   /** Serializes one message with its framing (the 0x1E separator, or the varint length prefix). */

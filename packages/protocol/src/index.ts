@@ -1,10 +1,11 @@
 /**
  * `@switchboard/protocol`: the SignalR hub protocol as pure codecs, with no I/O and no timers.
  *
- * - Message model: {@link HubMessage} and {@link MessageType} (signalr-protocol.md section 12).
+ * - Message model: {@link HubMessage} and {@link MessageType} (docs/protocol.md#message-types).
  * - Codecs: {@link jsonHubProtocol} and {@link messagePackHubProtocol}, both {@link HubProtocol}s.
- * - Handshake: {@link parseHandshakeRequest} and {@link writeHandshakeResponse} (section 9).
- * - Framing helpers: the 0x1E text framing and the varint binary framing (sections 10.1 and 11.1).
+ * - Handshake: {@link parseHandshakeRequest} and {@link writeHandshakeResponse} (docs/protocol.md#handshake).
+ * - Framing helpers: the 0x1E text framing and the varint binary framing (docs/protocol.md#text-framing,
+ * docs/protocol.md#binary-framing).
  * - Errors: {@link ProtocolError} with the stable codes of {@link protocolErrors}.
  *
  * @example

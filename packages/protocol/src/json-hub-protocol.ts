@@ -1,5 +1,5 @@
 /**
- * The JSON hub protocol (signalr-protocol.md sections 10 and 12; the reference is
+ * The JSON hub protocol (docs/protocol.md#json-protocol, docs/protocol.md#message-types; the reference is
  * JsonHubProtocol.cs in dotnet/aspnetcore, whose error texts we reuse word for word).
  * @module
  */
@@ -91,7 +91,7 @@ function readHeaders(value: unknown): MessageHeaders {
 /**
  * Type-checks every known property in the order it appears, as the reference's single forward pass
  * does, so the first offending property is the one reported. Unknown properties are skipped
- * (section 10.3). Checks apply whatever the message type, as in the reference.
+ * (docs/protocol.md#json-reading). Checks apply whatever the message type, as in the reference.
  */
 function readFields(object: JsonObject): JsonFields {
   // Every field in the literal: one object shape, no properties added (and no backing store) later.
@@ -254,7 +254,9 @@ function bindMessage(fields: JsonFields): HubMessage | null {
   }
 }
 
-/** `,"headers":{...}` when there are headers, else nothing (section 10.4: only write non-empty). */
+/**
+ * `,"headers":{...}` when there are headers, else nothing (docs/protocol.md#headers: only write non-empty).
+ */
 function headersPart(headers: MessageHeaders | undefined): string {
   if (headers === undefined) return '';
   for (const _ in headers) return `,"headers":${JSON.stringify(headers)}`;
@@ -320,10 +322,10 @@ function messageText(message: HubMessage): string {
 /**
  * The `json` hub protocol, version 2, carried as text.
  *
- * Parsing accepts properties in any order (the JS client writes `type` last, section 10.2), skips
- * unknown properties and unknown message types, and reports malformed input with the reference's
- * texts. Writing follows section 10.5 and builds each message as one string, encoded once: it is
- * the broadcast hot path.
+ * Parsing accepts properties in any order (the JS client writes `type` last,
+ * docs/protocol.md#json-reading), skips unknown properties and unknown message types, and reports
+ * malformed input with the reference's texts. Writing follows docs/protocol.md#json-writing and
+ * builds each message as one string, encoded once: it is the broadcast hot path.
  *
  * @example
  * ```ts

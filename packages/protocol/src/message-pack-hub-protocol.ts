@@ -1,12 +1,12 @@
 /**
- * The MessagePack hub protocol (signalr-protocol.md section 11; the reference is
+ * The MessagePack hub protocol (docs/protocol.md#messagepack-protocol; the reference is
  * MessagePackHubProtocolWorker.cs, whose error texts we reuse, and the JS client's
  * MessagePackHubProtocol.ts, whose encoder settings we share so payloads round-trip unchanged).
  * @module
  */
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { lengthPrefixSize, parseBinaryMessages, writeLengthPrefix } from './binary-message-format.js';
+import { forEachBinaryMessage, lengthPrefixSize, writeLengthPrefix } from './binary-message-format.js';
 import { ProtocolError } from './errors.js';
 import {
   type CancelInvocationMessage,
@@ -24,7 +24,7 @@ import { MessagePackReader } from './message-pack-reader.js';
 
 const CODE = 'SB_ERR_PROTOCOL_INVALID_MESSAGE';
 
-// Completion result kinds (section 11.3).
+// Completion result kinds (docs/protocol.md#messagepack-layouts).
 const ERROR_RESULT = 1;
 const VOID_RESULT = 2;
 const NON_VOID_RESULT = 3;
@@ -41,7 +41,7 @@ function invalid(message: string, cause?: unknown): ProtocolError {
 /**
  * Reads the elements of one message array. Reads stop at the array's declared length: a missing
  * element fails like a mistyped one (the reference's "Reading 'x' as T failed."), and elements past
- * the ones a message type needs are ignored (section 11.4, forward compatibility).
+ * the ones a message type needs are ignored (docs/protocol.md#messagepack-layouts, forward compatibility).
  */
 class MessageFields {
   private left: number;
@@ -80,7 +80,10 @@ class MessageFields {
     return value;
   }
 
-  /** The headers map; absent when empty. Keys and values must be non-empty strings (section 11.3). */
+  /**
+   * The headers map; absent when empty. Keys and values must be non-empty strings
+   * (docs/protocol.md#messagepack-layouts).
+   */
   headers(): MessageHeaders | undefined {
     const count = this.take() ? this.reader.readMapHeader() : undefined;
     if (count === undefined) throw invalid("Reading map length for 'headers' failed.");
@@ -183,7 +186,7 @@ function parseBody(body: Uint8Array, decoder: Decoder): HubMessage | null {
       const id = f.string('invocationId');
       const target = requiredTarget(f.string('target'), 'Invocation');
       const message: InvocationMessage = { type, target, arguments: f.arguments() };
-      // nil or "" both mean a non-blocking call (section 11.3).
+      // nil or "" both mean a non-blocking call (docs/protocol.md#messagepack-layouts).
       if (id) message.invocationId = id;
       const streamIds = f.streamIds();
       if (streamIds) message.streamIds = streamIds;
@@ -233,7 +236,7 @@ function parseBody(body: Uint8Array, decoder: Decoder): HubMessage | null {
       const error = f.string('error');
       // An empty string is still an error on the way in, as in the reference.
       if (error !== null) message.error = error;
-      // The JS client sends [7, nil]; servers send a third element (section 11.3).
+      // The JS client sends [7, nil]; servers send a third element (docs/protocol.md#messagepack-layouts).
       if (count > 2 && f.boolean('allowReconnect')) message.allowReconnect = true;
       return message;
     }
@@ -246,7 +249,7 @@ function parseBody(body: Uint8Array, decoder: Decoder): HubMessage | null {
   }
 }
 
-/** The array a message is written as, per section 11.3 (what ASP.NET writes). */
+/** The array a message is written as, per docs/protocol.md#messagepack-layouts (what ASP.NET writes). */
 function messageArray(message: HubMessage): unknown[] {
   switch (message.type) {
     case MessageType.Invocation:
@@ -282,7 +285,8 @@ function messageArray(message: HubMessage): unknown[] {
     case MessageType.Ping:
       return [6];
     case MessageType.Close:
-      // Always 3 elements from a server; an empty error is written as none (section 11.3).
+      // Always 3 elements from a server; an empty error is written as none
+      // (docs/protocol.md#messagepack-layouts).
       return [7, message.error || null, message.allowReconnect === true];
     case MessageType.Ack:
     case MessageType.Sequence:
@@ -302,7 +306,7 @@ function messageArray(message: HubMessage): unknown[] {
  * Values keep their MessagePack types: bin comes out as `Uint8Array` (a view into the parsed
  * input, not a copy: keep the input's memory unchanged while the values are in use), the
  * timestamp extension (-1) as `Date`, maps as plain objects; writing maps them back the same way,
- * with the encoder settings of the official JS client (section 20.2).
+ * with the encoder settings of the official JS client (docs/protocol.md#messagepack-values).
  *
  * @example
  * ```ts
@@ -329,12 +333,18 @@ export class MessagePackHubProtocol implements HubProtocol {
    * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`.
    */
   parseMessages(input: Uint8Array, options?: ParseOptions): ParseResult {
-    const { payloads, consumed } = parseBinaryMessages(input, options?.maxMessageSize, options?.maxMessages);
     const messages: HubMessage[] = [];
-    for (const payload of payloads) {
-      const message = parseBody(payload, this.decoder);
-      if (message !== null) messages.push(message);
-    }
+    // Message by message, as the reference does: a malformed message fails before the frames
+    // after it are looked at, however the transport cut the bytes.
+    const consumed = forEachBinaryMessage(
+      input,
+      options?.maxMessageSize,
+      (start, end) => {
+        const message = parseBody(input.subarray(start, end), this.decoder);
+        if (message !== null) messages.push(message);
+      },
+      options?.maxMessages,
+    );
     return { messages, consumed };
   }
 

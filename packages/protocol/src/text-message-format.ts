@@ -1,6 +1,6 @@
 /**
  * The text framing of the JSON hub protocol and of the handshake: every message is followed by the
- * ASCII record separator 0x1E (signalr-protocol.md sections 9.1 and 10.1).
+ * ASCII record separator 0x1E (docs/protocol.md#handshake-request, docs/protocol.md#text-framing).
  *
  * JSON serializers escape U+001E inside strings (`\u001e`), so a raw 0x1E byte can only be a
  * boundary, never part of a message; finding boundaries is a plain byte search.
@@ -38,7 +38,7 @@ export function findRecordSeparator(input: Uint8Array, start = 0): number {
  * `maxMessageSize` buffered bytes with no separator among them, raise
  * `SB_ERR_PROTOCOL_MESSAGE_TOO_LARGE`. This mirrors ASP.NET's HubConnectionHandler, which hands the
  * parser at most `MaximumReceiveMessageSize` bytes and fails when no message fits in that window
- * (signalr-protocol.md section 15.8); a tail of exactly `maxMessageSize` bytes may still complete.
+ * (docs/protocol.md#message-size-limit); a tail of exactly `maxMessageSize` bytes may still complete.
  *
  * An empty message (two separators in a row) is returned as an empty payload: rejecting it is the
  * codec's job, since the handshake and the hub protocol word that error differently.

@@ -40,3 +40,27 @@ export function assertProtocolError(
     return true;
   });
 }
+
+/**
+ * The fields both sides agree on, for comparison. The clients express "no value" in their own ways
+ * (`streamIds: []`, `error: null`, `allowReconnect: false`, `headers: {}`) and `hasResult` by the
+ * presence of `result`; those are normalized away.
+ */
+export function comparable(message: object): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(message)) {
+    if (value === undefined || key === 'hasResult') continue;
+    if (key === 'headers' && Object.keys(value as object).length === 0) continue;
+    if (key === 'streamIds' && Array.isArray(value) && value.length === 0) continue;
+    if (key === 'error' && value === null) continue;
+    if (key === 'allowReconnect' && value === false) continue;
+    result[key] = value;
+  }
+  if ('hasResult' in message && message.hasResult === true && !('result' in result)) result.result = null;
+  return result;
+}
+
+/** A copy of `bytes` as an ArrayBuffer, the input the official MessagePack client parses. */
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}

@@ -181,7 +181,7 @@ describe('JsonHubProtocol', () => {
     }
   });
 
-  describe('write rules (signalr-protocol.md 10.5)', () => {
+  describe('write rules (docs/protocol.md#json-writing)', () => {
     const write = (message: HubMessage) => jsonHubProtocol.writeMessage(message).toString('utf8');
 
     it('omits an empty invocation id, empty headers and empty stream ids', () => {

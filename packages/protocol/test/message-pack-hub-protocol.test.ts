@@ -117,7 +117,7 @@ const fixtures: Array<[string, HubMessage, string]> = [
   ['Sequence', { type: 9, sequenceId: 146 }, 'kgnMkg=='],
 ];
 
-/** Framed vectors computed by hand (signalr-protocol.md section 11.5). */
+/** Framed vectors computed by hand (docs/protocol.md#messagepack-examples). */
 const handVectors: Array<[string, HubMessage, string]> = [
   ['Ping', { type: MessageType.Ping }, '02 91 06'],
   ['server default Close', { type: MessageType.Close }, '04 93 07 c0 c2'],
@@ -172,7 +172,7 @@ describe('MessagePackHubProtocol', () => {
     }
   });
 
-  describe('write rules (section 11.3)', () => {
+  describe('write rules (docs/protocol.md#messagepack-layouts)', () => {
     const write = (message: HubMessage) => toHex(protocol.writeMessage(message));
 
     it('writes an empty id as nil and empty headers as an empty map', () => {
@@ -201,7 +201,7 @@ describe('MessagePackHubProtocol', () => {
       assert.equal(write({ type: MessageType.Close, error: '' }), '04 93 07 c0 c2');
     });
 
-    it('keeps bin, dates and maps (section 20.2)', () => {
+    it('keeps bin, dates and maps (docs/protocol.md#messagepack-values)', () => {
       const date = new Date(Date.UTC(2000, 0, 1));
       const bytes = protocol.writeMessage({
         type: MessageType.Invocation,
@@ -304,6 +304,34 @@ describe('MessagePackHubProtocol', () => {
       );
       assert.deepEqual(parse(hex('04 93 06 c0 c0')), [{ type: MessageType.Ping }]);
       assert.deepEqual(parse(hex('04 93 08 01 02')), [{ type: MessageType.Ack, sequenceId: 1 }]);
+    });
+
+    it('fails on a malformed message before looking at the size of the frames after it', () => {
+      // A malformed body, then a frame announcing 301 bytes against a limit of 256: the reference
+      // reads message by message, so the first message's error wins, and the bytes give the same
+      // error whole or one at a time (found by the fuzzer: framing everything first reported the
+      // later frame's size instead).
+      const input = Buffer.concat([frameBinary(hex('92 01 c1')), hex('ad 02 96 01')]);
+      const code = (fn: () => unknown) => {
+        try {
+          fn();
+        } catch (error) {
+          return (error as { code?: string }).code;
+        }
+        return 'none';
+      };
+      assert.equal(
+        code(() => protocol.parseMessages(input, { maxMessageSize: 256 })),
+        'SB_ERR_PROTOCOL_INVALID_MESSAGE',
+      );
+      let buffer = Buffer.alloc(0);
+      const piecewise = code(() => {
+        for (const byte of input) {
+          buffer = Buffer.concat([buffer, Uint8Array.of(byte)]);
+          buffer = buffer.subarray(protocol.parseMessages(buffer, { maxMessageSize: 256 }).consumed);
+        }
+      });
+      assert.equal(piecewise, 'SB_ERR_PROTOCOL_INVALID_MESSAGE');
     });
 
     it('skips unknown message types and keeps the others', () => {

@@ -9,37 +9,15 @@ import {
 } from '@microsoft/signalr';
 import { MessagePackHubProtocol as ClientMessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { type HubMessage, jsonHubProtocol, MessageType, messagePackHubProtocol } from '@switchboard/protocol';
+import { comparable, toArrayBuffer } from './helpers.js';
 
 const clientJson = new ClientJsonHubProtocol();
 const clientMessagePack = new ClientMessagePackHubProtocol();
 const logger = NullLogger.instance;
 
-/**
- * The fields both sides agree on, for comparison. The clients express "no value" in their own ways
- * (`streamIds: []`, `error: null`, `allowReconnect: false`, `headers: {}`) and `hasResult` by the
- * presence of `result`; those are normalized away.
- */
-function comparable(message: object): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(message)) {
-    if (value === undefined || key === 'hasResult') continue;
-    if (key === 'headers' && Object.keys(value as object).length === 0) continue;
-    if (key === 'streamIds' && Array.isArray(value) && value.length === 0) continue;
-    if (key === 'error' && value === null) continue;
-    if (key === 'allowReconnect' && value === false) continue;
-    result[key] = value;
-  }
-  if ('hasResult' in message && message.hasResult === true && !('result' in result)) result.result = null;
-  return result;
-}
-
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 const headers = { Foo: 'Bar', 'Key\nWith\r\nBreaks': 'Value' };
 
-/** What a server sends, and the clients act on (signalr-protocol.md section 12.9). */
+/** What a server sends, and the clients act on (docs/protocol.md#message-directions). */
 const serverToClient: HubMessage[] = [
   { type: MessageType.Invocation, target: 'Broadcast', arguments: ['hi', 1, null, { a: [true] }] },
   { type: MessageType.Invocation, invocationId: 's1', target: 'Result', arguments: [] },
@@ -62,7 +40,7 @@ const serverToClient: HubMessage[] = [
   { type: MessageType.Sequence, sequenceId: 1 },
 ];
 
-/** What a client sends (section 12.9), built as client messages. */
+/** What a client sends (docs/protocol.md#message-directions), built as client messages. */
 const clientToServer: HubMessage[] = [
   { type: MessageType.Invocation, target: 'Send', arguments: ['hi'] },
   { type: MessageType.Invocation, invocationId: '0', target: 'Echo', arguments: ['hi'] },

@@ -1,6 +1,6 @@
 /**
- * Server-wide and per-hub options, their defaults (the reference server's, signalr-protocol.md
- * section 16) and how the two combine.
+ * Server-wide and per-hub options, their defaults (the reference server's,
+ * docs/protocol.md#limits-and-timeouts) and how the two combine.
  * @module
  */
 
@@ -68,7 +68,7 @@ export interface HubOptions {
   /**
    * How many items of one client-to-server (upload) stream wait for the hub method to read them.
    * When a stream's buffer is full the server stops reading the connection until the method
-   * consumes, as the reference does (signalr-protocol.md 13.9). Default 10.
+   * consumes, as the reference does (docs/protocol.md#upload-buffering). Default 10.
    */
   streamBufferCapacity?: number;
   /**
@@ -83,7 +83,7 @@ export interface HubOptions {
    */
   rateLimit?: RateLimitOptions | boolean;
   /**
-   * Offer stateful reconnect (signalr-protocol.md section 18) to clients that ask for it
+   * Offer stateful reconnect (docs/protocol.md#stateful-reconnect) to clients that ask for it
    * (`withStatefulReconnect()`): over WebSockets, a connection whose socket drops without a close
    * frame stays alive for `disconnectTimeoutMs`, and the client's new socket with the same token
    * resumes it, with no message lost or repeated in either direction. Default false, as the
@@ -100,7 +100,7 @@ export interface HubOptions {
    * When the user's credentials expire (`Principal.expiresAt`, a JWT's `exp`), close the connection
    * with a Close message that allows reconnecting and carries no error, so that a client with
    * automatic reconnect comes back with a fresh token (the reference's
-   * CloseOnAuthenticationExpiration, signalr-protocol.md 8.5). Checked on the heartbeat against the
+   * CloseOnAuthenticationExpiration, docs/protocol.md#auth-expiration). Checked on the heartbeat against the
    * wall clock. Default false.
    */
   closeOnAuthenticationExpiration?: boolean;
@@ -174,7 +174,7 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
    */
   longPollTimeoutMs?: number;
   /**
-   * CORS for browser clients on other origins (signalr-protocol.md 8.7): allowed origins are
+   * CORS for browser clients on other origins (docs/protocol.md#cors): allowed origins are
    * echoed with credentials, preflights answered. Default: no CORS headers at all.
    */
   cors?: CorsOptions;

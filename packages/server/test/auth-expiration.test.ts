@@ -1,6 +1,7 @@
-// Tokens that expire while a connection is open: closeOnAuthenticationExpiration (signalr-protocol.md
-// 8.5: a Close that allows reconnecting, so the client comes back with a fresh token), and the 401
-// that makes the official client fetch a fresh token and retry a long poll or a POST (8.2).
+// Tokens that expire while a connection is open: closeOnAuthenticationExpiration
+// (docs/protocol.md#auth-expiration: a Close that allows reconnecting, so the client comes back with a
+// fresh token), and the 401 that makes the official client fetch a fresh token and retry a long poll
+// or a POST (docs/protocol.md#token-refresh).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -148,7 +149,8 @@ describe('closeOnAuthenticationExpiration', () => {
 
 /**
  * The official client's default HTTP client throws on any status but 2xx, before its token layer
- * (AccessTokenHttpClient) can see the 401 and retry with a fresh token (8.2); a long poll or a POST
+ * (AccessTokenHttpClient) can see the 401 and retry with a fresh token (docs/protocol.md#token-refresh); a
+ * long poll or a POST
  * answered 401 then ends the connection, whichever server answers. An application that wants the
  * retry passes an `httpClient` that returns the 401 instead, as this one does.
  */

@@ -51,7 +51,7 @@ const SCENARIO = `async (url, transport, protocol) => {
   return { echoed, echoedBytes, broadcast: received, transport: usedTransport, closedWith };
 }`;
 
-// The official matrix (signalr-protocol.md 22.1): every transport with JSON, WebSockets and long
+// The official matrix (docs/protocol.md#conformance): every transport with JSON, WebSockets and long
 // polling with MessagePack (Server-Sent Events carry text only).
 const CASES: [transport: string, protocol: 'json' | 'messagepack'][] = [
   ['WebSockets', 'json'],

@@ -1,4 +1,5 @@
-// Back-pressure (signalr-protocol.md sections 13 and 14): a client that stops reading is cut at the
+// Back-pressure (docs/protocol.md#invocations, docs/protocol.md#back-pressure): a client that stops reading
+// is cut at the
 // send-buffer bound or after the send timeout without hurting the others, and the parallel
 // invocation limit holds invocations of one connection back.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Close semantics (signalr-protocol.md sections 4.6, 4.8 and 17): who closes, what Close message
+// Close semantics (docs/protocol.md#websocket-close, docs/protocol.md#close): who closes, what Close message
 // goes out, the WebSocket code, onDisconnected exactly once, and a draining shutdown.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

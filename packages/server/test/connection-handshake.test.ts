@@ -1,5 +1,6 @@
-// The handshake (signalr-protocol.md section 9) and how bytes become messages on the way in
-// (sections 4.4 and 10.1): frame boundaries are not message boundaries.
+// The handshake (docs/protocol.md#handshake) and how bytes become messages on the way in
+// (docs/protocol.md#frames-are-not-messages, docs/protocol.md#text-framing): frame boundaries are not message
+// boundaries.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -111,7 +112,7 @@ describe('handshake', () => {
         handshake: '{"protocol":"messagepack","version":1}\x1e',
       });
       assert.deepEqual(await raw.handshake(), {});
-      // The reply goes out in the negotiated protocol's frame type (4.3).
+      // The reply goes out in the negotiated protocol's frame type (docs/protocol.md#websocket-frames).
       assert.equal(raw.frames[0]!.binary, true);
       raw.close();
       await raw.waitForClose();

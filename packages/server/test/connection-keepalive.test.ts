@@ -1,4 +1,4 @@
-// Keep-alive pings and the client timeout (signalr-protocol.md sections 9.7, 16.1 to 16.3).
+// Keep-alive pings and the client timeout (docs/protocol.md#keep-alive).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HubConnectionState } from '@microsoft/signalr';

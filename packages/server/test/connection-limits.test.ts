@@ -1,5 +1,6 @@
-// The receive size limit and protocol errors (signalr-protocol.md sections 10.3, 15.8, 16.4 and
-// 17.4): a bad client is closed with an error, and nobody else notices.
+// The receive size limit and protocol errors (docs/protocol.md#json-reading,
+// docs/protocol.md#message-size-limit, docs/protocol.md#protocol-errors): a bad client is closed with an
+// error, and nobody else notices.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type CloseMessage, type CompletionMessage, MessageType } from '@switchboard/protocol';

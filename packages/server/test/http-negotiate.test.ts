@@ -1,4 +1,5 @@
-// Negotiate (signalr-protocol.md sections 1 and 2): versions, the reply's shape and bytes, and the
+// Negotiate (docs/protocol.md#endpoints, docs/protocol.md#negotiate): versions, the reply's shape and bytes,
+// and the
 // case-insensitive routing and query handling the official client relies on.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -38,7 +39,8 @@ describe('negotiate', () => {
     assert.notEqual(body.connectionId, body.connectionToken);
     assert.equal(Buffer.from(body.connectionId as string, 'base64url').length, 16);
     assert.equal(Buffer.from(body.connectionToken as string, 'base64url').length, 16);
-    // The reference's fallback order; Server-Sent Events carry text only (2.3, 2.4).
+    // The reference's fallback order; Server-Sent Events carry text only (docs/protocol.md#negotiate-reply,
+    // docs/protocol.md#transport-order).
     assert.deepEqual(body.availableTransports, [
       { transport: 'WebSockets', transferFormats: ['Text', 'Binary'] },
       { transport: 'ServerSentEvents', transferFormats: ['Text'] },

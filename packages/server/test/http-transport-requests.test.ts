@@ -1,4 +1,5 @@
-// Transport requests on the hub path (signalr-protocol.md sections 1, 3 and 4): the WebSocket
+// Transport requests on the hub path (docs/protocol.md#endpoints, docs/protocol.md#connections,
+// docs/protocol.md#websockets): the WebSocket
 // upgrade by token, skipNegotiation, refusals with the reference's statuses and texts, and the
 // sweep of negotiated connections nobody uses.
 import assert from 'node:assert/strict';

@@ -1,4 +1,5 @@
-// Client results (signalr-protocol.md 13.10, 13.11) with the official client over WebSockets, in
+// Client results (docs/protocol.md#parallel-invocations, docs/protocol.md#client-results) with the official
+// client over WebSockets, in
 // JSON and MessagePack: `clients.caller.invoke` and `clients.client(id).invoke` resolve with what
 // the client's handler returns and reject with its error, a missing handler, a timeout, an aborted
 // signal, a disconnect or an unknown connection; a method awaiting its own caller does not

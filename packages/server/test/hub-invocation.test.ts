@@ -1,5 +1,6 @@
 // Hub method invocation end to end with the official client over WebSockets: results, send versus
-// invoke, name lookup, error texts (signalr-protocol.md sections 13 and 15), argument schemas and
+// invoke, name lookup, error texts (docs/protocol.md#invocations, docs/protocol.md#error-texts), argument
+// schemas and
 // what mapHub refuses.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -1,4 +1,5 @@
-// Server-to-client streams (signalr-protocol.md 13.5 to 13.7, 15.2, 15.5, 15.6) with the official
+// Server-to-client streams (docs/protocol.md#server-streams, docs/protocol.md#stream-cancel,
+// docs/protocol.md#error-texts) with the official
 // client over WebSockets, in JSON and MessagePack: items then a Completion without result, the
 // error texts, invoke-versus-stream mismatches, cancellation and disconnection closing the hub's
 // iterator (its `finally` runs, its signal aborts), no invocation slot taken, and back-pressure.

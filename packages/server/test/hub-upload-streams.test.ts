@@ -1,4 +1,5 @@
-// Client-to-server (upload) streams (signalr-protocol.md 13.8, 13.9) with the official client's
+// Client-to-server (upload) streams (docs/protocol.md#upload-streams, docs/protocol.md#upload-buffering) with
+// the official client's
 // Subject over WebSockets, in JSON and MessagePack: items reach the method as an UploadStream in
 // order, a client error fails the method with a HubException, stream parameters go after the
 // arguments or where declared, count mismatches, and the buffer capacity holds the connection back

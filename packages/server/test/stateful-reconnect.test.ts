@@ -1,4 +1,4 @@
-// Stateful reconnect (signalr-protocol.md section 18): negotiate and handshake opt-in, the
+// Stateful reconnect (docs/protocol.md#stateful-reconnect): negotiate and handshake opt-in, the
 // numbering, Acks and replay on the wire, and the official client's `withStatefulReconnect()`
 // riding over a WebSocket cut without losing or repeating a message either way.
 import assert from 'node:assert/strict';

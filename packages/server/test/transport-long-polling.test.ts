@@ -1,4 +1,5 @@
-// The long-polling transport on the wire (signalr-protocol.md sections 5 and 7): the first poll
+// The long-polling transport on the wire (docs/protocol.md#http-send, docs/protocol.md#long-polling): the
+// first poll
 // answered at once and empty, data in later polls, 200 empty on the poll timeout, 204 for a
 // superseded poll, DELETE, the drain-then-204 end, no pings, the first poll's request as the
 // hub's, and the sweep of a client that stopped polling.

@@ -1,4 +1,5 @@
-// The Server-Sent Events transport on the wire (signalr-protocol.md sections 5 and 6): the
+// The Server-Sent Events transport on the wire (docs/protocol.md#http-send,
+// docs/protocol.md#server-sent-events): the
 // preamble flushed first, the event framing, POSTed client data, the refusals (409, 400, 404),
 // the MessagePack refusal, and the end of the stream from either side.
 import assert from 'node:assert/strict';

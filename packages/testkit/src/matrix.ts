@@ -1,5 +1,5 @@
 /**
- * The transport × protocol matrix the official clients support (signalr-protocol.md 22.1):
+ * The transport × protocol matrix the official clients support (docs/protocol.md#conformance):
  * WebSockets, Server-Sent Events and long polling with JSON, and WebSockets and long polling with
  * MessagePack (Server-Sent Events carry text only).
  * @module

@@ -71,7 +71,7 @@ export interface RawClientOptions {
    */
   handshake?: string | Uint8Array | false;
   /**
-   * The socket resumes a stateful-reconnect connection (signalr-protocol.md 18.5): no handshake is
+   * The socket resumes a stateful-reconnect connection (docs/protocol.md#resuming): no handshake is
    * sent (unless `handshake` says otherwise) and none is expected; every frame holds hub messages.
    */
   resumed?: boolean;

@@ -21,7 +21,7 @@ export interface ConnectionTransport {
   readonly bufferedAmount: number;
   /**
    * Whether the connection sends keep-alive Ping messages over this transport. Long polling has
-   * its own keep-alive and sets this false (signalr-protocol.md 7.11). Default true.
+   * its own keep-alive and sets this false (docs/protocol.md#long-polling-keep-alive). Default true.
    */
   readonly sendsKeepAlive?: boolean;
   /**

@@ -1,5 +1,5 @@
 /**
- * The hub connection's handshake (signalr-protocol.md section 9): the client's request parsed with
+ * The hub connection's handshake (docs/protocol.md#handshake): the client's request parsed with
  * the size limit, and the protocol and version it asks for checked against what the hub and the
  * transport offer. Pure: the connection applies the outcome (reply, protocol, close).
  * @module
@@ -18,7 +18,7 @@ export type HandshakeOutcome =
 
 /**
  * Reads the handshake request at the start of `buffer`. Returns undefined while it is incomplete.
- * The refusals use the reference server's texts (9.4).
+ * The refusals use the reference server's texts (docs/protocol.md#handshake-errors).
  */
 export function acceptHandshake(
   buffer: Buffer,

@@ -24,7 +24,7 @@ export type {
  * One client connection of a hub (ASP.NET's HubConnectionContext plus the message loop of
  * HubConnectionHandler): the handshake (handshake.ts), keep-alive, the client timeout, the send
  * timeout and stateful reconnect. Parsing and dispatch with the parallel invocation limit live in
- * {@link HubMessageDispatch}; state, writing and the Close rules of signalr-protocol.md section 17
+ * {@link HubMessageDispatch}; state, writing and the Close rules of docs/protocol.md#close
  * in {@link HubConnectionCore}. Timers are not its own: {@link tick} runs on the server's heartbeat.
  */
 export class HubConnectionContext extends HubMessageDispatch implements TransportReceiver {
@@ -98,7 +98,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
         return;
       }
     } else if (this.state !== 'handshake' && this.endsMidMessage()) {
-      // Half a message was left: the reference's InvalidDataException (15.8).
+      // Half a message was left: the reference's InvalidDataException (docs/protocol.md#message-size-limit).
       error = new SwitchboardError(
         'SB_ERR_PROTOCOL_VIOLATION',
         'Connection terminated while reading a message.',
@@ -140,12 +140,13 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       return;
     }
     if (replayBuffer !== undefined) {
-      // Acknowledge what arrived since the last tick (18.3).
+      // Acknowledge what arrived since the last tick (docs/protocol.md#acks).
       const ack = replayBuffer.takeAck();
       if (ack !== undefined) this.writeOwn({ type: MessageType.Ack, sequenceId: ack });
     }
     // While invocations wait for a slot the server itself stopped reading, so the client's silence
-    // is not the client's doing: the timeout pauses, as the reference's does during dispatch (16.3).
+    // is not the client's doing: the timeout pauses, as the reference's does during dispatch
+    // (docs/protocol.md#keep-alive).
     const reading = this.readPauses === 0;
     if (this.clientTimeoutArmed && reading && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
@@ -167,12 +168,13 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       );
       return;
     }
-    // No Ping messages on long polling: its polls are the keep-alive (7.11).
+    // No Ping messages on long polling: its polls are the keep-alive
+    // (docs/protocol.md#long-polling-keep-alive).
     if (this.transportImpl.sendsKeepAlive !== false && now - this.lastWriteAt >= o.keepAliveIntervalMs)
       this.writeOwn(PING_MESSAGE);
   }
 
-  // ---- stateful reconnect (section 18) ------------------------------------------------------
+  // ---- stateful reconnect (docs/protocol.md#stateful-reconnect) -------------------------------
 
   /** Whether a new transport may take over this connection (stateful reconnect is on, not ended). */
   get canResume(): boolean {
@@ -180,11 +182,12 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   }
 
   /**
-   * Carries on over `transport`, the client's new WebSocket after a drop (18.6): the server's
-   * Sequence goes first, then every message the client has not acknowledged, in order; then the
-   * connection goes on as before. A transport still thought alive is cut. `user` is the new
-   * request's user, whose credentials' expiry replaces the old one. Returns the receiver the
-   * new transport reports to, or undefined when the connection cannot resume.
+   * Carries on over `transport`, the client's new WebSocket after a drop
+   * (docs/protocol.md#resuming): the server's Sequence goes first, then every message the client
+   * has not acknowledged, in order; then the connection goes on as before. A transport still
+   * thought alive is cut. `user` is the new request's user, whose credentials' expiry replaces the
+   * old one. Returns the receiver the new transport reports to, or undefined when the connection
+   * cannot resume.
    */
   resume(transport: ConnectionTransport, user?: Principal): TransportReceiver | undefined {
     const replayBuffer = this.messageBuffer;
@@ -207,7 +210,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     if (this.readPauses > 0) transport.pause();
     this.env.logger.debug('connection.resumed', { hub: this.env.hubPath, connectionId: this.connectionId });
     const replay = replayBuffer.replay();
-    // The client drops everything until it has seen a Sequence (18.6).
+    // The client drops everything until it has seen a Sequence (docs/protocol.md#resuming).
     this.writeOwn({ type: MessageType.Sequence, sequenceId: replay.sequenceId });
     for (const bytes of replay.messages) {
       transport.write(bytes, this.binary);
@@ -257,7 +260,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       hub: this.env.hubPath,
       connectionId: this.connectionId,
     });
-    // No error, and reconnecting allowed: the client comes back with a fresh token (8.5).
+    // No error, and reconnecting allowed: the client comes back with a fresh token
+    // (docs/protocol.md#auth-expiration).
     this.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
   }
 
@@ -279,14 +283,16 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     const protocol = outcome.protocol;
     this.hubProtocol = protocol;
     this.binary = protocol.transferFormat === 'Binary';
-    // Stateful reconnect needs the negotiate's consent and a version 2 handshake (9.8).
+    // Stateful reconnect needs the negotiate's consent and a version 2 handshake
+    // (docs/protocol.md#stateful-reconnect-opt-in).
     if (this.statefulHooks !== undefined && outcome.version >= 2) {
       this.messageBuffer = new MessageBuffer(this.env.options.statefulReconnectBufferSize);
     }
     // Nothing after the handshake (the usual case): drop the received bytes rather than keep a
     // zero-length view of them for the life of the connection.
     this.buffer = outcome.consumed === this.buffer.length ? EMPTY : this.buffer.subarray(outcome.consumed);
-    // The reply waits until the lifetime manager registered the connection (see connect()).
+    // The reply (docs/protocol.md#handshake-reply) waits until the lifetime manager registered
+    // the connection (see connect()).
     this.holdUntilHandshakeReply();
     this.state = 'connecting';
     void this.connect();
@@ -328,7 +334,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
         error: errorMessage(error),
       });
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_ON_CONNECTED_FAILED');
-      // allowReconnect stays false: the same failure would happen again (17.1).
+      // allowReconnect stays false: the same failure would happen again (docs/protocol.md#server-close).
       const text = buildErrorMessage(
         'Connection closed with an error.',
         error,

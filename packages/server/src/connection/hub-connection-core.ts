@@ -1,7 +1,7 @@
 /**
  * The state of a hub connection and its way out: the fields every part of a connection shares, the
  * write path (back-pressure, the send limit, stateful reconnect's numbering) and the close and
- * disconnect sequence of signalr-protocol.md section 17. {@link HubConnectionContext} builds on it.
+ * disconnect sequence of docs/protocol.md#close. {@link HubConnectionContext} builds on it.
  * @module
  */
 import {
@@ -58,11 +58,12 @@ export interface HubConnectionEnvironment {
 export type State = 'handshake' | 'connecting' | 'connected' | 'closed';
 
 /**
- * Given to a connection whose negotiate enabled stateful reconnect (signalr-protocol.md 18.1); the
+ * Given to a connection whose negotiate enabled stateful reconnect
+ * (docs/protocol.md#stateful-reconnect-opt-in); the
  * feature turns on when the handshake asks for version 2 or more.
  */
 export interface StatefulReconnectHooks {
-  /** The transport dropped and the connection waits for the client's new one (18.5). */
+  /** The transport dropped and the connection waits for the client's new one (docs/protocol.md#resuming). */
   onDetached(): void;
 }
 
@@ -94,7 +95,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected backedUpSince: number | undefined;
   /** The parallel-invocation slots, created with the first invocation. */
   protected invocationSlots: InvocationSlots | undefined;
-  /** Streams in both directions (13.5 to 13.9), created with the first invocation. */
+  /** Streams in both directions (docs/protocol.md#streaming), created with the first invocation. */
   protected streamTracker: StreamTracker | undefined;
   /** Why reading is paused: invocations waiting for a slot, a full upload stream (counted). */
   protected readPauses = 0;
@@ -122,11 +123,17 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected resolveEnded: (() => void) | undefined;
   /** The disconnect sequence has run (onDisconnected and the lifetime manager). */
   protected disconnectDone = false;
-  /** When the user's credentials expire (epoch ms), if the hub closes connections then (8.5). */
+  /**
+   * When the user's credentials expire (epoch ms), if the hub closes connections then
+   * (docs/protocol.md#auth-expiration).
+   */
   protected authExpiresAt: number | undefined;
-  /** Stateful reconnect's numbering and replay buffer, when the feature is on (section 18). */
+  /**
+   * Stateful reconnect's numbering and replay buffer, when the feature is on
+   * (docs/protocol.md#stateful-reconnect).
+   */
   protected messageBuffer: MessageBuffer | undefined;
-  /** The transport dropped; the connection waits for the client's next one (18.5). */
+  /** The transport dropped; the connection waits for the client's next one (docs/protocol.md#resuming). */
   protected detached = false;
   /** Why the transport dropped, for onDisconnected if the client never comes back. */
   protected detachError: Error | undefined;
@@ -197,7 +204,8 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   // ---- HubConnectionRef -------------------------------------------------------------------
 
   writeMessage(message: SerializedHubMessage): void {
-    // 'connecting' too: onConnected runs after the handshake reply and may send at once (9.6).
+    // 'connecting' too: onConnected runs after the handshake reply and may send at once
+    // (docs/protocol.md#handshake-reply).
     if (this.state !== 'connected' && this.state !== 'connecting') return;
     this.writeBytes(message.getSerialized(this.hubProtocol!), message.message, true);
   }
@@ -305,7 +313,8 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
       reason: errorMessage(error),
     });
     const detail = ` ${protocolExceptionType(error)}: ${errorMessage(error)}`;
-    // allowReconnect: the reference closes with connection.AllowReconnect, true unless aborted (17.1).
+    // allowReconnect: the reference closes with connection.AllowReconnect, true unless aborted
+    // (docs/protocol.md#server-close).
     this.closeWith(
       {
         type: MessageType.Close,

@@ -1,7 +1,8 @@
 /**
  * The inbound side of a hub connection once the handshake is done: parsing with the size limit,
  * stateful reconnect's sequence tracking, the rate limits, and dispatch of each hub message with
- * the parallel invocation limit and back-pressure (signalr-protocol.md sections 13 and 16).
+ * the parallel invocation limit and back-pressure (docs/protocol.md#invocations,
+ * docs/protocol.md#limits-and-timeouts).
  * @module
  */
 import {
@@ -75,7 +76,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     return this.streamTracker;
   }
 
-  /** Whether a full upload stream holds up the messages after it (13.9). */
+  /** Whether a full upload stream holds up the messages after it (docs/protocol.md#upload-buffering). */
   private get streamsBlocked(): boolean {
     return this.streamTracker !== undefined && this.streamTracker.blocked;
   }
@@ -138,7 +139,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
    * event loop: past the budget it stops reading and goes on in the next turn (setImmediate), so
    * that the other connections' messages are read meanwhile. It also stops, unread, when
    * `maxQueuedInvocations` invocations wait for a slot, while connecting, and while an upload
-   * stream is full (13.9).
+   * stream is full (docs/protocol.md#upload-buffering).
    */
   protected readMessages(): void {
     if (this.reading || (this.readHolds & HOLD_TURN) !== 0) return;
@@ -226,7 +227,8 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     for (const message of messages) {
       if (this.state === 'closed') return;
       if (replayBuffer !== undefined && !this.track(replayBuffer, message)) continue;
-      // While an upload stream is full nothing more is handled (13.9): the rest waits, in order.
+      // While an upload stream is full nothing more is handled (docs/protocol.md#upload-buffering): the rest
+      // waits, in order.
       const held = this.held;
       if ((held !== undefined && held.length > 0) || this.streamsBlocked) {
         if (held === undefined) this.held = [message];
@@ -286,7 +288,10 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     this.resumeReading();
   }
 
-  /** Counts an inbound message for stateful reconnect; false when it is not for the hub (18.6). */
+  /**
+   * Counts an inbound message for stateful reconnect; false when it is not for the hub
+   * (docs/protocol.md#resuming).
+   */
   private track(replayBuffer: MessageBuffer, message: HubMessage): boolean {
     switch (message.type) {
       case MessageType.Ack:
@@ -356,7 +361,8 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         if ((pending === undefined || pending.length === 0) && this.slots.tryTake()) {
           this.runInvocation(message, true);
         } else if (pending === undefined) {
-          // Waits for a slot (13.10); reading stops once maxQueuedInvocations wait (readLoop).
+          // Waits for a slot (docs/protocol.md#parallel-invocations); reading stops once maxQueuedInvocations
+          // wait (readLoop).
           this.pendingInvocations = [message];
         } else {
           pending.push(message);
@@ -371,7 +377,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         this.clientTimeoutArmed = true;
         return;
       case MessageType.Close:
-        // The client is leaving (17.3): answer with our own Close, then end.
+        // The client is leaving (docs/protocol.md#client-close): answer with our own Close, then end.
         this.closeWith(
           { type: MessageType.Close },
           message.error ? new HubException(message.error) : undefined,
@@ -384,12 +390,14 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         this.streams.item(message);
         return;
       case MessageType.Completion:
-        // An upload stream's end, else a client result (13.11); unknown ids are ignored.
+        // An upload stream's end, else a client result (docs/protocol.md#client-results); unknown ids are
+        // ignored.
         if (!this.streams.complete(message)) this.setClientResult(message);
         return;
       case MessageType.Ack:
       case MessageType.Sequence:
-        // Stateful reconnect uses these; ids this connection does not know are ignored (13.6, 13.8).
+        // Stateful reconnect uses these; ids this connection does not know are ignored
+        // (docs/protocol.md#stream-cancel, docs/protocol.md#upload-streams).
         return;
     }
   }

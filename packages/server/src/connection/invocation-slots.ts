@@ -1,5 +1,5 @@
 /**
- * The parallel-invocation slots of one connection (signalr-protocol.md 13.10) and the handle a
+ * The parallel-invocation slots of one connection (docs/protocol.md#parallel-invocations) and the handle a
  * running hub method holds, which it gives back while it waits for a client result.
  * @module
  */

@@ -1,6 +1,6 @@
 import { type HubMessage, MessageType } from '@switchboard/protocol';
 
-/** The messages stateful reconnect numbers and replays (signalr-protocol.md 18.2). */
+/** The messages stateful reconnect numbers and replays (docs/protocol.md#sequence-numbers). */
 export function isTrackable(message: HubMessage): boolean {
   switch (message.type) {
     case MessageType.Invocation:
@@ -23,7 +23,8 @@ export interface Replay {
 }
 
 /**
- * The stateful-reconnect bookkeeping of one connection (ASP.NET's MessageBuffer, section 18).
+ * The stateful-reconnect bookkeeping of one connection (ASP.NET's MessageBuffer,
+ * docs/protocol.md#stateful-reconnect).
  *
  * Outbound: every trackable message sent gets the next id (1, 2, 3 …) and its bytes are kept until
  * the client acknowledges them; the kept bytes are bounded by `limitBytes` (the caller treats a
@@ -71,7 +72,7 @@ export class MessageBuffer {
     }
   }
 
-  /** What a resumed transport must carry first (18.6). */
+  /** What a resumed transport must carry first (docs/protocol.md#resuming). */
   replay(): Replay {
     const pending = this.sent.slice(this.sentHead);
     return {

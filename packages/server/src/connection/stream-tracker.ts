@@ -1,5 +1,5 @@
 /**
- * The streams of one connection (signalr-protocol.md 13.5 to 13.9): server-to-client streams that
+ * The streams of one connection (docs/protocol.md#streaming): server-to-client streams that
  * run (for cancellation and duplicate ids) and client-to-server (upload) streams that receive items.
  * @module
  */
@@ -98,7 +98,9 @@ export class StreamTracker {
     this.closeStreams(streams);
   }
 
-  /** A StreamItem: into its upload stream's buffer. Unknown ids are ignored (13.8). */
+  /**
+   * A StreamItem: into its upload stream's buffer. Unknown ids are ignored (docs/protocol.md#upload-streams).
+   */
   item(message: StreamItemMessage): void {
     this.uploads.get(message.invocationId)?.push(message.item);
   }
@@ -119,8 +121,8 @@ export class StreamTracker {
   // ---- server-to-client streams ----------------------------------------------------------------
 
   /**
-   * Runs a StreamInvocation: no invocation slot (13.10), its own signal for cancellation, items
-   * written with back-pressure, and one final Completion.
+   * Runs a StreamInvocation: no invocation slot (docs/protocol.md#parallel-invocations), its own
+   * signal for cancellation, items written with back-pressure, and one final Completion.
    */
   start(message: StreamInvocationMessage): void {
     const { invocationId, target } = message;
@@ -159,7 +161,10 @@ export class StreamTracker {
       );
   }
 
-  /** A CancelInvocation: aborts that stream's signal; unknown ids are ignored (13.6). */
+  /**
+   * A CancelInvocation: aborts that stream's signal; unknown ids are ignored
+   * (docs/protocol.md#stream-cancel).
+   */
   cancel(invocationId: string): void {
     this.running.get(invocationId)?.abort(new Error(`The client canceled stream '${invocationId}'.`));
   }

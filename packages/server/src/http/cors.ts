@@ -1,6 +1,6 @@
 /**
  * CORS from an allowlist, and the origin check on transport requests and WebSocket upgrades
- * (signalr-protocol.md 8.7). Browsers send credentials by default (`withCredentials: true`), so
+ * (docs/protocol.md#cors). Browsers send credentials by default (`withCredentials: true`), so
  * an allowed origin is echoed, never `*`.
  * @module
  */
@@ -24,7 +24,7 @@ export interface CorsOptions {
   maxAgeSeconds?: number;
 }
 
-/** The headers the official client sends that a preflight asks about (8.7). */
+/** The headers the official client sends that a preflight asks about (docs/protocol.md#cors). */
 export const CLIENT_REQUEST_HEADERS = [
   'x-requested-with',
   'x-signalr-user-agent',

@@ -97,8 +97,9 @@ export type Access = 'ok' | 'unauthenticated' | 'forbidden';
 /**
  * Routes HTTP requests and upgrades to endpoints (ASP.NET's HttpConnectionDispatcher):
  * `POST {path}/negotiate`, and on `{path}` the WebSocket upgrade, the Server-Sent Events GET, long
- * polls, POSTed client data and the long-polling DELETE, with the status codes of
- * signalr-protocol.md sections 1 to 8. Paths and query keys compare case-insensitively.
+ * polls, POSTed client data and the long-polling DELETE, with the status codes of the reference
+ * (docs/protocol.md#endpoints, docs/protocol.md#connections). Paths and query keys compare
+ * case-insensitively.
  */
 export class HttpConnectionDispatcher {
   readonly connections: HttpConnectionManager;
@@ -225,7 +226,7 @@ export class HttpConnectionDispatcher {
       return serveNegotiate(this, endpoint, req, info, res);
     }
     if (method === 'GET') {
-      // Not an upgrade: Server-Sent Events or long polling (1.1).
+      // Not an upgrade: Server-Sent Events or long polling (docs/protocol.md#endpoints).
       if (/text\/event-stream/i.test(req.headers.accept ?? '')) {
         return serveServerSentEvents(this, endpoint, info, res);
       }
@@ -269,7 +270,7 @@ export class HttpConnectionDispatcher {
 
   /**
    * The connection a transport request names, or undefined after answering 400 (no id) or 404
-   * (unknown, disposed, or negotiated for another endpoint) (3.7).
+   * (unknown, disposed, or negotiated for another endpoint) (docs/protocol.md#unknown-connection).
    */
   lookup(info: HttpRequestInfo, res: ServerResponse, endpoint: HttpEndpoint): HttpConnection | undefined {
     const token = info.query.get('id');
@@ -362,7 +363,7 @@ export class HttpConnectionDispatcher {
 
   /**
    * The application ended. A long-polling connection stays until its last poll has drained the
-   * remaining data and got its 204 (7.7); any other is disposed now.
+   * remaining data and got its 204 (docs/protocol.md#long-polling-end); any other is disposed now.
    */
   private applicationEnded(connection: HttpConnection): void {
     const transport = connection.httpTransport;
@@ -374,7 +375,8 @@ export class HttpConnectionDispatcher {
 /**
  * `ws` answers a close frame that carries no code (what the official client's and browsers'
  * `close()` send) with a close frame without a code, which the peer reports as 1005. ASP.NET
- * answers 1000 NormalClosure, and the reference's raw `/echo` test checks it (4.6).
+ * answers 1000 NormalClosure, and the reference's raw `/echo` test checks it
+ * (docs/protocol.md#websocket-close).
  */
 class NormalClosureWebSocket extends WebSocket {
   override close(code?: number, data?: string | Buffer): void {

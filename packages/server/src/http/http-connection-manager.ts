@@ -19,20 +19,26 @@ export interface ConnectionApplication {
   shutdown(): Promise<void>;
   /** The disconnect timeout disposed the connection: end without telling anyone. */
   abandon(): void;
-  /** Whether a new WebSocket may take over the connection (stateful reconnect, section 18). */
+  /**
+   * Whether a new WebSocket may take over the connection (stateful reconnect,
+   * docs/protocol.md#stateful-reconnect).
+   */
   readonly resumable?: boolean;
   /** Carries on over a new WebSocket; returns its receiver, or undefined when it cannot. */
   resume?(transport: ConnectionTransport, user: Principal | undefined): TransportReceiver | undefined;
 }
 
-/** A connection as the HTTP layer tracks it, from negotiate until it is disposed (3.3). */
+/**
+ * A connection as the HTTP layer tracks it, from negotiate until it is disposed
+ * (docs/protocol.md#connection-states).
+ */
 export class HttpConnection {
   /**
    * Inactive while no transport request holds it (negotiated and unused, or long polling between
    * polls); active while one does; disposed at the end.
    */
   status: 'inactive' | 'active' | 'disposed' = 'inactive';
-  /** Fixed by the first transport request (3.5). */
+  /** Fixed by the first transport request (docs/protocol.md#transport-fixed). */
   transportType: TransportType | undefined;
   /** What runs over the transport, once one started. */
   application: ConnectionApplication | undefined;
@@ -59,7 +65,9 @@ export class HttpConnection {
   ) {}
 }
 
-/** A new connection id or token: 16 CSPRNG bytes, base64url, 22 characters (3.1). */
+/**
+ * A new connection id or token: 16 CSPRNG bytes, base64url, 22 characters (docs/protocol.md#connection-ids).
+ */
 export function newConnectionId(): string {
   return randomBytes(16).toString('base64url');
 }

@@ -19,7 +19,7 @@ export interface HttpRequestInfo {
   readonly safeUrl: string;
 }
 
-/** A read-only query string whose keys compare case-insensitively (signalr-protocol.md 1.4). */
+/** A read-only query string whose keys compare case-insensitively (docs/protocol.md#query-keys). */
 export class CaseInsensitiveQuery {
   private readonly values = new Map<string, string[]>();
 
@@ -95,7 +95,7 @@ function searchParamsOf(rawUrl: string): URLSearchParams {
 /**
  * `url` with the values of the secrets a hub URL can carry replaced by `[redacted]`: `access_token`
  * (a bearer token) and `id` (the connection token, which lets its holder take over the
- * connection; signalr-protocol.md 3.1). Keys match case-insensitively, as the server reads them.
+ * connection; docs/protocol.md#connection-ids). Keys match case-insensitively, as the server reads them.
  */
 export function redactRequestUrl(url: string): string {
   const start = url.indexOf('?');

@@ -1,5 +1,5 @@
 /**
- * `POST {path}/negotiate` (signalr-protocol.md section 2): the rate limit, authentication and
+ * `POST {path}/negotiate` (docs/protocol.md#negotiate): the rate limit, authentication and
  * authorization, the connection caps, the negotiate version, and a new connection's ids and
  * transports in the reply.
  * @module
@@ -48,7 +48,8 @@ export async function serveNegotiate(
     );
   }
   const connection = d.connections.create(endpoint.key, version.version, owner);
-  // Stateful reconnect (18.1): the client asks, the hub allows it, and it only runs on WebSockets.
+  // Stateful reconnect (docs/protocol.md#stateful-reconnect-opt-in): the client asks, the hub allows it, and
+  // it only runs on WebSockets.
   connection.useStatefulReconnect =
     endpoint.kind === 'hub' &&
     endpoint.env.options.allowStatefulReconnects &&

@@ -1,5 +1,5 @@
 /**
- * The negotiate exchange (signalr-protocol.md section 2): reading the requested version and
+ * The negotiate exchange (docs/protocol.md#negotiate): reading the requested version and
  * writing the reply with the reference's field order.
  * @module
  */
@@ -14,7 +14,10 @@ const INT32_MIN = -(2 ** 31);
 /** The outcome of reading `negotiateVersion`: a version to use, or the error reply's text. */
 export type NegotiateVersion = { ok: true; version: number } | { ok: false; error: string };
 
-/** Reads the `negotiateVersion` query value (2.2): missing is 0, above the maximum is clamped. */
+/**
+ * Reads the `negotiateVersion` query value (docs/protocol.md#negotiate-version): missing is 0, above the
+ * maximum is clamped.
+ */
 export function readNegotiateVersion(raw: string | null, minimum: number): NegotiateVersion {
   if (raw === null) {
     if (minimum > 0) {
@@ -38,7 +41,10 @@ export function readNegotiateVersion(raw: string | null, minimum: number): Negot
   return { ok: true, version: Math.min(version, MAX_NEGOTIATE_VERSION) };
 }
 
-/** Transfer formats each transport carries (2.3): Server-Sent Events are text only. */
+/**
+ * Transfer formats each transport carries (docs/protocol.md#negotiate-reply): Server-Sent Events are text
+ * only.
+ */
 const TRANSFER_FORMATS: Record<TransportType, string> = {
   WebSockets: '["Text","Binary"]',
   ServerSentEvents: '["Text"]',
@@ -54,7 +60,9 @@ export interface NegotiateReply {
   useStatefulReconnect?: boolean;
 }
 
-/** Writes the reply as ASP.NET orders its fields; version 0 carries no token (2.5). */
+/**
+ * Writes the reply as ASP.NET orders its fields; version 0 carries no token (docs/protocol.md#negotiate-v0).
+ */
 export function writeNegotiateReply(reply: NegotiateReply): string {
   const transports = reply.transports
     .map((t) => `{"transport":"${t}","transferFormats":${TRANSFER_FORMATS[t]}}`)

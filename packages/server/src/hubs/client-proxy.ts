@@ -27,7 +27,7 @@ export interface ClientInvokeOptions {
 }
 
 /**
- * The parallel-invocation slot of the hub method that is running (signalr-protocol.md 13.10).
+ * The parallel-invocation slot of the hub method that is running (docs/protocol.md#parallel-invocations).
  * A method that waits for a client result gives its slot back meanwhile, as ASP.NET does, so that
  * a method awaiting its own caller's answer cannot deadlock the connection under the default limit
  * of one invocation at a time; it takes a slot again before it goes on.
@@ -63,7 +63,7 @@ export interface ClientProxy<T extends object = DynamicClientMethods> {
 
 /**
  * A proxy for one connection: {@link ClientProxy.send}, plus `invoke`, which waits for the value the
- * client's handler returns (a client result, signalr-protocol.md 13.11).
+ * client's handler returns (a client result, docs/protocol.md#client-results).
  *
  * @example
  * ```ts

@@ -66,7 +66,7 @@ const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).cons
 /**
  * The callable methods of a hub class, found once when the hub is mapped: every function on the
  * prototype chain below {@link Hub} whose name does not start with `_`, looked up
- * case-insensitively (signalr-protocol.md 13.4). Two methods whose names differ only in case are a
+ * case-insensitively (docs/protocol.md#method-names). Two methods whose names differ only in case are a
  * configuration error, as overloads are in the reference.
  */
 export class HubDescriptor {

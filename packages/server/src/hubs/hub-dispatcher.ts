@@ -203,7 +203,7 @@ export class HubDispatcher {
 
   /**
    * Runs one Invocation. Returns the Completion to send for a blocking call, undefined for a
-   * non-blocking one (whose errors are logged, never sent: signalr-protocol.md 13.2).
+   * non-blocking one (whose errors are logged, never sent: docs/protocol.md#non-blocking).
    *
    * Synchronous when the whole call is: no authorization policy or argument schema, no filter, and
    * a method that returns a plain value (or throws). Otherwise a promise. Never throws.
@@ -252,7 +252,8 @@ export class HubDispatcher {
   }
 
   /**
-   * Runs one StreamInvocation to its end (signalr-protocol.md 13.5, 13.6): writes each item
+   * Runs one StreamInvocation to its end (docs/protocol.md#server-streams, docs/protocol.md#stream-cancel):
+   * writes each item
    * through `scope.writeItem` and returns the final Completion, without result when the stream
    * ended or was cancelled (`scope.signal`), with the reference's error texts when it failed.
    */

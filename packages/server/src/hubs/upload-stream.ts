@@ -1,5 +1,5 @@
 /**
- * A client-to-server (upload) stream as a hub method receives it (signalr-protocol.md 13.8).
+ * A client-to-server (upload) stream as a hub method receives it (docs/protocol.md#upload-streams).
  * @module
  */
 

@@ -95,7 +95,7 @@ export interface HubLifetimeManager {
   removeFromGroup(connectionId: string, groupName: string): Promise<void>;
   /**
    * Invokes client method `method` on one connection (on any node) and resolves with the value the
-   * client's handler returned (signalr-protocol.md 13.11). The connection receives an Invocation
+   * client's handler returned (docs/protocol.md#client-results). The connection receives an Invocation
    * with an invocation id that no other pending result of that connection uses (the default
    * manager: `s1`, `s2`, … per connection, as ASP.NET; a backplane may use longer unique ids) and
    * answers with a Completion, which its server passes to {@link setConnectionResult}.

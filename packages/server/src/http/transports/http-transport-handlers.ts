@@ -1,6 +1,7 @@
 /**
- * The plain-HTTP transport requests on an endpoint path: the Server-Sent Events GET (section 6),
- * long polls (section 7), POSTed client data (section 5) and the long-polling DELETE (7.8).
+ * The plain-HTTP transport requests on an endpoint path: the Server-Sent Events GET
+ * (docs/protocol.md#server-sent-events), long polls (docs/protocol.md#long-polling), POSTed client
+ * data (docs/protocol.md#http-send) and the long-polling DELETE (docs/protocol.md#long-polling-delete).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -66,7 +67,8 @@ export async function serveServerSentEvents(
   const found = await transportRequest(d, endpoint, info, res, 'ServerSentEvents');
   if (!found) return;
   const { connection, user } = found;
-  // One event stream per connection; a second one meanwhile is a conflict (3.6).
+  // One event stream per connection; a second one meanwhile is a conflict
+  // (docs/protocol.md#transport-conflict).
   if (connection.transportType || connection.status !== 'inactive') {
     return d.refuse(
       res,
@@ -85,8 +87,8 @@ export async function serveServerSentEvents(
 }
 
 /**
- * A long poll. The first one for a connection starts it (its request is the one hub code sees,
- * 7.12) and is answered at once, empty (7.2); later ones wait for data.
+ * A long poll. The first one for a connection starts it (its request is the one hub code sees)
+ * and is answered at once, empty (docs/protocol.md#first-poll); later ones wait for data.
  */
 export async function serveLongPoll(
   d: HttpConnectionDispatcher,
@@ -127,9 +129,10 @@ export async function serveLongPoll(
 }
 
 /**
- * `POST {path}?id=`: client data for Server-Sent Events and long polling (section 5). The body,
- * bounded by the frame size limit (413 beyond), goes to the connection whole; the answer (200,
- * empty) waits while the connection is paused, which is what holds back the official client.
+ * `POST {path}?id=`: client data for Server-Sent Events and long polling
+ * (docs/protocol.md#http-send). The body, bounded by the frame size limit (413 beyond), goes to the
+ * connection whole; the answer (200, empty) waits while the connection is paused, which is what
+ * holds back the official client.
  */
 export async function servePost(
   d: HttpConnectionDispatcher,
@@ -183,7 +186,10 @@ export async function servePost(
   if (!res.destroyed) sendText(res, 200, '');
 }
 
-/** `DELETE {path}?id=`: the end of a long-polling connection (7.8): 202, and the pending poll gets 204. */
+/**
+ * `DELETE {path}?id=`: the end of a long-polling connection (docs/protocol.md#long-polling-delete): 202, and
+ * the pending poll gets 204.
+ */
 export async function serveDelete(
   d: HttpConnectionDispatcher,
   endpoint: HttpEndpoint,

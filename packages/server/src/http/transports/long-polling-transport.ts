@@ -7,7 +7,7 @@ import type {
 import type { TimeProvider, TimerHandle } from '../../time-provider.js';
 import { ReceiveGate } from './receive-gate.js';
 
-/** How long a poll waits for data before answering 200 with an empty body (7.4). */
+/** How long a poll waits for data before answering 200 with an empty body (docs/protocol.md#poll-timeout). */
 export const DEFAULT_POLL_TIMEOUT_MS = 90_000;
 
 const NO_CACHE = {
@@ -27,7 +27,7 @@ export interface LongPollingHooks {
 }
 
 /**
- * The long-polling transport (signalr-protocol.md section 7). Server-to-client data queues here
+ * The long-polling transport (docs/protocol.md#long-polling). Server-to-client data queues here
  * until a poll takes all of it; a poll with nothing to take waits up to the poll timeout. 200 with
  * an empty body means "no data, poll again"; 204 means "the connection is over".
  * Client-to-server data comes in POSTs, handed to {@link receive}.
@@ -35,7 +35,10 @@ export interface LongPollingHooks {
 export class LongPollingTransport implements ConnectionTransport {
   readonly name = 'LongPolling';
   readonly supportsBinary = true;
-  /** Long polling has its own keep-alive: no Ping messages either way (7.11). */
+  /**
+   * Long polling has its own keep-alive: no Ping messages either way
+   * (docs/protocol.md#long-polling-keep-alive).
+   */
   readonly sendsKeepAlive = false;
   /** Holds POST answers while the connection is paused. */
   readonly gate = new ReceiveGate();
@@ -52,7 +55,10 @@ export class LongPollingTransport implements ConnectionTransport {
     private readonly pollTimeoutMs = DEFAULT_POLL_TIMEOUT_MS,
   ) {}
 
-  /** Connects the hub connection; the first poll is then answered at once, empty (7.2). */
+  /**
+   * Connects the hub connection; the first poll is then answered at once, empty
+   * (docs/protocol.md#first-poll).
+   */
   start(receiver: TransportReceiver, firstPoll: ServerResponse): void {
     this.receiver = receiver;
     firstPoll.writeHead(200, {
@@ -85,7 +91,7 @@ export class LongPollingTransport implements ConnectionTransport {
     if (this.poll) this.flush();
   }
 
-  /** A new poll. A poll still pending is finished with 204 first (7.5). */
+  /** A new poll. A poll still pending is finished with 204 first (docs/protocol.md#poll-superseded). */
   handlePoll(res: ServerResponse): void {
     if (this.done) {
       this.answer(res, 204);
@@ -119,7 +125,9 @@ export class LongPollingTransport implements ConnectionTransport {
     });
   }
 
-  /** DELETE from the client (7.8): ends the connection and any pending poll. */
+  /**
+   * DELETE from the client (docs/protocol.md#long-polling-delete): ends the connection and any pending poll.
+   */
   handleDelete(): void {
     this.close('abort');
     this.receiver?.transportEnded(true, 'The client ended the long-polling connection.');
@@ -146,7 +154,8 @@ export class LongPollingTransport implements ConnectionTransport {
       this.poll = undefined;
       timer.cancel();
       if (this.queued > 0) {
-        // The last data (the Close message) goes out now; the next poll gets 204 (7.7).
+        // The last data (the Close message) goes out now; the next poll gets 204
+        // (docs/protocol.md#long-polling-end).
         this.poll = { res, timer: NO_TIMER };
         this.flush();
       } else {
@@ -172,7 +181,8 @@ export class LongPollingTransport implements ConnectionTransport {
       ...NO_CACHE,
     });
     poll.res.end(body);
-    // When ending, the next poll gets the 204 that tells the client it is over (7.7).
+    // When ending, the next poll gets the 204 that tells the client it is over
+    // (docs/protocol.md#long-polling-end).
     this.hooks.pollEnded();
   }
 

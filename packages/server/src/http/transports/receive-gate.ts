@@ -1,7 +1,8 @@
 /**
  * Back-pressure for the transports whose client-to-server data comes in POST requests: while the
  * connection is paused, {@link ReceiveGate.wait} holds the POST's answer, and the official client,
- * which sends one request at a time, sends nothing more (signalr-protocol.md 5.2, 13.10).
+ * which sends one request at a time, sends nothing more (docs/protocol.md#http-send,
+ * docs/protocol.md#parallel-invocations).
  */
 export class ReceiveGate {
   private waiting: Promise<void> | undefined;

@@ -36,7 +36,7 @@ export function formatServerSentEvent(payload: Buffer): Buffer {
 }
 
 /**
- * The Server-Sent Events transport (signalr-protocol.md section 6): server-to-client over one
+ * The Server-Sent Events transport (docs/protocol.md#server-sent-events): server-to-client over one
  * long `text/event-stream` response, client-to-server through POST requests that the HTTP layer
  * hands to {@link receive}. Text only.
  */
@@ -51,7 +51,10 @@ export class ServerSentEventsTransport implements ConnectionTransport {
 
   constructor(private readonly res: ServerResponse) {}
 
-  /** Starts the event stream: headers, then the `:` comment that fires the client's `open` (6.2). */
+  /**
+   * Starts the event stream: headers, then the `:` comment that fires the client's `open`
+   * (docs/protocol.md#sse-open).
+   */
   start(receiver: TransportReceiver): void {
     this.receiver = receiver;
     this.res.writeHead(200, {
@@ -66,7 +69,7 @@ export class ServerSentEventsTransport implements ConnectionTransport {
     this.res.on('close', () => {
       if (this.ended) return;
       this.ended = true;
-      // The client closed its EventSource: how its stop() ends an SSE connection (6.5).
+      // The client closed its EventSource: how its stop() ends an SSE connection (docs/protocol.md#sse-end).
       this.receiver?.transportEnded(true, 'The event stream was closed by the client.');
     });
   }

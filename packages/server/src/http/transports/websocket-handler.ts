@@ -1,5 +1,5 @@
 /**
- * The WebSocket upgrade on an endpoint path (signalr-protocol.md section 4).
+ * The WebSocket upgrade on an endpoint path (docs/protocol.md#websockets).
  * @module
  */
 import type { IncomingMessage } from 'node:http';
@@ -62,7 +62,7 @@ export async function upgradeWebSocket(
       return refuse(400, 'SB_ERR_TRANSPORT_NOT_SUPPORTED', 'Cannot change transports mid-connection');
     }
     if (found.transportType === 'WebSockets' && found.application?.resumable) {
-      // Stateful reconnect: the same user's new socket takes over (18.5, 18.6).
+      // Stateful reconnect: the same user's new socket takes over (docs/protocol.md#resuming).
       if (endpoint.authorize !== undefined && user?.userId !== found.user?.userId) {
         return refuse(403, 'SB_ERR_FORBIDDEN');
       }
@@ -71,14 +71,16 @@ export async function upgradeWebSocket(
     if (found.status !== 'inactive' || found.transportType) return refuse(409, 'SB_ERR_CONNECTION_CONFLICT');
     connection = found;
   } else {
-    // skipNegotiation: the connection is born here (4.2). Over a connection cap, the refusal has to
+    // skipNegotiation: the connection is born here (docs/protocol.md#websockets-skip-negotiation). Over a
+    // connection cap, the refusal has to
     // come as a handshake error: the client does not read an upgrade's HTTP error body.
     const owner = d.ownerOf(req, user);
     const refusal = owner && connections.limits.refusal(owner);
     if (refusal) {
       d.count(endpoint, 'SB_ERR_TOO_MANY_CONNECTIONS');
       d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        // Answer the client's handshake, as a handshake reply must (9.5); a silent one is cut.
+        // Answer the client's handshake, as a handshake reply must (docs/protocol.md#handshake-reply); a
+        // silent one is cut.
         const timer = d.options.time.setTimeout(() => ws.terminate(), HANDSHAKE_REFUSAL_TIMEOUT_MS);
         ws.once('message', () => {
           timer.cancel();

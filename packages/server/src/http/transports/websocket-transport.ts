@@ -7,7 +7,10 @@ import type {
 } from '../../connection/connection-transport.js';
 import type { TimeProvider } from '../../time-provider.js';
 
-/** How long a graceful close waits for the client's close frame before cutting the socket (4.7). */
+/**
+ * How long a graceful close waits for the client's close frame before cutting the socket
+ * (docs/protocol.md#websocket-close-timeout).
+ */
 export const WEBSOCKET_CLOSE_TIMEOUT_MS = 5_000;
 
 const TEXT = { binary: false } as const;
@@ -66,7 +69,7 @@ function sharedFrameOf(data: Buffer, binary: boolean): Buffer {
 }
 
 /**
- * The WebSockets transport over a `ws` socket (signalr-protocol.md section 4). Frames in are not
+ * The WebSockets transport over a `ws` socket (docs/protocol.md#websockets). Frames in are not
  * message boundaries: every frame's bytes go to the connection's parser. Frames out each carry
  * whole messages. A close frame from the client is a clean end; a dropped socket (1006) is not.
  */
@@ -167,8 +170,8 @@ export class WebSocketTransport implements ConnectionTransport {
     transports.delete(this.socket);
     // 1006: the socket went away without a close frame. Every close frame from the client counts
     // as clean; the official client's own stop() sends none of its own code, which arrives as
-    // 1005 (4.6). A close that `ws` itself started over a bad frame (too large: 1009, invalid
-    // UTF-8: 1007, protocol: 1002) follows an 'error' and is not clean.
+    // 1005 (docs/protocol.md#websocket-close). A close that `ws` itself started over a bad frame
+    // (too large: 1009, invalid UTF-8: 1007, protocol: 1002) follows an 'error' and is not clean.
     const clean = code !== 1006 && this.failure === undefined;
     const reason = this.failure
       ? `WebSocket closed with status code ${code}: ${this.failure.message}`
