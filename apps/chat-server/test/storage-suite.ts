@@ -34,7 +34,15 @@ async function user(storage: ChatStorage, name = `u${randomUUID().slice(0, 8)}`)
 
 async function room(storage: ChatStorage, members: string[]) {
   return storage.createRoom(
-    { id: randomUUID(), name: 'r', isPrivate: false, kind: 'room', ownerId: members[0]!, createdAt: now() },
+    // Public room names are unique: each test room has its own.
+    {
+      id: randomUUID(),
+      name: `r-${randomUUID().slice(0, 8)}`,
+      isPrivate: false,
+      kind: 'room',
+      ownerId: members[0]!,
+      createdAt: now(),
+    },
     members,
   );
 }

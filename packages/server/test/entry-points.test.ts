@@ -26,6 +26,7 @@ const snapshots: Record<string, string[]> = {
     'SUPPORTED_TRANSPORTS',
     'SerializedHubMessage',
     'SwitchboardError',
+    'UNKNOWN_METHOD_LABEL',
     'backplaneErrors',
     'bearerToken',
     'buildErrorMessage',

@@ -406,7 +406,8 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     const waiting = this.beforeReply;
     if (waiting === undefined) return;
     this.beforeReply = undefined;
-    // The reply goes out in the negotiated protocol's frame type, before anything else (9.3, 9.6).
+    // The reply goes out in the negotiated protocol's frame type, before anything else
+    // (docs/protocol.md#handshake-reply).
     this.writeBytes(writeHandshakeResponse());
     for (const [bytes, message, shared] of waiting) this.writeBytes(bytes, message, shared);
   }
