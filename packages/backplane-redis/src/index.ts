@@ -14,6 +14,8 @@
  * @module
  */
 export { BackplaneError } from '@switchboard/server';
+/** The bus's own counters (kept for the name this package exported before the core). */
+export type { BusCounters } from '@switchboard/server/scaleout';
 export { RedisPresenceBackend, type RedisPresenceBackendOptions } from './presence/redis-presence-backend.js';
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence/redis-presence-store.js';
 export { type RedisBackplaneOptions, redisBackplane } from './redis-backplane.js';

@@ -108,3 +108,18 @@ function sourceFiles(dir: string): string[] {
     return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
+
+test('the severity column of docs/errors.md matches the catalogues', () => {
+  const text = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+  let checked = 0;
+  for (const line of text.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    // | code | meaning | surface | severity |
+    if (cells.length !== 6 || !/^SB_(ERR|CHAT|PRESENCE)_/.test(cells[1]!)) continue;
+    const entry = Object.values(catalogues).find((c) => cells[1]! in c)?.[cells[1]!];
+    assert.ok(entry, `${cells[1]} is in a catalogue`);
+    assert.equal(cells[4], entry.severity ?? 'error', `severity of ${cells[1]}`);
+    checked++;
+  }
+  assert.ok(checked >= 11, `the backplane rows carry a severity (${checked} checked)`);
+});
