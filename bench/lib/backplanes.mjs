@@ -4,10 +4,15 @@
 // binary it falls back to 127.0.0.1:6379 and reports no Redis CPU. PostgreSQL: the machine's
 // server (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const REDIS_BIN = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+const NATS_BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) =>
+  existsSync(p),
+);
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function freePort() {
@@ -63,6 +68,37 @@ export async function startRedis(core) {
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+    },
+  };
+}
+
+/**
+ * Starts a private `nats-server -js` (a JetStream store under the temp folder, a free loopback
+ * port, pinned like the servers); resolves to {url, pid, stop(), own: true}, or to the shared
+ * 127.0.0.1:4222 ({pid: null, own: false}) when nats-server is not installed.
+ * @param {number|null} core pin NATS to this core (taskset), or null
+ */
+export async function startNats(core) {
+  if (!NATS_BIN) return { url: 'nats://127.0.0.1:4222', pid: null, own: false, stop: async () => {} };
+  const port = await freePort();
+  const store = mkdtempSync(join(tmpdir(), 'sb-bench-nats-'));
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store];
+  const cmd = core === null ? [NATS_BIN, ...args] : ['taskset', '-c', String(core), NATS_BIN, ...args];
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await waitPort(port, 10000);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    pid: child.pid,
+    own: true,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(store, { recursive: true, force: true });
     },
   };
 }

@@ -59,11 +59,34 @@ export const PEERS = {
     backplane: 'postgres',
     extra: true,
   },
+  'ws-nats': {
+    label: 'ws pair on NATS',
+    script: 'servers/ws.mjs',
+    protocol: 'ws',
+    nodes: 2,
+    backplane: 'nats',
+    extra: true,
+  },
+  'switchboard-nats': {
+    label: 'Switchboard × 2, NATS JetStream',
+    script: SB,
+    protocol: 'signalr-json',
+    nodes: 2,
+    backplane: 'nats',
+    extra: true,
+  },
 };
 
 const MSGPACK_PEERS = ['ws', 'switchboard', 'switchboard-msgpack'];
 const HTTP_PEERS = ['ws', 'switchboard-sse', 'switchboard-lp', 'socketio-lp'];
-const CLUSTER_PEERS = ['ws-redis', 'socketio-redis', 'switchboard-redis', 'switchboard-postgres'];
+const CLUSTER_PEERS = [
+  'ws-redis',
+  'socketio-redis',
+  'switchboard-redis',
+  'switchboard-postgres',
+  'ws-nats',
+  'switchboard-nats',
+];
 const IDLE_PEERS = ['ws', 'socketio', 'switchboard'];
 
 /** The 128-byte argument every message carries (ASCII, so 128 bytes in UTF-8 too). */

@@ -4,7 +4,7 @@
 // backends) at the generator's window start and again at its result.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dropPostgresSchema, postgresBackendPids, startRedis } from './backplanes.mjs';
+import { dropPostgresSchema, postgresBackendPids, startNats, startRedis } from './backplanes.mjs';
 import { machineCpuUs, procCpuUs, procRss, spawnNode, startPerf, stopChild, waitMessage } from './proc.mjs';
 import { PAYLOAD, PEERS } from './scenarios.mjs';
 
@@ -20,6 +20,7 @@ const CONTENDED = 0.3;
  */
 export function createHarness({ cores, perf, quietWaitMs, retries, postgresUrl, runId }) {
   let redis = null;
+  let nats = null;
   let sessionNo = 0;
   let nodeTag = '';
   const h = {
@@ -33,6 +34,9 @@ export function createHarness({ cores, perf, quietWaitMs, retries, postgresUrl, 
     get redis() {
       return redis;
     },
+    get nats() {
+      return nats;
+    },
     postgresUrl,
     /** Server arguments joining `peer`'s backplane under a key prefix of its own. */
     async backplaneArgs(peer) {
@@ -45,11 +49,17 @@ export function createHarness({ cores, perf, quietWaitMs, retries, postgresUrl, 
       }
       if (peer.backplane === 'postgres')
         return { prefix, args: ['--postgres', postgresUrl, '--prefix', prefix] };
+      if (peer.backplane === 'nats') {
+        nats ??= await startNats(cores.server);
+        return { prefix, args: ['--nats', nats.url, '--prefix', prefix] };
+      }
       return { prefix: null, args: [] };
     },
     async close() {
       await redis?.stop();
       redis = null;
+      await nats?.stop();
+      nats = null;
     },
   };
   return h;
@@ -142,6 +152,7 @@ const cpuOf = (pids) => pids.reduce((a, p) => a + procCpuUs(p), 0);
 async function backplaneCpu(h, srv) {
   let pids = [];
   if (srv.backplane === 'redis' && h.redis?.pid) pids = [h.redis.pid];
+  else if (srv.backplane === 'nats' && h.nats?.pid) pids = [h.nats.pid];
   else if (srv.backplane === 'postgres')
     pids = await postgresBackendPids(h.postgresUrl, `switchboard:${srv.nodeTag}`);
   if (!pids.length) return null;

@@ -4,6 +4,7 @@
 //   --redis URL --prefix P --node-id N   one node of a cluster on Redis (RedisHubLifetimeManager)
 //   --postgres URL --prefix P --node-id N one node of a cluster on PostgreSQL
 //                                        (PostgresHubLifetimeManager; schema derived from P)
+//   --nats URL --prefix P --node-id N     one node of a cluster on NATS JetStream (natsBackplane)
 // A node reports ready once its backplane is (the manager's ready(): subscribed / listening).
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,7 @@ const { values: opt } = parseArgs({
   options: {
     redis: { type: 'string' },
     postgres: { type: 'string' },
+    nats: { type: 'string' },
     prefix: { type: 'string', default: 'bench:' },
     'node-id': { type: 'string' },
   },
@@ -60,21 +62,41 @@ async function lifetimeManagerFactory() {
 
 const factory = await lifetimeManagerFactory();
 const managers = [];
+const backplane = opt.nats
+  ? (await import('@switchboard/backplane-nats')).natsBackplane({
+      url: opt.nats,
+      prefix: opt.prefix,
+      onError,
+      ...(opt['node-id'] ? { nodeId: opt['node-id'] } : {}),
+    })
+  : undefined;
 const hubs = new HubServer(
-  factory
-    ? {
-        lifetimeManagerFactory: (path) => {
-          const m = factory(path);
-          managers.push(m);
-          return m;
-        },
-      }
-    : {},
+  backplane
+    ? { backplane }
+    : factory
+      ? {
+          lifetimeManagerFactory: (path) => {
+            const m = factory(path);
+            managers.push(m);
+            return m;
+          },
+        }
+      : {},
 );
 hubs.mapHub('/bench', BenchHub);
 // A node reports ready once its backplane is (subscribed / listening).
 for (const m of managers) await m.ready();
+if (backplane) await hubs.ready();
 // No request listener of our own: the hub server answers negotiate and everything else.
 const http = createServer();
 hubs.attach(http);
-serve(http, opt.redis ? 'switchboard-redis' : opt.postgres ? 'switchboard-postgres' : 'switchboard');
+serve(
+  http,
+  opt.redis
+    ? 'switchboard-redis'
+    : opt.postgres
+      ? 'switchboard-postgres'
+      : opt.nats
+        ? 'switchboard-nats'
+        : 'switchboard',
+);

@@ -6,14 +6,19 @@
 //
 // With `--redis URL --prefix P` it is one node of a raw pair on Redis: a broadcast frame is
 // published to the channel `<P>broadcast` and every node (the sender's too) writes what it
-// receives on that channel to its own clients. Echo and groups stay local.
+// receives on that channel to its own clients. Echo and groups stay local. With `--nats URL` the
+// same on NATS: a core-NATS publish to the subject `<P>broadcast` (prefix made a subject token).
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { notFound, serve } from './common.mjs';
 
 const { values: opt } = parseArgs({
-  options: { redis: { type: 'string' }, prefix: { type: 'string', default: 'bench:' } },
+  options: {
+    redis: { type: 'string' },
+    nats: { type: 'string' },
+    prefix: { type: 'string', default: 'bench:' },
+  },
 });
 
 const http = createServer(notFound);
@@ -38,6 +43,20 @@ if (opt.redis) {
     },
     true,
   );
+}
+
+if (opt.nats) {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: opt.nats, maxReconnectAttempts: -1 });
+  const subject = `${opt.prefix.replace(/[^A-Za-z0-9_-]/g, '_')}.broadcast`;
+  nc.subscribe(subject, {
+    callback: (_e, msg) => {
+      const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+      for (const c of wss.clients) c.send(data, TEXT);
+    },
+  });
+  await nc.flush();
+  pub = { publish: (_channel, data) => Promise.resolve(nc.publish(subject, data)) };
 }
 
 wss.on('connection', (ws) => {

@@ -1,15 +1,16 @@
 // Two real HubServers with `natsBackplane()` on the machine's NATS, the official client on each:
 // what a hub on node A sends to everyone, to a group or to a user reaches a client on node B (JSON
-// and MessagePack); presence sees both nodes' users; health reports the NATS backend.
+// and MessagePack); presence sees both nodes' users; health reports the NATS backend; a send from
+// the other node at the moment of the handshake arrives (a test hook delays the subscription).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { Hub, jwtBearerAuthenticator, signJwt } from '@switchboard/server';
+import { type Authenticator, Hub, jwtBearerAuthenticator, signJwt } from '@switchboard/server';
 import { connectClient, startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
 import { natsBackplane } from '../src/index.ts';
 import { safeName } from '../src/names.ts';
-import { deleteStreams, NATS_URL, requireNats, uniquePrefix } from './helpers.ts';
+import { deleteStreams, NATS_URL, requireNats, sleep, uniquePrefix } from './helpers.ts';
 
 const secret = 'two-servers-secret';
 
@@ -77,6 +78,50 @@ test('natsBackplane: a broadcast, a group send and a user send on node A reach c
     await Promise.all(clients.map((c) => c.stop()));
     for (const server of servers) await server.close();
     const names = [safeName('sb', prefix, '/chat'), `KV_${safeName('sbp', prefix)}`];
+    await deleteStreams(NATS_URL, (name) => names.includes(name));
+  }
+});
+
+class EmptyHub extends Hub {}
+
+const byQuery: Authenticator = (request) => {
+  const user = request.query.get('user');
+  return user ? { userId: user, claims: {} } : null;
+};
+
+test('natsBackplane: a send from another node at the moment of the handshake arrives; hubs.close() closes it', async (t) => {
+  if (!(await requireNats(t))) return;
+  const prefix = uniquePrefix();
+  const options = { url: NATS_URL, prefix, storage: 'memory' } as const;
+  // The test hook widens the window between the connection and its subscriptions on node A.
+  const nodeA = natsBackplane({ ...options, nodeId: 'a', beforeConnectionSubscribe: () => sleep(300) });
+  const nodeB = natsBackplane({ ...options, nodeId: 'b' });
+  const a = await startTestServer((hubs) => hubs.mapHub('/hub', EmptyHub), {
+    backplane: nodeA,
+    authenticate: byQuery,
+  });
+  const b = await startTestServer((hubs) => hubs.mapHub('/hub', EmptyHub), {
+    backplane: nodeB,
+    authenticate: byQuery,
+  });
+  try {
+    await Promise.all([a.hubs.ready(), b.hubs.ready()]);
+    assert.equal(a.hubs.health()?.hubs['/hub']?.connected, true);
+    const client = await connectClient(`${a.baseUrl}/hub?user=ada`, { noStart: true });
+    const received: unknown[] = [];
+    client.on('m', (value: unknown) => received.push(value));
+    await client.start();
+    const hub = b.hubs.hubContext('/hub');
+    await hub.clients.client(client.connectionId!).send('m', 'to the connection');
+    await hub.clients.user('ada').send('m', 'to the user');
+    await waitFor(() => received.length === 2, 3_000, 'both sends').catch(() => undefined);
+    assert.deepEqual(received, ['to the connection', 'to the user']);
+    assert.equal(await b.hubs.presence.isOnline('ada'), true);
+    await client.stop();
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    assert.equal(a.hubs.health()?.ready, false, 'closed by hubs.close()');
+    const names = [safeName('sb', prefix, '/hub'), `KV_${safeName('sbp', prefix)}`];
     await deleteStreams(NATS_URL, (name) => names.includes(name));
   }
 });
