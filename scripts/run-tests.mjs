@@ -47,7 +47,7 @@ const args = [
   '--test',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
   // A test that hangs fails after this long instead of holding the whole run.
-  `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 120_000}`,
+  `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 300_000}`,
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=./scripts/test-times-reporter.mjs',
