@@ -9,7 +9,13 @@ export default async function* testTimesReporter(source) {
     if (data.nesting === 0 && data.file) {
       summary.files[data.file] = (summary.files[data.file] ?? 0) + (data.details?.duration_ms ?? 0);
     }
-    if (isSuite) continue;
+    // A suite fails on its own when a hook of it fails (an after-hook's assertion, say): that counts
+    // as a failure; one that failed because a test inside it did is counted by that test.
+    if (isSuite) {
+      if (event.type === 'test:fail' && data.details?.error?.failureType !== 'subtestsFailed')
+        summary.failed++;
+      continue;
+    }
     if (data.skip || data.todo) summary.skipped++;
     else if (event.type === 'test:pass') summary.passed++;
     else summary.failed++;

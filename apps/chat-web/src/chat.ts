@@ -75,6 +75,7 @@ export class Chat {
       state: () => this.changed('link'),
       resumed: () => void this.catchUp(),
       unauthorized: onUnauthorized,
+      signedIn: () => loadSession() !== undefined,
     });
     this.store = new TimelineStore(
       {

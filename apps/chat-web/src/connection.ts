@@ -29,6 +29,12 @@ export interface ChatLinkEvents {
   resumed(): void;
   /** The server refused the token (signed out elsewhere, expired): the link has stopped. */
   unauthorized(): void;
+  /**
+   * Whether this browser is still signed in. Asked before each (re)connect: after a sign-out in
+   * another tab the server may end this tab's connection before the tab hears of the sign-out, and
+   * a reconnect with the revoked token would only be refused.
+   */
+  signedIn?(): boolean;
 }
 
 /** The hub connection with its reconnect behaviour. */
@@ -109,6 +115,12 @@ export class ChatLink {
 
   private async tryStart(): Promise<void> {
     if (this.stopping || this.hub.state !== HubConnectionState.Disconnected) return;
+    if (this.events.signedIn && !this.events.signedIn()) {
+      this.stopping = true;
+      this.set('stopped');
+      this.events.unauthorized();
+      return;
+    }
     try {
       await this.hub.start();
     } catch (error) {

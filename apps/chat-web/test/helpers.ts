@@ -102,7 +102,11 @@ export async function watchedPage(context: BrowserContext): Promise<WatchedPage>
   const page = await context.newPage();
   const watched: WatchedPage = { page, errors: [], dialogs: [] };
   page.on('console', (message) => {
-    if (message.type() === 'error') watched.errors.push(message.text());
+    // With the resource's address, so a failed load says which request failed.
+    if (message.type() === 'error') {
+      const where = message.location().url;
+      watched.errors.push(where ? `${message.text()} (${new URL(where).pathname})` : message.text());
+    }
   });
   page.on('pageerror', (error) => watched.errors.push(`pageerror: ${error.message}`));
   page.on('dialog', (dialog) => {
