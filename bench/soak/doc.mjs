@@ -29,6 +29,8 @@ export function soakDoc(result, jsonName, svgName) {
   const hostLine = host.length
     ? `The machine's 1-minute load average during the run: ${loads[0].toFixed(1)} to ${loads[loads.length - 1].toFixed(1)} (median ${loads[Math.floor(loads.length / 2)].toFixed(1)}) on ${result.machine.cores} cores; the driver's own event-loop delay, p99 per sample, median ${delays[Math.floor(delays.length / 2)].toFixed(0)} ms. Latency figures from a loaded machine say more about the machine than about the server.`
     : 'The run did not record the machine load.';
+  // A remark added to the result file by whoever ran it (what the file itself could not record).
+  const note = result.note ? `\n\nNote on this run: ${result.note}` : '';
   const closed = s.closedReceivers?.length
     ? `\n\nReceivers closed during the run (each counts as lost, and their missing broadcasts too):\n${s.closedReceivers.map((r) => `- ${r.name} at ${(r.atMs / 60000).toFixed(1)} min: ${r.error}`).join('\n')}`
     : '';
@@ -46,7 +48,10 @@ second to every connection, and an echo probe from every receiver every ${c.prob
 Every ${c.sampleIntervalS} s each node reports its RSS and its live heap (after a full garbage
 collection) and its open file descriptors.
 
-Pass criteria, after a warm-up of a tenth of the run (at least 30 s):
+Pass criteria, after a warm-up (\`--warmup-s\`, else a tenth of the run and at least 30 s; this
+run: ${(result.run.warmupEndMs / 60000).toFixed(1)} min). Bounded caches fill during it: each node's
+duplicate-drop window keeps the last 10,000 envelopes per hub, about 8 minutes of the default
+broadcasts, so a run judged on memory wants \`--warmup-s 600\` or more:
 - RSS and live heap of every node grow by less than ${CRITERIA.maxGrowth * 100} % over the last two
   thirds (read off a least-squares line through the samples);
 - no file descriptor leaked: with every client gone (and ${c.quiesceS ?? 12} s for keep-alive sockets to
@@ -85,6 +90,6 @@ came and went; ${s.probes} echo probes (${s.probeErrors} failed).${
       : ''
   }${closed}
 
-${hostLine}
+${hostLine}${note}
 `;
 }

@@ -6,7 +6,7 @@
 //
 //   npm run soak -- --minutes 30 [--out FILE] [--redis URL] [--receivers N] [--stateful N]
 //                   [--churn N] [--rate N] [--probe-ms N] [--sample-s N] [--cut-s N]
-//                   [--quiesce-s N]
+//                   [--quiesce-s N] [--warmup-s N]
 //   npm run soak -- --doc-from bench/results/soak-<time>.json   (only rewrites docs/soak.md)
 //
 // Writes bench/results/soak-<time>.json and .svg (or --out FILE and FILE with .svg).
@@ -40,6 +40,7 @@ const { values: flags } = parseArgs({
     'sample-s': { type: 'string', default: '10' },
     'cut-s': { type: 'string', default: '20' },
     'quiesce-s': { type: 'string', default: '12' },
+    'warmup-s': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     'doc-from': { type: 'string' },
   },
@@ -69,8 +70,12 @@ const config = {
   quiesceS: num('quiesce-s'),
 };
 const totalMs = config.minutes * 60_000;
-// Warm-up: a tenth of the run, at least 30 s (less only for runs shorter than 5 min).
-const warmupMs = Math.min(Math.max(totalMs * 0.1, 30_000), totalMs / 3);
+// Warm-up: --warmup-s, else a tenth of the run, at least 30 s (less only for runs shorter than
+// 5 min). Bounded caches fill during it: each node's duplicate-drop window holds the last 10,000
+// envelopes per hub, which the default rate (two broadcasters at 10/s) fills in about 8 minutes.
+const warmupMs = flags['warmup-s']
+  ? Math.min(num('warmup-s') * 1000, totalMs / 3)
+  : Math.min(Math.max(totalMs * 0.1, 30_000), totalMs / 3);
 const log = (...a) => flags.quiet || console.log(`[soak ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
