@@ -18,64 +18,32 @@ export interface BackplaneWiring {
   close?(): Promise<void>;
 }
 
-/** The options every backend reads. */
-interface Common {
+/** The options every backend's `…Backplane()` takes, from the CLI's. */
+interface BackendOptions {
+  readonly url: string;
   readonly prefix: string;
-  readonly node: { nodeId?: string };
-  readonly presenceTiming: { leaseMs?: number; graceMs?: number };
+  readonly nodeId?: string;
   readonly logger: Logger;
+  readonly presenceGraceMs?: number;
+  readonly presenceLeaseMs?: number;
 }
 
-type BackendEntry = (url: string, common: Common) => Promise<BackplaneWiring>;
+type BackendEntry = (options: BackendOptions) => Promise<BackplaneWiring>;
 
-/** Each backend, by the option that selects it. Loaded only when used. */
-const backplanes: Partial<Record<'redis' | 'postgres' | 'nats', BackendEntry>> = {
-  redis: async (url, c) => {
-    const { redisBackplane } = await import('@switchboard/backplane-redis');
-    return {
-      server: {
-        backplane: redisBackplane({
-          url,
-          prefix: c.prefix,
-          ...c.node,
-          logger: c.logger,
-          ...(c.presenceTiming.graceMs !== undefined ? { presenceGraceMs: c.presenceTiming.graceMs } : {}),
-          ...(c.presenceTiming.leaseMs !== undefined ? { presenceLeaseMs: c.presenceTiming.leaseMs } : {}),
-        }),
-      },
-    };
-  },
-  nats: async (url, c) => {
-    const { natsBackplane } = await import('@switchboard/backplane-nats');
-    return {
-      server: {
-        backplane: natsBackplane({
-          url,
-          prefix: c.prefix,
-          ...c.node,
-          logger: c.logger,
-          ...(c.presenceTiming.graceMs !== undefined ? { presenceGraceMs: c.presenceTiming.graceMs } : {}),
-          ...(c.presenceTiming.leaseMs !== undefined ? { presenceLeaseMs: c.presenceTiming.leaseMs } : {}),
-        }),
-      },
-    };
-  },
-  postgres: async (url, c) => {
-    const { postgresBackplane } = await import('@switchboard/backplane-postgres');
-    return {
-      server: {
-        // One schema (from the prefix) holds the bus's and presence's tables.
-        backplane: postgresBackplane({
-          url,
-          prefix: c.prefix,
-          ...c.node,
-          logger: c.logger,
-          ...(c.presenceTiming.graceMs !== undefined ? { presenceGraceMs: c.presenceTiming.graceMs } : {}),
-          ...(c.presenceTiming.leaseMs !== undefined ? { presenceLeaseMs: c.presenceTiming.leaseMs } : {}),
-        }),
-      },
-    };
-  },
+/**
+ * Each backend, by the option that selects it. Loaded only when used. On PostgreSQL one schema
+ * (from the prefix) holds the bus's and presence's tables.
+ */
+const backplanes: Record<'redis' | 'postgres' | 'nats', BackendEntry> = {
+  redis: async (o) => ({
+    server: { backplane: (await import('@switchboard/backplane-redis')).redisBackplane(o) },
+  }),
+  nats: async (o) => ({
+    server: { backplane: (await import('@switchboard/backplane-nats')).natsBackplane(o) },
+  }),
+  postgres: async (o) => ({
+    server: { backplane: (await import('@switchboard/backplane-postgres')).postgresBackplane(o) },
+  }),
 };
 
 /** The backplane the options ask for, or undefined for a single node. */
@@ -83,18 +51,17 @@ export async function conformanceBackplane(
   options: ConformanceOptions,
   logger: Logger,
 ): Promise<BackplaneWiring | undefined> {
-  const common: Common = {
-    prefix: options.prefix ?? 'switchboard:',
-    node: options.nodeId !== undefined ? { nodeId: options.nodeId } : {},
-    presenceTiming: {
-      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-      ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-    },
-    logger,
-  };
-  for (const [name, entry] of Object.entries(backplanes)) {
-    const url = options[name as keyof typeof backplanes];
-    if (url && entry) return entry(url, common);
+  for (const name of Object.keys(backplanes) as (keyof typeof backplanes)[]) {
+    const url = options[name];
+    if (!url) continue;
+    return backplanes[name]({
+      url,
+      prefix: options.prefix ?? 'switchboard:',
+      logger,
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
+      ...(options.leaseMs !== undefined ? { presenceLeaseMs: options.leaseMs } : {}),
+    });
   }
   return undefined;
 }
