@@ -1,23 +1,11 @@
 /**
- * The chat's data as clients and services see it. Times are ISO 8601 strings in every protocol.
+ * The chat's data: the wire contract (shared with the web app) and what only the server keeps.
  * @module
  */
 
-/** A user's role. Guests (support customers) are users with `isGuest`. */
-export type Role = 'user' | 'agent' | 'admin';
+import type { User } from '@switchboard/chat-contract';
 
-/** The roles, for validation. */
-export const ROLES: readonly Role[] = ['user', 'agent', 'admin'];
-
-/** A user as others see them. */
-export interface User {
-  readonly id: string;
-  readonly username: string;
-  readonly displayName: string;
-  readonly role: Role;
-  /** A support customer created by `POST /api/auth/guest`, without a password. */
-  readonly isGuest: boolean;
-}
+export * from '@switchboard/chat-contract';
 
 /** A user with what only the server needs. */
 export interface UserRecord extends User {
@@ -27,113 +15,4 @@ export interface UserRecord extends User {
   readonly tokenVersion: number;
   readonly createdAt: string;
   readonly lastSeenAt: string | null;
-}
-
-/** What kind of conversation a room is. */
-export type RoomKind = 'room' | 'direct' | 'support';
-
-/** A room. */
-export interface Room {
-  readonly id: string;
-  readonly name: string;
-  readonly isPrivate: boolean;
-  readonly isDirect: boolean;
-  /** The creator (for a support room, the customer); null for direct conversations. */
-  readonly ownerId: string | null;
-  readonly kind: RoomKind;
-}
-
-/** One emoji on a message and who put it there. */
-export interface Reaction {
-  readonly emoji: string;
-  readonly count: number;
-  readonly userIds: string[];
-}
-
-/** A stored message. A deleted message keeps its seq, with empty text and `deleted: true`. */
-export interface Message {
-  readonly id: string;
-  readonly roomId: string;
-  /** Position in the room: 1, 2, 3 … with no gap. */
-  readonly seq: number;
-  readonly senderId: string;
-  readonly text: string;
-  readonly sentAt: string;
-  readonly editedAt?: string;
-  readonly deleted?: boolean;
-  readonly reactions: Reaction[];
-  /** The user ids mentioned (`@username` of a member). */
-  readonly mentions: string[];
-  readonly clientMessageId: string;
-  /**
-   * The room change number of the message's latest edit, deletion or reaction change (0: never
-   * changed): of two copies of a message, the one with the higher number is the newer.
-   */
-  readonly changeSeq: number;
-}
-
-/** A room in `listRooms`: the room plus the caller's read state. */
-export interface RoomSummary extends Room {
-  readonly unreadCount: number;
-  readonly mentionCount: number;
-  readonly lastReadSeq: number;
-  readonly lastMessage: Message | null;
-}
-
-/** A user's read marker in a room and what is left to read. */
-export interface ReadState {
-  readonly roomId: string;
-  readonly lastReadSeq: number;
-  readonly unreadCount: number;
-  readonly mentionCount: number;
-}
-
-/** The states of a support request. */
-export type SupportStatus = 'open' | 'assigned' | 'closed';
-
-/** A customer's support request. */
-export interface SupportRequest {
-  readonly id: string;
-  readonly customerId: string;
-  /** The customer's display name (agents see it in the queue before claiming). */
-  readonly customerName: string;
-  /** The customer's support room: the same one for every request of that customer. */
-  readonly roomId: string;
-  readonly subject: string;
-  readonly status: SupportStatus;
-  readonly agentId: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly closedAt: string | null;
-}
-
-/** A user's presence as `getPresence` answers it. */
-export interface Presence {
-  readonly userId: string;
-  readonly online: boolean;
-  readonly lastSeenAt: string | null;
-}
-
-/** `getMessages`' answer: messages by seq range and where the room stands. */
-export interface MessagesPage {
-  readonly roomId: string;
-  /** In ascending seq, without gap. */
-  readonly messages: Message[];
-  /** The room's newest seq. */
-  readonly lastSeq: number;
-  /** The room's change cursor, read before the messages. */
-  readonly cursor: number;
-}
-
-/** `getChanges`' answer: the messages changed after a cursor, as they are now. */
-export interface ChangesPage {
-  readonly roomId: string;
-  /** The cursor to ask from next time. */
-  readonly cursor: number;
-  /** By seq. */
-  readonly messages: Message[];
-  /** More changes after `cursor`: ask again. */
-  readonly more: boolean;
-  /** The cursor is older than the change log keeps: load the room anew. */
-  readonly reload: boolean;
 }

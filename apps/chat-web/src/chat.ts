@@ -5,11 +5,7 @@
  * when the tab wakes up, the store catches up. Views subscribe with {@link Chat.on}.
  * @module
  */
-import { ChatLink, type LinkState } from './connection.ts';
-import { wireChatEvents } from './events.ts';
-import { ApiError, loadSession } from './session.ts';
-import type { Timeline } from './timeline.ts';
-import { type OpenAt, TimelineStore } from './timeline-store.ts';
+
 import type {
   AgentInfo,
   ChangesPage,
@@ -19,10 +15,14 @@ import type {
   ReadState,
   Room,
   RoomSummary,
-  Session,
   SupportRequest,
   User,
-} from './types.ts';
+} from '@switchboard/chat-contract';
+import { ChatLink, type LinkState } from './connection.ts';
+import { wireChatEvents } from './events.ts';
+import { ApiError, loadSession, type Session } from './session.ts';
+import type { Timeline } from './timeline.ts';
+import { type OpenAt, TimelineStore } from './timeline-store.ts';
 
 /** What changed, for views to re-render only their part. */
 export type Topic = 'rooms' | 'timeline' | 'link' | 'typing' | 'presence' | 'support' | 'members';
@@ -35,9 +35,12 @@ export function newClientMessageId(): string {
 }
 
 /** The signed-in chat. */
+/** A room summary whose read state this tab updates as messages and read markers arrive. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 export class Chat {
   readonly link: ChatLink;
-  readonly rooms = new Map<string, RoomSummary>();
+  readonly rooms = new Map<string, Writable<RoomSummary>>();
   /** Every room's timeline. */
   readonly store: TimelineStore;
   readonly users = new Map<string, User>();

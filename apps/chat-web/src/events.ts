@@ -3,8 +3,16 @@
  * typing, read state, presence, room membership and the support desk.
  * @module
  */
+
+import type {
+  Message,
+  Presence,
+  Reaction,
+  ReadState,
+  RoomUpdate,
+  SupportRequest,
+} from '@switchboard/chat-contract';
 import type { Chat } from './chat.ts';
-import type { Message, Presence, Reaction, ReadState, RoomUpdate, SupportRequest } from './types.ts';
 
 /** How long "is typing" shows after a notice. */
 export const TYPING_SHOWN_MS = 4_000;

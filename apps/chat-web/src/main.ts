@@ -6,6 +6,7 @@
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
 import { startRouting } from './router.ts';
+import type { Session } from './session.ts';
 import {
   clearSession,
   forgetGuest,
@@ -17,7 +18,6 @@ import {
   SESSION_KEY,
   saveSession,
 } from './session.ts';
-import type { Session } from './types.ts';
 import { renderLogin } from './views/login.ts';
 import { PAGE_TITLE, renderShell } from './views/shell.ts';
 

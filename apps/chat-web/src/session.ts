@@ -3,7 +3,10 @@
  * in.
  * @module
  */
-import type { Session, User } from './types.ts';
+import type { Session as ServerSession, User } from '@switchboard/chat-contract';
+
+/** The session this browser keeps: the token and who it is (the server's answer also has `expiresAt`). */
+export type Session = Pick<ServerSession, 'token' | 'user'>;
 
 /** The localStorage key of the session. */
 export const SESSION_KEY = 'switchboard.session';

@@ -8,8 +8,9 @@
  * reloads the room. Fetches of one room run one at a time, in order.
  * @module
  */
+
+import type { ChangesPage, Message, MessagesPage } from '@switchboard/chat-contract';
 import { Timeline } from './timeline.ts';
-import type { ChangesPage, Message, MessagesPage } from './types.ts';
 
 /** The hub methods the store reads through. */
 export interface TimelineApi {

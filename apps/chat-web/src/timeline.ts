@@ -5,7 +5,7 @@
  * data only: {@link TimelineStore} decides what goes in.
  * @module
  */
-import type { Message } from './types.ts';
+import type { Message } from '@switchboard/chat-contract';
 
 /** A message sent from this page and not yet confirmed by the server. */
 export interface PendingMessage {

@@ -4,8 +4,9 @@
  * `getMessages` and `getChanges` as the chat server gives them. Requests can be held and answered
  * later, in any order, or failed (a lost connection), so a test decides every interleaving.
  */
+
+import type { ChangesPage, Message, MessagesPage } from '@switchboard/chat-contract';
 import type { TimelineApi } from '../src/timeline-store.ts';
-import type { ChangesPage, Message, MessagesPage } from '../src/types.ts';
 
 /** A request the test has not answered yet. */
 export interface HeldRequest {

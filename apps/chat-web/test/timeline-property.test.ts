@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Message } from '@switchboard/chat-contract';
 import fc from 'fast-check';
 import { type MessageChange, TimelineStore } from '../src/timeline-store.ts';
-import type { Message } from '../src/types.ts';
 import { flush, HistoryModel, heldApi, process } from './history-model.ts';
 
 const ROOM = 'room-1';

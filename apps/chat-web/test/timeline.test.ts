@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Message } from '@switchboard/chat-contract';
 import { CONTEXT, type MessageChange, PAGE, TimelineStore } from '../src/timeline-store.ts';
-import type { Message } from '../src/types.ts';
 import { flush, HistoryModel, heldApi, instantApi, process } from './history-model.ts';
 
 const ROOM = 'room-1';

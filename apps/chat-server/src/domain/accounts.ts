@@ -8,18 +8,13 @@ import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../auth/passw
 import type { TokenService, VerifiedToken } from '../auth/tokens.js';
 import { ChatError, forbidden, notFound } from '../errors.js';
 import type { ChatStorage } from '../storage/storage.js';
-import { ROLES, type Role, type User, type UserRecord } from '../types.js';
+import { ROLES, type Role, type Session, type User, type UserRecord } from '../types.js';
+
+export type { Session } from '../types.js';
+
 import { LoginThrottle } from './login-throttle.js';
 import { systemClock } from './ports.js';
 import { invalid, object, string, visibleName } from './validate.js';
-
-/** What register, login, guest, refresh and password change answer. */
-export interface Session {
-  readonly token: string;
-  /** ISO 8601. */
-  readonly expiresAt: string;
-  readonly user: User;
-}
 
 const USERNAME = {
   max: 32,

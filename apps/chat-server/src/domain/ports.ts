@@ -5,10 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatStorage } from '../storage/storage.js';
-import type { Message, Presence, Reaction, ReadState, Room, SupportRequest, User } from '../types.js';
+import type {
+  Message,
+  Presence,
+  Reaction,
+  ReadState,
+  Room,
+  RoomChange,
+  SupportRequest,
+  User,
+} from '../types.js';
 
 /** How a room changed for the receiver. */
-export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'memberLeft';
+export type { RoomChange } from '../types.js';
 
 /** The events clients receive (hub method names), each with one object argument. */
 export interface ChatClient {

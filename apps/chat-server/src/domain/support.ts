@@ -7,18 +7,14 @@
  * @module
  */
 import { ChatError, forbidden, notFound } from '../errors.js';
-import type { Message, SupportRequest, User } from '../types.js';
+import type { AgentInfo, Message, SupportRequest } from '../types.js';
+
+export type { AgentInfo } from '../types.js';
+
 import type { MessageService } from './messages.js';
 import { type Actor, isAgent, type ServiceDeps } from './ports.js';
 import type { RoomService } from './rooms.js';
 import { id, object, string } from './validate.js';
-
-/** An agent as `listAgents` shows them. */
-export interface AgentInfo extends User {
-  readonly online: boolean;
-  readonly assigned: number;
-  readonly capacity: number;
-}
 
 /** The support desk. */
 export class SupportService {

@@ -3,10 +3,11 @@
  * conversation), invite, see members, search messages.
  * @module
  */
+
+import type { User } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { type Child, h } from '../dom.ts';
 import { go } from '../router.ts';
-import type { User } from '../types.ts';
 import { openDialog } from './dialog.ts';
 
 /** Asks for a room's name and privacy, creates it and opens it. */

@@ -3,8 +3,8 @@
  * @module
  */
 import { h } from '../dom.ts';
+import type { Session } from '../session.ts';
 import { ApiError, forgetGuest, guest, keptGuest, login, logout, me, register } from '../session.ts';
-import type { Session } from '../types.ts';
 
 type Mode = 'signin' | 'signup' | 'support';
 

@@ -4,10 +4,11 @@
  * on hover, focus or a tap without moving anything; or a send not confirmed yet, in plain words.
  * @module
  */
+
+import type { Message } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, h } from '../dom.ts';
 import type { PendingMessage } from '../timeline.ts';
-import type { Message } from '../types.ts';
 import { confirmDialog } from './confirm.ts';
 import { rovingToolbar } from './toolbar.ts';
 

@@ -3,9 +3,10 @@
  * every agent's load against their capacity.
  * @module
  */
+
+import type { SupportRequest } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, h, replaceChildren } from '../dom.ts';
-import type { SupportRequest } from '../types.ts';
 
 /** The customer's display name, as the request carries it. */
 export function customerName(chat: Chat, request: SupportRequest): string {

@@ -3,9 +3,10 @@
  * badges and one presence dot per person; the buttons to create, browse and find.
  * @module
  */
+
+import type { RoomSummary } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
-import type { RoomSummary } from '../types.ts';
 
 /** Callbacks of the side list. */
 export interface SidebarActions {
