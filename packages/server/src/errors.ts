@@ -70,6 +70,12 @@ export const serverErrors = {
     surface:
       'HTTP 401 with an empty body and `WWW-Authenticate: Bearer` on negotiate, on transport requests and on WebSocket upgrades',
   },
+  SB_ERR_AUTH_UNAVAILABLE: {
+    summary:
+      'The authenticator could not judge the credentials: the key set (JWKS) it needs could not be fetched. Not a 401, which would make clients drop a token that may be valid.',
+    surface:
+      'HTTP 503 with `Retry-After` and the text "Authentication is unavailable." on negotiate, transport requests and WebSocket upgrades; a warning log line `auth.unavailable`',
+  },
   SB_ERR_FORBIDDEN: {
     summary: "The user is known but the hub's or the method's authorization policy refuses them.",
     surface:

@@ -23,6 +23,7 @@
  * @module
  */
 export {
+  AuthenticationUnavailableError,
   type Authenticator,
   bearerToken,
   type JwtBearerOptions,

@@ -7,6 +7,7 @@ import test from 'node:test';
 
 const snapshots: Record<string, string[]> = {
   '@switchboard/server': [
+    'AuthenticationUnavailableError',
     'BackplaneError',
     'CLIENT_REQUEST_HEADERS',
     'CaseInsensitiveQuery',

@@ -48,6 +48,9 @@ export function signJwt(
 /**
  * Checks an HS256 token's signature and its `exp`/`nbf` (with `clockSkewSeconds` of leeway,
  * default 0) and returns its claims. Never throws.
+ *
+ * @deprecated `jwtBearerAuthenticator` verifies with jose (every algorithm, JWKS, issuer
+ * and audience); use it, or jose's `jwtVerify`. Kept for existing callers.
  */
 export function verifyJwt(
   token: string,

@@ -2,7 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@switchboard/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Authenticator, Principal } from '../auth/authentication.js';
+import {
+  AuthenticationUnavailableError,
+  type Authenticator,
+  type Principal,
+} from '../auth/authentication.js';
 import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
 import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
 import { RawConnectionContext, type RawConnectionHandler } from '../connection/raw-connection.js';
@@ -20,7 +24,7 @@ import {
   HttpConnectionManager,
 } from './http-connection-manager.js';
 import { type HttpRequestInfo, redactRequestUrl, requestInfoOf } from './http-request-info.js';
-import { refuseUpgrade, sendEmpty, sendText } from './http-responses.js';
+import { AUTH_UNAVAILABLE, refuseUpgrade, sendEmpty, sendText, sendUnavailable } from './http-responses.js';
 import { serveNegotiate } from './negotiate-handler.js';
 import { clientAddress, TokenBuckets, type TrustProxy } from './negotiate-limits.js';
 import type { SocketGuardOptions } from './socket-guard.js';
@@ -161,6 +165,12 @@ export class HttpConnectionDispatcher {
     const route = url && this.route(url.pathname);
     if (!route) return false;
     void this.serve(route, req, res, url).catch((error: unknown) => {
+      if (error instanceof AuthenticationUnavailableError) {
+        this.authUnavailable(route.endpoint, req, error);
+        if (!res.headersSent) sendUnavailable(res, AUTH_UNAVAILABLE);
+        else res.destroy();
+        return;
+      }
       this.options.logger.error('http.request_failed', {
         url: redactRequestUrl(req.url ?? ''),
         error: error as Error,
@@ -187,6 +197,11 @@ export class HttpConnectionDispatcher {
       return true;
     }
     void upgradeWebSocket(this, route.endpoint, req, socket, head, url).catch((error: unknown) => {
+      if (error instanceof AuthenticationUnavailableError) {
+        this.authUnavailable(route.endpoint, req, error);
+        refuseUpgrade(socket, 503, AUTH_UNAVAILABLE);
+        return;
+      }
       this.options.logger.error('http.upgrade_failed', {
         url: redactRequestUrl(req.url ?? ''),
         error: error as Error,
@@ -286,12 +301,22 @@ export class HttpConnectionDispatcher {
     return connection;
   }
 
-  /** The request's user, or undefined (no authenticator, no credentials, or a failure). */
+  /** Counts and logs a request the authenticator could not judge (answered 503 by the caller). */
+  private authUnavailable(endpoint: HttpEndpoint, req: IncomingMessage, error: Error): void {
+    this.count(endpoint, 'SB_ERR_AUTH_UNAVAILABLE');
+    this.options.logger.warn('auth.unavailable', { url: redactRequestUrl(req.url ?? ''), error });
+  }
+
+  /**
+   * The request's user, or undefined (no authenticator, no credentials, or a failure). An
+   * {@link AuthenticationUnavailableError} propagates: the request is answered 503.
+   */
   async authenticate(info: HttpRequestInfo): Promise<Principal | undefined> {
     if (!this.options.authenticate) return undefined;
     try {
       return (await this.options.authenticate(info)) ?? undefined;
     } catch (error) {
+      if (error instanceof AuthenticationUnavailableError) throw error;
       this.options.logger.warn('auth.failed', { url: info.safeUrl, error: error as Error });
       return undefined;
     }

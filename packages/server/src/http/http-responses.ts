@@ -16,6 +16,23 @@ export function sendJson(res: ServerResponse, status: number, json: string): voi
   res.end(bytes);
 }
 
+/** The body of a 503 when the authenticator cannot judge the credentials (`SB_ERR_AUTH_UNAVAILABLE`). */
+export const AUTH_UNAVAILABLE = 'Authentication is unavailable.';
+
+/** Seconds a client is asked to wait after a 503. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Ends `res` with a 503, `Retry-After` and a plain-text body. */
+export function sendUnavailable(res: ServerResponse, body: string): void {
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(503, {
+    'Content-Type': 'text/plain',
+    'Content-Length': bytes.length,
+    'Retry-After': String(RETRY_AFTER_SECONDS),
+  });
+  res.end(bytes);
+}
+
 /**
  * The challenge of a 401, as the reference's JWT bearer handler sends it: the client is told to
  * come back with a bearer token.
@@ -43,6 +60,7 @@ export function refuseUpgrade(socket: Duplex, status: number, body = ''): void {
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
     (status === 401 ? `WWW-Authenticate: ${BEARER_CHALLENGE}\r\n` : '') +
+    (status === 503 ? `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` : '') +
     (bytes.length > 0 ? 'Content-Type: text/plain\r\n' : '') +
     `Content-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`;
   if (socket.writable) socket.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
