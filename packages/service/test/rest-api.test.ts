@@ -17,6 +17,8 @@ before(async () => {
     '--hub',
     'chat',
     '--hub',
+    'shop_orders',
+    '--hub',
     'Other',
     '--access-key',
     KEY,
@@ -322,6 +324,9 @@ test('bad input: a bad body, a missing api-version, an unknown hub or route, a l
   assert.equal((r.body as { error: { field: string } }).error.field, 'api-version');
   r = await call('POST', '/api/hubs/nope/:send', { body: { target: 'm' } });
   assert.equal(r.status, 404);
+  // The application parameter names the hub <application>_<hub>, as the reference.
+  r = await call('POST', '/api/hubs/orders/:send', { body: { target: 'm' }, query: 'application=shop' });
+  assert.equal(r.status, 202);
   r = await call('POST', '/api/hubs/chat/whatever', { body: { target: 'm' } });
   assert.equal(r.status, 404);
   r = await call('HEAD', `/api/hubs/chat/groups/${'g'.repeat(1025)}`);

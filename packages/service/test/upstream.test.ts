@@ -106,6 +106,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     case 'broken':
       res.writeHead(500).end('boom');
       return;
+    case 'huge':
+      res.writeHead(200).end(Buffer.alloc(1024 * 1024 + 1, 0x20));
+      return;
     case 'slow':
       pending.push(res);
       return;
@@ -226,6 +229,10 @@ test('an upstream that fails, times out or is down gives the caller a clear erro
   const c = await client('plain', 'cal');
   await assert.rejects(c.invoke('broken'), /Upstream request failed: the upstream answered 500/);
   await assert.rejects(c.invoke('slow'), /Upstream request failed: no answer within 1000 ms/);
+  await assert.rejects(
+    c.invoke('huge'),
+    /Upstream request failed: the upstream's answer is larger than 1048576 bytes/,
+  );
   // The connection goes on.
   assert.deepEqual(await c.invoke('echo', 'still here'), ['still here']);
   const d = await client('down', 'dan');
