@@ -32,10 +32,10 @@ export const limitDefaults = {
   maxClientMessageBytes: 32 * 1024,
 } as const;
 
+// The length limit is checked against limits.maxHubNameLength once the layers are merged.
 const hubName = z
   .string()
   .min(1)
-  .max(limitDefaults.maxHubNameLength)
   .regex(HUB_NAME_PATTERN, 'must start with a letter and hold only letters, digits or underscores');
 
 const urlTemplate = z
