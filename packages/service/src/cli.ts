@@ -23,7 +23,7 @@ A self-hosted service compatible with Azure SignalR Service's data-plane REST AP
 
 Options (flag / environment variable / config file field):
   --port N              PORT                        port         Port to listen on (default 8080; 0: any free port)
-  --host HOST           HOST                        host         Address to bind (default 0.0.0.0)
+  --host HOST           SWITCHBOARD_HOST            host         Address to bind (default 0.0.0.0)
   --hub NAME            SWITCHBOARD_HUBS (a,b,c)    hubs         A hub clients may connect to; repeat for several (required)
   --access-key KEY      SWITCHBOARD_ACCESS_KEY      accessKey    Key that signs tokens (HS256); repeat for rotation:
                                                     accessKeys   tokens signed with any listed key pass (required)
@@ -59,7 +59,7 @@ export function environmentLayer(env: NodeJS.ProcessEnv): ConfigFile {
       .map((s) => s.trim())
       .filter(Boolean);
   if (env.PORT) layer.port = numberOf(env.PORT, 'PORT');
-  if (env.HOST) layer.host = env.HOST;
+  if (env.SWITCHBOARD_HOST) layer.host = env.SWITCHBOARD_HOST;
   if (env.SWITCHBOARD_HUBS) layer.hubs = list(env.SWITCHBOARD_HUBS);
   if (env.SWITCHBOARD_ACCESS_KEY) layer.accessKeys = [env.SWITCHBOARD_ACCESS_KEY];
   if (env.SWITCHBOARD_UPSTREAM) layer.upstream = env.SWITCHBOARD_UPSTREAM;
