@@ -6,12 +6,14 @@ import { protocolErrors } from '@switchboard/protocol';
 import { serverErrors } from '@switchboard/server';
 import { backplaneErrors } from '@switchboard/server/scaleout';
 import { chatErrors } from '../../../apps/chat-server/src/errors.ts';
+import { serviceErrors } from '../../service/src/errors.ts';
 
 // Every package's catalogue, by the heading its table has in docs/errors.md.
 const catalogues: Record<string, Record<string, { summary: string; surface: string; severity?: string }>> = {
   '@switchboard/protocol': protocolErrors,
   '@switchboard/server': serverErrors,
   '@switchboard/server/scaleout': backplaneErrors,
+  '@switchboard/service': serviceErrors,
   '@switchboard/chat-server': chatErrors,
 };
 
