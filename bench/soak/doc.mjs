@@ -50,8 +50,8 @@ collection) and its open file descriptors.
 
 Pass criteria, after a warm-up (\`--warmup-s\`, else a tenth of the run and at least 30 s; this
 run: ${(result.run.warmupEndMs / 60000).toFixed(1)} min). Bounded caches fill during it: each node's
-duplicate-drop window keeps the last 10,000 envelopes per hub, about 8 minutes of the default
-broadcasts, so a run judged on memory wants \`--warmup-s 600\` or more:
+duplicate-drop window keeps the envelope ids of the last 5 minutes per hub (at most 10,000), so a
+run judged on memory wants \`--warmup-s 600\`:
 - RSS and live heap of every node grow by less than ${CRITERIA.maxGrowth * 100} % over the last two
   thirds (read off a least-squares line through the samples);
 - no file descriptor leaked: with every client gone (and ${c.quiesceS ?? 12} s for keep-alive sockets to

@@ -5,7 +5,8 @@
 //
 //   node --expose-gc bench/soak/node.mjs   (spawned by bench/soak/run.mjs; settings from env)
 import { readdirSync } from 'node:fs';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { join } from 'node:path';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { startConformanceServer } from '@switchboard/conformance';
 
 const server = await startConformanceServer({
@@ -18,6 +19,15 @@ const server = await startConformanceServer({
   presenceGraceMs: 1000,
   drainTimeoutMs: 2000,
 });
+
+// With SOAK_HEAP_DIR set, SIGUSR2 writes a heap snapshot there (after a full collection), to find
+// what grows: `kill -USR2 <pid>` twice some minutes apart and compare the two.
+if (process.env.SOAK_HEAP_DIR) {
+  process.on('SIGUSR2', () => {
+    globalThis.gc?.();
+    writeHeapSnapshot(join(process.env.SOAK_HEAP_DIR, `${process.env.SOAK_NODE_ID}-${Date.now()}.heapsnapshot`));
+  });
+}
 
 /** Open file descriptors of this process. */
 function openFds() {

@@ -71,8 +71,8 @@ const config = {
 };
 const totalMs = config.minutes * 60_000;
 // Warm-up: --warmup-s, else a tenth of the run, at least 30 s (less only for runs shorter than
-// 5 min). Bounded caches fill during it: each node's duplicate-drop window holds the last 10,000
-// envelopes per hub, which the default rate (two broadcasters at 10/s) fills in about 8 minutes.
+// 5 min). Bounded caches fill during it: each node's duplicate-drop window holds the envelope ids
+// of the last 5 minutes per hub (at most 10,000).
 const warmupMs = flags['warmup-s']
   ? Math.min(num('warmup-s') * 1000, totalMs / 3)
   : Math.min(Math.max(totalMs * 0.1, 30_000), totalMs / 3);

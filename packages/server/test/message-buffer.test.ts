@@ -64,3 +64,30 @@ test('after a reconnect the last Ack is due again, even with nothing new', () =>
   assert.equal(buffer.shouldProcess(invocation(1)), false);
   assert.equal(buffer.takeAck(), 1);
 });
+
+test('an acknowledged message is not kept alive until the send list is compacted', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const buffer = new MessageBuffer(1_000_000);
+  const refs: WeakRef<Buffer>[] = [];
+  // Fewer than the compaction batch: without releasing the slots these would all stay reachable.
+  for (let i = 1; i <= 100; i++) {
+    const b = bytes(1_000);
+    refs.push(new WeakRef(b));
+    buffer.recordSent(invocation(i), b);
+  }
+  buffer.ack(90);
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(
+    refs.slice(0, 90).filter((r) => r.deref() !== undefined).length,
+    0,
+    'acknowledged bytes collected',
+  );
+  assert.equal(refs.slice(90).filter((r) => r.deref() !== undefined).length, 10, 'unacknowledged bytes kept');
+  assert.equal(buffer.replay().messages.length, 10);
+});

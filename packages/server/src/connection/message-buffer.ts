@@ -32,6 +32,9 @@ export interface Replay {
  * counted; after a reconnect the client's Sequence resets the count, and ids already processed
  * are dropped as duplicates; {@link takeAck} says when an Ack is due.
  */
+/** What an acknowledged slot of the send list holds until the list is compacted: nothing to keep alive. */
+const RELEASED: { id: number; bytes: Buffer } = { id: 0, bytes: Buffer.alloc(0) };
+
 export class MessageBuffer {
   private readonly sent: { id: number; bytes: Buffer }[] = [];
   private sentHead = 0;
@@ -64,6 +67,8 @@ export class MessageBuffer {
   ack(sequenceId: number): void {
     while (this.sentHead < this.sent.length && this.sent[this.sentHead]!.id <= sequenceId) {
       this.bufferedBytes -= this.sent[this.sentHead]!.bytes.length;
+      // The list is compacted in batches; until then an acknowledged slot must not hold its bytes.
+      this.sent[this.sentHead] = RELEASED;
       this.sentHead++;
     }
     if (this.sentHead > 1024 && this.sentHead * 2 > this.sent.length) {

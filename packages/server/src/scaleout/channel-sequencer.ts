@@ -43,9 +43,20 @@ export interface ChannelSequencerOptions {
   readonly handler: (channel: Channel, envelope: Envelope) => void;
   /** Receives every fault (already counted). */
   readonly onError: (error: BackplaneError) => void;
+  /** The clock of the duplicate-drop window, ms. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
-const SEEN_LIMIT = 10_000;
+/** At most this many envelope ids are remembered for the duplicate drop. */
+export const SEEN_LIMIT = 10_000;
+/**
+ * How long an envelope id is remembered, ms: a copy arriving later on another channel (a send to
+ * several groups) or from a retried write is dropped within this window. Five minutes is far longer
+ * than a retry or a catch-up between two live channels takes, and short enough that the window
+ * reaches its steady size within minutes at any rate of sends, instead of growing until the count
+ * limit (which at a few sends a second took hours).
+ */
+export const SEEN_TTL_MS = 300_000;
 
 /** The subscriptions and delivery rules of one hub on one node; the bus's {@link BusReceiver}. */
 export class ChannelSequencer implements BusReceiver {
@@ -59,8 +70,11 @@ export class ChannelSequencer implements BusReceiver {
     errors: 0,
   };
   private readonly channels = new Map<string, ChannelState>();
-  /** Envelope ids (`origin:number`) delivered lately: sendGroups and retried writes arrive once. */
-  private readonly seen = new Set<string>();
+  /**
+   * Envelope ids (`origin:number`) delivered lately, with when, oldest first: sendGroups and
+   * retried writes arrive once.
+   */
+  private readonly seen = new Map<string, number>();
   private bus: Bus | undefined;
   private closed = false;
   private backend = 'bus';
@@ -71,6 +85,11 @@ export class ChannelSequencer implements BusReceiver {
   attach(bus: Bus): void {
     this.bus = bus;
     this.backend = bus.backend;
+  }
+
+  /** How many envelope ids the duplicate-drop window holds now. */
+  get seenCount(): number {
+    return this.seen.size;
   }
 
   /** How many channels the node subscribes to. */
@@ -124,6 +143,17 @@ export class ChannelSequencer implements BusReceiver {
     if (!state || --state.refs > 0) return;
     this.channels.delete(name);
     await this.bus!.unsubscribe(channel);
+  }
+
+  /** Adds an envelope id to the window and forgets those older than the window or past its size. */
+  private remember(key: string): void {
+    const now = (this.options.now ?? Date.now)();
+    this.seen.set(key, now);
+    const oldest = now - SEEN_TTL_MS;
+    for (const [id, at] of this.seen) {
+      if (at > oldest && this.seen.size <= SEEN_LIMIT) break;
+      this.seen.delete(id);
+    }
   }
 
   /** Stops delivering and reporting. */
@@ -279,8 +309,7 @@ export class ChannelSequencer implements BusReceiver {
       this.counters.duplicatesDropped++;
       return;
     }
-    this.seen.add(key);
-    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    this.remember(key);
     try {
       this.options.handler(state.channel, envelope);
     } catch (error) {
