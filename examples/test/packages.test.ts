@@ -159,6 +159,8 @@ test('every package under packages/ packs with its README, its types and only wh
       );
     }
 
+    if (!p.manifest.private) assert.ok(p.files.includes('CHANGELOG.md'), `${where} ships its CHANGELOG.md`);
+
     // The README says what it is, how to install it, shows an example and lists the options.
     const readme = readFileSync(join(p.unpacked, 'README.md'), 'utf8');
     assert.match(
@@ -219,7 +221,11 @@ test('every package under packages/ packs with its README, its types and only wh
     // code imports is declared; the backplanes take the server as a peer.
     const declared = { ...p.manifest.dependencies, ...p.manifest.peerDependencies };
     for (const [name, range] of Object.entries(declared))
-      assert.match(range, /^[\^~]?\d+\.\d+\.\d+/, `${where}: ${name}@${range} is a registry range`);
+      assert.match(
+        range,
+        /^([\^~]|>=)?\d+\.\d+\.\d+( <\d+\.\d+\.\d+)?$/,
+        `${where}: ${name}@${range} is a registry range`,
+      );
     for (const file of walk(join(p.unpacked, 'dist')).filter((f) => /\.(js|d\.ts)$/.test(f)))
       for (const name of bareImports(readFileSync(file, 'utf8')))
         assert.ok(
