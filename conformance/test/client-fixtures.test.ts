@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { decode } from '@msgpack/msgpack';
 import type { ConformanceServer } from '@switchboard/conformance';
 import WebSocket from 'ws';
 import { startQuietServer } from './helpers.ts';
@@ -20,17 +21,31 @@ interface Expectation {
   absent?: string[];
 }
 
+/** A MessagePack message (an array): equal to `array`, or starting with `prefix`, a string at `stringAt`. */
+interface BinaryExpectation {
+  array?: unknown[];
+  prefix?: unknown[];
+  stringAt?: number;
+  length?: number;
+}
+
 interface Exchange {
   name: string;
   send?: string[];
+  /** Binary frames, base64 (MessagePack messages with their varint length prefix). */
+  sendBase64?: string[];
   expectExact?: string;
-  expect?: Expectation[];
-  ignore?: Expectation[];
+  expect?: (Expectation & BinaryExpectation)[];
+  ignore?: (Expectation & BinaryExpectation)[];
   close?: number;
 }
 
 interface Fixture {
   client: string;
+  /** `messagepack` for a binary connection; JSON otherwise. */
+  protocol?: string;
+  /** The unframed baselines of the client's tests that the messages follow, with their decoding. */
+  baselines?: { name: string; base64: string; decoded: unknown[] }[];
   sources: { repo: string; path: string; commit?: string; what: string }[];
   adapted: string;
   hub: string;
@@ -64,21 +79,47 @@ function failures(record: Record<string, unknown>, e: Expectation): string[] {
   return out;
 }
 
-/** A raw WebSocket whose text frames are split into 0x1E-terminated records. */
+function binaryFailures(message: unknown, e: BinaryExpectation): string[] {
+  if (!Array.isArray(message)) return [`not an array: ${JSON.stringify(message)}`];
+  const out: string[] = [];
+  const equal = (a: unknown, b: unknown) => {
+    try {
+      assert.deepEqual(a, b);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (e.array && !equal(message, e.array)) out.push(`expected ${JSON.stringify(e.array)}`);
+  if (e.prefix && !equal(message.slice(0, e.prefix.length), e.prefix))
+    out.push(`expected ${JSON.stringify(e.prefix)}...`);
+  if (e.stringAt !== undefined && (typeof message[e.stringAt] !== 'string' || message[e.stringAt] === ''))
+    out.push(`no string at ${e.stringAt}`);
+  if (e.length !== undefined && message.length !== e.length)
+    out.push(`length ${message.length}, expected ${e.length}`);
+  return out;
+}
+
+/**
+ * A raw WebSocket. The handshake answer is a JSON record ended by 0x1E; after it a JSON connection
+ * reads 0x1E-terminated records from text frames, a MessagePack one varint-prefixed messages from
+ * binary frames.
+ */
 class Socket {
-  private readonly records: string[] = [];
+  private buffer = Buffer.alloc(0);
+  private handshakeDone = false;
   private waiting: (() => void) | undefined;
   closed: { code: number } | undefined;
-  /** Every frame as received, to check framing. */
-  readonly frames: string[] = [];
 
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      assert.equal(isBinary, false, 'the JSON protocol is sent in text frames');
-      const text = data.toString();
-      this.frames.push(text);
-      assert.ok(text.endsWith(RS), `a frame ends with a whole record: ${JSON.stringify(text)}`);
-      for (const record of text.split(RS).slice(0, -1)) this.records.push(record);
+  constructor(
+    readonly ws: WebSocket,
+    readonly binary: boolean,
+  ) {
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (this.handshakeDone) {
+        assert.equal(isBinary, binary, `${binary ? 'binary' : 'text'} frames after the handshake`);
+      }
+      this.buffer = Buffer.concat([this.buffer, data]);
       this.waiting?.();
     });
     ws.on('close', (code) => {
@@ -87,15 +128,41 @@ class Socket {
     });
   }
 
-  async next(): Promise<string> {
-    while (this.records.length === 0) {
+  private take(): string | unknown[] | undefined {
+    if (!this.handshakeDone || !this.binary) {
+      const end = this.buffer.indexOf(0x1e);
+      if (end === -1) return undefined;
+      const record = this.buffer.subarray(0, end).toString('utf8');
+      this.buffer = this.buffer.subarray(end + 1);
+      this.handshakeDone = true;
+      return record;
+    }
+    let length = 0;
+    let shift = 0;
+    for (let i = 0; i < Math.min(this.buffer.length, 5); i++) {
+      const byte = this.buffer[i]!;
+      length |= (byte & 0x7f) << shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) {
+        if (this.buffer.length < i + 1 + length) return undefined;
+        const message = decode(this.buffer.subarray(i + 1, i + 1 + length)) as unknown[];
+        this.buffer = this.buffer.subarray(i + 1 + length);
+        return message;
+      }
+    }
+    return undefined;
+  }
+
+  async next(): Promise<string | unknown[]> {
+    for (;;) {
+      const record = this.take();
+      if (record !== undefined) return record;
       if (this.closed) throw new Error(`the server closed the socket (${this.closed.code}) before answering`);
       await new Promise<void>((resolve) => {
         this.waiting = resolve;
       });
       this.waiting = undefined;
     }
-    return this.records.shift()!;
   }
 }
 
@@ -108,7 +175,7 @@ after(() => server.close());
 test('the fixtures name their sources in the clients’ own repositories', () => {
   assert.deepEqual(
     fixtures.map(([f]) => f),
-    ['dotnet.json', 'java.json', 'swift.json'],
+    ['dotnet-messagepack.json', 'dotnet.json', 'java.json', 'swift.json'],
   );
   for (const [file, fixture] of fixtures) {
     assert.ok(fixture.sources.length >= 2, `${file} names its sources`);
@@ -117,6 +184,12 @@ test('the fixtures name their sources in the clients’ own repositories', () =>
       assert.ok(source.path && source.what, `${file}: each source has a path and says what it gives`);
     }
     assert.ok(fixture.adapted.length > 0, `${file} says what was adapted to the test hub`);
+    for (const baseline of fixture.baselines ?? [])
+      assert.deepEqual(
+        decode(Buffer.from(baseline.base64, 'base64')),
+        baseline.decoded,
+        `${file}: the baseline ${baseline.name} has the layout the fixture follows`,
+      );
   }
 });
 
@@ -155,7 +228,8 @@ for (const [file, fixture] of fixtures) {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    const socket = new Socket(ws);
+    const binary = fixture.protocol === 'messagepack';
+    const socket = new Socket(ws, binary);
     try {
       for (const exchange of fixture.exchanges) {
         const where = `${file} › ${exchange.name}`;
@@ -168,17 +242,23 @@ for (const [file, fixture] of fixtures) {
           continue;
         }
         for (const frame of exchange.send ?? []) ws.send(frame);
+        for (const frame of exchange.sendBase64 ?? [])
+          ws.send(Buffer.from(frame, 'base64'), { binary: true });
         if (exchange.expectExact !== undefined) {
           assert.equal(`${await socket.next()}${RS}`, exchange.expectExact, where);
           continue;
         }
+        const check = (message: string | unknown[], e: Expectation & BinaryExpectation) =>
+          typeof message === 'string'
+            ? failures(JSON.parse(message) as Record<string, unknown>, e)
+            : binaryFailures(message, e);
         for (const expected of exchange.expect ?? []) {
           for (;;) {
-            const text = await socket.next();
-            const record = JSON.parse(text) as Record<string, unknown>;
-            if (record.type === 6) continue; // the server's keep-alive, whenever it falls
-            if ((exchange.ignore ?? []).some((e) => failures(record, e).length === 0)) continue;
-            assert.deepEqual(failures(record, expected), [], `${where}: got ${text}`);
+            const message = await socket.next();
+            // The server's keep-alive, whenever it falls.
+            if (typeof message === 'string' ? JSON.parse(message).type === 6 : message[0] === 6) continue;
+            if ((exchange.ignore ?? []).some((e) => check(message, e).length === 0)) continue;
+            assert.deepEqual(check(message, expected), [], `${where}: got ${JSON.stringify(message)}`);
             break;
           }
         }
