@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Entry point: `node conformance/dist/main.js --port N` (see conformance/README.md for the flags).
- * Prints `Now listening on: http://<host>:<port>` once listening, as the .NET app does; SIGTERM or
+ * Prints `Now listening on: http://<host>:<port>` once listening, as the .NET app does (and a
+ * second line with the `https://` URL under `--https`); SIGTERM or
  * SIGINT drains the hubs and exits 0 (a second signal exits at once with 1).
  * @module
  */
@@ -26,6 +27,7 @@ try {
   process.exit(1);
 }
 process.stdout.write(`Now listening on: ${server.url}\n`);
+if (server.httpsUrl) process.stdout.write(`Now listening on: ${server.httpsUrl}\n`);
 
 let stopping = false;
 const stop = (signal: NodeJS.Signals): void => {

@@ -78,6 +78,19 @@ export interface ConformanceOptions {
    * either way is lost. Default false, as the reference app.
    */
   statefulReconnect?: boolean;
+  /**
+   * Serve HTTPS too, on a second port, with a self-signed certificate made at start (localhost,
+   * 127.0.0.1, ::1), as the reference app serves both; the official functional tests' HTTPS cells
+   * need it. Default false.
+   */
+  https?: boolean;
+  /** The HTTPS port (0 picks a free one). Default 0. Only with `https`. */
+  httpsPort?: number;
+  /**
+   * Where to write the certificate (PEM) once made, for clients to trust
+   * (`NODE_EXTRA_CA_CERTS=<file>`). Default: not written. Only with `https`.
+   */
+  httpsCertFile?: string;
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -122,6 +135,11 @@ Options:
   --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
                          default 15000, at most 15000)
   --stateful-reconnect   accept stateful reconnects (default: off, as the reference app)
+  --https                serve HTTPS too, on a second port, with a self-signed certificate
+                         made at start (prints a second "Now listening on: https://..." line)
+  --https-port N         the HTTPS port, 0 for a free one (default 0)
+  --https-cert-file F    write the certificate (PEM) to F, for clients to trust
+                         (NODE_EXTRA_CA_CERTS=F)
   -h, --help             print this and exit
 `;
 
@@ -168,6 +186,9 @@ export function parseConformanceArgs(
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
         'stateful-reconnect': { type: 'boolean' },
+        https: { type: 'boolean' },
+        'https-port': { type: 'string' },
+        'https-cert-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -266,6 +287,21 @@ export function parseConformanceArgs(
         '--node-id, --prefix and --lease-ms need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats).',
     };
   }
+  const tls: Pick<ConformanceOptions, 'https' | 'httpsPort' | 'httpsCertFile'> = {};
+  if (values.https) tls.https = true;
+  if (values['https-port'] !== undefined) {
+    const value = integerFlag('--https-port', values['https-port'] as string, 0, 0, 65_535);
+    if (typeof value === 'string') return { kind: 'error', message: value };
+    tls.httpsPort = value;
+  }
+  const certFile = values['https-cert-file'] as string | undefined;
+  if (certFile !== undefined) {
+    if (certFile.length === 0) return { kind: 'error', message: '--https-cert-file must not be empty.' };
+    tls.httpsCertFile = certFile;
+  }
+  if (!tls.https && (tls.httpsPort !== undefined || tls.httpsCertFile !== undefined)) {
+    return { kind: 'error', message: '--https-port and --https-cert-file need --https.' };
+  }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
   if (host.length === 0) return { kind: 'error', message: '--host must not be empty.' };
   const secret = (values['jwt-secret'] as string | undefined) ?? env.JWT_SECRET;
@@ -282,6 +318,7 @@ export function parseConformanceArgs(
       ...(values['stateful-reconnect'] ? { statefulReconnect: true } : {}),
       ...limits,
       ...cluster,
+      ...tls,
     },
   };
 }

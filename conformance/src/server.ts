@@ -5,8 +5,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   createJsonLogger,
   HubServer,
@@ -29,6 +31,7 @@ import {
 } from './endpoints.js';
 import type { ConformanceOptions } from './options.js';
 import { HubWithAuthorization, TestHub } from './test-hub.js';
+import { selfSignedCertificate } from './tls.js';
 
 /** Options of {@link startConformanceServer}: the CLI's, plus what tests want to set. */
 export interface ConformanceServerOptions extends ConformanceOptions {
@@ -46,6 +49,12 @@ export interface ConformanceServer {
   readonly port: number;
   /** `http://<host>:<port>`, the base URL of every endpoint. */
   readonly url: string;
+  /** With `https`: the HTTPS server, serving the same endpoints as {@link http}. */
+  readonly https?: HttpsServer;
+  /** With `https`: `https://<host>:<port>`. */
+  readonly httpsUrl?: string;
+  /** With `https`: the self-signed certificate (PEM) made at start, for clients to trust. */
+  readonly certificate?: string;
   /** The HS256 secret in use (random unless one was given). */
   readonly jwtSecret: string;
   /** The transports of `/testhub-nowebsockets`, or undefined when it is not mapped (see README). */
@@ -173,7 +182,7 @@ export async function startConformanceServer(
     clientResult: (connectionId: string) => clientResult(hubs, testHubPaths, connectionId),
   };
 
-  const http = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       if (applyCors(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -185,12 +194,23 @@ export async function startConformanceServer(
       if (!res.headersSent) sendText(res, 400, 'Bad Request');
       else res.destroy();
     }
-  });
-  http.on('upgrade', (req, socket, head) => {
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     if (!hubs.handleUpgrade(req, socket, head)) refuseOtherUpgrade(req, socket);
-  });
+  };
+  const http = createServer(onRequest);
+  http.on('upgrade', onUpgrade);
   // Request headers and bodies timed out, sockets per address capped (the server's options).
   hubs.protect(http);
+  // HTTPS on a second port, as the reference app's Kestrel serves both: the same endpoints, with a
+  // self-signed certificate made now (localhost, 127.0.0.1 and ::1).
+  const tls = options.https ? await selfSignedCertificate() : undefined;
+  const https = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest) : undefined;
+  if (https) {
+    https.on('upgrade', onUpgrade);
+    hubs.protect(https);
+  }
+  if (tls && options.httpsCertFile) await writeFile(options.httpsCertFile, tls.cert);
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.
@@ -203,14 +223,8 @@ export async function startConformanceServer(
     await backplane?.close?.();
     throw error;
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 0, host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (http.address() as AddressInfo).port;
+  const port = await listen(http, options.port ?? 0, host);
+  const httpsPort = https ? await listen(https, options.httpsPort ?? 0, host) : undefined;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
   let closing: Promise<void> | undefined;
@@ -219,6 +233,7 @@ export async function startConformanceServer(
     http,
     port,
     url: `http://${shownHost}:${port}`,
+    ...(https && tls ? { https, httpsUrl: `https://${shownHost}:${httpsPort}`, certificate: tls.cert } : {}),
     jwtSecret,
     noWebSocketsTransports: noWebSockets,
     issueToken,
@@ -226,12 +241,26 @@ export async function startConformanceServer(
       closing ??= (async () => {
         await hubs.close();
         await backplane?.close?.();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        for (const server of https ? [http, https] : [http]) {
+          server.closeAllConnections();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
       })();
       return closing;
     },
   };
+}
+
+/** Listens on `port` of `host` and resolves with the port it got. */
+async function listen(server: Server | HttpsServer, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 /** The entries of `options` that are set (the server's options distinguish absent from undefined). */
