@@ -25,7 +25,9 @@ const server = await startConformanceServer({
 if (process.env.SOAK_HEAP_DIR) {
   process.on('SIGUSR2', () => {
     globalThis.gc?.();
-    writeHeapSnapshot(join(process.env.SOAK_HEAP_DIR, `${process.env.SOAK_NODE_ID}-${Date.now()}.heapsnapshot`));
+    writeHeapSnapshot(
+      join(process.env.SOAK_HEAP_DIR, `${process.env.SOAK_NODE_ID}-${Date.now()}.heapsnapshot`),
+    );
   });
 }
 
