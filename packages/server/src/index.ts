@@ -94,6 +94,7 @@ export {
   silentLogger,
 } from './logger.js';
 export {
+  type ConnectionCloseStatus,
   CounterMetrics,
   type HubMetrics,
   type MetricsSnapshot,
@@ -135,4 +136,5 @@ export type {
   ScaleoutCounters,
 } from './scaleout/backplane.js';
 export { BackplaneError, type BackplaneErrorCode, backplaneErrors } from './scaleout/errors.js';
+export { liveMeter, OpenTelemetryHubMetrics, TELEMETRY_SCOPE } from './telemetry/hub-instruments.js';
 export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';
