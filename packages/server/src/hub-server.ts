@@ -77,6 +77,8 @@ export class HubServer {
   /** The presence store every hub of this server shares. */
   readonly presence: PresenceStore;
   private readonly ownsPresence: boolean;
+  /** The OpenTelemetry instruments, when an SDK gave a live meter. */
+  private readonly instruments: OpenTelemetryHubMetrics | undefined;
   /** Stops the cluster instruments (backplane counters, presence transitions), when installed. */
   private readonly stopObserving: (() => void) | undefined;
   /** The cluster's backplane, when the server was given one. */
@@ -105,9 +107,10 @@ export class HubServer {
       });
     // The OpenTelemetry instruments, beside the application's hooks; nothing without an SDK.
     const meter = liveMeter(options.meterProvider);
+    this.instruments = meter ? new OpenTelemetryHubMetrics(meter) : undefined;
     const hooks = [
       ...(options.metrics ? [options.metrics] : []),
-      ...(meter ? [new OpenTelemetryHubMetrics(meter)] : []),
+      ...(this.instruments ? [this.instruments] : []),
     ];
     this.metrics = hooks.length === 0 ? noopMetrics : combineMetrics(hooks);
     this.stopObserving = meter ? observeCluster(meter, this.backplane, this.presence) : undefined;
@@ -165,6 +168,7 @@ export class HubServer {
       this.metrics,
     );
     const presence = new DefaultHubPresence(this.presence, key);
+    this.instruments?.hubMapped(path);
     const descriptor = new HubDescriptor(hubClass as HubClass, Hub);
     const dispatcher = new HubDispatcher({
       hubPath: path,

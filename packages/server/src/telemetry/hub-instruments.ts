@@ -127,6 +127,28 @@ export class OpenTelemetryHubMetrics implements HubMetrics {
     });
   }
 
+  /**
+   * Starts the hub's counters at 0 (attribute `signalr.hub` alone), so that every counter is
+   * exported from the start rather than from its first event (Prometheus' advice for counters).
+   */
+  hubMapped(hub: string): void {
+    const attributes = this.hubAttributes(hub);
+    for (const counter of [
+      this.activeConnections,
+      this.opened,
+      this.closed,
+      this.messagesIn,
+      this.bytesIn,
+      this.messagesOut,
+      this.bytesOut,
+      this.invocations,
+      this.invocationsFailed,
+      this.errors,
+    ]) {
+      counter.add(0, attributes);
+    }
+  }
+
   connectionOpened(hub: string, transport: string): void {
     const attributes = this.cached('t', hub, transport, '', () => ({
       'signalr.hub': hub,
