@@ -7,13 +7,13 @@
  */
 import {
   type Attributes,
-  type Counter,
+  type BatchObservableResult,
   createNoopMeter,
   type Histogram,
   type Meter,
   type MeterProvider,
   metrics,
-  type UpDownCounter,
+  type Observable,
 } from '@opentelemetry/api';
 import type { ConnectionCloseStatus, HubMetrics } from '../metrics.js';
 
@@ -60,71 +60,111 @@ const NOOP_METER_CLASS = createNoopMeter().constructor;
  * are cached, so a recording allocates nothing.
  */
 export class OpenTelemetryHubMetrics implements HubMetrics {
-  private readonly activeConnections: UpDownCounter;
+  private readonly activeConnections: LocalSum;
   private readonly connectionDuration: Histogram;
-  private readonly opened: Counter;
-  private readonly closed: Counter;
-  private readonly messagesIn: Counter;
-  private readonly bytesIn: Counter;
-  private readonly messagesOut: Counter;
-  private readonly bytesOut: Counter;
-  private readonly invocations: Counter;
-  private readonly invocationsFailed: Counter;
+  private readonly opened: LocalSum;
+  private readonly closed: LocalSum;
+  private readonly messagesIn: LocalSum;
+  private readonly bytesIn: LocalSum;
+  private readonly messagesOut: LocalSum;
+  private readonly bytesOut: LocalSum;
+  private readonly invocations: LocalSum;
+  private readonly invocationsFailed: LocalSum;
   private readonly invocationDuration: Histogram;
-  private readonly errors: Counter;
+  private readonly errors: LocalSum;
   private readonly attributes: AttributeTree = new Map();
 
   constructor(meter: Meter) {
-    this.activeConnections = meter.createUpDownCounter('signalr.server.active_connections', {
-      unit: '{connection}',
-      description: 'Number of connections that are currently active on the server.',
-    });
+    this.activeConnections = new LocalSum(
+      meter.createObservableUpDownCounter('signalr.server.active_connections', {
+        unit: '{connection}',
+        description: 'Number of connections that are currently active on the server.',
+      }),
+    );
     this.connectionDuration = meter.createHistogram('signalr.server.connection.duration', {
       unit: 's',
       description: 'The duration of connections on the server.',
       advice: { explicitBucketBoundaries: CONNECTION_DURATION_BUCKETS },
     });
-    this.opened = meter.createCounter('switchboard.connections.opened', {
-      unit: '{connection}',
-      description: 'Connections that finished their handshake.',
-    });
-    this.closed = meter.createCounter('switchboard.connections.closed', {
-      unit: '{connection}',
-      description: 'Connections that ended after their handshake.',
-    });
-    this.messagesIn = meter.createCounter('switchboard.messages.received', {
-      unit: '{message}',
-      description: 'Hub messages received from clients.',
-    });
-    this.bytesIn = meter.createCounter('switchboard.bytes.received', {
-      unit: 'By',
-      description: 'Bytes received from clients.',
-    });
-    this.messagesOut = meter.createCounter('switchboard.messages.sent', {
-      unit: '{write}',
-      description: 'Writes to clients (one write may carry several hub messages).',
-    });
-    this.bytesOut = meter.createCounter('switchboard.bytes.sent', {
-      unit: 'By',
-      description: 'Bytes written to clients.',
-    });
-    this.invocations = meter.createCounter('switchboard.invocations', {
-      unit: '{invocation}',
-      description: 'Hub method invocations (streams included), by method.',
-    });
-    this.invocationsFailed = meter.createCounter('switchboard.invocations.failed', {
-      unit: '{invocation}',
-      description: 'Hub method invocations that failed, by method.',
-    });
+    this.opened = new LocalSum(
+      meter.createObservableCounter('switchboard.connections.opened', {
+        unit: '{connection}',
+        description: 'Connections that finished their handshake.',
+      }),
+    );
+    this.closed = new LocalSum(
+      meter.createObservableCounter('switchboard.connections.closed', {
+        unit: '{connection}',
+        description: 'Connections that ended after their handshake.',
+      }),
+    );
+    this.messagesIn = new LocalSum(
+      meter.createObservableCounter('switchboard.messages.received', {
+        unit: '{message}',
+        description: 'Hub messages received from clients.',
+      }),
+    );
+    this.bytesIn = new LocalSum(
+      meter.createObservableCounter('switchboard.bytes.received', {
+        unit: 'By',
+        description: 'Bytes received from clients.',
+      }),
+    );
+    this.messagesOut = new LocalSum(
+      meter.createObservableCounter('switchboard.messages.sent', {
+        unit: '{write}',
+        description: 'Writes to clients (one write may carry several hub messages).',
+      }),
+    );
+    this.bytesOut = new LocalSum(
+      meter.createObservableCounter('switchboard.bytes.sent', {
+        unit: 'By',
+        description: 'Bytes written to clients.',
+      }),
+    );
+    this.invocations = new LocalSum(
+      meter.createObservableCounter('switchboard.invocations', {
+        unit: '{invocation}',
+        description: 'Hub method invocations (streams included), by method.',
+      }),
+    );
+    this.invocationsFailed = new LocalSum(
+      meter.createObservableCounter('switchboard.invocations.failed', {
+        unit: '{invocation}',
+        description: 'Hub method invocations that failed, by method.',
+      }),
+    );
     this.invocationDuration = meter.createHistogram('switchboard.invocation.duration', {
       unit: 's',
       description: 'How long hub method invocations took (a stream: until its Completion).',
       advice: { explicitBucketBoundaries: INVOCATION_DURATION_BUCKETS },
     });
-    this.errors = meter.createCounter('switchboard.errors', {
-      unit: '{error}',
-      description: 'Server errors by catalogue code (docs/errors.md).',
-    });
+    this.errors = new LocalSum(
+      meter.createObservableCounter('switchboard.errors', {
+        unit: '{error}',
+        description: 'Server errors by catalogue code (docs/errors.md).',
+      }),
+    );
+    // The counters add up here, in plain numbers, and are read when a reader collects: the hot
+    // path pays a map update, not the SDK's per-measurement attribute hashing.
+    const sums = [
+      this.activeConnections,
+      this.opened,
+      this.closed,
+      this.messagesIn,
+      this.bytesIn,
+      this.messagesOut,
+      this.bytesOut,
+      this.invocations,
+      this.invocationsFailed,
+      this.errors,
+    ];
+    meter.addBatchObservableCallback(
+      (result) => {
+        for (const sum of sums) sum.report(result);
+      },
+      sums.map((sum) => sum.instrument),
+    );
   }
 
   /**
@@ -238,6 +278,21 @@ export class OpenTelemetryHubMetrics implements HubMetrics {
 }
 
 type AttributeTree = Map<string, AttributeTree | Attributes>;
+
+/** A sum kept in plain numbers per attribute set (an object the caller caches), observed on collection. */
+class LocalSum {
+  private readonly values = new Map<Attributes, number>();
+
+  constructor(readonly instrument: Observable) {}
+
+  add(value: number, attributes: Attributes): void {
+    this.values.set(attributes, (this.values.get(attributes) ?? 0) + value);
+  }
+
+  report(result: BatchObservableResult): void {
+    for (const [attributes, value] of this.values) result.observe(this.instrument, value, attributes);
+  }
+}
 
 function child(tree: AttributeTree, key: string): AttributeTree {
   let next = tree.get(key) as AttributeTree | undefined;
