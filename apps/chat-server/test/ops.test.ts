@@ -68,6 +68,8 @@ test('/healthz, /readyz and /metrics (Prometheus text with connections, invocati
     assert.equal(metricSum(text, 'switchboard_invocations_total', { signalr_method: 'sendMessage' }), 1);
     assert.equal(metricSum(text, 'chat_messages_stored_total'), 1);
     assert.equal(metricSum(text, 'chat_refusals_total', { code: 'SB_CHAT_FORBIDDEN' }), 1);
+    // The labels /metrics always had are still there.
+    assert.equal(metricSum(text, 'switchboard_errors_total', { code: 'SB_ERR_HUB_EXCEPTION' }), 1);
     await s.app.storage.close();
     const down = await fetch(`${s.url}/readyz`);
     assert.deepEqual([down.status, (await down.json()).error.code], [503, 'SB_CHAT_STORAGE_UNAVAILABLE']);

@@ -252,7 +252,8 @@ export class OpenTelemetryHubMetrics implements HubMetrics {
   error(hub: string, code: string): void {
     this.errors.add(
       1,
-      this.cached('e', hub, code, '', () => ({ 'signalr.hub': hub, 'error.type': code })),
+      // `code` is the label /metrics always had; `error.type` is the semantic conventions' name.
+      this.cached('e', hub, code, '', () => ({ 'signalr.hub': hub, 'error.type': code, code })),
     );
   }
 
