@@ -220,6 +220,7 @@ Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)
 **Method:** ${result.method.reps} interleaved repetitions${result.complete === false ? ` (of ${result.method.repsPlanned} planned: the run was cut short)` : ''} (every peer runs a scenario before any runs it again),
 medians with min–max; servers (both nodes of a two-node session, and its Redis) on core 0, load generator on core 1
 ${result.method.pinning.off ? `(pinning off: ${result.method.pinning.off})` : '(taskset)'}; each peer is its own process, restarted for every session.
+Switchboard runs with \`@opentelemetry/api\` only (no SDK registered: no instrument installed, one non-recording span check per invocation); the cost with the SDK is in [benchmarks-otel.md](benchmarks-otel.md).
 Messages carry a 128-byte string argument. Instructions per message: ${
     result.method.perfInstructions === true
       ? 'see the JSON'

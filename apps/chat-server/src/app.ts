@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
+import { type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
@@ -18,7 +18,7 @@ import { SupportService } from './domain/support.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
-import { addOpsRoutes, backplaneCountersOf, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
+import { addOpsRoutes, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
@@ -30,6 +30,7 @@ import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
+import { chatMeter, createChatTelemetry, observeChat } from './telemetry.js';
 
 /** The path of the chat hub. */
 export const CHAT_HUB_PATH = '/hubs/chat';
@@ -78,7 +79,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const storage = options.storage ?? createStorage(config);
   await storage.migrate();
   const tokens = new TokenService(await resolveJwtSecret(config.jwtSecret, storage), storage);
-  const metrics = new CounterMetrics();
+  const telemetry = createChatTelemetry(config.nodeId);
   const counters = newCounters();
 
   let hubContext: HubContext | undefined;
@@ -132,7 +133,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const hubs = new HubServer({
     ...backplane?.server,
     authenticate: tokens.authenticator(),
-    metrics,
+    meterProvider: telemetry.meterProvider,
     logger,
     drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
     presenceGraceMs: config.presenceGraceMs,
@@ -160,6 +161,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         )
       : undefined;
   await lagProbe?.start();
+  observeChat(chatMeter(telemetry.meterProvider), counters, lagProbe ? () => lagProbe.snapshot() : undefined);
   const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
 
   const router = new Router();
@@ -172,14 +174,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   });
   addOpsRoutes(router, {
     storage,
-    metrics,
-    counters,
     nodeId: config.nodeId,
     metricsToken: config.metricsToken,
-    backplane: () =>
-      hubs.health()?.hubs[CHAT_HUB_PATH]?.counters ??
-      backplaneCountersOf(hubs.lifetimeManager(CHAT_HUB_PATH)),
-    ...(lagProbe ? { lag: () => lagProbe.snapshot() } : {}),
+    serveMetrics: telemetry.serveMetrics,
     ...(config.backplane === 'none'
       ? {}
       : {
@@ -243,6 +240,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await storage.close();
+        await telemetry.shutdown().catch(() => undefined);
         logger.info('chat.closed', { nodeId: config.nodeId });
       })();
       return closing;

@@ -36,6 +36,7 @@
  * | `LOGIN_ACCOUNT_LIMIT` | 5 | failed logins of one account (from addresses it never signed in from) before each further attempt waits, doubling from 1 s (0: off) |
  * | `LOGIN_BACKOFF_MAX_SECONDS` | 900 | the longest such wait |
  * | `METRICS_TOKEN` | (none: `/metrics` refused) | bearer token that `GET /metrics` requires (16+ characters) |
+ * | `OTEL_EXPORTER_OTLP_ENDPOINT` | (none) | OpenTelemetry: traces and metrics over OTLP through `@opentelemetry/sdk-node`; the SDK reads the other standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, default `switchboard-chat`; `OTEL_SDK_DISABLED`; docs/server.md) |
  * | `FRAME_ANCESTORS` | `'none'` | the web app's CSP `frame-ancestors` sources |
  * @module
  */

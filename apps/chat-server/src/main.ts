@@ -13,19 +13,25 @@
 import { createChatApp } from './app.js';
 import { loadConfig } from './config.js';
 import { ChatError } from './errors.js';
+import { startProcessTelemetry } from './telemetry.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'start', ...rest] = argv;
   const config = loadConfig();
   if (command === 'start') {
+    // Before the app: the SDK registers the global tracer provider and context manager.
+    const sdk = await startProcessTelemetry();
     const app = await createChatApp(config);
     const url = await app.listen();
     process.stdout.write(`Switchboard chat listening on ${url} (storage: ${app.storage.kind})\n`);
     const stop = () => {
-      app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      app
+        .close()
+        .then(() => sdk?.shutdown())
+        .then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -311,7 +311,10 @@ export function clusterScenarios(
       assert.ok(metricValue(text, 'chat_messages_stored_total')! >= 1);
       assert.match(text, /^# TYPE switchboard_errors_total counter$/m);
       assert.ok(metricValue(text, 'switchboard_backplane_lag_probes_total')! > 0);
-      assert.match(text, /^switchboard_backplane_\w+_total \d+$/m, "the backplane's own counters");
+      assert.ok(
+        metricValue(text, 'switchboard_backplane_published_total')! > 0,
+        "the backplane's own counters",
+      );
     }
   });
 }

@@ -12,6 +12,7 @@ import { type ClientOptions, connectClient, deleteRedisPrefix, requireService } 
 import pg from 'pg';
 import type { TestSession, Wire } from './helpers.ts';
 import { metricsText, TEST_ENV } from './helpers.ts';
+import { metricSum } from './metrics-text.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -238,8 +239,7 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The value of a metric line without labels, or undefined. */
+/** The sum of a metric's samples over every label set, or undefined when it is not served. */
 export function metricValue(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
+  return metricSum(text, name);
 }

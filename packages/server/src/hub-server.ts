@@ -31,6 +31,8 @@ import { PresenceLifetimeManager, type PresenceSource } from './presence/presenc
 import type { PresenceStore } from './presence/presence-store.js';
 import { parseUserAgent } from './presence/user-agent.js';
 import type { Backplane, BackplaneHealth } from './scaleout/backplane.js';
+import { observeCluster } from './telemetry/cluster-instruments.js';
+import { combineMetrics, liveMeter, OpenTelemetryHubMetrics } from './telemetry/hub-instruments.js';
 import { systemTimeProvider, type TimeProvider } from './time-provider.js';
 
 /** A hub mapped on the server. */
@@ -75,13 +77,16 @@ export class HubServer {
   /** The presence store every hub of this server shares. */
   readonly presence: PresenceStore;
   private readonly ownsPresence: boolean;
+  /** The OpenTelemetry instruments, when an SDK gave a live meter. */
+  private readonly instruments: OpenTelemetryHubMetrics | undefined;
+  /** Stops the cluster instruments (backplane counters, presence transitions), when installed. */
+  private readonly stopObserving: (() => void) | undefined;
   /** The cluster's backplane, when the server was given one. */
   readonly backplane: Backplane | undefined;
 
   constructor(options: HubServerOptions = {}) {
     this.options = options;
     this.logger = options.logger ?? createJsonLogger('warn');
-    this.metrics = options.metrics ?? noopMetrics;
     this.time = options.timeProvider ?? systemTimeProvider;
     this.protocols = resolveProtocols(options);
     resolveHubOptions(options, {}); // validate the server-wide options now
@@ -100,6 +105,15 @@ export class HubServer {
         time: this.time,
         ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
       });
+    // The OpenTelemetry instruments, beside the application's hooks; nothing without an SDK.
+    const meter = liveMeter(options.meterProvider);
+    this.instruments = meter ? new OpenTelemetryHubMetrics(meter) : undefined;
+    const hooks = [
+      ...(options.metrics ? [options.metrics] : []),
+      ...(this.instruments ? [this.instruments] : []),
+    ];
+    this.metrics = hooks.length === 0 ? noopMetrics : combineMetrics(hooks);
+    this.stopObserving = meter ? observeCluster(meter, this.backplane, this.presence) : undefined;
     const httpOptions = resolveHttpOptions(options, {
       logger: this.logger,
       metrics: this.metrics,
@@ -154,6 +168,7 @@ export class HubServer {
       this.metrics,
     );
     const presence = new DefaultHubPresence(this.presence, key);
+    this.instruments?.hubMapped(path);
     const descriptor = new HubDescriptor(hubClass as HubClass, Hub);
     const dispatcher = new HubDispatcher({
       hubPath: path,
@@ -374,6 +389,7 @@ export class HubServer {
         this.logger.error('lifetime.close_failed', { hub: hub.path, error: error as Error });
       }
     }
+    this.stopObserving?.();
     if (this.ownsPresence) await this.presence.close();
     if (this.backplane) {
       try {

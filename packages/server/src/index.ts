@@ -95,6 +95,7 @@ export {
   silentLogger,
 } from './logger.js';
 export {
+  type ConnectionCloseStatus,
   CounterMetrics,
   type HubMetrics,
   type MetricsSnapshot,
@@ -136,4 +137,5 @@ export type {
   ScaleoutCounters,
 } from './scaleout/backplane.js';
 export { BackplaneError, type BackplaneErrorCode, backplaneErrors } from './scaleout/errors.js';
+export { liveMeter, OpenTelemetryHubMetrics, TELEMETRY_SCOPE } from './telemetry/hub-instruments.js';
 export { systemTimeProvider, type TimeProvider, type TimerHandle } from './time-provider.js';

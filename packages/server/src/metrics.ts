@@ -7,12 +7,19 @@
 /** The `method` of {@link HubMetrics.invocationCompleted} for a target the hub does not have. */
 export const UNKNOWN_METHOD_LABEL = 'unknown';
 
+/**
+ * How a connection ended, as ASP.NET Core's `signalr.connection.status` says it: closed by either
+ * side, timed out (the client went silent or its transport never came back), or ended by the
+ * server's shutdown.
+ */
+export type ConnectionCloseStatus = 'normal_closure' | 'timeout' | 'app_shutdown';
+
 /** The events the server reports. Every method is called synchronously and must not throw. */
 export interface HubMetrics {
   /** A connection finished its handshake on `hub` over `transport`. */
   connectionOpened(hub: string, transport: string): void;
-  /** A connection ended after `durationMs`. */
-  connectionClosed(hub: string, transport: string, durationMs: number): void;
+  /** A connection ended after `durationMs`, for the reason `status` (`normal_closure` when absent). */
+  connectionClosed(hub: string, transport: string, durationMs: number, status?: ConnectionCloseStatus): void;
   /** `bytes` arrived from a client carrying `messages` hub messages. */
   messagesReceived(hub: string, messages: number, bytes: number): void;
   /** `bytes` were written to a client (one write, possibly several hub messages). */

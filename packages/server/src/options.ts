@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { MeterProvider } from '@opentelemetry/api';
 import { type HubProtocol, jsonHubProtocol, messagePackHubProtocol } from '@switchboard/protocol';
 import type { Authenticator } from './auth/authentication.js';
 import { SwitchboardError } from './errors.js';
@@ -154,8 +155,14 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
   backplane?: Backplane;
   /** Structured logs. Default: warnings and errors as JSON lines on stderr. */
   logger?: Logger;
-  /** Metrics hooks. Default: none. */
+  /** Metrics hooks of the application, called beside the OpenTelemetry instruments. Default: none. */
   metrics?: HubMetrics;
+  /**
+   * Where the OpenTelemetry instruments go (docs/server.md, "OpenTelemetry"). Default: the
+   * global provider of `@opentelemetry/api` at construction, so register the SDK before creating
+   * the server. Without an SDK (the API's no-op provider) nothing is installed.
+   */
+  meterProvider?: MeterProvider;
   /** The clock and timers (tests pass a manual one). Default: the system's. */
   timeProvider?: TimeProvider;
   /** The tick that drives every timeout and the keep-alive. Default 1,000 ms. */

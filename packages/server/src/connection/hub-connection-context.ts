@@ -150,6 +150,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     const reading = this.readPauses === 0;
     if (this.clientTimeoutArmed && reading && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
+      this.closeStatus = 'timeout';
       this.env.logger.debug('connection.client_timeout', {
         hub: this.env.hubPath,
         connectionId: this.connectionId,

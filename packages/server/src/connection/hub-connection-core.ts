@@ -26,7 +26,7 @@ import type {
 } from '../lifetime/hub-lifetime-manager.js';
 import type { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
 import type { Logger } from '../logger.js';
-import type { HubMetrics } from '../metrics.js';
+import type { ConnectionCloseStatus, HubMetrics } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { ConnectionTransport } from './connection-transport.js';
 import { protocolExceptionType } from './handshake.js';
@@ -163,6 +163,12 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     return this.itemsMap;
   }
 
+  /**
+   * How the connection ended, for `signalr.connection.status`: set to `timeout` or `app_shutdown`
+   * by whatever ends it so; `normal_closure` otherwise.
+   */
+  closeStatus: ConnectionCloseStatus = 'normal_closure';
+
   get transport(): string {
     return this.transportImpl.name;
   }
@@ -272,6 +278,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
         this.env.hubPath,
         this.transport,
         this.env.clock.now - this.startedAt,
+        this.closeStatus,
       );
     }
     if (this.managerConnected) {

@@ -418,11 +418,14 @@ class HubApplication implements ConnectionApplication {
   }
 
   shutdown(): Promise<void> {
+    this.hub.closeStatus = 'app_shutdown';
     this.hub.closeWith({ type: MessageType.Close, allowReconnect: true }, undefined);
     return this.hub.closed;
   }
 
   abandon(): void {
+    // The transport never came back within the disconnect timeout.
+    this.hub.closeStatus = 'timeout';
     this.hub.abandon();
   }
 

@@ -3,7 +3,9 @@
  * {@link ClientProxy}. They hold a target and forward to the hub's lifetime manager.
  * @module
  */
+
 import type { HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
+import { traceClientResult } from '../telemetry/tracing.js';
 
 /**
  * Client methods when no interface is given: any name, any arguments.
@@ -105,6 +107,8 @@ export interface ClientProxyOptions {
   readonly clientResultTimeoutMs?: number;
   /** The running hub method's slot, released while it awaits client results. */
   readonly slot?: InvocationSlot;
+  /** The hub's name in the spans of client results (see docs/server.md, "OpenTelemetry"). */
+  readonly hubName?: string;
 }
 
 /** Where a proxy sends. */
@@ -181,10 +185,12 @@ export class ConnectionClientProxy<T extends object = DynamicClientMethods> impl
     ...args: ClientMethodArgs<T, K>
   ): Promise<ClientMethodResult<T, K>> {
     const call = () =>
-      this.manager.invokeConnection(this.connectionId, method, args, {
-        signal: options.signal,
-        timeoutMs: options.timeoutMs ?? this.options.clientResultTimeoutMs,
-      });
+      traceClientResult(this.options.hubName ?? 'hub', method, this.connectionId, () =>
+        this.manager.invokeConnection(this.connectionId, method, args, {
+          signal: options.signal,
+          timeoutMs: options.timeoutMs ?? this.options.clientResultTimeoutMs,
+        }),
+      );
     const result = this.lease ? await this.lease.around(call) : await call();
     return result as ClientMethodResult<T, K>;
   }

@@ -1,3 +1,4 @@
+import { type Context, context, type Span } from '@opentelemetry/api';
 import {
   type CompletionMessage,
   type InvocationMessage,
@@ -16,6 +17,7 @@ import type { Logger } from '../logger.js';
 import { type HubMetrics, noopMetrics, UNKNOWN_METHOD_LABEL } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { HubPresence } from '../presence/hub-presence.js';
+import { endSpan, startInvocationSpan } from '../telemetry/tracing.js';
 import type { TimeProvider } from '../time-provider.js';
 import { bindArguments, InvocationRejected } from './argument-binding.js';
 import {
@@ -35,7 +37,12 @@ import type { UploadStream } from './upload-stream.js';
 /** How a call went: the method's value, or the Completion of a call that was refused or threw. */
 type Outcome =
   | { readonly started: true; readonly value: unknown }
-  | { readonly started: false; readonly completion: CompletionMessage | undefined };
+  | {
+      readonly started: false;
+      readonly completion: CompletionMessage | undefined;
+      /** The catalogue code of the refusal or failure (the span's `error.type`). */
+      readonly code: ServerErrorCode;
+    };
 
 /** True for a promise or any other thenable, which `await` would adopt. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -169,6 +176,7 @@ export class HubDispatcher {
     hub.clients = new DefaultHubCallerClients(this.config.manager, connection.connectionId, {
       clientResultTimeoutMs: this.config.options.clientResultTimeoutMs,
       slot: scope.slot,
+      hubName: this.hubName,
     });
     hub.groups = this.groupManager;
     hub.presence = this.config.presence;
@@ -215,9 +223,39 @@ export class HubDispatcher {
   ): CompletionMessage | undefined | Promise<CompletionMessage | undefined> {
     // Without metrics there is nothing to time.
     const started = this.timed ? this.config.time.now() : 0;
+    const traced = startInvocationSpan(
+      this.hubName,
+      this.config.hubPath,
+      this.methodLabel(message.target),
+      connection.connectionId,
+      message.headers,
+    );
+    if (traced !== undefined) return this.invokeTraced(connection, message, scope, started, traced);
     const outcome = this.start(connection, message, false, scope);
     if (outcome instanceof Promise) return outcome.then((done) => this.invoked(message, done, started));
     return this.invoked(message, outcome, started);
+  }
+
+  /** {@link invoke} inside the invocation's span (active while the method runs). */
+  private invokeTraced(
+    connection: HubCallerContext,
+    message: InvocationMessage,
+    scope: InvocationScope,
+    started: number,
+    traced: { span: Span; context: Context },
+  ): CompletionMessage | undefined | Promise<CompletionMessage | undefined> {
+    const finish = (outcome: Outcome) => {
+      endSpan(traced.span, outcome.started ? undefined : outcome.code);
+      return this.invoked(message, outcome, started);
+    };
+    const outcome = context.with(traced.context, () => this.start(connection, message, false, scope));
+    if (outcome instanceof Promise) return outcome.then(finish);
+    return finish(outcome);
+  }
+
+  /** The hub's name in spans (`rpc.service`): its class name, or its path for an anonymous class. */
+  private get hubName(): string {
+    return this.config.hubClass.name || this.config.hubPath;
   }
 
   /**
@@ -262,12 +300,45 @@ export class HubDispatcher {
     message: StreamInvocationMessage,
     scope: StreamInvocationScope,
   ): Promise<CompletionMessage> {
+    const traced = startInvocationSpan(
+      this.hubName,
+      this.config.hubPath,
+      this.methodLabel(message.target),
+      connection.connectionId,
+      message.headers,
+    );
+    if (traced === undefined) return this.runStream(connection, message, scope);
+    const completion = await context.with(traced.context, () => this.runStream(connection, message, scope));
+    endSpan(
+      traced.span,
+      completion.error === undefined
+        ? undefined
+        : (this.streamErrors.get(completion) ?? 'SB_ERR_STREAM_FAILED'),
+      {
+        'signalr.stream': true,
+        'signalr.stream.cancelled': scope.signal.aborted,
+      },
+    );
+    return completion;
+  }
+
+  /** Completions of streams that ended with an error, and their codes (for the span). */
+  private readonly streamErrors = new WeakMap<CompletionMessage, ServerErrorCode>();
+
+  private async runStream(
+    connection: HubCallerContext,
+    message: StreamInvocationMessage,
+    scope: StreamInvocationScope,
+  ): Promise<CompletionMessage> {
     const { invocationId, target } = message;
     const started = this.config.time.now();
     let ok = false;
     try {
       const outcome = await this.start(connection, message, true, scope);
-      if (!outcome.started) return outcome.completion!;
+      if (!outcome.started) {
+        this.streamErrors.set(outcome.completion!, outcome.code);
+        return outcome.completion!;
+      }
       const iterable = outcome.value;
       if (!isAsyncIterable(iterable)) {
         const name = this.config.descriptor.find(target)!.name;
@@ -389,7 +460,11 @@ export class HubDispatcher {
       target: message.target,
       code: error.code,
     });
-    return { started: false, completion: this.completion(message.invocationId, error.message, error.code) };
+    return {
+      started: false,
+      completion: this.completion(message.invocationId, error.message, error.code),
+      code: error.code,
+    };
   }
 
   /** The Completion of a call that threw: the reference's text, detailed when configured. */
@@ -400,6 +475,7 @@ export class HubDispatcher {
   ): Outcome {
     const { invocationId, target } = message;
     this.logFailure('invocation.failed', connection, target, error);
+    const code = error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED';
     return {
       started: false,
       completion: this.completion(
@@ -409,8 +485,9 @@ export class HubDispatcher {
           error,
           this.config.options.enableDetailedErrors,
         ),
-        error instanceof HubException ? 'SB_ERR_HUB_EXCEPTION' : 'SB_ERR_HUB_METHOD_FAILED',
+        code,
       ),
+      code,
     };
   }
 

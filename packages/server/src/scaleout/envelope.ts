@@ -40,6 +40,12 @@ export interface MessageEnvelope extends EnvelopeBase {
   /** Client results: the invocation id, and the caller's node to answer to. */
   readonly i?: string;
   readonly r?: string;
+  /**
+   * The trace context of the send (W3C traceparent form), when it was made inside a sampled span:
+   * the delivering node's span is its child. Optional, so version 1 nodes without it interoperate
+   * (an older node ignores it; a newer one delivers untraced when it is absent).
+   */
+  readonly tp?: string;
 }
 
 /** A group change for a connection on another node; the owner acknowledges to node `r`. */

@@ -22,6 +22,7 @@ import type {
 import { LocalConnections } from '../lifetime/local-connections.js';
 import { SerializedHubMessage } from '../lifetime/serialized-hub-message.js';
 import type { Logger } from '../logger.js';
+import { activeTraceparent, traceDelivery } from '../telemetry/tracing.js';
 import type { HubBackplaneHealth, ScaleoutCounters } from './backplane.js';
 import type { Bus, BusFactory } from './bus.js';
 import { ChannelSequencer, label } from './channel-sequencer.js';
@@ -459,6 +460,25 @@ export class ScaleoutHubLifetimeManager implements HubLifetimeManager {
   }
 
   private deliverMessage(channel: Channel, envelope: MessageEnvelope): void {
+    if (envelope.tp === undefined) {
+      this.deliverLocally(channel, envelope);
+      return;
+    }
+    traceDelivery(
+      envelope.tp,
+      this.hubName,
+      envelope.t,
+      {
+        'switchboard.backplane': this.bus.backend,
+        'switchboard.node.id': this.nodeId,
+        'switchboard.origin.node.id': envelope.o,
+        'switchboard.channel.kind': channel.kind,
+      },
+      () => this.deliverLocally(channel, envelope),
+    );
+  }
+
+  private deliverLocally(channel: Channel, envelope: MessageEnvelope): void {
     const message = envelopeMessage(envelope, this.byName);
     const excluded = envelope.x && envelope.x.length > 0 ? new Set(envelope.x) : undefined;
     switch (channel.kind) {
@@ -504,8 +524,10 @@ export class ScaleoutHubLifetimeManager implements HubLifetimeManager {
   ): Buffer | undefined {
     const frames = messageFrames(this.protocols, message);
     if (!frames) return undefined;
+    const tp = activeTraceparent();
     return encodeEnvelope({
       ...extra,
+      ...(tp !== undefined ? { tp } : {}),
       v: ENVELOPE_VERSION,
       o: this.nodeId,
       n: ++this.sequence,
