@@ -182,6 +182,12 @@ export class HttpConnectionDispatcher {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
     if (!route) return false;
+    // Node leaves an upgraded socket's errors to the listener: without one, a client that resets
+    // the socket of a refused upgrade (or one still being authenticated) would crash the process.
+    socket.on('error', (error: Error) => {
+      this.options.logger.debug('http.upgrade_socket_error', { error });
+      socket.destroy();
+    });
     if (!this.options.cors.admitUpgrade(req)) {
       this.count(route.endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
       refuseUpgrade(socket, 403, ORIGIN_NOT_ALLOWED);
