@@ -150,11 +150,17 @@ export async function startConformanceServer(
       maxMessagesPerTurn: options.maxMessagesPerTurn,
     }),
   });
-  hubs.mapHub('/testhub', TestHub);
+  const nodeId = hubs.presence.nodeId;
+  hubs.mapHub('/testhub', TestHub, { activator: () => new TestHub(nodeId) });
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
   // no transport, so this endpoint exists only once the server implements one of those two.
   const noWebSockets = noWebSocketsTransports();
-  if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
+  if (noWebSockets) {
+    hubs.mapHub('/testhub-nowebsockets', TestHub, {
+      transports: noWebSockets,
+      activator: () => new TestHub(nodeId),
+    });
+  }
   hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
   hubs.mapConnection('/echo', echoConnection);
   const testHubPaths = noWebSockets ? ['/testhub', '/testhub-nowebsockets'] : ['/testhub'];
@@ -175,6 +181,7 @@ export async function startConformanceServer(
     issueToken,
     nextRedirect: () => ++redirects,
     clientResult: (connectionId: string) => clientResult(hubs, testHubPaths, connectionId),
+    forwarding: () => hubs.forwarding(),
   };
 
   const http = createServer((req, res) => {

@@ -120,6 +120,8 @@ export class HubServer {
             advertiseUrl,
             // A long poll may wait this long for data before the owner answers.
             responseTimeoutMs: httpOptions.longPollTimeoutMs + FORWARD_RESPONSE_MARGIN_MS,
+            // A peer's hop sockets do not count toward the per-address socket cap.
+            onHop: (socket) => this.guard.exempt(socket),
             logger: this.logger,
             time: this.time,
           });

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { type HubMessage, MessageType } from '@switchboard/protocol';
 import { Hub } from '@switchboard/server';
-import { startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
+import { negotiate, RawClient, startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
 import { WebSocket } from 'ws';
 import { ClusterKeys, HOP_HEADER } from '../src/http/forwarding/cluster-keys.ts';
 import { LoopbackNetwork, LoopbackPresenceNetwork, loopbackBackplane } from '../src/testing/index.ts';
@@ -45,6 +46,7 @@ describe('forwarding between two nodes', () => {
       clusterSecret: SECRET,
       longPollTimeoutMs: 500,
       maxWebSocketFrameSize: 1024,
+      allowStatefulReconnects: true,
     });
   before(async () => {
     a = await start('a');
@@ -130,6 +132,32 @@ describe('forwarding between two nodes', () => {
     await waitFor(() => ended.has(id), 5_000, 'the connection ends on A');
   });
 
+  test("a stateful reconnect's return lands on another node and resumes the connection on its owner", async () => {
+    const reply = await negotiate(`${a.baseUrl}/hub`, 'negotiateVersion=1&useStatefulReconnect=true');
+    const token = reply.json!.connectionToken as string;
+    const id = reply.json!.connectionId as string;
+    const onB = `${b.baseUrl}/hub`;
+    const raw = await RawClient.connect(onB, { id: token, handshake: '{"protocol":"json","version":2}\x1e' });
+    assert.equal((await raw.handshake()).error, undefined);
+    const completion = (invocationId: string) => (m: HubMessage) =>
+      m.type === MessageType.Completion && m.invocationId === invocationId;
+    raw.send({ type: MessageType.Invocation, invocationId: 'a', target: 'echo', arguments: ['one'] });
+    await raw.waitForMessage(completion('a'));
+    raw.terminate();
+    await raw.waitForClose();
+    // The return: on B again (any node but the owner).
+    const next = await RawClient.connect(onB, { id: token, resumed: true });
+    await waitFor(() => next.messages.length >= 2, 5_000, 'Sequence and the replay');
+    assert.deepEqual(next.messages[0], { type: MessageType.Sequence, sequenceId: 1 });
+    next.send({ type: MessageType.Sequence, sequenceId: 2 });
+    next.send({ type: MessageType.Invocation, invocationId: 'b', target: 'node', arguments: [] });
+    const answer = await next.waitForMessage(completion('b'));
+    assert.equal((answer as { result: unknown }).result, 'a');
+    assert.equal(ended.has(id), false, 'the same connection, never ended');
+    next.close();
+    await waitFor(() => ended.has(id), 5_000, 'the connection ends on A');
+  });
+
   test('forged, stale and unreachable tokens get the 404 of an unknown connection', async () => {
     const keys = new ClusterKeys(SECRET);
     const { token } = await negotiated(`${a.baseUrl}/hub`);
@@ -189,6 +217,34 @@ describe('forwarding between two nodes', () => {
     assert.equal(b.hubs.forwarding()!.forwardedRequests, count);
     await http(`${a.baseUrl}${url}`, { method: 'DELETE' });
   });
+});
+
+test("a peer's hop sockets do not count toward the owner's maxSocketsPerIp", async () => {
+  const network = new LoopbackNetwork();
+  const presenceNetwork = new LoopbackPresenceNetwork();
+  const start = (label: string, extra: object) =>
+    startTestServer((hubs) => hubs.mapHub('/hub', nodeHub(label)), {
+      backplane: loopbackBackplane({ network, presenceNetwork, nodeId: label }),
+      clusterSecret: SECRET,
+      ...extra,
+    });
+  // Every socket here comes from 127.0.0.1: the test's own and B's hops to A alike.
+  const a = await start('a', { maxSocketsPerIp: 3 });
+  const b = await start('b', {});
+  const streams: Awaited<ReturnType<typeof openEventStream>>[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const { token } = await negotiated(`${a.baseUrl}/hub`);
+      const stream = await openEventStream(`${b.baseUrl}/hub?id=${encodeURIComponent(token)}`);
+      streams.push(stream);
+      assert.equal(stream.status, 200, `event stream ${i + 1} through B`);
+    }
+    assert.ok(a.hubs.forwarding()!.receivedHops >= 5);
+  } finally {
+    for (const stream of streams) stream.close();
+    await a.close();
+    await b.close();
+  }
 });
 
 test('without clusterSecret nothing is forwarded: a request on another node gets 404', async () => {

@@ -29,6 +29,8 @@ export interface ForwarderOptions {
   readonly advertiseUrl: string | undefined;
   /** How long the owner may take to answer: the long-poll timeout and a margin. */
   readonly responseTimeoutMs: number;
+  /** Called with the socket of each request that came as a signed hop from a peer. */
+  readonly onHop?: ((socket: Socket) => void) | undefined;
   readonly logger: Logger;
   readonly time: TimeProvider;
 }
@@ -129,6 +131,7 @@ export class ConnectionForwarder {
     }
     if (hop.kind === 'valid') {
       this.counters.receivedHops++;
+      this.options.onHop?.(req.socket);
       return { kind: 'local' };
     }
     if (!token || isLocal(token)) return { kind: 'local' };
