@@ -18,6 +18,8 @@ export interface EndpointContext {
    * the result, or the error's message. Never rejects.
    */
   clientResult(connectionId: string): Promise<string>;
+  /** What the node forwarded and received (`HubServer.forwarding()`), or undefined outside a cluster. */
+  forwarding(): object | undefined;
 }
 
 /**
@@ -107,6 +109,11 @@ export function serveConformanceRoute(
   }
   if (path.toLowerCase() === '/generatejwttoken' && (method === 'GET' || method === 'HEAD')) {
     sendText(res, 200, ctx.issueToken(url.searchParams.get('user') || 'testuser'));
+    return true;
+  }
+  if (path.toLowerCase() === '/forwarding' && method === 'GET') {
+    // Not in the reference app: this node's forwarding counters, for the cluster tests.
+    send(res, 200, 'application/json', JSON.stringify(ctx.forwarding() ?? null));
     return true;
   }
   const clientResult = /^\/clientresult\/([^/]+)$/i.exec(path);

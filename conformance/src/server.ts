@@ -127,6 +127,10 @@ export async function startConformanceServer(
   const hubs = new HubServer({
     enableDetailedErrors: true,
     ...backplane?.server,
+    // The nodes of a cluster forward each transport request to the node that holds its connection,
+    // so a load balancer needs no sticky sessions; the JWT secret they share signs tokens and hops.
+    ...(backplane ? { clusterSecret: jwtSecret } : {}),
+    ...(backplane && options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -155,11 +159,17 @@ export async function startConformanceServer(
       maxMessagesPerTurn: options.maxMessagesPerTurn,
     }),
   });
-  hubs.mapHub('/testhub', TestHub);
+  const nodeId = hubs.presence.nodeId;
+  hubs.mapHub('/testhub', TestHub, { activator: () => new TestHub(nodeId) });
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
   // no transport, so this endpoint exists only once the server implements one of those two.
   const noWebSockets = noWebSocketsTransports();
-  if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
+  if (noWebSockets) {
+    hubs.mapHub('/testhub-nowebsockets', TestHub, {
+      transports: noWebSockets,
+      activator: () => new TestHub(nodeId),
+    });
+  }
   hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
   hubs.mapConnection('/echo', echoConnection);
   const testHubPaths = noWebSockets ? ['/testhub', '/testhub-nowebsockets'] : ['/testhub'];
@@ -180,6 +190,7 @@ export async function startConformanceServer(
     issueToken,
     nextRedirect: () => ++redirects,
     clientResult: (connectionId: string) => clientResult(hubs, testHubPaths, connectionId),
+    forwarding: () => hubs.forwarding(),
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -40,8 +40,25 @@ export class TestHub extends Hub {
     StreamThrowException: { stream: true },
   };
 
+  /** The id of the node this hub instance runs on (see {@link GetNodeId}). */
+  readonly #nodeId: string;
+
+  /** `nodeId`: the node's id in its cluster (the server's presence node id). */
+  constructor(nodeId = 'node-1') {
+    super();
+    this.#nodeId = nodeId;
+  }
+
   Echo(message: string): string {
     return message;
+  }
+
+  /**
+   * The id of the node that serves the connection: where it lives, whatever node a load balancer
+   * sent each of its requests to (docs/scale-out.md#no-sticky-sessions).
+   */
+  GetNodeId(): string {
+    return this.#nodeId;
   }
 
   /** The public connection id (never the connection token). */

@@ -15,6 +15,7 @@
  * | `NATS_URL` | | NATS backplane connection when `BACKPLANE_URL` is not set (`BACKPLANE=nats`) |
  * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
  * | `NODE_ID` | hostname-pid | this node's id |
+ * | `ADVERTISE_URL` | the address each negotiate came in on | with a backplane, the base URL (`http://10.0.0.5:3000`) the other nodes forward a connection's requests to (no sticky sessions; the hops are signed with the JWT secret) |
  * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |
  * | `ALLOWED_ORIGINS` | (none) | comma-separated browser origins allowed cross-origin, or `*` |
  * | `TRUST_PROXY` | false | take the client IP from `X-Forwarded-For` |
@@ -58,6 +59,8 @@ export interface ChatConfig {
   readonly backplaneUrl: string | undefined;
   readonly backplanePrefix: string;
   readonly nodeId: string;
+  /** With a backplane: where the other nodes reach this one (`ADVERTISE_URL`). */
+  readonly advertiseUrl: string | undefined;
   readonly jwtSecret: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;
@@ -150,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
   ] as const) {
     if (url !== undefined && !URL.canParse(url)) throw invalid(name, 'is not a URL');
   }
+  const advertiseUrl = text('ADVERTISE_URL');
+  if (advertiseUrl !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(advertiseUrl))
+    throw invalid('ADVERTISE_URL', 'must be http://host:port or https://host:port');
   const jwtSecret = text('JWT_SECRET');
   if (jwtSecret !== undefined && jwtSecret.length < 16)
     throw invalid('JWT_SECRET', 'must have at least 16 characters');
@@ -186,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     backplaneUrl,
     backplanePrefix: text('BACKPLANE_PREFIX') ?? 'switchboard',
     nodeId: text('NODE_ID') ?? `${hostname()}-${process.pid}`,
+    advertiseUrl,
     jwtSecret,
     allowedOrigins: origins,
     trustProxy: ['true', '1', 'yes'].includes(trust),

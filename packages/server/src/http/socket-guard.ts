@@ -52,6 +52,10 @@ export class SocketGuard {
   private readonly socketsPerIp = new Map<string, number>();
   /** The address each counted socket was counted under. */
   private readonly counted = new WeakMap<Socket, string>();
+  /** Gives back a counted socket's place under its address (once). */
+  private readonly releases = new WeakMap<Socket, () => void>();
+  /** Sockets of signed hops from peer nodes: never counted again. */
+  private readonly exempted = new WeakSet<Socket>();
   private timer: TimerHandle | undefined;
 
   private readonly servers = new WeakSet<Server>();
@@ -118,7 +122,11 @@ export class SocketGuard {
     const socket = req.socket;
     this.awaitingHeaders.delete(socket);
     if (this.options.maxSocketsPerIp !== undefined && this.options.trustProxy !== undefined) {
-      if (!this.counted.has(socket) && !this.count(socket, clientAddress(req, this.options.trustProxy))) {
+      if (
+        !this.counted.has(socket) &&
+        !this.exempted.has(socket) &&
+        !this.count(socket, clientAddress(req, this.options.trustProxy))
+      ) {
         this.refused.add(req);
         this.refuseTooMany(socket);
         return;
@@ -156,12 +164,29 @@ export class SocketGuard {
     if (held >= this.options.maxSocketsPerIp!) return false;
     this.socketsPerIp.set(address, held + 1);
     this.counted.set(socket, address);
-    socket.once('close', () => {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       const left = (this.socketsPerIp.get(address) ?? 1) - 1;
       if (left <= 0) this.socketsPerIp.delete(address);
       else this.socketsPerIp.set(address, left);
-    });
+    };
+    this.releases.set(socket, release);
+    socket.once('close', release);
     return true;
+  }
+
+  /**
+   * A signed hop from a peer node came on `socket` (docs/scale-out.md#no-sticky-sessions): it
+   * stops counting toward its address's `maxSocketsPerIp`, so that the sockets a peer holds for
+   * the event streams and polls it forwards do not use up the cap of the address they share.
+   */
+  exempt(socket: Socket): void {
+    if (this.exempted.has(socket)) return;
+    this.exempted.add(socket);
+    this.releases.get(socket)?.();
+    this.releases.delete(socket);
   }
 
   /** The 429 goes straight to the socket, which closes: no listener after this one can answer. */

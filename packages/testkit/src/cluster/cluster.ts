@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HubConnection } from '@microsoft/signalr';
 import { type ClientOptions, connectClient } from '../clients.js';
-import { HAPROXY_SERVERS, Haproxy } from './haproxy.js';
+import { HAPROXY_ROUNDROBIN_CONFIG, HAPROXY_SERVERS, Haproxy } from './haproxy.js';
 import { type BackplaneSpec, NodeProcess } from './node-process.js';
 import { ChildHandle } from './processes.js';
 
@@ -22,6 +22,12 @@ export interface ClusterOptions {
   presenceGraceMs?: number;
   /** Prefix of the cluster's keys and channels. Default: a new unique one. */
   prefix?: string;
+  /**
+   * How haproxy spreads requests: `sticky` (deploy/haproxy/switchboard.cfg, a cookie keeps a
+   * client on its node) or `roundrobin` (switchboard-roundrobin.cfg, each request to the next
+   * node, forwarded to the owner). Default `sticky`.
+   */
+  balancer?: 'sticky' | 'roundrobin';
 }
 
 /** Three nodes behind haproxy. */
@@ -40,8 +46,8 @@ export interface Cluster {
   token(user: string): Promise<string>;
   /**
    * Connects an official client to `path` through the load balancer (as `user` when given) and
-   * returns it with the node it landed on and its connection id. With `node`, connects again
-   * (stopping the misplaced connections) until the load balancer puts it there, at most 9 times.
+   * returns it with the node it lives on and its connection id. With `node`, connects again
+   * (stopping the misplaced connections) until the load balancer puts it there, at most 30 times.
    */
   connect(path: string, options?: ClientOptions & { user?: string; node?: string }): Promise<ClusterClient>;
   /** Stops the clients it connected, the load balancer and the nodes still running. */
@@ -63,14 +69,23 @@ export interface ClusterClient {
 }
 
 /**
- * The node a TestHub connection lives on: haproxy names the server in `X-Switchboard-Node` on
- * every request it forwards, and `GetHeader` reads the request that opened the transport.
+ * The node a TestHub connection lives on, by its haproxy server name: the hub's `GetNodeId`
+ * answers the node id (`<server name>-<tag>`). Without sticky sessions the request that opened
+ * the transport may have landed elsewhere (and been forwarded), so its `X-Switchboard-Node` is
+ * not where the connection lives.
  */
 export async function nodeOf(connection: HubConnection): Promise<string> {
-  const node = await connection.invoke<string | null>('GetHeader', 'X-Switchboard-Node');
-  if (!node) throw new Error('the connection did not come through the load balancer');
-  return node;
+  const nodeId = await connection.invoke<string>('GetNodeId');
+  const name = HAPROXY_SERVERS.find((server) => nodeId.startsWith(`${server}-`));
+  if (!name) throw new Error(`the connection lives on '${nodeId}', not a node of the test cluster`);
+  return name;
 }
+
+/**
+ * How many connections `connect` makes at most to place a client on a chosen node (a third of
+ * them land there on average, by cookie or by the round-robin's turn).
+ */
+const MAX_PLACEMENT_ATTEMPTS = 30;
 
 /** Starts three conformance server processes on one backplane, and haproxy in front of them. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
@@ -100,7 +115,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ),
     );
     nodes.push(...started);
-    lb = await Haproxy.start(nodes.map((n) => n.port));
+    lb = await Haproxy.start(
+      nodes.map((n) => n.port),
+      options.balancer === 'roundrobin' ? { config: HAPROXY_ROUNDROBIN_CONFIG } : {},
+    );
   } catch (error) {
     await close();
     await ChildHandle.killAll();
@@ -134,7 +152,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           return { connection, id, node, user };
         }
         await connection.stop();
-        if (attempt === 9) throw new Error(`the load balancer never chose ${wanted} in 9 connections`);
+        if (attempt === MAX_PLACEMENT_ATTEMPTS) {
+          throw new Error(`the load balancer never chose ${wanted} in ${MAX_PLACEMENT_ATTEMPTS} connections`);
+        }
+        // A random number of requests more shifts a round-robin balancer's rotation: a connection
+        // makes a fixed number of requests, so without it every attempt could land on one node.
+        for (let shift = Math.floor(Math.random() * 3); shift > 0; shift--) {
+          await fetch(`${balancer.url}/generateJwtToken?user=shift`)
+            .then((r) => r.arrayBuffer())
+            .catch(() => undefined);
+        }
       }
     },
     close,

@@ -11,6 +11,14 @@ export const HAPROXY_CONFIG = fileURLToPath(
   new URL('../../../../deploy/haproxy/switchboard.cfg', import.meta.url),
 );
 
+/**
+ * The repository's haproxy configuration without sticky sessions (`balance roundrobin`, no
+ * cookie): each request to the next node, which forwards it to the connection's owner.
+ */
+export const HAPROXY_ROUNDROBIN_CONFIG = fileURLToPath(
+  new URL('../../../../deploy/haproxy/switchboard-roundrobin.cfg', import.meta.url),
+);
+
 /** The server names of `deploy/haproxy/switchboard.cfg`, in order (its cookie values too). */
 export const HAPROXY_SERVERS = ['node1', 'node2', 'node3'] as const;
 

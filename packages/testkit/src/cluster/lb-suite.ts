@@ -114,14 +114,28 @@ async function expectDeliveries(
   assert.deepEqual(wrong, [], `'${tag}'`);
 }
 
-/** Registers the load-balancer tests for one backplane. */
-export function loadBalancerSuite(setup: ClusterBackplaneSetup): void {
+/**
+ * Registers the load-balancer tests for one backplane, behind the sticky haproxy configuration
+ * (default) or the round-robin one (`balancer: 'roundrobin'`: no cookie, each request to the next
+ * node, forwarded to the connection's owner).
+ */
+export function loadBalancerSuite(
+  setup: ClusterBackplaneSetup,
+  options: { balancer?: 'sticky' | 'roundrobin' } = {},
+): void {
+  const balancer = options.balancer ?? 'sticky';
   const ready = async (t: TestContext) =>
     (await requireBinary(t, 'haproxy', HAPROXY_PATH)) && (await setup.require(t));
+  const how = balancer === 'sticky' ? 'every transport sticky' : 'round robin, no sticky sessions';
 
-  test(`${setup.name}: three nodes behind haproxy, every transport sticky, every kind of send, remote groups, client results`, async (t) => {
+  test(`${setup.name}: three nodes behind haproxy, ${how}, every kind of send, remote groups, client results`, async (t) => {
     if (!(await ready(t))) return;
-    const cluster = await startCluster({ backplane: setup.spec(), leaseMs: 3_000, presenceGraceMs: 300 });
+    const cluster = await startCluster({
+      backplane: setup.spec(),
+      leaseMs: 3_000,
+      presenceGraceMs: 300,
+      balancer,
+    });
     try {
       // Seven clients in turn over the four transports, placed on chosen nodes by haproxy.
       const specs: [string, string | undefined, string][] = [
@@ -208,9 +222,14 @@ export function loadBalancerSuite(setup: ClusterBackplaneSetup): void {
     }
   });
 
-  test(`${setup.name}: presence and counts agree on every node; presence events once per transition on every node`, async (t) => {
+  test(`${setup.name}: ${balancer === 'sticky' ? '' : 'round robin: '}presence and counts agree on every node; presence events once per transition on every node`, async (t) => {
     if (!(await ready(t))) return;
-    const cluster = await startCluster({ backplane: setup.spec(), leaseMs: 3_000, presenceGraceMs: 1_500 });
+    const cluster = await startCluster({
+      backplane: setup.spec(),
+      leaseMs: 3_000,
+      presenceGraceMs: 1_500,
+      balancer,
+    });
     try {
       // One anonymous watcher per node.
       const watchers: Member[] = [];
