@@ -61,6 +61,27 @@ export interface Message {
    * changed): of two copies of a message, the one with the higher number is the newer.
    */
   readonly changeSeq: number;
+  /** The files sent with the message (absent when none), in the order they were given. */
+  readonly attachments?: Attachment[];
+}
+
+/**
+ * A stored file: what `POST /api/rooms/{roomId}/attachments` answers and what a message carries.
+ * `GET {url}` (a member's token) serves it.
+ */
+export interface Attachment {
+  readonly id: string;
+  readonly roomId: string;
+  /** The file's name as uploaded (no path); the download's name. */
+  readonly name: string;
+  /** Bytes. */
+  readonly size: number;
+  /** The checked image type, the declared type, or `application/octet-stream`. */
+  readonly contentType: string;
+  /** A PNG, JPEG, GIF or WebP whose bytes match its type: served inline and shown as an image. */
+  readonly image: boolean;
+  /** `/api/attachments/{id}`. */
+  readonly url: string;
 }
 
 /** A room in `listRooms`: the room plus the caller's read state. */

@@ -30,6 +30,7 @@
  *   (a lost connection) rejects with the driver's error.
  * @module
  */
+
 import type {
   Message,
   Reaction,
@@ -42,6 +43,7 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
+import type { AttachmentRecord, NewAttachment } from './attachments.js';
 
 /** A user to create. */
 export interface NewUser {
@@ -214,6 +216,25 @@ export interface ChatStorage {
     roomId: string | undefined,
     limit: number,
   ): Promise<Message[]>;
+  /** Records an uploaded file whose bytes are stored already (see attachments.ts). */
+  insertAttachment(attachment: NewAttachment): Promise<AttachmentRecord>;
+  attachmentById(id: string): Promise<AttachmentRecord | undefined>;
+  /** How many bytes the user uploaded after `since` (ISO 8601). */
+  attachmentBytesSince(uploaderId: string, since: string): Promise<number>;
+  /**
+   * Gives a message those of `ids` that `uploaderId` uploaded to `roomId` and no message took yet
+   * (a conditional update: one message per file); returns the ids it took.
+   */
+  attachToMessage(
+    messageId: string,
+    roomId: string,
+    uploaderId: string,
+    ids: readonly string[],
+  ): Promise<string[]>;
+  /** Removes the rows of a message's files and returns their ids (their bytes are the caller's). */
+  deleteAttachmentsOfMessage(messageId: string): Promise<string[]>;
+  /** Removes the rows of uploads no message took, made before `before`; returns their ids. */
+  deleteUnattachedBefore(before: string): Promise<string[]>;
   /** Moves the read marker forward to `seq` (never back, never past the end). */
   markRead(roomId: string, userId: string, seq: number): Promise<ReadState>;
 
