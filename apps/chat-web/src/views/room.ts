@@ -10,6 +10,7 @@ import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { roomAddress } from '../router.ts';
+import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
 import { supportActions } from './support-actions.ts';
@@ -151,10 +152,12 @@ export function createRoomView(
     rows: 1,
     maxlength: 4000,
   });
+  const files = attachTray(chat, roomId);
   const composer = h(
     'form',
     { class: 'composer', 'aria-label': 'Send a message' },
     input,
+    files.picker,
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send'),
   );
   let lastTyping = 0;
@@ -182,12 +185,20 @@ export function createRoomView(
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text) return;
+    const attached = files.ready();
+    if ('wait' in attached) {
+      error.replaceChildren(attached.wait);
+      return;
+    }
+    if (!text && attached.ids.length === 0) return;
     input.value = '';
+    files.clear();
+    error.replaceChildren();
     lastTyping = 0;
     stickToBottom = true;
-    void chat.send(roomId, text);
+    void chat.send(roomId, text, attached.ids);
   });
+  wireFileDrops(input, files);
 
   let stickToBottom = true;
   let loadingOlder = false;
@@ -344,8 +355,10 @@ export function createRoomView(
     listArea,
     typing,
     error,
+    files.tray,
     composer,
   );
+  dropTarget(element, files);
   if (options.header === false) title.remove();
   return {
     element,
