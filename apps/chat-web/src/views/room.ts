@@ -13,6 +13,7 @@ import { roomAddress } from '../router.ts';
 import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
+import { notificationButton } from './notification-settings.ts';
 import { supportActions } from './support-actions.ts';
 
 /** Callbacks of the room view. */
@@ -64,6 +65,7 @@ export function createRoomView(
             'Invite',
           )
         : null,
+      notificationButton(chat, roomId),
       h(
         'button',
         {
