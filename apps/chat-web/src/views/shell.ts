@@ -6,6 +6,7 @@
 import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
 import { notifierOf } from '../notifications.ts';
+import { themeToggle } from '../theme.ts';
 import { confirmDialog } from './confirm.ts';
 import { renderCustomer } from './customer.ts';
 import {
@@ -86,6 +87,7 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
       'div',
       { class: 'me' },
       h('span', { 'data-testid': 'me-name' }, chat.me.displayName),
+      themeToggle(chat.me.id),
       h(
         'button',
         {
