@@ -32,6 +32,10 @@ export interface Room {
   /** The creator (for a support room, the customer); null for direct conversations. */
   readonly ownerId: string | null;
   readonly kind: RoomKind;
+  /** Shown under the room's name ('' when none). */
+  readonly topic?: string;
+  /** Archived: read-only and out of the public list until restored. */
+  readonly archived?: boolean;
 }
 
 /** One emoji on a message and who put it there. */
@@ -166,7 +170,16 @@ export interface AgentInfo extends User {
 }
 
 /** What happened to a room's membership, as `roomUpdated` says. */
-export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'memberLeft';
+export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'memberLeft' | 'updated';
+
+/** `updateRoom`'s argument: what to change (an absent field stays). */
+export interface RoomSettings {
+  readonly roomId: string;
+  readonly name?: string;
+  readonly topic?: string;
+  readonly isPrivate?: boolean;
+  readonly archived?: boolean;
+}
 
 /** `roomUpdated`'s argument. */
 export interface RoomUpdate {

@@ -14,6 +14,7 @@ import { AttachmentService } from './domain/attachments.js';
 import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
+import { RoomSettingsService } from './domain/room-settings.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
 import { addAttachmentRoutes } from './http/attachment-routes.js';
@@ -144,7 +145,14 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...connectionLimits(config),
     ...hubOrigins(config.allowedOrigins),
   });
-  const chatHubDeps = { services, rooms, messages, support, logger };
+  const chatHubDeps = {
+    services,
+    rooms,
+    messages,
+    support,
+    logger,
+    roomSettings: new RoomSettingsService(services),
+  };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),
     authorize: true,

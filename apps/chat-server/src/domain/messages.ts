@@ -9,6 +9,7 @@ import type { ChangesPage, Message, MessagesPage, Reaction, ReadState, Room } fr
 import { type AttachmentService, attachmentIdsOf } from './attachments.js';
 import type { Actor, ServiceDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
+import { archivedRoom } from './room-settings.js';
 import type { RoomService } from './rooms.js';
 import { id, invalid, object, optionalInteger, string } from './validate.js';
 
@@ -74,6 +75,7 @@ export class MessageService {
         throw new ChatError('SB_CHAT_BLOCKED', 'Someone in this conversation blocked you.');
       }
     }
+    if (room.archived) throw archivedRoom();
     if (files.length > 0) await this.attachments!.checkAttachable(actor, room.id, files, clientMessageId);
     let { message, created } = await storage.insertMessage({
       id: this.deps.newId(),

@@ -38,7 +38,12 @@ export function migrations(dialect: SqlDialect): Migration[] {
  */
 export function namedQueries(dialect: SqlDialect): Map<string, string> {
   const queries = new Map<string, string>();
-  for (const file of ['queries.sql', `${dialect}-queries.sql`, `${dialect}-attachment-queries.sql`]) {
+  for (const file of [
+    'queries.sql',
+    `${dialect}-queries.sql`,
+    `${dialect}-attachment-queries.sql`,
+    `${dialect}-room-settings-queries.sql`,
+  ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }
   return queries;

@@ -31,6 +31,7 @@ import {
   type NewSupportRequest,
   type NewUser,
   type RoomPosition,
+  type RoomSettingsChange,
   roomNameKey,
 } from './storage.js';
 
@@ -154,6 +155,28 @@ export abstract class SqlStorage implements ChatStorage {
         : `You already have a room named "${room.name}"; pick another name.`,
       { field: 'name' },
     );
+  }
+  async updateRoomSettings(roomId: string, changes: RoomSettingsChange): Promise<Room | undefined> {
+    const nameKey = changes.name === undefined ? null : roomNameKey(changes.name);
+    try {
+      const updated = await this.get('updateRoomSettings', {
+        roomId,
+        name: changes.name ?? null,
+        nameKey,
+        topic: changes.topic ?? null,
+        isPrivate: changes.isPrivate ?? null,
+        archived: changes.archived ?? null,
+      });
+      return updated && this.roomById(roomId);
+    } catch (error) {
+      // The unique name indexes (see roomNameKey): a public room or one of the owner's has it.
+      if (/unique|constraint/i.test(String((error as Error).message))) {
+        throw new ChatError('SB_CHAT_ROOM_NAME_TAKEN', 'Another room has this name; pick another.', {
+          field: 'name',
+        });
+      }
+      throw error;
+    }
   }
   async countOwnedRooms(userId: string): Promise<number> {
     return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
@@ -427,6 +450,8 @@ export function toRoom(r: Row): Room {
     isDirect: kind === 'direct',
     ownerId: r.owner_id == null ? null : String(r.owner_id),
     kind,
+    ...(r.topic === undefined ? {} : { topic: String(r.topic ?? '') }),
+    ...(r.archived === undefined ? {} : { archived: bool(r.archived) }),
   };
 }
 

@@ -64,6 +64,14 @@ export function roomNameKey(name: string): string {
   return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toUpperCase().toLowerCase();
 }
 
+/** What `updateRoomSettings` changes (an absent field stays). */
+export interface RoomSettingsChange {
+  readonly name?: string;
+  readonly topic?: string;
+  readonly isPrivate?: boolean;
+  readonly archived?: boolean;
+}
+
 /** A room to create. */
 export interface NewRoom {
   readonly id: string;
@@ -172,6 +180,11 @@ export interface ChatStorage {
   supportRoomOf(customerId: string): Promise<Room | undefined>;
   /** Public rooms (not private, not direct, not support), by name. */
   publicRooms(limit: number): Promise<Room[]>;
+  /**
+   * Changes a room's name, topic, privacy or archived state; undefined for an unknown room. A name
+   * (or privacy) that clashes (see {@link roomNameKey}) is refused with `SB_CHAT_ROOM_NAME_TAKEN`.
+   */
+  updateRoomSettings(roomId: string, changes: RoomSettingsChange): Promise<Room | undefined>;
   /** How many ordinary rooms a user owns. */
   countOwnedRooms(userId: string): Promise<number>;
   /** Adds a member; true when they were not one already. Their read marker starts at the room's end. */

@@ -23,3 +23,8 @@ CREATE TABLE attachment_blobs (
   id text PRIMARY KEY,
   data bytea NOT NULL
 );
+
+-- Room settings: a topic shown under the room's name, and archiving (read-only, out of the public
+-- list, restorable).
+ALTER TABLE rooms ADD COLUMN topic text NOT NULL DEFAULT '';
+ALTER TABLE rooms ADD COLUMN archived boolean NOT NULL DEFAULT false;
