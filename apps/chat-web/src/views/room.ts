@@ -14,6 +14,7 @@ import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
 import { notificationButton } from './notification-settings.ts';
+import { followRoomSettings, roomSettingsButton, topicLine } from './room-settings.ts';
 import { supportActions } from './support-actions.ts';
 
 /** Callbacks of the room view. */
@@ -41,6 +42,8 @@ export function createRoomView(
   const copied = h('span', { class: 'copied', role: 'status' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
+  followRoomSettings(chat);
+  const topic = topicLine();
   const header = h(
     'div',
     { class: 'room-head' },
@@ -49,7 +52,7 @@ export function createRoomView(
       { type: 'button', class: 'back', 'aria-label': 'Back to conversations', onclick: actions.back },
       '←',
     ),
-    title,
+    h('div', { class: 'room-heading' }, title, topic.element),
     h(
       'div',
       { class: 'room-actions' },
@@ -66,6 +69,7 @@ export function createRoomView(
           )
         : null,
       notificationButton(chat, roomId),
+      roomSettingsButton(chat, roomId),
       h(
         'button',
         {
@@ -330,6 +334,12 @@ export function createRoomView(
   const renderTitle = () => {
     const current = chat.rooms.get(roomId);
     title.textContent = current ? chat.titleOf(current) : 'Conversation';
+    topic.render(current);
+    // An archived room is read-only.
+    for (const control of Array.from(
+      composer.querySelectorAll<HTMLTextAreaElement | HTMLButtonElement>('textarea, button'),
+    ))
+      control.disabled = current?.archived === true;
   };
   const renderTyping = () => {
     const names = chat
