@@ -32,6 +32,10 @@ export interface Room {
   /** The creator (for a support room, the customer); null for direct conversations. */
   readonly ownerId: string | null;
   readonly kind: RoomKind;
+  /** Shown under the room's name ('' when none). */
+  readonly topic?: string;
+  /** Archived: read-only and out of the public list until restored. */
+  readonly archived?: boolean;
 }
 
 /** One emoji on a message and who put it there. */
@@ -61,6 +65,27 @@ export interface Message {
    * changed): of two copies of a message, the one with the higher number is the newer.
    */
   readonly changeSeq: number;
+  /** The files sent with the message (absent when none), in the order they were given. */
+  readonly attachments?: Attachment[];
+}
+
+/**
+ * A stored file: what `POST /api/rooms/{roomId}/attachments` answers and what a message carries.
+ * `GET {url}` (a member's token) serves it.
+ */
+export interface Attachment {
+  readonly id: string;
+  readonly roomId: string;
+  /** The file's name as uploaded (no path); the download's name. */
+  readonly name: string;
+  /** Bytes. */
+  readonly size: number;
+  /** The checked image type, the declared type, or `application/octet-stream`. */
+  readonly contentType: string;
+  /** A PNG, JPEG, GIF or WebP whose bytes match its type: served inline and shown as an image. */
+  readonly image: boolean;
+  /** `/api/attachments/{id}`. */
+  readonly url: string;
 }
 
 /** A room in `listRooms`: the room plus the caller's read state. */
@@ -145,7 +170,16 @@ export interface AgentInfo extends User {
 }
 
 /** What happened to a room's membership, as `roomUpdated` says. */
-export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'memberLeft';
+export type RoomChange = 'joined' | 'left' | 'removed' | 'memberJoined' | 'memberLeft' | 'updated';
+
+/** `updateRoom`'s argument: what to change (an absent field stays). */
+export interface RoomSettings {
+  readonly roomId: string;
+  readonly name?: string;
+  readonly topic?: string;
+  readonly isPrivate?: boolean;
+  readonly archived?: boolean;
+}
 
 /** `roomUpdated`'s argument. */
 export interface RoomUpdate {

@@ -10,11 +10,14 @@ import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
+import { AttachmentService } from './domain/attachments.js';
 import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
+import { RoomSettingsService } from './domain/room-settings.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
+import { addAttachmentRoutes } from './http/attachment-routes.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
@@ -28,7 +31,7 @@ import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
 import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
-import { createStorage } from './storage/create-storage.js';
+import { createBlobStore, createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
 import { chatMeter, createChatTelemetry, observeChat } from './telemetry.js';
 
@@ -43,6 +46,8 @@ export interface ChatApp {
   readonly hubs: HubServer;
   readonly storage: ChatStorage;
   readonly accounts: AccountService;
+  /** Uploaded files (`sweep()` removes those no message took within a day; it also runs hourly). */
+  readonly attachments: AttachmentService;
   /** Listens on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Drains hub connections (clients are told to reconnect elsewhere), stops HTTP, closes storage. */
@@ -92,7 +97,8 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...systemClock,
   };
   const rooms = new RoomService(services);
-  const messages = new MessageService(services, rooms);
+  const attachments = new AttachmentService(services, rooms, createBlobStore(config, storage), config);
+  const messages = new MessageService(services, rooms, attachments);
   const support = new SupportService(services, rooms, messages);
   const throttle = new LoginThrottle(storage, {
     limit: config.loginAccountLimit,
@@ -145,7 +151,14 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...connectionLimits(config),
     ...hubOrigins(config.allowedOrigins),
   });
-  const chatHubDeps = { services, rooms, messages, support, logger };
+  const chatHubDeps = {
+    services,
+    rooms,
+    messages,
+    support,
+    logger,
+    roomSettings: new RoomSettingsService(services),
+  };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),
     authorize: true,
@@ -177,6 +190,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     guestRateLimit: config.guestRateLimit,
     registerRateLimit: config.registerRateLimit,
   });
+  addAttachmentRoutes(router, { accounts, attachments });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,
@@ -211,6 +225,12 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   // and body deadlines and MAX_SOCKETS_PER_IP. Everything else comes to the handler above.
   hubs.attach(http);
 
+  // Uploads no message took are removed after a day; every node sweeps (the deletes are idempotent).
+  const sweeper = setInterval(() => {
+    attachments.sweep().catch((error) => logger.warn('chat.attachments.sweep_failed', { error }));
+  }, 3_600_000);
+  sweeper.unref();
+
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -218,6 +238,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     hubs,
     storage,
     accounts,
+    attachments,
     listen() {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
@@ -238,6 +259,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     },
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
         await lagProbe?.stop();
         await hubs.close();
         unwirePresence();

@@ -39,6 +39,9 @@
  * | `METRICS_TOKEN` | (none: `/metrics` refused) | bearer token that `GET /metrics` requires (16+ characters) |
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | (none) | OpenTelemetry: traces and metrics over OTLP through `@opentelemetry/sdk-node`; the SDK reads the other standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, default `switchboard-chat`; `OTEL_SDK_DISABLED`; docs/server.md) |
  * | `FRAME_ANCESTORS` | `'none'` | the web app's CSP `frame-ancestors` sources |
+ * | `ATTACHMENTS_DIR` | `DATA_DIR/attachments` (SQLite), the database (PostgreSQL) | a directory for attachments' bytes (shared by every node when set with `DATABASE_URL`) |
+ * | `MAX_ATTACHMENT_BYTES` | 10485760 (10 MiB) | the largest file one upload may carry |
+ * | `MAX_ATTACHMENT_BYTES_PER_DAY` | 209715200 (200 MiB) | what one user may upload in 24 hours |
  * @module
  */
 import { hostname } from 'node:os';
@@ -95,6 +98,12 @@ export interface ChatConfig {
   readonly metricsToken: string | undefined;
   /** The CSP `frame-ancestors` sources of the web app. */
   readonly frameAncestors: string;
+  /** Where attachments' bytes live instead of the default (see storage/attachments.ts). */
+  readonly attachmentsDir: string | undefined;
+  /** The largest attachment, in bytes. */
+  readonly maxAttachmentBytes: number;
+  /** What one user may upload in 24 hours, in bytes. */
+  readonly maxAttachmentBytesPerDay: number;
 }
 
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -211,6 +220,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     loginBackoffMaxSeconds: int('LOGIN_BACKOFF_MAX_SECONDS', 900, 1, 86_400),
     metricsToken,
     frameAncestors,
+    attachmentsDir: text('ATTACHMENTS_DIR'),
+    maxAttachmentBytes: int('MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxAttachmentBytesPerDay: int('MAX_ATTACHMENT_BYTES_PER_DAY', 200 * 1024 * 1024, 1, 2 ** 50),
     typingRateLimit: int('TYPING_RATE_LIMIT', 2, 1, 1_000),
     presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
     backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),

@@ -74,6 +74,18 @@ export const chatErrors = {
     summary: 'A JSON request body is larger than the limit.',
     surface: 'HTTP 413 {"error": {"code", "message"}}',
   },
+  SB_CHAT_ATTACHMENT_TOO_LARGE: {
+    summary:
+      'An uploaded file is larger than MAX_ATTACHMENT_BYTES (10 MiB by default); nothing of it is stored.',
+    surface:
+      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments',
+  },
+  SB_CHAT_ATTACHMENT_QUOTA: {
+    summary:
+      'The user uploaded MAX_ATTACHMENT_BYTES_PER_DAY (200 MiB by default) in the last 24 hours already; nothing of the file is stored.',
+    surface:
+      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments',
+  },
   SB_CHAT_METHOD_NOT_ALLOWED: {
     summary: 'The route exists but not with this HTTP method.',
     surface: 'HTTP 405 {"error": {"code", "message"}} with an Allow header',
@@ -123,6 +135,8 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_ALREADY_CLAIMED: 409,
   SB_CHAT_AGENT_AT_CAPACITY: 409,
   SB_CHAT_PAYLOAD_TOO_LARGE: 413,
+  SB_CHAT_ATTACHMENT_TOO_LARGE: 413,
+  SB_CHAT_ATTACHMENT_QUOTA: 413,
   SB_CHAT_METHOD_NOT_ALLOWED: 405,
   SB_CHAT_TYPING_DROPPED: 429,
   SB_CHAT_CONFIG_INVALID: 500,

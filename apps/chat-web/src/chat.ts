@@ -279,8 +279,14 @@ export class Chat {
   }
 
   /** Sends a message optimistically; a failed send stays in the list to be retried. */
-  async send(roomId: string, text: string): Promise<void> {
-    const pending = { clientMessageId: newClientMessageId(), roomId, text, status: 'sending' as const };
+  async send(roomId: string, text: string, attachmentIds: readonly string[] = []): Promise<void> {
+    const pending = {
+      clientMessageId: newClientMessageId(),
+      roomId,
+      text,
+      status: 'sending' as const,
+      ...(attachmentIds.length > 0 ? { attachmentIds } : {}),
+    };
     this.timeline(roomId).addPending(pending);
     this.changed('timeline');
     await this.deliver(roomId, pending.clientMessageId);
@@ -319,7 +325,12 @@ export class Chat {
       const stored =
         room?.kind === 'support' && this.me.isGuest && !active
           ? await this.openSupport(this.myRequest?.subject ?? 'Support', pending.text)
-          : await this.link.invoke<Message>('sendMessage', { roomId, text: pending.text, clientMessageId });
+          : await this.link.invoke<Message>('sendMessage', {
+              roomId,
+              text: pending.text,
+              clientMessageId,
+              ...(pending.attachmentIds ? { attachmentIds: pending.attachmentIds } : {}),
+            });
       this.store.receive(stored);
       // openSupportRequest stores the text under the server's own clientMessageId.
       if (stored.clientMessageId !== clientMessageId) timeline.removePending(clientMessageId);

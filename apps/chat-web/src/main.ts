@@ -18,6 +18,7 @@ import {
   SESSION_KEY,
   saveSession,
 } from './session.ts';
+import { applyTheme } from './theme.ts';
 import { renderLogin } from './views/login.ts';
 import { PAGE_TITLE, renderShell } from './views/shell.ts';
 
@@ -26,6 +27,8 @@ let chat: Chat | undefined;
 
 function signedOut(): void {
   document.title = PAGE_TITLE;
+  // The sign-in screen follows the system's theme; a user's choice comes back with them.
+  applyTheme('system');
   renderLogin(root, (session) => {
     saveSession(session);
     // A guest who came back (or started again) is signed in: nothing is kept aside any more.

@@ -6,8 +6,10 @@
  */
 import { ChatError, forbidden, notFound } from '../errors.js';
 import type { ChangesPage, Message, MessagesPage, Reaction, ReadState, Room } from '../types.js';
+import { type AttachmentService, attachmentIdsOf } from './attachments.js';
 import type { Actor, ServiceDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
+import { archivedRoom } from './room-settings.js';
 import type { RoomService } from './rooms.js';
 import { id, invalid, object, optionalInteger, string } from './validate.js';
 
@@ -24,6 +26,8 @@ export class MessageService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly rooms: RoomService,
+    /** Files sent with messages (absent: messages carry none). */
+    private readonly attachments?: AttachmentService,
   ) {
     this.typingLimiter = new RateLimiter(deps.limits.typingRateLimit, deps.limits.typingRateLimit * 3);
   }
@@ -35,10 +39,12 @@ export class MessageService {
   async sendMessage(actor: Actor, args: unknown): Promise<Message> {
     const input = object(args, 'message');
     const roomId = id(input.roomId, 'roomId');
-    const text = this.text(input);
+    const files = this.attachments ? attachmentIdsOf(input) : [];
+    // With files, the text is an optional caption.
+    const text = files.length > 0 && (input.text ?? '') === '' ? '' : this.text(input);
     const clientMessageId = string(input, 'clientMessageId', { max: 128 });
     const room = await this.rooms.requireMember(actor, roomId);
-    return this.post(actor, room, text, clientMessageId);
+    return this.post(actor, room, text, clientMessageId, files);
   }
 
   /**
@@ -46,7 +52,13 @@ export class MessageService {
    * (`MESSAGE_RATE_LIMIT` per second per user, burst the same) is a token bucket in the storage,
    * so with shared storage it holds across every node, not per node.
    */
-  async post(actor: Actor, room: Room, text: string, clientMessageId: string): Promise<Message> {
+  async post(
+    actor: Actor,
+    room: Room,
+    text: string,
+    clientMessageId: string,
+    files: readonly string[] = [],
+  ): Promise<Message> {
     const { storage, notifier } = this.deps;
     const rate = this.deps.limits.messageRateLimit;
     if (!(await storage.takeRateToken(`message:${actor.id}`, rate, rate))) {
@@ -63,7 +75,9 @@ export class MessageService {
         throw new ChatError('SB_CHAT_BLOCKED', 'Someone in this conversation blocked you.');
       }
     }
-    const { message, created } = await storage.insertMessage({
+    if (room.archived) throw archivedRoom();
+    if (files.length > 0) await this.attachments!.checkAttachable(actor, room.id, files, clientMessageId);
+    let { message, created } = await storage.insertMessage({
       id: this.deps.newId(),
       roomId: room.id,
       senderId: actor.id,
@@ -72,6 +86,10 @@ export class MessageService {
       clientMessageId,
       sentAt: this.deps.now(),
     });
+    if (created && files.length > 0) {
+      await this.attachments!.attach(actor, room.id, message.id, files);
+      message = (await storage.messageById(message.id)) ?? message;
+    }
     if (created) {
       this.deps.counters.messagesStored++;
       await notifier.toRoom(room.id, 'messageReceived', message);
@@ -105,7 +123,12 @@ export class MessageService {
     if (message.senderId !== actor.id && room.ownerId !== actor.id && actor.role !== 'admin') {
       throw forbidden("Only the author, the room's owner or an admin deletes a message.");
     }
-    const deleted = await this.deps.storage.deleteMessage(message.id, this.deps.now());
+    const { attachments: _files, ...deleted } = await this.deps.storage.deleteMessage(
+      message.id,
+      this.deps.now(),
+    );
+    // A deleted message's files go with it.
+    await this.attachments?.removeOfMessage(message.id);
     await this.deps.notifier.toRoom(deleted.roomId, 'messageDeleted', {
       roomId: deleted.roomId,
       messageId: deleted.id,

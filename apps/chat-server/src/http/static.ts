@@ -42,7 +42,7 @@ const NOT_BUILT = `<!doctype html>
 and reload this page. The chat's APIs and the hub at <code>/hubs/chat</code> work meanwhile.</p></main></body></html>`;
 
 /**
- * The web app's Content-Security-Policy: its own scripts, styles, images and connections only (no
+ * The web app's Content-Security-Policy: its own scripts, styles, images (and `blob:` images: attachments fetched with the token) and connections only (no
  * inline script or style, no `eval`), no plugins, and framed only by `frameAncestors`.
  */
 export function contentSecurityPolicy(frameAncestors: string): string {
@@ -50,7 +50,7 @@ export function contentSecurityPolicy(frameAncestors: string): string {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:",
     "font-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",

@@ -10,6 +10,7 @@ import { Hub, type Logger } from '@switchboard/server';
 import type { MessageService } from '../domain/messages.js';
 import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
 import { isAgent } from '../domain/ports.js';
+import type { RoomSettingsService } from '../domain/room-settings.js';
 import type { RoomService } from '../domain/rooms.js';
 import type { SupportService } from '../domain/support.js';
 import { forbidden } from '../errors.js';
@@ -22,6 +23,8 @@ export interface ChatHubDeps {
   readonly messages: MessageService;
   readonly support: SupportService;
   readonly logger: Logger;
+  /** Room settings (absent: `updateRoom` is refused). */
+  readonly roomSettings?: RoomSettingsService;
 }
 
 const ACTOR = Symbol('chat.actor');
@@ -71,6 +74,11 @@ export class ChatHub extends Hub<ChatClient> {
   }
   createRoom(args: unknown) {
     return this.deps.rooms.createRoom(this._actor(), args);
+  }
+  /** `{roomId, name?, topic?, isPrivate?, archived?}` (owner or admin): the room as it is now. */
+  updateRoom(args: unknown) {
+    if (!this.deps.roomSettings) throw forbidden('Room settings are not available.');
+    return this.deps.roomSettings.updateRoom(this._actor(), args);
   }
   joinRoom(roomId: unknown) {
     return this.deps.rooms.joinRoom(this._actor(), roomId);

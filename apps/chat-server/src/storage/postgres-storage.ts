@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { notFound } from '../errors.js';
 import type { Message, Reaction, Room } from '../types.js';
+import type { BlobStore } from './attachments.js';
 import { migrations, namedQueries, toPositional } from './sql-files.js';
 import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
 import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
@@ -75,6 +76,23 @@ export class PostgresStorage extends SqlStorage {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /** Attachments' bytes in this database (`attachment_blobs`): every node on it serves every file. */
+  blobStore(): BlobStore {
+    return {
+      kind: 'postgres',
+      put: async (id, data) => {
+        await this.run('putBlob', { id, data });
+      },
+      get: async (id) => {
+        const row = await this.get('getBlob', { id });
+        return row ? (row.data as Buffer) : undefined;
+      },
+      delete: async (ids) => {
+        if (ids.length > 0) await this.run('deleteBlobs', { ids: [...ids] });
+      },
+    };
   }
 
   /** Runs raw SQL (tests and tools). */

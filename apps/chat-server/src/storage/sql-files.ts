@@ -32,10 +32,18 @@ export function migrations(dialect: SqlDialect): Migration[] {
     .sort((a, b) => a.version - b.version);
 }
 
-/** The named queries of a dialect: the shared `queries.sql`, overridden by `<dialect>-queries.sql`. */
+/**
+ * The named queries of a dialect: the shared `queries.sql`, overridden by `<dialect>-queries.sql`,
+ * and the attachments' `<dialect>-attachment-queries.sql`.
+ */
 export function namedQueries(dialect: SqlDialect): Map<string, string> {
   const queries = new Map<string, string>();
-  for (const file of ['queries.sql', `${dialect}-queries.sql`]) {
+  for (const file of [
+    'queries.sql',
+    `${dialect}-queries.sql`,
+    `${dialect}-attachment-queries.sql`,
+    `${dialect}-room-settings-queries.sql`,
+  ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }
   return queries;

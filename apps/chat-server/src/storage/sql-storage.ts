@@ -19,6 +19,7 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
+import { type AttachmentRecord, attachmentUrl, type NewAttachment, publicAttachment } from './attachments.js';
 import {
   CHANGE_RETENTION_MS,
   type ChangeKind,
@@ -30,6 +31,7 @@ import {
   type NewSupportRequest,
   type NewUser,
   type RoomPosition,
+  type RoomSettingsChange,
   roomNameKey,
 } from './storage.js';
 
@@ -154,6 +156,28 @@ export abstract class SqlStorage implements ChatStorage {
       { field: 'name' },
     );
   }
+  async updateRoomSettings(roomId: string, changes: RoomSettingsChange): Promise<Room | undefined> {
+    const nameKey = changes.name === undefined ? null : roomNameKey(changes.name);
+    try {
+      const updated = await this.get('updateRoomSettings', {
+        roomId,
+        name: changes.name ?? null,
+        nameKey,
+        topic: changes.topic ?? null,
+        isPrivate: changes.isPrivate ?? null,
+        archived: changes.archived ?? null,
+      });
+      return updated && this.roomById(roomId);
+    } catch (error) {
+      // The unique name indexes (see roomNameKey): a public room or one of the owner's has it.
+      if (/unique|constraint/i.test(String((error as Error).message))) {
+        throw new ChatError('SB_CHAT_ROOM_NAME_TAKEN', 'Another room has this name; pick another.', {
+          field: 'name',
+        });
+      }
+      throw error;
+    }
+  }
   async countOwnedRooms(userId: string): Promise<number> {
     return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
   }
@@ -220,7 +244,16 @@ export abstract class SqlStorage implements ChatStorage {
       const key = String(r.message_id);
       mentions.set(key, [...(mentions.get(key) ?? []), String(r.user_id)]);
     }
-    return rows.map((r) => toMessage(r, reactions.get(String(r.id)) ?? [], mentions.get(String(r.id)) ?? []));
+    const files = new Map<string, AttachmentRecord[]>();
+    for (const r of await this.all('attachmentsOf', { ids })) {
+      const key = String(r.message_id);
+      files.set(key, [...(files.get(key) ?? []), toAttachment(r)]);
+    }
+    return rows.map((r) => {
+      const message = toMessage(r, reactions.get(String(r.id)) ?? [], mentions.get(String(r.id)) ?? []);
+      const attached = files.get(message.id);
+      return attached ? { ...message, attachments: attached.map(publicAttachment) } : message;
+    });
   }
   async history(roomId: string, query: HistoryQuery): Promise<Message[]> {
     const params = {
@@ -260,6 +293,33 @@ export abstract class SqlStorage implements ChatStorage {
     return this.hydrate(
       await this.all('searchMessages', { userId, query: expression, roomId: roomId ?? null, limit }),
     );
+  }
+  async insertAttachment(a: NewAttachment): Promise<AttachmentRecord> {
+    await this.run('insertAttachment', { ...a, inline: a.image });
+    return (await this.attachmentById(a.id))!;
+  }
+  async attachmentById(id: string): Promise<AttachmentRecord | undefined> {
+    const row = await this.get('attachmentById', { id });
+    return row && toAttachment(row);
+  }
+  async attachmentBytesSince(uploaderId: string, since: string): Promise<number> {
+    return Number((await this.get('attachmentBytesSince', { uploaderId, since }))?.n ?? 0);
+  }
+  async attachToMessage(
+    messageId: string,
+    roomId: string,
+    uploaderId: string,
+    ids: readonly string[],
+  ): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.all('attachToMessage', { ids: this.idList(ids), messageId, roomId, uploaderId });
+    return rows.map((r) => String(r.id));
+  }
+  async deleteAttachmentsOfMessage(messageId: string): Promise<string[]> {
+    return (await this.all('deleteAttachmentsOfMessage', { messageId })).map((r) => String(r.id));
+  }
+  async deleteUnattachedBefore(before: string): Promise<string[]> {
+    return (await this.all('deleteUnattachedBefore', { before })).map((r) => String(r.id));
   }
   async markRead(roomId: string, userId: string, seq: number): Promise<ReadState> {
     const room = await this.get('roomById', { id: roomId });
@@ -390,6 +450,8 @@ export function toRoom(r: Row): Room {
     isDirect: kind === 'direct',
     ownerId: r.owner_id == null ? null : String(r.owner_id),
     kind,
+    ...(r.topic === undefined ? {} : { topic: String(r.topic ?? '') }),
+    ...(r.archived === undefined ? {} : { archived: bool(r.archived) }),
   };
 }
 
@@ -408,6 +470,23 @@ export function toMessage(r: Row, reactions: Reaction[], mentions: string[]): Me
     mentions,
     clientMessageId: String(r.client_message_id),
     changeSeq: Number(r.change_seq ?? 0),
+  };
+}
+
+/** Maps an attachments row. */
+export function toAttachment(r: Row): AttachmentRecord {
+  const id = String(r.id);
+  return {
+    id,
+    roomId: String(r.room_id),
+    name: String(r.name),
+    size: Number(r.size),
+    contentType: String(r.content_type),
+    image: bool(r.inline),
+    url: attachmentUrl(id),
+    uploaderId: String(r.uploader_id),
+    messageId: r.message_id == null ? null : String(r.message_id),
+    createdAt: isoTime(r.created_at),
   };
 }
 

@@ -30,6 +30,7 @@
  *   (a lost connection) rejects with the driver's error.
  * @module
  */
+
 import type {
   Message,
   Reaction,
@@ -42,6 +43,7 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
+import type { AttachmentRecord, NewAttachment } from './attachments.js';
 
 /** A user to create. */
 export interface NewUser {
@@ -60,6 +62,14 @@ export interface NewUser {
  */
 export function roomNameKey(name: string): string {
   return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toUpperCase().toLowerCase();
+}
+
+/** What `updateRoomSettings` changes (an absent field stays). */
+export interface RoomSettingsChange {
+  readonly name?: string;
+  readonly topic?: string;
+  readonly isPrivate?: boolean;
+  readonly archived?: boolean;
 }
 
 /** A room to create. */
@@ -170,6 +180,11 @@ export interface ChatStorage {
   supportRoomOf(customerId: string): Promise<Room | undefined>;
   /** Public rooms (not private, not direct, not support), by name. */
   publicRooms(limit: number): Promise<Room[]>;
+  /**
+   * Changes a room's name, topic, privacy or archived state; undefined for an unknown room. A name
+   * (or privacy) that clashes (see {@link roomNameKey}) is refused with `SB_CHAT_ROOM_NAME_TAKEN`.
+   */
+  updateRoomSettings(roomId: string, changes: RoomSettingsChange): Promise<Room | undefined>;
   /** How many ordinary rooms a user owns. */
   countOwnedRooms(userId: string): Promise<number>;
   /** Adds a member; true when they were not one already. Their read marker starts at the room's end. */
@@ -214,6 +229,25 @@ export interface ChatStorage {
     roomId: string | undefined,
     limit: number,
   ): Promise<Message[]>;
+  /** Records an uploaded file whose bytes are stored already (see attachments.ts). */
+  insertAttachment(attachment: NewAttachment): Promise<AttachmentRecord>;
+  attachmentById(id: string): Promise<AttachmentRecord | undefined>;
+  /** How many bytes the user uploaded after `since` (ISO 8601). */
+  attachmentBytesSince(uploaderId: string, since: string): Promise<number>;
+  /**
+   * Gives a message those of `ids` that `uploaderId` uploaded to `roomId` and no message took yet
+   * (a conditional update: one message per file); returns the ids it took.
+   */
+  attachToMessage(
+    messageId: string,
+    roomId: string,
+    uploaderId: string,
+    ids: readonly string[],
+  ): Promise<string[]>;
+  /** Removes the rows of a message's files and returns their ids (their bytes are the caller's). */
+  deleteAttachmentsOfMessage(messageId: string): Promise<string[]>;
+  /** Removes the rows of uploads no message took, made before `before`; returns their ids. */
+  deleteUnattachedBefore(before: string): Promise<string[]>;
   /** Moves the read marker forward to `seq` (never back, never past the end). */
   markRead(roomId: string, userId: string, seq: number): Promise<ReadState>;
 

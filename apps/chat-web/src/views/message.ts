@@ -9,6 +9,7 @@ import type { Message } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, h } from '../dom.ts';
 import type { PendingMessage } from '../timeline.ts';
+import { attachmentList } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import { rovingToolbar } from './toolbar.ts';
 
@@ -192,6 +193,7 @@ export function messageItem(
       message.deleted ? null : actionsToolbar(chat, message, edit, rerender, fail),
     ),
     body,
+    attachmentList(chat, message),
     reactions.length > 0
       ? h(
           'div',

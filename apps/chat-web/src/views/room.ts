@@ -10,8 +10,11 @@ import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { roomAddress } from '../router.ts';
+import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
+import { notificationButton } from './notification-settings.ts';
+import { followRoomSettings, roomSettingsButton, topicLine } from './room-settings.ts';
 import { supportActions } from './support-actions.ts';
 
 /** Callbacks of the room view. */
@@ -39,6 +42,8 @@ export function createRoomView(
   const copied = h('span', { class: 'copied', role: 'status' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
+  followRoomSettings(chat);
+  const topic = topicLine();
   const header = h(
     'div',
     { class: 'room-head' },
@@ -47,7 +52,7 @@ export function createRoomView(
       { type: 'button', class: 'back', 'aria-label': 'Back to conversations', onclick: actions.back },
       '←',
     ),
-    title,
+    h('div', { class: 'room-heading' }, title, topic.element),
     h(
       'div',
       { class: 'room-actions' },
@@ -63,6 +68,8 @@ export function createRoomView(
             'Invite',
           )
         : null,
+      notificationButton(chat, roomId),
+      roomSettingsButton(chat, roomId),
       h(
         'button',
         {
@@ -151,10 +158,12 @@ export function createRoomView(
     rows: 1,
     maxlength: 4000,
   });
+  const files = attachTray(chat, roomId);
   const composer = h(
     'form',
     { class: 'composer', 'aria-label': 'Send a message' },
     input,
+    files.picker,
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send'),
   );
   let lastTyping = 0;
@@ -182,12 +191,20 @@ export function createRoomView(
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text) return;
+    const attached = files.ready();
+    if ('wait' in attached) {
+      error.replaceChildren(attached.wait);
+      return;
+    }
+    if (!text && attached.ids.length === 0) return;
     input.value = '';
+    files.clear();
+    error.replaceChildren();
     lastTyping = 0;
     stickToBottom = true;
-    void chat.send(roomId, text);
+    void chat.send(roomId, text, attached.ids);
   });
+  wireFileDrops(input, files);
 
   let stickToBottom = true;
   let loadingOlder = false;
@@ -317,6 +334,12 @@ export function createRoomView(
   const renderTitle = () => {
     const current = chat.rooms.get(roomId);
     title.textContent = current ? chat.titleOf(current) : 'Conversation';
+    topic.render(current);
+    // An archived room is read-only.
+    for (const control of Array.from(
+      composer.querySelectorAll<HTMLTextAreaElement | HTMLButtonElement>('textarea, button'),
+    ))
+      control.disabled = current?.archived === true;
   };
   const renderTyping = () => {
     const names = chat
@@ -344,8 +367,10 @@ export function createRoomView(
     listArea,
     typing,
     error,
+    files.tray,
     composer,
   );
+  dropTarget(element, files);
   if (options.header === false) title.remove();
   return {
     element,

@@ -5,6 +5,8 @@
  */
 import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
+import { notifierOf } from '../notifications.ts';
+import { themeToggle } from '../theme.ts';
 import { confirmDialog } from './confirm.ts';
 import { renderCustomer } from './customer.ts';
 import {
@@ -85,6 +87,7 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
       'div',
       { class: 'me' },
       h('span', { 'data-testid': 'me-name' }, chat.me.displayName),
+      themeToggle(chat.me.id),
       h(
         'button',
         {
@@ -110,11 +113,14 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
 
   let dispose = () => {};
   let showingQueue = false;
-  const notice = createSupportNotice(chat, () => {
+  const openQueue = () => {
     showingQueue = true;
     void chat.open(undefined);
     show();
-  });
+  };
+  const notifier = notifierOf(chat, PAGE_TITLE);
+  notifier.openQueue = openQueue;
+  const notice = createSupportNotice(chat, openQueue);
   const show = () => {
     dispose();
     chat.viewingQueue = showingQueue;
@@ -217,7 +223,8 @@ function createSupportNotice(chat: Chat, openQueue: () => void): HTMLElement {
       fresh.length === 1 && first
         ? `New support request from ${customerName(chat, first)}: "${first.subject}"`
         : `${fresh.length} new support requests are waiting.`;
-    document.title = fresh.length > 0 ? `(${fresh.length}) ${PAGE_TITLE}` : PAGE_TITLE;
+    // The count of new requests joins the unread count (notifications.ts).
+    notifierOf(chat, PAGE_TITLE).renderTitle();
   };
   chat.on('support', render);
   render();

@@ -7,6 +7,7 @@
 import type { RoomSummary } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
+import { notifierOf } from '../notifications.ts';
 
 /** Callbacks of the side list. */
 export interface SidebarActions {
@@ -63,26 +64,33 @@ export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement 
             });
           })
         : [];
-    const badges = [
-      room.mentionCount > 0
-        ? h(
-            'span',
-            {
-              class: 'badge mention',
-              'data-testid': 'mention-badge',
-              'aria-label': `${room.mentionCount} mentions`,
-            },
-            `@${room.mentionCount}`,
-          )
-        : null,
-      room.unreadCount > 0
-        ? h(
-            'span',
-            { class: 'badge', 'data-testid': 'unread-badge', 'aria-label': `${room.unreadCount} unread` },
-            String(room.unreadCount),
-          )
-        : null,
-    ];
+    const badges =
+      notifierOf(chat).levelOf(room) === 'muted'
+        ? mutedBadge(room)
+        : [
+            room.mentionCount > 0
+              ? h(
+                  'span',
+                  {
+                    class: 'badge mention',
+                    'data-testid': 'mention-badge',
+                    'aria-label': `${room.mentionCount} mentions`,
+                  },
+                  `@${room.mentionCount}`,
+                )
+              : null,
+            room.unreadCount > 0
+              ? h(
+                  'span',
+                  {
+                    class: 'badge',
+                    'data-testid': 'unread-badge',
+                    'aria-label': `${room.unreadCount} unread`,
+                  },
+                  String(room.unreadCount),
+                )
+              : null,
+          ];
     const prefix = room.isDirect ? '' : room.kind === 'support' ? '🛟 ' : '# ';
     return h(
       'li',
@@ -118,4 +126,17 @@ export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement 
   chat.on('members', render);
   render();
   return nav;
+}
+
+/** A muted room's sign of unread messages: a dot, no count. */
+function mutedBadge(room: RoomSummary): HTMLElement[] {
+  if (room.unreadCount === 0) return [];
+  return [
+    h('span', {
+      class: 'badge dot',
+      'data-testid': 'muted-dot',
+      role: 'img',
+      'aria-label': 'Unread messages (muted)',
+    }),
+  ];
 }

@@ -86,20 +86,20 @@ SELECT 1 AS member FROM room_members WHERE room_id = :roomId AND user_id = :user
 
 -- name: roomById
 -- Params: :id.
-SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms WHERE id = :id;
+SELECT id, name, is_private, kind, owner_id, last_seq, topic, archived FROM rooms WHERE id = :id;
 
 -- name: directRoomByKey
 -- Params: :directKey.
-SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms WHERE direct_key = :directKey;
+SELECT id, name, is_private, kind, owner_id, last_seq, topic, archived FROM rooms WHERE direct_key = :directKey;
 
 -- name: supportRoomOf
 -- Params: :customerId.
-SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms WHERE owner_id = :customerId AND kind = 'support';
+SELECT id, name, is_private, kind, owner_id, last_seq, topic, archived FROM rooms WHERE owner_id = :customerId AND kind = 'support';
 
 -- name: publicRooms
 -- Params: :limit.
-SELECT id, name, is_private, kind, owner_id, last_seq FROM rooms
-WHERE is_private = false AND kind = 'room'
+SELECT id, name, is_private, kind, owner_id, last_seq, topic, archived FROM rooms
+WHERE is_private = false AND kind = 'room' AND archived = false
 ORDER BY name, id
 LIMIT :limit;
 
@@ -125,7 +125,7 @@ SELECT room_id FROM room_members WHERE user_id = :userId;
 
 -- name: roomSummaries
 -- Params: :userId. Unread: other people's messages after the marker that are not deleted.
-SELECT r.id, r.name, r.is_private, r.kind, r.owner_id, r.last_seq, m.last_read_seq,
+SELECT r.id, r.name, r.is_private, r.kind, r.owner_id, r.last_seq, r.topic, r.archived, m.last_read_seq,
   (SELECT COUNT(*) FROM messages x
     WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.sender_id <> m.user_id AND x.deleted = false) AS unread_count,
   (SELECT COUNT(*) FROM message_mentions mm
