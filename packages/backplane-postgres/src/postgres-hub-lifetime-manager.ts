@@ -60,17 +60,9 @@ export class PostgresHubLifetimeManager extends ScaleoutHubLifetimeManager {
     this.pgBus = bus!;
   }
 
-  /** This node's counters for this hub: the core's, the bus's (PostgreSQL reads and notifications), the queue. */
+  /** This node's counters for this hub: the core's (the bus's own catch-up counted in `replayed`), the bus's, the queue. */
   override get counters(): PostgresBackplaneCounters {
-    const core = super.counters;
-    const bus = this.pgBus.counters;
-    return {
-      ...bus,
-      ...core,
-      // The bus catches up by itself (it has no per-channel log for the core to replay).
-      replayed: core.replayed + bus.replayed,
-      queueLength: this.pgBus.status().queued,
-    };
+    return { ...this.pgBus.counters, ...super.counters, queueLength: this.pgBus.status().queued };
   }
 
   /** Reads and delivers every row committed so far on this node's channels. */

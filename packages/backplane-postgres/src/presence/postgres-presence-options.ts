@@ -4,6 +4,7 @@
  * @module
  */
 import { type Logger, type PresenceEvent, SwitchboardError } from '@switchboard/server';
+import type { ScaleoutPresenceCounters } from '@switchboard/server/scaleout';
 import type pg from 'pg';
 import { schemaFromPrefix } from '../migrations.js';
 import { clientConfig } from '../postgres-settings.js';
@@ -58,17 +59,11 @@ export interface PostgresPresenceStoreOptions {
   onError?: (error: unknown, event?: PresenceEvent) => void;
 }
 
-/** What a {@link PostgresPresenceStore} counted since it started. */
-export interface PostgresPresenceCounters {
-  /** Errors reported (database, LISTEN connection, lost events; not listeners that threw). */
-  readonly errors: number;
-  /** Times the LISTEN connection was re-established. */
-  readonly reconnects: number;
-  /** Times the node re-asserted its lease and connections after losing them. */
-  readonly reasserts: number;
-  /** Store calls retried after a dropped connection or a deadlock. */
-  readonly retries: number;
-}
+/**
+ * What a {@link PostgresPresenceStore} counted since it started (the core's counters: errors,
+ * LISTEN reconnects, re-asserts, calls retried after a dropped connection or a deadlock).
+ */
+export type PostgresPresenceCounters = ScaleoutPresenceCounters;
 
 /** A schema name the store accepts (it goes into the connections' search_path unquoted). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -106,7 +101,6 @@ export function presenceSettings(
   return {
     schema,
     eventLogLength,
-    logger: options.logger,
     pool: { ...withSearchPath(base, schema), max: poolSize, application_name: appName },
     listen: {
       ...withSearchPath(options.listen === undefined ? base : clientConfig(options.listen), schema),

@@ -92,4 +92,8 @@ export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
 } from './scaleout-hub-lifetime-manager.js';
-export { ScaleoutPresenceStore, type ScaleoutPresenceStoreOptions } from './scaleout-presence-store.js';
+export {
+  type ScaleoutPresenceCounters,
+  ScaleoutPresenceStore,
+  type ScaleoutPresenceStoreOptions,
+} from './scaleout-presence-store.js';
