@@ -59,6 +59,14 @@ export const PEERS = {
     backplane: 'postgres',
     extra: true,
   },
+  'ws-postgres': {
+    label: 'ws pair on PostgreSQL',
+    script: 'servers/ws.mjs',
+    protocol: 'ws',
+    nodes: 2,
+    backplane: 'postgres',
+    extra: true,
+  },
   'ws-nats': {
     label: 'ws pair on NATS',
     script: 'servers/ws.mjs',
@@ -83,6 +91,7 @@ const CLUSTER_PEERS = [
   'ws-redis',
   'socketio-redis',
   'switchboard-redis',
+  'ws-postgres',
   'switchboard-postgres',
   'ws-nats',
   'switchboard-nats',
