@@ -45,12 +45,8 @@ export class PostgresHubLifetimeManager extends ScaleoutHubLifetimeManager {
     const settings = busSettings(options, nodeId);
     let bus: PostgresBus | undefined;
     super({
+      ...options,
       nodeId,
-      ...(options.hubName !== undefined ? { hubName: options.hubName } : {}),
-      ...(options.ackTimeoutMs !== undefined ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
-      ...(options.protocols ? { protocols: options.protocols } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
       bus: (context) => {
         bus = new PostgresBus(settings, context);
         return bus;

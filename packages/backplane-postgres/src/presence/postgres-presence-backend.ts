@@ -8,13 +8,14 @@
  */
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  BackplaneError,
+  backendError,
   type LeaseResult,
   type LogHead,
   type PresenceAssertion,
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  remoteChangeOf,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
@@ -223,20 +224,9 @@ export class PostgresPresenceBackend implements PresenceBackend {
     if (!payload.startsWith('ctl:')) return;
     // A change another node made to one of this node's connections.
     try {
-      const [owner, kind, connectionId, group] = JSON.parse(payload.slice(4)) as [
-        string,
-        string,
-        string,
-        string | null,
-      ];
-      if (owner !== this.context.nodeId) return;
-      if (kind === 'rm') receiver.remoteChange({ kind: 'remove', connectionId });
-      else if ((kind === 'ga' || kind === 'gr') && group !== null)
-        receiver.remoteChange({
-          kind: kind === 'ga' ? 'addToGroup' : 'removeFromGroup',
-          connectionId,
-          group,
-        });
+      const [owner, kind, connectionId, group] = JSON.parse(payload.slice(4)) as unknown[];
+      const change = owner === this.context.nodeId ? remoteChangeOf(kind, connectionId, group) : undefined;
+      if (change) receiver.remoteChange(change);
     } catch (error) {
       this.report('a change notification', error);
     }
@@ -279,12 +269,8 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   private report(what: string, cause: unknown): void {
     if (this.closed) return;
-    const message = cause instanceof Error ? cause.message : String(cause);
     this.context.receiver.error(
-      new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `PostgreSQL: presence ${what} failed: ${message}`, {
-        cause,
-        backend: this.backend,
-      }),
+      backendError(this.backend, 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause),
     );
   }
 }

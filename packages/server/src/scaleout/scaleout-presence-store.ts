@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { SwitchboardError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { presenceDefaults } from '../presence/default-presence-store.js';
+import { PresenceListeners } from '../presence/presence-listeners.js';
 import type {
   NewPresenceConnection,
   PresenceConnection,
@@ -87,7 +88,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
   private readonly onError: (error: unknown, event?: PresenceEvent) => void;
   private readonly logger: Logger | undefined;
   private readonly counts = { errors: 0, reconnects: 0, reasserts: 0 };
-  private readonly listeners = new Set<PresenceListener>();
+  private readonly listeners = new PresenceListeners();
   /** This node's connections, in arrival order, to re-assert after a lost lease. */
   private readonly local = new Map<string, LocalConnection>();
   /** The users online as this node's events tell: re-asserted after a lost lease. */
@@ -233,12 +234,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
 
   subscribe(listener: PresenceListener): () => void {
     this.assertOpen();
-    // A wrapper per subscription: one function subscribed twice hears everything twice.
-    const subscription: PresenceListener = (event) => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -424,13 +420,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
       at: wire.a,
       originNodeId: wire.o,
     });
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.onError(error, event);
-      }
-    }
+    this.listeners.deliver(event, (error, e) => this.onError(error, e));
   }
 
   private failure(what: string, cause: unknown): BackplaneError {
