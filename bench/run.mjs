@@ -12,6 +12,7 @@
 //   --out FILE           result file (default bench/results/<timestamp>[-quick].json)
 //   --retries N          repeat a contended window at most N times (default 1)
 //   --report FILE        only rewrite docs/benchmarks.md and the chart from a result file
+//   --cluster-n N        receivers of the two-node session (default 5,000; quick 400)
 //   --cluster-report FILE  only rewrite the two-node section of docs/benchmarks.md from a result
 //                        file (a `--sessions cluster` run), with its machine load
 //   --variant N=ENTRY    extra peer switchboard@N importing ENTRY (used by compare.mjs)
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     retries: { type: 'string' },
     report: { type: 'string' },
     'cluster-report': { type: 'string' },
+    'cluster-n': { type: 'string' },
     'idle-ms': { type: 'string' },
     'big-reps': { type: 'string' },
   },
@@ -124,7 +126,8 @@ async function main() {
   }
   const t0 = Date.now();
   const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
-  let list = sessions(mode, { maxConns, bigConns, idleMs });
+  const clusterN = opt['cluster-n'] ? Number(opt['cluster-n']) : undefined;
+  let list = sessions(mode, { maxConns, bigConns, idleMs, clusterN });
   if (opt.sessions) list = list.filter((s) => opt.sessions.split(',').includes(s.name));
   const core = Object.keys(PEERS).filter((p) => !PEERS[p].extra);
   const used = new Set(list.flatMap((s) => s.peers ?? core));
@@ -188,6 +191,7 @@ async function main() {
       limited: Boolean(bigLimit),
       idleMs: idleStep?.durationMs,
       quick: mode === 'quick',
+      clusterN,
     }),
     summary: summarize(samples),
     samples,
