@@ -398,7 +398,12 @@ export function writeClusterSection(result, root, resultPath) {
   const load = result.load
     ? `load average ${result.load.start.join(' / ')} (1 / 5 / 15 min) at the start, ${result.load.written.join(' / ')} at the end`
     : 'machine load not recorded';
-  const about = `Run on its own (\`--sessions cluster\`, ${result.method.reps} interleaved repetitions) on ${result.startedAt.slice(0, 10)}, commit \`${m.gitCommit?.slice(0, 12)}\`${m.gitDirty ? ' (work tree with uncommitted changes)' : ''}, ${m.cores} cores shared with other work: ${load}. Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)}).\n\n`;
+  const reps = `${result.method.reps} interleaved repetition${result.method.reps === 1 ? '' : 's'}${result.complete ? '' : ` of ${result.method.repsPlanned} planned (stopped)`}`;
+  const busy =
+    result.load && result.load.start[0] > m.cores
+      ? ' The machine was busy with other work (load above its cores): every figure includes waiting for a CPU and single repetitions are noisy; rerun on a quiet machine for figures to hold against the 1.1× target.'
+      : '';
+  const about = `Run on its own (\`--sessions cluster\`, ${reps}) on ${result.startedAt.slice(0, 10)}, commit \`${m.gitCommit?.slice(0, 12)}\`${m.gitDirty ? ' (work tree with uncommitted changes)' : ''}, ${m.cores} cores shared with other work: ${load}. Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)}).${busy}\n\n`;
   const body = section.replace(/\n\n/, `\n\n${about}`).trimEnd();
   const start = text.indexOf('## Two nodes');
   if (start < 0) throw new Error('docs/benchmarks.md has no "## Two nodes" section');
