@@ -12,6 +12,9 @@
 //   --out FILE           result file (default bench/results/<timestamp>[-quick].json)
 //   --retries N          repeat a contended window at most N times (default 1)
 //   --report FILE        only rewrite docs/benchmarks.md and the chart from a result file
+//   --cluster-n N        receivers of the two-node session (default 5,000; quick 400)
+//   --cluster-report FILE  only rewrite the two-node section of docs/benchmarks.md from a result
+//                        file (a `--sessions cluster` run), with its machine load
 //   --variant N=ENTRY    extra peer switchboard@N importing ENTRY (used by compare.mjs)
 //
 // Servers (and the harness's own redis-server) run on core 0, the load generator on core 1
@@ -19,12 +22,13 @@
 // server CPU time (utime + stime from /proc/<pid>/stat) per delivered message over the measured
 // window; instructions per message come from `perf stat` where the kernel supports it.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { POSTGRES_URL } from './lib/backplanes.mjs';
 import { detectPerf, detectPinning, fdHardLimit, machineInfo } from './lib/proc.mjs';
-import { summarize, writeDocs } from './lib/report.mjs';
+import { summarize, writeClusterSection, writeDocs } from './lib/report.mjs';
 import { BIG, PAYLOAD, PEERS, SCENARIOS, scenarioTitles, sessions } from './lib/scenarios.mjs';
 import { createHarness, log, runSession, startServer, stopServer } from './lib/session.mjs';
 
@@ -42,6 +46,8 @@ const { values: opt } = parseArgs({
     variant: { type: 'string', multiple: true },
     retries: { type: 'string' },
     report: { type: 'string' },
+    'cluster-report': { type: 'string' },
+    'cluster-n': { type: 'string' },
     'idle-ms': { type: 'string' },
     'big-reps': { type: 'string' },
   },
@@ -106,6 +112,12 @@ async function cannotRun(peer) {
 }
 
 async function main() {
+  if (opt['cluster-report']) {
+    const r = JSON.parse(readFileSync(opt['cluster-report'], 'utf8'));
+    r.summary = summarize(r.samples);
+    log(`docs: ${writeClusterSection(r, root, opt['cluster-report'])}`);
+    return printSummary(r);
+  }
   if (opt.report) {
     const r = JSON.parse(readFileSync(opt.report, 'utf8'));
     r.summary = summarize(r.samples);
@@ -113,7 +125,9 @@ async function main() {
     return printSummary(r);
   }
   const t0 = Date.now();
-  let list = sessions(mode, { maxConns, bigConns, idleMs });
+  const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
+  const clusterN = opt['cluster-n'] ? Number(opt['cluster-n']) : undefined;
+  let list = sessions(mode, { maxConns, bigConns, idleMs, clusterN });
   if (opt.sessions) list = list.filter((s) => opt.sessions.split(',').includes(s.name));
   const core = Object.keys(PEERS).filter((p) => !PEERS[p].extra);
   const used = new Set(list.flatMap((s) => s.peers ?? core));
@@ -147,6 +161,8 @@ async function main() {
     mode,
     complete: repsDone === reps,
     machine: machineInfo(root),
+    // The machine's load averages (1, 5, 15 min) when the run started and when this was written.
+    load: { start: loadStart, written: loadavg().map((x) => Number(x.toFixed(2))) },
     method: {
       reps: repsDone,
       repsPlanned: reps,
@@ -161,7 +177,7 @@ async function main() {
         limited: bigLimit,
       },
       redis: h.redis ? (h.redis.own ? 'own redis-server, core of the servers' : h.redis.url) : null,
-      postgres: peers.includes('switchboard-postgres') ? POSTGRES_URL : null,
+      postgres: peers.some((p) => PEERS[p].backplane === 'postgres') ? POSTGRES_URL : null,
       quietWaitMs: QUIET_WAIT_MS,
       retries: MAX_RETRIES,
       payloadBytes: PAYLOAD.length,
@@ -175,6 +191,7 @@ async function main() {
       limited: Boolean(bigLimit),
       idleMs: idleStep?.durationMs,
       quick: mode === 'quick',
+      clusterN,
     }),
     summary: summarize(samples),
     samples,

@@ -13,7 +13,10 @@ export const EXTRA_PEERS = new Set([
   'ws-redis',
   'socketio-redis',
   'switchboard-redis',
+  'ws-postgres',
   'switchboard-postgres',
+  'ws-nats',
+  'switchboard-nats',
 ]);
 
 /** Scenarios reported here rather than in the main table, with the baseline of each ratio. */
@@ -39,13 +42,21 @@ const GROUPS = [
     base: 'ws-redis',
     note:
       'Clients alternate between two server processes; connection 0 (node 1) sends. Server CPU is the ' +
-      'sum over both nodes. The baseline is a raw `ws` pair on Redis (each node publishes a broadcast ' +
-      'to one channel and writes what it receives there to its own clients). Redis is a redis-server ' +
-      'of the harness’s own, on the servers’ core. Backplane CPU, reported apart from the servers’: ' +
-      'that redis-server, or the PostgreSQL backends of the two nodes’ connections (found by ' +
-      'application_name; PostgreSQL’s shared background processes are not counted). Target: ' +
-      'Switchboard on Redis within 1.1× of the pair; PostgreSQL against Switchboard on Redis.',
-    second: { peer: 'switchboard-postgres', base: 'switchboard-redis' },
+      'sum over both nodes. Every backplane is compared with a raw `ws` pair on the same backend (each ' +
+      'node publishes a broadcast to one channel and writes what it receives there to its own ' +
+      'clients): Redis pub/sub, PostgreSQL `pg_notify`/LISTEN, core NATS pub/sub. Redis and NATS are ' +
+      'servers of the harness’s own, on the servers’ core. Backplane CPU, reported apart from the ' +
+      'servers’: that redis-server or nats-server, or the PostgreSQL backends of the two nodes’ ' +
+      'connections (found by application_name; PostgreSQL’s shared background processes are not ' +
+      'counted). Target: each backplane within 1.1× of its pair.',
+    // The ratio of each peer, to the raw pair on its backend.
+    pairs: {
+      'socketio-redis': 'ws-redis',
+      'switchboard-redis': 'ws-redis',
+      'switchboard-postgres': 'ws-postgres',
+      'switchboard-nats': 'ws-nats',
+    },
+    backplane: true,
   },
 ];
 
@@ -63,7 +74,8 @@ export function extraSections(result) {
       if (!byPeer) continue;
       const base = byPeer[g.base]?.serverUsPerMsg?.median;
       for (const [p, s] of Object.entries(byPeer)) {
-        const ratioTo = g.second?.peer === p ? g.second.base : g.base;
+        // A raw pair is its own baseline (1.00×); the others go to their pair, else the group's base.
+        const ratioTo = g.pairs?.[p] ?? (Object.values(g.pairs ?? {}).includes(p) ? p : g.base);
         const b = ratioTo === g.base ? base : byPeer[ratioTo]?.serverUsPerMsg?.median;
         const ratio =
           b && s.serverUsPerMsg
@@ -72,7 +84,7 @@ export function extraSections(result) {
         const backplane = s.backplaneUsPerMsg ? range(s.backplaneUsPerMsg) : '';
         const loss = `${s.lost?.max ?? 0} / ${s.dup?.max ?? 0}`;
         rows.push(
-          `| ${result.scenarios[sc].title} | ${result.peers[p] ?? p} | ${range(s.serverUsPerMsg)} | ${ratio} | ${range(s.loadgenUsPerMsg)} | ${range(s.ratePerSec, 1000)} | ${loss} |${g.second ? ` ${backplane} |` : ''}`,
+          `| ${result.scenarios[sc].title} | ${result.peers[p] ?? p} | ${range(s.serverUsPerMsg)} | ${ratio} | ${range(s.loadgenUsPerMsg)} | ${range(s.ratePerSec, 1000)} | ${loss} |${g.backplane ? ` ${backplane} |` : ''}`,
         );
       }
     }
@@ -81,8 +93,8 @@ export function extraSections(result) {
 
 ${g.note}
 
-| Scenario | Peer | µs server CPU / delivery | ratio | µs generator CPU / delivery | thousand deliveries / s | lost / dup (max) |${g.second ? ' µs backplane CPU / delivery |' : ''}
-|---|---|---:|---:|---:|---:|---:|${g.second ? '---:|' : ''}
+| Scenario | Peer | µs server CPU / delivery | ratio | µs generator CPU / delivery | thousand deliveries / s | lost / dup (max) |${g.backplane ? ' µs backplane CPU / delivery |' : ''}
+|---|---|---:|---:|---:|---:|---:|${g.backplane ? '---:|' : ''}
 ${rows.join('\n')}
 `);
   }

@@ -382,3 +382,33 @@ ${parts.join('\n')}
 export function loadResult(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
+
+/**
+ * Rewrites only the "## Two nodes" section of docs/benchmarks.md from a result holding the
+ * two-node session (`--sessions cluster`), naming its file, commit and the machine's load; the
+ * rest of the page stays as the last full run wrote it. Returns the page's path.
+ */
+export function writeClusterSection(result, root, resultPath) {
+  const page = join(root, 'docs', 'benchmarks.md');
+  const text = readFileSync(page, 'utf8');
+  const section = extraSections({ ...result, summary: { cluster_5k: result.summary.cluster_5k } })
+    .split(/\n(?=## )/)
+    .find((s) => s.startsWith('## Two nodes'));
+  if (!section) throw new Error(`${resultPath} holds no two-node session`);
+  const m = result.machine;
+  const load = result.load
+    ? `load average ${result.load.start.join(' / ')} (1 / 5 / 15 min) at the start, ${result.load.written.join(' / ')} at the end`
+    : 'machine load not recorded';
+  const reps = `${result.method.reps} interleaved repetition${result.method.reps === 1 ? '' : 's'}${result.complete ? '' : ` of ${result.method.repsPlanned} planned (stopped)`}`;
+  const busy =
+    result.load && result.load.start[0] > m.cores
+      ? ' The machine was busy with other work (load above its cores): every figure includes waiting for a CPU and single repetitions are noisy; rerun on a quiet machine for figures to hold against the 1.1× target.'
+      : '';
+  const about = `Run on its own (\`--sessions cluster\`, ${reps}) on ${result.startedAt.slice(0, 10)}, commit \`${m.gitCommit?.slice(0, 12)}\`${m.gitDirty ? ' (work tree with uncommitted changes)' : ''}, ${m.cores} cores shared with other work: ${load}. Raw figures: [\`${relative(root, resultPath)}\`](../${relative(root, resultPath)}).${busy}\n\n`;
+  const body = section.replace(/\n\n/, `\n\n${about}`).trimEnd();
+  const start = text.indexOf('## Two nodes');
+  if (start < 0) throw new Error('docs/benchmarks.md has no "## Two nodes" section');
+  const end = text.indexOf('\n## ', start + 1);
+  writeFileSync(page, `${text.slice(0, start)}${body}\n${end < 0 ? '' : text.slice(end)}`);
+  return page;
+}

@@ -59,6 +59,14 @@ export const PEERS = {
     backplane: 'postgres',
     extra: true,
   },
+  'ws-postgres': {
+    label: 'ws pair on PostgreSQL',
+    script: 'servers/ws.mjs',
+    protocol: 'ws',
+    nodes: 2,
+    backplane: 'postgres',
+    extra: true,
+  },
   'ws-nats': {
     label: 'ws pair on NATS',
     script: 'servers/ws.mjs',
@@ -83,6 +91,7 @@ const CLUSTER_PEERS = [
   'ws-redis',
   'socketio-redis',
   'switchboard-redis',
+  'ws-postgres',
   'switchboard-postgres',
   'ws-nats',
   'switchboard-nats',
@@ -156,7 +165,7 @@ function fanout(scenario, receivers, deliveries, extra = {}) {
  */
 export function scenarioTitles(
   maxConns,
-  { bigConns = BIG, limited = false, idleMs = 300_000, quick = false } = {},
+  { bigConns = BIG, limited = false, idleMs = 300_000, quick = false, clusterN } = {},
 ) {
   const t = { ...SCENARIOS };
   const big = bigConns.toLocaleString('en-US');
@@ -169,6 +178,10 @@ export function scenarioTitles(
     t.http_1k = { ...t.http_1k, title: 'Broadcast to 200 over SSE / long polling (HTTP transports)' };
     t.cluster_5k = { ...t.cluster_5k, title: 'Broadcast to 400 across two nodes (200 each)' };
   }
+  if (clusterN) {
+    const [all, half] = [clusterN, clusterN / 2].map((x) => x.toLocaleString('en-US'));
+    t.cluster_5k = { ...t.cluster_5k, title: `Broadcast to ${all} across two nodes (${half} each)` };
+  }
   if (maxConns < 20000) {
     const n = maxConns.toLocaleString('en-US');
     t.broadcast_20k = { ...t.broadcast_20k, title: `Broadcast to ${n} (fd limit)` };
@@ -180,10 +193,11 @@ export function scenarioTitles(
 /**
  * The sessions of a run, in order. Quick mode keeps every kind at small sizes.
  * @param {'quick'|'full'} mode
- * @param {{maxConns?: number, bigConns?: number, idleMs?: number}} limits the "20k" session
- *   shrinks to what the fd limit allows, the 100k session to `bigConns`; `idleMs` is its idle period
+ * @param {{maxConns?: number, bigConns?: number, idleMs?: number, clusterN?: number}} limits the
+ *   "20k" session shrinks to what the fd limit allows, the 100k session to `bigConns`; `idleMs` is
+ *   its idle period; `clusterN` the receivers of the two-node session (default 5,000; quick 400)
  */
-export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}) {
+export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs, clusterN: clusterSize } = {}) {
   const q = mode === 'quick';
   const list = [
     {
@@ -240,7 +254,7 @@ export function sessions(mode, { maxConns = 20000, bigConns = BIG, idleMs } = {}
       },
     );
   const httpN = q ? 200 : 1000;
-  const clusterN = q ? 400 : 5000;
+  const clusterN = clusterSize ?? (q ? 400 : 5000);
   list.push(
     {
       name: 'msgpack-1k',

@@ -79,7 +79,8 @@ export async function startServer(h, peerName) {
         args: [
           ...(peer.args ?? []),
           ...extra,
-          ...(peer.backplane && peer.script.endsWith('switchboard.mjs')
+          // The ws pair on PostgreSQL names its connections as Switchboard's nodes do.
+          ...(peer.backplane && (peer.script.endsWith('switchboard.mjs') || peer.backplane === 'postgres')
             ? ['--node-id', `${h.nodeTag}n${k}`]
             : []),
         ],

@@ -8,6 +8,10 @@
 // published to the channel `<P>broadcast` and every node (the sender's too) writes what it
 // receives on that channel to its own clients. Echo and groups stay local. With `--nats URL` the
 // same on NATS: a core-NATS publish to the subject `<P>broadcast` (prefix made a subject token).
+// With `--postgres URL` the same on PostgreSQL: `pg_notify` on a channel named after the prefix,
+// one LISTEN connection per node (`--node-id N` names both connections `switchboard:N`, as the
+// Switchboard nodes name theirs, so that the harness counts their backends' CPU).
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
@@ -17,6 +21,8 @@ const { values: opt } = parseArgs({
   options: {
     redis: { type: 'string' },
     nats: { type: 'string' },
+    postgres: { type: 'string' },
+    'node-id': { type: 'string', default: 'ws' },
     prefix: { type: 'string', default: 'bench:' },
   },
 });
@@ -57,6 +63,24 @@ if (opt.nats) {
   });
   await nc.flush();
   pub = { publish: (_channel, data) => Promise.resolve(nc.publish(subject, data)) };
+}
+
+if (opt.postgres) {
+  const { default: pg } = await import('pg');
+  const config = { connectionString: opt.postgres, application_name: `switchboard:${opt['node-id']}` };
+  const [writer, listener] = [new pg.Client(config), new pg.Client(config)];
+  for (const c of [writer, listener]) c.on('error', (e) => console.error(`ws node: postgres: ${e.message}`));
+  await Promise.all([writer.connect(), listener.connect()]);
+  const name = `ws_${createHash('sha1').update(channel).digest('hex').slice(0, 20)}`;
+  listener.on('notification', (msg) => {
+    const data = Buffer.from(msg.payload ?? '');
+    for (const c of wss.clients) c.send(data, TEXT);
+  });
+  await listener.query(`LISTEN ${name}`);
+  // One connection writes, one query after the other: its notifications go out in the order sent.
+  let last = Promise.resolve();
+  const notify = (text) => writer.query('SELECT pg_notify($1, $2)', [name, text]);
+  pub = { publish: (_channel, data) => (last = last.then(() => notify(data.toString()))) };
 }
 
 wss.on('connection', (ws) => {

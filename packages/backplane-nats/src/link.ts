@@ -12,7 +12,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
-import { BackplaneError } from '@switchboard/server/scaleout';
+import { type BackplaneError, backendError, withTimeout } from '@switchboard/server/scaleout';
 
 /** What a {@link NatsLink} is built from. */
 export interface NatsLinkOptions {
@@ -179,14 +179,7 @@ export class NatsLink {
   }
 
   private report(what: string, cause: unknown): void {
-    if (this.closed) return;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    this.options.onError(
-      new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `NATS: ${what}${detail}`, {
-        cause,
-        backend: 'nats',
-      }),
-    );
+    if (!this.closed) this.options.onError(backendError('nats', 'SB_ERR_BACKPLANE_UNAVAILABLE', what, cause));
   }
 }
 
@@ -195,12 +188,4 @@ export function isNotFound(error: unknown): boolean {
   const e = error as { code?: unknown; api_error?: { err_code?: number }; message?: string };
   const code = e?.api_error?.err_code;
   return code === 10059 || code === 10014 || /not found/i.test(e?.message ?? '');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import {
   type Backplane,
   type BackplaneCommonOptions,
-  BackplaneError,
+  backendError,
+  backplanePresenceOptions,
   createBackplane,
-  presenceErrorHandler,
   ScaleoutPresenceStore,
+  withTimeout,
 } from '@switchboard/server/scaleout';
 import type { NatsOptions } from './nats-backplane-options.js';
 import { natsNode } from './nats-node.js';
@@ -57,28 +58,14 @@ export function natsBackplane(options: NatsBackplaneOptions = {}): Backplane {
     bus: node.bus,
     presence: (id) =>
       new ScaleoutPresenceStore({
+        ...backplanePresenceOptions(options, id, 'SB_PRESENCE_LISTENER_FAILED'),
         backend: node.presence,
-        nodeId: id,
-        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
-        onError: presenceErrorHandler(options, 'SB_PRESENCE_LISTENER_FAILED'),
       }),
     start: async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new BackplaneError(
-                'SB_ERR_BACKPLANE_UNAVAILABLE',
-                `NATS: no connection to ${describe(options)} within ${readyTimeoutMs} ms`,
-                { backend: 'nats' },
-              ),
-            ),
-          readyTimeoutMs,
-        );
-      });
-      await Promise.race([node.link.connection, limit]).finally(() => clearTimeout(timer));
+      if ((await withTimeout(node.link.connection, readyTimeoutMs)) === undefined) {
+        const what = `no connection to ${describe(options)} within ${readyTimeoutMs} ms`;
+        throw backendError('nats', 'SB_ERR_BACKPLANE_UNAVAILABLE', what);
+      }
     },
     close: () => node.close(),
   });

@@ -21,14 +21,17 @@
 import { DeliverPolicy, DiscardPolicy, type JsMsg, StorageType } from '@nats-io/jetstream';
 import { Empty, headers, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
 import {
-  BackplaneError,
+  type BackplaneErrorCodeOnly,
   type Bus,
   type BusContext,
   type BusCounters,
   type BusStatus,
+  backendError,
   type Channel,
   channelName,
+  newBusCounters,
   PublishQueue,
+  reportBusError,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -71,15 +74,7 @@ const NUMBER_HEADER = 'Sb-N';
 /** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
 export class NatsBus implements Bus {
   readonly backend = 'nats';
-  readonly counters: BusCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    published: 0,
-    queued: 0,
-    queueOverflows: 0,
-    reconnects: 0,
-    errors: 0,
-  };
+  readonly counters: BusCounters = newBusCounters();
   private readonly names: HubNames;
   private readonly channels = new Map<string, Channel>();
   private readonly holders = new Map<string, Subscription>();
@@ -391,16 +386,7 @@ export class NatsBus implements Bus {
     }
   }
 
-  private report(code: BackplaneError['code'], what: string, cause?: unknown): void {
-    if (this.closed) return;
-    this.counters.errors++;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    try {
-      this.context.receiver.error(
-        new BackplaneError(code, `NATS: ${what}${detail}`, { cause, backend: 'nats' }),
-      );
-    } catch {
-      // a throwing hook must not take the bus down
-    }
+  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
+    if (!this.closed) reportBusError(this.context, this.counters, backendError('nats', code, what, cause));
   }
 }

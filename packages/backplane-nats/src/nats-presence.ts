@@ -25,7 +25,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import type { Subscription } from '@nats-io/transport-node';
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  BackplaneError,
+  backendError,
   type LeaseResult,
   type PresenceAssertion,
   type PresenceBackend,
@@ -256,13 +256,7 @@ export class NatsPresenceBackend implements PresenceBackend {
   }
 
   private report(what: string, cause: unknown): void {
-    if (this.closed) return;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    this.context.receiver.error(
-      new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `NATS: ${what}${detail}`, {
-        cause,
-        backend: 'nats',
-      }),
-    );
+    if (!this.closed)
+      this.context.receiver.error(backendError('nats', 'SB_ERR_BACKPLANE_UNAVAILABLE', what, cause));
   }
 }

@@ -35,7 +35,6 @@ export type {
 } from './postgres-hub-lifetime-manager-options.js';
 export {
   PostgresPresenceBackend,
-  type PostgresPresenceBackendCounters,
   type PostgresPresenceSettings,
 } from './presence/postgres-presence-backend.js';
 export {

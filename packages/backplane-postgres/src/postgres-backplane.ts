@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import {
   type Backplane,
   type BackplaneCommonOptions,
+  backplanePresenceOptions,
   createBackplane,
-  presenceErrorHandler,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
@@ -22,10 +22,6 @@ export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<P
   readonly url?: string | pg.PoolConfig;
   /** The same as a `url` string (pg's name for it). */
   readonly connectionString?: string;
-  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
-  readonly presenceHeartbeatIntervalMs?: number;
-  /** How many recent presence events the log table keeps. Default 1 000. */
-  readonly presenceEventLogLength?: number;
 }
 
 /**
@@ -65,22 +61,16 @@ export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backp
     bus: (context) => new PostgresBus(bus, context),
     presence: () =>
       new PostgresPresenceStore({
+        ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_POSTGRES'),
         ...(database !== undefined ? { pg: database } : {}),
         ...(options.listen !== undefined ? { listen: options.listen } : {}),
         schema: bus.schema,
-        nodeId,
         ...(options.applicationName !== undefined
           ? { applicationName: `${options.applicationName}:presence` }
-          : {}),
-        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
-        ...(options.presenceHeartbeatIntervalMs !== undefined
-          ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
           : {}),
         ...(options.presenceEventLogLength !== undefined
           ? { eventLogLength: options.presenceEventLogLength }
           : {}),
-        onError: presenceErrorHandler(options, 'SB_PRESENCE_POSTGRES'),
       }),
     // The schema first, so that a failed migration refuses to start.
     start: prepare,

@@ -15,20 +15,24 @@ import {
   ALL_CHANNEL,
   BackplaneError,
   type BackplaneErrorCodeOnly,
+  type BatchWriter,
   type Bus,
   type BusContext,
   type BusCounters,
   type BusStatus,
+  backendError,
   type Channel,
   connectionChannel,
   groupChannel,
+  newBusCounters,
   nodeChannel,
   type PublishOptions,
+  reportBusError,
   userChannel,
   waitUntil,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { LogWriter } from './log-writer.js';
+import { logWriter, type LogRow as WriteRow } from './log-writer.js';
 import { loadSqlFiles, migrate, quoteIdent, sqlDir } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 
@@ -126,13 +130,7 @@ export function channelOfTarget(target: string): Channel | undefined {
 export class PostgresBus implements Bus {
   readonly backend = 'postgres';
   readonly counters: PostgresBusCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    published: 0,
-    queued: 0,
-    queueOverflows: 0,
-    reconnects: 0,
-    errors: 0,
+    ...newBusCounters(),
     replayed: 0,
     notifications: 0,
     notificationsIgnored: 0,
@@ -162,7 +160,7 @@ export class PostgresBus implements Bus {
   private readAgain = false;
   /** The next read is a catch-up after a reconnect: its rows count as replayed. */
   private replaying = false;
-  private readonly writer: LogWriter;
+  private readonly writer: BatchWriter<WriteRow>;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly started: Promise<void>;
   private running = false;
@@ -180,7 +178,7 @@ export class PostgresBus implements Bus {
     this.pool.on('error', (error) =>
       this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'pooled connection lost', error),
     );
-    this.writer = new LogWriter({
+    this.writer = logWriter({
       pool: this.pool,
       settings,
       hub: this.hub,
@@ -243,7 +241,7 @@ export class PostgresBus implements Bus {
     // (bounded: during an outage at start the channel is read from the head found at the LISTEN).
     await waitUntil(() => this.closed || this.cursor !== undefined, this.settings.subscribeTimeoutMs);
     if (channel.kind === 'connection') {
-      const route = this.writer.enqueue(`+c:${channel.id}`, EMPTY);
+      const route = this.writer.enqueue({ target: `+c:${channel.id}`, payload: EMPTY });
       // Once written, a send from any node finds the connection; while PostgreSQL is away the
       // route waits in the queue and the connection is served locally meanwhile.
       if (this.writer.writable) await route;
@@ -265,7 +263,7 @@ export class PostgresBus implements Bus {
   /** Stops reading a channel; for a connection's channel, removes its route. */
   async unsubscribe(channel: Channel): Promise<void> {
     if (channel.kind === 'connection') {
-      void this.writer.enqueue(`-c:${channel.id}`, EMPTY);
+      void this.writer.enqueue({ target: `-c:${channel.id}`, payload: EMPTY });
       return;
     }
     const name = targetOf(channel);
@@ -283,7 +281,7 @@ export class PostgresBus implements Bus {
     payload: Uint8Array,
     _options?: PublishOptions,
   ): Promise<number | undefined> {
-    const written = await this.writer.enqueue(targetOf(channel), payload);
+    const written = await this.writer.enqueue({ target: targetOf(channel), payload });
     return written === 2 ? 0 : written;
   }
 
@@ -565,19 +563,12 @@ export class PostgresBus implements Bus {
   }
 
   private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    this.emit(new BackplaneError(code, `PostgreSQL: ${what}${detail}`, { cause, backend: this.backend }));
+    this.emit(backendError(this.backend, code, what, cause));
   }
 
   /** Counts and hands an error to the core (never while closed). */
   private emit(error: BackplaneError): void {
-    if (this.closed) return;
-    this.counters.errors++;
-    try {
-      this.context.receiver.error(error);
-    } catch {
-      // a throwing hook must not take the bus down
-    }
+    if (!this.closed) reportBusError(this.context, this.counters, error);
   }
 }
 

@@ -2,9 +2,7 @@
  * Options and counters of {@link PostgresHubLifetimeManager} and of the PostgreSQL bus.
  * @module
  */
-import type { HubProtocol } from '@switchboard/protocol';
-import type { Logger } from '@switchboard/server';
-import type { BackplaneError, ScaleoutCounters } from '@switchboard/server/scaleout';
+import type { LifetimeManagerWrapperOptions, ScaleoutCounters } from '@switchboard/server/scaleout';
 import type pg from 'pg';
 import type { PostgresBusCounters } from './postgres-bus.js';
 import type { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
@@ -58,25 +56,10 @@ export interface PostgresBusOptions {
   readonly poolSize?: number;
 }
 
-/** Options of {@link PostgresHubLifetimeManager}. */
-export interface PostgresHubLifetimeManagerOptions extends PostgresBusOptions {
-  /** This node's id, unique in the cluster. Default: a random UUID. */
-  readonly nodeId?: string;
-  /** The hub's name (its path): hubs never see each other's traffic. Default `hub`. */
-  readonly hubName?: string;
-  /**
-   * Every protocol the cluster's clients may use: each send is serialized once for each and the
-   * bytes travel to the other nodes. Default JSON and MessagePack.
-   */
-  readonly protocols?: readonly HubProtocol[];
-  /** Receives every backplane error (PostgreSQL down, queue overflow, replay gap). Default: none (counted, and logged through `logger`). */
-  readonly onError?: (error: BackplaneError) => void;
-  /**
-   * Logs every backplane error as `backplane.error` (`code`, `message`, `backend`, `nodeId`,
-   * `hubName`): at `error` level for a loss (replay gap, queue overflow), else `warn`. Default: silent.
-   */
-  readonly logger?: Logger;
-}
+/** Options of {@link PostgresHubLifetimeManager}: the core manager's and the bus's. */
+export interface PostgresHubLifetimeManagerOptions
+  extends LifetimeManagerWrapperOptions,
+    PostgresBusOptions {}
 
 /** The counters of one node and hub: the core's, the bus's, and the queue. */
 export interface PostgresBackplaneCounters extends ScaleoutCounters, PostgresBusCounters {

@@ -45,12 +45,8 @@ export class PostgresHubLifetimeManager extends ScaleoutHubLifetimeManager {
     const settings = busSettings(options, nodeId);
     let bus: PostgresBus | undefined;
     super({
+      ...options,
       nodeId,
-      ...(options.hubName !== undefined ? { hubName: options.hubName } : {}),
-      ...(options.ackTimeoutMs !== undefined ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
-      ...(options.protocols ? { protocols: options.protocols } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
       bus: (context) => {
         bus = new PostgresBus(settings, context);
         return bus;
@@ -60,17 +56,9 @@ export class PostgresHubLifetimeManager extends ScaleoutHubLifetimeManager {
     this.pgBus = bus!;
   }
 
-  /** This node's counters for this hub: the core's, the bus's (PostgreSQL reads and notifications), the queue. */
+  /** This node's counters for this hub: the core's (the bus's own catch-up counted in `replayed`), the bus's, the queue. */
   override get counters(): PostgresBackplaneCounters {
-    const core = super.counters;
-    const bus = this.pgBus.counters;
-    return {
-      ...bus,
-      ...core,
-      // The bus catches up by itself (it has no per-channel log for the core to replay).
-      replayed: core.replayed + bus.replayed,
-      queueLength: this.pgBus.status().queued,
-    };
+    return { ...this.pgBus.counters, ...super.counters, queueLength: this.pgBus.status().queued };
   }
 
   /** Reads and delivers every row committed so far on this node's channels. */

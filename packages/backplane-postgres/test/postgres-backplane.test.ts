@@ -8,7 +8,7 @@ import { ScaleoutHubLifetimeManager } from '@switchboard/server/scaleout';
 import { RecordingConnection } from '../../testkit/src/suites/hub-lifetime-manager-suite.ts';
 import { postgresBackplane, quoteIdent, schemaFromPrefix } from '../src/index.ts';
 import { PostgresPresenceStore } from '../src/presence/postgres-presence-store.ts';
-import { adminPool, dropSchema, PG_URL, requirePostgres, uniquePrefix, until } from './helpers.ts';
+import { adminPool, dropSchema, PG_URL, requirePostgres, TcpRelay, uniquePrefix, until } from './helpers.ts';
 
 class ChatHub extends Hub {}
 
@@ -87,6 +87,42 @@ test('ready() rejects with SB_ERR_BACKPLANE_MIGRATION when the schema cannot be 
     assert.equal(hubs.health()!.ready, false);
   } finally {
     await hubs.close();
+    await dropSchema(admin, prefix).finally(() => admin.end());
+  }
+});
+
+test("health() counts the bus's own catch-up after its LISTEN connection came back as replayed", async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const prefix = uniquePrefix();
+  const relay = await TcpRelay.start();
+  // Node b hears the log through the relay (its LISTEN connection); its writes go direct.
+  const servers = [{ nodeId: 'node-a' }, { nodeId: 'node-b', listen: relay.url }].map((node) => {
+    const hubs = new HubServer({
+      backplane: postgresBackplane({ url: PG_URL, prefix, ...node, ...presence }),
+      logger: silentLogger,
+    });
+    hubs.mapHub('/chat', ChatHub);
+    return hubs;
+  });
+  const [a, b] = servers as [HubServer, HubServer];
+  try {
+    await Promise.all(servers.map((s) => s.ready()));
+    const member = new RecordingConnection('member');
+    await b.lifetimeManager('/chat').onConnected(member);
+    relay.hold();
+    await until(() => !b.health()!.hubs['/chat']!.connected, 'node b to lose its LISTEN connection');
+    const sent = 5;
+    for (let i = 0; i < sent; i++) await a.lifetimeManager('/chat').sendAll('m', [i]);
+    relay.release();
+    await until(() => member.frames.length === sent, 'the catch-up', 15_000);
+    assert.deepEqual(member.tags(), [0, 1, 2, 3, 4]);
+    const counters = b.health()!.hubs['/chat']!.counters;
+    assert.ok(counters.reconnects >= 1);
+    assert.ok(counters.replayed >= sent, `replayed ${counters.replayed}`);
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+    await relay.close();
+    const admin = adminPool();
     await dropSchema(admin, prefix).finally(() => admin.end());
   }
 });

@@ -171,6 +171,49 @@ if (postgresUp) {
 }
 
 if (postgresUp) {
+  test('a node whose database is unreachable at start joins once it answers (the heartbeat retries the join)', async () => {
+    const schema = `sbp_join_${process.pid}_${randomUUID().slice(0, 8)}`;
+    const proxy = await startProxy();
+    proxy.cut(); // no connection gets through: the schema cannot even be created
+    const errors: unknown[] = [];
+    const a = new PostgresPresenceStore({
+      pg: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      schema,
+      nodeId: 'a',
+      graceMs,
+      leaseMs,
+      onError: (error) => errors.push(error),
+    });
+    const admin = new pg.Client({ connectionString: URL });
+    await admin.connect();
+    try {
+      await a.ready; // resolves after the failed join, reported
+      assert.ok(errors.length > 0 && a.counters.errors > 0, 'the failed join was reported');
+      proxy.restore();
+      const lease = async () =>
+        (
+          await admin
+            .query(`SELECT 1 FROM ${schema}.presence_nodes WHERE node_id = 'a'`)
+            .catch(() => ({ rowCount: 0 }))
+        ).rowCount === 1;
+      await eventually(lease, 10_000, 'node a to migrate the schema and take its lease');
+      // Joined: its transitions are decided and heard as any member's.
+      const heard: PresenceEvent[] = [];
+      a.subscribe((e) => heard.push(e));
+      await a.addConnection(conn('a-ada', 'ada'));
+      await eventually(() => heard.length === 1, 5_000, 'userOnline of ada');
+      assert.equal(await a.isOnline('ada'), true);
+      assert.equal(a.counters.reasserts, 0, 'a join, not a re-assert');
+    } finally {
+      await a.close();
+      await proxy.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+}
+
+if (postgresUp) {
   test('events trimmed from the log while a node was away are reported as lost; delivery goes on', async () => {
     const schema = `sbp_gap_${process.pid}_${randomUUID().slice(0, 8)}`;
     const proxy = await startProxy();

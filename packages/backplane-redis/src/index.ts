@@ -20,9 +20,10 @@ export { RedisPresenceBackend, type RedisPresenceBackendOptions } from './presen
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence/redis-presence-store.js';
 export { type RedisBackplaneOptions, redisBackplane } from './redis-backplane.js';
 export { RedisBus, type RedisBusOptions } from './redis-bus.js';
-export { RedisHubLifetimeManager, redisBusFactory } from './redis-hub-lifetime-manager.js';
-export type {
-  RedisBackplaneCounters,
-  RedisBusSettings,
-  RedisHubLifetimeManagerOptions,
-} from './redis-hub-lifetime-manager-options.js';
+export {
+  type RedisBackplaneCounters,
+  type RedisBusSettings,
+  RedisHubLifetimeManager,
+  type RedisHubLifetimeManagerOptions,
+  redisBusFactory,
+} from './redis-hub-lifetime-manager.js';

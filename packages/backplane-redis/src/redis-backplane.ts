@@ -5,13 +5,12 @@
 import {
   type Backplane,
   type BackplaneCommonOptions,
+  backplanePresenceOptions,
   createBackplane,
-  presenceErrorHandler,
 } from '@switchboard/server/scaleout';
 import type { RedisOptions } from 'ioredis';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
-import { redisBusFactory } from './redis-hub-lifetime-manager.js';
-import type { RedisBusSettings } from './redis-hub-lifetime-manager-options.js';
+import { type RedisBusSettings, redisBusFactory } from './redis-hub-lifetime-manager.js';
 
 /** Options of {@link redisBackplane}. */
 export interface RedisBackplaneOptions extends BackplaneCommonOptions, Omit<RedisBusSettings, 'redis'> {
@@ -22,10 +21,6 @@ export interface RedisBackplaneOptions extends BackplaneCommonOptions, Omit<Redi
    * `<prefix>hubs:<hub path>:`, presence under `<prefix>presence:`. Default `switchboard:`.
    */
   readonly prefix?: string;
-  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
-  readonly presenceHeartbeatIntervalMs?: number;
-  /** How many recent presence events the log keeps. Default 1 000. */
-  readonly presenceEventLogLength?: number;
 }
 
 /**
@@ -50,18 +45,12 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): Backplane {
     bus: redisBusFactory(`${prefix}hubs:`, { ...options, redis }),
     presence: (nodeId) =>
       new RedisPresenceStore({
+        ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_REDIS'),
         redis,
         prefix: `${prefix}presence:`,
-        nodeId,
-        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
-        ...(options.presenceHeartbeatIntervalMs !== undefined
-          ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
-          : {}),
         ...(options.presenceEventLogLength !== undefined
           ? { eventLogLength: options.presenceEventLogLength }
           : {}),
-        onError: presenceErrorHandler(options, 'SB_PRESENCE_REDIS'),
       }),
   });
 }

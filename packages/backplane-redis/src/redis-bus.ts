@@ -6,17 +6,20 @@
  * @module
  */
 import {
-  BackplaneError,
+  type BackplaneErrorCodeOnly,
   type Bus,
   type BusContext,
   type BusCounters,
   type BusStatus,
+  backendError,
   type Channel,
   channelName,
   type LogEntry,
+  newBusCounters,
   type PositionCheck,
   PublishQueue,
   type ReplayLog,
+  reportBusError,
   waitUntil,
 } from '@switchboard/server/scaleout';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -52,15 +55,7 @@ type PublishCommand = (
 /** One hub's bus on one node, over Redis. */
 export class RedisBus implements Bus {
   readonly backend = 'redis';
-  readonly counters: BusCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    published: 0,
-    queued: 0,
-    queueOverflows: 0,
-    reconnects: 0,
-    errors: 0,
-  };
+  readonly counters: BusCounters = newBusCounters();
   readonly log: ReplayLog;
   private readonly pub: Redis;
   private readonly sub: Redis;
@@ -248,13 +243,8 @@ export class RedisBus implements Bus {
     return streamKey(this.name(channel));
   }
 
-  private report(code: BackplaneError['code'], what: string, cause?: unknown): void {
-    if (this.closed) return;
-    this.counters.errors++;
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    this.context.receiver.error(
-      new BackplaneError(code, `Redis: ${what}${detail}`, { cause, backend: 'redis' }),
-    );
+  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
+    if (!this.closed) reportBusError(this.context, this.counters, backendError('redis', code, what, cause));
   }
 }
 

@@ -67,3 +67,35 @@ test('after the backend lost its state, nodes re-assert their connections withou
   );
   await Promise.all([a.close(), b.close()]);
 });
+
+test('a node whose backend is unreachable at start joins on a later heartbeat, subscriptions and all', async () => {
+  const network = new LoopbackPresenceNetwork();
+  const options = { backend: network.backend, graceMs: 50, leaseMs: 300, heartbeatIntervalMs: 30 };
+  const errors: unknown[] = [];
+  network.unavailable = true;
+  const a = new ScaleoutPresenceStore({ ...options, nodeId: 'a', onError: (e) => errors.push(e) });
+  await a.ready; // the join failed and was reported
+  assert.ok(errors.length > 0 && a.counters.errors > 0);
+  network.unavailable = false;
+  const b = new ScaleoutPresenceStore({ ...options, nodeId: 'b' });
+  await b.ready;
+  const leased = () => network.snapshot().leases.some(([node]) => node === 'a');
+  for (let i = 0; i < 200 && !leased(); i++) await sleep(10);
+  assert.ok(leased(), 'node a took its lease');
+  const base = {
+    transport: 'WebSockets',
+    connectedAt: 1,
+    device: { type: 'desktop', browser: undefined },
+  } as const;
+  await a.addConnection({ ...base, connectionId: 'c1', userId: 'ada' });
+  await a.addToGroup('c1', 'room');
+  // Node b takes c1 out of the room: only a started backend hears it. Had node a not heard it, its
+  // re-assert after the backend lost its state would put c1 back in the room.
+  await b.removeFromGroup('c1', 'room');
+  network.reset();
+  for (let i = 0; i < 100 && (await b.userConnections('ada')).length === 0; i++) await sleep(10);
+  assert.equal((await b.userConnections('ada')).length, 1, 'node a re-asserted c1');
+  assert.equal(await b.groupConnectionCount('room'), 0, 'node a heard the remote change');
+  assert.equal(a.counters.reasserts, 1, 'one re-assert, after the reset (the join was none)');
+  await Promise.all([a.close(), b.close()]);
+});

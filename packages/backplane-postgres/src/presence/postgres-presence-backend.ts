@@ -6,15 +6,16 @@
  * deadlock. The scale-out core (`ScaleoutPresenceStore`) does the rest.
  * @module
  */
-import type { Logger, PresenceConnection } from '@switchboard/server';
+import type { PresenceConnection } from '@switchboard/server';
 import {
-  BackplaneError,
+  backendError,
   type LeaseResult,
   type LogHead,
   type PresenceAssertion,
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  remoteChangeOf,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
@@ -35,15 +36,6 @@ export interface PostgresPresenceSettings {
   readonly schema: string;
   /** How many recent events the log table keeps for nodes catching up. */
   readonly eventLogLength: number;
-  readonly logger: Logger | undefined;
-}
-
-/** What the backend counts (the store's counters). */
-export interface PostgresPresenceBackendCounters {
-  /** Times the node re-asserted its lease and connections after losing them. */
-  reasserts: number;
-  /** Calls retried after a dropped connection or a deadlock. */
-  retries: number;
 }
 
 type Row = Record<string, unknown>;
@@ -51,10 +43,10 @@ type Row = Record<string, unknown>;
 /** A node's presence on PostgreSQL: the SQL functions, the LISTEN connection, the retries. */
 export class PostgresPresenceBackend implements PresenceBackend {
   readonly backend = 'postgres';
-  readonly counts: PostgresPresenceBackendCounters = { reasserts: 0, retries: 0 };
+  /** Calls retried after a dropped connection or a deadlock. */
+  retries = 0;
   private readonly pool: pg.Pool;
   private listener: NotificationListener | undefined;
-  private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -66,22 +58,27 @@ export class PostgresPresenceBackend implements PresenceBackend {
     this.pool.on('error', (error: unknown) => this.report('idle connection', error));
   }
 
-  /** Times the LISTEN connection was re-established. */
-  get reconnects(): number {
-    return this.listener?.reconnects ?? 0;
-  }
-
-  /** Migrates the schema and starts listening; after a failure, the next operation tries again. */
-  start(): Promise<void> {
-    this.starting ??= this.migrateAndListen().catch((error: unknown) => {
-      this.starting = undefined;
-      throw error;
+  /** Migrates the schema and starts listening (the core calls it again after a failure). */
+  async start(): Promise<void> {
+    await migrate(this.pool, {
+      schema: this.settings.schema,
+      component: 'presence',
+      files: await loadSqlFiles(sqlDir('presence')),
     });
-    return this.starting;
+    if (this.listener || this.closed) return;
+    const [row] = await this.rows('SELECT presence_channel() AS channel');
+    this.listener = new NotificationListener({
+      config: this.settings.listen,
+      channel: String(row!.channel),
+      onNotification: (payload) => this.onNotification(payload),
+      // The core reads what was announced meanwhile.
+      onUp: (reconnect) => reconnect && this.context.receiver.reconnected(),
+      onError: (error) => this.report('LISTEN connection', error),
+    });
+    await this.listener.start();
   }
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
-    await this.start();
     const c = this.context;
     const wire = {
       c: state.connections.map((x) => [
@@ -100,18 +97,10 @@ export class PostgresPresenceBackend implements PresenceBackend {
       state.leaseEpoch,
       JSON.stringify(wire),
     ]);
-    if (state.leaseEpoch !== '') {
-      this.counts.reasserts++;
-      this.settings.logger?.warn('presence.reasserted', {
-        nodeId: c.nodeId,
-        connections: state.connections.length,
-      });
-    }
     return { leaseHeld: true, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
 
   async heartbeat(): Promise<LeaseResult> {
-    await this.start();
     const c = this.context;
     const r = await this.call<LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number }>(
       'presence_heartbeat',
@@ -219,31 +208,6 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private async migrateAndListen(): Promise<void> {
-    await migrate(this.pool, {
-      schema: this.settings.schema,
-      component: 'presence',
-      files: await loadSqlFiles(sqlDir('presence')),
-    });
-    if (this.listener || this.closed) return;
-    const [row] = await this.rows('SELECT presence_channel() AS channel');
-    this.listener = new NotificationListener({
-      config: this.settings.listen,
-      channel: String(row!.channel),
-      onNotification: (payload) => this.onNotification(payload),
-      onUp: (reconnect) => {
-        if (!reconnect) return;
-        this.settings.logger?.info('presence.reconnected', {
-          nodeId: this.context.nodeId,
-          schema: this.settings.schema,
-        });
-        this.context.receiver.reconnected(); // the heartbeat reads what was announced meanwhile
-      },
-      onError: (error) => this.report('LISTEN connection', error),
-    });
-    await this.listener.start();
-  }
-
   private onNotification(payload: string): void {
     if (this.closed) return;
     const receiver = this.context.receiver;
@@ -260,20 +224,9 @@ export class PostgresPresenceBackend implements PresenceBackend {
     if (!payload.startsWith('ctl:')) return;
     // A change another node made to one of this node's connections.
     try {
-      const [owner, kind, connectionId, group] = JSON.parse(payload.slice(4)) as [
-        string,
-        string,
-        string,
-        string | null,
-      ];
-      if (owner !== this.context.nodeId) return;
-      if (kind === 'rm') receiver.remoteChange({ kind: 'remove', connectionId });
-      else if ((kind === 'ga' || kind === 'gr') && group !== null)
-        receiver.remoteChange({
-          kind: kind === 'ga' ? 'addToGroup' : 'removeFromGroup',
-          connectionId,
-          group,
-        });
+      const [owner, kind, connectionId, group] = JSON.parse(payload.slice(4)) as unknown[];
+      const change = owner === this.context.nodeId ? remoteChangeOf(kind, connectionId, group) : undefined;
+      if (change) receiver.remoteChange(change);
     } catch (error) {
       this.report('a change notification', error);
     }
@@ -287,11 +240,11 @@ export class PostgresPresenceBackend implements PresenceBackend {
    */
   private async call<T = unknown>(fn: string, args: readonly unknown[]): Promise<T> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
-    const retriesBefore = this.counts.retries;
+    const retriesBefore = this.retries;
     const rows = await this.rows(`SELECT ${fn}(${placeholders}) AS r`, args);
     const result = rows[0]!.r as T;
     const events = (result as { events?: PresenceLogEvent[] } | null)?.events;
-    if (this.counts.retries !== retriesBefore && Array.isArray(events)) {
+    if (this.retries !== retriesBefore && Array.isArray(events)) {
       const last = await this.rows(
         `SELECT e.epoch AS e, e.seq::float8 AS s, e.type AS t, e.user_id AS u, e.at_ms::float8 AS a, e.origin AS o
          FROM presence_events e JOIN presence_meta m ON m.id = 1 AND e.epoch = m.epoch AND e.seq = m.seq`,
@@ -307,7 +260,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
         return (await this.pool.query(sql, args as unknown[])).rows as Row[];
       } catch (error) {
         if (attempt >= MAX_ATTEMPTS || !retryable(error) || this.closed) throw error;
-        this.counts.retries++;
+        this.retries++;
         this.report('query (retried)', error);
         await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
       }
@@ -316,12 +269,8 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   private report(what: string, cause: unknown): void {
     if (this.closed) return;
-    const message = cause instanceof Error ? cause.message : String(cause);
     this.context.receiver.error(
-      new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `PostgreSQL: presence ${what} failed: ${message}`, {
-        cause,
-        backend: this.backend,
-      }),
+      backendError(this.backend, 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause),
     );
   }
 }

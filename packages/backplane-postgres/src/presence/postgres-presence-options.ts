@@ -3,15 +3,20 @@
  * of its {@link PostgresPresenceBackend}.
  * @module
  */
-import { type Logger, type PresenceEvent, SwitchboardError } from '@switchboard/server';
+import { SwitchboardError } from '@switchboard/server';
+import {
+  checkNumberOption,
+  type PresenceStoreWrapperOptions,
+  type ScaleoutPresenceCounters,
+} from '@switchboard/server/scaleout';
 import type pg from 'pg';
 import { schemaFromPrefix } from '../migrations.js';
 import { clientConfig } from '../postgres-settings.js';
 import type { PostgresPresenceSettings } from './postgres-presence-backend.js';
 import type { PostgresPresenceStore } from './postgres-presence-store.js';
 
-/** Options of a {@link PostgresPresenceStore}. */
-export interface PostgresPresenceStoreOptions {
+/** Options of a {@link PostgresPresenceStore}: the core store's (timing, `onError`, `logger`) and the database's. */
+export interface PostgresPresenceStoreOptions extends PresenceStoreWrapperOptions {
   /** The database: a `postgres://` URL or pg pool settings. Default: postgres@127.0.0.1:5432/postgres. */
   pg?: string | pg.PoolConfig;
   /** Settings of the LISTEN connection when they differ from `pg` (another route to the server). */
@@ -27,14 +32,6 @@ export interface PostgresPresenceStoreOptions {
    * names start with `presence_`). Default `switchboard:` (schema `switchboard`).
    */
   prefix?: string;
-  /** This node's id, unique in the cluster. Default a random UUID. */
-  nodeId?: string;
-  /** How long a user with no connection left stays online before `userOffline`. Default 5 000 ms. */
-  graceMs?: number;
-  /** How long a node that stopped heartbeating keeps its connections. Default 15 000 ms. */
-  leaseMs?: number;
-  /** How often the node renews its lease and looks for dead nodes and due offlines. Default leaseMs / 3. */
-  heartbeatIntervalMs?: number;
   /** How many recent events the log table keeps for nodes catching up. Default 1 000. */
   eventLogLength?: number;
   /** Connections of the store's query pool. Default 4 (plus one LISTEN connection). */
@@ -44,31 +41,13 @@ export interface PostgresPresenceStoreOptions {
    * gets `:listen` appended. Default `sb-presence:<nodeId>`, cut to fit 63 bytes.
    */
   applicationName?: string;
-  /**
-   * Receives `presence.error` (warn; error for lost events), `presence.reconnected` (info) and
-   * `presence.reasserted` (warn).
-   */
-  logger?: Logger;
-  /**
-   * Receives what goes wrong without a caller to reject: a listener that threw (with the event), a
-   * database error of the heartbeat or the LISTEN connection (`SB_ERR_BACKPLANE_UNAVAILABLE`,
-   * retried by itself), events lost beyond the log (`SB_ERR_BACKPLANE_REPLAY_GAP`). Default: a
-   * process warning with code `SB_PRESENCE_POSTGRES`.
-   */
-  onError?: (error: unknown, event?: PresenceEvent) => void;
 }
 
-/** What a {@link PostgresPresenceStore} counted since it started. */
-export interface PostgresPresenceCounters {
-  /** Errors reported (database, LISTEN connection, lost events; not listeners that threw). */
-  readonly errors: number;
-  /** Times the LISTEN connection was re-established. */
-  readonly reconnects: number;
-  /** Times the node re-asserted its lease and connections after losing them. */
-  readonly reasserts: number;
-  /** Store calls retried after a dropped connection or a deadlock. */
-  readonly retries: number;
-}
+/**
+ * What a {@link PostgresPresenceStore} counted since it started (the core's counters: errors,
+ * LISTEN reconnects, re-asserts, calls retried after a dropped connection or a deadlock).
+ */
+export type PostgresPresenceCounters = ScaleoutPresenceCounters;
 
 /** A schema name the store accepts (it goes into the connections' search_path unquoted). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -88,25 +67,13 @@ export function presenceSettings(
       `Presence schema '${schema}' must be lowercase letters, digits and '_' (at most 63, not starting with a digit).`,
     );
   }
-  const eventLogLength = options.eventLogLength ?? 1_000;
-  const poolSize = options.poolSize ?? 4;
-  for (const [name, value] of [
-    ['eventLogLength', eventLogLength],
-    ['poolSize', poolSize],
-  ] as const) {
-    if (!Number.isFinite(value) || value < 1) {
-      throw new SwitchboardError(
-        'SB_ERR_HUB_CONFIGURATION',
-        `Presence ${name} must be a finite number, at least 1; got ${value}.`,
-      );
-    }
-  }
+  const eventLogLength = checkNumberOption('eventLogLength', options.eventLogLength ?? 1_000);
+  const poolSize = checkNumberOption('poolSize', options.poolSize ?? 4);
   const base = clientConfig(options.pg ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   const appName = (options.applicationName ?? `sb-presence:${nodeId}`).slice(0, 56);
   return {
     schema,
     eventLogLength,
-    logger: options.logger,
     pool: { ...withSearchPath(base, schema), max: poolSize, application_name: appName },
     listen: {
       ...withSearchPath(options.listen === undefined ? base : clientConfig(options.listen), schema),

@@ -7,12 +7,13 @@
  */
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  BackplaneError,
+  backendError,
   type LeaseResult,
   type PresenceAssertion,
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  remoteChangeOf,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -192,14 +193,9 @@ export class RedisPresenceBackend implements PresenceBackend {
         return;
       }
       // A change another node made to one of this node's connections.
-      const [kind, connectionId, group] = JSON.parse(message) as [string, string, string?];
-      if (kind === 'rm') this.context.receiver.remoteChange({ kind: 'remove', connectionId });
-      else if ((kind === 'ga' || kind === 'gr') && group !== undefined)
-        this.context.receiver.remoteChange({
-          kind: kind === 'ga' ? 'addToGroup' : 'removeFromGroup',
-          connectionId,
-          group,
-        });
+      const [kind, connectionId, group] = JSON.parse(message) as unknown[];
+      const change = remoteChangeOf(kind, connectionId, group);
+      if (change) this.context.receiver.remoteChange(change);
     } catch (error) {
       this.context.receiver.error(error);
     }
@@ -229,10 +225,6 @@ function parse(events: readonly string[]): PresenceLogEvent[] {
   return events.map((text) => JSON.parse(text) as PresenceLogEvent);
 }
 
-function failure(what: string, cause: unknown): BackplaneError {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new BackplaneError('SB_ERR_BACKPLANE_UNAVAILABLE', `Redis: presence ${what} failed: ${message}`, {
-    cause,
-    backend: 'redis',
-  });
+function failure(what: string, cause: unknown) {
+  return backendError('redis', 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause);
 }

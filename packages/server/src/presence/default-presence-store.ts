@@ -1,5 +1,6 @@
 import { SwitchboardError } from '../errors.js';
 import { systemTimeProvider, type TimeProvider, type TimerHandle } from '../time-provider.js';
+import { PresenceListeners } from './presence-listeners.js';
 import type {
   NewPresenceConnection,
   PresenceConnection,
@@ -374,7 +375,7 @@ export class DefaultPresenceStore implements PresenceStore {
   readonly nodeId: string;
   private readonly state: PresenceState;
   private readonly ownsState: boolean;
-  private readonly listeners = new Set<PresenceListener>();
+  private readonly listeners = new PresenceListeners();
   private heartbeat: TimerHandle | undefined;
   private closed = false;
   private readonly hooks: NodeHooks = { deliver: (e) => this.deliver(e), detach: () => this.detach() };
@@ -452,13 +453,7 @@ export class DefaultPresenceStore implements PresenceStore {
 
   subscribe(listener: PresenceListener): () => void {
     this.assertOpen();
-    // A wrapper per subscription, so that one function subscribed twice hears everything twice and
-    // each unsubscribe removes its own.
-    const subscription: PresenceListener = (event) => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -470,13 +465,7 @@ export class DefaultPresenceStore implements PresenceStore {
   }
 
   private deliver(event: PresenceEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.state.onError(error, event);
-      }
-    }
+    this.listeners.deliver(event, (error, e) => this.state.onError(error, e));
   }
 
   /** Stops the heartbeat and the listeners (a clean close, or a simulated crash). */

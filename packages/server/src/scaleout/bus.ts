@@ -141,6 +141,12 @@ export interface BusCounters {
   reconnects: number;
   /** Errors the bus reported. */
   errors: number;
+  /**
+   * Entries delivered by the bus's own catch-up after a reconnect. Only a bus without a
+   * {@link ReplayLog} counts it (it catches up by itself); the core adds it to its own `replayed`
+   * (entries it read from a replay log).
+   */
+  replayed?: number;
 }
 
 /** The live state of a bus, for `/readyz` and `/metrics`. */

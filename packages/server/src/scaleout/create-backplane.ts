@@ -14,7 +14,7 @@ import { BackplaneError } from './errors.js';
 import type { LoopbackNetwork } from './loopback-bus.js';
 import type { LoopbackPresenceNetwork } from './loopback-presence.js';
 import { ScaleoutHubLifetimeManager } from './scaleout-hub-lifetime-manager.js';
-import { ScaleoutPresenceStore } from './scaleout-presence-store.js';
+import { ScaleoutPresenceStore, type ScaleoutPresenceStoreOptions } from './scaleout-presence-store.js';
 
 /** A presence store that may tell when it joined the cluster. */
 export type BackplanePresenceStore = PresenceStore & { readonly ready?: Promise<void> };
@@ -31,6 +31,10 @@ export interface BackplaneCommonOptions {
   readonly presenceGraceMs?: number;
   /** How long a node that stopped heartbeating keeps its presence. Default 15 000 ms. */
   readonly presenceLeaseMs?: number;
+  /** How often presence renews its lease. Default presenceLeaseMs / 3. */
+  readonly presenceHeartbeatIntervalMs?: number;
+  /** How many recent presence events the backend's log keeps. Default: the backend's (1 000; NATS 256). */
+  readonly presenceEventLogLength?: number;
   /** Receives every backplane error. Default: none (counted, and logged through `logger`). */
   readonly onError?: (error: BackplaneError) => void;
   /** Logs backplane errors (`backplane.error`). Default: silent. */
@@ -144,6 +148,28 @@ export function presenceErrorHandler(
   };
 }
 
+/**
+ * The options of a backplane's presence store from {@link BackplaneCommonOptions}: the node id,
+ * `presenceGraceMs`, `presenceLeaseMs` and `presenceHeartbeatIntervalMs` as the store's, and
+ * errors through {@link presenceErrorHandler} with `warningCode`.
+ */
+export function backplanePresenceOptions(
+  options: BackplaneCommonOptions,
+  nodeId: string,
+  warningCode: string,
+): Omit<ScaleoutPresenceStoreOptions, 'backend'> & { readonly nodeId: string } {
+  return {
+    nodeId,
+    ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
+    ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
+    ...(options.presenceHeartbeatIntervalMs !== undefined
+      ? { heartbeatIntervalMs: options.presenceHeartbeatIntervalMs }
+      : {}),
+    warningCode,
+    onError: presenceErrorHandler(options, warningCode),
+  };
+}
+
 /** Options of {@link loopbackBackplane}. */
 export interface LoopbackBackplaneOptions extends BackplaneCommonOptions {
   /** The shared bus backend of the cluster (every node of it passes the same one). */
@@ -171,11 +197,8 @@ export function loopbackBackplane(options: LoopbackBackplaneOptions): Backplane 
     bus: options.network.bus,
     presence: (nodeId) =>
       new ScaleoutPresenceStore({
+        ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_LISTENER_FAILED'),
         backend: options.presenceNetwork.backend,
-        nodeId,
-        ...(options.presenceGraceMs !== undefined ? { graceMs: options.presenceGraceMs } : {}),
-        ...(options.presenceLeaseMs !== undefined ? { leaseMs: options.presenceLeaseMs } : {}),
-        onError: presenceErrorHandler(options, 'SB_PRESENCE_LISTENER_FAILED'),
       }),
   });
 }

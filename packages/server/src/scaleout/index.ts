@@ -5,7 +5,23 @@
  * `@switchboard/server/testing`.
  * @module
  */
+export {
+  backendError,
+  checkNumberOption,
+  type LifetimeManagerWrapper,
+  type LifetimeManagerWrapperOptions,
+  lifetimeManagerWrapper,
+  newBusCounters,
+  type PresenceStoreWrapper,
+  type PresenceStoreWrapperOptions,
+  presenceStoreWrapper,
+  type ReplayWindowOptions,
+  remoteChangeOf,
+  replayWindow,
+  reportBusError,
+} from './adapter-kit.js';
 export type { Backplane, BackplaneHealth, HubBackplaneHealth, ScaleoutCounters } from './backplane.js';
+export { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export type {
   Bus,
   BusContext,
@@ -39,6 +55,7 @@ export {
 export {
   type BackplaneCommonOptions,
   type BackplanePresenceStore,
+  backplanePresenceOptions,
   type CreateBackplaneOptions,
   createBackplane,
   presenceErrorHandler,
@@ -87,9 +104,13 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
-export { PublishQueue, type PublishQueueOptions, waitUntil } from './publish-queue.js';
+export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
 } from './scaleout-hub-lifetime-manager.js';
-export { ScaleoutPresenceStore, type ScaleoutPresenceStoreOptions } from './scaleout-presence-store.js';
+export {
+  type ScaleoutPresenceCounters,
+  ScaleoutPresenceStore,
+  type ScaleoutPresenceStoreOptions,
+} from './scaleout-presence-store.js';

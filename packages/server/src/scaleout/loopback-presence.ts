@@ -54,6 +54,11 @@ interface Conn {
 
 /** The shared in-memory presence state of one cluster. */
 export class LoopbackPresenceNetwork {
+  /**
+   * While true, every operation of this network's backends rejects as an unreachable backend's
+   * would (tests of a backend that is down, at start or later); the state is kept.
+   */
+  unavailable = false;
   private readonly now: () => number;
   private readonly logLength: number;
   private epoch: string;
@@ -411,68 +416,88 @@ class LoopbackPresenceBackend implements PresenceBackend {
   }
 
   async start(): Promise<void> {
+    this.up();
     this.network.start(this);
   }
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
+    this.up();
     return this.network.assert(this.context, state);
   }
 
   async heartbeat(): Promise<LeaseResult> {
+    this.up();
     return this.network.heartbeat(this.context);
   }
 
   async add(connection: PresenceConnection): Promise<Omit<LeaseResult, 'epoch' | 'head'>> {
+    this.up();
     return this.network.add(this.context, connection);
   }
 
   async remove(connectionId: string): Promise<TransitionResult> {
+    this.up();
     return this.network.remove(this.context, connectionId);
   }
 
   async group(connectionId: string, group: string, member: boolean): Promise<void> {
+    this.up();
     this.network.group(this.context, connectionId, group, member);
   }
 
   async leave(): Promise<TransitionResult> {
+    this.up();
     return this.network.leave(this.context);
   }
 
   async readEvents(epoch: string, after: number, upTo: number): Promise<readonly PresenceLogEvent[]> {
+    this.up();
     return this.network.readEvents(epoch, after, upTo);
   }
 
   async isOnline(userId: string): Promise<boolean> {
+    this.up();
     return this.network.query().isOnline(userId);
   }
 
   async onlineUsers(): Promise<string[]> {
+    this.up();
     return this.network.query().onlineUsers();
   }
 
   async userConnections(userId: string): Promise<PresenceConnection[]> {
+    this.up();
     return this.network.query().userConnections(userId);
   }
 
   async groupConnectionCount(group: string): Promise<number> {
+    this.up();
     return this.network.query().groupConnectionCount(group);
   }
 
   async groupConnections(group: string): Promise<PresenceConnection[]> {
+    this.up();
     return this.network.query().groupConnections(group);
   }
 
   async groupUsers(group: string): Promise<string[]> {
+    this.up();
     return this.network.query().groupUsers(group);
   }
 
   async groupUserCount(group: string): Promise<number> {
+    this.up();
     return this.network.query().groupUserCount(group);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.network.stop(this);
+  }
+
+  /** Rejects while the network is {@link LoopbackPresenceNetwork.unavailable}. */
+  private up(): void {
+    if (this.network.unavailable) throw new Error('loopback presence: the backend is unreachable');
   }
 
   /** @internal */

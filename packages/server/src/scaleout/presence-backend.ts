@@ -124,8 +124,15 @@ export interface PresenceBackend {
   /** The backend's name (`redis`, `postgres`, `nats`, `loopback`). */
   readonly backend: string;
   /**
-   * Connects and subscribes to the cluster's events and this node's changes. Resolves once events
-   * published from now on reach {@link PresenceBackendReceiver.events}.
+   * Calls the backend retried by itself (a dropped connection, a deadlock), for the store's
+   * counters. A backend that never retries leaves it out.
+   */
+  readonly retries?: number;
+  /**
+   * Connects and subscribes to the cluster's events and this node's changes (and prepares what it
+   * needs, a schema). Resolves once events published from now on reach
+   * {@link PresenceBackendReceiver.events}. When it rejects (the backend unreachable at start), the
+   * core calls it again on the next heartbeat, until it resolves; it is called no more after that.
    */
   start(): Promise<void>;
 

@@ -104,6 +104,18 @@ export class PublishQueue<T> {
   }
 }
 
+/**
+ * Resolves with what `promise` resolves with, or `undefined` once `ms` passed first (a wait that
+ * must not hang on a backend that went away); rejects as `promise` does.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves once `condition` holds, or after `timeoutMs`, polling every few milliseconds. */
 export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -175,6 +175,8 @@ export class ScaleoutHubLifetimeManager implements HubLifetimeManager {
       ...bus,
       ...own,
       errors: bus.errors + own.errors,
+      // A bus without a replay log catches up by itself and counts it; the core counts its reads.
+      replayed: own.replayed + (bus.replayed ?? 0),
       subscribedChannels: this.sequencer.subscribedChannels,
     };
   }

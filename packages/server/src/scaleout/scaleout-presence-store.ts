@@ -8,7 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SwitchboardError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { presenceDefaults } from '../presence/default-presence-store.js';
+import { PresenceListeners } from '../presence/presence-listeners.js';
 import type {
   NewPresenceConnection,
   PresenceConnection,
@@ -46,6 +48,23 @@ export interface ScaleoutPresenceStoreOptions {
   readonly onError?: (error: unknown, event?: PresenceEvent) => void;
   /** The process-warning code of the default `onError` (`SB_PRESENCE_REDIS` …). Default `SB_PRESENCE_LISTENER_FAILED`. */
   readonly warningCode?: string;
+  /**
+   * Receives `presence.error` (warn; error for lost events), `presence.reconnected` (info) and
+   * `presence.reasserted` (warn), each with the node id and the backend. Default: silent.
+   */
+  readonly logger?: Logger;
+}
+
+/** What a {@link ScaleoutPresenceStore} counted since it started. */
+export interface ScaleoutPresenceCounters {
+  /** Errors reported (backend faults, lost events, a failed join; not listeners that threw). */
+  readonly errors: number;
+  /** Times the backend's connection came back after a loss. */
+  readonly reconnects: number;
+  /** Times the node re-asserted its lease and connections after losing them. */
+  readonly reasserts: number;
+  /** Backend calls the backend retried by itself (see {@link PresenceBackend.retries}). */
+  readonly retries: number;
 }
 
 interface LocalConnection {
@@ -67,13 +86,19 @@ export class ScaleoutPresenceStore implements PresenceStore {
   private readonly leaseMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly onError: (error: unknown, event?: PresenceEvent) => void;
-  private readonly listeners = new Set<PresenceListener>();
+  private readonly logger: Logger | undefined;
+  private readonly counts = { errors: 0, reconnects: 0, reasserts: 0 };
+  private readonly listeners = new PresenceListeners();
   /** This node's connections, in arrival order, to re-assert after a lost lease. */
   private readonly local = new Map<string, LocalConnection>();
   /** The users online as this node's events tell: re-asserted after a lost lease. */
   private readonly onlineView = new Set<string>();
   /** The epoch of the node's last lease: a different one in the backend means it lost its state. */
   private leaseEpoch = '';
+  /** Whether the backend started (its subscriptions hold); a failed start is retried by the join. */
+  private started = false;
+  /** Whether the node joined the cluster; until then every heartbeat tries the join again. */
+  private joined = false;
   private epoch: string | undefined;
   private lastSeq = 0;
   private pump: Promise<void> = Promise.resolve();
@@ -100,6 +125,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
     }
     const warningCode = options.warningCode ?? 'SB_PRESENCE_LISTENER_FAILED';
     this.onError = options.onError ?? ((error, event) => reportError(warningCode, error, event));
+    this.logger = options.logger;
     this.backend = options.backend({
       nodeId: this.nodeId,
       token: randomUUID(),
@@ -116,13 +142,22 @@ export class ScaleoutPresenceStore implements PresenceStore {
             this.local.get(change.connectionId)?.groups.add(change.group);
           else this.local.get(change.connectionId)?.groups.delete(change.group);
         },
-        reconnected: () => void this.tick(),
+        reconnected: () => {
+          this.counts.reconnects++;
+          this.logger?.info('presence.reconnected', { nodeId: this.nodeId, backend: this.backend.backend });
+          void this.tick();
+        },
         error: (error) => this.report(error),
       },
     });
     this.ready = this.join();
     this.heartbeat = setInterval(() => void this.tick(), this.heartbeatIntervalMs);
     this.heartbeat.unref();
+  }
+
+  /** What the store counted since it started (errors, reconnects, re-asserts, retries). */
+  get counters(): ScaleoutPresenceCounters {
+    return { ...this.counts, retries: this.backend.retries ?? 0 };
   }
 
   async addConnection(connection: NewPresenceConnection): Promise<void> {
@@ -199,12 +234,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
 
   subscribe(listener: PresenceListener): () => void {
     this.assertOpen();
-    // A wrapper per subscription: one function subscribed twice hears everything twice.
-    const subscription: PresenceListener = (event) => listener(event);
-    this.listeners.add(subscription);
-    return () => {
-      this.listeners.delete(subscription);
-    };
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -239,11 +269,19 @@ export class ScaleoutPresenceStore implements PresenceStore {
 
   // ---- internals -------------------------------------------------------------------------------
 
+  /**
+   * Starts the backend (unless it started before) and asserts the node. Never rejects: a failure
+   * (the backend unreachable at start) is reported, and the next heartbeat runs the join again.
+   */
   private async join(): Promise<void> {
     try {
-      await this.backend.start();
+      if (!this.started) {
+        await this.backend.start();
+        this.started = true;
+      }
       for (const user of await this.backend.onlineUsers()) this.onlineView.add(user);
       await this.assert();
+      this.joined = true;
     } catch (error) {
       this.report(this.failure('join', error));
     }
@@ -254,12 +292,21 @@ export class ScaleoutPresenceStore implements PresenceStore {
    * the current head: a subscriber hears what happens after it subscribed.
    */
   private async assert(): Promise<void> {
+    const reassert = this.leaseEpoch !== '';
     const result = await this.backend.assert({
       leaseEpoch: this.leaseEpoch,
       connections: [...this.local.values()].map((c) => ({ connection: c.connection, groups: [...c.groups] })),
       onlineUsers: [...this.onlineView],
     });
     this.leaseEpoch = result.epoch;
+    if (reassert) {
+      this.counts.reasserts++;
+      this.logger?.warn('presence.reasserted', {
+        nodeId: this.nodeId,
+        backend: this.backend.backend,
+        connections: this.local.size,
+      });
+    }
     if (this.epoch === undefined) {
       this.epoch = result.epoch;
       this.lastSeq = result.head - result.events.length;
@@ -280,6 +327,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
     try {
       await this.ready;
       if (this.closed) return;
+      if (!this.joined) return await this.join();
       const result = await this.backend.heartbeat();
       if (result.leaseHeld) this.leaseEpoch = result.epoch;
       await this.ingest(result.events, result);
@@ -372,13 +420,7 @@ export class ScaleoutPresenceStore implements PresenceStore {
       at: wire.a,
       originNodeId: wire.o,
     });
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.onError(error, event);
-      }
-    }
+    this.listeners.deliver(event, (error, e) => this.onError(error, e));
   }
 
   private failure(what: string, cause: unknown): BackplaneError {
@@ -417,6 +459,18 @@ export class ScaleoutPresenceStore implements PresenceStore {
   }
 
   private report(error: unknown): void {
+    this.counts.errors++;
+    if (this.logger) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const fields = {
+        code,
+        message: error instanceof Error ? error.message : String(error),
+        nodeId: this.nodeId,
+        backend: this.backend.backend,
+      };
+      if (code === 'SB_ERR_BACKPLANE_REPLAY_GAP') this.logger.error('presence.error', fields);
+      else this.logger.warn('presence.error', fields);
+    }
     try {
       this.onError(error);
     } catch {
