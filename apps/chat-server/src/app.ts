@@ -15,6 +15,7 @@ import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
+import { ThreadService } from './domain/threads.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
@@ -91,6 +92,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   };
   const rooms = new RoomService(services);
   const messages = new MessageService(services, rooms);
+  const threads = new ThreadService(services, rooms);
   const support = new SupportService(services, rooms, messages);
   const throttle = new LoginThrottle(storage, {
     limit: config.loginAccountLimit,
@@ -139,7 +141,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...connectionLimits(config),
     ...hubOrigins(config.allowedOrigins),
   });
-  const chatHubDeps = { services, rooms, messages, support, logger };
+  const chatHubDeps = { services, rooms, messages, threads, support, logger };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),
     authorize: true,
