@@ -12,6 +12,8 @@ export interface PendingMessage {
   readonly clientMessageId: string;
   readonly roomId: string;
   readonly text: string;
+  /** A reply: the thread's first message. */
+  readonly parentId?: string;
   /** On its way; waiting for the connection (sent when it is back); or refused by the server. */
   status: 'sending' | 'waiting' | 'failed';
   error?: string;
