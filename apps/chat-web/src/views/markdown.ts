@@ -44,13 +44,32 @@ export interface MentionContext {
   isMember(username: string): boolean;
 }
 
-/** The HTML markdown-it makes of `text`, sanitized (for tests and the renderer). */
-export function markdownHtml(text: string): string {
-  return purifier.sanitize(md.render(text), {
-    ALLOWED_TAGS,
-    ALLOWED_ATTR: ['href', 'target', 'rel', 'start'],
-    ALLOWED_URI_REGEXP: SAFE_URL,
-  });
+/** Rendered texts, newest last: the list re-renders every message on each change. */
+const rendered = new Map<string, DocumentFragment>();
+const RENDERED_KEPT = 500;
+
+/** The sanitized nodes of `text` (a fresh copy each time). */
+function render(text: string): DocumentFragment {
+  let fragment = rendered.get(text);
+  if (fragment) rendered.delete(text);
+  else {
+    fragment = purifier.sanitize(md.render(text), {
+      ALLOWED_TAGS,
+      ALLOWED_ATTR: ['href', 'target', 'rel', 'start'],
+      ALLOWED_URI_REGEXP: SAFE_URL,
+      RETURN_DOM_FRAGMENT: true,
+    });
+    // The line breaks markdown-it writes between blocks, first and last, are not text.
+    while (fragment.firstChild?.nodeType === Node.TEXT_NODE && !fragment.firstChild.nodeValue?.trim())
+      fragment.firstChild.remove();
+    while (fragment.lastChild?.nodeType === Node.TEXT_NODE && !fragment.lastChild.nodeValue?.trim())
+      fragment.lastChild.remove();
+    // A code block that scrolls sideways is reachable by keyboard.
+    for (const pre of Array.from(fragment.querySelectorAll('pre'))) pre.tabIndex = 0;
+    if (rendered.size >= RENDERED_KEPT) rendered.delete(rendered.keys().next().value!);
+  }
+  rendered.set(text, fragment);
+  return fragment.cloneNode(true) as DocumentFragment;
 }
 
 /** Renders a message's text into a `message-body` element. */
@@ -58,20 +77,8 @@ export function messageBody(text: string, mentions?: MentionContext): HTMLElemen
   const body = document.createElement('div');
   body.className = 'body';
   body.dataset.testid = 'message-body';
-  const fragment = purifier.sanitize(md.render(text), {
-    ALLOWED_TAGS,
-    ALLOWED_ATTR: ['href', 'target', 'rel', 'start'],
-    ALLOWED_URI_REGEXP: SAFE_URL,
-    RETURN_DOM_FRAGMENT: true,
-  });
-  // The line breaks markdown-it writes between blocks, first and last, are not text.
-  while (fragment.firstChild?.nodeType === Node.TEXT_NODE && !fragment.firstChild.nodeValue?.trim())
-    fragment.firstChild.remove();
-  while (fragment.lastChild?.nodeType === Node.TEXT_NODE && !fragment.lastChild.nodeValue?.trim())
-    fragment.lastChild.remove();
+  const fragment = render(text);
   if (mentions) markMentions(fragment, mentions);
-  // A code block that scrolls sideways is reachable by keyboard.
-  for (const pre of Array.from(fragment.querySelectorAll('pre'))) pre.tabIndex = 0;
   body.append(fragment);
   return body;
 }

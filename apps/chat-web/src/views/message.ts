@@ -219,8 +219,9 @@ export function messageItem(
       h('span', { class: 'sender', dir: 'auto' }, own ? 'You' : chat.nameOf(message.senderId)),
       h(
         'time',
-        { datetime: message.sentAt, title: fullTime(message.sentAt), tabindex: 0 },
-        formatTime(message.sentAt),
+        { datetime: message.sentAt, title: fullTime(message.sentAt) },
+        h('span', { class: 'time-short' }, formatTime(message.sentAt)),
+        h('span', { class: 'time-full', 'aria-hidden': 'true' }, fullTime(message.sentAt)),
       ),
       message.editedAt && !message.deleted
         ? h('span', { class: 'edited', 'data-testid': 'message-edited' }, '(edited)')

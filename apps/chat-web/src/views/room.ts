@@ -12,6 +12,7 @@ import { errorText } from '../chat.ts';
 import { dayOf, h, replaceChildren } from '../dom.ts';
 import { roomAddress } from '../router.ts';
 import { confirmDialog } from './confirm.ts';
+import { mentionCompletion } from './mentions.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
 import { firstLine } from './replies.ts';
 import { supportActions } from './support-actions.ts';
@@ -181,6 +182,7 @@ export function createRoomView(
     'form',
     { class: 'composer', 'aria-label': 'Send a message' },
     replyBar,
+    mentionCompletion(chat, roomId, input),
     input,
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send'),
   );
