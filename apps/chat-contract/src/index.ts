@@ -67,6 +67,12 @@ export interface Message {
   readonly changeSeq: number;
   /** The files sent with the message (absent when none), in the order they were given. */
   readonly attachments?: Attachment[];
+  /** A reply: the id of its thread's first message (in the same room). */
+  readonly parentId?: string;
+  /** A thread's first message: how many replies it has (absent: none). */
+  readonly replyCount?: number;
+  /** A thread's first message: the seq of its newest reply. */
+  readonly lastReplySeq?: number;
 }
 
 /**
@@ -86,6 +92,37 @@ export interface Attachment {
   readonly image: boolean;
   /** `/api/attachments/{id}`. */
   readonly url: string;
+}
+
+/** At most this many different emoji on one message (`react` refuses a new one past it). */
+export const MAX_DISTINCT_REACTIONS = 20;
+
+/** A reaction's emoji is at most this many bytes of UTF-8. */
+export const MAX_REACTION_BYTES = 32;
+
+/** `getThread`'s answer: a thread's first message and its replies. */
+export interface ThreadPage {
+  readonly roomId: string;
+  /** The thread's first message (a tombstone when it was deleted: the thread stays). */
+  readonly parent: Message;
+  /** Replies in ascending seq, after the `afterSeq` asked for. */
+  readonly replies: Message[];
+  /** More replies after the last one here: ask again from its seq. */
+  readonly more: boolean;
+  /** The caller's read marker in the thread (0: never read). */
+  readonly lastReadSeq: number;
+}
+
+/** The caller's read marker in one thread, as `listThreadReads`, `markThreadRead` and `threadReadUpdated` carry it. */
+export interface ThreadRead {
+  /** The thread's first message. */
+  readonly messageId: string;
+  readonly lastReadSeq: number;
+}
+
+/** `threadReadUpdated`'s argument (to the caller's own devices). */
+export interface ThreadReadUpdate extends ThreadRead {
+  readonly roomId: string;
 }
 
 /** A room in `listRooms`: the room plus the caller's read state. */

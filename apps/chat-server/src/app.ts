@@ -17,6 +17,7 @@ import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
 import { RoomSettingsService } from './domain/room-settings.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
+import { ThreadService } from './domain/threads.js';
 import { addAttachmentRoutes } from './http/attachment-routes.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
@@ -99,6 +100,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const rooms = new RoomService(services);
   const attachments = new AttachmentService(services, rooms, createBlobStore(config, storage), config);
   const messages = new MessageService(services, rooms, attachments);
+  const threads = new ThreadService(services, rooms);
   const support = new SupportService(services, rooms, messages);
   const throttle = new LoginThrottle(storage, {
     limit: config.loginAccountLimit,
@@ -155,6 +157,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     services,
     rooms,
     messages,
+    threads,
     support,
     logger,
     roomSettings: new RoomSettingsService(services),

@@ -40,6 +40,15 @@ export const chatErrors = {
     summary: 'A message is longer than the configured maximum (4,000 characters by default).',
     surface: 'HubException "SB_CHAT_MESSAGE_TOO_LONG: ..." on sendMessage and editMessage',
   },
+  SB_CHAT_INVALID_REACTION: {
+    summary: 'A reaction is not exactly one emoji: text, several emoji, or more than 32 bytes of UTF-8.',
+    surface: 'HubException "SB_CHAT_INVALID_REACTION: emoji: ..." on react',
+  },
+  SB_CHAT_TOO_MANY_REACTIONS: {
+    summary:
+      'A message already carries the most different emoji allowed (20); the same emoji can still be added by more people.',
+    surface: 'HubException "SB_CHAT_TOO_MANY_REACTIONS: ..." on react',
+  },
   SB_CHAT_INVALID_NAME: {
     summary:
       'A display name or room name contains a control, bidirectional-override, zero-width or other invisible formatting character (names are stored in Unicode NFC).',
@@ -128,6 +137,8 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_USERNAME_TAKEN: 409,
   SB_CHAT_RATE_LIMITED: 429,
   SB_CHAT_MESSAGE_TOO_LONG: 400,
+  SB_CHAT_INVALID_REACTION: 400,
+  SB_CHAT_TOO_MANY_REACTIONS: 409,
   SB_CHAT_INVALID_NAME: 400,
   SB_CHAT_ROOM_LIMIT: 409,
   SB_CHAT_ROOM_NAME_TAKEN: 409,

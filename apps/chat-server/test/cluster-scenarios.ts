@@ -69,6 +69,45 @@ export function clusterScenarios(
     }
   });
 
+  test(`${name}: a reply, its thread and reactions cross nodes; a non-member is refused on any node`, async (t) => {
+    const c = await ready(t);
+    if (!c) return;
+    const [alice, bob, carol] = await Promise.all([
+      c.register('alice'),
+      c.register('bob'),
+      c.register('carol'),
+    ]);
+    const a = await c.nodes[0]!.connect(alice.token);
+    const b = await c.nodes[1]!.connect(bob.token);
+    const x = await c.nodes[2]!.connect(carol.token);
+    const [ea, eb] = [record(a), record(b)];
+    const room = await a.invoke('openDirect', [bob.user.id]);
+    const parent = await send(a, room.id, 'thread on node 0');
+    const reply = await b.invoke('sendMessage', {
+      roomId: room.id,
+      text: 'reply from node 1',
+      clientMessageId: cid(),
+      parentId: parent.id,
+    });
+    await b.invoke('react', { messageId: parent.id, emoji: '🚀' });
+    await Promise.all([
+      waitN(ea.threadUpdated!, 1, 'threadUpdated'),
+      waitN(ea.reactionsChanged!, 1, 'reactions'),
+    ]);
+    await waitN(ea.messageReceived!, 2);
+    assert.equal(ea.messageReceived![1].parentId, parent.id);
+    assert.equal(ea.threadUpdated![0].replyCount, 1);
+    assert.equal(ea.reactionsChanged![0].reactions[0].emoji, '🚀');
+    await waitN(eb.messageReceived!, 2);
+    const thread = await a.invoke('getThread', { messageId: parent.id });
+    assert.deepEqual(
+      thread.replies.map((m: Wire) => m.id),
+      [reply.id],
+    );
+    await assert.rejects(x.invoke('getThread', { messageId: parent.id }), /SB_CHAT_FORBIDDEN/);
+    await assert.rejects(x.invoke('react', { messageId: parent.id, emoji: '👍' }), /SB_CHAT_FORBIDDEN/);
+  });
+
   test(`${name}: one user on two devices on different nodes sees everything on both`, async (t) => {
     const c = await ready(t);
     if (!c) return;

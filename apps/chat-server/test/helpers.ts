@@ -133,6 +133,8 @@ export function record(connection: HubConnection): Record<string, Wire[]> {
     'messageEdited',
     'messageDeleted',
     'reactionsChanged',
+    'threadUpdated',
+    'threadReadUpdated',
     'typing',
     'readUpdated',
     'presenceChanged',

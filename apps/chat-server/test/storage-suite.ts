@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import type { ChatStorage } from '@switchboard/chat-server';
+import { threadTests } from './storage-suite-threads.ts';
 
 /** What a suite needs from an implementation. */
 export interface StorageFixture {
@@ -72,6 +73,8 @@ export function storageSuite(name: string, fixture: () => Promise<StorageFixture
         await f.cleanup();
       }
     });
+
+  threadTests(run);
 
   run('migrations are idempotent; users are unique by username, found case-insensitively', async (f, s) => {
     await s.migrate();

@@ -16,6 +16,8 @@ import type {
   Room,
   RoomSummary,
   SupportRequest,
+  ThreadPage,
+  ThreadRead,
   User,
 } from '@switchboard/chat-contract';
 import { ChatLink, type LinkState } from './connection.ts';
@@ -44,6 +46,8 @@ export class Chat {
   /** Every room's timeline. */
   readonly store: TimelineStore;
   readonly users = new Map<string, User>();
+  /** The caller's read marker in each thread they have one in, by the thread's first message. */
+  readonly threadReads = new Map<string, number>();
   readonly members = new Map<string, string[]>();
   readonly presence = new Map<string, boolean>();
   readonly queue = new Map<string, SupportRequest>();
@@ -279,13 +283,19 @@ export class Chat {
   }
 
   /** Sends a message optimistically; a failed send stays in the list to be retried. */
-  async send(roomId: string, text: string, attachmentIds: readonly string[] = []): Promise<void> {
+  async send(
+    roomId: string,
+    text: string,
+    attachmentIds: readonly string[] = [],
+    parentId?: string,
+  ): Promise<void> {
     const pending = {
       clientMessageId: newClientMessageId(),
       roomId,
       text,
       status: 'sending' as const,
       ...(attachmentIds.length > 0 ? { attachmentIds } : {}),
+      ...(parentId ? { parentId } : {}),
     };
     this.timeline(roomId).addPending(pending);
     this.changed('timeline');
@@ -330,6 +340,7 @@ export class Chat {
               text: pending.text,
               clientMessageId,
               ...(pending.attachmentIds ? { attachmentIds: pending.attachmentIds } : {}),
+              ...(pending.parentId ? { parentId: pending.parentId } : {}),
             });
       this.store.receive(stored);
       // openSupportRequest stores the text under the server's own clientMessageId.
@@ -375,6 +386,36 @@ export class Chat {
   /** Deletes a message. */
   async remove(messageId: string): Promise<void> {
     await this.link.invoke('deleteMessage', { messageId });
+  }
+
+  /** A thread: its first message and replies (see the hub's `getThread`). */
+  getThread(messageId: string): Promise<ThreadPage> {
+    return this.link.invoke<ThreadPage>('getThread', { messageId });
+  }
+
+  /** Loads the caller's read markers in a room's threads. */
+  async loadThreadReads(roomId: string): Promise<void> {
+    for (const read of await this.link.invoke<ThreadRead[]>('listThreadReads', roomId))
+      this.applyThreadRead(read);
+  }
+
+  /** Moves the caller's marker in a thread to `seq` (when it is further). */
+  async markThreadRead(messageId: string, seq: number): Promise<void> {
+    if (seq <= (this.threadReads.get(messageId) ?? 0)) return;
+    this.applyThreadRead(await this.link.invoke<ThreadRead>('markThreadRead', { messageId, seq }));
+  }
+
+  /** Records a thread marker (from an answer or `threadReadUpdated`). */
+  applyThreadRead(read: ThreadRead): void {
+    if (read.lastReadSeq < (this.threadReads.get(read.messageId) ?? -1)) return;
+    this.threadReads.set(read.messageId, read.lastReadSeq);
+    this.changed('timeline');
+  }
+
+  /** Whether a thread has replies after the caller's marker (only threads the caller has one in). */
+  threadUnread(message: Message): boolean {
+    const read = this.threadReads.get(message.id);
+    return read !== undefined && (message.lastReplySeq ?? 0) > read;
   }
 
   /** Adds or takes back a reaction. */

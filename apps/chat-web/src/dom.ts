@@ -70,3 +70,17 @@ export function formatTime(iso: string): string {
     ? ''
     : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
+
+/** A message's full local date and time (shown on hover and focus of its time). */
+export function fullTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : date.toLocaleString([], { dateStyle: 'full', timeStyle: 'short' });
+}
+
+/** The local day of a time, as a date separator names it ("Sunday, 6 December 2026"). */
+export function dayOf(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? '' : date.toLocaleDateString([], { dateStyle: 'full' });
+}

@@ -11,6 +11,7 @@ import type {
   ReadState,
   RoomUpdate,
   SupportRequest,
+  ThreadReadUpdate,
 } from '@switchboard/chat-contract';
 import type { Chat } from './chat.ts';
 
@@ -55,6 +56,25 @@ export function wireChatEvents(chat: Chat): void {
       });
     },
   );
+  hub.on(
+    'threadUpdated',
+    (e: {
+      roomId: string;
+      messageId: string;
+      replyCount: number;
+      lastReplySeq: number;
+      changeSeq?: number;
+    }) => {
+      chat.store.change({
+        roomId: e.roomId,
+        messageId: e.messageId,
+        changeSeq: e.changeSeq ?? 0,
+        apply: (m) => ({ ...m, replyCount: e.replyCount, lastReplySeq: e.lastReplySeq }),
+      });
+      chat.changed('timeline');
+    },
+  );
+  hub.on('threadReadUpdated', (e: ThreadReadUpdate) => chat.applyThreadRead(e));
   hub.on('typing', (e: { roomId: string; userId: string }) => {
     chat.noteTyping(e.roomId, e.userId, TYPING_SHOWN_MS);
     chat.changed('typing');

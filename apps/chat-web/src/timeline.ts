@@ -14,6 +14,8 @@ export interface PendingMessage {
   readonly text: string;
   /** The files sent with it (uploaded already). */
   readonly attachmentIds?: readonly string[];
+  /** A reply: the thread's first message. */
+  readonly parentId?: string;
   /** On its way; waiting for the connection (sent when it is back); or refused by the server. */
   status: 'sending' | 'waiting' | 'failed';
   error?: string;

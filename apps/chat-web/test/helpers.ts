@@ -233,14 +233,16 @@ export interface BrowserSuite {
  * launches Chromium on first use, and at the end closes everything and asserts that no page
  * checked with `checkErrors` logged a console error.
  */
-export function browserSuite(options: { checkErrors?: boolean } = {}): BrowserSuite {
+export function browserSuite(
+  options: { checkErrors?: boolean; env?: Record<string, string> } = {},
+): BrowserSuite {
   let webRoot = '';
   let server: WebServer | undefined;
   let browser: Browser | undefined;
   const pages: WatchedPage[] = [];
   before(async () => {
     webRoot = await buildWebApp();
-    server = await startWebServer(webRoot);
+    server = await startWebServer(webRoot, options.env);
   });
   after(async () => {
     await closeAll(browser);

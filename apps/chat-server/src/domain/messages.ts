@@ -5,8 +5,17 @@
  * @module
  */
 import { ChatError, forbidden, notFound } from '../errors.js';
-import type { ChangesPage, Message, MessagesPage, Reaction, ReadState, Room } from '../types.js';
+import {
+  type ChangesPage,
+  MAX_DISTINCT_REACTIONS,
+  type Message,
+  type MessagesPage,
+  type Reaction,
+  type ReadState,
+  type Room,
+} from '../types.js';
 import { type AttachmentService, attachmentIdsOf } from './attachments.js';
+import { reactionEmoji } from './emoji.js';
 import type { Actor, ServiceDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
 import { archivedRoom } from './room-settings.js';
@@ -44,7 +53,20 @@ export class MessageService {
     const text = files.length > 0 && (input.text ?? '') === '' ? '' : this.text(input);
     const clientMessageId = string(input, 'clientMessageId', { max: 128 });
     const room = await this.rooms.requireMember(actor, roomId);
-    return this.post(actor, room, text, clientMessageId, files);
+    const parentId = await this.threadOf(room, input.parentId);
+    return this.post(actor, room, text, clientMessageId, files, parentId);
+  }
+
+  /**
+   * The thread a reply to `messageId` goes in: the message's own thread when it is a reply itself
+   * (threads are one level deep), else the message; a deleted message's thread stays open.
+   * Undefined when not a reply.
+   */
+  private async threadOf(room: Room, messageId: unknown): Promise<string | undefined> {
+    if (messageId === undefined || messageId === null) return undefined;
+    const target = await this.deps.storage.messageById(id(messageId, 'parentId'));
+    if (!target || target.roomId !== room.id) throw notFound('No such message in this room.');
+    return target.parentId ?? target.id;
   }
 
   /**
@@ -58,6 +80,7 @@ export class MessageService {
     text: string,
     clientMessageId: string,
     files: readonly string[] = [],
+    parentId?: string,
   ): Promise<Message> {
     const { storage, notifier } = this.deps;
     const rate = this.deps.limits.messageRateLimit;
@@ -85,6 +108,7 @@ export class MessageService {
       mentions: await this.mentions(room.id, text, actor.id),
       clientMessageId,
       sentAt: this.deps.now(),
+      parentId: parentId ?? null,
     });
     if (created && files.length > 0) {
       await this.attachments!.attach(actor, room.id, message.id, files);
@@ -93,8 +117,28 @@ export class MessageService {
     if (created) {
       this.deps.counters.messagesStored++;
       await notifier.toRoom(room.id, 'messageReceived', message);
+      if (message.parentId) await this.threadReplied(actor, message);
     }
     return message;
+  }
+
+  /** Tells the room a thread's new reply count, and the sender's devices their marker in it. */
+  private async threadReplied(actor: Actor, reply: Message): Promise<void> {
+    const parent = await this.deps.storage.messageById(reply.parentId!);
+    if (!parent) return;
+    await this.deps.notifier.toRoom(reply.roomId, 'threadUpdated', {
+      roomId: reply.roomId,
+      messageId: parent.id,
+      replyCount: parent.replyCount ?? 0,
+      lastReplySeq: parent.lastReplySeq ?? 0,
+      changeSeq: parent.changeSeq,
+    });
+    const lastReadSeq = (await this.deps.storage.threadReadSeq(parent.id, actor.id)) ?? 0;
+    await this.deps.notifier.toUsers([actor.id], 'threadReadUpdated', {
+      roomId: reply.roomId,
+      messageId: parent.id,
+      lastReadSeq,
+    });
   }
 
   /** Changes the text of the caller's own message. */
@@ -138,13 +182,23 @@ export class MessageService {
     return deleted;
   }
 
-  /** Adds the caller's emoji to a message, or takes it away when it was there. */
+  /**
+   * Adds the caller's emoji to a message, or takes it away when it was there. Exactly one emoji
+   * (`SB_CHAT_INVALID_REACTION`), at most {@link MAX_DISTINCT_REACTIONS} different ones per message
+   * (`SB_CHAT_TOO_MANY_REACTIONS`).
+   */
   async react(actor: Actor, args: unknown): Promise<Reaction[]> {
     const input = object(args, 'reaction');
     const message = await this.visibleMessage(actor, input.messageId);
-    const emoji = string(input, 'emoji', { max: 32, pattern: /^\S+$/u, patternText: 'must be one emoji' });
+    const emoji = reactionEmoji(input.emoji);
     if (message.deleted) throw notFound('This message was deleted.');
-    const reactions = await this.deps.storage.toggleReaction(message.id, actor.id, emoji, this.deps.now());
+    const reactions = await this.deps.storage.toggleReaction(
+      message.id,
+      actor.id,
+      emoji,
+      this.deps.now(),
+      MAX_DISTINCT_REACTIONS,
+    );
     // The row's change number with reactions read after it: never older than the number says.
     const current = (await this.deps.storage.messageById(message.id)) ?? { ...message, reactions };
     await this.deps.notifier.toRoom(message.roomId, 'reactionsChanged', {

@@ -13,6 +13,7 @@ import type {
   Room,
   RoomChange,
   SupportRequest,
+  ThreadReadUpdate,
   User,
 } from '../types.js';
 
@@ -32,6 +33,16 @@ export interface ChatClient {
     reactions: Reaction[];
     changeSeq: number;
   }): void;
+  /** A thread's first message got a reply: its new count; `changeSeq` as for reactions. */
+  threadUpdated(event: {
+    roomId: string;
+    messageId: string;
+    replyCount: number;
+    lastReplySeq: number;
+    changeSeq: number;
+  }): void;
+  /** The receiver's read marker in a thread moved (to every device of theirs). */
+  threadReadUpdated(event: ThreadReadUpdate): void;
   typing(event: { roomId: string; userId: string }): void;
   readUpdated(event: ReadState): void;
   presenceChanged(event: Presence): void;

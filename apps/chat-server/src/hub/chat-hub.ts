@@ -13,6 +13,7 @@ import { isAgent } from '../domain/ports.js';
 import type { RoomSettingsService } from '../domain/room-settings.js';
 import type { RoomService } from '../domain/rooms.js';
 import type { SupportService } from '../domain/support.js';
+import type { ThreadService } from '../domain/threads.js';
 import { forbidden } from '../errors.js';
 import { AGENTS_GROUP, roomGroup, tokenGroup, userGroup } from './hub-notifier.js';
 
@@ -21,6 +22,7 @@ export interface ChatHubDeps {
   readonly services: ServiceDeps;
   readonly rooms: RoomService;
   readonly messages: MessageService;
+  readonly threads: ThreadService;
   readonly support: SupportService;
   readonly logger: Logger;
   /** Room settings (absent: `updateRoom` is refused). */
@@ -109,6 +111,15 @@ export class ChatHub extends Hub<ChatClient> {
   }
   react(args: unknown) {
     return this.deps.messages.react(this._actor(), args);
+  }
+  getThread(args: unknown) {
+    return this.deps.threads.getThread(this._actor(), args);
+  }
+  markThreadRead(args: unknown) {
+    return this.deps.threads.markThreadRead(this._actor(), args);
+  }
+  listThreadReads(roomId: unknown) {
+    return this.deps.threads.listThreadReads(this._actor(), roomId);
   }
   getHistory(args: unknown) {
     return this.deps.messages.getHistory(this._actor(), args);

@@ -8,10 +8,17 @@
  */
 import pg from 'pg';
 import { notFound } from '../errors.js';
-import type { Message, Reaction, Room } from '../types.js';
+import { MAX_DISTINCT_REACTIONS, type Message, type Reaction, type Room } from '../types.js';
 import type { BlobStore } from './attachments.js';
 import { migrations, namedQueries, toPositional } from './sql-files.js';
-import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
+import {
+  addReaction,
+  changeStatements,
+  type Params,
+  type Row,
+  SqlStorage,
+  tooManyReactions,
+} from './sql-storage.js';
 import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
 
 /** Options of {@link PostgresStorage}. */
@@ -150,8 +157,22 @@ export class PostgresStorage extends SqlStorage {
       const counter = (await this.exec(client, 'nextSeq', { roomId: m.roomId, at: m.sentAt }))[0];
       if (!counter) throw notFound('No such room.');
       const seq = Number(counter.last_seq);
-      const inserted = await this.exec(client, 'insertMessage', { ...m, seq });
+      const parent = m.parentId ? (await this.exec(client, 'messageById', { id: m.parentId }))[0] : undefined;
+      if (m.parentId && (!parent || String(parent.room_id) !== m.roomId))
+        throw notFound('No such message in this room.');
+      const inserted = await this.exec(client, 'insertMessage', { ...m, parentId: m.parentId ?? null, seq });
       if (inserted.length === 0) return undefined; // a concurrent duplicate won: give the number back
+      if (m.parentId && parent) {
+        await this.exec(client, 'addReply', { parentId: m.parentId, seq });
+        const changeSeq = await this.nextChange(client, m.roomId);
+        await this.logChange(client, parent, 'replies', m.sentAt, changeSeq);
+        await this.exec(client, 'advanceThreadRead', {
+          parentId: m.parentId,
+          userId: m.senderId,
+          roomId: m.roomId,
+          seq,
+        });
+      }
       for (const userId of new Set(m.mentions)) {
         await this.exec(client, 'insertMention', { messageId: m.id, userId, roomId: m.roomId, seq });
       }
@@ -205,13 +226,22 @@ export class PostgresStorage extends SqlStorage {
     return (await this.messageById(id))!;
   }
 
-  async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
+  async toggleReaction(
+    messageId: string,
+    userId: string,
+    emoji: string,
+    at: string,
+    maxDistinct = MAX_DISTINCT_REACTIONS,
+  ): Promise<Reaction[]> {
     const rows = await this.transaction(async (client) => {
       const row = (await this.exec(client, 'messageById', { id: messageId }))[0];
       if (!row) throw notFound('No such message.');
       // The room's change counter first: its row lock orders concurrent toggles on the message.
       const changeSeq = await this.nextChange(client, String(row.room_id));
       if ((await this.exec(client, 'deleteReaction', { messageId, userId, emoji })).length === 0) {
+        const counts = (await this.exec(client, 'distinctOtherEmoji', { messageId, emoji }))[0];
+        const refusal = tooManyReactions(counts, maxDistinct);
+        if (refusal) throw refusal;
         await this.exec(client, 'insertReaction', { messageId, userId, emoji, at });
       }
       await this.logChange(client, row, 'reactions', at, changeSeq);

@@ -16,6 +16,7 @@ import type {
   RoomSummary,
   SupportRequest,
   SupportStatus,
+  ThreadRead,
   User,
   UserRecord,
 } from '../types.js';
@@ -57,7 +58,13 @@ export abstract class SqlStorage implements ChatStorage {
     editedAt: string,
   ): Promise<Message>;
   abstract deleteMessage(id: string): Promise<Message>;
-  abstract toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]>;
+  abstract toggleReaction(
+    messageId: string,
+    userId: string,
+    emoji: string,
+    at: string,
+    maxDistinct?: number,
+  ): Promise<Reaction[]>;
 
   /** Every row of a named query. */
   protected abstract all(name: string, params?: Params): Promise<Row[]>;
@@ -265,6 +272,23 @@ export abstract class SqlStorage implements ChatStorage {
     if (query.afterSeq !== undefined) return this.hydrate(await this.all('historyAscending', params));
     return this.hydrate((await this.all('historyDescending', params)).reverse());
   }
+  async threadReplies(parentId: string, afterSeq: number, limit: number): Promise<Message[]> {
+    return this.hydrate(await this.all('threadReplies', { parentId, afterSeq, limit }));
+  }
+  async threadReadSeq(parentId: string, userId: string): Promise<number | undefined> {
+    const row = await this.get('threadRead', { parentId, userId });
+    return row && Number(row.last_read_seq);
+  }
+  async threadReads(roomId: string, userId: string): Promise<ThreadRead[]> {
+    return (await this.all('threadReadsOf', { roomId, userId })).map((r) => ({
+      messageId: String(r.parent_id),
+      lastReadSeq: Number(r.last_read_seq),
+    }));
+  }
+  async markThreadRead(parentId: string, userId: string, roomId: string, seq: number): Promise<number> {
+    await this.run('advanceThreadRead', { parentId, userId, roomId, seq });
+    return (await this.threadReadSeq(parentId, userId)) ?? 0;
+  }
   async roomPosition(roomId: string): Promise<RoomPosition | undefined> {
     const row = await this.get('roomPosition', { roomId });
     return row && { lastSeq: Number(row.last_seq), changeCursor: Number(row.last_change) };
@@ -470,6 +494,10 @@ export function toMessage(r: Row, reactions: Reaction[], mentions: string[]): Me
     mentions,
     clientMessageId: String(r.client_message_id),
     changeSeq: Number(r.change_seq ?? 0),
+    ...(r.parent_id == null ? {} : { parentId: String(r.parent_id) }),
+    ...(Number(r.reply_count ?? 0) > 0
+      ? { replyCount: Number(r.reply_count), lastReplySeq: Number(r.last_reply_seq) }
+      : {}),
   };
 }
 
@@ -505,6 +533,19 @@ export function changeStatements(
     ['setMessageChange', { messageId, changeSeq }],
     ['purgeChanges', { roomId, before }],
   ];
+}
+
+/**
+ * The refusal of a reaction that would put more than `maxDistinct` different emoji on a message, or
+ * nothing: `counts` is the `distinctOtherEmoji` row (other emoji, and uses of this one).
+ */
+export function tooManyReactions(counts: Row | undefined, maxDistinct: number): ChatError | undefined {
+  if (Number(counts?.this_one ?? 0) > 0 || Number(counts?.others ?? 0) < maxDistinct) return undefined;
+  return new ChatError(
+    'SB_CHAT_TOO_MANY_REACTIONS',
+    `A message carries at most ${maxDistinct} different reactions; add to one of those instead.`,
+    { field: 'emoji' },
+  );
 }
 
 /** Folds one reactions row into per-message reaction lists (emoji in first-use order). */

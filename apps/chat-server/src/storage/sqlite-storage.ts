@@ -11,9 +11,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { notFound } from '../errors.js';
-import type { Message, Reaction, Room } from '../types.js';
+import { MAX_DISTINCT_REACTIONS, type Message, type Reaction, type Room } from '../types.js';
 import { migrations, namedQueries } from './sql-files.js';
-import { addReaction, changeStatements, type Params, type Row, SqlStorage } from './sql-storage.js';
+import {
+  addReaction,
+  changeStatements,
+  type Params,
+  type Row,
+  SqlStorage,
+  tooManyReactions,
+} from './sql-storage.js';
 import { SQLITE_MIGRATION_STEPS } from './sqlite-rebuild.js';
 import type { ChangeKind, NewMessage, NewRoom } from './storage.js';
 
@@ -164,7 +171,20 @@ export class SqliteStorage extends SqlStorage {
         const counter = this.getSync('nextSeq', { roomId: m.roomId, at: m.sentAt });
         if (!counter) throw notFound('No such room.');
         const seq = Number(counter.last_seq);
-        this.getSync('insertMessage', { ...m, seq });
+        const parent = m.parentId ? this.getSync('messageById', { id: m.parentId }) : undefined;
+        if (m.parentId && (!parent || String(parent.room_id) !== m.roomId))
+          throw notFound('No such message in this room.');
+        this.getSync('insertMessage', { ...m, parentId: m.parentId ?? null, seq });
+        if (m.parentId && parent) {
+          this.runSync('addReply', { parentId: m.parentId, seq });
+          this.logChangeSync(parent, 'replies', m.sentAt);
+          this.runSync('advanceThreadRead', {
+            parentId: m.parentId,
+            userId: m.senderId,
+            roomId: m.roomId,
+            seq,
+          });
+        }
         for (const userId of new Set(m.mentions)) {
           this.runSync('insertMention', { messageId: m.id, userId, roomId: m.roomId, seq });
         }
@@ -215,13 +235,24 @@ export class SqliteStorage extends SqlStorage {
     return (await this.messageById(id))!;
   }
 
-  async toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]> {
+  async toggleReaction(
+    messageId: string,
+    userId: string,
+    emoji: string,
+    at: string,
+    maxDistinct = MAX_DISTINCT_REACTIONS,
+  ): Promise<Reaction[]> {
     await this.turn();
     const rows = this.db
       .transaction(() => {
         const row = this.getSync('messageById', { id: messageId });
         if (!row) throw notFound('No such message.');
         if (!this.getSync('deleteReaction', { messageId, userId, emoji })) {
+          const refusal = tooManyReactions(
+            this.getSync('distinctOtherEmoji', { messageId, emoji }),
+            maxDistinct,
+          );
+          if (refusal) throw refusal;
           this.runSync('insertReaction', { messageId, userId, emoji, at });
         }
         this.logChangeSync(row, 'reactions', at);

@@ -12,6 +12,9 @@
  *   two identical sends at once) stores nothing and returns the stored message with
  *   `created: false`; the losing insert does not consume a sequence number. The same
  *   clientMessageId in another room is another message.
+ * - Threads: a message inserted with a `parentId` is a reply; in the same transaction its parent's
+ *   `replyCount` and `lastReplySeq` move (a logged change of the parent, kind `replies`) and the
+ *   sender's read marker in the thread reaches the reply. Deleting a parent keeps its replies.
  * - Deletion: `deleteMessage` removes the text from the table, the search index, its mentions and
  *   its reactions; the row stays (empty text, `deleted`) so the sequence keeps no gap.
  * - Support claims: `claimSupportRequest` is one conditional update (`status = 'open'`): of two
@@ -32,6 +35,7 @@
  */
 
 import type {
+  MAX_DISTINCT_REACTIONS,
   Message,
   Reaction,
   ReadState,
@@ -40,6 +44,7 @@ import type {
   RoomKind,
   RoomSummary,
   SupportRequest,
+  ThreadRead,
   User,
   UserRecord,
 } from '../types.js';
@@ -93,6 +98,8 @@ export interface NewMessage {
   readonly mentions: readonly string[];
   readonly clientMessageId: string;
   readonly sentAt: string;
+  /** The first message of the thread this one replies in (same room), if a reply. */
+  readonly parentId?: string | null;
 }
 
 /** A page of history: without a cursor the newest `limit`, always in ascending seq. */
@@ -106,7 +113,7 @@ export interface HistoryQuery {
 export const CHANGE_RETENTION_MS = 30 * 24 * 3600_000;
 
 /** What a change logged for a message was. */
-export type ChangeKind = 'edited' | 'deleted' | 'reactions';
+export type ChangeKind = 'edited' | 'deleted' | 'reactions' | 'replies';
 
 /** Where a room stands: its newest seq and its change cursor (the number of its latest change). */
 export interface RoomPosition {
@@ -214,9 +221,25 @@ export interface ChatStorage {
   deleteMessage(id: string, at?: string): Promise<Message>;
   /**
    * Adds the user's emoji, or removes it when it was there (a logged change); returns the message's
-   * reactions.
+   * reactions. An emoji the message does not carry yet is refused with `SB_CHAT_TOO_MANY_REACTIONS`
+   * when it already carries `maxDistinct` (default {@link MAX_DISTINCT_REACTIONS}) different ones (checked under the room's lock, so two
+   * reactions at once on two nodes cannot both pass).
    */
-  toggleReaction(messageId: string, userId: string, emoji: string, at: string): Promise<Reaction[]>;
+  toggleReaction(
+    messageId: string,
+    userId: string,
+    emoji: string,
+    at: string,
+    maxDistinct?: number,
+  ): Promise<Reaction[]>;
+  /** A thread's replies (messages whose parent is `parentId`) after `afterSeq`, by seq, at most `limit`. */
+  threadReplies(parentId: string, afterSeq: number, limit: number): Promise<Message[]>;
+  /** The user's read marker in a thread (the seq of the newest reply seen), if they have one. */
+  threadReadSeq(parentId: string, userId: string): Promise<number | undefined>;
+  /** The user's read markers in the threads of a room. */
+  threadReads(roomId: string, userId: string): Promise<ThreadRead[]>;
+  /** Moves the user's read marker in a thread forward to `seq` (never back); returns where it is. */
+  markThreadRead(parentId: string, userId: string, roomId: string, seq: number): Promise<number>;
   history(roomId: string, query: HistoryQuery): Promise<Message[]>;
   /** The room's newest seq and change cursor; undefined for an unknown room. */
   roomPosition(roomId: string): Promise<RoomPosition | undefined>;

@@ -7,10 +7,14 @@
 
 import type { Message } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
-import { formatTime, h } from '../dom.ts';
+import { formatTime, fullTime, h } from '../dom.ts';
 import type { PendingMessage } from '../timeline.ts';
 import { attachmentList } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
+import './messaging.css';
+import { type MentionContext, messageBody } from './markdown.ts';
+import { reactionAddButton, reactionsRow } from './reactions.ts';
+import { replyQuote, threadOpen } from './replies.ts';
 import { rovingToolbar } from './toolbar.ts';
 
 /** The quick reactions offered on every message. */
@@ -24,6 +28,20 @@ export interface EditState {
   actionsFor?: string | undefined;
   /** Called when an edit ends (saved or cancelled): the composer takes the focus back. */
   done?: () => void;
+  /** Starts a reply to a message (the room's composer). */
+  reply?: (message: Message) => void;
+  /** Opens a thread by its first message. */
+  thread?: (parentId: string) => void;
+  /** Shows a message of the room (a reply's quote). */
+  jump?: (messageId: string) => void;
+}
+
+/** Mentions as the reader sees them in a room: its members' usernames, the reader's own apart. */
+export function mentionContext(chat: Chat, roomId: string): MentionContext {
+  const names = new Set(
+    (chat.members.get(roomId) ?? []).map((id) => chat.users.get(id)?.username.toLowerCase()),
+  );
+  return { me: chat.me.username.toLowerCase(), isMember: (name) => names.has(name) };
 }
 
 /** Starts editing a message. */
@@ -124,6 +142,17 @@ function actionsToolbar(
           emoji,
         ),
       ),
+      reactionAddButton(chat, message, fail),
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-testid': 'message-reply',
+          'data-key': `reply-${message.id}`,
+          onclick: () => edit.reply?.(message),
+        },
+        'Reply',
+      ),
       own
         ? h(
             'button',
@@ -169,8 +198,11 @@ export function messageItem(
     ? h('p', { class: 'text deleted' }, 'This message was deleted.')
     : edit.messageId === message.id
       ? editForm(chat, message, edit, rerender, fail)
-      : h('p', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, message.text);
-  const reactions = message.reactions.filter((r) => r.count > 0);
+      : h(
+          'div',
+          { class: 'text', 'data-testid': 'message-text', dir: 'auto' },
+          messageBody(message.text, mentionContext(chat, message.roomId)),
+        );
   return h(
     'li',
     {
@@ -186,34 +218,22 @@ export function messageItem(
       'div',
       { class: 'meta' },
       h('span', { class: 'sender', dir: 'auto' }, own ? 'You' : chat.nameOf(message.senderId)),
-      h('time', { datetime: message.sentAt }, formatTime(message.sentAt)),
+      h(
+        'time',
+        { datetime: message.sentAt, title: fullTime(message.sentAt) },
+        h('span', { class: 'time-short' }, formatTime(message.sentAt)),
+        h('span', { class: 'time-full', 'aria-hidden': 'true' }, fullTime(message.sentAt)),
+      ),
       message.editedAt && !message.deleted
         ? h('span', { class: 'edited', 'data-testid': 'message-edited' }, '(edited)')
         : null,
       message.deleted ? null : actionsToolbar(chat, message, edit, rerender, fail),
     ),
+    replyQuote(chat, message, (id) => edit.jump?.(id)),
     body,
     attachmentList(chat, message),
-    reactions.length > 0
-      ? h(
-          'div',
-          { class: 'reactions', 'data-testid': 'message-reactions' },
-          ...reactions.map((r) =>
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'reaction',
-                'aria-pressed': String(r.userIds.includes(chat.me.id)),
-                'aria-label': `${r.emoji} ${r.count}`,
-                'data-key': `reaction-${message.id}-${r.emoji}`,
-                onclick: () => chat.react(message.id, r.emoji).catch(fail),
-              },
-              `${r.emoji} ${r.count}`,
-            ),
-          ),
-        )
-      : null,
+    reactionsRow(chat, message, fail),
+    threadOpen(chat, message, (id) => edit.thread?.(id)),
     alertLine,
   );
 }

@@ -6,16 +6,20 @@
  * composer.
  * @module
  */
+import type { Message } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
-import { h, replaceChildren } from '../dom.ts';
+import { dayOf, h, replaceChildren } from '../dom.ts';
 import { roomAddress } from '../router.ts';
 import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
+import { mentionCompletion } from './mentions.ts';
 import { type EditState, messageItem, pendingItem, startEdit } from './message.ts';
 import { notificationButton } from './notification-settings.ts';
+import { firstLine } from './replies.ts';
 import { followRoomSettings, roomSettingsButton, topicLine } from './room-settings.ts';
 import { supportActions } from './support-actions.ts';
+import { createThreadPanel } from './thread.ts';
 
 /** Callbacks of the room view. */
 export interface RoomActions {
@@ -159,9 +163,34 @@ export function createRoomView(
     maxlength: 4000,
   });
   const files = attachTray(chat, roomId);
+  const replyBar = h('div', { class: 'reply-bar', hidden: true });
+  let replyTo: Message | undefined;
+  const setReply = (message: Message | undefined) => {
+    replyTo = message;
+    replyBar.hidden = !message;
+    replyBar.replaceChildren(
+      ...(message
+        ? [
+            h(
+              'span',
+              { 'data-testid': 'reply-target' },
+              `Replying to ${message.senderId === chat.me.id ? 'yourself' : chat.nameOf(message.senderId)}: ${firstLine(message.text)}`,
+            ),
+            h(
+              'button',
+              { type: 'button', class: 'link', onclick: () => setReply(undefined) },
+              'Cancel reply',
+            ),
+          ]
+        : []),
+    );
+    if (message) input.focus();
+  };
   const composer = h(
     'form',
     { class: 'composer', 'aria-label': 'Send a message' },
+    replyBar,
+    mentionCompletion(chat, roomId, input),
     input,
     files.picker,
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'message-send' }, 'Send'),
@@ -178,6 +207,9 @@ export function createRoomView(
     if (event.key === 'Enter' && !event.shiftKey) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'Escape' && replyTo) {
+      event.preventDefault();
+      setReply(undefined);
     } else if (event.key === 'ArrowUp' && input.value === '' && !event.shiftKey && !event.altKey) {
       // Up in an empty composer edits one's own last message.
       const last = chat.lastOwnMessage(roomId);
@@ -202,9 +234,40 @@ export function createRoomView(
     error.replaceChildren();
     lastTyping = 0;
     stickToBottom = true;
-    void chat.send(roomId, text, attached.ids);
+    const parentId = replyTo ? (replyTo.parentId ?? replyTo.id) : undefined;
+    setReply(undefined);
+    void chat.send(roomId, text, attached.ids, parentId);
   });
   wireFileDrops(input, files);
+  edit.reply = setReply;
+  // The thread open beside the list, if any.
+  let thread: { element: HTMLElement; dispose(): void } | undefined;
+  let threadOpener: HTMLElement | null = null;
+  const closeThread = () => {
+    thread?.dispose();
+    thread?.element.remove();
+    thread = undefined;
+    element.classList.remove('with-thread');
+    threadOpener?.focus();
+  };
+  edit.thread = (parentId) => {
+    closeThread();
+    threadOpener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    thread = createThreadPanel(chat, roomId, parentId, closeThread);
+    element.append(thread.element);
+    element.classList.add('with-thread');
+  };
+  edit.jump = (messageId) => void jumpTo(messageId);
+  const jumpTo = async (messageId: string) => {
+    await chat.store.open(roomId, { messageId }).catch((e) => error.replaceChildren(errorText(e)));
+    const target = items.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(messageId)}"]`);
+    if (!target) return;
+    stickToBottom = false;
+    for (const shown of Array.from(items.querySelectorAll('.highlight'))) shown.classList.remove('highlight');
+    target.classList.add('highlight');
+    target.scrollIntoView({ block: 'center' });
+    target.focus({ preventScroll: true });
+  };
 
   let stickToBottom = true;
   let loadingOlder = false;
@@ -312,7 +375,15 @@ export function createRoomView(
     if (timeline.loaded && timeline.hasOlder) nodes.push(h('li', { class: 'older' }, older));
     let markerShown = false;
     const highlighted = items.querySelector<HTMLElement>('.highlight')?.dataset.seq;
+    let day = '';
     for (const message of timeline.messages()) {
+      const thisDay = dayOf(message.sentAt);
+      if (thisDay !== day) {
+        day = thisDay;
+        nodes.push(
+          h('li', { class: 'date-separator', 'data-testid': 'date-separator' }, h('span', {}, thisDay)),
+        );
+      }
       if (!markerShown && message.seq > readMarkerAt && message.senderId !== chat.me.id) {
         markerShown = true;
         nodes.push(h('li', { class: 'read-marker', 'data-testid': 'read-marker' }, 'New messages'));
@@ -357,6 +428,7 @@ export function createRoomView(
   ];
   renderTimeline();
   renderTitle();
+  void chat.loadThreadReads(roomId).catch(() => undefined);
   const element = h(
     'section',
     { class: 'room', 'aria-labelledby': 'room-title' },
@@ -375,6 +447,7 @@ export function createRoomView(
   return {
     element,
     dispose: () => {
+      thread?.dispose();
       document.removeEventListener('click', tapped);
       support?.dispose();
       for (const off of offs) off();

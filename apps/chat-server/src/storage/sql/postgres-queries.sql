@@ -7,7 +7,7 @@ SELECT * FROM users WHERE id = ANY(:ids::text[]);
 
 -- name: messagesByIds
 -- Params: :ids (text[]).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq
 FROM messages WHERE id = ANY(:ids::text[]);
 
 -- name: reactionsOf
@@ -35,7 +35,7 @@ SELECT blocker_id FROM blocks WHERE blocked_id = :userId AND blocker_id = ANY(:i
 
 -- name: searchMessages
 -- Params: :userId :query (a tsquery of prefixes: "thank:* & you:*") :roomId (or null) :limit.
-SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq, m.parent_id, m.reply_count, m.last_reply_seq
 FROM messages m
 JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
 WHERE m.search @@ to_tsquery('simple', :query) AND m.deleted = false

@@ -156,7 +156,7 @@ WHERE m.user_id = :userId AND o.user_id <> :userId;
 
 -- name: messageBySenderClientId
 -- Params: :roomId :senderId :clientMessageId. Unique per room and sender.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq
 FROM messages WHERE room_id = :roomId AND sender_id = :senderId AND client_message_id = :clientMessageId;
 
 -- name: nextSeq
@@ -164,9 +164,9 @@ FROM messages WHERE room_id = :roomId AND sender_id = :senderId AND client_messa
 UPDATE rooms SET last_seq = last_seq + 1, last_activity_at = :at WHERE id = :roomId RETURNING last_seq;
 
 -- name: insertMessage
--- Params: :id :roomId :seq :senderId :text :clientMessageId :sentAt. No row back: a duplicate clientMessageId.
-INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, sent_at)
-VALUES (:id, :roomId, :seq, :senderId, :text, :clientMessageId, :sentAt)
+-- Params: :id :roomId :seq :senderId :text :clientMessageId :sentAt :parentId. No row back: a duplicate clientMessageId.
+INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, sent_at, parent_id)
+VALUES (:id, :roomId, :seq, :senderId, :text, :clientMessageId, :sentAt, :parentId)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -181,7 +181,7 @@ DELETE FROM message_mentions WHERE message_id = :messageId;
 
 -- name: messageById
 -- Params: :id.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages WHERE id = :id;
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq FROM messages WHERE id = :id;
 
 -- name: updateMessageText
 -- Params: :id :text :editedAt.
@@ -204,16 +204,47 @@ DELETE FROM reactions WHERE message_id = :messageId AND user_id = :userId AND em
 INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (:messageId, :userId, :emoji, :at)
 ON CONFLICT DO NOTHING;
 
+-- name: addReply
+-- Params: :parentId :seq. One more reply in the thread of parentId, the newest at seq.
+UPDATE messages SET reply_count = reply_count + 1, last_reply_seq = :seq WHERE id = :parentId;
+
+-- name: threadReplies
+-- Params: :parentId :afterSeq :limit. A thread's replies after afterSeq, in order.
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq FROM messages
+WHERE parent_id = :parentId AND seq > :afterSeq
+ORDER BY seq ASC
+LIMIT :limit;
+
+-- name: threadRead
+-- Params: :parentId :userId. The user's read marker in the thread; no row: never read.
+SELECT last_read_seq FROM thread_reads WHERE parent_id = :parentId AND user_id = :userId;
+
+-- name: threadReadsOf
+-- Params: :roomId :userId. The user's read markers in the room's threads.
+SELECT parent_id, last_read_seq FROM thread_reads WHERE room_id = :roomId AND user_id = :userId;
+
+-- name: advanceThreadRead
+-- Params: :parentId :userId :roomId :seq. Never moves the marker back.
+INSERT INTO thread_reads (parent_id, user_id, room_id, last_read_seq) VALUES (:parentId, :userId, :roomId, :seq)
+ON CONFLICT (parent_id, user_id) DO UPDATE SET last_read_seq = excluded.last_read_seq
+WHERE thread_reads.last_read_seq < excluded.last_read_seq;
+
+-- name: distinctOtherEmoji
+-- Params: :messageId :emoji. How many other emoji the message carries, and whether it carries this one.
+SELECT COUNT(DISTINCT CASE WHEN emoji <> :emoji THEN emoji END) AS others,
+  COUNT(CASE WHEN emoji = :emoji THEN 1 END) AS this_one
+FROM reactions WHERE message_id = :messageId;
+
 -- name: historyDescending
 -- Params: :roomId :afterSeq :beforeSeq :limit. The newest page below beforeSeq (the caller reverses it).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq DESC
 LIMIT :limit;
 
 -- name: historyAscending
 -- Params: :roomId :afterSeq :beforeSeq :limit. What came after afterSeq, in order.
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq FROM messages
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq FROM messages
 WHERE room_id = :roomId AND seq > :afterSeq AND seq < :beforeSeq
 ORDER BY seq ASC
 LIMIT :limit;

@@ -7,7 +7,7 @@ SELECT * FROM users WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: messagesByIds
 -- Params: :ids (JSON array).
-SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq
+SELECT id, room_id, seq, sender_id, text, client_message_id, sent_at, edited_at, deleted, change_seq, parent_id, reply_count, last_reply_seq
 FROM messages WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: reactionsOf
@@ -44,7 +44,7 @@ DELETE FROM messages_fts WHERE message_id = :messageId;
 
 -- name: searchMessages
 -- Params: :userId :query (an FTS5 expression of quoted prefixes: "thank"* "you"*) :roomId (or null) :limit.
-SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq
+SELECT m.id, m.room_id, m.seq, m.sender_id, m.text, m.client_message_id, m.sent_at, m.edited_at, m.deleted, m.change_seq, m.parent_id, m.reply_count, m.last_reply_seq
 FROM messages_fts f
 JOIN messages m ON m.id = f.message_id
 JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = :userId
