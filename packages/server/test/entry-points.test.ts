@@ -30,6 +30,7 @@ const snapshots: Record<string, string[]> = {
     'backplaneErrors',
     'bearerToken',
     'buildErrorMessage',
+    'clusterize',
     'createJsonLogger',
     'exceptionTypeName',
     'hubOptionDefaults',
@@ -47,6 +48,7 @@ const snapshots: Record<string, string[]> = {
     'silentLogger',
     'systemTimeProvider',
     'verifyJwt',
+    'workerCount',
   ],
   '@switchboard/server/scaleout': [
     'ALL_CHANNEL',

@@ -95,11 +95,11 @@ export class InboxBroker {
       if (isInboxMessage(message)) this.handle(peer, message as InboxRequest);
     };
     const detach = () => {
-      port.off('message', onMessage as (message: never) => void);
+      port.off('message', onMessage);
       port.off('disconnect', detach);
       this.detach(peer);
     };
-    port.on('message', onMessage as (message: never) => void);
+    port.on('message', onMessage);
     port.on('disconnect', detach);
     return detach;
   }

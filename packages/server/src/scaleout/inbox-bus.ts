@@ -66,7 +66,7 @@ export class InboxClient {
     this.up = typeof port.send === 'function';
     port.on('message', ((message: unknown) => {
       if (isInboxMessage(message)) this.receive(message as InboxPush);
-    }) as (message: never) => void);
+    }));
     port.on('disconnect', () => this.down());
     this.post({ sbInbox: 'hello', binary });
   }

@@ -16,9 +16,9 @@ export interface InboxPort {
   /** Sends a message on the channel (`undefined` on a process without one). */
   send?(message: InboxMessage): boolean;
   /** Receives messages, and `disconnect` once the channel closed. */
-  on(event: 'message' | 'disconnect', listener: (message: never) => void): unknown;
+  on(event: 'message' | 'disconnect', listener: (message: unknown) => void): unknown;
   /** Stops receiving. */
-  off(event: 'message' | 'disconnect', listener: (message: never) => void): unknown;
+  off(event: 'message' | 'disconnect', listener: (message: unknown) => void): unknown;
 }
 
 /** Bytes as they travel: as they are on an `advanced` channel, base64 on a `json` one. */
