@@ -78,6 +78,12 @@ export interface ConformanceOptions {
    * either way is lost. Default false, as the reference app.
    */
   statefulReconnect?: boolean;
+  /**
+   * Worker processes sharing the port (`clusterize`): each a node `<node-id>-<k>`, joined by the
+   * in-box bus, or by the backplane when one is given. `auto`: one per available core. Default 1
+   * (one process, no workers).
+   */
+  workers?: number | 'auto';
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -122,6 +128,9 @@ Options:
   --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
                          default 15000, at most 15000)
   --stateful-reconnect   accept stateful reconnects (default: off, as the reference app)
+  --workers N            N worker processes sharing the port, each a node <node-id>-<k>,
+                         joined by the in-box bus (or the backplane given); auto: one per
+                         available core (default 1: one process)
   -h, --help             print this and exit
 `;
 
@@ -168,6 +177,7 @@ export function parseConformanceArgs(
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
         'stateful-reconnect': { type: 'boolean' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -254,16 +264,27 @@ export function parseConformanceArgs(
     delete cluster.redis;
     cluster.nats = nats.url;
   }
+  let workers: number | 'auto' | undefined;
+  const rawWorkers = values.workers as string | undefined;
+  if (rawWorkers !== undefined) {
+    if (rawWorkers === 'auto') workers = 'auto';
+    else {
+      const value = integerFlag('--workers', rawWorkers, 1, 1, 1_024);
+      if (typeof value === 'string') return { kind: 'error', message: `${value.slice(0, -1)} (or auto).` };
+      workers = value;
+    }
+  }
   if (
     cluster.redis === undefined &&
     cluster.postgres === undefined &&
     cluster.nats === undefined &&
+    (workers === undefined || workers === 1) &&
     Object.keys(cluster).length > 0
   ) {
     return {
       kind: 'error',
       message:
-        '--node-id, --prefix and --lease-ms need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats).',
+        '--node-id, --prefix and --lease-ms need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats), or --workers.',
     };
   }
   const host = (values.host as string | undefined) ?? '127.0.0.1';
@@ -280,6 +301,7 @@ export function parseConformanceArgs(
       tokenLifetimeSeconds: lifetime,
       ...(secret !== undefined ? { jwtSecret: secret } : {}),
       ...(values['stateful-reconnect'] ? { statefulReconnect: true } : {}),
+      ...(workers !== undefined ? { workers } : {}),
       ...limits,
       ...cluster,
     },

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type ClusterWorkerContext,
   createJsonLogger,
   HubServer,
   jwtBearerAuthenticator,
@@ -36,6 +37,8 @@ export interface ConformanceServerOptions extends ConformanceOptions {
   logger?: Logger;
   /** How long `close()` lets connections drain. Default the hub server's (5 s). */
   drainTimeoutMs?: number;
+  /** The worker this server runs in (`--workers N`): its node id, and the in-box bus. */
+  worker?: ClusterWorkerContext;
 }
 
 /** A running conformance server. */
@@ -114,7 +117,7 @@ export async function startConformanceServer(
   const logger = options.logger ?? createJsonLogger('warn');
 
   // One backplane object per node (loaded only when used: a single node starts as fast as before).
-  const backplane = await conformanceBackplane(options, logger);
+  const backplane = await conformanceBackplane(options, logger, options.worker);
   const hubs = new HubServer({
     enableDetailedErrors: true,
     ...backplane?.server,
@@ -146,11 +149,16 @@ export async function startConformanceServer(
       maxMessagesPerTurn: options.maxMessagesPerTurn,
     }),
   });
-  hubs.mapHub('/testhub', TestHub);
+  // `GetNodeId()` answers the id of the node that serves the connection.
+  const servedNodeId = hubs.backplane?.nodeId ?? options.nodeId ?? 'single';
+  const ServedTestHub = class extends TestHub {
+    static override nodeId = servedNodeId;
+  };
+  hubs.mapHub('/testhub', ServedTestHub);
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
   // no transport, so this endpoint exists only once the server implements one of those two.
   const noWebSockets = noWebSocketsTransports();
-  if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', TestHub, { transports: noWebSockets });
+  if (noWebSockets) hubs.mapHub('/testhub-nowebsockets', ServedTestHub, { transports: noWebSockets });
   hubs.mapHub('/authorizedhub', HubWithAuthorization, { authorize: true });
   hubs.mapConnection('/echo', echoConnection);
   const testHubPaths = noWebSockets ? ['/testhub', '/testhub-nowebsockets'] : ['/testhub'];

@@ -34,6 +34,9 @@ const COMPLEX_OBJECT_JSON = {
  * and the presence queries of issue #4.
  */
 export class TestHub extends Hub {
+  /** The node id `GetNodeId` answers (the server maps a subclass that sets it). */
+  static nodeId = 'single';
+
   /** Streaming methods that are not async generators (see each). */
   static methods: HubMethodsOptions = {
     InfiniteStream: { stream: true },
@@ -42,6 +45,11 @@ export class TestHub extends Hub {
 
   Echo(message: string): string {
     return message;
+  }
+
+  /** The id of the node (with `--workers`, the worker) that serves this connection. */
+  GetNodeId(): string {
+    return (this.constructor as typeof TestHub).nodeId;
   }
 
   /** The public connection id (never the connection token). */

@@ -8,7 +8,13 @@ export { FaultProxy, type FaultProxyMode } from './fault-proxy.js';
 export { backplaneFaultSuite, nodeKillSuite } from './fault-suite.js';
 export { type BackplaneFault, holdOneNodeFault, redisRestartFault } from './faults.js';
 export { HAPROXY_CONFIG, HAPROXY_SERVERS, Haproxy, haproxyEnvironment } from './haproxy.js';
-export { type ClusterBackplaneSetup, loadBalancerSuite } from './lb-suite.js';
+export {
+  agreeOnEveryNode,
+  type ClusterBackplaneSetup,
+  expectDeliveries,
+  loadBalancerSuite,
+  type Member,
+} from './lb-suite.js';
 export {
   CLUSTER_NATS_URL,
   deleteNatsPrefix,
@@ -50,3 +56,4 @@ export {
   sleep,
 } from './processes.js';
 export { CLUSTER_REDIS_URL, deleteRedisPrefix, redisClusterSetup } from './redis-setup.js';
+export { type WorkerClient, WorkersServer, type WorkersServerOptions } from './workers.js';
