@@ -5,7 +5,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CounterMetrics, type HubContext, HubServer, type Logger } from '@switchboard/server';
+import {
+  type ClusterWorkerContext,
+  CounterMetrics,
+  type HubContext,
+  HubServer,
+  type Logger,
+} from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
@@ -58,6 +64,11 @@ export interface ChatAppOptions {
   readonly drainTimeoutMs?: number;
   /** The built web app served at `/`. Default `apps/chat-web/dist`. */
   readonly webRoot?: string;
+  /**
+   * The worker this app runs in (`WORKERS`): its node id is `config.nodeId`, and without a
+   * backplane it joins the machine's other workers by the in-box bus.
+   */
+  readonly worker?: ClusterWorkerContext;
 }
 
 /**
@@ -128,7 +139,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   );
 
   // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
-  const backplane = await chatBackplane(config, logger);
+  const backplane = await chatBackplane(config, logger, options.worker);
   const hubs = new HubServer({
     ...backplane?.server,
     authenticate: tokens.authenticator(),
