@@ -66,6 +66,13 @@ export interface ConformanceOptions {
    * with JetStream). Default: none. Env `BACKPLANE=nats` with `BACKPLANE_URL` or `NATS_URL`.
    */
   nats?: string;
+  /**
+   * The base URL (`http://10.0.0.5:3000`) at which the other nodes reach this one, for requests
+   * forwarded to the node that holds their connection (the server's `advertiseUrl`; the cluster
+   * secret is the JWT secret). Default: the address and port each negotiate came in on. Env
+   * `ADVERTISE_URL`.
+   */
+  advertiseUrl?: string;
   /** This node's id in the cluster. Default: random per process. Env `NODE_ID`. */
   nodeId?: string;
   /** Prefix of the backplane's keys and channels, to keep clusters apart. Default `switchboard:`. Env `BACKPLANE_PREFIX`. */
@@ -123,6 +130,10 @@ Options:
   --nats URL             join a cluster on this NATS with JetStream (env BACKPLANE=nats
                          with BACKPLANE_URL or NATS_URL; default: one node)
   --node-id ID           this node's id in the cluster (env NODE_ID; default random)
+  --advertise-url URL    where the other nodes reach this one, for requests they forward
+                         to the node that holds the connection (env ADVERTISE_URL;
+                         default: the address each negotiate came in on); in a cluster
+                         the JWT secret signs tokens and hops
   --prefix P             key and channel prefix of the cluster (env BACKPLANE_PREFIX;
                          default switchboard:); on PostgreSQL it names the schema
   --lease-ms N           how long a silent node keeps its presence, ms (env LEASE_MS;
@@ -174,6 +185,7 @@ export function parseConformanceArgs(
         postgres: { type: 'string' },
         nats: { type: 'string' },
         'node-id': { type: 'string' },
+        'advertise-url': { type: 'string' },
         prefix: { type: 'string' },
         'lease-ms': { type: 'string' },
         'stateful-reconnect': { type: 'boolean' },
@@ -227,18 +239,27 @@ export function parseConformanceArgs(
     if (typeof value === 'string') return { kind: 'error', message: value };
     limits[key] = value;
   }
-  const cluster: Pick<ConformanceOptions, 'redis' | 'postgres' | 'nats' | 'nodeId' | 'prefix' | 'leaseMs'> =
-    {};
+  const cluster: Pick<
+    ConformanceOptions,
+    'redis' | 'postgres' | 'nats' | 'nodeId' | 'prefix' | 'leaseMs' | 'advertiseUrl'
+  > = {};
   const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
   for (const [flag, envName, key] of [
     ['redis', 'REDIS_URL', 'redis'],
     ['node-id', 'NODE_ID', 'nodeId'],
     ['prefix', 'BACKPLANE_PREFIX', 'prefix'],
+    ['advertise-url', 'ADVERTISE_URL', 'advertiseUrl'],
   ] as const) {
     const value = text(flag, envName);
     if (value === undefined) continue;
     if (value.length === 0) return { kind: 'error', message: `--${flag} (or ${envName}) must not be empty.` };
     cluster[key] = value;
+  }
+  if (cluster.advertiseUrl !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(cluster.advertiseUrl)) {
+    return {
+      kind: 'error',
+      message: `--advertise-url (or ADVERTISE_URL) must be http://host:port or https://host:port, got '${cluster.advertiseUrl}'.`,
+    };
   }
   const lease = text('lease-ms', 'LEASE_MS');
   if (lease !== undefined) {
@@ -284,7 +305,7 @@ export function parseConformanceArgs(
     return {
       kind: 'error',
       message:
-        '--node-id, --prefix and --lease-ms need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats), or --workers.',
+        '--node-id, --prefix, --lease-ms and --advertise-url need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats), or --workers.',
     };
   }
   const host = (values.host as string | undefined) ?? '127.0.0.1';

@@ -121,6 +121,10 @@ export async function startConformanceServer(
   const hubs = new HubServer({
     enableDetailedErrors: true,
     ...backplane?.server,
+    // The nodes of a cluster forward each transport request to the node that holds its connection,
+    // so a load balancer needs no sticky sessions; the JWT secret they share signs tokens and hops.
+    ...(backplane ? { clusterSecret: jwtSecret } : {}),
+    ...(backplane && options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),

@@ -290,6 +290,26 @@ before(async () => {
   ]);
 });
 
+test('flags: --advertise-url (or ADVERTISE_URL) in a cluster; an http(s) origin', () => {
+  const parsed = parseConformanceArgs([
+    '--redis',
+    'redis://r:6379',
+    '--advertise-url',
+    'http://10.0.0.5:3000',
+  ]);
+  assert.equal(parsed.kind === 'run' && parsed.options.advertiseUrl, 'http://10.0.0.5:3000');
+  const fromEnv = parseConformanceArgs(['--redis', 'redis://r:6379'], { ADVERTISE_URL: 'https://node1:443' });
+  assert.equal(fromEnv.kind === 'run' && fromEnv.options.advertiseUrl, 'https://node1:443');
+  for (const bad of [
+    ['--advertise-url', 'http://10.0.0.5:3000'],
+    ['--redis', 'redis://r:6379', '--advertise-url', 'ftp://x'],
+    ['--redis', 'redis://r:6379', '--advertise-url', 'http://x/path'],
+    ['--redis', 'redis://r:6379', '--advertise-url', ''],
+  ]) {
+    assert.equal(parseConformanceArgs(bad).kind, 'error', bad.join(' '));
+  }
+});
+
 test('two processes with the same --jwt-secret accept each other’s tokens; SIGTERM and SIGINT exit 0', async () => {
   assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.notEqual(a.url, b.url);

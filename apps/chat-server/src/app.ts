@@ -88,7 +88,8 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const logger = options.logger ?? createLogger(config.logLevel, config.nodeId).server;
   const storage = options.storage ?? createStorage(config);
   await storage.migrate();
-  const tokens = new TokenService(await resolveJwtSecret(config.jwtSecret, storage), storage);
+  const jwtSecret = await resolveJwtSecret(config.jwtSecret, storage);
+  const tokens = new TokenService(jwtSecret, storage);
   const metrics = new CounterMetrics();
   const counters = newCounters();
 
@@ -142,6 +143,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const backplane = await chatBackplane(config, logger, options.worker);
   const hubs = new HubServer({
     ...backplane?.server,
+    // Nodes forward each transport request to the node that holds its connection (no sticky
+    // sessions needed); the JWT secret they share signs the tokens that name it and the hops.
+    ...(backplane ? { clusterSecret: jwtSecret } : {}),
+    ...(backplane && config.advertiseUrl !== undefined ? { advertiseUrl: config.advertiseUrl } : {}),
     authenticate: tokens.authenticator(),
     metrics,
     logger,

@@ -16,6 +16,7 @@
  * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
  * | `NODE_ID` | hostname-pid | this node's id (with `WORKERS`, worker k is `<NODE_ID>-<k>`) |
  * | `WORKERS` | 1 (`npm start`: `auto`) | worker processes sharing the port, each a node, joined by the in-box bus (or the backplane); `auto`: one per available core |
+ * | `ADVERTISE_URL` | the address each negotiate came in on | with a backplane, the base URL (`http://10.0.0.5:3000`) the other nodes forward a connection's requests to (no sticky sessions; the hops are signed with the JWT secret) |
  * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |
  * | `ALLOWED_ORIGINS` | (none) | comma-separated browser origins allowed cross-origin, or `*` |
  * | `TRUST_PROXY` | false | take the client IP from `X-Forwarded-For` |
@@ -60,6 +61,8 @@ export interface ChatConfig {
   readonly nodeId: string;
   /** Worker processes sharing the port (1: one process, no workers). */
   readonly workers: number | 'auto';
+  /** With a backplane: where the other nodes reach this one (`ADVERTISE_URL`). */
+  readonly advertiseUrl: string | undefined;
   readonly jwtSecret: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;
@@ -156,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
   const workers = workersText === 'auto' ? 'auto' : Number(workersText);
   if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1 || workers > 1_024))
     throw invalid('WORKERS', `must be 'auto' or an integer from 1 to 1024, got '${workersText}'`);
+  const advertiseUrl = text('ADVERTISE_URL');
+  if (advertiseUrl !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(advertiseUrl))
+    throw invalid('ADVERTISE_URL', 'must be http://host:port or https://host:port');
   const jwtSecret = text('JWT_SECRET');
   if (jwtSecret !== undefined && jwtSecret.length < 16)
     throw invalid('JWT_SECRET', 'must have at least 16 characters');
@@ -193,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     backplanePrefix: text('BACKPLANE_PREFIX') ?? 'switchboard',
     nodeId: text('NODE_ID') ?? `${hostname()}-${process.pid}`,
     workers,
+    advertiseUrl,
     jwtSecret,
     allowedOrigins: origins,
     trustProxy: ['true', '1', 'yes'].includes(trust),

@@ -261,3 +261,11 @@ test('MAX_SOCKETS_PER_IP: sockets past the cap from one address get 429 and are 
     await s.close();
   }
 });
+
+test('ADVERTISE_URL: an http(s) origin where the other nodes reach this one', () => {
+  assert.equal(loadConfig({}).advertiseUrl, undefined);
+  assert.equal(loadConfig({ ADVERTISE_URL: 'http://10.0.0.5:3000' }).advertiseUrl, 'http://10.0.0.5:3000');
+  for (const bad of ['10.0.0.5:3000', 'ftp://x', 'http://x/chat']) {
+    assert.throws(() => loadConfig({ ADVERTISE_URL: bad }), /ADVERTISE_URL/);
+  }
+});

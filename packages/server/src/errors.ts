@@ -115,6 +115,23 @@ export const serverErrors = {
     summary: 'A transport request named a connection token that does not exist or is gone.',
     surface: 'HTTP 404 "No Connection with that ID"',
   },
+  SB_ERR_FORWARD_OWNER_UNREACHABLE: {
+    summary:
+      'A transport request for a connection on another node (clusterSecret) was forwarded, and that node could not be reached: its connection is gone with it.',
+    surface:
+      'HTTP 404 "No Connection with that ID" (a WebSocket upgrade: 404 before the switch); log event forward.failed',
+  },
+  SB_ERR_FORWARD_TIMEOUT: {
+    summary:
+      'A forwarded transport request got no answer from the node that holds the connection within the long-poll timeout and a margin.',
+    surface:
+      'HTTP 504 text/plain "The node that holds the connection did not answer in time."; log event forward.failed',
+  },
+  SB_ERR_FORWARD_UNAUTHENTICATED: {
+    summary:
+      "A request carried the X-Switchboard-Hop header of a forwarded request, but its signature is not made with this cluster's secret, or it is more than 60 s old.",
+    surface: 'HTTP 403 text/plain "The forwarded request is not signed by this cluster."',
+  },
   SB_ERR_CONNECTION_ID_REQUIRED: {
     summary: 'A transport request that needs a connection token came without one.',
     surface: 'HTTP 400 "Connection ID required"',

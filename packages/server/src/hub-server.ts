@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HubProtocol } from '@switchboard/protocol';
 import { HubConnectionContext, type HubConnectionEnvironment } from './connection/hub-connection-context.js';
 import type { RawConnectionHandler } from './connection/raw-connection.js';
 import { SwitchboardError } from './errors.js';
+import { ConnectionForwarder, type ForwardingCounters } from './http/forwarding/forwarder.js';
 import { HttpConnectionDispatcher } from './http/http-connection-dispatcher.js';
-import { resolveHttpOptions } from './http/http-options.js';
+import { checkForwardingOptions, resolveHttpOptions } from './http/http-options.js';
 import { SocketGuard } from './http/socket-guard.js';
 import type { DynamicClientMethods } from './hubs/client-proxy.js';
 import { Hub, type HubActivator, type HubClass, type HubClassWithDependencies } from './hubs/hub.js';
@@ -32,6 +34,9 @@ import type { PresenceStore } from './presence/presence-store.js';
 import { parseUserAgent } from './presence/user-agent.js';
 import type { Backplane, BackplaneHealth } from './scaleout/backplane.js';
 import { systemTimeProvider, type TimeProvider } from './time-provider.js';
+
+/** What a forwarded request may wait beyond the long-poll timeout for the owner's answer. */
+const FORWARD_RESPONSE_MARGIN_MS = 15_000;
 
 /** A hub mapped on the server. */
 interface MappedHub {
@@ -105,7 +110,20 @@ export class HubServer {
       metrics: this.metrics,
       time: this.time,
     });
-    this.http = new HttpConnectionDispatcher(httpOptions);
+    const advertiseUrl = checkForwardingOptions(options);
+    const forwarder =
+      options.clusterSecret === undefined
+        ? undefined
+        : new ConnectionForwarder({
+            secret: options.clusterSecret,
+            nodeId: options.backplane?.nodeId ?? randomUUID(),
+            advertiseUrl,
+            // A long poll may wait this long for data before the owner answers.
+            responseTimeoutMs: httpOptions.longPollTimeoutMs + FORWARD_RESPONSE_MARGIN_MS,
+            logger: this.logger,
+            time: this.time,
+          });
+    this.http = new HttpConnectionDispatcher({ ...httpOptions, forwarder });
     this.guard = new SocketGuard({
       ...httpOptions.socketGuard,
       time: this.time,
@@ -326,6 +344,15 @@ export class HubServer {
    */
   health(): BackplaneHealth | undefined {
     return this.backplane?.health();
+  }
+
+  /**
+   * What this node forwarded to the owners of connections and received from peers (with
+   * `clusterSecret`; docs/scale-out.md#no-sticky-sessions); undefined without forwarding.
+   */
+  forwarding(): Readonly<ForwardingCounters> | undefined {
+    const counters = this.http.options.forwarder?.counters;
+    return counters && { ...counters };
   }
 
   /** How many connections the server holds (negotiated or connected). */

@@ -56,6 +56,7 @@ export {
   serverErrors,
 } from './errors.js';
 export { CLIENT_REQUEST_HEADERS, type CorsOptions } from './http/cors.js';
+export type { ForwardingCounters } from './http/forwarding/forwarder.js';
 export { CaseInsensitiveQuery, type HttpRequestInfo } from './http/http-request-info.js';
 export {
   type NegotiateRateLimit,

@@ -239,6 +239,22 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
    * Default: no cap.
    */
   maxSocketsPerIp?: number;
+  /**
+   * The secret the nodes of a cluster share (the JWT secret will do). With it, connection tokens
+   * name the node that owns the connection, signed, and a transport request (a long poll, a POST,
+   * a DELETE, an event stream, a WebSocket upgrade after a negotiate elsewhere, a stateful
+   * reconnect's return) that reaches another node is forwarded to the owner by one signed HTTP
+   * hop: the load balancer needs no sticky sessions (docs/scale-out.md#no-sticky-sessions).
+   * Default: none, every request is served where it lands.
+   */
+  clusterSecret?: string | Uint8Array;
+  /**
+   * The base URL (`http://10.0.0.5:3000`) at which the other nodes reach this one, written in the
+   * tokens it issues; only with `clusterSecret`. Default: the address and port each negotiate
+   * request came in on, that is the address the node listens on as the load balancer reached it.
+   * Set it when peers reach the node at another address (NAT, a private listener per worker).
+   */
+  advertiseUrl?: string;
 }
 
 /** Per-hub options with every default applied. */

@@ -14,6 +14,8 @@ import type { TransportType } from '../options.js';
 import type { TimeProvider } from '../time-provider.js';
 import { type ConnectionLimitOptions, ConnectionLimits, type ConnectionOwner } from './connection-limits.js';
 import { type CorsPolicy, ORIGIN_NOT_ALLOWED } from './cors.js';
+import type { ConnectionForwarder } from './forwarding/forwarder.js';
+import { interceptRequest, interceptUpgrade } from './forwarding/intercept.js';
 import {
   type ConnectionApplication,
   type HttpConnection,
@@ -87,6 +89,8 @@ export interface HttpDispatcherOptions {
   readonly connectionLimits: ConnectionLimitOptions;
   /** Request deadlines and the socket cap (for the hub server's SocketGuard). */
   readonly socketGuard: Omit<SocketGuardOptions, 'time' | 'logger' | 'metrics'>;
+  /** Forwards requests whose connection lives on another node (with `clusterSecret`). */
+  readonly forwarder?: ConnectionForwarder | undefined;
 }
 
 type Route = { endpoint: HttpEndpoint; negotiate: boolean };
@@ -153,6 +157,7 @@ export class HttpConnectionDispatcher {
   dispose(): void {
     this.connections.stop();
     this.wss.close();
+    this.options.forwarder?.dispose();
   }
 
   /** Serves `req` if it is for an endpoint; returns false to let the app handle it. */
@@ -160,6 +165,7 @@ export class HttpConnectionDispatcher {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
     if (!route) return false;
+    if (!route.negotiate && interceptRequest(this, route.endpoint, req, res, url)) return true;
     void this.serve(route, req, res, url).catch((error: unknown) => {
       this.options.logger.error('http.request_failed', {
         url: redactRequestUrl(req.url ?? ''),
@@ -176,6 +182,12 @@ export class HttpConnectionDispatcher {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
     if (!route) return false;
+    // Node leaves an upgraded socket's errors to the listener: without one, a client that resets
+    // the socket of a refused upgrade (or one still being authenticated) would crash the process.
+    socket.on('error', (error: Error) => {
+      this.options.logger.debug('http.upgrade_socket_error', { error });
+      socket.destroy();
+    });
     if (!this.options.cors.admitUpgrade(req)) {
       this.count(route.endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
       refuseUpgrade(socket, 403, ORIGIN_NOT_ALLOWED);
@@ -186,6 +198,7 @@ export class HttpConnectionDispatcher {
       refuseUpgrade(socket, 405);
       return true;
     }
+    if (interceptUpgrade(this, route.endpoint, req, socket, head, url)) return true;
     void upgradeWebSocket(this, route.endpoint, req, socket, head, url).catch((error: unknown) => {
       this.options.logger.error('http.upgrade_failed', {
         url: redactRequestUrl(req.url ?? ''),

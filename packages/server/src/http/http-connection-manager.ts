@@ -125,10 +125,19 @@ export class HttpConnectionManager {
     return this.connections.values();
   }
 
-  /** A new inactive connection; `negotiateVersion` 0 uses the id as the token. */
-  create(hubKey: string, negotiateVersion: number, owner?: ConnectionOwner): HttpConnection {
+  /**
+   * A new inactive connection; `negotiateVersion` 0 uses the id as the token. `mint` turns the
+   * random token into one that names this node (forwarding, docs/scale-out.md#no-sticky-sessions).
+   */
+  create(
+    hubKey: string,
+    negotiateVersion: number,
+    owner?: ConnectionOwner,
+    mint?: (random: string) => string,
+  ): HttpConnection {
     const id = newConnectionId();
-    const token = negotiateVersion > 0 ? newConnectionId() : id;
+    const random = negotiateVersion > 0 ? newConnectionId() : id;
+    const token = negotiateVersion > 0 && mint ? mint(random) : random;
     this.clock.now = this.time.now();
     const connection = new HttpConnection(id, token, hubKey, this.clock.now);
     if (owner && this.limits.enabled) {

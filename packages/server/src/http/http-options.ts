@@ -79,6 +79,47 @@ export function resolveHttpOptions(
   };
 }
 
+/** Checks the forwarding options (`clusterSecret`, `advertiseUrl`); returns the advertised origin. */
+export function checkForwardingOptions(options: HubServerOptions): string | undefined {
+  const secret = options.clusterSecret;
+  if (secret !== undefined && !(typeof secret === 'string' || secret instanceof Uint8Array)) {
+    throw new SwitchboardError(
+      'SB_ERR_HUB_CONFIGURATION',
+      "Option 'clusterSecret' must be a string or bytes.",
+    );
+  }
+  if (secret !== undefined && secret.length === 0) {
+    throw new SwitchboardError('SB_ERR_HUB_CONFIGURATION', "Option 'clusterSecret' must not be empty.");
+  }
+  const url = options.advertiseUrl;
+  if (url === undefined) return undefined;
+  if (secret === undefined) {
+    throw new SwitchboardError(
+      'SB_ERR_HUB_CONFIGURATION',
+      "Option 'advertiseUrl' needs 'clusterSecret': without it no request is forwarded.",
+    );
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !parsed ||
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+    parsed.pathname !== '/' ||
+    parsed.search ||
+    parsed.hash
+  ) {
+    throw new SwitchboardError(
+      'SB_ERR_HUB_CONFIGURATION',
+      `Option 'advertiseUrl' must be an http or https URL with no path (http://host:port), got '${url}'.`,
+    );
+  }
+  return parsed.origin;
+}
+
 function optionalPositive(name: string, value: number | undefined): number | undefined {
   return value === undefined ? undefined : positive(name, value);
 }

@@ -47,7 +47,13 @@ export async function serveNegotiate(
       'Too many pending connections.',
     );
   }
-  const connection = d.connections.create(endpoint.key, version.version, owner);
+  const forwarder = o.forwarder;
+  const connection = d.connections.create(
+    endpoint.key,
+    version.version,
+    owner,
+    forwarder && ((random) => forwarder.mint(random, req)),
+  );
   // Stateful reconnect (docs/protocol.md#stateful-reconnect-opt-in): the client asks, the hub allows it, and
   // it only runs on WebSockets.
   connection.useStatefulReconnect =
