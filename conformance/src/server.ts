@@ -118,13 +118,17 @@ export async function startConformanceServer(
 
   // One backplane object per node (loaded only when used: a single node starts as fast as before).
   const backplane = await conformanceBackplane(options, logger, options.worker);
+  // A worker (`--workers`) is reached by the others on a listener of its own: a request of a
+  // connection that node:cluster handed to another worker is forwarded there.
+  const privateListener = options.worker ? await options.worker.privateListener() : undefined;
+  const advertiseUrl = privateListener?.url ?? options.advertiseUrl;
   const hubs = new HubServer({
     enableDetailedErrors: true,
     ...backplane?.server,
     // The nodes of a cluster forward each transport request to the node that holds its connection,
     // so a load balancer needs no sticky sessions; the JWT secret they share signs tokens and hops.
     ...(backplane ? { clusterSecret: jwtSecret } : {}),
-    ...(backplane && options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
+    ...(backplane && advertiseUrl !== undefined ? { advertiseUrl } : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -203,6 +207,7 @@ export async function startConformanceServer(
   });
   // Request headers and bodies timed out, sockets per address capped (the server's options).
   hubs.protect(http);
+  privateListener?.serve(http);
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.

@@ -141,12 +141,16 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
 
   // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
   const backplane = await chatBackplane(config, logger, options.worker);
+  // A worker (`WORKERS`) is reached by the others on a listener of its own: a request of a
+  // connection that node:cluster handed to another worker is forwarded there.
+  const privateListener = options.worker ? await options.worker.privateListener() : undefined;
+  const advertiseUrl = privateListener?.url ?? config.advertiseUrl;
   const hubs = new HubServer({
     ...backplane?.server,
     // Nodes forward each transport request to the node that holds its connection (no sticky
     // sessions needed); the JWT secret they share signs the tokens that name it and the hops.
     ...(backplane ? { clusterSecret: jwtSecret } : {}),
-    ...(backplane && config.advertiseUrl !== undefined ? { advertiseUrl: config.advertiseUrl } : {}),
+    ...(backplane && advertiseUrl !== undefined ? { advertiseUrl } : {}),
     authenticate: tokens.authenticator(),
     metrics,
     logger,
@@ -224,6 +228,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   // ALLOWED_ORIGINS, see hubOrigins) and guards every socket of the server: the request headers
   // and body deadlines and MAX_SOCKETS_PER_IP. Everything else comes to the handler above.
   hubs.attach(http);
+  privateListener?.serve(http);
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,11 +1,14 @@
 // WORKERS: the configuration (default 1, `auto`, refusals), and the chat on 2 workers over one
 // SQLite file: each worker a node <NODE_ID>-<k>; a limit kept in the storage (GUEST_RATE_LIMIT per
-// address) counts the requests of both workers together, never per worker; SIGTERM drains both
-// workers and exits 0.
+// address) counts the requests of both workers together, never per worker; clients that negotiate
+// work on every transport (requests forwarded between workers); SIGTERM drains both workers and
+// exits 0.
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, test } from 'node:test';
+import { HttpTransportType } from '@microsoft/signalr';
 import { loadConfig } from '@switchboard/chat-server';
+import { connectClient } from '@switchboard/testkit';
 import { socketOnWorker, startWorkerCluster } from './worker-cluster.ts';
 
 test('configuration: WORKERS is 1 by default, a number from 1, or auto; anything else is refused', () => {
@@ -39,7 +42,7 @@ function postOn(socket: Socket, path: string, body: unknown): Promise<number> {
   });
 }
 
-test('WORKERS=2 on SQLite: nodes <NODE_ID>-1 and -2; GUEST_RATE_LIMIT holds for both workers together; SIGTERM exits 0', async () => {
+test('WORKERS=2 on SQLite: nodes <NODE_ID>-1 and -2; GUEST_RATE_LIMIT holds for both workers together; negotiated clients on every transport; SIGTERM exits 0', async () => {
   const cluster = await startWorkerCluster({ workers: 2, nodes: 2, env: { GUEST_RATE_LIMIT: '3' } });
   let closed = false;
   after(async () => {
@@ -59,6 +62,24 @@ test('WORKERS=2 on SQLite: nodes <NODE_ID>-1 and -2; GUEST_RATE_LIMIT holds for 
     socket.destroy();
   }
   assert.deepEqual(statuses, ['1:201', '2:201', '1:201', '2:429', '1:429', '2:429']);
+  // Clients that negotiate, as the web app does, over each transport: the negotiate, the
+  // WebSocket, the polls and POSTs reach either worker and are forwarded to the one that holds
+  // the connection.
+  const alice = await cluster.register('alice');
+  for (const transport of [
+    HttpTransportType.WebSockets,
+    HttpTransportType.ServerSentEvents,
+    HttpTransportType.LongPolling,
+  ]) {
+    for (let i = 0; i < 3; i++) {
+      const connection = await connectClient(`${cluster.nodes[0]!.url}/hubs/chat`, {
+        accessTokenFactory: () => alice.token,
+        transport,
+      });
+      assert.ok(Array.isArray(await connection.invoke('listRooms')), `transport ${transport} #${i}`);
+      await connection.stop();
+    }
+  }
   // Drains every worker, then exits 0.
   const child = cluster.nodes[0]!.child;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -8,6 +8,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { createJsonLogger, type Logger } from './logger.js';
 import type { Backplane } from './scaleout/backplane.js';
@@ -31,6 +33,49 @@ export interface ClusterWorkerContext {
    * with {@link nodeId} instead: the workers of every machine are then nodes of that cluster.
    */
   inboxBackplane(options?: Omit<BackplaneCommonOptions, 'nodeId'>): Backplane;
+  /**
+   * Opens a listener of this worker alone on 127.0.0.1 (a port no other worker shares) and
+   * resolves with it. Pass its `url` as the `HubServer`'s `advertiseUrl` (with a `clusterSecret`
+   * the workers share) and hand it the HTTP server with `serve`: a request of a connection that
+   * node:cluster gave to another worker (a WebSocket after a negotiate made here, a long poll, a
+   * POST) is then forwarded here, so no request needs to reach the worker that holds it.
+   */
+  privateListener(): Promise<PrivateListener>;
+}
+
+/** A listener of one worker alone (see {@link ClusterWorkerContext.privateListener}). */
+export interface PrivateListener {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Serves the connections it accepts with `server` (the same server that listens on the shared port). */
+  serve(server: HttpServer): void;
+  /** Stops listening. */
+  close(): Promise<void>;
+}
+
+/** Opens a {@link PrivateListener} (exclusive: node:cluster does not share it with the other workers). */
+async function openPrivateListener(): Promise<PrivateListener> {
+  let target: HttpServer | undefined;
+  const listener = createServer((socket: Socket) => {
+    if (target) target.emit('connection', socket);
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = listener.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    serve(server) {
+      target = server;
+      server.once('close', () => listener.close());
+    },
+    close: () => new Promise((resolve) => listener.close(() => resolve())),
+  };
 }
 
 /**
@@ -222,6 +267,7 @@ async function runWorker(
     index,
     nodeId,
     inboxBackplane: (backplaneOptions = {}) => inboxBackplane({ ...backplaneOptions, nodeId }),
+    privateListener: openPrivateListener,
   };
   const app = await start(context);
   let draining: Promise<void> | undefined;

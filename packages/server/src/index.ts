@@ -38,6 +38,7 @@ export {
   type ClusterWorkerApp,
   type ClusterWorkerContext,
   clusterize,
+  type PrivateListener,
   workerCount,
 } from './clusterize.js';
 export type {

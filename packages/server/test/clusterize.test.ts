@@ -25,7 +25,7 @@ async function startApp(): Promise<{ handle: ChildHandle; port: number }> {
       env: { ...process.env, LEASE_MS: '1500' },
     },
   );
-  const match = await handle.waitForLine(/^listening (\d+)/, 90_000);
+  const match = await handle.waitForLine(/^listening (\d+)/, 180_000);
   return { handle, port: Number(match[1]) };
 }
 

@@ -64,9 +64,9 @@ export class InboxClient {
   ) {
     this.binary = binary;
     this.up = typeof port.send === 'function';
-    port.on('message', ((message: unknown) => {
+    port.on('message', (message: unknown) => {
       if (isInboxMessage(message)) this.receive(message as InboxPush);
-    }));
+    });
     port.on('disconnect', () => this.down());
     this.post({ sbInbox: 'hello', binary });
   }
