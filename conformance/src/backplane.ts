@@ -5,7 +5,7 @@
  * options.ts.
  * @module
  */
-import type { HubServerOptions, Logger } from '@switchboard/server';
+import type { ClusterWorkerContext, HubServerOptions, Logger } from '@switchboard/server';
 import type { ConformanceOptions } from './options.js';
 
 /** What a backend hands the hub server, and what the server must do around it. */
@@ -46,11 +46,17 @@ const backplanes: Record<'redis' | 'postgres' | 'nats', BackendEntry> = {
   }),
 };
 
-/** The backplane the options ask for, or undefined for a single node. */
+/**
+ * The backplane the options ask for, or undefined for a single node. In a worker of
+ * `--workers N`, the node id is the worker's (`<node-id>-<k>`), and without an outside backplane
+ * the workers are joined by the in-box bus.
+ */
 export async function conformanceBackplane(
   options: ConformanceOptions,
   logger: Logger,
+  worker?: ClusterWorkerContext,
 ): Promise<BackplaneWiring | undefined> {
+  const nodeId = worker?.nodeId ?? options.nodeId;
   for (const name of Object.keys(backplanes) as (keyof typeof backplanes)[]) {
     const url = options[name];
     if (!url) continue;
@@ -58,10 +64,21 @@ export async function conformanceBackplane(
       url,
       prefix: options.prefix ?? 'switchboard:',
       logger,
-      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      ...(nodeId !== undefined ? { nodeId } : {}),
       ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
       ...(options.leaseMs !== undefined ? { presenceLeaseMs: options.leaseMs } : {}),
     });
+  }
+  if (worker) {
+    return {
+      server: {
+        backplane: worker.inboxBackplane({
+          logger,
+          ...(options.presenceGraceMs !== undefined ? { presenceGraceMs: options.presenceGraceMs } : {}),
+          ...(options.leaseMs !== undefined ? { presenceLeaseMs: options.leaseMs } : {}),
+        }),
+      },
+    };
   }
   return undefined;
 }

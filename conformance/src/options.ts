@@ -98,6 +98,12 @@ export interface ConformanceOptions {
    * (`NODE_EXTRA_CA_CERTS=<file>`). Default: not written. Only with `https`.
    */
   httpsCertFile?: string;
+  /**
+   * Worker processes sharing the port (`clusterize`): each a node `<node-id>-<k>`, joined by the
+   * in-box bus, or by the backplane when one is given. `auto`: one per available core. Default 1
+   * (one process, no workers).
+   */
+  workers?: number | 'auto';
 }
 
 /** The usage text printed for `--help` and after a bad flag. */
@@ -151,6 +157,9 @@ Options:
   --https-port N         the HTTPS port, 0 for a free one (default 0)
   --https-cert-file F    write the certificate (PEM) to F, for clients to trust
                          (NODE_EXTRA_CA_CERTS=F)
+  --workers N            N worker processes sharing the port, each a node <node-id>-<k>,
+                         joined by the in-box bus (or the backplane given); auto: one per
+                         available core (default 1: one process)
   -h, --help             print this and exit
 `;
 
@@ -201,6 +210,7 @@ export function parseConformanceArgs(
         https: { type: 'boolean' },
         'https-port': { type: 'string' },
         'https-cert-file': { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -296,16 +306,27 @@ export function parseConformanceArgs(
     delete cluster.redis;
     cluster.nats = nats.url;
   }
+  let workers: number | 'auto' | undefined;
+  const rawWorkers = values.workers as string | undefined;
+  if (rawWorkers !== undefined) {
+    if (rawWorkers === 'auto') workers = 'auto';
+    else {
+      const value = integerFlag('--workers', rawWorkers, 1, 1, 1_024);
+      if (typeof value === 'string') return { kind: 'error', message: `${value.slice(0, -1)} (or auto).` };
+      workers = value;
+    }
+  }
   if (
     cluster.redis === undefined &&
     cluster.postgres === undefined &&
     cluster.nats === undefined &&
+    (workers === undefined || workers === 1) &&
     Object.keys(cluster).length > 0
   ) {
     return {
       kind: 'error',
       message:
-        '--node-id, --prefix, --lease-ms and --advertise-url need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats).',
+        '--node-id, --prefix, --lease-ms and --advertise-url need --redis, --postgres or --nats (or REDIS_URL, BACKPLANE=postgres, BACKPLANE=nats), or --workers.',
     };
   }
   const tls: Pick<ConformanceOptions, 'https' | 'httpsPort' | 'httpsCertFile'> = {};
@@ -337,6 +358,7 @@ export function parseConformanceArgs(
       tokenLifetimeSeconds: lifetime,
       ...(secret !== undefined ? { jwtSecret: secret } : {}),
       ...(values['stateful-reconnect'] ? { statefulReconnect: true } : {}),
+      ...(workers !== undefined ? { workers } : {}),
       ...limits,
       ...cluster,
       ...tls,

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  type ClusterWorkerContext,
   createJsonLogger,
   HubServer,
   jwtBearerAuthenticator,
@@ -39,6 +40,8 @@ export interface ConformanceServerOptions extends ConformanceOptions {
   logger?: Logger;
   /** How long `close()` lets connections drain. Default the hub server's (5 s). */
   drainTimeoutMs?: number;
+  /** The worker this server runs in (`--workers N`): its node id, and the in-box bus. */
+  worker?: ClusterWorkerContext;
 }
 
 /** A running conformance server. */
@@ -123,14 +126,18 @@ export async function startConformanceServer(
   const logger = options.logger ?? createJsonLogger('warn');
 
   // One backplane object per node (loaded only when used: a single node starts as fast as before).
-  const backplane = await conformanceBackplane(options, logger);
+  const backplane = await conformanceBackplane(options, logger, options.worker);
+  // A worker (`--workers`) is reached by the others on a listener of its own: a request of a
+  // connection that node:cluster handed to another worker is forwarded there.
+  const privateListener = options.worker ? await options.worker.privateListener() : undefined;
+  const advertiseUrl = privateListener?.url ?? options.advertiseUrl;
   const hubs = new HubServer({
     enableDetailedErrors: true,
     ...backplane?.server,
     // The nodes of a cluster forward each transport request to the node that holds its connection,
     // so a load balancer needs no sticky sessions; the JWT secret they share signs tokens and hops.
     ...(backplane ? { clusterSecret: jwtSecret } : {}),
-    ...(backplane && options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
+    ...(backplane && advertiseUrl !== undefined ? { advertiseUrl } : {}),
     authenticate: jwtBearerAuthenticator({ secret: jwtSecret }),
     logger,
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -159,7 +166,8 @@ export async function startConformanceServer(
       maxMessagesPerTurn: options.maxMessagesPerTurn,
     }),
   });
-  const nodeId = hubs.presence.nodeId;
+  // `GetNodeId()` answers the id of the node (with `--workers`, the worker) that serves the connection.
+  const nodeId = hubs.backplane?.nodeId ?? hubs.presence.nodeId;
   hubs.mapHub('/testhub', TestHub, { activator: () => new TestHub(nodeId) });
   // The reference offers only ServerSentEvents and LongPolling here. A hub cannot be mapped with
   // no transport, so this endpoint exists only once the server implements one of those two.
@@ -222,6 +230,7 @@ export async function startConformanceServer(
     hubs.protect(https);
   }
   if (tls && options.httpsCertFile) await writeFile(options.httpsCertFile, tls.cert);
+  privateListener?.serve(http);
 
   // A node reads the log from where it stood when it first listened: clients are let in once it
   // does (bounded by ready()'s own timeout), so that sends to them from other nodes arrive.

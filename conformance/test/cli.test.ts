@@ -146,6 +146,26 @@ test('flags: defaults, values, JWT_SECRET from the environment, errors', () => {
   }
 });
 
+test('flags: --workers N or auto (default: one process); --node-id and --lease-ms with workers need no backplane', () => {
+  const none = parseConformanceArgs([]);
+  assert.equal(none.kind === 'run' && none.options.workers, undefined);
+  const three = parseConformanceArgs(['--workers', '3', '--node-id', 'box', '--lease-ms', '2000']);
+  assert.equal(three.kind === 'run' && three.options.workers, 3);
+  assert.equal(three.kind === 'run' && three.options.nodeId, 'box');
+  const auto = parseConformanceArgs(['--workers', 'auto']);
+  assert.equal(auto.kind === 'run' && auto.options.workers, 'auto');
+  for (const bad of [
+    ['--workers', '0'],
+    ['--workers', 'many'],
+    ['--workers', ''],
+  ]) {
+    const parsed = parseConformanceArgs(bad);
+    assert.equal(parsed.kind, 'error', bad.join(' '));
+    assert.match(parsed.kind === 'error' ? parsed.message : '', /--workers/);
+  }
+  assert.equal(parseConformanceArgs(['--workers', '1', '--node-id', 'box']).kind, 'error');
+});
+
 test('flags: --stateful-reconnect turns on the server option, off by default', async () => {
   const on = parseConformanceArgs(['--stateful-reconnect']);
   assert.equal(on.kind === 'run' && on.options.statefulReconnect, true);

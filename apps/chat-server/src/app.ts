@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type HubContext, HubServer, type Logger } from '@switchboard/server';
+import { type ClusterWorkerContext, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
@@ -65,6 +65,11 @@ export interface ChatAppOptions {
   readonly drainTimeoutMs?: number;
   /** The built web app served at `/`. Default `apps/chat-web/dist`. */
   readonly webRoot?: string;
+  /**
+   * The worker this app runs in (`WORKERS`): its node id is `config.nodeId`, and without a
+   * backplane it joins the machine's other workers by the in-box bus.
+   */
+  readonly worker?: ClusterWorkerContext;
 }
 
 /**
@@ -138,13 +143,17 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   );
 
   // One backplane object per node (chatBackplane: one entry per BACKPLANE value).
-  const backplane = await chatBackplane(config, logger);
+  const backplane = await chatBackplane(config, logger, options.worker);
+  // A worker (`WORKERS`) is reached by the others on a listener of its own: a request of a
+  // connection that node:cluster handed to another worker is forwarded there.
+  const privateListener = options.worker ? await options.worker.privateListener() : undefined;
+  const advertiseUrl = privateListener?.url ?? config.advertiseUrl;
   const hubs = new HubServer({
     ...backplane?.server,
     // Nodes forward each transport request to the node that holds its connection (no sticky
     // sessions needed); the JWT secret they share signs the tokens that name it and the hops.
     ...(backplane ? { clusterSecret: jwtSecret } : {}),
-    ...(backplane && config.advertiseUrl !== undefined ? { advertiseUrl: config.advertiseUrl } : {}),
+    ...(backplane && advertiseUrl !== undefined ? { advertiseUrl } : {}),
     authenticate: tokens.authenticator(),
     meterProvider: telemetry.meterProvider,
     logger,
@@ -227,6 +236,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   // ALLOWED_ORIGINS, see hubOrigins) and guards every socket of the server: the request headers
   // and body deadlines and MAX_SOCKETS_PER_IP. Everything else comes to the handler above.
   hubs.attach(http);
+  privateListener?.serve(http);
 
   // Uploads no message took are removed after a day; every node sweeps (the deletes are idempotent).
   const sweeper = setInterval(() => {

@@ -6,7 +6,7 @@
  * `BackplaneKind` (config.ts).
  * @module
  */
-import type { HubServerOptions, Logger, PresenceStore } from '@switchboard/server';
+import type { ClusterWorkerContext, HubServerOptions, Logger, PresenceStore } from '@switchboard/server';
 import type { BackplaneKind, ChatConfig } from './config.js';
 
 /** What a backend hands the hub server, and what the app must do around it. */
@@ -70,9 +70,18 @@ const backplanes: Record<Exclude<BackplaneKind, 'none'>, BackendEntry> = {
   },
 };
 
-/** The node's backplane as configured, or undefined for a single node. */
-export function chatBackplane(config: ChatConfig, logger: Logger): Promise<ChatBackplane | undefined> {
-  return config.backplane === 'none'
-    ? Promise.resolve(undefined)
-    : backplanes[config.backplane](config, logger);
+/**
+ * The node's backplane as configured, or undefined for a single node. A worker of `WORKERS` with
+ * no `BACKPLANE` joins the other workers of the machine by the in-box bus.
+ */
+export function chatBackplane(
+  config: ChatConfig,
+  logger: Logger,
+  worker?: ClusterWorkerContext,
+): Promise<ChatBackplane | undefined> {
+  if (config.backplane !== 'none') return backplanes[config.backplane](config, logger);
+  if (!worker) return Promise.resolve(undefined);
+  return Promise.resolve({
+    server: { backplane: worker.inboxBackplane({ presenceGraceMs: config.presenceGraceMs, logger }) },
+  });
 }

@@ -14,7 +14,8 @@
  * | `BACKPLANE_URL` | `DATABASE_URL` (postgres), `NATS_URL` (nats) | the backplane's connection: PostgreSQL (`BACKPLANE=postgres`: hub and presence in the schema named after `BACKPLANE_PREFIX`) or NATS with JetStream (`BACKPLANE=nats`) |
  * | `NATS_URL` | | NATS backplane connection when `BACKPLANE_URL` is not set (`BACKPLANE=nats`) |
  * | `BACKPLANE_PREFIX` | `switchboard` | key/channel prefix of the backplane |
- * | `NODE_ID` | hostname-pid | this node's id |
+ * | `NODE_ID` | hostname-pid | this node's id (with `WORKERS`, worker k is `<NODE_ID>-<k>`) |
+ * | `WORKERS` | 1 (`npm start`: `auto`) | worker processes sharing the port, each a node, joined by the in-box bus (or the backplane); `auto`: one per available core |
  * | `ADVERTISE_URL` | the address each negotiate came in on | with a backplane, the base URL (`http://10.0.0.5:3000`) the other nodes forward a connection's requests to (no sticky sessions; the hops are signed with the JWT secret) |
  * | `JWT_SECRET` | (generated once, kept in storage) | HS256 secret, at least 16 characters |
  * | `ALLOWED_ORIGINS` | (none) | comma-separated browser origins allowed cross-origin, or `*` |
@@ -62,6 +63,8 @@ export interface ChatConfig {
   readonly backplaneUrl: string | undefined;
   readonly backplanePrefix: string;
   readonly nodeId: string;
+  /** Worker processes sharing the port (1: one process, no workers). */
+  readonly workers: number | 'auto';
   /** With a backplane: where the other nodes reach this one (`ADVERTISE_URL`). */
   readonly advertiseUrl: string | undefined;
   readonly jwtSecret: string | undefined;
@@ -162,6 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
   ] as const) {
     if (url !== undefined && !URL.canParse(url)) throw invalid(name, 'is not a URL');
   }
+  const workersText = (text('WORKERS') ?? '1').toLowerCase();
+  const workers = workersText === 'auto' ? 'auto' : Number(workersText);
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1 || workers > 1_024))
+    throw invalid('WORKERS', `must be 'auto' or an integer from 1 to 1024, got '${workersText}'`);
   const advertiseUrl = text('ADVERTISE_URL');
   if (advertiseUrl !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(advertiseUrl))
     throw invalid('ADVERTISE_URL', 'must be http://host:port or https://host:port');
@@ -201,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     backplaneUrl,
     backplanePrefix: text('BACKPLANE_PREFIX') ?? 'switchboard',
     nodeId: text('NODE_ID') ?? `${hostname()}-${process.pid}`,
+    workers,
     advertiseUrl,
     jwtSecret,
     allowedOrigins: origins,

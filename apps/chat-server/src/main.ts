@@ -7,18 +7,62 @@
  *   node dist/main.js set-role USERNAME ROLE   user, agent or admin
  *
  * Every command reads the same configuration (environment variables, see config.ts). SIGTERM and
- * SIGINT drain the hub connections and exit 0.
+ * SIGINT drain the hub connections and exit 0. With `WORKERS` above 1 (or `auto` on a machine of
+ * several cores), `start` runs the server on that many worker processes sharing the port
+ * (`clusterize`): the primary migrates the storage, forks the workers (node `<NODE_ID>-<k>`
+ * each), replaces one that dies, and on SIGTERM drains them all before it exits 0.
  * @module
  */
+import cluster from 'node:cluster';
+import { clusterize, workerCount } from '@switchboard/server';
 import { createChatApp } from './app.js';
-import { loadConfig } from './config.js';
+import { type ChatConfig, loadConfig } from './config.js';
 import { ChatError } from './errors.js';
+import { createStorage } from './storage/create-storage.js';
 import { startProcessTelemetry } from './telemetry.js';
+
+/** `start` with workers: resolves in the primary once every worker listens (-1: keep running). */
+async function startWorkers(config: ChatConfig, workers: number): Promise<number> {
+  const handle = await clusterize(
+    async (worker) => {
+      // In each worker, before its app: the SDK registers the process's tracer provider.
+      await startProcessTelemetry();
+      const app = await createChatApp({ ...config, nodeId: worker.nodeId }, { worker });
+      await app.listen();
+      return app;
+    },
+    { workers, nodeId: config.nodeId },
+  );
+  if (handle.role === 'primary') {
+    const port = await handle.listening;
+    const host = config.host ?? 'localhost';
+    const shown = host.includes(':') ? `[${host}]` : host;
+    process.stdout.write(
+      `Switchboard chat listening on http://${shown === '0.0.0.0' || shown === '[::]' ? 'localhost' : shown}:${port} (storage: ${config.databaseUrl ? 'postgres' : 'sqlite'}, workers: ${workers})\n`,
+    );
+  }
+  return -1;
+}
+
+/** Migrates the storage once, in the primary, before the workers start. */
+async function prepareStorage(config: ChatConfig): Promise<void> {
+  const storage = createStorage(config);
+  try {
+    await storage.migrate();
+  } finally {
+    await storage.close();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'start', ...rest] = argv;
   const config = loadConfig();
   if (command === 'start') {
+    const workers = workerCount(config.workers);
+    if (workers > 1) {
+      if (cluster.isPrimary) await prepareStorage(config);
+      return startWorkers(config, workers);
+    }
     // Before the app: the SDK registers the global tracer provider and context manager.
     const sdk = await startProcessTelemetry();
     const app = await createChatApp(config);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, type TestContext, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { waitFor } from '@switchboard/testkit';
+import type { ChatStorage } from '../src/storage/storage.ts';
 import { cid, record, settle, type Wire } from './helpers.ts';
 import { type ChatCluster, metricValue, servicesAvailable, startCluster } from './process-cluster.ts';
 
@@ -18,20 +19,34 @@ const GRACE_MS = 400;
 const waitN = (list: unknown[], n: number, what = 'events') =>
   waitFor(() => list.length >= n, 15_000, `${n} ${what}`);
 
+/** Another way to run the scenarios than three processes on PostgreSQL (`WORKERS`, on SQLite). */
+export interface ScenarioCluster {
+  /** Starts the cluster (once, for every scenario of the file). */
+  start(): Promise<ChatCluster<ChatStorage>>;
+  /** Whether its nodes probe a backplane's lag (the `/metrics` scenario needs it). */
+  readonly lagProbes: boolean;
+}
+
 /**
  * Registers the scenarios as tests titled `<name>: ...`, on a cluster whose nodes get the variables
- * `backplane(prefix)` (e.g. `{ REDIS_URL }`). `needsRedis` says whether Redis must answer.
+ * `backplane(prefix)` (e.g. `{ REDIS_URL }`). `needsRedis` says whether Redis must answer. With
+ * `other`, the scenarios run on the cluster it starts instead.
  */
 export function clusterScenarios(
   name: string,
   backplane: (prefix: string) => Record<string, string>,
   needsRedis: boolean,
+  other?: ScenarioCluster,
 ): void {
-  let cluster: Promise<ChatCluster> | undefined;
+  let cluster: Promise<ChatCluster<ChatStorage>> | undefined;
   after(async () => {
     await (await cluster?.catch(() => undefined))?.close();
   });
-  const ready = async (t: TestContext): Promise<ChatCluster | undefined> => {
+  const ready = async (t: TestContext): Promise<ChatCluster<ChatStorage> | undefined> => {
+    if (other) {
+      cluster ??= other.start();
+      return cluster;
+    }
     if (!(await servicesAvailable(t, { redis: needsRedis }))) return undefined;
     cluster ??= startCluster({
       nodes: 3,
@@ -327,6 +342,7 @@ export function clusterScenarios(
     await waitN(e2.supportRequestUpdated!, before + 1, 'the agent told of the close');
   });
 
+  if (other && !other.lagProbes) return;
   test(`${name}: /metrics on every node: connections, invocations, messages, the backplane's counters and its lag from each other node`, async (t) => {
     const c = await ready(t);
     if (!c) return;

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
-import { PostgresStorage } from '@switchboard/chat-server';
+import { type ChatStorage, PostgresStorage } from '@switchboard/chat-server';
 import { type ClientOptions, connectClient, deleteRedisPrefix, requireService } from '@switchboard/testkit';
 import pg from 'pg';
 import type { TestSession, Wire } from './helpers.ts';
@@ -37,11 +37,11 @@ export interface ChatNode {
 }
 
 /** Several chat processes over one schema and one backplane prefix. */
-export interface ChatCluster {
+export interface ChatCluster<S extends ChatStorage = PostgresStorage> {
   readonly nodes: readonly ChatNode[];
   readonly schema: string;
   /** The shared storage, opened by the test (to give roles, and to read what was stored). */
-  readonly storage: PostgresStorage;
+  readonly storage: S;
   /** Registers a user with a unique name through node `via` (password `password123`). */
   register(name: string, via?: ChatNode): Promise<TestSession>;
   /** Registers a user, makes them an agent in the storage, and logs in (the token carries the role). */

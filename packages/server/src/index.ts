@@ -32,6 +32,16 @@ export {
   type Principal,
 } from './auth/authentication.js';
 export { type JwtClaims, type JwtFailure, type JwtResult, signJwt, verifyJwt } from './auth/jwt.js';
+export {
+  type ClusterizeOptions,
+  type ClusterPrimary,
+  type ClusterWorker,
+  type ClusterWorkerApp,
+  type ClusterWorkerContext,
+  clusterize,
+  type PrivateListener,
+  workerCount,
+} from './clusterize.js';
 export type {
   ConnectionTransport,
   TransportCloseKind,

@@ -55,8 +55,10 @@ export class SqliteStorage extends SqlStorage {
     this.path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    // The busy timeout first: switching to WAL takes a lock that another process (a worker) opening
+    // the same file at the same moment may hold.
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('secure_delete = ON');

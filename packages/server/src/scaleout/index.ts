@@ -82,6 +82,19 @@ export {
   type BackplaneErrorCodeOnly,
   backplaneErrors,
 } from './errors.js';
+export {
+  InboxBroker,
+  type InboxBrokerCounters,
+  type InboxBrokerOptions,
+} from './inbox-broker.js';
+export {
+  type InboxBackplaneOptions,
+  InboxClient,
+  type InboxNode,
+  inboxBackplane,
+  inboxNode,
+} from './inbox-bus.js';
+export type { InboxPort } from './inbox-messages.js';
 /**
  * The presence transitions in memory, as one state (the loopback backend's network, exported for
  * tests as `LoopbackPresenceNetwork` from `@switchboard/server/testing`): a backend that keeps the

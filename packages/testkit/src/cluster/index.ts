@@ -14,7 +14,13 @@ export {
   Haproxy,
   haproxyEnvironment,
 } from './haproxy.js';
-export { type ClusterBackplaneSetup, loadBalancerSuite } from './lb-suite.js';
+export {
+  agreeOnEveryNode,
+  type ClusterBackplaneSetup,
+  expectDeliveries,
+  loadBalancerSuite,
+  type Member,
+} from './lb-suite.js';
 export {
   CLUSTER_NATS_URL,
   deleteNatsPrefix,
@@ -57,3 +63,4 @@ export {
 } from './processes.js';
 export { CLUSTER_REDIS_URL, deleteRedisPrefix, redisClusterSetup } from './redis-setup.js';
 export { roundRobinSuite } from './roundrobin-suite.js';
+export { type WorkerClient, WorkersServer, type WorkersServerOptions } from './workers.js';

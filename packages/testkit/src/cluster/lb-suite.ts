@@ -38,7 +38,7 @@ const TRANSPORTS: readonly { name: string; options: ClientOptions }[] = [
 ];
 
 /** A client with what it received (`Send` and `Presence`). */
-interface Member extends ClusterClient {
+export interface Member extends ClusterClient {
   readonly label: string;
   readonly sends: unknown[];
   readonly presence: string[];
@@ -72,7 +72,7 @@ async function member(
 }
 
 /** Asks every one of `askers` (one per node) and waits until all answer `expected`. */
-async function agreeOnEveryNode(
+export async function agreeOnEveryNode(
   askers: readonly Member[],
   method: string,
   args: unknown[],
@@ -93,7 +93,7 @@ async function agreeOnEveryNode(
 }
 
 /** Every member receives exactly `expected[label]` (in any order across senders), nothing more. */
-async function expectDeliveries(
+export async function expectDeliveries(
   members: readonly Member[],
   tag: string,
   recipients: readonly Member[],
