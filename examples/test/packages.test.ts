@@ -39,6 +39,7 @@ interface Manifest {
   types?: string;
   exports?: Record<string, Record<string, string>>;
   files?: string[];
+  bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
@@ -150,6 +151,7 @@ test('every package under packages/ packs with its README, its types and only wh
         /^(README\.md|package\.json|LICENSE|CHANGELOG\.md)$/.test(file) ||
           /^dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)$/.test(file) ||
           /^src\/.+\.ts$/.test(file) ||
+          Object.values(p.manifest.bin ?? {}).some((bin) => bin.replace(/^\.\//, '') === file) ||
           extra.test(file),
         `${where} ships only what it needs, not ${file}`,
       );
@@ -250,6 +252,7 @@ test('installed from the tarballs outside the workspace: strict type-check, a hu
     '@switchboard/backplane-redis',
     '@switchboard/protocol',
     '@switchboard/server',
+    '@switchboard/service',
   ]);
   const app = join(work, 'app');
   mkdirSync(app);

@@ -67,10 +67,16 @@ export function clusterScenarios(
     const b = await c.nodes[1]!.connect(bob.token);
     const [ea, eb] = [record(a), record(b)];
     const room = await a.invoke('openDirect', [bob.user.id]);
+    // A conversation: each answer is written once the last message was read. (A send is answered
+    // once it is stored and published, not once every node delivered it: a message sent on the
+    // sender's node right after may reach a local reader before a remote one's.)
+    const both = (n: number) => Promise.all([waitN(ea.messageReceived!, n), waitN(eb.messageReceived!, n)]);
     await send(a, room.id, 'hi bob');
+    await both(1);
     await send(b, room.id, 'hi alice');
+    await both(2);
     await send(a, room.id, 'how are you?');
-    await Promise.all([waitN(ea.messageReceived!, 3), waitN(eb.messageReceived!, 3)]);
+    await both(3);
     await settle(200);
     for (const e of [ea, eb]) {
       assert.deepEqual(
