@@ -9,8 +9,10 @@
  * order the broker received it.
  * @module
  */
+
 import { randomUUID } from 'node:crypto';
 import type { PresenceConnection } from '../presence/presence-store.js';
+import { newBusCounters } from './adapter-kit.js';
 import type { Backplane } from './backplane.js';
 import type { Bus, BusContext, BusCounters, BusFactory, BusStatus, PublishOptions } from './bus.js';
 import { type Channel, channelName, parseChannelName } from './channels.js';
@@ -164,15 +166,7 @@ export class InboxClient {
 /** One node's bus of one hub over an {@link InboxClient}. */
 class InboxBus implements Bus {
   readonly backend = 'inbox';
-  readonly counters: BusCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    published: 0,
-    queued: 0,
-    queueOverflows: 0,
-    reconnects: 0,
-    errors: 0,
-  };
+  readonly counters: BusCounters = newBusCounters();
   private closed = false;
   private readonly key: string;
 

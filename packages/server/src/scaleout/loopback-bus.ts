@@ -5,6 +5,7 @@
  * services.
  * @module
  */
+import { newBusCounters } from './adapter-kit.js';
 import type {
   Bus,
   BusContext,
@@ -153,15 +154,7 @@ export class LoopbackNetwork {
 class LoopbackBus implements Bus {
   readonly backend = 'loopback';
   readonly log: ReplayLog | undefined;
-  readonly counters: BusCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    published: 0,
-    queued: 0,
-    queueOverflows: 0,
-    reconnects: 0,
-    errors: 0,
-  };
+  readonly counters: BusCounters = newBusCounters();
   readonly nodeId: string;
   readonly hubName: string;
   private connected = true;
