@@ -1,10 +1,13 @@
 /**
  * The plain HTTP endpoints of the reference functional-test app (docs/protocol.md#conformance),
  * outside the hubs: CORS, negotiate cookies, the negotiate redirect, the failing
- * negotiate, the HTTP redirect to `/echo`, the token endpoint and the client-result endpoint.
+ * negotiate, the HTTP redirect to `/echo`, the token endpoint, the client-result endpoint and the
+ * one static file the suite loads (the client's web-worker bundle).
  * @module
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 
 /** What the routes need from the server they belong to. */
@@ -53,15 +56,17 @@ export function isNegotiatePath(pathname: string): boolean {
 
 /**
  * The cookies every negotiate response sets: two live ones and one already expired, which clients
- * must not send back. (Over HTTPS the reference adds `SameSite=None; Secure`; this server only
- * speaks HTTP.)
+ * must not send back. Over HTTPS (`secure`) they are `SameSite=None; Secure`, as the reference
+ * sets them, so that a browser page on another origin (the browser half of the official suite)
+ * keeps them and sends them back.
  */
-export function negotiateCookies(now = Date.now()): string[] {
+export function negotiateCookies(now = Date.now(), secure = false): string[] {
   const expired = new Date(now - 3_600_000).toUTCString();
+  const attributes = secure ? '; samesite=none; secure' : '';
   return [
-    'testCookie=testValue; path=/',
-    'testCookie2=testValue2; path=/',
-    `expiredCookie=doesntmatter; expires=${expired}; path=/`,
+    `testCookie=testValue; path=/${attributes}`,
+    `testCookie2=testValue2; path=/${attributes}`,
+    `expiredCookie=doesntmatter; expires=${expired}; path=/${attributes}`,
   ];
 }
 
@@ -111,6 +116,13 @@ export function serveConformanceRoute(
     sendText(res, 200, ctx.issueToken(url.searchParams.get('user') || 'testuser'));
     return true;
   }
+  if (path.toLowerCase() === WEB_WORKER_CLIENT_PATH && (method === 'GET' || method === 'HEAD')) {
+    const script = webWorkerClient();
+    if (!script) return false;
+    res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': script.length });
+    res.end(method === 'HEAD' ? undefined : script);
+    return true;
+  }
   if (path.toLowerCase() === '/forwarding' && method === 'GET') {
     // Not in the reference app: this node's forwarding counters, for the cluster tests.
     send(res, 200, 'application/json', JSON.stringify(ctx.forwarding() ?? null));
@@ -155,6 +167,30 @@ export function refuseOtherUpgrade(req: IncomingMessage, socket: Duplex): void {
   }
   if (socket.writable) socket.end(head);
   else socket.destroy();
+}
+
+/**
+ * Where the reference app's static files (its `wwwroot`) hold the official client's web-worker
+ * bundle, which the suite's WebWorkers test loads with `importScripts`.
+ */
+export const WEB_WORKER_CLIENT_PATH = '/lib/signalr-webworker/signalr.js';
+
+let workerScript: Buffer | null | undefined;
+
+/**
+ * The official client's web-worker bundle (`@microsoft/signalr/dist/webworker/signalr.js`) from
+ * the installed package, read once; null when the package is not installed (then the path is a 404).
+ */
+export function webWorkerClient(): Buffer | null {
+  if (workerScript === undefined) {
+    try {
+      const file = createRequire(import.meta.url).resolve('@microsoft/signalr/dist/webworker/signalr.js');
+      workerScript = readFileSync(file);
+    } catch {
+      workerScript = null;
+    }
+  }
+  return workerScript;
 }
 
 /** Ends `res` with a text/plain body. */

@@ -205,7 +205,10 @@ export async function startConformanceServer(
     try {
       if (applyCors(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (isNegotiatePath(url.pathname)) res.setHeader('Set-Cookie', negotiateCookies());
+      if (isNegotiatePath(url.pathname)) {
+        const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+        res.setHeader('Set-Cookie', negotiateCookies(Date.now(), secure));
+      }
       if (hubs.handleRequest(req, res)) return;
       if (serveConformanceRoute(routes, req, res, url)) return;
       sendText(res, 404, 'Not Found');

@@ -83,8 +83,12 @@ test('/echo over WebSockets with the binary transfer format echoes bytes as byte
   await connection.stop();
 });
 
-test('a raw WebSocket to /echo gets its text back and a clean 1000 close', { timeout: 15_000 }, async () => {
-  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/echo`);
+test('a raw WebSocket to /echo with the negotiate cookie gets its text back and a clean 1000 close', {
+  timeout: 15_000,
+}, async () => {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/echo`, {
+    headers: { Cookie: 'testCookie=testValue' },
+  });
   const message = deferred<{ data: string; binary: boolean }>();
   const closed = deferred<{ code: number; wasClean: boolean }>();
   ws.onmessage = (event) =>
@@ -95,6 +99,20 @@ test('a raw WebSocket to /echo gets its text back and a clean 1000 close', { tim
   assert.deepEqual(await withTimeout(message.promise, 'the echo'), { data: 'message', binary: false });
   ws.close();
   assert.deepEqual(await withTimeout(closed.promise, 'the close'), { code: 1000, wasClean: true });
+});
+
+test('a raw WebSocket to /echo without testCookie is ended at once (1000), nothing echoed', {
+  timeout: 15_000,
+}, async () => {
+  // As the reference's EchoConnectionHandler: the suite's "honors withCredentials flag" tests rely on it.
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/echo`);
+  const messages: unknown[] = [];
+  const closed = deferred<{ code: number; wasClean: boolean }>();
+  ws.onmessage = (event) => messages.push(event.data);
+  ws.onclose = (event) => closed.resolve({ code: event.code, wasClean: event.wasClean });
+  ws.on('open', () => ws.send('message'));
+  assert.deepEqual(await withTimeout(closed.promise, 'the close'), { code: 1000, wasClean: true });
+  assert.deepEqual(messages, []);
 });
 
 test('/echoredirect follows to /echo (HTTP 307 on negotiate)', { timeout: 15_000 }, async () => {

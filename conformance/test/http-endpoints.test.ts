@@ -3,6 +3,8 @@
 // (docs/protocol.md#negotiate-redirect, docs/protocol.md#negotiate-errors, docs/protocol.md#cors,
 // docs/protocol.md#cookies, docs/protocol.md#conformance).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type ConformanceServer, noWebSocketsTransports } from '@switchboard/conformance';
@@ -82,6 +84,7 @@ test('every negotiate response sets testCookie, testCookie2 and an expired expir
     const expires = /^expiredCookie=[^;]*; expires=([^;]+)/.exec(cookies[2]!);
     assert.ok(expires, cookies[2]);
     assert.ok(Date.parse(expires[1]!) < Date.now(), 'expiredCookie is already expired');
+    for (const cookie of cookies) assert.doesNotMatch(cookie, /secure|samesite/i, 'plain HTTP: no Secure');
   }
   const other = await fetch(`${server.url}/generateJwtToken`);
   assert.deepEqual(other.headers.getSetCookie(), []);
@@ -168,3 +171,12 @@ function rawUpgrade(path: string): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+test('GET /lib/signalr-webworker/signalr.js serves the installed client web-worker bundle', async () => {
+  const response = await fetch(`${server.url}/lib/signalr-webworker/signalr.js`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/javascript/);
+  const file = createRequire(import.meta.url).resolve('@microsoft/signalr/dist/webworker/signalr.js');
+  assert.equal(await response.text(), readFileSync(file, 'utf8'));
+  assert.equal((await fetch(`${server.url}/lib/other.js`)).status, 404);
+});

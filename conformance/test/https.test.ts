@@ -42,6 +42,21 @@ test('flags: --https, --https-port, --https-cert-file', () => {
 });
 
 /** A negotiate POST over TLS: its status, or the TLS error's code. */
+function negotiateCookies(url: string, ca: string | undefined): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/testhub/negotiate?negotiateVersion=1`, {
+      method: 'POST',
+      ...(ca ? { ca } : {}),
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.headers['set-cookie'] ?? []);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function negotiate(url: string, ca?: string): Promise<number | string> {
   return new Promise((resolve) => {
     const req = request(`${url}/testhub/negotiate?negotiateVersion=1`, {
@@ -97,6 +112,10 @@ test('the official client over HTTPS on every transport and protocol, trusting t
     // TLS is real: refused without the certificate, accepted with it; HTTP still answers.
     assert.equal(await negotiate(server.httpsUrl!), 'DEPTH_ZERO_SELF_SIGNED_CERT');
     assert.equal(await negotiate(server.httpsUrl!, server.certificate), 200);
+    // As the reference sets them over HTTPS, so that a browser page on another origin keeps them.
+    for (const cookie of await negotiateCookies(server.httpsUrl!, server.certificate)) {
+      assert.match(cookie, /; samesite=none; secure$/, cookie);
+    }
     assert.equal(
       (await fetch(`${server.url}/testhub/negotiate?negotiateVersion=1`, { method: 'POST' })).status,
       200,

@@ -221,3 +221,30 @@ describe('the disconnect timeout on long polling', () => {
     }
   });
 });
+
+describe('a raw connection that its application ends between polls', () => {
+  test('the next poll gets 204 (not 404), a POST meanwhile gets 200; then the id is gone', {
+    timeout: 10_000,
+  }, async () => {
+    const opened: { close(): void }[] = [];
+    const server = await startTestServer((hubs) =>
+      hubs.mapConnection('/raw', (connection) => {
+        opened.push(connection);
+      }),
+    );
+    try {
+      const url = `${server.baseUrl}/raw`;
+      const { token } = await negotiated(url);
+      const first = await http(`${url}?id=${token}`);
+      assert.equal(first.status, 200);
+      await waitFor(() => opened.length === 1, 5_000, 'the application started');
+      // No poll pending: the application ends the connection.
+      opened[0]!.close();
+      assert.equal((await http(`${url}?id=${token}`, { method: 'POST', body: 'late' })).status, 200);
+      assert.equal((await http(`${url}?id=${token}`)).status, 204, 'the client learns it is over');
+      assert.equal((await http(`${url}?id=${token}`)).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -161,10 +161,14 @@ export class LongPollingTransport implements ConnectionTransport {
       } else {
         this.finish(res);
       }
-    } else if (this.queued === 0) {
+    } else if (this.queued === 0 && kind === 'abort') {
       this.done = true;
       this.hooks.finished();
     }
+    // A graceful end with no poll pending (a raw connection's application ended between polls):
+    // the connection stays until the next poll, which gets the 204 that tells the client it is over
+    // (docs/protocol.md#long-polling-end); a POST meanwhile is accepted and dropped, as the
+    // reference does; a client that never polls again is swept by the disconnect timeout.
   }
 
   private flush(): void {
