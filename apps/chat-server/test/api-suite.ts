@@ -298,6 +298,10 @@ export function serverApiSuite(kind: StorageKind, available: () => boolean): voi
       const long = await api('POST', `/rooms/${room.body.room.id}/messages`, { text: 'x'.repeat(4001) });
       assert.deepEqual([long.status, long.body.error.code], [400, 'SB_CHAT_MESSAGE_TOO_LONG']);
       assert.equal((await api('GET', '/rooms/no-such-room')).status, 404);
+      const huge = await api('POST', '/rooms', undefined, {
+        rawBody: JSON.stringify({ name: 'x'.repeat(20_000) }),
+      });
+      assert.deepEqual([huge.status, huge.body.error.code], [413, 'SB_CHAT_PAYLOAD_TOO_LARGE']);
     });
 
     test('API keys: required, and a revoked key stops working at once', async (t) => {

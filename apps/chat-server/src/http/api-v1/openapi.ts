@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { apiV1Routes } from './routes.js';
+import { ApiError } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -36,7 +37,9 @@ export function openApiDocument(): JsonSchema {
       }
     }
     const responses: Record<string, unknown> = {};
-    for (const [status, answer] of Object.entries(route.responses)) {
+    // A body past 16 KiB is refused before validation (SB_CHAT_PAYLOAD_TOO_LARGE).
+    const documented = route.body ? { ...route.responses, 413: ApiError } : route.responses;
+    for (const [status, answer] of Object.entries(documented)) {
       responses[status] = {
         description: Number(status) < 300 ? 'Success' : 'Error {error: {code, message, field?}}',
         ...(answer ? { content: { 'application/json': { schema: schema(answer, 'output') } } } : {}),
