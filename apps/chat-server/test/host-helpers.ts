@@ -44,6 +44,8 @@ export interface KeyServer {
   keys: JWK[];
   /** How many times the JWKS was fetched. */
   fetches: number;
+  /** How many times the OpenID configuration was asked for (answered or not). */
+  discoveries: number;
   /** While true, every request answers 500. */
   down: boolean;
   close(): Promise<void>;
@@ -57,10 +59,12 @@ export async function startKeyServer(keys: JWK[]): Promise<KeyServer> {
     jwksUrl: '',
     keys,
     fetches: 0,
+    discoveries: 0,
     down: false,
     close: () => new Promise<void>((resolve) => server!.close(() => resolve())),
   };
   server = createServer((req, res) => {
+    if (req.url === '/.well-known/openid-configuration') state.discoveries++;
     if (state.down) {
       res.writeHead(500).end('down');
       return;

@@ -202,6 +202,24 @@ export function hostTokenSuite(kind: StorageKind, available: () => boolean): voi
       } finally {
         await unreachable.close();
       }
+      // Discovery failing: 503 too, and not asked again within the cooldown.
+      keys.down = true;
+      const undiscovered = await startHostChat(kind, {
+        AUTH_ISSUER: keys.url,
+        AUTH_JWKS_COOLDOWN_MS: '60000',
+      });
+      try {
+        const before = keys.discoveries;
+        const token = await signToken(rsa, { sub: 'hsth-undiscovered' }, { issuer: keys.url });
+        for (let i = 0; i < 3; i++) {
+          const a = await me(undiscovered.url, token);
+          assert.deepEqual([a.status, a.body.error.code], [503, 'SB_CHAT_AUTH_UNAVAILABLE']);
+        }
+        assert.equal(keys.discoveries, before + 1);
+      } finally {
+        keys.down = false;
+        await undiscovered.close();
+      }
     });
 
     test('keys discovered from AUTH_ISSUER; claim names configurable; the key server going down is a 503', async (t) => {

@@ -34,6 +34,8 @@ const KEYS_UNAVAILABLE = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_J
 export class HostTokenVerifier {
   private readonly secret: Uint8Array | undefined;
   private jwks: JWTVerifyGetKey | undefined;
+  /** When discovery last failed (ms): it is not tried again within the cooldown. */
+  private discoveryFailedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly config: HostAuthConfig,
@@ -98,15 +100,20 @@ export class HostTokenVerifier {
   private async keySet(): Promise<JWTVerifyGetKey> {
     if (this.jwks) return this.jwks;
     const url = `${this.config.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    if (Date.now() - this.discoveryFailedAt < this.config.jwksCooldownMs) {
+      throw this.unavailable(new Error(`${url} failed less than AUTH_JWKS_COOLDOWN_MS ago`));
+    }
     let jwksUri: unknown;
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
       jwksUri = ((await response.json()) as { jwks_uri?: unknown }).jwks_uri;
     } catch (error) {
+      this.discoveryFailedAt = Date.now();
       throw this.unavailable(error);
     }
     if (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri)) {
+      this.discoveryFailedAt = Date.now();
       throw this.unavailable(new Error(`${url} names no http(s) jwks_uri`));
     }
     this.jwks ??= this.remoteSet(jwksUri);
