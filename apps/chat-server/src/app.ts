@@ -6,11 +6,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ClusterWorkerContext, type HubContext, HubServer, type Logger } from '@switchboard/server';
+import { HostTokenVerifier } from './auth/host-tokens.js';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
 import { AccountService } from './domain/accounts.js';
 import { AttachmentService } from './domain/attachments.js';
+import { HostUserService } from './domain/host-users.js';
 import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
@@ -18,6 +20,7 @@ import { RoomSettingsService } from './domain/room-settings.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
 import { ThreadService } from './domain/threads.js';
+import { addApiV1Routes } from './http/api-v1/register.js';
 import { addAttachmentRoutes } from './http/attachment-routes.js';
 import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
@@ -90,7 +93,11 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   const storage = options.storage ?? createStorage(config);
   await storage.migrate();
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, storage);
-  const tokens = new TokenService(jwtSecret, storage);
+  // The host app's users (AUTH_*): their tokens beside ours, their `sub`s the server API's ids.
+  const hostUsers = config.hostAuth ? new HostUserService(storage, config.hostAuth.issuer) : undefined;
+  const hostTokens =
+    config.hostAuth && hostUsers ? new HostTokenVerifier(config.hostAuth, hostUsers, logger) : undefined;
+  const tokens = new TokenService(jwtSecret, storage, hostTokens);
   const telemetry = createChatTelemetry(config.nodeId);
   const counters = newCounters();
 
@@ -203,6 +210,15 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     registerRateLimit: config.registerRateLimit,
   });
   addAttachmentRoutes(router, { accounts, attachments });
+  addApiV1Routes(router, {
+    services,
+    rooms,
+    messages,
+    // Without AUTH_ISSUER the API's user ids live in the namespace of the empty issuer.
+    hostUsers: hostUsers ?? new HostUserService(storage, ''),
+    disconnectUser: (userId) =>
+      hubContext!.connections.closeUser(userId, { reason: 'Disconnected by the host app.' }),
+  });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,

@@ -43,9 +43,11 @@
  * | `ATTACHMENTS_DIR` | `DATA_DIR/attachments` (SQLite), the database (PostgreSQL) | a directory for attachments' bytes (shared by every node when set with `DATABASE_URL`) |
  * | `MAX_ATTACHMENT_BYTES` | 10485760 (10 MiB) | the largest file one upload may carry |
  * | `MAX_ATTACHMENT_BYTES_PER_DAY` | 209715200 (200 MiB) | what one user may upload in 24 hours |
+ * | `AUTH_ISSUER`, `AUTH_JWKS_URL`, `AUTH_HS256_SECRET`, `AUTH_AUDIENCE`, `AUTH_CLAIM_NAME`, `AUTH_CLAIM_ROLE`, `AUTH_JWKS_COOLDOWN_MS` | (host tokens off) | the host app's tokens, see auth/host-config.ts |
  * @module
  */
 import { hostname } from 'node:os';
+import { type HostAuthConfig, loadHostAuthConfig } from './auth/host-config.js';
 import { ChatError } from './errors.js';
 
 /** Which backplane links the nodes. */
@@ -107,6 +109,8 @@ export interface ChatConfig {
   readonly maxAttachmentBytes: number;
   /** What one user may upload in 24 hours, in bytes. */
   readonly maxAttachmentBytesPerDay: number;
+  /** The host app's tokens (`AUTH_*`, see auth/host-config.ts); absent: only the chat's own. */
+  readonly hostAuth?: HostAuthConfig | undefined;
 }
 
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -235,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
     backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),
     logLevel,
+    hostAuth: loadHostAuthConfig(env, jwtSecret),
   };
 }
 

@@ -118,6 +118,17 @@ export const chatErrors = {
     surface:
       'GET /readyz answers 503 {"error": {"code", "message"}}; the node keeps serving and reconnects by itself',
   },
+  SB_CHAT_AUTH_UNAVAILABLE: {
+    summary:
+      "The host app's signing keys (its JWKS, or its OpenID configuration) cannot be fetched, so a host token cannot be judged; not a refusal of the token.",
+    surface:
+      'HTTP 503 {"error": {"code", "message"}} with Retry-After on the HTTP APIs; the hub endpoint answers 503 to negotiate; logged as chat.auth.keys_unavailable',
+  },
+  SB_CHAT_API_KEY_INVALID: {
+    summary:
+      'A server API request (/api/v1) came without an API key, or with one that is unknown or revoked.',
+    surface: 'HTTP 401 {"error": {"code", "message"}} with WWW-Authenticate: Bearer',
+  },
   SB_CHAT_INTERNAL: {
     summary: 'An unexpected failure inside the chat server.',
     surface:
@@ -153,6 +164,8 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_CONFIG_INVALID: 500,
   SB_CHAT_STORAGE_UNAVAILABLE: 503,
   SB_CHAT_BACKPLANE_UNREACHABLE: 503,
+  SB_CHAT_AUTH_UNAVAILABLE: 503,
+  SB_CHAT_API_KEY_INVALID: 401,
   SB_CHAT_INTERNAL: 500,
 };
 

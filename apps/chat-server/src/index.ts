@@ -10,10 +10,15 @@
  * ```
  * @module
  */
+
 export { CHAT_HUB_PATH, type ChatApp, type ChatAppOptions, createChatApp } from './app.js';
+export { type ApiKeyInfo, ApiKeyService, authenticateApiKey } from './auth/api-keys.js';
+export type { HostAuthConfig } from './auth/host-config.js';
 export { type BackplaneKind, type ChatConfig, loadConfig } from './config.js';
+export { cleanHostName, hostUserId } from './domain/host-users.js';
 export type { ChatClient, RoomChange } from './domain/ports.js';
 export { ChatError, type ChatErrorCode, chatErrors } from './errors.js';
+export { openApiDocument } from './http/api-v1/openapi.js';
 export { PostgresStorage, type PostgresStorageOptions } from './storage/postgres-storage.js';
 export { SqliteStorage } from './storage/sqlite-storage.js';
 export type { ChatStorage } from './storage/storage.js';

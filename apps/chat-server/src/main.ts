@@ -5,6 +5,9 @@
  *   node dist/main.js [start]              serve on PORT (default 3000)
  *   node dist/main.js add-agent USERNAME   give a user the agent role
  *   node dist/main.js set-role USERNAME ROLE   user, agent or admin
+ *   node dist/main.js create-api-key NAME  a server API key, printed once as the last line
+ *   node dist/main.js list-api-keys        the keys' names, prefixes and dates
+ *   node dist/main.js revoke-api-key NAME  the key stops working at once, on every node
  *
  * Every command reads the same configuration (environment variables, see config.ts). SIGTERM and
  * SIGINT drain the hub connections and exit 0. With `WORKERS` above 1 (or `auto` on a machine of
@@ -18,6 +21,7 @@ import { clusterize, workerCount } from '@switchboard/server';
 import { createChatApp } from './app.js';
 import { type ChatConfig, loadConfig } from './config.js';
 import { ChatError } from './errors.js';
+import { apiKeyCommand } from './http/api-v1/api-key-cli.js';
 import { createStorage } from './storage/create-storage.js';
 import { startProcessTelemetry } from './telemetry.js';
 
@@ -99,7 +103,11 @@ async function main(argv: string[]): Promise<number> {
       await app.close();
     }
   }
-  process.stderr.write(`unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE)\n`);
+  const keys = await apiKeyCommand(command, rest, config);
+  if (keys !== undefined) return keys;
+  process.stderr.write(
+    `unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE, create-api-key NAME, list-api-keys, revoke-api-key NAME)\n`,
+  );
   return 2;
 }
 

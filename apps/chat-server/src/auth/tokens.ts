@@ -7,9 +7,17 @@
  * @module
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type Authenticator, bearerToken, signJwt, verifyJwt } from '@switchboard/server';
+import {
+  AuthenticationUnavailableError,
+  type Authenticator,
+  bearerToken,
+  signJwt,
+  verifyJwt,
+} from '@switchboard/server';
+import { ChatError } from '../errors.js';
 import type { ChatStorage } from '../storage/storage.js';
 import type { UserRecord } from '../types.js';
+import type { HostTokenVerifier } from './host-tokens.js';
 
 /** How long tokens live. */
 export const TOKEN_LIFETIME_SECONDS = { user: 24 * 3600, guest: 30 * 24 * 3600 } as const;
@@ -46,6 +54,8 @@ export class TokenService {
   constructor(
     private readonly secret: string,
     private readonly storage: ChatStorage,
+    /** The host app's tokens (`AUTH_*`), accepted beside ours when configured. */
+    private readonly host?: HostTokenVerifier,
   ) {}
 
   /** A new token for `user`. */
@@ -62,6 +72,12 @@ export class TokenService {
 
   /** The user behind a token, or undefined when it is bad, expired, revoked or outdated. */
   async verify(token: string): Promise<VerifiedToken | undefined> {
+    if (this.host?.claims(token)) {
+      // The host's token (its issuer): `SB_CHAT_AUTH_UNAVAILABLE` when its keys cannot be had.
+      const verified = await this.host.verify(token);
+      if (!verified || (await this.storage.isTokenRevoked(verified.jti))) return undefined;
+      return verified;
+    }
     const result = verifyJwt(token, this.secret);
     if (!result.ok) return undefined;
     const { sub, jti, ver, exp } = result.claims;
@@ -85,7 +101,16 @@ export class TokenService {
     return async (request) => {
       const token = bearerToken(request);
       if (!token) return null;
-      const verified = await this.verify(token);
+      let verified: VerifiedToken | undefined;
+      try {
+        verified = await this.verify(token);
+      } catch (error) {
+        // The hub answers 503 (not 401) while the host's keys cannot be fetched.
+        if (error instanceof ChatError && error.code === 'SB_CHAT_AUTH_UNAVAILABLE') {
+          throw new AuthenticationUnavailableError(error.message, { cause: error });
+        }
+        throw error;
+      }
       if (!verified) return null;
       const { user } = verified;
       return {

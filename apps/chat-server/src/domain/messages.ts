@@ -167,6 +167,22 @@ export class MessageService {
     if (message.senderId !== actor.id && room.ownerId !== actor.id && actor.role !== 'admin') {
       throw forbidden("Only the author, the room's owner or an admin deletes a message.");
     }
+    return this.removeMessage(message);
+  }
+
+  /**
+   * Deletes a message on the host app's word (`DELETE /api/v1/messages/{id}`): no author or
+   * membership rule; `SB_CHAT_NOT_FOUND` for an unknown message.
+   */
+  async deleteAsServer(messageId: string): Promise<Message> {
+    const message = await this.deps.storage.messageById(messageId);
+    if (!message) throw notFound('No such message.');
+    if (message.deleted) return message;
+    return this.removeMessage(message);
+  }
+
+  /** Removes a message's text and files and tells the room. */
+  private async removeMessage(message: Message): Promise<Message> {
     const { attachments: _files, ...deleted } = await this.deps.storage.deleteMessage(
       message.id,
       this.deps.now(),

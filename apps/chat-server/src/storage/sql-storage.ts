@@ -22,11 +22,13 @@ import type {
 } from '../types.js';
 import { type AttachmentRecord, attachmentUrl, type NewAttachment, publicAttachment } from './attachments.js';
 import {
+  type ApiKeyInfo,
   CHANGE_RETENTION_MS,
   type ChangeKind,
   type ChangePage,
   type ChatStorage,
   type HistoryQuery,
+  type HostUserRecord,
   type NewMessage,
   type NewRoom,
   type NewSupportRequest,
@@ -433,6 +435,51 @@ export abstract class SqlStorage implements ChatStorage {
   async isKnownLoginAddress(userId: string, addressHash: string, sinceMs: number): Promise<boolean> {
     return (await this.get('isKnownLoginAddress', { userId, addressHash, since: sinceMs })) !== undefined;
   }
+
+  async hostUser(userId: string): Promise<HostUserRecord | undefined> {
+    const r = await this.get('hostUserById', { userId });
+    if (!r) return undefined;
+    return {
+      userId: String(r.user_id),
+      issuer: String(r.issuer),
+      subject: String(r.subject),
+      avatarUrl: r.avatar_url == null ? null : String(r.avatar_url),
+      claimsHash: String(r.claims_hash),
+    };
+  }
+  async upsertHostUser(record: HostUserRecord, at: string): Promise<void> {
+    await this.run('upsertHostUser', { ...record, at });
+  }
+  async setDisplayName(userId: string, displayName: string): Promise<void> {
+    await this.run('setDisplayNameHost', { id: userId, displayName });
+  }
+  async createApiKey(name: string, keyHash: string, prefix: string, at: string): Promise<boolean> {
+    return (await this.get('createApiKey', { name, keyHash, prefix, at })) !== undefined;
+  }
+  async apiKeys(): Promise<ApiKeyInfo[]> {
+    return (await this.all('apiKeys')).map(toApiKey);
+  }
+  async useApiKey(keyHash: string, at: string): Promise<ApiKeyInfo | undefined> {
+    const row = await this.get('apiKeyByHash', { keyHash });
+    if (!row) return undefined;
+    await this.run('touchApiKey', { name: row.name, at });
+    return toApiKey(row);
+  }
+  async revokeApiKey(name: string): Promise<boolean> {
+    return (await this.run('revokeApiKey', { name })) > 0;
+  }
+  async supportRequestsByStatus(status: string, limit: number): Promise<SupportRequest[]> {
+    return (await this.all('supportRequestsByStatus', { status, limit })).map(toSupportRequest);
+  }
+}
+
+function toApiKey(r: Row): ApiKeyInfo {
+  return {
+    name: String(r.name),
+    prefix: String(r.prefix),
+    createdAt: isoTime(r.created_at),
+    lastUsedAt: r.last_used_at == null ? null : isoTime(r.last_used_at),
+  };
 }
 
 /** A time column as ISO 8601 (PostgreSQL may hand back a Date). */

@@ -142,6 +142,25 @@ export interface NewSupportRequest {
   readonly createdAt: string;
 }
 
+/** What the chat keeps of a host app's user beside their users row (issue #15). */
+export interface HostUserRecord {
+  readonly userId: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly avatarUrl: string | null;
+  /** A digest of the claims last applied (a change updates the user). */
+  readonly claimsHash: string;
+}
+
+/** An API key as listed (never the key itself). */
+export interface ApiKeyInfo {
+  readonly name: string;
+  /** The key's first characters. */
+  readonly prefix: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
 /** The chat's persistent state. */
 export interface ChatStorage {
   /** `sqlite` or `postgres`. */
@@ -328,4 +347,21 @@ export interface ChatStorage {
   rememberLoginAddress(userId: string, addressHash: string, nowMs: number): Promise<void>;
   /** Whether the user signed in from the address (its hash) since `sinceMs`. */
   isKnownLoginAddress(userId: string, addressHash: string, sinceMs: number): Promise<boolean>;
+
+  /** The host-app part of a user, if the user came from the host app. */
+  hostUser(userId: string): Promise<HostUserRecord | undefined>;
+  /** Records (or updates) the host-app part of a user whose users row exists. */
+  upsertHostUser(record: HostUserRecord, at: string): Promise<void>;
+  /** Changes a user's display name. */
+  setDisplayName(userId: string, displayName: string): Promise<void>;
+  /** Stores an API key's hash under a name; false when the name is taken. */
+  createApiKey(name: string, keyHash: string, prefix: string, at: string): Promise<boolean>;
+  /** Every API key, by name. */
+  apiKeys(): Promise<ApiKeyInfo[]>;
+  /** The key with this hash (noting its use at `at`), if it exists. */
+  useApiKey(keyHash: string, at: string): Promise<ApiKeyInfo | undefined>;
+  /** Deletes a key; true when it existed. */
+  revokeApiKey(name: string): Promise<boolean>;
+  /** Support requests in one state (`open`, `assigned`, `closed`), oldest first, at most `limit`. */
+  supportRequestsByStatus(status: string, limit: number): Promise<SupportRequest[]>;
 }
