@@ -55,6 +55,11 @@ export const chatErrors = {
     surface:
       'HTTP 400 {"error": {"code", "message", "field"}} on register and guest; HubException "SB_CHAT_INVALID_NAME: <field>: ..." on createRoom',
   },
+  SB_CHAT_AVATAR_NOT_IMAGE: {
+    summary:
+      'An avatar is not a PNG, JPEG, GIF or WebP image whose bytes match its declared type (SVG and other types are refused).',
+    surface: 'HTTP 400 {"error": {"code", "message", "field": "file"}} on PUT /api/users/{userId}/avatar',
+  },
   SB_CHAT_ROOM_LIMIT: {
     summary: 'The user already owns the maximum number of rooms.',
     surface: 'HubException "SB_CHAT_ROOM_LIMIT: ..." on createRoom',
@@ -140,6 +145,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_INVALID_REACTION: 400,
   SB_CHAT_TOO_MANY_REACTIONS: 409,
   SB_CHAT_INVALID_NAME: 400,
+  SB_CHAT_AVATAR_NOT_IMAGE: 400,
   SB_CHAT_ROOM_LIMIT: 409,
   SB_CHAT_ROOM_NAME_TAKEN: 409,
   SB_CHAT_BLOCKED: 403,

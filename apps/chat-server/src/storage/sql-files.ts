@@ -43,6 +43,7 @@ export function namedQueries(dialect: SqlDialect): Map<string, string> {
     `${dialect}-queries.sql`,
     `${dialect}-attachment-queries.sql`,
     `${dialect}-room-settings-queries.sql`,
+    'profile-queries.sql',
   ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }
