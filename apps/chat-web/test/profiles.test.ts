@@ -63,7 +63,7 @@ describe('chat-web: profiles', () => {
       .getAttribute('data-room-id');
     const bob = await suite.page();
     const bobName = await signUp(bob.page, suite.server.url, 'Bob');
-    const { hub, userId: bobId } = await hubAs(suite.server.url, bobName);
+    const { hub } = await hubAs(suite.server.url, bobName);
     await hub.invoke('joinRoom', roomId);
     await hub.stop();
     await bob.page.getByTestId('room-item').filter({ hasText: room }).click();
