@@ -223,6 +223,7 @@ export function messageItem(
       nameButton(chat, message.senderId, own ? 'You' : chat.nameOf(message.senderId), {
         className: 'sender',
         fixed: own,
+        tabStop: false,
       }),
       h(
         'time',

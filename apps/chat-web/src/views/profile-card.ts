@@ -111,12 +111,16 @@ export function followProfileClicks(chat: Chat, openDirect: (userId: string) => 
   clicks = { chat, openDirect };
 }
 
-/** A person's name as a button that opens their card. */
+/**
+ * A person's name as a button that opens their card. `fixed`: shown as another word ("You"), not
+ * rewritten on profile changes; `tabStop: false`: reached by pointer only (a message keeps one tab
+ * stop; the keyboard reaches the card from the members list).
+ */
 export function nameButton(
   _chat: Chat,
   userId: string,
   text: string,
-  options: { className?: string; fixed?: boolean } = {},
+  options: { className?: string; fixed?: boolean; tabStop?: boolean } = {},
 ): HTMLElement {
   return h(
     'button',
@@ -128,6 +132,8 @@ export function nameButton(
       'data-name-user': userId,
       // A name shown as another word ("You") is not rewritten when the profile changes.
       'data-name-fixed': options.fixed ? '' : undefined,
+      // Out of the tab order where the container keeps one tab stop (a message: its toolbar).
+      tabindex: options.tabStop === false ? -1 : undefined,
       'aria-label': `${text}: show profile`,
     },
     text,
