@@ -90,9 +90,9 @@ export const chatErrors = {
   },
   SB_CHAT_ATTACHMENT_TOO_LARGE: {
     summary:
-      'An uploaded file is larger than MAX_ATTACHMENT_BYTES (10 MiB by default); nothing of it is stored.',
+      'An uploaded file is larger than MAX_ATTACHMENT_BYTES (10 MiB by default), or an avatar larger than 1 MiB; nothing of it is stored.',
     surface:
-      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments',
+      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments and PUT /api/users/{userId}/avatar',
   },
   SB_CHAT_ATTACHMENT_QUOTA: {
     summary:
