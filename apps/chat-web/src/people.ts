@@ -124,10 +124,20 @@ export class People {
 
   /** Changes the password: the server answers a new session; every other session ends. */
   async changePassword(currentPassword: string, newPassword: string): Promise<Session> {
-    const session = await this.call<Session>('POST', '/api/auth/password', { currentPassword, newPassword });
-    saveSession({ token: session.token, user: session.user });
-    (this.chat.session as { token: string }).token = session.token;
-    return session;
+    // The server ends every connection of the account before it answers: this tab's link waits
+    // aside meanwhile, so that it never reconnects with the old token (and gets signed out).
+    await this.chat.link.stop();
+    try {
+      const session = await this.call<Session>('POST', '/api/auth/password', {
+        currentPassword,
+        newPassword,
+      });
+      saveSession({ token: session.token, user: session.user });
+      (this.chat.session as { token: string }).token = session.token;
+      return session;
+    } finally {
+      this.chat.link.start();
+    }
   }
 
   /** Ends every session and connection of the caller, on every device and node. */

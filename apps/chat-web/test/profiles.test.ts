@@ -3,7 +3,8 @@
  * in her account settings, and Bob, who has the room open, sees both on her message at once; Bob
  * opens her profile card from her name (name, username, presence) and its "Message" button opens
  * their direct conversation; the members list shows her presence and follows her "away" live;
- * "sign out everywhere" signs out her other browser too. The new views pass the accessibility scan
+ * she changes her password and stays signed in; "sign out everywhere" signs out her other browser
+ * too. The new views pass the accessibility scan
  * in the light and the dark theme.
  */
 import assert from 'node:assert/strict';
@@ -17,8 +18,8 @@ import {
   createRoom,
   hubAs,
   send,
-  signIn,
   signUp,
+  waitConnected,
 } from './helpers.ts';
 
 const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
@@ -139,9 +140,26 @@ describe('chat-web: profiles', () => {
     await aliceRow.getByTestId('member-presence').filter({ hasText: 'Online' }).waitFor();
     await bob.page.keyboard.press('Escape');
 
-    // Sign out everywhere: her other browser is signed out too; Bob stays.
+    // A new password: this tab stays signed in (it reconnects with the new token).
+    await alice.page.getByTestId('password-current').fill('password123');
+    await alice.page.getByTestId('password-new').fill('password456');
+    await alice.page.getByTestId('password-save').click();
+    await alice.page
+      .getByTestId('account-status')
+      .filter({ hasText: 'Your password was changed.' })
+      .waitFor();
+    await waitConnected(alice.page);
+    await alice.page.getByTestId('account-settings').waitFor();
+
+    // Sign out everywhere: her other browser (signed in with the new password) is signed out too;
+    // Bob stays.
     const other = await suite.page();
-    await signIn(other.page, suite.server.url, aliceName);
+    await other.page.goto(suite.server.url);
+    await other.page.getByTestId('login-username').fill(aliceName);
+    await other.page.getByTestId('login-password').fill('password456');
+    await other.page.getByTestId('login-submit').click();
+    await other.page.getByTestId('room-list').waitFor();
+    await waitConnected(other.page);
     const otherToken = await other.page.evaluate(
       () => (JSON.parse(localStorage.getItem('switchboard.session')!) as { token: string }).token,
     );

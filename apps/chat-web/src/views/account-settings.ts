@@ -187,8 +187,6 @@ export function openAccountSettings(chat: Chat, signOut: () => void): void {
       current.value = '';
       next.value = '';
       say('Your password was changed. Your other sessions were signed out.');
-      // The server ended every connection of the account: this tab connects again with the new token.
-      void chat.link.reconnectNow();
     }, fail);
   });
 
