@@ -8,6 +8,7 @@
 // skip loudly without their services (fail under CI=true).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
@@ -256,6 +257,8 @@ for (const { name, setup } of storages) {
         assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
         assert.equal(r.body.error.code, code, what);
       }
+      // An upload cut off halfway: nothing stored either.
+      assert.equal(await cutAvatarUpload(server, alice.user.id, alice.token), 'cut');
       if (name === 'sqlite') assert.deepEqual(blobs(server), blobsBefore);
       assert.equal((await call(server, 'GET', '/api/me', alice.token)).body.user.avatarUrl, url);
       // A file of exactly the limit is taken.
@@ -402,6 +405,27 @@ async function uploadAttachment(server: ChatTestServer, roomId: string, token: s
   });
   assert.equal(response.status, 201);
   return ((await response.json()) as Wire).attachment.id;
+}
+
+/** Sends half of an avatar upload that announced its whole length, then drops the connection. */
+function cutAvatarUpload(server: ChatTestServer, userId: string, token: string): Promise<number | 'cut'> {
+  const part = multipart('me.png', 'image/png', Buffer.concat([PNG, Buffer.alloc(200_000)]));
+  return new Promise((resolve) => {
+    const req = request(`${server.url}/api/users/${userId}/avatar`, {
+      method: 'PUT',
+      headers: {
+        'Content-Type': part.contentType,
+        'Content-Length': String(part.body.length),
+        Authorization: `Bearer ${token}`,
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve('cut'));
+    req.write(part.body.subarray(0, 100_000), () => setTimeout(() => req.destroy(), 100));
+  });
 }
 
 /** The blob files of a SQLite server. */
