@@ -18,6 +18,11 @@ export interface User {
   readonly role: Role;
   /** A support customer created by `POST /api/auth/guest`, without a password. */
   readonly isGuest: boolean;
+  /**
+   * The avatar's URL (`/api/avatars/{avatarId}`, fetched with a signed-in user's token); absent:
+   * none (initials on a colour from the user id are shown, see {@link avatarColour}).
+   */
+  readonly avatarUrl?: string;
 }
 
 /** What kind of conversation a room is. */
@@ -165,7 +170,14 @@ export interface Presence {
   readonly userId: string;
   readonly online: boolean;
   readonly lastSeenAt: string | null;
+  /** `online`, `away` (online, but said they are away) or `offline` (absent from older servers). */
+  readonly status?: PresenceStatus;
 }
+
+/** What the members list shows of a person. */
+export type PresenceStatus = 'online' | 'away' | 'offline';
+
+export * from './profiles.js';
 
 /** `getMessages`' answer: messages by seq range and where the room stands. */
 export interface MessagesPage {

@@ -16,6 +16,7 @@ import { HostUserService } from './domain/host-users.js';
 import { LoginThrottle } from './domain/login-throttle.js';
 import { MessageService } from './domain/messages.js';
 import { newCounters, type ServiceDeps, systemClock } from './domain/ports.js';
+import { ProfileService } from './domain/profiles.js';
 import { RoomSettingsService } from './domain/room-settings.js';
 import { RoomService } from './domain/rooms.js';
 import { SupportService } from './domain/support.js';
@@ -26,6 +27,7 @@ import { addAuthRoutes } from './http/auth-routes.js';
 import { applyCors, hubOrigins } from './http/cors.js';
 import { sendError } from './http/json.js';
 import { addOpsRoutes, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
+import { addProfileRoutes } from './http/profile-routes.js';
 import { Router } from './http/router.js';
 import { serveWebApp } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
@@ -110,7 +112,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...systemClock,
   };
   const rooms = new RoomService(services);
-  const attachments = new AttachmentService(services, rooms, createBlobStore(config, storage), config);
+  const blobStore = createBlobStore(config, storage);
+  const attachments = new AttachmentService(services, rooms, blobStore, config);
+  const profiles = new ProfileService(services, blobStore, config.maxAttachmentBytes);
   const messages = new MessageService(services, rooms, attachments);
   const threads = new ThreadService(services, rooms);
   const support = new SupportService(services, rooms, messages);
@@ -136,10 +140,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         }
       },
       // Password change: every token of the user stops working, so every connection ends.
-      userRevoked: async (userId) => {
+      userRevoked: async (userId, reason) => {
         try {
           await hubContext!.connections.closeUser(userId, {
-            reason: 'The password was changed; sign in again.',
+            reason: reason ?? 'The password was changed; sign in again.',
           });
         } catch (error) {
           logger.warn('chat.logout.close_failed', { error });
@@ -177,6 +181,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     support,
     logger,
     roomSettings: new RoomSettingsService(services),
+    profiles,
   };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),
@@ -219,6 +224,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     disconnectUser: (userId) =>
       hubContext!.connections.closeUser(userId, { reason: 'Disconnected by the host app.' }),
   });
+  addProfileRoutes(router, { accounts, profiles });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,

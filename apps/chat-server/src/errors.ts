@@ -55,6 +55,11 @@ export const chatErrors = {
     surface:
       'HTTP 400 {"error": {"code", "message", "field"}} on register and guest; HubException "SB_CHAT_INVALID_NAME: <field>: ..." on createRoom',
   },
+  SB_CHAT_AVATAR_NOT_IMAGE: {
+    summary:
+      'An avatar is not a PNG, JPEG, GIF or WebP image whose bytes match its declared type (SVG and other types are refused).',
+    surface: 'HTTP 400 {"error": {"code", "message", "field": "file"}} on PUT /api/users/{userId}/avatar',
+  },
   SB_CHAT_ROOM_LIMIT: {
     summary: 'The user already owns the maximum number of rooms.',
     surface: 'HubException "SB_CHAT_ROOM_LIMIT: ..." on createRoom',
@@ -85,9 +90,9 @@ export const chatErrors = {
   },
   SB_CHAT_ATTACHMENT_TOO_LARGE: {
     summary:
-      'An uploaded file is larger than MAX_ATTACHMENT_BYTES (10 MiB by default); nothing of it is stored.',
+      'An uploaded file is larger than MAX_ATTACHMENT_BYTES (10 MiB by default), or an avatar larger than 1 MiB; nothing of it is stored.',
     surface:
-      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments',
+      'HTTP 413 {"error": {"code", "message", "field": "file"}} on POST /api/rooms/{roomId}/attachments and PUT /api/users/{userId}/avatar',
   },
   SB_CHAT_ATTACHMENT_QUOTA: {
     summary:
@@ -151,6 +156,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_INVALID_REACTION: 400,
   SB_CHAT_TOO_MANY_REACTIONS: 409,
   SB_CHAT_INVALID_NAME: 400,
+  SB_CHAT_AVATAR_NOT_IMAGE: 400,
   SB_CHAT_ROOM_LIMIT: 409,
   SB_CHAT_ROOM_NAME_TAKEN: 409,
   SB_CHAT_BLOCKED: 403,

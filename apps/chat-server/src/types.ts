@@ -15,4 +15,8 @@ export interface UserRecord extends User {
   readonly tokenVersion: number;
   readonly createdAt: string;
   readonly lastSeenAt: string | null;
+  /** The avatar's blob id (null: none; initials are shown). */
+  readonly avatarId?: string | null;
+  /** The user said they are away. */
+  readonly away?: boolean;
 }

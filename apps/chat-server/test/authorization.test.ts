@@ -135,7 +135,7 @@ test('presence only for users who share a room with the caller', async () => {
   const room = await alice!.c.invoke('createRoom', { name: 'presence', isPrivate: false });
   await bob!.c.invoke('joinRoom', room.id);
   const [p] = await alice!.c.invoke('getPresence', [bob!.session.user.id]);
-  assert.deepEqual(p, { userId: bob!.session.user.id, online: true, lastSeenAt: null });
+  assert.deepEqual(p, { userId: bob!.session.user.id, online: true, lastSeenAt: null, status: 'online' });
   await assert.rejects(alice!.c.invoke('getPresence', [stranger!.session.user.id]), FORBIDDEN);
 });
 

@@ -289,6 +289,7 @@ export function clusterScenarios(
       userId: alice.user.id,
       online: false,
       lastSeenAt: wb.presenceChanged![1].lastSeenAt,
+      status: 'offline',
     });
   });
 

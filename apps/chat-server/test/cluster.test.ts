@@ -157,6 +157,7 @@ async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void>
       userId: alice.user.id,
       online: false,
       lastSeenAt: eB.presenceChanged![0].lastSeenAt,
+      status: 'offline',
     });
 
     // Logout through node B ends the token's connection on node A too.

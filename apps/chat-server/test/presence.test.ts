@@ -34,7 +34,7 @@ test('presence: once per user with two connections; presenceChanged once per tra
   await settle(100);
   const presence = await b1.invoke('getPresence', [alice.user.id, alice.user.id]);
   assert.equal(presence.length, 1, 'one entry per user, not per connection');
-  assert.deepEqual(presence[0], { userId: alice.user.id, online: true, lastSeenAt: null });
+  assert.deepEqual(presence[0], { userId: alice.user.id, online: true, lastSeenAt: null, status: 'online' });
   // Alice came online before she joined the room, so nobody watched her then; the transitions
   // from here on are what the watchers see.
   assert.equal(w1.presenceChanged!.filter((e: Wire) => e.userId === alice.user.id).length, 0);
@@ -69,6 +69,7 @@ test('presence: once per user with two connections; presenceChanged once per tra
     userId: alice.user.id,
     online: false,
     lastSeenAt: w1.presenceChanged![0].lastSeenAt,
+    status: 'offline',
   });
 
   // She comes back on two connections at once: one online event per watching connection.
@@ -77,7 +78,12 @@ test('presence: once per user with two connections; presenceChanged once per tra
   await settle(200);
   for (const events of [w1.presenceChanged!, w2.presenceChanged!]) {
     assert.equal(events.length, 2);
-    assert.deepEqual(events[1], { userId: alice.user.id, online: true, lastSeenAt: after.lastSeenAt });
+    assert.deepEqual(events[1], {
+      userId: alice.user.id,
+      online: true,
+      lastSeenAt: after.lastSeenAt,
+      status: 'online',
+    });
   }
 
   // Presence only for people who share a room with the caller.

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { TokenService, VerifiedToken } from '../auth/tokens.js';
 import { ChatError, forbidden, notFound } from '../errors.js';
+import { avatarUrl } from '../storage/attachments.js';
 import type { ChatStorage } from '../storage/storage.js';
 import { ROLES, type Role, type Session, type User, type UserRecord } from '../types.js';
 
@@ -30,8 +31,11 @@ const MAX_DISPLAY_NAME = 64;
 export interface RevocationHooks {
   /** Logout: the connections that authenticated with this token (on every node). */
   readonly tokenRevoked?: (jti: string) => Promise<void>;
-  /** Password change: every connection of the user (on every node). */
-  readonly userRevoked?: (userId: string) => Promise<void>;
+  /**
+   * Password change and "sign out everywhere": every connection of the user (on every node), closed
+   * with `reason` (default: the password change's).
+   */
+  readonly userRevoked?: (userId: string, reason?: string) => Promise<void>;
 }
 
 /** Account operations. */
@@ -144,6 +148,17 @@ export class AccountService {
     return this.session({ ...user, tokenVersion: version });
   }
 
+  /**
+   * `POST /api/auth/logout-everywhere`: every token of the user stops working (the token version
+   * moves on, on every node) and every connection of the user ends, on every node.
+   */
+  async signOutEverywhere(token: string | undefined): Promise<void> {
+    const verified = await this.authenticate(token);
+    await this.storage.bumpTokenVersion(verified.user.id);
+    await this.tokens.revoke(verified);
+    await this.sessions.userRevoked?.(verified.user.id, 'Signed out everywhere.');
+  }
+
   /** Gives a user a role (CLI `add-agent`, admin API). */
   async setRole(username: string, role: unknown): Promise<User> {
     if (typeof role !== 'string' || !ROLES.includes(role as Role))
@@ -165,7 +180,15 @@ export class AccountService {
 }
 
 function publicUser(u: UserRecord): User {
-  return { id: u.id, username: u.username, displayName: u.displayName, role: u.role, isGuest: u.isGuest };
+  const { id, username, displayName, role, isGuest } = u;
+  return {
+    id,
+    username,
+    displayName,
+    role,
+    isGuest,
+    ...(u.avatarId ? { avatarUrl: avatarUrl(u.avatarId) } : {}),
+  };
 }
 
 function badCredentials(message: string): ChatError {

@@ -15,6 +15,7 @@ import type {
   SupportRequest,
   ThreadReadUpdate,
   User,
+  UserUpdate,
 } from '../types.js';
 
 /** How a room changed for the receiver. */
@@ -46,6 +47,8 @@ export interface ChatClient {
   typing(event: { roomId: string; userId: string }): void;
   readUpdated(event: ReadState): void;
   presenceChanged(event: Presence): void;
+  /** A user's display name or avatar changed (to them and everyone who shares a room with them). */
+  userUpdated(event: UserUpdate): void;
   roomUpdated(event: { room: Room; change: RoomChange; userId: string }): void;
   supportQueueUpdated(event: { request: SupportRequest }): void;
   supportRequestUpdated(event: { request: SupportRequest }): void;

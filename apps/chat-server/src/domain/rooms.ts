@@ -9,6 +9,7 @@
 import { ChatError, forbidden, notFound } from '../errors.js';
 import type { Presence, Room, RoomSummary, User } from '../types.js';
 import type { Actor, ServiceDeps } from './ports.js';
+import { presenceStatus } from './profiles.js';
 import { type Input, id, idList, object, optionalBoolean, string, visibleName } from './validate.js';
 
 /** Room names: 1 to 80 characters. */
@@ -206,10 +207,12 @@ export class RoomService {
     const result: Presence[] = [];
     for (const uid of ids) {
       const user = await this.deps.storage.userById(uid);
+      const online = await this.deps.notifier.isOnline(uid);
       result.push({
         userId: uid,
-        online: await this.deps.notifier.isOnline(uid),
+        online,
         lastSeenAt: user?.lastSeenAt ?? null,
+        status: presenceStatus(online, user?.away),
       });
     }
     return result;
@@ -247,8 +250,10 @@ export async function announcePresence(
   userId: string,
   online: boolean,
   lastSeenAt: string | null,
+  away = false,
 ): Promise<void> {
   const contacts = await deps.storage.contactsOf(userId);
+  const status = presenceStatus(online, away);
   if (contacts.length > 0)
-    await deps.notifier.toUsers(contacts, 'presenceChanged', { userId, online, lastSeenAt });
+    await deps.notifier.toUsers(contacts, 'presenceChanged', { userId, online, lastSeenAt, status });
 }

@@ -79,7 +79,11 @@ export function dispositionName(name: string): string {
  * Reads the one file part (`file`) of a multipart body whole. Refuses: not multipart, no file, a
  * second file, a file past `max` (with `tooLarge()`), a body that ends early or is cut off.
  */
-function readUpload(req: IncomingMessage, max: number, tooLarge: () => ChatError): Promise<UploadedFile> {
+export function readUpload(
+  req: IncomingMessage,
+  max: number,
+  tooLarge: () => ChatError,
+): Promise<UploadedFile> {
   return new Promise<UploadedFile>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {

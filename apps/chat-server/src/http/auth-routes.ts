@@ -6,6 +6,7 @@
  * @module
  */
 import type { AccountService } from '../domain/accounts.js';
+import { profileOf } from '../domain/profiles.js';
 import { ChatError, forbidden } from '../errors.js';
 import type { ChatStorage } from '../storage/storage.js';
 import { bearer, clientIp, readJson, sendJson } from './json.js';
@@ -62,10 +63,13 @@ export function addAuthRoutes(router: Router, options: AuthRouteOptions): void {
       const token = bearer(req);
       sendJson(res, 200, await accounts.changePassword(token, await readJson(req)));
     })
+    .on('POST', '/api/auth/logout-everywhere', async ({ req, res }) => {
+      await accounts.signOutEverywhere(bearer(req));
+      res.writeHead(204).end();
+    })
     .on('GET', '/api/me', async ({ req, res }) => {
       const { user } = await accounts.authenticate(bearer(req));
-      const { id, username, displayName, role, isGuest } = user;
-      sendJson(res, 200, { user: { id, username, displayName, role, isGuest } });
+      sendJson(res, 200, { user: profileOf(user) });
     })
     .on('POST', '/api/admin/users/:username/role', async ({ req, res, params }) => {
       const { user } = await accounts.authenticate(bearer(req));

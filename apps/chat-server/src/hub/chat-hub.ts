@@ -10,6 +10,7 @@ import { Hub, type Logger } from '@switchboard/server';
 import type { MessageService } from '../domain/messages.js';
 import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
 import { isAgent } from '../domain/ports.js';
+import type { ProfileService } from '../domain/profiles.js';
 import type { RoomSettingsService } from '../domain/room-settings.js';
 import type { RoomService } from '../domain/rooms.js';
 import type { SupportService } from '../domain/support.js';
@@ -27,6 +28,8 @@ export interface ChatHubDeps {
   readonly logger: Logger;
   /** Room settings (absent: `updateRoom` is refused). */
   readonly roomSettings?: RoomSettingsService;
+  /** Profiles (absent: `setAway` is refused). */
+  readonly profiles?: ProfileService;
 }
 
 const ACTOR = Symbol('chat.actor');
@@ -142,6 +145,11 @@ export class ChatHub extends Hub<ChatClient> {
   }
   getPresence(userIds: unknown) {
     return this.deps.rooms.getPresence(this._actor(), userIds);
+  }
+  /** `{away}`: marks the caller away (or back); answers their presence, sent to their contacts. */
+  setAway(args: unknown) {
+    if (!this.deps.profiles) throw forbidden('Profiles are not available.');
+    return this.deps.profiles.setAway(this._actor(), args);
   }
   blockUser(userId: unknown) {
     return this.deps.rooms.blockUser(this._actor(), userId);

@@ -28,7 +28,7 @@ export function wireChatPresence(
     run('online', event, async () => {
       const user = await services.storage.userById(event.userId);
       if (!user) return;
-      await announcePresence(services, user.id, true, user.lastSeenAt);
+      await announcePresence(services, user.id, true, user.lastSeenAt, user.away);
     }),
   );
   const offOffline = presence.onUserOffline((event) =>

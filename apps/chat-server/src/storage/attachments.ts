@@ -119,6 +119,11 @@ export function attachmentUrl(id: string): string {
   return `/api/attachments/${encodeURIComponent(id)}`;
 }
 
+/** The URL an avatar (a blob in the same store) is served at. */
+export function avatarUrl(avatarId: string): string {
+  return `/api/avatars/${encodeURIComponent(avatarId)}`;
+}
+
 /** What a message carries of an attachment record. */
 export function publicAttachment(a: AttachmentRecord): Attachment {
   const { id, roomId, name, size, contentType, image, url } = a;

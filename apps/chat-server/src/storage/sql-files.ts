@@ -45,6 +45,7 @@ export function namedQueries(dialect: SqlDialect): Map<string, string> {
     `${dialect}-attachment-queries.sql`,
     `${dialect}-room-settings-queries.sql`,
     'host-queries.sql',
+    'profile-queries.sql',
   ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }

@@ -20,7 +20,13 @@ import type {
   User,
   UserRecord,
 } from '../types.js';
-import { type AttachmentRecord, attachmentUrl, type NewAttachment, publicAttachment } from './attachments.js';
+import {
+  type AttachmentRecord,
+  attachmentUrl,
+  avatarUrl,
+  type NewAttachment,
+  publicAttachment,
+} from './attachments.js';
 import {
   type ApiKeyInfo,
   CHANGE_RETENTION_MS,
@@ -114,6 +120,23 @@ export abstract class SqlStorage implements ChatStorage {
   }
   async setRole(userId: string, role: Role): Promise<void> {
     await this.run('setRole', { id: userId, role });
+  }
+  async setDisplayName(userId: string, displayName: string): Promise<void> {
+    await this.run('setDisplayName', { id: userId, displayName });
+  }
+  async setAvatar(userId: string, avatarId: string | null): Promise<void> {
+    await this.run('setAvatar', { id: userId, avatarId });
+  }
+  async userByAvatar(avatarId: string): Promise<UserRecord | undefined> {
+    const row = await this.get('userByAvatar', { avatarId });
+    return row && toUser(row);
+  }
+  async setAway(userId: string, away: boolean): Promise<void> {
+    await this.run('setAway', { id: userId, away });
+  }
+  async bumpTokenVersion(userId: string): Promise<number> {
+    const row = await this.get('bumpTokenVersion', { id: userId });
+    return Number(row?.token_version ?? 0);
   }
   async setLastSeen(userId: string, at: string): Promise<void> {
     await this.run('setLastSeen', { id: userId, at });
@@ -503,12 +526,22 @@ export function toUser(r: Row): UserRecord {
     tokenVersion: Number(r.token_version),
     createdAt: isoTime(r.created_at),
     lastSeenAt: r.last_seen_at == null ? null : isoTime(r.last_seen_at),
+    avatarId: r.avatar_id == null ? null : String(r.avatar_id),
+    away: bool(r.away),
   };
 }
 
 /** The public part of a user. */
 export function publicUser(u: UserRecord): User {
-  return { id: u.id, username: u.username, displayName: u.displayName, role: u.role, isGuest: u.isGuest };
+  const { id, username, displayName, role, isGuest } = u;
+  return {
+    id,
+    username,
+    displayName,
+    role,
+    isGuest,
+    ...(u.avatarId ? { avatarUrl: avatarUrl(u.avatarId) } : {}),
+  };
 }
 
 /** Maps a rooms row. */

@@ -186,6 +186,16 @@ export interface ChatStorage {
   /** Sets the password hash and bumps the token version; returns the new version. */
   setPassword(userId: string, passwordHash: string): Promise<number>;
   setRole(userId: string, role: Role): Promise<void>;
+  /** Changes a user's display name (checked by the caller). */
+  setDisplayName(userId: string, displayName: string): Promise<void>;
+  /** Names a user's avatar blob (null: none). */
+  setAvatar(userId: string, avatarId: string | null): Promise<void>;
+  /** The user whose avatar is this blob, if any (only a current avatar is served). */
+  userByAvatar(avatarId: string): Promise<UserRecord | undefined>;
+  /** Marks a user away (shown while they are online) or back. */
+  setAway(userId: string, away: boolean): Promise<void>;
+  /** Bumps the token version (every older token stops working); returns the new version. */
+  bumpTokenVersion(userId: string): Promise<number>;
   setLastSeen(userId: string, at: string): Promise<void>;
   /** Every user with the agent role. */
   agents(): Promise<User[]>;

@@ -9,6 +9,7 @@ import { type Chat, errorText } from '../chat.ts';
 import { type Child, h } from '../dom.ts';
 import { go } from '../router.ts';
 import { openDialog } from './dialog.ts';
+import { loadMembersPresence, memberRow } from './presence.ts';
 
 /** Asks for a room's name and privacy, creates it and opens it. */
 export function createRoomDialog(chat: Chat): void {
@@ -180,21 +181,10 @@ export function membersDialog(chat: Chat, roomId: string): void {
   const list = h('ul', { class: 'pick-list', 'data-testid': 'members-list' }, h('li', {}, 'Loading…'));
   const dialog = openDialog('Members', 'members-dialog', list);
   chat.loadMembers(roomId).then(
-    (members) =>
-      list.replaceChildren(
-        ...members.map((user) =>
-          h(
-            'li',
-            { 'data-testid': 'member-item' },
-            h('span', {}, user.displayName),
-            h(
-              'span',
-              { class: 'muted' },
-              `@${user.username}${user.role !== 'user' ? ` · ${user.role}` : ''}`,
-            ),
-          ),
-        ),
-      ),
+    (members) => {
+      list.replaceChildren(...members.map((user) => memberRow(chat, user)));
+      loadMembersPresence(chat, members);
+    },
     (e) => dialog.error(errorText(e)),
   );
 }

@@ -12,7 +12,9 @@ import type { PendingMessage } from '../timeline.ts';
 import { attachmentList } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
 import './messaging.css';
+import { avatar } from './avatar.ts';
 import { type MentionContext, messageBody } from './markdown.ts';
+import { nameButton } from './profile-card.ts';
 import { reactionAddButton, reactionsRow } from './reactions.ts';
 import { replyQuote, threadOpen } from './replies.ts';
 import { rovingToolbar } from './toolbar.ts';
@@ -217,7 +219,12 @@ export function messageItem(
     h(
       'div',
       { class: 'meta' },
-      h('span', { class: 'sender', dir: 'auto' }, own ? 'You' : chat.nameOf(message.senderId)),
+      avatar(chat, message.senderId, 's'),
+      nameButton(chat, message.senderId, own ? 'You' : chat.nameOf(message.senderId), {
+        className: 'sender',
+        fixed: own,
+        tabStop: false,
+      }),
       h(
         'time',
         { datetime: message.sentAt, title: fullTime(message.sentAt) },
@@ -259,7 +266,7 @@ export function pendingItem(chat: Chat, pending: PendingMessage): HTMLElement {
     h(
       'div',
       { class: 'pending-body', 'data-testid': 'message-pending', 'data-status': pending.status },
-      h('div', { class: 'meta' }, h('span', { class: 'sender' }, 'You')),
+      h('div', { class: 'meta' }, avatar(chat, chat.me.id, 's'), h('span', { class: 'sender' }, 'You')),
       h('p', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, pending.text),
       h(
         'p',

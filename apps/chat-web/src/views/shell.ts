@@ -17,6 +17,7 @@ import {
   membersDialog,
   searchDialog,
 } from './dialogs.ts';
+import { meBadge } from './me-badge.ts';
 import { createQueueView, customerName } from './queue.ts';
 import { createRoomView } from './room.ts';
 import { createSidebar } from './sidebar.ts';
@@ -86,7 +87,7 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
     h(
       'div',
       { class: 'me' },
-      h('span', { 'data-testid': 'me-name' }, chat.me.displayName),
+      meBadge(chat, () => signOut()),
       themeToggle(chat.me.id),
       h(
         'button',

@@ -8,6 +8,7 @@ import type { RoomSummary } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { notifierOf } from '../notifications.ts';
+import { avatar } from './avatar.ts';
 
 /** Callbacks of the side list. */
 export interface SidebarActions {
@@ -107,6 +108,7 @@ export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement 
           onclick: () => actions.openRoom(room.id),
         },
         h('span', { class: 'dots' }, ...dots),
+        room.isDirect && others[0] ? avatar(chat, others[0], 's') : null,
         h('span', { class: 'room-name' }, prefix + chat.titleOf(room)),
         ...badges,
       ),
