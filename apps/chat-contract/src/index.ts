@@ -224,3 +224,5 @@ export interface RoomUpdate {
   readonly change: RoomChange;
   readonly userId: string;
 }
+
+export type * from './admin.js';
