@@ -111,6 +111,14 @@ async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void>
       last.connections,
       last.nodes.reduce((n, node) => n + node.connections.total, 0),
     );
+
+    // Node B stops: node A still answers, with itself only (it waits for B at most its timeout).
+    await b.close();
+    const alone = (await getStats(a.url, boss.token)).body as AdminStats;
+    assert.deepEqual(
+      alone.nodes.map((n) => n.nodeId),
+      ['admh-a'],
+    );
   } finally {
     for (const node of nodes.reverse()) await node.close();
     const client = new pg.Client({ connectionString: DATABASE_URL });
