@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+export { NO_WEBHOOKS, type WebhookStatsProvider } from './admin/node-stats.js';
 export { CHAT_HUB_PATH, type ChatApp, type ChatAppOptions, createChatApp } from './app.js';
 export { type BackplaneKind, type ChatConfig, loadConfig } from './config.js';
 export type { ChatClient, RoomChange } from './domain/ports.js';
