@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import {
   axeViolations,
   buildWebApp,
+  createRoom,
   hasHorizontalScroll,
   signIn,
   uniqueName,
@@ -140,6 +141,24 @@ test('admin view on two nodes: an admin on node A sees both nodes, live, as a us
       [before + 1, usersBefore + 1],
       { timeout: 30_000 },
     );
+    // The user creates a room on node B: its row appears with one member, online.
+    const roomName = `admh room ${process.pid}`;
+    await createRoom(other.page, roomName);
+    const row = page.getByTestId('admin-rooms').getByTestId('admin-room').filter({ hasText: roomName });
+    await row.waitFor({ timeout: 30_000 });
+    await page.waitForFunction(
+      (name) =>
+        Array.from(document.querySelectorAll('[data-testid="admin-room"]')).some(
+          (tr) =>
+            tr.textContent?.includes(name) &&
+            tr.querySelector('[data-testid="admin-room-members"]')?.textContent === '1' &&
+            tr.querySelector('[data-testid="admin-room-online"]')?.textContent === '1',
+        ),
+      roomName,
+      { timeout: 30_000 },
+    );
+    assert.equal(await hasHorizontalScroll(page), false, 'no sideways scroll with a room listed');
+
     const watches = sent.filter((frame) => frame.includes('watchAdminStats')).length;
     assert.equal(watches, 1, 'one watchAdminStats, then pushes only');
 
