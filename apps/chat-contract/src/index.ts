@@ -236,3 +236,5 @@ export interface RoomUpdate {
   readonly change: RoomChange;
   readonly userId: string;
 }
+
+export type * from './admin.js';

@@ -7,6 +7,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type ClusterWorkerContext, type HubContext, HubServer, type Logger } from '@switchboard/server';
 import { HostTokenVerifier } from './auth/host-tokens.js';
+import {
+  addAdminRoutes,
+  type RunningAdminStats,
+  startAdminStats,
+  type WebhookStatsProvider,
+} from './admin/index.js';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
@@ -75,6 +81,8 @@ export interface ChatAppOptions {
    * backplane it joins the machine's other workers by the in-box bus.
    */
   readonly worker?: ClusterWorkerContext;
+  /** Webhook deliveries for the admin view (without one it says "not configured"). */
+  readonly webhookStats?: WebhookStatsProvider;
 }
 
 /**
@@ -173,7 +181,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     ...connectionLimits(config),
     ...hubOrigins(config.allowedOrigins),
   });
+  let adminStats: RunningAdminStats | undefined;
   const chatHubDeps = {
+    admin: () => adminStats?.service,
     services,
     rooms,
     messages,
@@ -204,6 +214,17 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       : undefined;
   await lagProbe?.start();
   observeChat(chatMeter(telemetry.meterProvider), counters, lagProbe ? () => lagProbe.snapshot() : undefined);
+  adminStats = await startAdminStats({
+    nodeId: config.nodeId,
+    hubs,
+    manager: hubs.lifetimeManager(CHAT_HUB_PATH),
+    hub: hubContext,
+    storage,
+    counters,
+    lag: lagProbe ? () => lagProbe.snapshot() : undefined,
+    webhooks: options.webhookStats,
+    logger,
+  });
   const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
 
   const router = new Router();
@@ -225,6 +246,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       hubContext!.connections.closeUser(userId, { reason: 'Disconnected by the host app.' }),
   });
   addProfileRoutes(router, { accounts, profiles });
+  addAdminRoutes(router, { accounts, admin: adminStats.service });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,
@@ -296,6 +318,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       closing ??= (async () => {
         clearInterval(sweeper);
         await lagProbe?.stop();
+        await adminStats?.stop();
         await hubs.close();
         unwirePresence();
         await backplane?.presence?.close();

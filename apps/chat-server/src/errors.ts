@@ -22,6 +22,12 @@ export const chatErrors = {
       'The user is known but may not do this (not a member, not the author, not an agent, not the owner).',
     surface: 'HTTP 403; on the hub, HubException "SB_CHAT_FORBIDDEN: <what was refused>" without any content',
   },
+  SB_CHAT_ADMIN_ONLY: {
+    summary:
+      'A non-admin asked for what only admins see: the live admin view (watchAdminStats) or GET /api/v1/admin/stats.',
+    surface:
+      'HTTP 403 {"error": {"code", "message"}} on GET /api/v1/admin/stats; HubException "SB_CHAT_ADMIN_ONLY: ..." on watchAdminStats and unwatchAdminStats',
+  },
   SB_CHAT_NOT_FOUND: {
     summary:
       'The room, message, user, support request or HTTP route does not exist (or is not visible to the caller).',
@@ -149,6 +155,7 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_INVALID_INPUT: 400,
   SB_CHAT_BAD_CREDENTIALS: 401,
   SB_CHAT_FORBIDDEN: 403,
+  SB_CHAT_ADMIN_ONLY: 403,
   SB_CHAT_NOT_FOUND: 404,
   SB_CHAT_USERNAME_TAKEN: 409,
   SB_CHAT_RATE_LIMITED: 429,

@@ -11,6 +11,7 @@
  * @module
  */
 
+export { NO_WEBHOOKS, type WebhookStatsProvider } from './admin/node-stats.js';
 export { CHAT_HUB_PATH, type ChatApp, type ChatAppOptions, createChatApp } from './app.js';
 export { type ApiKeyInfo, ApiKeyService, authenticateApiKey } from './auth/api-keys.js';
 export type { HostAuthConfig } from './auth/host-config.js';

@@ -26,6 +26,7 @@ import {
   resolveHubOptions,
   resolveProtocols,
   serverOptionDefaults,
+  type TransportType,
 } from './options.js';
 import { DefaultPresenceStore } from './presence/default-presence-store.js';
 import { DefaultHubPresence } from './presence/hub-presence.js';
@@ -378,6 +379,26 @@ export class HubServer {
   }
 
   /**
+   * The connections this node holds now, by transport (a negotiated connection no transport
+   * request took yet is `pending`), with the number of distinct users among them: what an
+   * operator's view of the node shows.
+   */
+  connectionStats(): ConnectionStats {
+    const byTransport: Record<TransportType, number> = { WebSockets: 0, ServerSentEvents: 0, LongPolling: 0 };
+    const users = new Set<string>();
+    let total = 0;
+    let pending = 0;
+    for (const connection of this.http.connections.values()) {
+      if (connection.status === 'disposed') continue;
+      total++;
+      if (connection.transportType === undefined) pending++;
+      else byTransport[connection.transportType]++;
+      if (connection.user) users.add(connection.user.userId);
+    }
+    return { total, pending, byTransport, users: users.size };
+  }
+
+  /**
    * Drains and stops: refuses new connections, sends every client a Close with allowReconnect
    * (so that official clients with automatic reconnect go elsewhere), waits for the connections
    * to end (up to `drainTimeoutMs`), cuts what remains, stops every timer, and closes the
@@ -428,6 +449,18 @@ export class HubServer {
       }
     }
   }
+}
+
+/** What {@link HubServer.connectionStats} answers: the connections of this node. */
+export interface ConnectionStats {
+  /** Every connection, negotiated or running. */
+  readonly total: number;
+  /** Negotiated, and not (yet) taken by a transport request. */
+  readonly pending: number;
+  /** Running connections by the transport they use. */
+  readonly byTransport: Readonly<Record<TransportType, number>>;
+  /** Distinct authenticated users among them. */
+  readonly users: number;
 }
 
 /** What presence records of a connection: its transport and the device its user agent names. */

@@ -65,7 +65,7 @@ export {
   negotiateLimitDefaults,
   type TrustProxy,
 } from './http/negotiate-limits.js';
-export { HubServer } from './hub-server.js';
+export { type ConnectionStats, HubServer } from './hub-server.js';
 export type { ArgumentSchema, StandardSchemaResult, StandardSchemaV1 } from './hubs/argument-schema.js';
 export type { AuthorizationRequirement } from './hubs/authorization.js';
 export type {

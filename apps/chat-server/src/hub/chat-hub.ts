@@ -7,6 +7,7 @@
  * @module
  */
 import { Hub, type Logger } from '@switchboard/server';
+import type { AdminStatsService } from '../admin/admin-stats.js';
 import type { MessageService } from '../domain/messages.js';
 import type { Actor, ChatClient, ServiceDeps } from '../domain/ports.js';
 import { isAgent } from '../domain/ports.js';
@@ -30,6 +31,8 @@ export interface ChatHubDeps {
   readonly roomSettings?: RoomSettingsService;
   /** Profiles (absent: `setAway` is refused). */
   readonly profiles?: ProfileService;
+  /** The admin view (absent: `watchAdminStats` is refused). */
+  readonly admin?: () => AdminStatsService | undefined;
 }
 
 const ACTOR = Symbol('chat.actor');
@@ -174,6 +177,21 @@ export class ChatHub extends Hub<ChatClient> {
   }
   closeSupportRequest(requestId: unknown) {
     return this.deps.support.closeSupportRequest(this._actor(), requestId);
+  }
+
+  /** Admins only: the cluster's numbers now, and `adminStats` pushed to this connection from now on. */
+  watchAdminStats() {
+    return this._admin().watch(this._actor(), this.context.connectionId);
+  }
+  /** Admins only: no more `adminStats` for this connection. */
+  unwatchAdminStats() {
+    return this._admin().unwatch(this._actor(), this.context.connectionId);
+  }
+
+  private _admin(): AdminStatsService {
+    const admin = this.deps.admin?.();
+    if (!admin) throw forbidden('The admin view is not available.');
+    return admin;
   }
 
   /** The caller, as loaded on connect. */

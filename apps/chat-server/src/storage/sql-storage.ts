@@ -168,6 +168,13 @@ export abstract class SqlStorage implements ChatStorage {
   async publicRooms(limit: number): Promise<Room[]> {
     return (await this.all('publicRooms', { limit })).map(toRoom);
   }
+  async roomMemberCounts(
+    limit: number,
+  ): Promise<{ rooms: Array<Room & { members: number }>; total: number }> {
+    const rows = await this.all('roomMemberCounts', { limit });
+    const total = Number((await this.get('countRooms'))?.n ?? 0);
+    return { rooms: rows.map((r) => ({ ...toRoom(r), members: Number(r.members) })), total };
+  }
   /** The insertRoom parameters of a new room (its name key for ordinary rooms). */
   protected roomParams(room: NewRoom): Params {
     return {

@@ -216,6 +216,8 @@ export interface ChatStorage {
   supportRoomOf(customerId: string): Promise<Room | undefined>;
   /** Public rooms (not private, not direct, not support), by name. */
   publicRooms(limit: number): Promise<Room[]>;
+  /** The admin view: the `limit` rooms with the most members (then by name), and how many exist. */
+  roomMemberCounts(limit: number): Promise<{ rooms: Array<Room & { members: number }>; total: number }>;
   /**
    * Changes a room's name, topic, privacy or archived state; undefined for an unknown room. A name
    * (or privacy) that clashes (see {@link roomNameKey}) is refused with `SB_CHAT_ROOM_NAME_TAKEN`.

@@ -7,6 +7,7 @@ import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
 import { notifierOf } from '../notifications.ts';
 import { themeToggle } from '../theme.ts';
+import { adminLink, createAdminView, isAdmin, isAdminRoute } from './admin.ts';
 import { confirmDialog } from './confirm.ts';
 import { renderCustomer } from './customer.ts';
 import {
@@ -88,6 +89,7 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
       'div',
       { class: 'me' },
       meBadge(chat, () => signOut()),
+      adminLink(chat),
       themeToggle(chat.me.id),
       h(
         'button',
@@ -114,7 +116,29 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
 
   let dispose = () => {};
   let showingQueue = false;
+  // The admin view (#/admin, admins only) stays while its address does.
+  let showingAdmin = isAdmin(chat) && isAdminRoute();
+  let adminShown = false;
+  const followHash = () => {
+    // A shell replaced by a sign-out stops listening.
+    if (!layout.isConnected) {
+      window.removeEventListener('hashchange', followHash);
+      return;
+    }
+    const wanted = isAdmin(chat) && isAdminRoute();
+    if (wanted === showingAdmin) return;
+    showingAdmin = wanted;
+    if (wanted) showingQueue = false;
+    show();
+  };
+  window.addEventListener('hashchange', followHash);
+  /** Leaves the admin view (the address leaves it too, without a history step of its own). */
+  const leaveAdmin = () => {
+    showingAdmin = false;
+    if (isAdminRoute()) history.replaceState(null, '', '#/');
+  };
   const openQueue = () => {
+    leaveAdmin();
     showingQueue = true;
     void chat.open(undefined);
     show();
@@ -123,11 +147,32 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
   notifier.openQueue = openQueue;
   const notice = createSupportNotice(chat, openQueue);
   const show = () => {
+    if (showingAdmin && adminShown) return;
     dispose();
+    adminShown = false;
     chat.viewingQueue = showingQueue;
     if (showingQueue) chat.seenQueue();
-    layout.classList.toggle('has-room', Boolean(chat.current) || showingQueue);
-    if (chat.current && !showingQueue) {
+    layout.classList.toggle('has-room', Boolean(chat.current) || showingQueue || showingAdmin);
+    if (showingAdmin) {
+      const view = createAdminView(chat);
+      main.replaceChildren(
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'back',
+            'aria-label': 'Back to conversations',
+            onclick: () => {
+              location.hash = '#/';
+            },
+          },
+          '←',
+        ),
+        view.element,
+      );
+      adminShown = true;
+      dispose = view.dispose;
+    } else if (chat.current && !showingQueue) {
       const view = createRoomView(chat, chat.current, {
         members: (id) => membersDialog(chat, id),
         invite: (id) => inviteDialog(chat, id),
@@ -170,7 +215,10 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
   chat.on('rooms', () => {
     if (chat.current !== shown) {
       shown = chat.current;
-      if (chat.current) showingQueue = false;
+      if (chat.current) {
+        showingQueue = false;
+        showingAdmin = false;
+      }
       show();
     }
   });
@@ -179,12 +227,14 @@ export function renderShell(root: HTMLElement, chat: Chat, signOut: SignOut): vo
     browseRooms: () => browseRoomsDialog(chat),
     findPeople: () => findPeopleDialog(chat),
     showQueue: () => {
+      leaveAdmin();
       showingQueue = true;
       void chat.open(undefined);
       show();
     },
     openRoom: (id) => {
       showingQueue = false;
+      leaveAdmin();
       void chat
         .open(id)
         .then(() => document.querySelector<HTMLElement>('[data-testid="message-input"]')?.focus());

@@ -103,6 +103,18 @@ WHERE is_private = false AND kind = 'room' AND archived = false
 ORDER BY name, id
 LIMIT :limit;
 
+-- name: roomMemberCounts
+-- Params: :limit. The admin view: rooms with the most members first, each with its member count.
+SELECT r.id, r.name, r.is_private, r.kind, r.owner_id, r.last_seq, r.topic, r.archived,
+  (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id) AS members
+FROM rooms r
+ORDER BY members DESC, r.name, r.id
+LIMIT :limit;
+
+-- name: countRooms
+-- The admin view: every room (ordinary, direct and support).
+SELECT COUNT(*) AS n FROM rooms;
+
 -- name: publicRoomByNameKey
 -- Params: :nameKey. Which clash refused a room: a public room of that name.
 SELECT id FROM rooms WHERE kind = 'room' AND is_private = false AND name_key = :nameKey;

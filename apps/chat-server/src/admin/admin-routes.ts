@@ -1,0 +1,47 @@
+/**
+ * `GET /api/v1/admin/stats`: the admin view's numbers for scripts (the same JSON `watchAdminStats`
+ * answers). Only an admin's bearer token is accepted ({@link authorizeAdmin}, one function to
+ * extend with other credentials).
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AccountService } from '../domain/accounts.js';
+import { bearer, sendJson } from '../http/json.js';
+import type { Router } from '../http/router.js';
+import { type AdminStatsService, requireAdmin } from './admin-stats.js';
+
+/** The path of the cluster's numbers. */
+export const ADMIN_STATS_PATH = '/api/v1/admin/stats';
+
+/** Who called: a verified admin. */
+export interface AdminCaller {
+  readonly userId: string;
+}
+
+/**
+ * Checks that a request comes from an admin: a valid bearer token (401 `SB_CHAT_BAD_CREDENTIALS`
+ * otherwise) of a user whose role is admin now (403 `SB_CHAT_ADMIN_ONLY` otherwise). Other kinds of
+ * credentials (API keys) are accepted by extending this function.
+ */
+export async function authorizeAdmin(req: IncomingMessage, accounts: AccountService): Promise<AdminCaller> {
+  const { user } = await accounts.authenticate(bearer(req));
+  requireAdmin(user);
+  return { userId: user.id };
+}
+
+/** Adds the admin routes. */
+export function addAdminRoutes(
+  router: Router,
+  options: {
+    readonly accounts: AccountService;
+    readonly admin: AdminStatsService;
+    /** The credential check (default {@link authorizeAdmin}). */
+    readonly authorize?: (req: IncomingMessage) => Promise<AdminCaller>;
+  },
+): void {
+  const authorize = options.authorize ?? ((req: IncomingMessage) => authorizeAdmin(req, options.accounts));
+  router.on('GET', ADMIN_STATS_PATH, async ({ req, res }) => {
+    await authorize(req);
+    sendJson(res, 200, await options.admin.clusterStats());
+  });
+}
