@@ -34,7 +34,10 @@ import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createBlobStore, createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
-import { chatMeter, createChatTelemetry, observeChat } from './telemetry.js';
+import { chatMeter, createChatTelemetry, observeChat, observeWebhooks } from './telemetry.js';
+import type { WebhookDispatcherOptions } from './webhooks/dispatcher.js';
+import { addWebhookRoutes, adminAuthorizer } from './webhooks/routes.js';
+import { type ChatWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
 /** The path of the chat hub. */
 export const CHAT_HUB_PATH = '/hubs/chat';
@@ -49,6 +52,8 @@ export interface ChatApp {
   readonly accounts: AccountService;
   /** Uploaded files (`sweep()` removes those no message took within a day; it also runs hourly). */
   readonly attachments: AttachmentService;
+  /** The webhooks: the outbox's dispatcher, its store, and the numbers of the admin view. */
+  readonly webhooks: ChatWebhooks;
   /** Listens on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Drains hub connections (clients are told to reconnect elsewhere), stops HTTP, closes storage. */
@@ -70,6 +75,8 @@ export interface ChatAppOptions {
    * backplane it joins the machine's other workers by the in-box bus.
    */
   readonly worker?: ClusterWorkerContext;
+  /** The webhooks' dispatcher: an injected clock, a shorter timeout or poll (tests). */
+  readonly webhooks?: Pick<WebhookDispatcherOptions, 'now' | 'timeoutMs' | 'pollMs' | 'leaseMarginMs'>;
 }
 
 /**
@@ -193,6 +200,18 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   await lagProbe?.start();
   observeChat(chatMeter(telemetry.meterProvider), counters, lagProbe ? () => lagProbe.snapshot() : undefined);
   const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
+  // The outbox's dispatcher: every node sends, each delivery leased to one node at a time.
+  const webhooks = await startWebhooks({
+    storage,
+    nodeId: config.nodeId,
+    logger,
+    webhookUrl: config.webhookUrl,
+    webhookSecret: config.webhookSecret,
+    graceMs: config.presenceGraceMs,
+    isOnline: (userId) => services.notifier.isOnline(userId),
+    ...options.webhooks,
+  });
+  observeWebhooks(chatMeter(telemetry.meterProvider), webhooks.dispatcher.counters);
 
   const router = new Router();
   addAuthRoutes(router, {
@@ -203,6 +222,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     registerRateLimit: config.registerRateLimit,
   });
   addAttachmentRoutes(router, { accounts, attachments });
+  addWebhookRoutes(router, { store: webhooks.store, authorize: adminAuthorizer(accounts) });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,
@@ -252,6 +272,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     storage,
     accounts,
     attachments,
+    webhooks,
     listen() {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
@@ -275,6 +296,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         clearInterval(sweeper);
         await lagProbe?.stop();
         await hubs.close();
+        await webhooks.close();
         unwirePresence();
         await backplane?.presence?.close();
         http.closeAllConnections();

@@ -43,10 +43,13 @@
  * | `ATTACHMENTS_DIR` | `DATA_DIR/attachments` (SQLite), the database (PostgreSQL) | a directory for attachments' bytes (shared by every node when set with `DATABASE_URL`) |
  * | `MAX_ATTACHMENT_BYTES` | 10485760 (10 MiB) | the largest file one upload may carry |
  * | `MAX_ATTACHMENT_BYTES_PER_DAY` | 209715200 (200 MiB) | what one user may upload in 24 hours |
+ * | `WEBHOOK_URL` | (none) | an endpoint that receives the webhooks (more: `add-webhook`) |
+ * | `WEBHOOK_SECRET` | (none) | its signing secret, `whsec_` + base64 of 24 to 64 bytes (Standard Webhooks) |
  * @module
  */
 import { hostname } from 'node:os';
 import { ChatError } from './errors.js';
+import { readWebhookConfig } from './webhooks/config.js';
 
 /** Which backplane links the nodes. */
 export type BackplaneKind = 'none' | 'redis' | 'postgres' | 'nats';
@@ -107,6 +110,10 @@ export interface ChatConfig {
   readonly maxAttachmentBytes: number;
   /** What one user may upload in 24 hours, in bytes. */
   readonly maxAttachmentBytesPerDay: number;
+  /** The endpoint of `WEBHOOK_URL`, if any. */
+  readonly webhookUrl?: string | undefined;
+  /** Its secret (`WEBHOOK_SECRET`, `whsec_...`). */
+  readonly webhookSecret?: string | undefined;
 }
 
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -235,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     presenceGraceMs: int('PRESENCE_GRACE_MS', 5_000, 0, 3_600_000),
     backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),
     logLevel,
+    ...readWebhookConfig(text),
   };
 }
 

@@ -5,6 +5,9 @@
  *   node dist/main.js [start]              serve on PORT (default 3000)
  *   node dist/main.js add-agent USERNAME   give a user the agent role
  *   node dist/main.js set-role USERNAME ROLE   user, agent or admin
+ *   node dist/main.js add-webhook URL      add a webhook endpoint (prints its secret last)
+ *   node dist/main.js list-webhooks        the webhook endpoints
+ *   node dist/main.js remove-webhook ID    remove one
  *
  * Every command reads the same configuration (environment variables, see config.ts). SIGTERM and
  * SIGINT drain the hub connections and exit 0. With `WORKERS` above 1 (or `auto` on a machine of
@@ -20,6 +23,7 @@ import { type ChatConfig, loadConfig } from './config.js';
 import { ChatError } from './errors.js';
 import { createStorage } from './storage/create-storage.js';
 import { startProcessTelemetry } from './telemetry.js';
+import { runWebhookCommand } from './webhooks/cli.js';
 
 /** `start` with workers: resolves in the primary once every worker listens (-1: keep running). */
 async function startWorkers(config: ChatConfig, workers: number): Promise<number> {
@@ -99,7 +103,11 @@ async function main(argv: string[]): Promise<number> {
       await app.close();
     }
   }
-  process.stderr.write(`unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE)\n`);
+  const webhookExit = await runWebhookCommand(command, rest, config);
+  if (webhookExit !== undefined) return webhookExit;
+  process.stderr.write(
+    `unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE, add-webhook URL, list-webhooks, remove-webhook ID)\n`,
+  );
   return 2;
 }
 
