@@ -68,7 +68,7 @@ export interface WebhookDispatcherOptions {
   readonly timeoutMs?: number;
   /** How often the dispatcher looks for due deliveries, ms. Default 1,000. */
   readonly pollMs?: number;
-  /** Deliveries claimed (and sent at once) per round. Default 16. */
+  /** Sends under way at once at most (each round claims up to the room left). Default 16. */
   readonly batch?: number;
   /** How long a lease lasts beyond the timeout, ms. Default 30,000. */
   readonly leaseMarginMs?: number;
@@ -82,7 +82,10 @@ export interface RoundResult {
   readonly failed: number;
 }
 
-/** Sends due deliveries, a round every `pollMs` once started; {@link round} runs one by hand. */
+/**
+ * Sends due deliveries, looking every `pollMs` once started (sends run beside the rounds, up to
+ * `batch` at once); {@link round} runs one round by hand and waits for its sends.
+ */
 export class WebhookDispatcher {
   /** This node's counters. */
   readonly counters: WebhookCounters = {
@@ -99,6 +102,8 @@ export class WebhookDispatcher {
   private readonly leaseMarginMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** The sends under way (started by the rounds of {@link start}). */
+  private readonly inflight = new Set<Promise<unknown>>();
   private stopped = true;
   private lastPurgeMs = 0;
 
@@ -117,18 +122,19 @@ export class WebhookDispatcher {
     this.schedule(0);
   }
 
-  /** Stops the rounds and waits for the one under way (its sends finish or time out). */
+  /** Stops the rounds and waits for the sends under way (they finish or time out). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
+    await Promise.all([...this.inflight]);
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.round().then(
-        (r) => this.schedule(r.claimed >= this.batch || r.fanned > 0 ? 0 : this.pollMs),
+      this.running = this.pump().then(
+        (more) => this.schedule(more ? 0 : this.pollMs),
         (error: unknown) => {
           this.options.logger.warn('chat.webhooks.round_failed', { error });
           this.schedule(this.pollMs);
@@ -138,8 +144,40 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
-  /** One round: fans new events out, claims the due deliveries and sends them all at once. */
+  /**
+   * Claims as many due deliveries as there is room for beside those in flight (waiting for one
+   * to end when there is none) and starts them without waiting for them: a slow receiver holds
+   * back nothing else. True when there may be more to do at once.
+   */
+  private async pump(): Promise<boolean> {
+    // All the room taken: wait for one send to end.
+    if (this.inflight.size >= this.batch) await Promise.race(this.inflight);
+    const room = this.batch - this.inflight.size;
+    const { fanned, sends } = await this.claimAndSend(room);
+    for (const send of sends) {
+      const tracked: Promise<unknown> = send
+        .catch((error: unknown) => this.options.logger.warn('chat.webhooks.send_failed', { error }))
+        .finally(() => this.inflight.delete(tracked));
+      this.inflight.add(tracked);
+    }
+    return fanned > 0 || sends.length === room;
+  }
+
+  /** One round: fans new events out, claims the due deliveries and sends them, waiting for every send. */
   async round(): Promise<RoundResult> {
+    const { fanned, sends } = await this.claimAndSend(this.batch);
+    const outcomes = await Promise.all(sends);
+    return {
+      fanned,
+      claimed: sends.length,
+      delivered: outcomes.filter((o) => o === 'delivered').length,
+      failed: outcomes.filter((o) => o === 'retry' || o === 'failed').length,
+    };
+  }
+
+  private async claimAndSend(
+    limit: number,
+  ): Promise<{ fanned: number; sends: Promise<DeliveryOutcome['kind']>[] }> {
     const { store } = this.options;
     const fanned = await store.fanOut(500, this.options.graceMs ?? 0);
     const nowMs = this.now();
@@ -148,14 +186,8 @@ export class WebhookDispatcher {
       await store.purge(nowMs - 7 * 24 * 3_600_000);
     }
     const lease = `${this.options.nodeId}:${randomBytes(8).toString('hex')}`;
-    const claimed = await store.claim(lease, nowMs, nowMs + this.timeoutMs + this.leaseMarginMs, this.batch);
-    const outcomes = await Promise.all(claimed.map((d) => this.attempt(d)));
-    return {
-      fanned,
-      claimed: claimed.length,
-      delivered: outcomes.filter((o) => o === 'delivered').length,
-      failed: outcomes.filter((o) => o === 'retry' || o === 'failed').length,
-    };
+    const claimed = await store.claim(lease, nowMs, nowMs + this.timeoutMs + this.leaseMarginMs, limit);
+    return { fanned, sends: claimed.map((d) => this.attempt(d)) };
   }
 
   /** Sends one delivery and records the outcome. */
