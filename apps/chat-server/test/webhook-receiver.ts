@@ -79,3 +79,16 @@ export function verify(secret: string, r: ReceivedWebhook): unknown {
     'webhook-signature': r.signature,
   });
 }
+
+/** Polls an async condition every 20 ms until it holds; rejects after `timeoutMs`. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -12,7 +12,7 @@ import { createChatApp, loadConfig, newWebhookSecret } from '@switchboard/chat-s
 import { silentLogger } from '@switchboard/server';
 import { connectClient, waitFor } from '@switchboard/testkit';
 import { cid, TEST_ENV } from './helpers.ts';
-import { startReceiver, verify } from './webhook-receiver.ts';
+import { startReceiver, verify, waitUntil } from './webhook-receiver.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'whkh-kill-'));
@@ -106,5 +106,5 @@ test('a node killed mid-send and before sending loses no webhook', async () => {
   assert.equal(again.id, inFlightId, 'the same webhook-id as the interrupted attempt');
   assert.ok(good.received.some((r) => r.json.type === 'room.member_added' && r.json.data.roomId === room.id));
   for (const r of good.received) verify(secret, r);
-  await waitFor(async () => (await app.webhooks.webhookStats()).pending === 0, 10_000, 'nothing pending');
+  await waitUntil(async () => (await app.webhooks.webhookStats()).pending === 0, 10_000, 'nothing pending');
 });

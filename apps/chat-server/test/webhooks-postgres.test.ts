@@ -6,7 +6,7 @@ import { newWebhookSecret, PostgresStorage, WebhookDispatcher, WebhookStore } fr
 import { silentLogger } from '@switchboard/server';
 import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
-import { type Receiver, startReceiver, verify } from './webhook-receiver.ts';
+import { type Receiver, startReceiver, verify, waitUntil } from './webhook-receiver.ts';
 import { seed, send, webhooksSuite } from './webhooks-suite.ts';
 
 const URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -90,7 +90,7 @@ describe('three nodes on one PostgreSQL outbox', () => {
     try {
       const expected = total + 2; // and the two members added by seed
       await waitFor(() => receiver.received.length >= expected, 30_000, `${expected} webhooks`);
-      await waitFor(async () => (await stores[0]!.stats()).pending === 0, 10_000, 'nothing pending');
+      await waitUntil(async () => (await stores[0]!.stats()).pending === 0, 10_000, 'nothing pending');
       await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
       await Promise.all(dispatchers.map((d) => d.stop()));

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { ChatError, loadConfig, newWebhookSecret } from '@switchboard/chat-server';
 import { waitFor } from '@switchboard/testkit';
 import { type ChatTestServer, cid, metricsText, startChat, type Wire } from './helpers.ts';
-import { type Receiver, startReceiver, verify } from './webhook-receiver.ts';
+import { type Receiver, startReceiver, verify, waitUntil } from './webhook-receiver.ts';
 
 const secret = newWebhookSecret();
 let receiver: Receiver;
@@ -118,7 +118,7 @@ test('every event type, signed by the Standard Webhooks spec, with the room sequ
       [bob.user.id, 'mention', m.id],
     ].sort(),
   );
-  await waitFor(
+  await waitUntil(
     async () =>
       (await s.app.webhooks.store.deliveries({ status: 'skipped', limit: 10 })).some(
         (d) => d.type === 'notification.offline',
@@ -128,7 +128,7 @@ test('every event type, signed by the Standard Webhooks spec, with the room sequ
   );
   assert.ok(!ofType('notification.offline').some((r) => r.json.data.userId === carol.user.id));
   // Each delivery is recorded once the receiver's answer came back.
-  await waitFor(
+  await waitUntil(
     async () => (await s.app.webhooks.webhookStats()).delivered === receiver.received.length,
     10_000,
     'every delivery recorded',
@@ -153,7 +153,7 @@ test('GET /api/v1/webhooks/deliveries: the log per endpoint, for an admin', asyn
   await s.app.accounts.setRole(admin.user.username, 'admin');
   const login = await s.post('/api/auth/login', { username: admin.user.username, password: 'password123' });
   const token = login.body.token as string;
-  await waitFor(async () => (await s.app.webhooks.webhookStats()).pending === 0, 10_000, 'all sent');
+  await waitUntil(async () => (await s.app.webhooks.webhookStats()).pending === 0, 10_000, 'all sent');
   const log = await get('?limit=5', token);
   assert.equal(log.status, 200);
   assert.equal(log.body.endpoints.length, 1);
