@@ -191,6 +191,13 @@ export class WebhookStore {
    * the rows are locked with SKIP LOCKED while claimed: two nodes never take the same one.
    */
   async claim(lease: string, nowMs: number, leaseUntilMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    // A read first: an idle outbox costs no write (SQLite's write lock) and no row lock.
+    const due = await this.query(
+      `SELECT 1 AS due FROM webhook_deliveries
+       WHERE status = 'pending' AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms < ?) LIMIT 1`,
+      [nowMs, nowMs],
+    );
+    if (due.length === 0) return [];
     const lock = this.dialect === 'postgres' ? 'FOR UPDATE OF d SKIP LOCKED' : '';
     await this.query(
       `UPDATE webhook_deliveries SET lease_owner = ?, lease_until_ms = ?
