@@ -193,8 +193,9 @@ export class WebhookStore {
   async claim(lease: string, nowMs: number, leaseUntilMs: number, limit: number): Promise<ClaimedDelivery[]> {
     // A read first: an idle outbox costs no write (SQLite's write lock) and no row lock.
     const due = await this.query(
-      `SELECT 1 AS due FROM webhook_deliveries
-       WHERE status = 'pending' AND next_attempt_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms < ?) LIMIT 1`,
+      `SELECT 1 AS due FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
+       WHERE d.status = 'pending' AND ep.disabled_at IS NULL AND d.next_attempt_ms <= ?
+         AND (d.lease_until_ms IS NULL OR d.lease_until_ms < ?) LIMIT 1`,
       [nowMs, nowMs],
     );
     if (due.length === 0) return [];
