@@ -150,6 +150,142 @@ export function webhooksSuite(kind: string, open: () => Promise<SuiteStorage | u
       }).round();
     });
 
+    test('every event type, with the same data on every storage', async (t) => {
+      if (!suite) return t.skip('no storage');
+      await store.upsertEndpoint('whkh_types', receiver.url, newWebhookSecret(), new Date().toISOString());
+      t.after(() => store.removeEndpoint('whkh_types'));
+      receiver.received.length = 0;
+      receiver.answer = () => 200;
+      const { roomId, userId, otherId } = await seed(storage);
+      const at = '2026-01-02T03:04:05.678Z';
+      const other = (await storage.userById(otherId))!;
+      const m = await send(storage, roomId, userId, `hi @${other.username}`, [otherId]);
+      await storage.editMessage(m.id, 'edited', [], at);
+      await storage.deleteMessage(m.id, at);
+      await storage.removeMember(roomId, otherId);
+      const direct = await storage.createRoom(
+        {
+          id: randomUUID(),
+          name: '',
+          isPrivate: true,
+          kind: 'direct',
+          ownerId: null,
+          directKey: [userId, otherId].sort().join(','),
+          createdAt: at,
+        },
+        [userId, otherId],
+      );
+      const dm = await send(storage, direct.id, userId, 'psst');
+      const supportRoom = await storage.createRoom(
+        {
+          id: randomUUID(),
+          name: 'Support',
+          isPrivate: true,
+          kind: 'support',
+          ownerId: otherId,
+          createdAt: at,
+        },
+        [otherId],
+      );
+      const request = await storage.createSupportRequest({
+        id: randomUUID(),
+        customerId: otherId,
+        roomId: supportRoom.id,
+        subject: 'Help',
+        createdAt: at,
+      });
+      assert.ok(await storage.claimSupportRequest(request.id, userId, 5, at));
+      assert.ok(await storage.closeSupportRequest(request.id, at));
+      const d = new WebhookDispatcher({ store, nodeId: 'whkh-types', logger: silentLogger });
+      while ((await d.round()).claimed > 0);
+      const byType = (type: string) =>
+        receiver.received.filter((r) => r.json.type === type).map((r) => r.json.data);
+      const message = {
+        id: m.id,
+        roomId,
+        seq: 1,
+        senderId: userId,
+        text: m.text,
+        sentAt: m.sentAt,
+        parentId: null,
+      };
+      const createdEvents = byType('message.created').sort((a, b) =>
+        a.message.text.localeCompare(b.message.text),
+      );
+      assert.deepEqual(createdEvents, [
+        { roomId, seq: 1, message: { ...message, clientMessageId: m.clientMessageId } },
+        {
+          roomId: direct.id,
+          seq: 1,
+          message: {
+            ...message,
+            id: dm.id,
+            roomId: direct.id,
+            text: 'psst',
+            sentAt: dm.sentAt,
+            clientMessageId: dm.clientMessageId,
+          },
+        },
+      ]);
+      assert.deepEqual(byType('message.updated'), [
+        { roomId, seq: 1, changeSeq: 1, message: { ...message, text: 'edited', editedAt: at } },
+      ]);
+      assert.deepEqual(byType('message.deleted'), [
+        {
+          roomId,
+          seq: 1,
+          changeSeq: 2,
+          message: { id: m.id, roomId, seq: 1, senderId: userId, deletedAt: at },
+        },
+      ]);
+      assert.deepEqual(
+        byType('room.member_added')
+          .map((x) => [x.roomId, x.userId, x.roomKind, x.seq, typeof x.joinedAt])
+          .sort(),
+        [
+          [roomId, userId, 'room', 0, 'string'],
+          [roomId, otherId, 'room', 0, 'string'],
+          [direct.id, userId, 'direct', 0, 'string'],
+          [direct.id, otherId, 'direct', 0, 'string'],
+          [supportRoom.id, otherId, 'support', 0, 'string'],
+        ].sort(),
+      );
+      assert.deepEqual(byType('room.member_removed'), [
+        { roomId, seq: 1, userId: otherId, roomKind: 'room' },
+      ]);
+      const requestData = (status: string, agentId: string | null, closedAt: string | null) => ({
+        roomId: supportRoom.id,
+        seq: 0,
+        request: {
+          id: request.id,
+          customerId: otherId,
+          roomId: supportRoom.id,
+          subject: 'Help',
+          status,
+          agentId,
+          createdAt: at,
+          updatedAt: at,
+          closedAt,
+        },
+      });
+      assert.deepEqual(byType('support.request_created'), [requestData('open', null, null)]);
+      assert.deepEqual(byType('support.request_claimed'), [requestData('assigned', userId, null)]);
+      assert.deepEqual(byType('support.request_closed'), [requestData('closed', userId, at)]);
+      assert.deepEqual(
+        byType('notification.offline').sort((a, b) => a.reason.localeCompare(b.reason)),
+        [
+          {
+            roomId: direct.id,
+            seq: 1,
+            userId: otherId,
+            reason: 'direct',
+            message: { ...message, id: dm.id, roomId: direct.id, text: 'psst', sentAt: dm.sentAt },
+          },
+          { roomId, seq: 1, userId: otherId, reason: 'mention', message },
+        ],
+      );
+    });
+
     test('retries on the schedule (injected clock) with the same webhook-id; others are not held back; failed after 24 h', async (t) => {
       if (!suite) return t.skip('no storage');
       const secret = newWebhookSecret();
