@@ -9,6 +9,7 @@ import { type ClusterWorkerContext, type HubContext, HubServer, type Logger } fr
 import { HostTokenVerifier } from './auth/host-tokens.js';
 import {
   addAdminRoutes,
+  authorizeApiKeyOrAdmin,
   type RunningAdminStats,
   startAdminStats,
   type WebhookStatsProvider,
@@ -45,7 +46,11 @@ import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createBlobStore, createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
-import { chatMeter, createChatTelemetry, observeChat } from './telemetry.js';
+import { chatMeter, createChatTelemetry, observeChat, observeWebhooks } from './telemetry.js';
+import type { WebhookDispatcherOptions } from './webhooks/dispatcher.js';
+import { webhookAdminView } from './webhooks/admin-view.js';
+import { addWebhookRoutes } from './webhooks/routes.js';
+import { type ChatWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
 /** The path of the chat hub. */
 export const CHAT_HUB_PATH = '/hubs/chat';
@@ -60,6 +65,8 @@ export interface ChatApp {
   readonly accounts: AccountService;
   /** Uploaded files (`sweep()` removes those no message took within a day; it also runs hourly). */
   readonly attachments: AttachmentService;
+  /** The webhooks: the outbox's dispatcher, its store, and the numbers of the admin view. */
+  readonly webhooks: ChatWebhooks;
   /** Listens on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>;
   /** Drains hub connections (clients are told to reconnect elsewhere), stops HTTP, closes storage. */
@@ -83,6 +90,8 @@ export interface ChatAppOptions {
   readonly worker?: ClusterWorkerContext;
   /** Webhook deliveries for the admin view (without one it says "not configured"). */
   readonly webhookStats?: WebhookStatsProvider;
+  /** The webhooks' dispatcher: an injected clock, a shorter timeout or poll (tests). */
+  readonly webhooks?: Pick<WebhookDispatcherOptions, 'now' | 'timeoutMs' | 'pollMs' | 'leaseMarginMs'>;
 }
 
 /**
@@ -214,6 +223,20 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       : undefined;
   await lagProbe?.start();
   observeChat(chatMeter(telemetry.meterProvider), counters, lagProbe ? () => lagProbe.snapshot() : undefined);
+  const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
+  // The outbox's dispatcher: every node sends, each delivery leased to one node at a time.
+  const webhooks = await startWebhooks({
+    storage,
+    nodeId: config.nodeId,
+    logger,
+    webhookUrl: config.webhookUrl,
+    webhookSecret: config.webhookSecret,
+    graceMs: config.presenceGraceMs,
+    isOnline: (userId) => services.notifier.isOnline(userId),
+    ...options.webhooks,
+  });
+  observeWebhooks(chatMeter(telemetry.meterProvider), webhooks.dispatcher.counters);
+  const webhookView = webhookAdminView(webhooks);
   adminStats = await startAdminStats({
     nodeId: config.nodeId,
     hubs,
@@ -222,10 +245,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     storage,
     counters,
     lag: lagProbe ? () => lagProbe.snapshot() : undefined,
-    webhooks: options.webhookStats,
+    webhooks: options.webhookStats ?? webhookView,
     logger,
   });
-  const unwirePresence = wireChatPresence(hubContext.presence, services, support, logger);
 
   const router = new Router();
   addAuthRoutes(router, {
@@ -246,7 +268,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
       hubContext!.connections.closeUser(userId, { reason: 'Disconnected by the host app.' }),
   });
   addProfileRoutes(router, { accounts, profiles });
-  addAdminRoutes(router, { accounts, admin: adminStats.service });
+  // Scripts read these with an API key (the server API's) or an admin's bearer token.
+  const apiKeyOrAdmin = (req: IncomingMessage) => authorizeApiKeyOrAdmin(req, storage, accounts);
+  addAdminRoutes(router, { accounts, admin: adminStats.service, authorize: apiKeyOrAdmin });
+  addWebhookRoutes(router, { store: webhooks.store, authorize: async (req) => void (await apiKeyOrAdmin(req)) });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,
@@ -296,6 +321,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     storage,
     accounts,
     attachments,
+    webhooks,
     listen() {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
@@ -319,7 +345,9 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         clearInterval(sweeper);
         await lagProbe?.stop();
         await adminStats?.stop();
+        webhookView.stop();
         await hubs.close();
+        await webhooks.close();
         unwirePresence();
         await backplane?.presence?.close();
         http.closeAllConnections();

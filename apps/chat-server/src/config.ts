@@ -44,11 +44,14 @@
  * | `MAX_ATTACHMENT_BYTES` | 10485760 (10 MiB) | the largest file one upload may carry |
  * | `MAX_ATTACHMENT_BYTES_PER_DAY` | 209715200 (200 MiB) | what one user may upload in 24 hours |
  * | `AUTH_ISSUER`, `AUTH_JWKS_URL`, `AUTH_HS256_SECRET`, `AUTH_AUDIENCE`, `AUTH_CLAIM_NAME`, `AUTH_CLAIM_ROLE`, `AUTH_JWKS_COOLDOWN_MS` | (host tokens off) | the host app's tokens, see auth/host-config.ts |
+ * | `WEBHOOK_URL` | (none) | an endpoint that receives the webhooks (more: `add-webhook`) |
+ * | `WEBHOOK_SECRET` | (none) | its signing secret, `whsec_` + base64 of 24 to 64 bytes (Standard Webhooks) |
  * @module
  */
 import { hostname } from 'node:os';
 import { type HostAuthConfig, loadHostAuthConfig } from './auth/host-config.js';
 import { ChatError } from './errors.js';
+import { readWebhookConfig } from './webhooks/config.js';
 
 /** Which backplane links the nodes. */
 export type BackplaneKind = 'none' | 'redis' | 'postgres' | 'nats';
@@ -111,6 +114,10 @@ export interface ChatConfig {
   readonly maxAttachmentBytesPerDay: number;
   /** The host app's tokens (`AUTH_*`, see auth/host-config.ts); absent: only the chat's own. */
   readonly hostAuth?: HostAuthConfig | undefined;
+  /** The endpoint of `WEBHOOK_URL`, if any. */
+  readonly webhookUrl?: string | undefined;
+  /** Its secret (`WEBHOOK_SECRET`, `whsec_...`). */
+  readonly webhookSecret?: string | undefined;
 }
 
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -240,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ChatConfig {
     backplaneLagProbeMs: int('BACKPLANE_LAG_PROBE_MS', 5_000, 0, 3_600_000),
     logLevel,
     hostAuth: loadHostAuthConfig(env, jwtSecret),
+    ...readWebhookConfig(text),
   };
 }
 

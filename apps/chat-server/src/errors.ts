@@ -116,7 +116,8 @@ export const chatErrors = {
       'Nothing reaches the client (typing is a send); counted in chat_typing_dropped_total and logged at debug',
   },
   SB_CHAT_CONFIG_INVALID: {
-    summary: 'The configuration is invalid or inconsistent (a bad number, a backplane over SQLite storage).',
+    summary:
+      'The configuration is invalid or inconsistent (a bad number, a backplane over SQLite storage, a malformed WEBHOOK_URL or WEBHOOK_SECRET).',
     surface: 'The process refuses to start: one line on stderr naming the variable, exit code 1',
   },
   SB_CHAT_STORAGE_UNAVAILABLE: {

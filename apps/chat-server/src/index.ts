@@ -11,7 +11,7 @@
  * @module
  */
 
-export { NO_WEBHOOKS, type WebhookStatsProvider } from './admin/node-stats.js';
+export { NO_WEBHOOKS, type WebhookStatsProvider as AdminWebhookSource } from './admin/node-stats.js';
 export { CHAT_HUB_PATH, type ChatApp, type ChatAppOptions, createChatApp } from './app.js';
 export { type ApiKeyInfo, ApiKeyService, authenticateApiKey } from './auth/api-keys.js';
 export type { HostAuthConfig } from './auth/host-config.js';
@@ -24,3 +24,15 @@ export { PostgresStorage, type PostgresStorageOptions } from './storage/postgres
 export { SqliteStorage } from './storage/sqlite-storage.js';
 export type { ChatStorage } from './storage/storage.js';
 export type * from './types.js';
+export { ENV_ENDPOINT_ID, newWebhookSecret, webhookSecretProblem } from './webhooks/config.js';
+export {
+  nextAttemptAt,
+  RETRY_SCHEDULE_MS,
+  RETRY_WINDOW_MS,
+  type WebhookCounters,
+  WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from './webhooks/dispatcher.js';
+export type { DeliveryRecord, WebhookEndpoint, WebhookStats } from './webhooks/store.js';
+export { WebhookStore } from './webhooks/store.js';
+export type { ChatWebhooks, WebhookStatsProvider } from './webhooks/webhooks.js';

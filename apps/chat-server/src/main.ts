@@ -8,6 +8,9 @@
  *   node dist/main.js create-api-key NAME  a server API key, printed once as the last line
  *   node dist/main.js list-api-keys        the keys' names, prefixes and dates
  *   node dist/main.js revoke-api-key NAME  the key stops working at once, on every node
+ *   node dist/main.js add-webhook URL      add a webhook endpoint (prints its secret last)
+ *   node dist/main.js list-webhooks        the webhook endpoints
+ *   node dist/main.js remove-webhook ID    remove one
  *
  * Every command reads the same configuration (environment variables, see config.ts). SIGTERM and
  * SIGINT drain the hub connections and exit 0. With `WORKERS` above 1 (or `auto` on a machine of
@@ -24,6 +27,7 @@ import { ChatError } from './errors.js';
 import { apiKeyCommand } from './http/api-v1/api-key-cli.js';
 import { createStorage } from './storage/create-storage.js';
 import { startProcessTelemetry } from './telemetry.js';
+import { runWebhookCommand } from './webhooks/cli.js';
 
 /** `start` with workers: resolves in the primary once every worker listens (-1: keep running). */
 async function startWorkers(config: ChatConfig, workers: number): Promise<number> {
@@ -105,8 +109,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const keys = await apiKeyCommand(command, rest, config);
   if (keys !== undefined) return keys;
+  const webhookExit = await runWebhookCommand(command, rest, config);
+  if (webhookExit !== undefined) return webhookExit;
   process.stderr.write(
-    `unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE, create-api-key NAME, list-api-keys, revoke-api-key NAME)\n`,
+    `unknown command '${command}' (start, add-agent USERNAME, set-role USERNAME ROLE, create-api-key NAME, list-api-keys, revoke-api-key NAME, add-webhook URL, list-webhooks, remove-webhook ID)\n`,
   );
   return 2;
 }

@@ -14,6 +14,7 @@ import { type IMetricReader, MeterProvider, PeriodicExportingMetricReader } from
 import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ChatCounters } from './domain/ports.js';
 import type { BackplaneLagSnapshot } from './hub/backplane-lag.js';
+import type { WebhookCounters } from './webhooks/dispatcher.js';
 
 /** The service name when `OTEL_SERVICE_NAME` is not set. */
 export const DEFAULT_SERVICE_NAME = 'switchboard-chat';
@@ -128,6 +129,36 @@ export function observeChat(
       description: 'Lag probes received from other nodes.',
     })
     .addCallback((r) => r.observe(lag().probesReceived));
+}
+
+/**
+ * The webhooks' instruments (this node's dispatcher): attempts delivered and failed, deliveries
+ * given up after 24 hours, offline notices skipped, endpoints disabled.
+ */
+export function observeWebhooks(meter: Meter, counters: WebhookCounters): void {
+  const counter = (name: string, description: string, read: () => number) =>
+    meter.createObservableCounter(name, { description }).addCallback((r) => r.observe(read()));
+  counter('chat.webhooks.delivered', 'Webhook attempts answered with a 2xx.', () => counters.delivered);
+  counter(
+    'chat.webhooks.failed_attempts',
+    'Webhook attempts that failed (error, timeout, non-2xx).',
+    () => counters.failedAttempts,
+  );
+  counter(
+    'chat.webhooks.given_up',
+    'Webhook deliveries given up after 24 hours of retries.',
+    () => counters.givenUp,
+  );
+  counter(
+    'chat.webhooks.skipped',
+    'notification.offline deliveries dropped: the user came back.',
+    () => counters.skipped,
+  );
+  counter(
+    'chat.webhooks.endpoints_disabled',
+    'Webhook endpoints disabled after failing for 24 hours.',
+    () => counters.endpointsDisabled,
+  );
 }
 
 /** The meter of the chat's scope on `provider` (the global one when none is given). */

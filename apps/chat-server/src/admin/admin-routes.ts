@@ -1,11 +1,13 @@
 /**
  * `GET /api/v1/admin/stats`: the admin view's numbers for scripts (the same JSON `watchAdminStats`
- * answers). Only an admin's bearer token is accepted ({@link authorizeAdmin}, one function to
- * extend with other credentials).
+ * answers), for an admin's bearer token ({@link authorizeAdmin}) or, in the app, a server API key
+ * too ({@link authorizeApiKeyOrAdmin}).
  * @module
  */
 import type { IncomingMessage } from 'node:http';
+import { API_KEY_PREFIX, authenticateApiKey } from '../auth/api-keys.js';
 import type { AccountService } from '../domain/accounts.js';
+import type { ChatStorage } from '../storage/storage.js';
 import { bearer, sendJson } from '../http/json.js';
 import type { Router } from '../http/router.js';
 import { type AdminStatsService, requireAdmin } from './admin-stats.js';
@@ -13,7 +15,7 @@ import { type AdminStatsService, requireAdmin } from './admin-stats.js';
 /** The path of the cluster's numbers. */
 export const ADMIN_STATS_PATH = '/api/v1/admin/stats';
 
-/** Who called: a verified admin. */
+/** Who called: a verified admin, or a server API key (`apikey:<name>`). */
 export interface AdminCaller {
   readonly userId: string;
 }
@@ -27,6 +29,23 @@ export async function authorizeAdmin(req: IncomingMessage, accounts: AccountServ
   const { user } = await accounts.authenticate(bearer(req));
   requireAdmin(user);
   return { userId: user.id };
+}
+
+/**
+ * {@link authorizeAdmin}, or a server API key (`Authorization: Bearer sbk_...`, checked in the
+ * storage at every request, so a revoked key stops at once): what scripts of the host app's
+ * backend use for the admin numbers and the webhook deliveries.
+ */
+export async function authorizeApiKeyOrAdmin(
+  req: IncomingMessage,
+  storage: ChatStorage,
+  accounts: AccountService,
+): Promise<AdminCaller> {
+  if (bearer(req)?.startsWith(API_KEY_PREFIX)) {
+    const key = await authenticateApiKey(storage, req);
+    return { userId: `apikey:${key.name}` };
+  }
+  return authorizeAdmin(req, accounts);
 }
 
 /** Adds the admin routes. */

@@ -19,7 +19,13 @@ import { AdminStatsService } from './admin-stats.js';
 import { AdminStatsCollector } from './collector.js';
 import { collectNodeStats, type WebhookStatsProvider } from './node-stats.js';
 
-export { ADMIN_STATS_PATH, type AdminCaller, addAdminRoutes, authorizeAdmin } from './admin-routes.js';
+export {
+  ADMIN_STATS_PATH,
+  type AdminCaller,
+  addAdminRoutes,
+  authorizeAdmin,
+  authorizeApiKeyOrAdmin,
+} from './admin-routes.js';
 export { ADMIN_STATS_EVENT, ADMIN_WATCH_GROUP, AdminStatsService, requireAdmin } from './admin-stats.js';
 export { ADMIN_STATS_GROUP, AdminStatsCollector } from './collector.js';
 export { collectNodeStats, NO_WEBHOOKS, type WebhookStatsProvider } from './node-stats.js';

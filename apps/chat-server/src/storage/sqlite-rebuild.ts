@@ -40,7 +40,15 @@ export function rebuildTable(db: Database.Database, table: string, edit: (sql: s
   db.exec(create);
   db.exec(`INSERT INTO ${rebuilt} SELECT * FROM ${table}`);
   db.exec(`DROP TABLE ${table}`);
-  db.exec(`ALTER TABLE ${rebuilt} RENAME TO ${table}`);
+  // Triggers of other tables that name this one (the webhooks' outbox) would make the rename fail
+  // while the table is gone; the legacy rename leaves them as they are, and they name it again.
+  const legacy = Boolean(db.pragma('legacy_alter_table', { simple: true }));
+  db.pragma('legacy_alter_table = ON');
+  try {
+    db.exec(`ALTER TABLE ${rebuilt} RENAME TO ${table}`);
+  } finally {
+    db.pragma(`legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
+  }
   for (const extra of extras) db.exec(extra.sql);
 }
 
