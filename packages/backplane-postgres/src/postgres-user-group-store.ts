@@ -36,6 +36,19 @@ export class PostgresUserGroupStore implements UserGroupStore {
   }
 
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createTable();
+      } catch (error) {
+        // Another node (or the backplane's migration) created the schema at the same moment.
+        const code = (error as { code?: string }).code;
+        if (attempt < 5 && (code === '23505' || code === '42P07' || code === '42P06')) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async createTable(): Promise<void> {
     const schema = `"${this.schema.replace(/"/g, '""')}"`;
     const client = await this.pool.connect();
     try {

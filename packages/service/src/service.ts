@@ -95,7 +95,6 @@ export class SwitchboardService {
     this.backplane = await createServiceBackplane(config, nodeId, this.logger);
     const userGroups = await createUserGroupStore(config);
     this.userGroups = userGroups;
-    await userGroups.start();
     const registry = new LocalRegistry(this.logger, userGroups);
     this.registry = registry;
     const hubs = new HubServer({
@@ -159,6 +158,8 @@ export class SwitchboardService {
     this.controlManager =
       this.backplane?.lifetimeManager(CONTROL_HUB_PATH) ?? new DefaultHubLifetimeManager();
     await hubs.ready();
+    // After the backplane's own start (its schema, on PostgreSQL, is there by then).
+    await userGroups.start();
     this.cluster = new Cluster({
       manager: this.controlManager,
       nodeId,
@@ -190,6 +191,7 @@ export class SwitchboardService {
       await this.cluster?.close();
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       await this.hubs?.close();
+      if (!this.hubs) await this.backplane?.close(); // the start failed before the hubs took it
       if (!this.backplane) {
         await this.controlManager?.close?.();
         for (const manager of this.ownManagers) await manager.close?.();
