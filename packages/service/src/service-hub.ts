@@ -129,7 +129,14 @@ export function connectingHook(runtime: HubRuntime): ConnectingHook | undefined 
   if (!runtime.config.connectEvent) return undefined;
   return async (context) => {
     const answer = await connectEvent(runtime, context);
-    if (answer.groups.length > 0) runtime.connectGroups.set(context.connectionId, answer.groups);
+    if (answer.groups.length > 0) {
+      const id = context.connectionId;
+      runtime.connectGroups.set(id, answer.groups);
+      // A connection that ends before it registers never reaches the registration's cleanup.
+      context.connectionAborted.addEventListener('abort', () => runtime.connectGroups.delete(id), {
+        once: true,
+      });
+    }
     return answer.userId === undefined ? undefined : { userIdentifier: answer.userId };
   };
 }
