@@ -11,3 +11,4 @@ export { type NatsOptions, natsDefaults } from './nats-backplane-options.js';
 export { NatsBus, type NatsBusOptions } from './nats-bus.js';
 export { type NatsNode, natsNode } from './nats-node.js';
 export { NatsPresenceBackend, type NatsPresenceOptions } from './nats-presence.js';
+export { NatsUserGroupStore, type NatsUserGroupStoreOptions } from './nats-user-group-store.js';

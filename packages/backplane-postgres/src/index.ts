@@ -33,6 +33,7 @@ export type {
   PostgresBusOptions,
   PostgresHubLifetimeManagerOptions,
 } from './postgres-hub-lifetime-manager-options.js';
+export { PostgresUserGroupStore, type PostgresUserGroupStoreOptions } from './postgres-user-group-store.js';
 export {
   PostgresPresenceBackend,
   type PostgresPresenceSettings,

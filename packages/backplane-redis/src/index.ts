@@ -27,3 +27,4 @@ export {
   type RedisHubLifetimeManagerOptions,
   redisBusFactory,
 } from './redis-hub-lifetime-manager.js';
+export { RedisUserGroupStore, type RedisUserGroupStoreOptions } from './redis-user-group-store.js';

@@ -114,6 +114,8 @@ export {
   UNKNOWN_METHOD_LABEL,
 } from './metrics.js';
 export {
+  type ConnectingHook,
+  type ConnectingOutcome,
   type ConnectionEndpointOptions,
   type HubOptions,
   type HubServerOptions,

@@ -12,6 +12,7 @@ import type { CorsOptions } from './http/cors.js';
 import type { NegotiateRateLimit, TrustProxy } from './http/negotiate-limits.js';
 import type { AuthorizationRequirement } from './hubs/authorization.js';
 import type { Hub, HubActivator } from './hubs/hub.js';
+import type { HubCallerContext } from './hubs/hub-caller-context.js';
 import type { HubFilter } from './hubs/hub-filter.js';
 import type { RateLimitOptions } from './hubs/rate-limiter.js';
 import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
@@ -24,8 +25,31 @@ import type { TimeProvider } from './time-provider.js';
 /** The transports of the SignalR transport protocol. */
 export type TransportType = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
 
+/** What an {@link HubOptions.onConnecting} hook decides for a connection (nothing: it goes on as it is). */
+export interface ConnectingOutcome {
+  /**
+   * The user id the connection goes on with instead of the authenticated one: its
+   * `userIdentifier`, the user its sends to `clients.user(id)` reach, and the user presence
+   * records. `user` (the principal and its claims) stays the authenticated one.
+   */
+  readonly userIdentifier?: string;
+}
+
+/**
+ * Runs for each connection once its handshake is accepted, before the lifetime manager registers
+ * it and before the handshake reply (the client is not connected yet). It may refuse the
+ * connection by throwing (the client gets a Close message with the error, as for a throwing
+ * `onConnected`) or give the user id the connection goes on with. Messages the client sends
+ * meanwhile wait. Azure Web PubSub's blocking `connect` event is one use.
+ */
+export type ConnectingHook = (
+  context: HubCallerContext,
+) => Promise<ConnectingOutcome | undefined> | ConnectingOutcome | undefined;
+
 /** Options a hub can set for itself; unset ones come from the server's options. */
 export interface HubOptions {
+  /** Decides on each connection before it is registered and answered (see {@link ConnectingHook}). */
+  onConnecting?: ConnectingHook;
   /** Append exception types and messages to error texts sent to clients. Default false. */
   enableDetailedErrors?: boolean;
   /** How long a client has to send its handshake after the transport opens. Default 15,000 ms. */
@@ -286,6 +310,7 @@ export interface ResolvedHubOptions {
   readonly transports: readonly TransportType[];
   readonly authorize: AuthorizationRequirement | undefined;
   readonly filters: readonly HubFilter[];
+  readonly onConnecting: ConnectingHook | undefined;
 }
 
 /** The transports this server implements, in the reference's fallback order. */
@@ -356,6 +381,7 @@ export function resolveHubOptions(server: HubServerOptions, hub: HubOptions): Re
     transports: hub.transports ?? server.transports ?? SUPPORTED_TRANSPORTS,
     authorize: hub.authorize ?? server.authorize,
     filters: [...(server.filters ?? []), ...(hub.filters ?? [])],
+    onConnecting: hub.onConnecting ?? server.onConnecting,
   };
   for (const t of resolved.transports) {
     if (!SUPPORTED_TRANSPORTS.includes(t)) {

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { type HubMessage, jsonHubProtocol, MessageType } from '@switchboard/protocol';
 import type { HubConnectionRef, HubLifetimeManager, Logger, SerializedHubMessage } from '@switchboard/server';
-import type { ClusterCommand, LocalRegistry, UserGroupSnapshot } from './registry.js';
+import type { ClusterCommand, LocalRegistry } from './registry.js';
 import { serviceJsonProtocol } from './upstream-protocol.js';
 
 /** The path of the control hub in the backplane (never mapped for clients). */
@@ -20,7 +20,7 @@ export const CONTROL_HUB_PATH = '/_switchboard/control';
 /** What nodes say to each other. */
 type ControlMessage =
   | { readonly k: 'hello'; readonly from: string }
-  | { readonly k: 'here'; readonly from: string; readonly state: UserGroupSnapshot }
+  | { readonly k: 'here'; readonly from: string }
   | { readonly k: 'bye'; readonly from: string }
   | { readonly k: 'cmd'; readonly from: string; readonly rid: string; readonly cmd: ClusterCommand }
   | { readonly k: 'res'; readonly from: string; readonly rid: string; readonly found: boolean };
@@ -69,7 +69,7 @@ export class Cluster {
     return [...this.peers];
   }
 
-  /** Registers the agent and greets the other nodes (they answer with their user-group memberships). */
+  /** Registers the agent and greets the other nodes (they answer, so that it knows them). */
   async start(): Promise<void> {
     await this.options.manager.onConnected(this.agent);
     await this.post({ k: 'hello', from: this.options.nodeId });
@@ -132,11 +132,9 @@ export class Cluster {
     try {
       switch (message.k) {
         case 'hello':
-          if (message.from !== me)
-            await this.post({ k: 'here', from: me, state: this.options.registry.snapshot() }, message.from);
+          if (message.from !== me) await this.post({ k: 'here', from: me }, message.from);
           return;
         case 'here':
-          await this.options.registry.merge(message.state);
           return;
         case 'cmd': {
           const found = await this.options.registry.execute(message.cmd);

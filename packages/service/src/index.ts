@@ -27,7 +27,7 @@ export {
   type ServiceConfig,
 } from './config.js';
 export { ServiceError, type ServiceErrorCode, serviceErrors } from './errors.js';
-export { type ClusterCommand, LocalRegistry, type UserGroupSnapshot } from './registry.js';
+export { type ClusterCommand, LocalRegistry } from './registry.js';
 export { API_VERSIONS, handleRestRequest, type RestApiOptions } from './rest-api.js';
 export { type ServiceAddress, SwitchboardService, type SwitchboardServiceOptions } from './service.js';
 export { type HubRuntime, ServiceHub } from './service-hub.js';

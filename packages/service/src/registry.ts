@@ -1,11 +1,12 @@
 /**
  * What one node knows of its own connections, per hub: their users and groups, and the user-group
- * memberships (with their expiry) that every node keeps a copy of. It executes the cluster's
- * commands ({@link ClusterCommand}) on the local connections; {@link Cluster} carries them between
- * nodes.
+ * memberships of their users (read from the cluster's {@link UserGroupStore}, which the REST API
+ * writes, and kept up to date by the commands). It executes the cluster's commands
+ * ({@link ClusterCommand}) on the local connections; {@link Cluster} carries them between nodes.
  * @module
  */
 import type { HubContext, Logger } from '@switchboard/server';
+import type { UserGroupStore } from '@switchboard/server/scaleout';
 
 /** A command every node executes on its own connections; the answer is "found or changed any". */
 export type ClusterCommand =
@@ -51,9 +52,6 @@ export type ClusterCommand =
     }
   | { readonly op: 'remove-user-from-all-groups'; readonly hub: string; readonly user: string };
 
-/** The user-group memberships of the cluster: hub → user → group → expiry (ms since the epoch). */
-export type UserGroupSnapshot = Record<string, Record<string, Record<string, number>>>;
-
 interface LocalConnection {
   readonly id: string;
   readonly userId: string | undefined;
@@ -64,16 +62,21 @@ interface LocalHub {
   readonly context: HubContext;
   readonly connections: Map<string, LocalConnection>;
   readonly users: Map<string, Set<string>>;
+  /** The memberships of the users with a connection here: user → group → expiry. */
   readonly userGroups: Map<string, Map<string, number>>;
+  /** Per user with a connection here, how many removals of memberships this node executed. */
+  readonly removals: Map<string, number>;
 }
 
-/** The local connections of every hub of a node, and the cluster's user-group memberships. */
+/** The local connections of every hub of a node, and the memberships of their users. */
 export class LocalRegistry {
   private readonly hubs = new Map<string, LocalHub>();
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly logger: Logger,
+    /** The cluster's user-group memberships (the registry only reads it). */
+    readonly store: UserGroupStore,
     sweepIntervalMs = 1_000,
   ) {
     this.sweeper = setInterval(() => void this.sweep(), sweepIntervalMs);
@@ -82,23 +85,50 @@ export class LocalRegistry {
 
   /** Registers a hub (its key is its lower-case name) with the context its groups change through. */
   addHub(hub: string, context: HubContext): void {
-    this.hubs.set(hub, { context, connections: new Map(), users: new Map(), userGroups: new Map() });
+    this.hubs.set(hub, {
+      context,
+      connections: new Map(),
+      users: new Map(),
+      userGroups: new Map(),
+      removals: new Map(),
+    });
   }
 
-  /** A connection of this node started: it joins the groups its user is a member of. */
-  async addConnection(hub: string, id: string, userId: string | undefined): Promise<void> {
+  /**
+   * A connection of this node started (it is registered with the hub's lifetime manager): it
+   * joins `groups` and the groups its user is a member of in the store. A command that changes the
+   * user's memberships meanwhile applies to it too (a removal made while the store was read makes
+   * it read again).
+   */
+  async addConnection(
+    hub: string,
+    id: string,
+    userId: string | undefined,
+    groups: readonly string[] = [],
+  ): Promise<void> {
     const state = this.hubs.get(hub)!;
     state.connections.set(id, { id, userId, groups: new Set() });
-    if (userId === undefined) return;
-    const ids = state.users.get(userId) ?? new Set<string>();
-    state.users.set(userId, ids);
-    ids.add(id);
-    const memberships = state.userGroups.get(userId);
-    if (!memberships) return;
-    const now = Date.now();
-    for (const [group, expiresAt] of memberships) {
-      if (expiresAt > now) await this.join(state, id, group);
+    if (userId !== undefined) {
+      const ids = state.users.get(userId) ?? new Set<string>();
+      state.users.set(userId, ids);
+      ids.add(id);
     }
+    for (const group of groups) await this.join(state, id, group);
+    if (userId === undefined) return;
+    let memberships: ReadonlyMap<string, number>;
+    for (;;) {
+      const removals = state.removals.get(userId) ?? 0;
+      memberships = await this.store.groups(hub, userId);
+      if ((state.removals.get(userId) ?? 0) === removals) break;
+    }
+    if (!state.connections.has(id)) return; // ended meanwhile
+    const cached = state.userGroups.get(userId) ?? new Map<string, number>();
+    state.userGroups.set(userId, cached);
+    for (const [group, expiresAt] of memberships) {
+      if (!cached.has(group)) cached.set(group, expiresAt);
+    }
+    const now = Date.now();
+    for (const [group, expiresAt] of cached) if (expiresAt > now) await this.join(state, id, group);
   }
 
   /** A connection of this node ended. */
@@ -110,7 +140,11 @@ export class LocalRegistry {
     if (connection.userId === undefined) return;
     const ids = state.users.get(connection.userId);
     ids?.delete(id);
-    if (ids?.size === 0) state.users.delete(connection.userId);
+    if (ids?.size === 0) {
+      state.users.delete(connection.userId);
+      state.userGroups.delete(connection.userId);
+      state.removals.delete(connection.userId);
+    }
   }
 
   /** Adds a local connection to a group (the connect event's groups). */
@@ -167,55 +201,28 @@ export class LocalRegistry {
         return targets.length > 0;
       }
       case 'add-user-to-group': {
-        if (command.expiresAt !== null) {
+        const connections = this.userConnections(state, command.user);
+        if (command.expiresAt !== null && connections.length > 0) {
           const memberships = state.userGroups.get(command.user) ?? new Map<string, number>();
           state.userGroups.set(command.user, memberships);
           memberships.set(command.group, command.expiresAt);
         }
-        const connections = this.userConnections(state, command.user);
         for (const c of connections) await this.join(state, c.id, command.group);
         return connections.length > 0;
       }
       case 'remove-user-from-group': {
+        this.removed(state, command.user);
         state.userGroups.get(command.user)?.delete(command.group);
         const connections = this.userConnections(state, command.user);
         for (const c of connections) await this.leave(state, c, command.group);
         return connections.length > 0;
       }
       case 'remove-user-from-all-groups': {
+        this.removed(state, command.user);
         state.userGroups.delete(command.user);
         const connections = this.userConnections(state, command.user);
         for (const c of connections) for (const group of [...c.groups]) await this.leave(state, c, group);
         return connections.length > 0;
-      }
-    }
-  }
-
-  /** The user-group memberships this node knows, for a node that joins the cluster. */
-  snapshot(): UserGroupSnapshot {
-    const out: UserGroupSnapshot = {};
-    for (const [hub, state] of this.hubs) {
-      for (const [user, groups] of state.userGroups) {
-        out[hub] ??= {};
-        out[hub][user] = Object.fromEntries(groups);
-      }
-    }
-    return out;
-  }
-
-  /** Takes in another node's memberships (the later expiry wins). */
-  async merge(snapshot: UserGroupSnapshot): Promise<void> {
-    for (const [hub, users] of Object.entries(snapshot)) {
-      const state = this.hubs.get(hub);
-      if (!state) continue;
-      for (const [user, groups] of Object.entries(users)) {
-        for (const [group, expiresAt] of Object.entries(groups)) {
-          const memberships = state.userGroups.get(user) ?? new Map<string, number>();
-          state.userGroups.set(user, memberships);
-          if ((memberships.get(group) ?? 0) >= expiresAt) continue;
-          memberships.set(group, expiresAt);
-          for (const c of this.userConnections(state, user)) await this.join(state, c.id, group);
-        }
       }
     }
   }
@@ -246,6 +253,11 @@ export class LocalRegistry {
         if (memberships.size === 0) state.userGroups.delete(user);
       }
     }
+  }
+
+  /** Counts a removal of the user's memberships (for a connection reading the store meanwhile). */
+  private removed(state: LocalHub, user: string): void {
+    if (state.users.has(user)) state.removals.set(user, (state.removals.get(user) ?? 0) + 1);
   }
 
   private userConnections(state: LocalHub, user: string): LocalConnection[] {

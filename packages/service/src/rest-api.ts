@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubContext, Logger } from '@switchboard/server';
+import type { UserGroupStore } from '@switchboard/server/scaleout';
 import { z } from 'zod';
 import type { Cluster } from './cluster.js';
 import type { ServiceConfig } from './config.js';
@@ -29,6 +30,8 @@ export interface RestApiOptions {
   readonly config: ServiceConfig;
   readonly keys: AccessKeys;
   readonly cluster: Cluster;
+  /** The cluster's user-group memberships (written here, then the nodes are told). */
+  readonly userGroups: UserGroupStore;
   /** The hub's context by its key (lower-case name), or undefined for a hub not configured. */
   readonly hub: (key: string) => HubContext | undefined;
   /** The origins a token audience may name for this request (the public URL, the Host header's). */
@@ -99,7 +102,7 @@ export async function handleRestRequest(
 
 async function route(options: RestApiOptions, call: Call, res: ServerResponse): Promise<void> {
   const { method, segments, query } = call;
-  const { config, cluster } = options;
+  const { config, cluster, userGroups } = options;
   const application = query.get('application');
   const hubName = application ? `${application}_${segments[1]}` : segments[1]!;
   const hubKey = hubName.toLowerCase();
@@ -176,20 +179,27 @@ async function route(options: RestApiOptions, call: Call, res: ServerResponse): 
       return answer(res, 204);
     }
     if (rest.length === 3 && tail === 'groups' && method === 'DELETE') {
+      await userGroups.removeAll(hubKey, user);
       await run({ op: 'remove-user-from-all-groups', hub: hubKey, user });
       return answer(res, 204);
     }
     if (rest.length === 4 && tail === 'groups' && sub !== undefined) {
       const group = checkName(sub, 'group', limits.maxGroupNameLength);
-      if (method === 'HEAD')
-        return answer(res, (await run({ op: 'user-in-group', hub: hubKey, user, group })) ? 200 : 404);
+      if (method === 'HEAD') {
+        const found =
+          (await userGroups.has(hubKey, user, group)) ||
+          (await run({ op: 'user-in-group', hub: hubKey, user, group }));
+        return answer(res, found ? 200 : 404);
+      }
       if (method === 'PUT') {
         const ttl = ttlOf(query.get('ttl'));
         const expiresAt = ttl === 0 ? null : Date.now() + (ttl ?? DEFAULT_USER_GROUP_TTL_S) * 1000;
+        if (expiresAt !== null) await userGroups.add(hubKey, user, group, expiresAt);
         await run({ op: 'add-user-to-group', hub: hubKey, user, group, expiresAt });
         return answer(res, 200);
       }
       if (method === 'DELETE') {
+        await userGroups.remove(hubKey, user, group);
         await run({ op: 'remove-user-from-group', hub: hubKey, user, group });
         return answer(res, 204);
       }

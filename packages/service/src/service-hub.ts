@@ -1,13 +1,20 @@
 /**
  * The one hub class every configured hub runs: it has no methods of its own; every client
  * invocation reaches {@link ServiceHub.switchboardUpstream} (see upstream-protocol.ts) and goes
- * to the upstream, and the connection's start and end become the `connections` events. Per
+ * to the upstream, and the connection's start and end become the `connections` events (the
+ * blocking `connect` event runs in the hub's `onConnecting` hook, {@link connectingHook}). Per
  * connection, the events and invocations reach the upstream in the order the client made them:
  * invocations run one at a time (one invocation slot per client) after the `connected` event.
  * @module
  */
 import { type CompletionMessage, MessageType } from '@switchboard/protocol';
-import { Hub, type HubCallerContext, HubException, type Logger } from '@switchboard/server';
+import {
+  type ConnectingHook,
+  Hub,
+  type HubCallerContext,
+  HubException,
+  type Logger,
+} from '@switchboard/server';
 import type { HubConfig } from './config.js';
 import type { LocalRegistry } from './registry.js';
 import { type UpstreamClient, UpstreamError, type UpstreamRequest } from './upstream.js';
@@ -23,6 +30,10 @@ export interface HubRuntime {
   readonly upstream: UpstreamClient;
   readonly registry: LocalRegistry;
   readonly logger: Logger;
+  /** The longest user id (`limits.maxUserIdLength`), for the connect event's answer. */
+  readonly maxUserIdLength: number;
+  /** The groups the connect event gave each connection, until its registration joins them. */
+  readonly connectGroups: Map<string, readonly string[]>;
 }
 
 /** The connection's `connected` event, which its invocations wait for (kept in `context.items`). */
@@ -42,10 +53,6 @@ export class ServiceHub extends Hub {
 
   override async onConnected(): Promise<void> {
     const { runtime, context } = this;
-    const userId = userOf(context);
-    const groups = runtime.config.connectEvent ? await this.connectEvent(runtime, context) : [];
-    await runtime.registry.addConnection(runtime.key, context.connectionId, userId);
-    for (const group of groups) await runtime.registry.addToGroup(runtime.key, context.connectionId, group);
     const template = runtime.config.upstream;
     if (template === undefined) return;
     const event = runtime.upstream.sendEvent(
@@ -57,7 +64,6 @@ export class ServiceHub extends Hub {
 
   override async onDisconnected(error?: Error): Promise<void> {
     const { runtime, context } = this;
-    runtime.registry.removeConnection(runtime.key, context.connectionId);
     const template = runtime.config.upstream;
     if (template === undefined) return;
     const connected = (context.items.get(CONNECTED_EVENT) as Promise<void> | undefined) ?? Promise.resolve();
@@ -111,44 +117,81 @@ export class ServiceHub extends Hub {
     if (completion.error !== undefined) throw new HubException(completion.error);
     return completion.hasResult ? completion.result : undefined;
   }
+}
 
-  /** The blocking connect event: the groups to join, or a refusal (a HubException closes the connection). */
-  private async connectEvent(runtime: HubRuntime, context: HubCallerContext): Promise<string[]> {
-    const body = JSON.stringify({
-      claims: context.user?.claims ?? {},
-      query: Object.fromEntries(new URLSearchParams(clientQuery(context))),
+/**
+ * The hub's `onConnecting` hook: with `connectEvent`, the blocking `connections/connect` event,
+ * run before the connection is registered and answered. The upstream refuses the connection with a
+ * 4xx; its answer `{"userId": "…", "groups": ["…"]}` may set the connection's user id and the
+ * groups it joins (kept in `runtime.connectGroups` until the registration joins them).
+ */
+export function connectingHook(runtime: HubRuntime): ConnectingHook | undefined {
+  if (!runtime.config.connectEvent) return undefined;
+  return async (context) => {
+    const answer = await connectEvent(runtime, context);
+    if (answer.groups.length > 0) {
+      const id = context.connectionId;
+      runtime.connectGroups.set(id, answer.groups);
+      // A connection that ends before it registers never reaches the registration's cleanup.
+      context.connectionAborted.addEventListener('abort', () => runtime.connectGroups.delete(id), {
+        once: true,
+      });
+    }
+    return answer.userId === undefined ? undefined : { userIdentifier: answer.userId };
+  };
+}
+
+/** The blocking connect event: what the upstream decided, or a refusal (a HubException closes the connection). */
+async function connectEvent(
+  runtime: HubRuntime,
+  context: HubCallerContext,
+): Promise<{ userId: string | undefined; groups: string[] }> {
+  const body = JSON.stringify({
+    claims: context.user?.claims ?? {},
+    query: Object.fromEntries(new URLSearchParams(clientQuery(context))),
+  });
+  let answer: ConnectAnswer = {};
+  try {
+    const response = await runtime.upstream.send(
+      runtime.config.upstream!,
+      request(runtime, context, 'connections', 'connect', body),
+      context.connectionAborted,
+    );
+    if (response.body.length > 0) answer = JSON.parse(response.body.toString('utf8')) as ConnectAnswer;
+    if (answer === null || typeof answer !== 'object')
+      throw new Error('the connect answer is not a JSON object');
+  } catch (error) {
+    const status = error instanceof UpstreamError ? error.status : undefined;
+    const refused = status !== undefined && status >= 400 && status < 500;
+    runtime.logger.info('service.connect_refused', {
+      code: refused ? 'SB_ERR_SVC_CONNECT_REFUSED' : 'SB_ERR_SVC_UPSTREAM_FAILED',
+      hub: runtime.name,
+      connectionId: context.connectionId,
+      error: (error as Error).message,
     });
-    let answer: ConnectAnswer = {};
-    try {
-      const response = await runtime.upstream.send(
-        runtime.config.upstream!,
-        request(runtime, context, 'connections', 'connect', body),
-        context.connectionAborted,
-      );
-      if (response.body.length > 0) answer = JSON.parse(response.body.toString('utf8')) as ConnectAnswer;
-    } catch (error) {
-      const status = error instanceof UpstreamError ? error.status : undefined;
-      const refused = status !== undefined && status >= 400 && status < 500;
-      runtime.logger.info('service.connect_refused', {
-        code: refused ? 'SB_ERR_SVC_CONNECT_REFUSED' : 'SB_ERR_SVC_UPSTREAM_FAILED',
-        hub: runtime.name,
-        connectionId: context.connectionId,
-        error: (error as Error).message,
-      });
-      if (refused) throw new HubException(`Connection refused by the upstream: ${status}`);
-      throw new HubException(`Upstream request failed: ${(error as Error).message}`);
-    }
-    const groups = Array.isArray(answer.groups)
-      ? answer.groups.filter((g): g is string => typeof g === 'string')
-      : [];
-    if (answer.userId !== undefined && answer.userId !== userOf(context)) {
-      runtime.logger.warn('service.connect_user_ignored', {
-        hub: runtime.name,
-        connectionId: context.connectionId,
-      });
-    }
-    return groups;
+    if (refused) throw new HubException(`Connection refused by the upstream: ${status}`);
+    throw new HubException(`Upstream request failed: ${(error as Error).message}`);
   }
+  const groups = Array.isArray(answer.groups)
+    ? answer.groups.filter((g): g is string => typeof g === 'string' && g.length > 0)
+    : [];
+  const { userId } = answer;
+  const max = runtime.maxUserIdLength;
+  if (
+    userId !== undefined &&
+    userId !== null &&
+    (typeof userId !== 'string' || userId.length === 0 || userId.length > max)
+  ) {
+    runtime.logger.warn('service.connect_user_invalid', {
+      code: 'SB_ERR_SVC_UPSTREAM_FAILED',
+      hub: runtime.name,
+      connectionId: context.connectionId,
+    });
+    throw new HubException(
+      `Upstream request failed: the connect answer's userId must be a string of 1 to ${max} characters`,
+    );
+  }
+  return { userId: typeof userId === 'string' ? userId : undefined, groups };
 }
 
 /** The user id of a connection; a token without one gives an anonymous connection (''). */

@@ -20,11 +20,13 @@ import {
   type Logger,
   type Principal,
 } from '@switchboard/server';
+import { MemoryUserGroupStore, type UserGroupStore } from '@switchboard/server/scaleout';
 import { Cluster, CONTROL_HUB_PATH } from './cluster.js';
 import type { ServiceConfig } from './config.js';
+import { JoiningLifetimeManager } from './joining-lifetime-manager.js';
 import { LocalRegistry } from './registry.js';
 import { handleRestRequest } from './rest-api.js';
-import { type HubRuntime, ServiceHub } from './service-hub.js';
+import { connectingHook, type HubRuntime, ServiceHub } from './service-hub.js';
 import { AccessKeys, bearerOf, userIdOf } from './tokens.js';
 import { UpstreamClient } from './upstream.js';
 import { serviceProtocols } from './upstream-protocol.js';
@@ -36,6 +38,11 @@ const HUB_PREFIX = '/client/hubs/';
 export interface SwitchboardServiceOptions {
   /** Structured logs. Default: JSON lines on stderr at the configured level. */
   readonly logger?: Logger;
+  /**
+   * For tests: runs as a connection registers, before it joins its groups (the handshake is
+   * answered after both), so that a test can widen that window.
+   */
+  readonly beforeConnectionJoins?: (connectionId: string) => Promise<void>;
 }
 
 /** Where a started service listens. */
@@ -59,7 +66,10 @@ export interface ServiceAddress {
 export class SwitchboardService {
   private readonly logger: Logger;
   private readonly keys: AccessKeys;
-  private readonly registry: LocalRegistry;
+  private registry: LocalRegistry | undefined;
+  private userGroups: UserGroupStore | undefined;
+  /** The hubs' lifetime managers when no backplane closes them. */
+  private readonly ownManagers: HubLifetimeManager[] = [];
   private readonly http: Server;
   private hubs: HubServer | undefined;
   private backplane: Backplane | undefined;
@@ -71,11 +81,10 @@ export class SwitchboardService {
 
   constructor(
     readonly config: ServiceConfig,
-    options: SwitchboardServiceOptions = {},
+    private readonly options: SwitchboardServiceOptions = {},
   ) {
     this.logger = options.logger ?? createJsonLogger(config.logLevel);
     this.keys = new AccessKeys(config.accessKeys);
-    this.registry = new LocalRegistry(this.logger);
     this.http = createServer();
   }
 
@@ -84,6 +93,10 @@ export class SwitchboardService {
     const { config } = this;
     const nodeId = config.backplane.nodeId ?? randomUUID();
     this.backplane = await createServiceBackplane(config, nodeId, this.logger);
+    const userGroups = await createUserGroupStore(config);
+    this.userGroups = userGroups;
+    const registry = new LocalRegistry(this.logger, userGroups);
+    this.registry = registry;
     const hubs = new HubServer({
       authenticate: (request) => this.authenticateClient(request),
       authorize: true,
@@ -110,21 +123,47 @@ export class SwitchboardService {
         key,
         config: hub,
         upstream,
-        registry: this.registry,
+        registry,
         logger: this.logger,
+        maxUserIdLength: config.limits.maxUserIdLength,
+        connectGroups: new Map(),
       };
-      hubs.mapHub(`${HUB_PREFIX}${key}`, ServiceHub, { activator: () => new ServiceHub(runtime) });
-      const context = hubs.hubContext(`${HUB_PREFIX}${key}`);
+      const path = `${HUB_PREFIX}${key}`;
+      const inner = this.backplane?.lifetimeManager(path) ?? new DefaultHubLifetimeManager();
+      if (!this.backplane) this.ownManagers.push(inner);
+      const beforeJoins = this.options.beforeConnectionJoins;
+      // The connection joins its groups as it registers: before the handshake is answered.
+      const manager = new JoiningLifetimeManager(inner, {
+        joined: async (connection) => {
+          const groups = runtime.connectGroups.get(connection.connectionId) ?? [];
+          runtime.connectGroups.delete(connection.connectionId);
+          await beforeJoins?.(connection.connectionId);
+          await registry.addConnection(key, connection.connectionId, connection.userIdentifier, groups);
+        },
+        left: (connection) => {
+          runtime.connectGroups.delete(connection.connectionId);
+          registry.removeConnection(key, connection.connectionId);
+        },
+      });
+      const onConnecting = connectingHook(runtime);
+      hubs.mapHub(path, ServiceHub, {
+        activator: () => new ServiceHub(runtime),
+        lifetimeManager: manager,
+        ...(onConnecting ? { onConnecting } : {}),
+      });
+      const context = hubs.hubContext(path);
       this.contexts.set(key, context);
-      this.registry.addHub(key, context);
+      registry.addHub(key, context);
     }
     this.controlManager =
       this.backplane?.lifetimeManager(CONTROL_HUB_PATH) ?? new DefaultHubLifetimeManager();
     await hubs.ready();
+    // After the backplane's own start (its schema, on PostgreSQL, is there by then).
+    await userGroups.start();
     this.cluster = new Cluster({
       manager: this.controlManager,
       nodeId,
-      registry: this.registry,
+      registry,
       timeoutMs: config.limits.clusterTimeoutMs,
       logger: this.logger,
     });
@@ -152,8 +191,17 @@ export class SwitchboardService {
       await this.cluster?.close();
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       await this.hubs?.close();
-      if (!this.backplane) await this.controlManager?.close?.();
-      this.registry.close();
+      if (!this.hubs) await this.backplane?.close(); // the start failed before the hubs took it
+      if (!this.backplane) {
+        await this.controlManager?.close?.();
+        for (const manager of this.ownManagers) await manager.close?.();
+      }
+      this.registry?.close();
+      await this.userGroups
+        ?.close()
+        .catch((error: unknown) =>
+          this.logger.warn('service.user_groups_close_failed', { error: (error as Error).message }),
+        );
       this.http.closeAllConnections();
       await closed;
     })();
@@ -168,6 +216,7 @@ export class SwitchboardService {
           config: this.config,
           keys: this.keys,
           cluster: this.cluster!,
+          userGroups: this.userGroups!,
           hub: (key) => this.contexts.get(key),
           origins: (r) => this.origins(r),
           logger: this.logger,
@@ -284,6 +333,30 @@ async function createServiceBackplane(
     case 'nats': {
       const { natsBackplane } = await import('@switchboard/backplane-nats');
       return natsBackplane({ ...common, url: url! });
+    }
+  }
+}
+
+/**
+ * Where the cluster's user-group memberships are kept: in the backplane's backend (every node
+ * reads the same), in memory for one node.
+ */
+async function createUserGroupStore(config: ServiceConfig): Promise<UserGroupStore> {
+  const { kind, url, prefix } = config.backplane;
+  switch (kind) {
+    case 'none':
+      return new MemoryUserGroupStore();
+    case 'redis': {
+      const { RedisUserGroupStore } = await import('@switchboard/backplane-redis');
+      return new RedisUserGroupStore({ url: url!, prefix });
+    }
+    case 'postgres': {
+      const { PostgresUserGroupStore } = await import('@switchboard/backplane-postgres');
+      return new PostgresUserGroupStore({ url: url!, prefix });
+    }
+    case 'nats': {
+      const { NatsUserGroupStore } = await import('@switchboard/backplane-nats');
+      return new NatsUserGroupStore({ servers: url!, prefix });
     }
   }
 }

@@ -153,3 +153,16 @@ export function collect(connection: HubConnection, method: string): unknown[][] 
   connection.on(method, (...args: unknown[]) => got.push(args));
   return got;
 }
+
+/**
+ * Starts a client the service refuses and resolves with the error it reports: `start()` rejects
+ * with it when the Close message arrives with the handshake answer, else the client connects and
+ * closes with it right after.
+ */
+export function refusalOf(client: HubConnection): Promise<string> {
+  const closed = new Promise<string>((resolve) => client.onclose((error) => resolve(String(error?.message))));
+  return client.start().then(
+    () => closed,
+    (error: unknown) => String((error as Error)?.message),
+  );
+}

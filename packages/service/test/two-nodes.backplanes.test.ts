@@ -1,5 +1,6 @@
 // Two service processes on PostgreSQL, then on NATS JetStream: a send on node A's REST API
-// reaches a client on node B, and node A finds node B's connection. The run's schema and streams
+// reaches a client on node B, and node A finds node B's connection; the user-group memberships
+// are kept in the backplane (user-groups-scenario.ts). The run's schema and streams
 // are deleted afterwards.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,6 +9,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { collect, connectHub, rest, type ServiceProcess, startService } from './helpers.ts';
+import { userGroupsAcrossNodes } from './user-groups-scenario.ts';
 
 const KEY = 'backplanes-key';
 const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -19,6 +21,18 @@ function serviceOf(url: string, name: string) {
 }
 
 async function twoNodes(kind: string, url: string, marker: string): Promise<void> {
+  await sendAcross(kind, url, marker);
+  await userGroupsAcrossNodes([
+    '--backplane',
+    kind,
+    '--backplane-url',
+    url,
+    '--backplane-prefix',
+    `${marker}ug:`,
+  ]);
+}
+
+async function sendAcross(kind: string, url: string, marker: string): Promise<void> {
   const args = ['--hub', 'chat', '--access-key', KEY, '--backplane', kind, '--backplane-url', url];
   const prefix = ['--backplane-prefix', `${marker}:`];
   const nodes: ServiceProcess[] = [];
@@ -47,7 +61,7 @@ async function twoNodes(kind: string, url: string, marker: string): Promise<void
 
 test('two nodes on PostgreSQL', async (t) => {
   if (!(await requireService(t, serviceOf(PG_URL, 'PostgreSQL')))) return;
-  const marker = `hsvc${Date.now()}pg`;
+  const marker = `svch${Date.now()}pg`;
   try {
     await twoNodes('postgres', PG_URL, marker);
   } finally {
@@ -64,7 +78,7 @@ test('two nodes on PostgreSQL', async (t) => {
 
 test('two nodes on NATS JetStream', async (t) => {
   if (!(await requireService(t, serviceOf(NATS_URL, 'NATS')))) return;
-  const marker = `hsvc${Date.now()}nats`;
+  const marker = `svch${Date.now()}nats`;
   try {
     await twoNodes('nats', NATS_URL, marker);
   } finally {

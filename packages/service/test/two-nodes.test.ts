@@ -9,6 +9,7 @@ import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { requireService, waitFor } from '@switchboard/testkit';
 import { Redis } from 'ioredis';
 import { collect, connectHub, rest, type ServiceProcess, startService } from './helpers.ts';
+import { userGroupsAcrossNodes } from './user-groups-scenario.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = 'two-nodes-key';
@@ -159,4 +160,24 @@ test('existence checks, closes and user groups on node A see node B', async (t) 
   for (const error of await Promise.all(closed)) assert.match(String(error?.message), /done/);
   assert.equal(dee3.state, 'Connected');
   await eventually('HEAD', `/api/hubs/chat/connections/${dee.connectionId}`, 404);
+});
+
+test('user-group memberships are kept in Redis: later connections, a node started after, removal and TTL everywhere', async (t) => {
+  if (!(await requireService(t, redis)) || !available) return;
+  const runPrefix = `svch_${randomUUID()}:`;
+  try {
+    await userGroupsAcrossNodes([
+      '--backplane',
+      'redis',
+      '--backplane-url',
+      REDIS_URL,
+      '--backplane-prefix',
+      runPrefix,
+    ]);
+  } finally {
+    const client = new Redis(REDIS_URL);
+    const keys = await client.keys(`${runPrefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+    await client.quit();
+  }
 });

@@ -13,7 +13,7 @@ import type { HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { messagePackHubProtocol } from '@switchboard/protocol';
 import { waitFor } from '@switchboard/testkit';
-import { collect, connectHub, rest, type ServiceProcess, startService } from './helpers.ts';
+import { collect, connectHub, refusalOf, rest, type ServiceProcess, startService } from './helpers.ts';
 
 const KEY = 'upstream-test-key';
 const SECOND_KEY = 'upstream-second-key';
@@ -82,6 +82,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       const { claims } = JSON.parse(entry.body.toString('utf8')) as { claims: { nameid?: string } };
       if (claims.nameid === 'banned') {
         res.writeHead(403).end();
+        return;
+      }
+      // The upstream decides who the connection is.
+      const renamed: Record<string, unknown> = { alias: 'renamed', 'bad-user': 42 };
+      if (claims.nameid !== undefined && claims.nameid in renamed) {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ userId: renamed[claims.nameid], groups: ['vip'] }));
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ groups: ['vip'] }));
@@ -240,8 +248,8 @@ test('an upstream that fails, times out or is down gives the caller a clear erro
 });
 
 test('the blocking connect event refuses a connection, or puts it in the groups it answers', async () => {
-  // The handshake is answered before the hub's connect step runs: the refused client is closed
-  // right after it started, with the reason.
+  // The connect event runs before the handshake is answered; a refusal answers the handshake and
+  // closes with the reason at once (start() rejects with it, or the client closes with it).
   const url = `${service.baseUrl}/client/?hub=chat`;
   const { connectClient } = await import('@switchboard/testkit');
   const { signToken } = await import('./helpers.ts');
@@ -249,9 +257,7 @@ test('the blocking connect event refuses a connection, or puts it in the groups 
     noStart: true,
     accessTokenFactory: () => signToken(KEY, { nameid: 'banned' }, { audience: url }),
   });
-  const closed = new Promise<Error | undefined>((resolve) => banned.onclose(resolve));
-  await banned.start().catch(() => {});
-  assert.match(String((await closed)?.message), /Connection refused by the upstream: 403/);
+  assert.match(await refusalOf(banned), /Connection refused by the upstream: 403/);
   const c = await client('chat', 'vic');
   // The connected event follows the connect step (its groups joined).
   await waitFor(
@@ -271,6 +277,53 @@ test('the blocking connect event refuses a connection, or puts it in the groups 
   // connect comes before connected.
   const paths = forConnection(c.connectionId).map((s) => s.path);
   assert.deepEqual(paths.slice(0, 2), ['/chat/connections/connect', '/chat/connections/connected']);
+});
+
+test('the connect event sets the user id: UserIdentifier upstream, user sends, user groups and checks use it', async () => {
+  const c = await client('chat', 'alias');
+  assert.deepEqual(await c.invoke('echo', 'who'), ['who']);
+  const mine = forConnection(c.connectionId);
+  const connect = mine.find((s) => s.path === '/chat/connections/connect')!;
+  assert.equal(connect.headers['x-asrs-user-id'], 'alias', 'the connect event has the token user');
+  for (const path of ['/chat/connections/connected', '/chat/messages/echo']) {
+    const entry = mine.find((s) => s.path === path)!;
+    assert.equal(entry.headers['x-asrs-user-id'], 'renamed', `${path} has the user the upstream set`);
+  }
+  const call = (method: string, path: string, body?: unknown) =>
+    rest(service.baseUrl, KEY, method, path, body === undefined ? {} : { body });
+  assert.equal((await call('HEAD', '/api/hubs/chat/users/renamed')).status, 200);
+  assert.equal((await call('HEAD', '/api/hubs/chat/users/alias')).status, 404);
+  const got = collect(c, 'm');
+  assert.equal(
+    (await call('POST', '/api/hubs/chat/users/alias/:send', { target: 'm', arguments: ['old'] })).status,
+    202,
+  );
+  assert.equal(
+    (await call('POST', '/api/hubs/chat/users/renamed/:send', { target: 'm', arguments: ['new'] })).status,
+    202,
+  );
+  await waitFor(() => got.length === 1, 5_000, 'the send to the user the upstream set');
+  assert.equal(
+    (await rest(service.baseUrl, KEY, 'PUT', '/api/hubs/chat/users/renamed/groups/team', { query: 'ttl=60' }))
+      .status,
+    200,
+  );
+  assert.equal(
+    (await call('POST', '/api/hubs/chat/groups/team/:send', { target: 'm', arguments: ['team'] })).status,
+    202,
+  );
+  await waitFor(() => got.length === 2, 5_000, 'the send to the user group');
+  assert.deepEqual(got, [['new'], ['team']]);
+  assert.equal((await call('HEAD', '/api/hubs/chat/users/renamed/groups/team')).status, 200);
+  // A userId that is not a string refuses the connection with a clear error.
+  const url = `${service.baseUrl}/client/?hub=chat`;
+  const { connectClient } = await import('@switchboard/testkit');
+  const { signToken } = await import('./helpers.ts');
+  const bad = await connectClient(url, {
+    noStart: true,
+    accessTokenFactory: () => signToken(KEY, { nameid: 'bad-user' }, { audience: url }),
+  });
+  assert.match(await refusalOf(bad), /userId must be a string of 1 to 1024 characters/);
 });
 
 test('a connected event that fails is retried, and the invocations wait for it', async () => {

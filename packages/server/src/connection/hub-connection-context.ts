@@ -194,7 +194,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     const replayBuffer = this.messageBuffer;
     if (replayBuffer === undefined || !this.canResume) return undefined;
     // The new request's credentials count from now on (a fresh token lasts longer).
-    if (this.authExpiresAt !== undefined && user?.userId === this.userIdentifier) {
+    if (this.authExpiresAt !== undefined && user?.userId === this.user?.userId) {
       this.authExpiresAt = user?.expiresAt;
     }
     const previous = this.transportImpl;
@@ -310,7 +310,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   }
 
   /**
-   * Registers the connection with the lifetime manager, answers the handshake, runs onConnected,
+   * Runs the hub's `onConnecting` hook (which may refuse the connection or change its user),
+   * registers the connection with the lifetime manager, answers the handshake, runs onConnected,
    * then releases the messages that arrived meanwhile. The handshake answer waits for the manager:
    * on a backplane the node subscribes to the connection's and user's channels first, so a send
    * from another node made as soon as the client is connected cannot be lost (a send that reaches
@@ -318,6 +319,13 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
    */
   private async connect(): Promise<void> {
     try {
+      const connecting = this.env.options.onConnecting;
+      if (connecting !== undefined) {
+        const outcome = await connecting(this);
+        // Ended while the hook ran: nothing was registered yet.
+        if (this.state !== 'connecting') return;
+        if (outcome?.userIdentifier !== undefined) this.currentUser = outcome.userIdentifier;
+      }
       await this.env.manager.onConnected(this);
       if (this.state !== 'connecting') {
         // Ended while the manager registered it: undo that, since end() did not know of it.

@@ -77,7 +77,8 @@ export const EMPTY = Buffer.alloc(0);
 export abstract class HubConnectionCore implements HubConnectionRef, HubCallerContext {
   /** `items`, created on first use (most connections never touch it). */
   protected itemsMap: Map<unknown, unknown> | undefined;
-  readonly userIdentifier: string | undefined;
+  /** The user id: the authenticated one, or what the hub's `onConnecting` hook gave. */
+  protected currentUser: string | undefined;
   /** The protocol chosen in the handshake (JSON until then). */
   protected hubProtocol: HubProtocol | undefined;
   protected binary = false;
@@ -148,7 +149,7 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
     protected readonly env: HubConnectionEnvironment,
     protected readonly statefulHooks?: StatefulReconnectHooks,
   ) {
-    this.userIdentifier = user?.userId;
+    this.currentUser = user?.userId;
     this.authExpiresAt = env.options.closeOnAuthenticationExpiration ? user?.expiresAt : undefined;
     this.startedAt = env.clock.now;
     this.lastReceivedAt = env.clock.now;
@@ -157,6 +158,10 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
 
   /** Tells the owner that the connection ended (once, as the disconnect sequence starts). */
   protected abstract notifyEnded(): void;
+
+  get userIdentifier(): string | undefined {
+    return this.currentUser;
+  }
 
   get items(): Map<unknown, unknown> {
     this.itemsMap ??= new Map();

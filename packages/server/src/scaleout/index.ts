@@ -127,3 +127,9 @@ export {
   ScaleoutPresenceStore,
   type ScaleoutPresenceStoreOptions,
 } from './scaleout-presence-store.js';
+export {
+  MemoryUserGroupState,
+  MemoryUserGroupStore,
+  type UserGroupMemberships,
+  type UserGroupStore,
+} from './user-group-store.js';
