@@ -6,7 +6,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ClusterWorkerContext, type HubContext, HubServer, type Logger } from '@switchboard/server';
-import { HostTokenVerifier } from './auth/host-tokens.js';
 import {
   addAdminRoutes,
   authorizeApiKeyOrAdmin,
@@ -14,6 +13,7 @@ import {
   startAdminStats,
   type WebhookStatsProvider,
 } from './admin/index.js';
+import { HostTokenVerifier } from './auth/host-tokens.js';
 import { resolveJwtSecret, TokenService } from './auth/tokens.js';
 import { chatBackplane } from './backplane.js';
 import type { ChatConfig } from './config.js';
@@ -47,8 +47,8 @@ import { createLogger } from './logger.js';
 import { createBlobStore, createStorage } from './storage/create-storage.js';
 import type { ChatStorage } from './storage/storage.js';
 import { chatMeter, createChatTelemetry, observeChat, observeWebhooks } from './telemetry.js';
-import type { WebhookDispatcherOptions } from './webhooks/dispatcher.js';
 import { webhookAdminView } from './webhooks/admin-view.js';
+import type { WebhookDispatcherOptions } from './webhooks/dispatcher.js';
 import { addWebhookRoutes } from './webhooks/routes.js';
 import { type ChatWebhooks, startWebhooks } from './webhooks/webhooks.js';
 
@@ -271,7 +271,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
   // Scripts read these with an API key (the server API's) or an admin's bearer token.
   const apiKeyOrAdmin = (req: IncomingMessage) => authorizeApiKeyOrAdmin(req, storage, accounts);
   addAdminRoutes(router, { accounts, admin: adminStats.service, authorize: apiKeyOrAdmin });
-  addWebhookRoutes(router, { store: webhooks.store, authorize: async (req) => void (await apiKeyOrAdmin(req)) });
+  addWebhookRoutes(router, {
+    store: webhooks.store,
+    authorize: async (req) => void (await apiKeyOrAdmin(req)),
+  });
   addOpsRoutes(router, {
     storage,
     nodeId: config.nodeId,

@@ -7,9 +7,9 @@
 import type { IncomingMessage } from 'node:http';
 import { API_KEY_PREFIX, authenticateApiKey } from '../auth/api-keys.js';
 import type { AccountService } from '../domain/accounts.js';
-import type { ChatStorage } from '../storage/storage.js';
 import { bearer, sendJson } from '../http/json.js';
 import type { Router } from '../http/router.js';
+import type { ChatStorage } from '../storage/storage.js';
 import { type AdminStatsService, requireAdmin } from './admin-stats.js';
 
 /** The path of the cluster's numbers. */

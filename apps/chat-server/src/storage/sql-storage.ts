@@ -480,9 +480,6 @@ export abstract class SqlStorage implements ChatStorage {
   async upsertHostUser(record: HostUserRecord, at: string): Promise<void> {
     await this.run('upsertHostUser', { ...record, at });
   }
-  async setDisplayName(userId: string, displayName: string): Promise<void> {
-    await this.run('setDisplayNameHost', { id: userId, displayName });
-  }
   async createApiKey(name: string, keyHash: string, prefix: string, at: string): Promise<boolean> {
     return (await this.get('createApiKey', { name, keyHash, prefix, at })) !== undefined;
   }

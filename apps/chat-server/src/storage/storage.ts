@@ -364,8 +364,6 @@ export interface ChatStorage {
   hostUser(userId: string): Promise<HostUserRecord | undefined>;
   /** Records (or updates) the host-app part of a user whose users row exists. */
   upsertHostUser(record: HostUserRecord, at: string): Promise<void>;
-  /** Changes a user's display name. */
-  setDisplayName(userId: string, displayName: string): Promise<void>;
   /** Stores an API key's hash under a name; false when the name is taken. */
   createApiKey(name: string, keyHash: string, prefix: string, at: string): Promise<boolean>;
   /** Every API key, by name. */

@@ -11,10 +11,6 @@ VALUES (:userId, :issuer, :subject, :avatarUrl, :claimsHash, :at)
 ON CONFLICT (user_id) DO UPDATE SET
   avatar_url = excluded.avatar_url, claims_hash = excluded.claims_hash, updated_at = excluded.updated_at;
 
--- name: setDisplayNameHost
--- Params: :id :displayName.
-UPDATE users SET display_name = :displayName WHERE id = :id;
-
 -- name: createApiKey
 -- Params: :name :keyHash :prefix :at. No row back: the name is taken.
 INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES (:name, :keyHash, :prefix, :at)
