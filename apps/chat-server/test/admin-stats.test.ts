@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { HttpTransportType } from '@microsoft/signalr';
 import type { AdminStats } from '@switchboard/chat-contract';
+import { ApiKeyService } from '@switchboard/chat-server';
 import { connectClient, waitFor } from '@switchboard/testkit';
 import { type ChatTestServer, startChat, type TestSession, type Wire } from './helpers.ts';
 
@@ -71,6 +72,25 @@ describe('admin view on one node', () => {
     assert.equal(typeof node.errors.total, 'number');
     assert.equal(typeof stats.roomsTotal, 'number');
     assert.ok(Array.isArray(stats.rooms));
+  });
+
+  test('scripts read /api/v1/admin/stats and /api/v1/webhooks/deliveries with a server API key; a revoked key stops at once', async () => {
+    const keys = new ApiKeyService(server.app.storage);
+    const { key } = await keys.create('admh-script');
+    const stats = await getStats(server.url, key);
+    assert.equal(stats.status, 200);
+    assert.equal((stats.body as AdminStats).nodeId, 'admh-solo');
+    const deliveries = await fetch(`${server.url}/api/v1/webhooks/deliveries`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    assert.equal(deliveries.status, 200);
+    const forged = await getStats(server.url, `${key.slice(0, -2)}xx`);
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body.error.code, 'SB_CHAT_API_KEY_INVALID');
+    assert.ok(await keys.revoke('admh-script'));
+    const revoked = await getStats(server.url, key);
+    assert.equal(revoked.status, 401);
+    assert.equal(revoked.body.error.code, 'SB_CHAT_API_KEY_INVALID');
   });
 
   test('a user is refused watchAdminStats with SB_CHAT_ADMIN_ONLY; the refusal is counted', async () => {
