@@ -62,6 +62,8 @@ const snapshots: Record<string, string[]> = {
     'EnvelopeVersionError',
     'InboxBroker',
     'InboxClient',
+    'KeepConnected',
+    'LogCursor',
     'PresenceStateMachine',
     'PublishQueue',
     'ScaleoutHubLifetimeManager',

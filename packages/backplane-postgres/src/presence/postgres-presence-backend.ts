@@ -9,6 +9,7 @@
 import type { PresenceConnection } from '@switchboard/server';
 import {
   backendError,
+  type KeepConnected,
   type LeaseResult,
   type LogHead,
   type PresenceAssertion,
@@ -20,7 +21,7 @@ import {
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { loadSqlFiles, migrate, sqlDir } from '../migrations.js';
-import { NotificationListener } from '../notification-listener.js';
+import { listen } from '../notification-listener.js';
 
 /** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
 const RETRYABLE = /^(08|57P0|40P01|40001)/;
@@ -46,7 +47,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
   /** Calls retried after a dropped connection or a deadlock. */
   retries = 0;
   private readonly pool: pg.Pool;
-  private listener: NotificationListener | undefined;
+  private listener: KeepConnected<pg.Client> | undefined;
   private closed = false;
 
   constructor(
@@ -67,7 +68,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
     });
     if (this.listener || this.closed) return;
     const [row] = await this.rows('SELECT presence_channel() AS channel');
-    this.listener = new NotificationListener({
+    this.listener = listen({
       config: this.settings.listen,
       channel: String(row!.channel),
       onNotification: (payload) => this.onNotification(payload),
