@@ -21,39 +21,19 @@ import {
   LogCursor,
   type LogCursorCounters,
   type LogCursorPage,
-  newBusCounters,
+  newLogCursorCounters,
   parseChannelName,
   reportBusError,
   waitUntil,
   withTimeout,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { loadSqlFiles, migrate, quoteIdent, sqlDir } from './migrations.js';
+import { migrateComponents, quoteIdent } from './migrations.js';
 import { listen } from './notification-listener.js';
+import type { PostgresBusSettings } from './postgres-options.js';
 
 /** What the PostgreSQL bus counts on top of every bus's counters (the core's {@link LogCursorCounters}). */
 export type PostgresBusCounters = LogCursorCounters;
-
-/** The settings of a node's PostgreSQL buses (one bus per hub), from the backplane's options. */
-export interface PostgresBusSettings {
-  /** Settings of the pool (writes, routes, lease, clean-up), `application_name` included. */
-  readonly pool: pg.PoolConfig;
-  /** Settings of the LISTEN connection (which also reads), `application_name` included. */
-  readonly listen: pg.ClientConfig;
-  readonly schema: string;
-  /** The NOTIFY channel of the schema. */
-  readonly notifyChannel: string;
-  readonly maxAgeMs: number;
-  readonly maxRows: number;
-  readonly maxQueuedPublishes: number;
-  readonly pollIntervalMs: number;
-  readonly trimIntervalMs: number;
-  readonly nodeLeaseMs: number;
-  /** How long a subscription waits for its start position before it reports and goes on. */
-  readonly subscribeTimeoutMs: number;
-  /** Migrates the schema once for a backplane's buses. Default: each bus migrates the `bus` component. */
-  readonly prepare?: () => Promise<void>;
-}
 
 /** A row to write: a send to `target`, or a route change (`+c:<id>` / `-c:<id>`). */
 interface WriteRow {
@@ -85,14 +65,7 @@ function channelOfTarget(target: string): Channel | undefined {
 /** The pool, the LISTEN connection, the read position and the routes of one hub on one node. */
 export class PostgresBus implements Bus {
   readonly backend = 'postgres';
-  readonly counters: PostgresBusCounters = {
-    ...newBusCounters(),
-    replayed: 0,
-    notifications: 0,
-    notificationsIgnored: 0,
-    reads: 0,
-    lagRows: 0,
-  };
+  readonly counters: PostgresBusCounters = newLogCursorCounters();
   private readonly pool: pg.Pool;
   private readonly s: string;
   private readonly hub: string;
@@ -241,13 +214,7 @@ export class PostgresBus implements Bus {
   /** Migrates (retried with backoff), forgets stale routes, takes the lease, then runs. */
   private async start(): Promise<void> {
     const prepare =
-      this.settings.prepare ??
-      (async () =>
-        migrate(this.pool, {
-          schema: this.settings.schema,
-          component: 'bus',
-          files: await loadSqlFiles(sqlDir('bus')),
-        }));
+      this.settings.prepare ?? (() => migrateComponents(this.pool, this.settings.schema, 'bus'));
     let listening = false;
     for (let backoff = 50; !this.closed; backoff = Math.min(backoff * 2, 2_000)) {
       try {

@@ -84,6 +84,7 @@ const snapshots: Record<string, string[]> = {
     'lifetimeManagerWrapper',
     'messageFrames',
     'newBusCounters',
+    'newLogCursorCounters',
     'nodeChannel',
     'parseChannelName',
     'presenceErrorHandler',

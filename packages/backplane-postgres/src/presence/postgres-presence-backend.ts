@@ -20,7 +20,7 @@ import {
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { loadSqlFiles, migrate, sqlDir } from '../migrations.js';
+import { migrateComponents } from '../migrations.js';
 import { listen } from '../notification-listener.js';
 
 /** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
@@ -61,11 +61,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   /** Migrates the schema and starts listening (the core calls it again after a failure). */
   async start(): Promise<void> {
-    await migrate(this.pool, {
-      schema: this.settings.schema,
-      component: 'presence',
-      files: await loadSqlFiles(sqlDir('presence')),
-    });
+    await migrateComponents(this.pool, this.settings.schema, 'presence');
     if (this.listener || this.closed) return;
     const [row] = await this.rows('SELECT presence_channel() AS channel');
     this.listener = listen({
@@ -158,46 +154,31 @@ export class PostgresPresenceBackend implements PresenceBackend {
   }
 
   async onlineUsers(): Promise<string[]> {
-    return (await this.rows('SELECT user_id FROM presence_users')).map((r) => String(r.user_id));
+    return (await this.rows('SELECT user_id AS v FROM presence_users')).map((r) => String(r.v));
   }
 
   async userConnections(userId: string): Promise<PresenceConnection[]> {
-    const rows = await this.rows(
-      'SELECT data FROM presence_connections WHERE user_id = $1 ORDER BY arrival',
-      [userId],
-    );
-    return rows.map((r) => r.data as PresenceConnection);
-  }
-
-  async groupConnectionCount(group: string): Promise<number> {
-    const rows = await this.rows('SELECT count(*)::int AS n FROM presence_groups WHERE group_name = $1', [
-      group,
-    ]);
-    return Number(rows[0]?.n ?? 0);
+    const sql = 'SELECT data AS v FROM presence_connections WHERE user_id = $1 ORDER BY arrival';
+    return (await this.rows(sql, [userId])).map((r) => r.v as PresenceConnection);
   }
 
   async groupConnections(group: string): Promise<PresenceConnection[]> {
-    const rows = await this.rows(
-      `SELECT c.data FROM presence_groups g JOIN presence_connections c USING (connection_id)
-       WHERE g.group_name = $1 ORDER BY c.arrival`,
-      [group],
-    );
-    return rows.map((r) => r.data as PresenceConnection);
+    const sql = `SELECT c.data AS v FROM presence_groups g JOIN presence_connections c USING (connection_id)
+       WHERE g.group_name = $1 ORDER BY c.arrival`;
+    return (await this.rows(sql, [group])).map((r) => r.v as PresenceConnection);
   }
 
   async groupUsers(group: string): Promise<string[]> {
-    const rows = await this.rows('SELECT DISTINCT user_id FROM presence_groups WHERE group_name = $1', [
-      group,
-    ]);
-    return rows.map((r) => String(r.user_id));
+    const sql = 'SELECT DISTINCT user_id AS v FROM presence_groups WHERE group_name = $1';
+    return (await this.rows(sql, [group])).map((r) => String(r.v));
   }
 
-  async groupUserCount(group: string): Promise<number> {
-    const rows = await this.rows(
-      'SELECT count(DISTINCT user_id)::int AS n FROM presence_groups WHERE group_name = $1',
-      [group],
-    );
-    return Number(rows[0]?.n ?? 0);
+  groupConnectionCount(group: string): Promise<number> {
+    return this.count('count(*)', group);
+  }
+
+  groupUserCount(group: string): Promise<number> {
+    return this.count('count(DISTINCT user_id)', group);
   }
 
   async close(): Promise<void> {
@@ -253,6 +234,13 @@ export class PostgresPresenceBackend implements PresenceBackend {
       events.push(...(last as unknown as PresenceLogEvent[]));
     }
     return result;
+  }
+
+  private async count(what: string, group: string): Promise<number> {
+    const rows = await this.rows(`SELECT ${what}::int AS n FROM presence_groups WHERE group_name = $1`, [
+      group,
+    ]);
+    return Number(rows[0]?.n ?? 0);
   }
 
   private async rows(sql: string, args: readonly unknown[] = []): Promise<Row[]> {

@@ -102,6 +102,7 @@ export {
   type LogCursorOptions,
   type LogCursorPage,
   type LogCursorRow,
+  newLogCursorCounters,
 } from './log-cursor.js';
 /**
  * The presence transitions in memory, as one state (the loopback backend's network, exported for

@@ -18,6 +18,7 @@
  *   then {@link BusReceiver.reconnected}.
  * @module
  */
+import { newBusCounters } from './adapter-kit.js';
 import type { BusContext, BusCounters } from './bus.js';
 import type { Channel } from './channels.js';
 import { waitUntil } from './publish-queue.js';
@@ -34,6 +35,18 @@ export interface LogCursorCounters extends BusCounters {
   reads: number;
   /** Entries of the whole log after the position, at the last read. */
   lagRows: number;
+}
+
+/** A {@link LogCursorCounters} with every counter at 0. */
+export function newLogCursorCounters(): LogCursorCounters {
+  return {
+    ...newBusCounters(),
+    replayed: 0,
+    notifications: 0,
+    notificationsIgnored: 0,
+    reads: 0,
+    lagRows: 0,
+  };
 }
 
 /** An entry of the log as {@link LogCursorOptions.read} returns it. */
@@ -231,8 +244,12 @@ export class LogCursor {
     this.behind = false;
     try {
       for (;;) {
-        await this.readJoined(cursor, replay);
+        // One snapshot of the joined logs and of the logs to read: a join after it waits for the
+        // next read (read twice otherwise: once from the join, once from the position).
+        const joined = new Map([...this.joined].filter(([, since]) => since !== FROM_HEAD));
+        for (const key of joined.keys()) this.joined.delete(key);
         const keys = [...this.keys].filter((key) => this.joined.get(key) !== FROM_HEAD);
+        await this.readJoined(joined, cursor, replay);
         this.o.counters.reads++;
         const page = await this.o.read(keys, cursor, undefined, this.pageSize);
         if (page.trimmedTo > cursor) {
@@ -266,13 +283,11 @@ export class LogCursor {
   }
 
   /**
-   * Reads the logs joined since a read that did not know them began: each from its position at
-   * the join up to `upTo`, before anything newer is delivered.
+   * Reads the logs joined since a read that did not know them began (`joined`, taken from the
+   * joins): each from its position at the join up to `upTo`, before anything newer is delivered.
    */
-  private async readJoined(upTo: number, replay: boolean): Promise<void> {
-    const joined = new Map([...this.joined].filter(([, since]) => since !== FROM_HEAD));
+  private async readJoined(joined: Map<string, number>, upTo: number, replay: boolean): Promise<void> {
     if (joined.size === 0) return;
-    for (const key of joined.keys()) this.joined.delete(key);
     let from = Math.min(...joined.values());
     try {
       while (from < upTo) {
