@@ -40,6 +40,8 @@ export interface PostgresPresenceSettings {
 }
 
 type Row = Record<string, unknown>;
+/** What the SQL functions answer (each its part of it). */
+type Answer = LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number };
 
 /** A node's presence on PostgreSQL: the SQL functions, the LISTEN connection, the retries. */
 export class PostgresPresenceBackend implements PresenceBackend {
@@ -76,66 +78,56 @@ export class PostgresPresenceBackend implements PresenceBackend {
   }
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
-    const c = this.context;
-    const wire = {
-      c: state.connections.map((x) => [
-        x.connection.connectionId,
-        x.connection.userId,
-        x.connection,
-        x.groups,
-      ]),
-      u: state.onlineUsers,
-    };
-    const r = await this.call<LogHead & { events: PresenceLogEvent[]; due: number }>('presence_assert', [
-      c.nodeId,
-      c.token,
-      c.leaseMs,
-      c.graceMs,
-      state.leaseEpoch,
-      JSON.stringify(wire),
+    const { nodeId, token, leaseMs, graceMs } = this.context;
+    const c = state.connections.map((x) => [
+      x.connection.connectionId,
+      x.connection.userId,
+      x.connection,
+      x.groups,
     ]);
+    const wire = JSON.stringify({ c, u: state.onlineUsers });
+    const r = await this.call('presence_assert', nodeId, token, leaseMs, graceMs, state.leaseEpoch, wire);
     return { leaseHeld: true, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
 
   async heartbeat(): Promise<LeaseResult> {
-    const c = this.context;
-    const r = await this.call<LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number }>(
+    const { nodeId, token, leaseMs, graceMs } = this.context;
+    const r = await this.call(
       'presence_heartbeat',
-      [c.nodeId, c.token, c.leaseMs, c.graceMs, this.settings.eventLogLength],
+      nodeId,
+      token,
+      leaseMs,
+      graceMs,
+      this.settings.eventLogLength,
     );
     return { leaseHeld: r.ok, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
 
-  async add(connection: PresenceConnection): Promise<Omit<LeaseResult, keyof LogHead>> {
-    const c = this.context;
-    const r = await this.call<{ ok: boolean; events: PresenceLogEvent[] }>('presence_add', [
-      c.nodeId,
-      c.token,
-      connection.connectionId,
-      connection.userId,
-      JSON.stringify(connection),
-      c.graceMs,
-    ]);
+  async add(x: PresenceConnection): Promise<Omit<LeaseResult, keyof LogHead>> {
+    const { nodeId, token, graceMs } = this.context;
+    const r = await this.call(
+      'presence_add',
+      nodeId,
+      token,
+      x.connectionId,
+      x.userId,
+      JSON.stringify(x),
+      graceMs,
+    );
     return { leaseHeld: r.ok, events: r.events, dueInMs: -1 };
   }
 
   async remove(connectionId: string): Promise<TransitionResult> {
-    const c = this.context;
-    const r = await this.call<{ events: PresenceLogEvent[]; due: number }>('presence_remove', [
-      c.nodeId,
-      connectionId,
-      c.graceMs,
-    ]);
+    const r = await this.call('presence_remove', this.context.nodeId, connectionId, this.context.graceMs);
     return { events: r.events, dueInMs: r.due };
   }
 
   async group(connectionId: string, group: string, member: boolean): Promise<void> {
-    await this.call('presence_group', [this.context.nodeId, connectionId, group, member]);
+    await this.call('presence_group', this.context.nodeId, connectionId, group, member);
   }
 
   async leave(): Promise<TransitionResult> {
-    const c = this.context;
-    await this.call('presence_close', [c.nodeId, c.token, c.graceMs]);
+    await this.call('presence_close', this.context.nodeId, this.context.token, this.context.graceMs);
     return { events: [], dueInMs: -1 };
   }
 
@@ -220,12 +212,12 @@ export class PostgresPresenceBackend implements PresenceBackend {
    * is added to the result: the core then reads and delivers what it missed before the call
    * resolves, as if this attempt had returned it.
    */
-  private async call<T = unknown>(fn: string, args: readonly unknown[]): Promise<T> {
+  private async call(fn: string, ...args: unknown[]): Promise<Answer> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
     const retriesBefore = this.retries;
     const rows = await this.rows(`SELECT ${fn}(${placeholders}) AS r`, args);
-    const result = rows[0]!.r as T;
-    const events = (result as { events?: PresenceLogEvent[] } | null)?.events;
+    const result = rows[0]!.r as Answer;
+    const events = result?.events;
     if (this.retries !== retriesBefore && Array.isArray(events)) {
       const last = await this.rows(
         `SELECT e.epoch AS e, e.seq::float8 AS s, e.type AS t, e.user_id AS u, e.at_ms::float8 AS a, e.origin AS o
