@@ -32,6 +32,7 @@ import {
   newBusCounters,
   PublishQueue,
   reportBusError,
+  retryUntil,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -224,21 +225,23 @@ export class NatsBus implements Bus {
 
   /** Makes sure of the stream, then starts the consumer after its last sequence. */
   private async start(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      try {
+    await retryUntil(
+      async () => {
         await this.link.connection;
         await this.link.whenUp();
         await this.ensureStream();
         const info = await this.link.manager.streams.info(this.names.stream);
         this.lastSeq = info.state.last_seq;
         await this.startConsumer(info.state.last_seq + 1);
-        return;
-      } catch (error) {
-        this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting the bus of ${this.names.stream}`, error);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    }
+      },
+      {
+        stopped: () => this.closed,
+        onError: (e) =>
+          this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting the bus of ${this.names.stream}`, e),
+        minDelayMs: 250,
+        maxDelayMs: 250,
+      },
+    );
   }
 
   private async ensureStream(): Promise<void> {

@@ -24,6 +24,7 @@ import {
   newLogCursorCounters,
   parseChannelName,
   reportBusError,
+  retryUntil,
   waitUntil,
   withTimeout,
 } from '@switchboard/server/scaleout';
@@ -216,22 +217,24 @@ export class PostgresBus implements Bus {
     const prepare =
       this.settings.prepare ?? (() => migrateComponents(this.pool, this.settings.schema, 'bus'));
     let listening = false;
-    for (let backoff = 50; !this.closed; backoff = Math.min(backoff * 2, 2_000)) {
-      try {
+    const started = await retryUntil(
+      async () => {
         await prepare();
         // Listening (and finding the log's head) goes on meanwhile: it needs only the tables.
         if (!listening) void this.listener.start();
         listening = true;
         // Routes a previous run of this node left behind are stale; the writer waits for that.
         await Promise.all([this.forget(false), this.beat()]);
-        break;
-      } catch (error) {
-        if (error instanceof BackplaneError) this.emit(error);
-        else this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting hub ${this.hub}`, error);
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-      }
-    }
-    if (this.closed) return;
+      },
+      {
+        stopped: () => this.closed,
+        onError: (error) =>
+          error instanceof BackplaneError
+            ? this.emit(error)
+            : this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting hub ${this.hub}`, error),
+      },
+    );
+    if (!started) return;
     this.running = true;
     const every = (ms: number, run: () => unknown) => {
       const timer = setInterval(run, ms);

@@ -92,6 +92,7 @@ const snapshots: Record<string, string[]> = {
     'remoteChangeOf',
     'replayWindow',
     'reportBusError',
+    'retryUntil',
     'userChannel',
     'waitUntil',
     'withTimeout',

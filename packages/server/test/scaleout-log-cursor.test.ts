@@ -1,12 +1,12 @@
 // The core's reader of one ordered log for all channels (LogCursor, the PostgreSQL bus's reading
 // side) on an in-memory log: reads follow joins, pages, losses beyond the window, joins while a
 // read is under way or while the position lags, the catch-up after a reconnect; and the core's
-// KeepConnected (a connection opened again with backoff).
+// KeepConnected (a connection opened again with backoff) and retryUntil.
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { BusContext, BusReceiver } from '../src/scaleout/bus.ts';
 import { type Channel, channelName, groupChannel, userChannel } from '../src/scaleout/channels.ts';
-import { KeepConnected } from '../src/scaleout/keep-connected.ts';
+import { KeepConnected, retryUntil } from '../src/scaleout/keep-connected.ts';
 import { LogCursor, type LogCursorPage, newLogCursorCounters } from '../src/scaleout/log-cursor.ts';
 
 interface Row {
@@ -232,4 +232,27 @@ test('KeepConnected opens again with backoff after a failure and after a loss, t
   losses[1]!();
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(attempts, 3, 'closed: never opened again');
+});
+
+test('retryUntil tries again with backoff until the attempt works, and gives up once stopped', async () => {
+  let tries = 0;
+  const errors: unknown[] = [];
+  const worked = await retryUntil(
+    async () => {
+      if (++tries < 3) throw new Error(`try ${tries}`);
+    },
+    { stopped: () => false, onError: (e) => errors.push(e), minDelayMs: 1, maxDelayMs: 2 },
+  );
+  assert.equal(worked, true);
+  assert.equal(tries, 3);
+  assert.equal(errors.length, 2);
+  let stopped = false;
+  const gaveUp = await retryUntil(
+    async () => {
+      stopped = true;
+      throw new Error('down');
+    },
+    { stopped: () => stopped, onError: () => undefined, minDelayMs: 1 },
+  );
+  assert.equal(gaveUp, false);
 });

@@ -95,7 +95,12 @@ export {
   inboxNode,
 } from './inbox-bus.js';
 export type { InboxPort } from './inbox-messages.js';
-export { KeepConnected, type KeepConnectedOptions } from './keep-connected.js';
+export {
+  KeepConnected,
+  type KeepConnectedOptions,
+  type RetryUntilOptions,
+  retryUntil,
+} from './keep-connected.js';
 export {
   LogCursor,
   type LogCursorCounters,

@@ -100,3 +100,32 @@ export class KeepConnected<T> {
     this.timer.unref();
   }
 }
+
+/** Options of {@link retryUntil}. */
+export interface RetryUntilOptions {
+  /** Stops trying (the owner closed). */
+  readonly stopped: () => boolean;
+  /** Receives each failure. */
+  readonly onError: (error: unknown) => void;
+  /** The first wait between two tries, doubled after each failure. Default 50 ms. */
+  readonly minDelayMs?: number;
+  /** The longest wait between two tries. Default 2 000 ms. */
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Runs `attempt` until it resolves (a backend's start: a schema, a stream) or `stopped()` holds,
+ * waiting between tries with backoff; resolves with whether it succeeded. Never rejects.
+ */
+export async function retryUntil(attempt: () => Promise<void>, o: RetryUntilOptions): Promise<boolean> {
+  for (let delay = o.minDelayMs ?? 50; !o.stopped(); delay = Math.min(delay * 2, o.maxDelayMs ?? 2_000)) {
+    try {
+      await attempt();
+      return true;
+    } catch (error) {
+      o.onError(error);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  return false;
+}
