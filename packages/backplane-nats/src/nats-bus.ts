@@ -32,6 +32,7 @@ import {
   newBusCounters,
   PublishQueue,
   reportBusError,
+  retryUntil,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -74,7 +75,8 @@ const NUMBER_HEADER = 'Sb-N';
 /** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
 export class NatsBus implements Bus {
   readonly backend = 'nats';
-  readonly counters: BusCounters = newBusCounters();
+  /** The bus's counters; `replayed` counts the entries its catch-up after a reconnect delivered. */
+  readonly counters: BusCounters & { replayed: number } = { ...newBusCounters(), replayed: 0 };
   private readonly names: HubNames;
   private readonly channels = new Map<string, Channel>();
   private readonly holders = new Map<string, Subscription>();
@@ -89,6 +91,12 @@ export class NatsBus implements Bus {
   private streamCreated: string | undefined;
   /** The last stream sequence delivered (or skipped as not ours). */
   private lastSeq = 0;
+  /**
+   * The catch-up after a loss: entries after `from` up to the stream's head found at the
+   * reconnect (`upTo`, unknown until the bus read it: the sequences handed meanwhile wait in
+   * `handed`) are counted in `replayed`.
+   */
+  private catchUp: { from: number; upTo: number | undefined; handed: number[] } | undefined;
   private consumer: { close(): Promise<unknown> } | undefined;
   private consumerUp = false;
   private readonly started: Promise<void>;
@@ -123,6 +131,9 @@ export class NatsBus implements Bus {
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
+        // A catch-up whose head is not known yet goes on; otherwise a new one starts here.
+        if (this.catchUp?.upTo !== undefined || !this.catchUp)
+          this.catchUp = { from: this.lastSeq, upTo: undefined, handed: [] };
       },
       reconnected: () => {
         this.counters.reconnects++;
@@ -214,21 +225,23 @@ export class NatsBus implements Bus {
 
   /** Makes sure of the stream, then starts the consumer after its last sequence. */
   private async start(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      try {
+    await retryUntil(
+      async () => {
         await this.link.connection;
         await this.link.whenUp();
         await this.ensureStream();
         const info = await this.link.manager.streams.info(this.names.stream);
         this.lastSeq = info.state.last_seq;
         await this.startConsumer(info.state.last_seq + 1);
-        return;
-      } catch (error) {
-        this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting the bus of ${this.names.stream}`, error);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    }
+      },
+      {
+        stopped: () => this.closed,
+        onError: (e) =>
+          this.report('SB_ERR_BACKPLANE_UNAVAILABLE', `starting the bus of ${this.names.stream}`, e),
+        minDelayMs: 250,
+        maxDelayMs: 250,
+      },
+    );
   }
 
   private async ensureStream(): Promise<void> {
@@ -287,9 +300,16 @@ export class NatsBus implements Bus {
         // was published after the loss).
         await this.consumer?.close().catch(() => undefined);
         this.lastSeq = 0;
+        if (this.catchUp) this.catchUp.from = 0;
         await this.startConsumer(1);
       }
       this.consumerUp = true;
+      const head = (await this.link.manager.streams.info(this.names.stream)).state.last_seq;
+      if (this.catchUp) {
+        this.catchUp.upTo = head;
+        this.counters.replayed += this.catchUp.handed.filter((seq) => seq <= head).length;
+        this.catchUp.handed = [];
+      }
       this.context.receiver.reconnected();
     } catch (error) {
       this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'recovering after a reconnect', error);
@@ -327,6 +347,12 @@ export class NatsBus implements Bus {
     const name = subjectChannelName(this.names.root, m.subject);
     const channel = name === undefined ? undefined : this.channels.get(name);
     if (!channel) return;
+    const catchUp = this.catchUp;
+    if (catchUp && m.seq > catchUp.from) {
+      if (catchUp.upTo === undefined) catchUp.handed.push(m.seq);
+      else if (m.seq <= catchUp.upTo) this.counters.replayed++;
+      else this.catchUp = undefined; // past the head found at the reconnect: live again
+    }
     try {
       this.context.receiver.message(channel, m.data);
     } catch (error) {

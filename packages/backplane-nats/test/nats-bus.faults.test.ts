@@ -143,6 +143,9 @@ test("NATS bus: one node's connection cut and held down for 1.5 s while three no
     checkNumbered(nodes, sent);
     assert.ok(nodes[0]!.bus.counters.queued > 0, 'n0 queued its sends while cut off');
     assert.ok(nodes[0]!.bus.counters.reconnects >= 1);
+    // What the others sent while n0 was cut off reached it by its catch-up, counted as replayed.
+    assert.ok(nodes[0]!.bus.counters.replayed > 0, `n0 replayed ${nodes[0]!.bus.counters.replayed}`);
+    assert.equal(nodes[1]!.bus.counters.replayed, 0, 'a node never cut off replays nothing');
     assert.deepEqual(
       nodes.flatMap((n) => n.receiver.losses),
       [],
@@ -188,6 +191,7 @@ test('NATS bus: entries that left the window while a node was away are counted a
       receiver.losses.map((l) => l.count),
       [7],
     );
+    assert.equal(away.counters.replayed, 5, 'the five the window kept came by the catch-up');
   } finally {
     await away.close();
     await sender.close();

@@ -4,16 +4,8 @@
  * NOTIFY, read positions, routes and node leases) and {@link PostgresPresenceBackend} (presence
  * decided in SQL functions). {@link migrate} keeps the schema (bus and presence) up to date. See
  * docs/scale-out.md.
- *
- * @example
- * ```ts
- * import { HubServer } from '@switchboard/server';
- * import { postgresBackplane } from '@switchboard/backplane-postgres';
- *
- * const hubs = new HubServer({
- *   backplane: postgresBackplane({ url: process.env.DATABASE_URL, prefix: 'chat:', nodeId: 'node-a' }),
- * });
- * ```
+ * `postgresBackplane({ url, prefix, nodeId })` is the one object an application passes to its
+ * `HubServer`.
  * @module
  */
 export {
@@ -26,13 +18,15 @@ export {
   sqlDir,
 } from './migrations.js';
 export { type PostgresBackplaneOptions, postgresBackplane } from './postgres-backplane.js';
-export { PostgresBus, type PostgresBusCounters, type PostgresBusSettings } from './postgres-bus.js';
+export { PostgresBus, type PostgresBusCounters } from './postgres-bus.js';
 export { PostgresHubLifetimeManager } from './postgres-hub-lifetime-manager.js';
 export type {
   PostgresBackplaneCounters,
   PostgresBusOptions,
+  PostgresBusSettings,
+  PostgresConnectionOptions,
   PostgresHubLifetimeManagerOptions,
-} from './postgres-hub-lifetime-manager-options.js';
+} from './postgres-options.js';
 export { PostgresUserGroupStore, type PostgresUserGroupStoreOptions } from './postgres-user-group-store.js';
 export {
   PostgresPresenceBackend,

@@ -29,9 +29,8 @@ export interface MigrateOptions {
 }
 
 /**
- * The folder of a component's SQL files: `sql/<component>/` at the package root. Resolved relative
- * to this module, which sits one level below the root both as `src/*.ts` and as `dist/*.js`, so no
- * copy step is needed.
+ * The folder of a component's SQL files: `sql/<component>/` at the package root (this module sits
+ * one level below it as `src/*.ts` and as `dist/*.js`, so no copy step is needed).
  */
 export function sqlDir(component: string): URL {
   return new URL(`../sql/${component}/`, import.meta.url);
@@ -41,26 +40,33 @@ const FILE_NAME = /^(\d{3,})_([a-z0-9_-]+)\.sql$/;
 
 /**
  * Reads the `NNN_name.sql` files of a folder, in version order. Other files are ignored; a `.sql`
- * file with another name, or two files with one version, are refused
- * (`SB_ERR_BACKPLANE_MIGRATION`).
+ * file with another name, or two files with one version, are refused (`SB_ERR_BACKPLANE_MIGRATION`).
  */
 export async function loadSqlFiles(dir: URL): Promise<SqlFile[]> {
   const files: SqlFile[] = [];
   for (const entry of (await readdir(dir)).sort()) {
     if (!entry.endsWith('.sql')) continue;
     const match = FILE_NAME.exec(entry);
-    if (!match) {
+    if (!match)
       throw migrationError(
         `migration file '${entry}' is not named NNN_name.sql (digits, an underscore, lowercase letters, digits, '_' or '-').`,
       );
-    }
     const version = Number(match[1]);
-    if (files.some((f) => f.version === version)) {
+    if (files.some((f) => f.version === version))
       throw migrationError(`two migration files in ${dir.pathname} have version ${version}.`);
-    }
     files.push({ version, name: match[2]!, sql: await readFile(new URL(entry, dir), 'utf8') });
   }
   return files.sort((a, b) => a.version - b.version);
+}
+
+/** Applies this package's files of each component (`sql/<component>/`) to a schema, in order. */
+export async function migrateComponents(
+  pool: pg.Pool,
+  schema: string,
+  ...components: string[]
+): Promise<void> {
+  for (const component of components)
+    await migrate(pool, { schema, component, files: await loadSqlFiles(sqlDir(component)) });
 }
 
 /** Quotes an identifier for SQL (`"name"`, inner quotes doubled). */

@@ -10,10 +10,9 @@ import {
   createBackplane,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { loadSqlFiles, migrate, sqlDir } from './migrations.js';
-import { PostgresBus, type PostgresBusSettings } from './postgres-bus.js';
-import type { PostgresBusOptions } from './postgres-hub-lifetime-manager-options.js';
-import { busSettings } from './postgres-settings.js';
+import { migrateComponents } from './migrations.js';
+import { PostgresBus } from './postgres-bus.js';
+import { busSettings, type PostgresBusOptions, type PostgresBusSettings } from './postgres-options.js';
 import { PostgresPresenceStore } from './presence/postgres-presence-store.js';
 
 /** Options of {@link postgresBackplane}. */
@@ -43,7 +42,7 @@ export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<P
 export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
   const nodeId = options.nodeId ?? randomUUID();
   const database = options.url ?? options.connectionString;
-  const settings = busSettings({ ...options, ...(database !== undefined ? { pg: database } : {}) }, nodeId);
+  const settings = busSettings({ ...options, ...defined({ pg: database }) }, nodeId);
   // The schema once per node, for the backplane's start and every hub's bus (retried after a failure).
   let migrated: Promise<void> | undefined;
   const prepare = () => {
@@ -62,15 +61,14 @@ export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backp
     presence: () =>
       new PostgresPresenceStore({
         ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_POSTGRES'),
-        ...(database !== undefined ? { pg: database } : {}),
-        ...(options.listen !== undefined ? { listen: options.listen } : {}),
+        ...defined({
+          pg: database,
+          listen: options.listen,
+          applicationName:
+            options.applicationName === undefined ? undefined : `${options.applicationName}:presence`,
+          eventLogLength: options.presenceEventLogLength,
+        }),
         schema: bus.schema,
-        ...(options.applicationName !== undefined
-          ? { applicationName: `${options.applicationName}:presence` }
-          : {}),
-        ...(options.presenceEventLogLength !== undefined
-          ? { eventLogLength: options.presenceEventLogLength }
-          : {}),
       }),
     // The schema first, so that a failed migration refuses to start.
     start: prepare,
@@ -82,13 +80,13 @@ async function migrateAll(settings: PostgresBusSettings): Promise<void> {
   const pool = new pg.Pool({ ...settings.pool, max: 1 });
   pool.on('error', () => undefined);
   try {
-    for (const component of ['bus', 'presence'])
-      await migrate(pool, {
-        schema: settings.schema,
-        component,
-        files: await loadSqlFiles(sqlDir(component)),
-      });
+    await migrateComponents(pool, settings.schema, 'bus', 'presence');
   } finally {
     await pool.end().catch(() => undefined);
   }
+}
+
+/** The entries of `values` that are defined (the options are exact: a key is absent, never `undefined`). */
+function defined<T extends object>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as never;
 }

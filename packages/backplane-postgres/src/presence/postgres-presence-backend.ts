@@ -9,6 +9,7 @@
 import type { PresenceConnection } from '@switchboard/server';
 import {
   backendError,
+  type KeepConnected,
   type LeaseResult,
   type LogHead,
   type PresenceAssertion,
@@ -19,8 +20,8 @@ import {
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { loadSqlFiles, migrate, sqlDir } from '../migrations.js';
-import { NotificationListener } from '../notification-listener.js';
+import { migrateComponents } from '../migrations.js';
+import { listen } from '../notification-listener.js';
 
 /** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
 const RETRYABLE = /^(08|57P0|40P01|40001)/;
@@ -39,6 +40,8 @@ export interface PostgresPresenceSettings {
 }
 
 type Row = Record<string, unknown>;
+/** What the SQL functions answer (each its part of it). */
+type Answer = LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number };
 
 /** A node's presence on PostgreSQL: the SQL functions, the LISTEN connection, the retries. */
 export class PostgresPresenceBackend implements PresenceBackend {
@@ -46,7 +49,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
   /** Calls retried after a dropped connection or a deadlock. */
   retries = 0;
   private readonly pool: pg.Pool;
-  private listener: NotificationListener | undefined;
+  private listener: KeepConnected<pg.Client> | undefined;
   private closed = false;
 
   constructor(
@@ -60,14 +63,10 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   /** Migrates the schema and starts listening (the core calls it again after a failure). */
   async start(): Promise<void> {
-    await migrate(this.pool, {
-      schema: this.settings.schema,
-      component: 'presence',
-      files: await loadSqlFiles(sqlDir('presence')),
-    });
+    await migrateComponents(this.pool, this.settings.schema, 'presence');
     if (this.listener || this.closed) return;
     const [row] = await this.rows('SELECT presence_channel() AS channel');
-    this.listener = new NotificationListener({
+    this.listener = listen({
       config: this.settings.listen,
       channel: String(row!.channel),
       onNotification: (payload) => this.onNotification(payload),
@@ -79,66 +78,56 @@ export class PostgresPresenceBackend implements PresenceBackend {
   }
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
-    const c = this.context;
-    const wire = {
-      c: state.connections.map((x) => [
-        x.connection.connectionId,
-        x.connection.userId,
-        x.connection,
-        x.groups,
-      ]),
-      u: state.onlineUsers,
-    };
-    const r = await this.call<LogHead & { events: PresenceLogEvent[]; due: number }>('presence_assert', [
-      c.nodeId,
-      c.token,
-      c.leaseMs,
-      c.graceMs,
-      state.leaseEpoch,
-      JSON.stringify(wire),
+    const { nodeId, token, leaseMs, graceMs } = this.context;
+    const c = state.connections.map((x) => [
+      x.connection.connectionId,
+      x.connection.userId,
+      x.connection,
+      x.groups,
     ]);
+    const wire = JSON.stringify({ c, u: state.onlineUsers });
+    const r = await this.call('presence_assert', nodeId, token, leaseMs, graceMs, state.leaseEpoch, wire);
     return { leaseHeld: true, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
 
   async heartbeat(): Promise<LeaseResult> {
-    const c = this.context;
-    const r = await this.call<LogHead & { ok: boolean; events: PresenceLogEvent[]; due: number }>(
+    const { nodeId, token, leaseMs, graceMs } = this.context;
+    const r = await this.call(
       'presence_heartbeat',
-      [c.nodeId, c.token, c.leaseMs, c.graceMs, this.settings.eventLogLength],
+      nodeId,
+      token,
+      leaseMs,
+      graceMs,
+      this.settings.eventLogLength,
     );
     return { leaseHeld: r.ok, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
 
-  async add(connection: PresenceConnection): Promise<Omit<LeaseResult, keyof LogHead>> {
-    const c = this.context;
-    const r = await this.call<{ ok: boolean; events: PresenceLogEvent[] }>('presence_add', [
-      c.nodeId,
-      c.token,
-      connection.connectionId,
-      connection.userId,
-      JSON.stringify(connection),
-      c.graceMs,
-    ]);
+  async add(x: PresenceConnection): Promise<Omit<LeaseResult, keyof LogHead>> {
+    const { nodeId, token, graceMs } = this.context;
+    const r = await this.call(
+      'presence_add',
+      nodeId,
+      token,
+      x.connectionId,
+      x.userId,
+      JSON.stringify(x),
+      graceMs,
+    );
     return { leaseHeld: r.ok, events: r.events, dueInMs: -1 };
   }
 
   async remove(connectionId: string): Promise<TransitionResult> {
-    const c = this.context;
-    const r = await this.call<{ events: PresenceLogEvent[]; due: number }>('presence_remove', [
-      c.nodeId,
-      connectionId,
-      c.graceMs,
-    ]);
+    const r = await this.call('presence_remove', this.context.nodeId, connectionId, this.context.graceMs);
     return { events: r.events, dueInMs: r.due };
   }
 
   async group(connectionId: string, group: string, member: boolean): Promise<void> {
-    await this.call('presence_group', [this.context.nodeId, connectionId, group, member]);
+    await this.call('presence_group', this.context.nodeId, connectionId, group, member);
   }
 
   async leave(): Promise<TransitionResult> {
-    const c = this.context;
-    await this.call('presence_close', [c.nodeId, c.token, c.graceMs]);
+    await this.call('presence_close', this.context.nodeId, this.context.token, this.context.graceMs);
     return { events: [], dueInMs: -1 };
   }
 
@@ -157,46 +146,31 @@ export class PostgresPresenceBackend implements PresenceBackend {
   }
 
   async onlineUsers(): Promise<string[]> {
-    return (await this.rows('SELECT user_id FROM presence_users')).map((r) => String(r.user_id));
+    return (await this.rows('SELECT user_id AS v FROM presence_users')).map((r) => String(r.v));
   }
 
   async userConnections(userId: string): Promise<PresenceConnection[]> {
-    const rows = await this.rows(
-      'SELECT data FROM presence_connections WHERE user_id = $1 ORDER BY arrival',
-      [userId],
-    );
-    return rows.map((r) => r.data as PresenceConnection);
-  }
-
-  async groupConnectionCount(group: string): Promise<number> {
-    const rows = await this.rows('SELECT count(*)::int AS n FROM presence_groups WHERE group_name = $1', [
-      group,
-    ]);
-    return Number(rows[0]?.n ?? 0);
+    const sql = 'SELECT data AS v FROM presence_connections WHERE user_id = $1 ORDER BY arrival';
+    return (await this.rows(sql, [userId])).map((r) => r.v as PresenceConnection);
   }
 
   async groupConnections(group: string): Promise<PresenceConnection[]> {
-    const rows = await this.rows(
-      `SELECT c.data FROM presence_groups g JOIN presence_connections c USING (connection_id)
-       WHERE g.group_name = $1 ORDER BY c.arrival`,
-      [group],
-    );
-    return rows.map((r) => r.data as PresenceConnection);
+    const sql = `SELECT c.data AS v FROM presence_groups g JOIN presence_connections c USING (connection_id)
+       WHERE g.group_name = $1 ORDER BY c.arrival`;
+    return (await this.rows(sql, [group])).map((r) => r.v as PresenceConnection);
   }
 
   async groupUsers(group: string): Promise<string[]> {
-    const rows = await this.rows('SELECT DISTINCT user_id FROM presence_groups WHERE group_name = $1', [
-      group,
-    ]);
-    return rows.map((r) => String(r.user_id));
+    const sql = 'SELECT DISTINCT user_id AS v FROM presence_groups WHERE group_name = $1';
+    return (await this.rows(sql, [group])).map((r) => String(r.v));
   }
 
-  async groupUserCount(group: string): Promise<number> {
-    const rows = await this.rows(
-      'SELECT count(DISTINCT user_id)::int AS n FROM presence_groups WHERE group_name = $1',
-      [group],
-    );
-    return Number(rows[0]?.n ?? 0);
+  groupConnectionCount(group: string): Promise<number> {
+    return this.count('count(*)', group);
+  }
+
+  groupUserCount(group: string): Promise<number> {
+    return this.count('count(DISTINCT user_id)', group);
   }
 
   async close(): Promise<void> {
@@ -238,12 +212,12 @@ export class PostgresPresenceBackend implements PresenceBackend {
    * is added to the result: the core then reads and delivers what it missed before the call
    * resolves, as if this attempt had returned it.
    */
-  private async call<T = unknown>(fn: string, args: readonly unknown[]): Promise<T> {
+  private async call(fn: string, ...args: unknown[]): Promise<Answer> {
     const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
     const retriesBefore = this.retries;
     const rows = await this.rows(`SELECT ${fn}(${placeholders}) AS r`, args);
-    const result = rows[0]!.r as T;
-    const events = (result as { events?: PresenceLogEvent[] } | null)?.events;
+    const result = rows[0]!.r as Answer;
+    const events = result?.events;
     if (this.retries !== retriesBefore && Array.isArray(events)) {
       const last = await this.rows(
         `SELECT e.epoch AS e, e.seq::float8 AS s, e.type AS t, e.user_id AS u, e.at_ms::float8 AS a, e.origin AS o
@@ -252,6 +226,13 @@ export class PostgresPresenceBackend implements PresenceBackend {
       events.push(...(last as unknown as PresenceLogEvent[]));
     }
     return result;
+  }
+
+  private async count(what: string, group: string): Promise<number> {
+    const rows = await this.rows(`SELECT ${what}::int AS n FROM presence_groups WHERE group_name = $1`, [
+      group,
+    ]);
+    return Number(rows[0]?.n ?? 0);
   }
 
   private async rows(sql: string, args: readonly unknown[] = []): Promise<Row[]> {

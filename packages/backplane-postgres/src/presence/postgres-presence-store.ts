@@ -1,24 +1,20 @@
 /**
- * The PostgreSQL {@link PresenceStore}: the scale-out core's `ScaleoutPresenceStore` over the
- * {@link PostgresPresenceBackend} (node leases, grace periods and online/offline transitions decided
- * in SQL functions, sql/presence/001_presence.sql), with this package's options.
+ * {@link PostgresPresenceStore}: the scale-out core's `ScaleoutPresenceStore` over the
+ * {@link PostgresPresenceBackend}, with this package's options.
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { PresenceStore } from '@switchboard/server';
 import { ScaleoutPresenceStore } from '@switchboard/server/scaleout';
+import { type PostgresPresenceStoreOptions, presenceSettings } from '../postgres-options.js';
 import { PostgresPresenceBackend } from './postgres-presence-backend.js';
-import { type PostgresPresenceStoreOptions, presenceSettings } from './postgres-presence-options.js';
 
-export type { PostgresPresenceCounters, PostgresPresenceStoreOptions } from './postgres-presence-options.js';
+export type { PostgresPresenceCounters, PostgresPresenceStoreOptions } from '../postgres-options.js';
 
 /**
- * The {@link PresenceStore} over PostgreSQL: one instance per node, every node with its own
- * `nodeId` and the same schema. A thin wrapper: the core (`ScaleoutPresenceStore`) keeps the
- * node's connections, the heartbeat, exactly-once in-order events and the re-assert after a lost
- * lease; the backend decides each transition in one SQL function call. Await {@link ready} (or any
- * method, which waits for it) before relying on the node being in the cluster. Applications
- * usually get it from `postgresBackplane(…)`.
+ * The `PresenceStore` over PostgreSQL: one per node, each with its own `nodeId`, all on one schema.
+ * The core keeps the node's connections, the heartbeat, exactly-once in-order events and the
+ * re-assert after a lost lease; each transition is one SQL function call. Await `ready` before
+ * relying on the node being in the cluster. Applications usually get it from `postgresBackplane(…)`.
  *
  * @example
  * ```ts
@@ -34,12 +30,8 @@ export class PostgresPresenceStore extends ScaleoutPresenceStore {
   constructor(options: PostgresPresenceStoreOptions = {}) {
     const nodeId = options.nodeId ?? randomUUID();
     const settings = presenceSettings(options, nodeId);
-    super({
-      ...options,
-      nodeId,
-      backend: (context) => new PostgresPresenceBackend(settings, context),
-      warningCode: 'SB_PRESENCE_POSTGRES',
-    });
+    const warningCode = 'SB_PRESENCE_POSTGRES';
+    super({ ...options, nodeId, warningCode, backend: (c) => new PostgresPresenceBackend(settings, c) });
     this.schema = settings.schema;
   }
 }

@@ -84,47 +84,42 @@ export class RedisPresenceBackend implements PresenceBackend {
   }
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
-    const wire = {
-      c: state.connections.map(({ connection, groups }) => [
-        connection.connectionId,
-        connection.userId,
-        JSON.stringify(connection),
-        groups,
-      ]),
-      u: state.onlineUsers,
-    };
-    const [epoch, head, events, dueInMs] = (await this.run(
+    const { token, leaseMs } = this.context;
+    const c = state.connections.map((x) => [
+      x.connection.connectionId,
+      x.connection.userId,
+      JSON.stringify(x.connection),
+      x.groups,
+    ]);
+    const wire = JSON.stringify({ c, u: state.onlineUsers });
+    const [epoch, head, events, dueInMs] = await this.run<[string, number, string[], number]>(
       'sbpAssert',
-      this.context.token,
-      this.context.leaseMs,
+      token,
+      leaseMs,
       state.leaseEpoch,
-      JSON.stringify(wire),
-    )) as [string, number, string[], number];
+      wire,
+    );
     return { leaseHeld: true, epoch, head, events: parse(events), dueInMs };
   }
 
   async heartbeat(): Promise<LeaseResult> {
-    const [ok, epoch, head, events, dueInMs] = (await this.run(
+    const { token, leaseMs } = this.context;
+    const [ok, epoch, head, events, dueInMs] = await this.run<[number, string, number, string[], number]>(
       'sbpHeartbeat',
-      this.context.token,
-      this.context.leaseMs,
-    )) as [number, string, number, string[], number];
+      token,
+      leaseMs,
+    );
     return { leaseHeld: ok === 1, epoch, head, events: parse(events), dueInMs };
   }
 
-  async add(connection: PresenceConnection): Promise<Omit<LeaseResult, 'epoch' | 'head'>> {
-    const [ok, events] = (await this.run(
-      'sbpAdd',
-      connection.connectionId,
-      connection.userId,
-      JSON.stringify(connection),
-      this.context.token,
-    )) as [number, string[]];
+  async add(x: PresenceConnection): Promise<Omit<LeaseResult, 'epoch' | 'head'>> {
+    const args = [x.connectionId, x.userId, JSON.stringify(x), this.context.token];
+    const [ok, events] = await this.run<[number, string[]]>('sbpAdd', ...args);
     return { leaseHeld: ok === 1, events: parse(events), dueInMs: -1 };
   }
 
   async remove(connectionId: string): Promise<TransitionResult> {
-    const [events, dueInMs] = (await this.run('sbpRemove', connectionId)) as [string[], number];
+    const [events, dueInMs] = await this.run<[string[], number]>('sbpRemove', connectionId);
     return { events: parse(events), dueInMs };
   }
 
@@ -133,8 +128,7 @@ export class RedisPresenceBackend implements PresenceBackend {
   }
 
   async leave(): Promise<TransitionResult> {
-    const events = (await this.run('sbpClose', this.context.token)) as string[];
-    return { events: parse(events), dueInMs: -1 };
+    return { events: parse(await this.run<string[]>('sbpClose', this.context.token)), dueInMs: -1 };
   }
 
   async readEvents(epoch: string, after: number, upTo: number): Promise<readonly PresenceLogEvent[]> {
@@ -206,9 +200,10 @@ export class RedisPresenceBackend implements PresenceBackend {
     return jsons.map((json) => JSON.parse(json) as PresenceConnection);
   }
 
-  private run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+  private run<T = unknown>(name: ScriptName, ...args: (string | number)[]): Promise<T> {
     const { prefix, eventLogLength } = this.options;
-    return this.runRaw(name, prefix, eventLogLength, this.context.graceMs, this.context.nodeId, ...args);
+    const { graceMs, nodeId } = this.context;
+    return this.runRaw(name, prefix, eventLogLength, graceMs, nodeId, ...args) as Promise<T>;
   }
 
   private runRaw(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {

@@ -95,6 +95,20 @@ export {
   inboxNode,
 } from './inbox-bus.js';
 export type { InboxPort } from './inbox-messages.js';
+export {
+  KeepConnected,
+  type KeepConnectedOptions,
+  type RetryUntilOptions,
+  retryUntil,
+} from './keep-connected.js';
+export {
+  LogCursor,
+  type LogCursorCounters,
+  type LogCursorOptions,
+  type LogCursorPage,
+  type LogCursorRow,
+  newLogCursorCounters,
+} from './log-cursor.js';
 /**
  * The presence transitions in memory, as one state (the loopback backend's network, exported for
  * tests as `LoopbackPresenceNetwork` from `@switchboard/server/testing`): a backend that keeps the
