@@ -30,6 +30,7 @@ import { ChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
+import { roomExtras } from './hub/room-extras-hub.js';
 import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createBlobStore, createStorage } from './storage/create-storage.js';
@@ -170,6 +171,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     support,
     logger,
     roomSettings: new RoomSettingsService(services),
+    extras: roomExtras(services, rooms, messages),
   };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),

@@ -34,7 +34,7 @@ export function migrations(dialect: SqlDialect): Migration[] {
 
 /**
  * The named queries of a dialect: the shared `queries.sql`, overridden by `<dialect>-queries.sql`,
- * and the attachments' `<dialect>-attachment-queries.sql`.
+ * and the attachments', room settings' and rooms extras' `<dialect>-*-queries.sql`.
  */
 export function namedQueries(dialect: SqlDialect): Map<string, string> {
   const queries = new Map<string, string>();
@@ -43,6 +43,7 @@ export function namedQueries(dialect: SqlDialect): Map<string, string> {
     `${dialect}-queries.sql`,
     `${dialect}-attachment-queries.sql`,
     `${dialect}-room-settings-queries.sql`,
+    `${dialect}-rooms-extra-queries.sql`,
   ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }
