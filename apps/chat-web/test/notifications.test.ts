@@ -1,6 +1,7 @@
 /**
  * Notifications in Chromium: permission is asked only from a click; with the tab hidden (another
- * tab of the context brought to the front) a mention raises a desktop notification (the
+ * tab of the context brought to the front: the browser itself reports the page hidden, see
+ * tabbed-browser.ts) a mention raises a desktop notification (the
  * `Notification` constructor's calls recorded) and a plain message in a "mentions only" room does
  * not; clicking it opens the room at that message; the unread count is in the title; a muted room
  * notifies nothing and shows a dot instead of a count. The settings dialog passes the
@@ -10,7 +11,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CHROMIUM_PATH, requireService } from '@switchboard/testkit';
 import type { Page } from 'playwright-core';
-import { axeViolations, browserSuite, createRoom, hubAs, signUp, waitForTexts } from './helpers.ts';
+import {
+  axeViolations,
+  browserSuite,
+  createRoom,
+  hubAs,
+  signUp,
+  waitForTexts,
+  watchedPage,
+} from './helpers.ts';
+import { launchTabbedChromium } from './tabbed-browser.ts';
 
 const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
 
@@ -48,36 +58,18 @@ function notes(page: Page): Promise<Recorded[]> {
 }
 
 /**
- * Hides the page by bringing another tab of its context to the front. Headless Chromium keeps every
- * page visible whatever is in front (no tab strip, no occlusion): there the page's own
- * `document.visibilityState` is then set to `hidden` (with its `visibilitychange` event), which is
- * what a background tab reports.
+ * Hides the page by bringing another tab of its context to the front, and checks that the browser
+ * says so: the page reports `hidden` (a background tab). Nothing on the page is overridden.
  */
 async function hide(page: Page, other: Page): Promise<void> {
   await other.bringToFront();
-  const hidden = await page
-    .waitForFunction(() => document.visibilityState === 'hidden', undefined, { timeout: 1_000 })
-    .then(() => true)
-    .catch(() => false);
-  if (hidden) return;
-  // A script's text: the test's compiled functions may call helpers the page does not have.
-  await page.evaluate(`
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get() { return 'hidden'; } });
-    Object.defineProperty(document, 'hidden', { configurable: true, get() { return true; } });
-    document.dispatchEvent(new Event('visibilitychange'));
-  `);
+  await page.waitForFunction(() => document.visibilityState === 'hidden', undefined, { timeout: 10_000 });
 }
 
-/** Brings the page back to the front (and visible). */
+/** Brings the page's tab back to the front: the browser reports it visible again. */
 async function show(page: Page): Promise<void> {
   await page.bringToFront();
-  await page.evaluate(() => {
-    const doc = document as unknown as Record<string, unknown>;
-    delete doc.visibilityState;
-    delete doc.hidden;
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
-  await page.waitForFunction(() => document.visibilityState === 'visible');
+  await page.waitForFunction(() => document.visibilityState === 'visible', undefined, { timeout: 10_000 });
 }
 
 describe('chat-web: notifications', () => {
@@ -94,8 +86,12 @@ describe('chat-web: notifications', () => {
       .filter({ hasText: name })
       .getAttribute('data-room-id');
     assert.ok(roomId);
-    const bob = await suite.page();
-    await bob.page.context().addInitScript({ content: RECORD_NOTIFICATIONS });
+    // Bob's page is a tab of a Chromium whose tabs hide each other (tabbed-browser.ts).
+    const tabs = await launchTabbedChromium();
+    t.after(() => tabs.close());
+    await tabs.context.addInitScript({ content: RECORD_NOTIFICATIONS });
+    const bob = await watchedPage(tabs.context);
+    suite.pages.push(bob);
     const bobName = await signUp(bob.page, suite.server.url, 'Bob');
     const { hub } = await hubAs(suite.server.url, bobName);
     await hub.invoke('joinRoom', roomId);
