@@ -421,7 +421,8 @@ export function createRoomView(
       composer.querySelectorAll<HTMLTextAreaElement | HTMLButtonElement>('textarea, button'),
     ))
       control.disabled = current?.archived === true;
-    composer.hidden = current?.archived === true;
+    // (`hidden` alone loses to the composer's display rule.)
+    composer.style.display = current?.archived === true ? 'none' : '';
     archivedNote.hidden = current?.archived !== true;
     if (wasArchived !== (current?.archived === true)) {
       wasArchived = current?.archived === true;

@@ -10,6 +10,7 @@ import type { Chat } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { notifierOf } from '../notifications.ts';
 import { setFavourite } from '../room-extras.ts';
+import './rooms-extras.css';
 
 /** Callbacks of the side list. */
 export interface SidebarActions {

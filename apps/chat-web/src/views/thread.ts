@@ -100,7 +100,7 @@ export function createThreadPanel(
 
   const render = () => {
     // An archived room is read-only: no replies.
-    composer.hidden = isArchived(chat, roomId);
+    composer.style.display = isArchived(chat, roomId) ? 'none' : '';
     const timeline = chat.timeline(roomId);
     parent = timeline.get(parentId) ?? parent;
     const replies = new Map(fetched);
