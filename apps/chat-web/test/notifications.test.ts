@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CHROMIUM_PATH, requireService } from '@switchboard/testkit';
-import type { Page } from 'playwright-core';
 import {
   axeViolations,
   browserSuite,
@@ -20,57 +19,9 @@ import {
   waitForTexts,
   watchedPage,
 } from './helpers.ts';
-import { launchTabbedChromium } from './tabbed-browser.ts';
+import { hide, launchTabbedChromium, notes, RECORD_NOTIFICATIONS, show } from './tabbed-browser.ts';
 
 const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
-
-interface Recorded {
-  title: string;
-  body: string;
-  tag: string;
-}
-
-/**
- * Records `new Notification(...)` and `Notification.requestPermission()`; runs before the app (a
- * script's text: the test's compiled functions may call helpers the page does not have).
- */
-const RECORD_NOTIFICATIONS = `
-  const Real = window.Notification;
-  window.__notes = [];
-  window.__shown = [];
-  window.__asked = 0;
-  class Recording extends Real {
-    constructor(title, options) {
-      window.__notes.push({ title, body: options?.body ?? '', tag: options?.tag ?? '' });
-      super(title, options);
-      window.__shown.push(this);
-    }
-    static requestPermission(callback) {
-      window.__asked++;
-      return Real.requestPermission(callback);
-    }
-  }
-  window.Notification = Recording;
-`;
-
-function notes(page: Page): Promise<Recorded[]> {
-  return page.evaluate(() => (window as unknown as { __notes: Recorded[] }).__notes);
-}
-
-/**
- * Hides the page by bringing another tab of its context to the front, and checks that the browser
- * says so: the page reports `hidden` (a background tab). Nothing on the page is overridden.
- */
-async function hide(page: Page, other: Page): Promise<void> {
-  await other.bringToFront();
-  await page.waitForFunction(() => document.visibilityState === 'hidden', undefined, { timeout: 10_000 });
-}
-
-/** Brings the page's tab back to the front: the browser reports it visible again. */
-async function show(page: Page): Promise<void> {
-  await page.bringToFront();
-  await page.waitForFunction(() => document.visibilityState === 'visible', undefined, { timeout: 10_000 });
-}
 
 describe('chat-web: notifications', () => {
   const suite = browserSuite();
@@ -117,11 +68,17 @@ describe('chat-web: notifications', () => {
     await hide(p, other);
     await alice.page.getByTestId('message-input').fill('plain hello');
     await alice.page.getByTestId('message-send').click();
-    await p.waitForFunction(() => document.title.startsWith('(1) '));
+    await p.waitForFunction(() => document.title.startsWith('(1) '), undefined, { polling: 100 });
     await alice.page.getByTestId('message-input').fill(`@${bobName} look here`);
     await alice.page.getByTestId('message-send').click();
-    await p.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length > 0);
-    await p.waitForFunction(() => document.title.startsWith('(2) '));
+    await p.waitForFunction(
+      () => (window as unknown as { __notes: unknown[] }).__notes.length > 0,
+      undefined,
+      {
+        polling: 100,
+      },
+    );
+    await p.waitForFunction(() => document.title.startsWith('(2) '), undefined, { polling: 100 });
     const [note, ...more] = await notes(p);
     assert.deepEqual(more, [], 'one notification: the mention');
     assert.equal(note!.title, `Alice mentioned you in ${name}`);

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@switchboard/testkit';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /** A browser whose default context's pages are tabs of one window. */
 export interface TabbedBrowser {
@@ -69,4 +69,62 @@ export async function launchTabbedChromium(): Promise<TabbedBrowser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A notification the page made, as {@link RECORD_NOTIFICATIONS} recorded it. */
+export interface Recorded {
+  title: string;
+  body: string;
+  tag: string;
+}
+
+/**
+ * Records `new Notification(...)` (into `window.__notes`, the notifications in `window.__shown`)
+ * and counts `Notification.requestPermission()` calls (`window.__asked`); an init script's text,
+ * run before the app.
+ */
+export const RECORD_NOTIFICATIONS = `
+  const Real = window.Notification;
+  window.__notes = [];
+  window.__shown = [];
+  window.__asked = 0;
+  class Recording extends Real {
+    constructor(title, options) {
+      window.__notes.push({ title, body: options?.body ?? '', tag: options?.tag ?? '' });
+      super(title, options);
+      window.__shown.push(this);
+    }
+    static requestPermission(callback) {
+      window.__asked++;
+      return Real.requestPermission(callback);
+    }
+  }
+  window.Notification = Recording;
+`;
+
+/** The notifications the page made so far. */
+export function notes(page: Page): Promise<Recorded[]> {
+  return page.evaluate(() => (window as unknown as { __notes: Recorded[] }).__notes);
+}
+
+/**
+ * Hides the page by bringing another tab of its context to the front, and checks that the browser
+ * says so: the page reports `hidden` (a background tab). Nothing on the page is overridden.
+ */
+export async function hide(page: Page, other: Page): Promise<void> {
+  await other.bringToFront();
+  // Polled on a timer: a hidden tab runs no animation frames.
+  await page.waitForFunction(() => document.visibilityState === 'hidden', undefined, {
+    timeout: 10_000,
+    polling: 100,
+  });
+}
+
+/** Brings the page's tab back to the front: the browser reports it visible again. */
+export async function show(page: Page): Promise<void> {
+  await page.bringToFront();
+  await page.waitForFunction(() => document.visibilityState === 'visible', undefined, {
+    timeout: 10_000,
+    polling: 100,
+  });
 }
