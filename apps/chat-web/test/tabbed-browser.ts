@@ -32,8 +32,16 @@ export async function launchTabbedChromium(): Promise<TabbedBrowser> {
       '--window-size=1280,800',
       'about:blank',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: closing ends Chromium's helper processes too.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // Gone already.
+    }
+  };
   let browser: Browser | undefined;
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {
@@ -51,22 +59,24 @@ export async function launchTabbedChromium(): Promise<TabbedBrowser> {
     });
     browser = await chromium.connectOverCDP(endpoint, { noDefaults: true, isLocal: true });
   } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(profile, { recursive: true, force: true });
+    killGroup('SIGKILL');
+    rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     throw error;
   }
   const context = browser.contexts()[0]!;
   return {
     context,
     async close() {
+      const exited = new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+        else child.once('exit', resolve);
+      });
       await browser?.close().catch(() => undefined);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(profile, { recursive: true, force: true });
+      killGroup('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      killGroup('SIGKILL');
+      // A helper process may still be letting go of the profile: retried, as Node's rm allows.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   };
 }
