@@ -242,6 +242,8 @@ for (const { name, setup } of storages) {
         [authorState.messageId, authorState.unreadCount, authorState.lastReadSeq],
         [parent.id, 0, second.seq],
       );
+      // Reading a thread does not put one in it.
+      await readerHub.invoke('markThreadRead', { messageId: parent.id, seq: first.seq });
       assert.deepEqual(await readerHub.invoke('listThreadStates', room.id), []);
       await replierHub.invoke('markThreadRead', { messageId: parent.id, seq: second.seq });
       assert.equal((await replierHub.invoke('listThreadStates', room.id))[0].unreadCount, 0);

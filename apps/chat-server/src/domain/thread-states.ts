@@ -1,9 +1,9 @@
 /**
  * Threads' own unread state and notifications for the people in a thread: the author of its first
- * message and everyone who replied (a replier has a read marker there). `listThreadStates` answers
- * the caller's threads of a room with what is unread; each new reply sends `threadActivity` (the
- * reply and the receiver's state) to every other person in the thread, on every node, so their
- * devices show the thread unread and may notify.
+ * message and everyone who replied (reading a thread alone does not put one in it).
+ * `listThreadStates` answers the caller's threads of a room with what is unread; each new reply
+ * sends `threadActivity` (the reply and the receiver's state) to every other person in the thread,
+ * on every node, so their devices show the thread unread and may notify.
  * @module
  */
 import type { Message, ThreadState } from '../types.js';

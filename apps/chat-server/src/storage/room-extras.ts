@@ -42,6 +42,6 @@ export interface RoomExtrasStorage {
   useInvite(token: string, now: string): Promise<string | undefined>;
   /** The user's states in the threads of a room they are in (one thread: `parentId`). */
   threadStates(roomId: string, userId: string, parentId?: string): Promise<ThreadState[]>;
-  /** The author of a thread's first message and everyone who has a read marker in it (repliers). */
+  /** The author of a thread's first message and everyone who replied in it. */
   threadParticipants(parentId: string): Promise<string[]>;
 }

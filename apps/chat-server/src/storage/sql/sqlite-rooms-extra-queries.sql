@@ -46,7 +46,7 @@ RETURNING room_id;
 
 -- name: threadStates
 -- Params: :roomId :userId :parentId (NULL: every thread of the room). The threads the user is in
--- (wrote the first message, or has a read marker there: every replier has one) with replies.
+-- (wrote the first message or a reply; reading a thread alone does not put one in it).
 SELECT p.id, p.room_id, p.reply_count, p.last_reply_seq, COALESCE(t.last_read_seq, 0) AS last_read_seq,
   (SELECT COUNT(*) FROM messages r
    WHERE r.parent_id = p.id AND r.seq > COALESCE(t.last_read_seq, 0) AND r.sender_id <> :userId
@@ -54,13 +54,14 @@ SELECT p.id, p.room_id, p.reply_count, p.last_reply_seq, COALESCE(t.last_read_se
 FROM messages p
 LEFT JOIN thread_reads t ON t.parent_id = p.id AND t.user_id = :userId
 WHERE p.room_id = :roomId AND p.reply_count > 0
-  AND (p.sender_id = :userId OR t.user_id IS NOT NULL)
+  AND (p.sender_id = :userId
+       OR EXISTS (SELECT 1 FROM messages m WHERE m.parent_id = p.id AND m.sender_id = :userId))
   AND (:parentId IS NULL OR p.id = :parentId)
 ORDER BY p.last_reply_seq DESC
 LIMIT 500;
 
 -- name: threadParticipants
--- Params: :parentId. The thread's first message's author and everyone with a read marker in it.
+-- Params: :parentId. The thread's first message's author and everyone who replied in it.
 SELECT sender_id AS user_id FROM messages WHERE id = :parentId
 UNION
-SELECT user_id FROM thread_reads WHERE parent_id = :parentId;
+SELECT sender_id AS user_id FROM messages WHERE parent_id = :parentId;
