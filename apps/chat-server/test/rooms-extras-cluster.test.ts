@@ -1,7 +1,8 @@
 // Favourites and thread activity across two chat nodes over one PostgreSQL schema, once per
 // backplane: a favourite marked on node A reaches the user's device on node B; a reply sent on
 // node A reaches the thread's author on node B as `threadActivity`; an invite link created on A
-// lets someone on B in. Skips loudly without the services (fails under CI=true).
+// lets someone on B in, and its last use taken at once on both nodes lets exactly one person in.
+// Skips loudly without the services (fails under CI=true).
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { waitFor } from '@switchboard/testkit';
@@ -69,6 +70,20 @@ async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void>
     await waitFor(() => activity.length === 1, 10_000, 'threadActivity on node B');
     assert.equal(activity[0].reply.id, reply.id);
     assert.equal(activity[0].state.unreadCount, 1);
+
+    // The last use of a link, taken at once on both nodes: exactly one person gets in.
+    const last = await aliceOnA.invoke('createInvite', { roomId: room.id, maxUses: 1 });
+    const [dan, eve] = [await a.register('dan'), await b.register('eve')];
+    const [danOnA, eveOnB] = [await a.connect(dan.token), await b.connect(eve.token)];
+    const outcomes = await Promise.allSettled([
+      danOnA.invoke('acceptInvite', last.token),
+      eveOnB.invoke('acceptInvite', last.token),
+    ]);
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, JSON.stringify(outcomes));
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    assert.match(String(refused.reason), /SB_CHAT_INVITE_USED_UP/);
+    const members = await a.app.storage.memberIds(room.id);
+    assert.equal([dan.user.id, eve.user.id].filter((u) => members.includes(u)).length, 1);
   } finally {
     for (const node of nodes.reverse()) await node.close();
     const client = new pg.Client({ connectionString: DATABASE_URL });
