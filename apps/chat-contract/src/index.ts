@@ -136,6 +136,8 @@ export interface RoomSummary extends Room {
   readonly mentionCount: number;
   readonly lastReadSeq: number;
   readonly lastMessage: Message | null;
+  /** The caller marked the room a favourite (`setFavourite`); absent: not. */
+  readonly favourite?: boolean;
 }
 
 /** A user's read marker in a room and what is left to read. */
@@ -238,3 +240,69 @@ export interface RoomUpdate {
 }
 
 export type * from './admin.js';
+/** `setFavourite`'s answer and `favouriteUpdated`'s argument (to every device of the user). */
+export interface FavouriteUpdate {
+  readonly roomId: string;
+  readonly favourite: boolean;
+}
+
+/** Where an invite link stands: only an `active` one lets people in. */
+export type InviteStatus = 'active' | 'expired' | 'usedUp' | 'revoked';
+
+/** A room's invite link, as `createInvite` and `listInvites` answer it (to the room's managers). */
+export interface RoomInvite {
+  readonly id: string;
+  readonly roomId: string;
+  /** The secret of the link; the web app opens it at `/invite/{token}`. */
+  readonly token: string;
+  /** `/invite/{token}`: the path of the link on the web app's origin. */
+  readonly path: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** How many people may join with it. */
+  readonly maxUses: number;
+  /** How many joined with it. */
+  readonly uses: number;
+  readonly revokedAt: string | null;
+  readonly status: InviteStatus;
+}
+
+/** `createInvite`'s argument. */
+export interface InviteRequest {
+  readonly roomId: string;
+  /** How long the link works, in seconds (default 7 days, at most 30 days). */
+  readonly expiresInSeconds?: number;
+  /** How many people may use it (default 25, at most 1,000). */
+  readonly maxUses?: number;
+}
+
+/** The longest and default lifetimes and use limits of invite links. */
+export const INVITE_LIMITS = {
+  defaultSeconds: 7 * 24 * 3600,
+  maxSeconds: 30 * 24 * 3600,
+  defaultUses: 25,
+  maxUses: 1000,
+} as const;
+
+/**
+ * The caller's state in one thread they are in (they wrote its first message or replied in it), as
+ * `listThreadStates` answers it and `threadActivity` carries it.
+ */
+export interface ThreadState {
+  readonly roomId: string;
+  /** The thread's first message. */
+  readonly messageId: string;
+  readonly replyCount: number;
+  readonly lastReplySeq: number;
+  /** The caller's read marker in the thread (0: never read). */
+  readonly lastReadSeq: number;
+  /** Replies by others after the marker (deleted ones not counted). */
+  readonly unreadCount: number;
+}
+
+/** `threadActivity`'s argument: a new reply in a thread the receiver is in, and their state there. */
+export interface ThreadActivity {
+  readonly state: ThreadState;
+  readonly reply: Message;
+}

@@ -42,6 +42,7 @@ import { ChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
 import { chatErrorFilter } from './hub/error-filter.js';
 import { HubNotifier, tokenGroup } from './hub/hub-notifier.js';
+import { roomExtras } from './hub/room-extras-hub.js';
 import { connectionLimits, invokeRateLimit } from './limits.js';
 import { createLogger } from './logger.js';
 import { createBlobStore, createStorage } from './storage/create-storage.js';
@@ -201,6 +202,7 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
     logger,
     roomSettings: new RoomSettingsService(services),
     profiles,
+    extras: roomExtras(services, rooms, messages),
   };
   hubs.mapHub(CHAT_HUB_PATH, ChatHub, {
     activator: () => new ChatHub(chatHubDeps),

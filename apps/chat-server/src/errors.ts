@@ -90,6 +90,24 @@ export const chatErrors = {
     surface:
       'HubException "SB_CHAT_AGENT_AT_CAPACITY: ..." on claimSupportRequest and transferSupportRequest',
   },
+  SB_CHAT_ROOM_ARCHIVED: {
+    summary:
+      'The room is archived: it is read-only (no message, reply, edit, deletion, reaction, upload, invite link or join) until its owner or an admin restores it.',
+    surface:
+      'HubException "SB_CHAT_ROOM_ARCHIVED: ..." on sendMessage, editMessage, deleteMessage, react, createInvite and acceptInvite; HTTP 409 on POST /api/rooms/{roomId}/attachments',
+  },
+  SB_CHAT_INVITE_EXPIRED: {
+    summary: 'An invite link is past its expiry time.',
+    surface: 'HubException "SB_CHAT_INVITE_EXPIRED: ..." on acceptInvite',
+  },
+  SB_CHAT_INVITE_USED_UP: {
+    summary: 'An invite link was used as many times as its use limit allows.',
+    surface: 'HubException "SB_CHAT_INVITE_USED_UP: ..." on acceptInvite',
+  },
+  SB_CHAT_INVITE_REVOKED: {
+    summary: "An invite link was revoked by the room's owner or an admin.",
+    surface: 'HubException "SB_CHAT_INVITE_REVOKED: ..." on acceptInvite',
+  },
   SB_CHAT_PAYLOAD_TOO_LARGE: {
     summary: 'A JSON request body is larger than the limit.',
     surface: 'HTTP 413 {"error": {"code", "message"}}',
@@ -170,6 +188,10 @@ export const chatErrorStatus: Record<ChatErrorCode, number> = {
   SB_CHAT_BLOCKED: 403,
   SB_CHAT_ALREADY_CLAIMED: 409,
   SB_CHAT_AGENT_AT_CAPACITY: 409,
+  SB_CHAT_ROOM_ARCHIVED: 409,
+  SB_CHAT_INVITE_EXPIRED: 410,
+  SB_CHAT_INVITE_USED_UP: 410,
+  SB_CHAT_INVITE_REVOKED: 410,
   SB_CHAT_PAYLOAD_TOO_LARGE: 413,
   SB_CHAT_ATTACHMENT_TOO_LARGE: 413,
   SB_CHAT_ATTACHMENT_QUOTA: 413,

@@ -101,7 +101,7 @@ for (const { name, setup } of storages) {
       assert.ok(!(await publicIds()).includes(room.id));
       await assert.rejects(
         memberHub.invoke('sendMessage', { roomId: room.id, text: 'hello?', clientMessageId: cid() }),
-        /SB_CHAT_FORBIDDEN: This room is archived/,
+        /SB_CHAT_ROOM_ARCHIVED: This room is archived/,
       );
       const restored = await adminHub.invoke('updateRoom', { roomId: room.id, archived: false });
       assert.equal(restored.archived, false);

@@ -14,6 +14,7 @@ import type {
   ThreadReadUpdate,
 } from '@switchboard/chat-contract';
 import type { Chat } from './chat.ts';
+import { wireRoomExtras } from './room-extras.ts';
 
 /** How long "is typing" shows after a notice. */
 export const TYPING_SHOWN_MS = 4_000;
@@ -75,6 +76,8 @@ export function wireChatEvents(chat: Chat): void {
     },
   );
   hub.on('threadReadUpdated', (e: ThreadReadUpdate) => chat.applyThreadRead(e));
+  // Favourites and thread states (after the thread markers above).
+  wireRoomExtras(chat);
   hub.on('typing', (e: { roomId: string; userId: string }) => {
     chat.noteTyping(e.roomId, e.userId, TYPING_SHOWN_MS);
     chat.changed('typing');

@@ -5,6 +5,7 @@
  */
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
+import { acceptPendingInvite, takeInviteFromAddress } from './room-extras.ts';
 import { startRouting } from './router.ts';
 import type { Session } from './session.ts';
 import {
@@ -49,6 +50,8 @@ async function signedIn(session: Session): Promise<void> {
     // start() retries on its own; a failed first listing is repeated after the next reconnect.
   }
   if (chat === current && !current.me.isGuest) stopRouting = startRouting(current);
+  // An invite link opened before (or while) signing in: join its room now.
+  if (chat === current) await acceptPendingInvite(current);
 }
 
 let stopRouting = () => {};
@@ -101,6 +104,7 @@ window.addEventListener('storage', (event) => {
 });
 
 async function boot(): Promise<void> {
+  takeInviteFromAddress();
   const saved = loadSession();
   if (!saved) {
     signedOut();

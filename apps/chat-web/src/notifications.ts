@@ -1,14 +1,14 @@
 /**
  * Notifications: the unread count in the page's title, a desktop notification (the browser's
- * Notification API) for a direct message, a mention, a message in a room set to "all", or (for
- * agents) a new support request, while the page is hidden; clicking one opens that room at that
- * message. Each room is notified for all messages, mentions only, or muted (no count, a dot);
- * defaults: direct and support conversations all, rooms mentions only. An optional sound. The
- * settings are kept in this browser, per user. Permission is asked only from a click (never on
- * load).
+ * Notification API) for a direct message, a mention, a message in a room set to "all", a reply in
+ * a thread the user is in, or (for agents) a new support request, while the page is hidden;
+ * clicking one opens that room at that message. Each room is notified for all messages, mentions
+ * only, or muted (no count, a dot; no thread replies either); defaults: direct and support
+ * conversations all, rooms mentions only. An optional sound. The settings are kept in this
+ * browser, per user. Permission is asked only from a click (never on load).
  * @module
  */
-import type { Message, RoomSummary, SupportRequest } from '@switchboard/chat-contract';
+import type { Message, RoomSummary, SupportRequest, ThreadActivity } from '@switchboard/chat-contract';
 import type { Chat } from './chat.ts';
 import { routeHash } from './router.ts';
 
@@ -119,6 +119,28 @@ export class Notifier {
     });
   }
 
+  /**
+   * A new reply in a thread the user is in (`threadActivity`): notifies when the page is hidden,
+   * unless the room is muted or the reply notified already as a message (a room set to "all", a
+   * mention, a direct conversation). A room set to "mentions only" still notifies thread replies.
+   */
+  threadReply(activity: ThreadActivity): void {
+    const { reply } = activity;
+    if (reply.senderId === this.chat.me.id || reply.deleted) return;
+    const room = this.chat.rooms.get(reply.roomId);
+    if (!room) return;
+    const level = this.levelOf(room);
+    if (level === 'muted' || level === 'all' || reply.mentions.includes(this.chat.me.id)) return;
+    const sender = this.chat.nameOf(reply.senderId);
+    this.show(`${sender} replied in a thread in ${this.chat.titleOf(room)}`, {
+      body: `${sender}: ${reply.text || 'a file'}`,
+      tag: reply.id,
+      open: () => {
+        location.hash = routeHash({ roomId: reply.roomId, messageId: reply.parentId ?? reply.id });
+      },
+    });
+  }
+
   /** A support request changed: agents hear of a new open one. */
   supportRequest(request: SupportRequest, openQueue: () => void): void {
     if (!this.chat.isAgent || request.status !== 'open' || request.agentId !== null) return;
@@ -214,6 +236,7 @@ export function notifierOf(chat: Chat, baseTitle = document.title): Notifier {
     notifier = made;
     notifiers.set(chat, made);
     chat.link.hub.on('messageReceived', (message: Message) => made.message(message));
+    chat.link.hub.on('threadActivity', (activity: ThreadActivity) => made.threadReply(activity));
     chat.link.hub.on('supportQueueUpdated', (e: { request: SupportRequest }) =>
       made.supportRequest(e.request, () => made.openQueue()),
     );

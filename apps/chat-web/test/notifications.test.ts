@@ -1,6 +1,7 @@
 /**
  * Notifications in Chromium: permission is asked only from a click; with the tab hidden (another
- * tab of the context brought to the front) a mention raises a desktop notification (the
+ * tab of the context brought to the front: the browser itself reports the page hidden, see
+ * tabbed-browser.ts) a mention raises a desktop notification (the
  * `Notification` constructor's calls recorded) and a plain message in a "mentions only" room does
  * not; clicking it opens the room at that message; the unread count is in the title; a muted room
  * notifies nothing and shows a dot instead of a count. The settings dialog passes the
@@ -9,76 +10,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CHROMIUM_PATH, requireService } from '@switchboard/testkit';
-import type { Page } from 'playwright-core';
-import { axeViolations, browserSuite, createRoom, hubAs, signUp, waitForTexts } from './helpers.ts';
+import {
+  axeViolations,
+  browserSuite,
+  createRoom,
+  hubAs,
+  signUp,
+  waitForTexts,
+  watchedPage,
+} from './helpers.ts';
+import { hide, launchTabbedChromium, notes, RECORD_NOTIFICATIONS, show } from './tabbed-browser.ts';
 
 const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
-
-interface Recorded {
-  title: string;
-  body: string;
-  tag: string;
-}
-
-/**
- * Records `new Notification(...)` and `Notification.requestPermission()`; runs before the app (a
- * script's text: the test's compiled functions may call helpers the page does not have).
- */
-const RECORD_NOTIFICATIONS = `
-  const Real = window.Notification;
-  window.__notes = [];
-  window.__shown = [];
-  window.__asked = 0;
-  class Recording extends Real {
-    constructor(title, options) {
-      window.__notes.push({ title, body: options?.body ?? '', tag: options?.tag ?? '' });
-      super(title, options);
-      window.__shown.push(this);
-    }
-    static requestPermission(callback) {
-      window.__asked++;
-      return Real.requestPermission(callback);
-    }
-  }
-  window.Notification = Recording;
-`;
-
-function notes(page: Page): Promise<Recorded[]> {
-  return page.evaluate(() => (window as unknown as { __notes: Recorded[] }).__notes);
-}
-
-/**
- * Hides the page by bringing another tab of its context to the front. Headless Chromium keeps every
- * page visible whatever is in front (no tab strip, no occlusion): there the page's own
- * `document.visibilityState` is then set to `hidden` (with its `visibilitychange` event), which is
- * what a background tab reports.
- */
-async function hide(page: Page, other: Page): Promise<void> {
-  await other.bringToFront();
-  const hidden = await page
-    .waitForFunction(() => document.visibilityState === 'hidden', undefined, { timeout: 1_000 })
-    .then(() => true)
-    .catch(() => false);
-  if (hidden) return;
-  // A script's text: the test's compiled functions may call helpers the page does not have.
-  await page.evaluate(`
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get() { return 'hidden'; } });
-    Object.defineProperty(document, 'hidden', { configurable: true, get() { return true; } });
-    document.dispatchEvent(new Event('visibilitychange'));
-  `);
-}
-
-/** Brings the page back to the front (and visible). */
-async function show(page: Page): Promise<void> {
-  await page.bringToFront();
-  await page.evaluate(() => {
-    const doc = document as unknown as Record<string, unknown>;
-    delete doc.visibilityState;
-    delete doc.hidden;
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
-  await page.waitForFunction(() => document.visibilityState === 'visible');
-}
 
 describe('chat-web: notifications', () => {
   const suite = browserSuite();
@@ -94,8 +37,12 @@ describe('chat-web: notifications', () => {
       .filter({ hasText: name })
       .getAttribute('data-room-id');
     assert.ok(roomId);
-    const bob = await suite.page();
-    await bob.page.context().addInitScript({ content: RECORD_NOTIFICATIONS });
+    // Bob's page is a tab of a Chromium whose tabs hide each other (tabbed-browser.ts).
+    const tabs = await launchTabbedChromium();
+    t.after(() => tabs.close());
+    await tabs.context.addInitScript({ content: RECORD_NOTIFICATIONS });
+    const bob = await watchedPage(tabs.context);
+    suite.pages.push(bob);
     const bobName = await signUp(bob.page, suite.server.url, 'Bob');
     const { hub } = await hubAs(suite.server.url, bobName);
     await hub.invoke('joinRoom', roomId);
@@ -121,11 +68,17 @@ describe('chat-web: notifications', () => {
     await hide(p, other);
     await alice.page.getByTestId('message-input').fill('plain hello');
     await alice.page.getByTestId('message-send').click();
-    await p.waitForFunction(() => document.title.startsWith('(1) '));
+    await p.waitForFunction(() => document.title.startsWith('(1) '), undefined, { polling: 100 });
     await alice.page.getByTestId('message-input').fill(`@${bobName} look here`);
     await alice.page.getByTestId('message-send').click();
-    await p.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length > 0);
-    await p.waitForFunction(() => document.title.startsWith('(2) '));
+    await p.waitForFunction(
+      () => (window as unknown as { __notes: unknown[] }).__notes.length > 0,
+      undefined,
+      {
+        polling: 100,
+      },
+    );
+    await p.waitForFunction(() => document.title.startsWith('(2) '), undefined, { polling: 100 });
     const [note, ...more] = await notes(p);
     assert.deepEqual(more, [], 'one notification: the mention');
     assert.equal(note!.title, `Alice mentioned you in ${name}`);

@@ -16,6 +16,7 @@ import {
 } from '../storage/attachments.js';
 import type { Attachment, Room } from '../types.js';
 import type { Actor, ServiceDeps } from './ports.js';
+import { archivedRoom } from './room-settings.js';
 import type { RoomService } from './rooms.js';
 import { type Input, id, invalid } from './validate.js';
 
@@ -57,6 +58,7 @@ export class AttachmentService {
    */
   async beginUpload(actor: Actor, roomId: unknown): Promise<Room> {
     const room = await this.rooms.requireMember(actor, roomId);
+    if (room.archived) throw archivedRoom();
     await this.checkQuota(actor, 0);
     return room;
   }

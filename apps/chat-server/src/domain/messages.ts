@@ -18,7 +18,7 @@ import { type AttachmentService, attachmentIdsOf } from './attachments.js';
 import { reactionEmoji } from './emoji.js';
 import type { Actor, ServiceDeps } from './ports.js';
 import { RateLimiter } from './rate-limit.js';
-import { archivedRoom } from './room-settings.js';
+import { archivedRoom, refuseIfArchived } from './room-settings.js';
 import type { RoomService } from './rooms.js';
 import { id, invalid, object, optionalInteger, string } from './validate.js';
 
@@ -122,10 +122,15 @@ export class MessageService {
     return message;
   }
 
+  /** Called with every new reply once it was delivered (thread states, thread-states.ts). */
+  readonly replyListeners: ((reply: Message) => Promise<void>)[] = [];
+
   /** Tells the room a thread's new reply count, and the sender's devices their marker in it. */
   private async threadReplied(actor: Actor, reply: Message): Promise<void> {
     const parent = await this.deps.storage.messageById(reply.parentId!);
     if (!parent) return;
+    // A listener that fails (its storage read) does not fail the send: the reply is stored and delivered.
+    for (const listener of this.replyListeners) await listener(reply).catch(() => undefined);
     await this.deps.notifier.toRoom(reply.roomId, 'threadUpdated', {
       roomId: reply.roomId,
       messageId: parent.id,
@@ -148,6 +153,7 @@ export class MessageService {
     const text = this.text(input);
     if (message.senderId !== actor.id) throw forbidden('Only the author edits a message.');
     if (message.deleted) throw notFound('This message was deleted.');
+    await refuseIfArchived(this.deps, message.roomId);
     const edited = await this.deps.storage.editMessage(
       message.id,
       text,
@@ -167,6 +173,7 @@ export class MessageService {
     if (message.senderId !== actor.id && room.ownerId !== actor.id && actor.role !== 'admin') {
       throw forbidden("Only the author, the room's owner or an admin deletes a message.");
     }
+    if (room.archived) throw archivedRoom();
     return this.removeMessage(message);
   }
 
@@ -208,6 +215,7 @@ export class MessageService {
     const message = await this.visibleMessage(actor, input.messageId);
     const emoji = reactionEmoji(input.emoji);
     if (message.deleted) throw notFound('This message was deleted.');
+    await refuseIfArchived(this.deps, message.roomId);
     const reactions = await this.deps.storage.toggleReaction(
       message.id,
       actor.id,

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatStorage } from '../storage/storage.js';
 import type {
+  FavouriteUpdate,
   Message,
   Presence,
   Reaction,
@@ -13,6 +14,7 @@ import type {
   Room,
   RoomChange,
   SupportRequest,
+  ThreadActivity,
   ThreadReadUpdate,
   User,
   UserUpdate,
@@ -44,6 +46,10 @@ export interface ChatClient {
   }): void;
   /** The receiver's read marker in a thread moved (to every device of theirs). */
   threadReadUpdated(event: ThreadReadUpdate): void;
+  /** A new reply in a thread the receiver is in (not theirs), with their state in it. */
+  threadActivity(event: ThreadActivity): void;
+  /** The receiver marked or unmarked a favourite room (to every device of theirs). */
+  favouriteUpdated(event: FavouriteUpdate): void;
   typing(event: { roomId: string; userId: string }): void;
   readUpdated(event: ReadState): void;
   presenceChanged(event: Presence): void;

@@ -18,6 +18,7 @@ import type { SupportService } from '../domain/support.js';
 import type { ThreadService } from '../domain/threads.js';
 import { forbidden } from '../errors.js';
 import { AGENTS_GROUP, roomGroup, tokenGroup, userGroup } from './hub-notifier.js';
+import type { RoomExtrasHubDeps } from './room-extras-hub.js';
 
 /** What the hub needs. */
 export interface ChatHubDeps {
@@ -33,6 +34,8 @@ export interface ChatHubDeps {
   readonly profiles?: ProfileService;
   /** The admin view (absent: `watchAdminStats` is refused). */
   readonly admin?: () => AdminStatsService | undefined;
+  /** Favourites, invite links and thread states (see hub/room-extras-hub.ts). */
+  readonly extras: RoomExtrasHubDeps;
 }
 
 const ACTOR = Symbol('chat.actor');
@@ -69,7 +72,31 @@ export class ChatHub extends Hub<ChatClient> {
   }
 
   listRooms() {
-    return this.deps.rooms.listRooms(this._actor());
+    return this.deps.extras.favourites.listRooms(this._actor());
+  }
+  /** `{roomId, favourite}`: `{roomId, favourite}`; `favouriteUpdated` to the caller's devices. */
+  setFavourite(args: unknown) {
+    return this.deps.extras.favourites.setFavourite(this._actor(), args);
+  }
+  /** `{roomId, expiresInSeconds?, maxUses?}` (owner or admin): a `RoomInvite`. */
+  createInvite(args: unknown) {
+    return this.deps.extras.invites.createInvite(this._actor(), args);
+  }
+  /** `roomId` (owner or admin): the room's `RoomInvite`s, newest first. */
+  listInvites(roomId: unknown) {
+    return this.deps.extras.invites.listInvites(this._actor(), roomId);
+  }
+  /** `inviteId` (owner or admin): the revoked `RoomInvite`. */
+  revokeInvite(inviteId: unknown) {
+    return this.deps.extras.invites.revokeInvite(this._actor(), inviteId);
+  }
+  /** `token` (not a guest): joins the link's room and answers it. */
+  acceptInvite(token: unknown) {
+    return this.deps.extras.invites.acceptInvite(this._actor(), token);
+  }
+  /** `roomId` (a member): the caller's `ThreadState`s in the room. */
+  listThreadStates(roomId: unknown) {
+    return this.deps.extras.threadStates.listThreadStates(this._actor(), roomId);
   }
   listPublicRooms() {
     return this.deps.rooms.listPublicRooms();

@@ -34,8 +34,8 @@ export function migrations(dialect: SqlDialect): Migration[] {
 
 /**
  * The named queries of a dialect: the shared `queries.sql`, overridden by `<dialect>-queries.sql`,
- * the attachments' `<dialect>-attachment-queries.sql`, and the host users' and API keys'
- * `host-queries.sql`.
+ * the attachments', room settings' and rooms extras' `<dialect>-*-queries.sql`, and the host
+ * users' and API keys' `host-queries.sql` and the profiles' `profile-queries.sql`.
  */
 export function namedQueries(dialect: SqlDialect): Map<string, string> {
   const queries = new Map<string, string>();
@@ -46,6 +46,7 @@ export function namedQueries(dialect: SqlDialect): Map<string, string> {
     `${dialect}-room-settings-queries.sql`,
     'host-queries.sql',
     'profile-queries.sql',
+    `${dialect}-rooms-extra-queries.sql`,
   ]) {
     parseBlocks(readFileSync(new URL(file, SQL_DIR), 'utf8'), queries);
   }

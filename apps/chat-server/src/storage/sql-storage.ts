@@ -17,6 +17,7 @@ import type {
   SupportRequest,
   SupportStatus,
   ThreadRead,
+  ThreadState,
   User,
   UserRecord,
 } from '../types.js';
@@ -27,6 +28,7 @@ import {
   type NewAttachment,
   publicAttachment,
 } from './attachments.js';
+import type { InviteRecord, NewInvite } from './room-extras.js';
 import {
   type ApiKeyInfo,
   CHANGE_RETENTION_MS,
@@ -217,6 +219,49 @@ export abstract class SqlStorage implements ChatStorage {
       throw error;
     }
   }
+  // Favourites, invite links and thread states (room-extras.ts).
+  async setFavourite(userId: string, roomId: string, favourite: boolean, at: string): Promise<void> {
+    await this.run(favourite ? 'insertFavourite' : 'deleteFavourite', { userId, roomId, at });
+  }
+  async favouriteRoomIds(userId: string): Promise<string[]> {
+    return (await this.all('favouriteRoomIds', { userId })).map((r) => String(r.room_id));
+  }
+  async insertInvite(invite: NewInvite): Promise<InviteRecord> {
+    await this.run('insertInvite', { ...invite });
+    return (await this.inviteById(invite.id))!;
+  }
+  async inviteById(id: string): Promise<InviteRecord | undefined> {
+    const row = await this.get('inviteById', { id });
+    return row && toInvite(row);
+  }
+  async inviteByToken(token: string): Promise<InviteRecord | undefined> {
+    const row = await this.get('inviteByToken', { token });
+    return row && toInvite(row);
+  }
+  async invitesOfRoom(roomId: string): Promise<InviteRecord[]> {
+    return (await this.all('invitesOfRoom', { roomId })).map(toInvite);
+  }
+  async revokeInvite(id: string, at: string): Promise<boolean> {
+    return (await this.run('revokeInvite', { id, at })) > 0;
+  }
+  async useInvite(token: string, now: string): Promise<string | undefined> {
+    const row = await this.get('useInvite', { token, now });
+    return row && String(row.room_id);
+  }
+  async threadStates(roomId: string, userId: string, parentId?: string): Promise<ThreadState[]> {
+    return (await this.all('threadStates', { roomId, userId, parentId: parentId ?? null })).map((r) => ({
+      roomId: String(r.room_id),
+      messageId: String(r.id),
+      replyCount: Number(r.reply_count),
+      lastReplySeq: Number(r.last_reply_seq),
+      lastReadSeq: Number(r.last_read_seq),
+      unreadCount: Number(r.unread_count),
+    }));
+  }
+  async threadParticipants(parentId: string): Promise<string[]> {
+    return (await this.all('threadParticipants', { parentId })).map((r) => String(r.user_id));
+  }
+
   async countOwnedRooms(userId: string): Promise<number> {
     return Number((await this.get('countOwnedRooms', { userId }))?.n ?? 0);
   }
@@ -658,5 +703,20 @@ export function toSupportRequest(r: Row): SupportRequest {
     createdAt: isoTime(r.created_at),
     updatedAt: isoTime(r.updated_at),
     closedAt: r.closed_at == null ? null : isoTime(r.closed_at),
+  };
+}
+
+/** An invite link from its row. */
+export function toInvite(r: Row): InviteRecord {
+  return {
+    id: String(r.id),
+    token: String(r.token),
+    roomId: String(r.room_id),
+    createdBy: String(r.created_by),
+    createdAt: isoTime(r.created_at),
+    expiresAt: isoTime(r.expires_at),
+    maxUses: Number(r.max_uses),
+    uses: Number(r.uses),
+    revokedAt: r.revoked_at == null ? null : isoTime(r.revoked_at),
   };
 }

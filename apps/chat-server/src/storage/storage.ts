@@ -49,6 +49,7 @@ import type {
   UserRecord,
 } from '../types.js';
 import type { AttachmentRecord, NewAttachment } from './attachments.js';
+import type { RoomExtrasStorage } from './room-extras.js';
 
 /** A user to create. */
 export interface NewUser {
@@ -162,7 +163,7 @@ export interface ApiKeyInfo {
 }
 
 /** The chat's persistent state. */
-export interface ChatStorage {
+export interface ChatStorage extends RoomExtrasStorage {
   /** `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema (recorded in `schema_migrations`); safe to run on every start. */

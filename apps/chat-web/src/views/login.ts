@@ -3,6 +3,7 @@
  * @module
  */
 import { h } from '../dom.ts';
+import { inviteNotice } from '../room-extras.ts';
 import type { Session } from '../session.ts';
 import { ApiError, forgetGuest, guest, keptGuest, login, logout, me, register } from '../session.ts';
 
@@ -86,6 +87,7 @@ export function renderLogin(
       { class: 'login', id: 'main' },
       h('p', { class: 'brand' }, 'Switchboard chat'),
       comeBack(root, done, mode),
+      inviteNotice(),
       form,
       h(
         'nav',

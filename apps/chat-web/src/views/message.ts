@@ -8,6 +8,7 @@
 import type { Message } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, fullTime, h } from '../dom.ts';
+import { isArchived } from '../room-extras.ts';
 import type { PendingMessage } from '../timeline.ts';
 import { attachmentList } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
@@ -234,7 +235,10 @@ export function messageItem(
       message.editedAt && !message.deleted
         ? h('span', { class: 'edited', 'data-testid': 'message-edited' }, '(edited)')
         : null,
-      message.deleted ? null : actionsToolbar(chat, message, edit, rerender, fail),
+      // An archived room is read-only: no actions.
+      message.deleted || isArchived(chat, message.roomId)
+        ? null
+        : actionsToolbar(chat, message, edit, rerender, fail),
     ),
     replyQuote(chat, message, (id) => edit.jump?.(id)),
     body,

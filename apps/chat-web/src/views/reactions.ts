@@ -7,6 +7,7 @@
 import type { Message, Reaction } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
+import { isArchived } from '../room-extras.ts';
 
 /** Who reacted with `reaction`, as words ("You, Bob"). */
 export function reactors(chat: Chat, reaction: Reaction): string {
@@ -41,7 +42,10 @@ export function reactionsRow(
           'aria-describedby': whoId,
           title: who,
           'data-key': `reaction-${message.id}-${r.emoji}`,
-          onclick: () => chat.react(message.id, r.emoji).catch(fail),
+          // An archived room is read-only: the chips only show who reacted.
+          'aria-disabled': isArchived(chat, message.roomId) ? 'true' : undefined,
+          onclick: () =>
+            isArchived(chat, message.roomId) ? undefined : chat.react(message.id, r.emoji).catch(fail),
         },
         `${r.emoji} ${r.count}`,
         h('span', { class: 'who', id: whoId, 'data-testid': 'reaction-who' }, who),

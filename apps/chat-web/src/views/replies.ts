@@ -7,6 +7,7 @@
 import type { Message } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h } from '../dom.ts';
+import { threadUnreadCount } from '../room-extras.ts';
 
 /** Parents not held by the timeline, fetched once for their quote. */
 const quoted = new Map<string, Message | 'loading' | 'missing'>();
@@ -69,7 +70,9 @@ export function threadOpen(
 ): HTMLElement | null {
   const count = message.replyCount ?? 0;
   if (count === 0) return null;
-  const unread = chat.threadUnread(message);
+  // A thread the caller is in counts its unread replies (threadActivity, listThreadStates).
+  const unreadCount = threadUnreadCount(chat, message.id);
+  const unread = unreadCount > 0 || chat.threadUnread(message);
   return h(
     'button',
     {
@@ -81,6 +84,18 @@ export function threadOpen(
       onclick: () => open(message.id),
     },
     `${count} ${count === 1 ? 'reply' : 'replies'}`,
-    unread ? h('span', { class: 'badge' }, ' · new') : null,
+    unreadCount > 0
+      ? h(
+          'span',
+          {
+            class: 'badge thread-unread',
+            'data-testid': 'thread-unread',
+            'aria-label': `${unreadCount} unread ${unreadCount === 1 ? 'reply' : 'replies'}`,
+          },
+          String(unreadCount),
+        )
+      : unread
+        ? h('span', { class: 'badge' }, ' · new')
+        : null,
   );
 }

@@ -1,6 +1,6 @@
 /**
  * A room's settings (`room-settings`) for its owner or an admin: name, topic, public or private,
- * archive and restore (`updateRoom` on the hub). The topic shows under the room's title
+ * archive and restore (`updateRoom` on the hub), and invite links (invite-links.ts). The topic shows under the room's title
  * (`room-topic`); an archived room is read-only. Every member's page takes a change from
  * `roomUpdated` (`change: 'updated'`).
  * @module
@@ -9,6 +9,7 @@ import type { Room, RoomUpdate } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { h } from '../dom.ts';
 import { openDialog } from './dialog.ts';
+import { inviteLinksSection } from './invite-links.ts';
 
 const wired = new WeakSet<Chat>();
 
@@ -100,5 +101,12 @@ export function roomSettingsDialog(chat: Chat, roomId: string): void {
     },
     room.archived ? 'Restore this room' : 'Archive this room (read-only)',
   );
-  const dialog = openDialog(`Settings: ${room.name}`, 'room-settings', form, archive);
+  const dialog = openDialog(
+    `Settings: ${room.name}`,
+    'room-settings',
+    form,
+    archive,
+    // An archived room takes no new members.
+    room.archived ? null : inviteLinksSection(chat, roomId),
+  );
 }

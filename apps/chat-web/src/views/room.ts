@@ -10,6 +10,7 @@ import type { Message } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { errorText } from '../chat.ts';
 import { dayOf, h, replaceChildren } from '../dom.ts';
+import { isArchived, loadThreadStates } from '../room-extras.ts';
 import { roomAddress } from '../router.ts';
 import { attachTray, dropTarget, wireFileDrops } from './attachments.ts';
 import { confirmDialog } from './confirm.ts';
@@ -18,6 +19,7 @@ import { type EditState, messageItem, pendingItem, startEdit } from './message.t
 import { notificationButton } from './notification-settings.ts';
 import { firstLine } from './replies.ts';
 import { followRoomSettings, roomSettingsButton, topicLine } from './room-settings.ts';
+import { favouriteButton } from './sidebar.ts';
 import { supportActions } from './support-actions.ts';
 import { createThreadPanel } from './thread.ts';
 
@@ -46,6 +48,13 @@ export function createRoomView(
   const copied = h('span', { class: 'copied', role: 'status' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const title = h('h2', { 'data-testid': 'room-title', id: 'room-title' });
+  const favouriteSlot = h('span', { class: 'favourite-slot' });
+  const archivedNote = h(
+    'p',
+    { class: 'archived-note', 'data-testid': 'archived-notice', role: 'status', hidden: true },
+    'This room is archived: it is read-only.',
+  );
+  let wasArchived = isArchived(chat, roomId);
   followRoomSettings(chat);
   const topic = topicLine();
   const header = h(
@@ -72,6 +81,7 @@ export function createRoomView(
             'Invite',
           )
         : null,
+      favouriteSlot,
       notificationButton(chat, roomId),
       roomSettingsButton(chat, roomId),
       h(
@@ -406,11 +416,21 @@ export function createRoomView(
     const current = chat.rooms.get(roomId);
     title.textContent = current ? chat.titleOf(current) : 'Conversation';
     topic.render(current);
-    // An archived room is read-only.
+    // An archived room is read-only: no composer, no message actions (the timeline re-renders).
     for (const control of Array.from(
       composer.querySelectorAll<HTMLTextAreaElement | HTMLButtonElement>('textarea, button'),
     ))
       control.disabled = current?.archived === true;
+    // (`hidden` alone loses to the composer's display rule.)
+    composer.style.display = current?.archived === true ? 'none' : '';
+    archivedNote.hidden = current?.archived !== true;
+    if (wasArchived !== (current?.archived === true)) {
+      wasArchived = current?.archived === true;
+      renderTimeline();
+    }
+    replaceChildren(favouriteSlot, [
+      current && !chat.me.isGuest ? favouriteButton(chat, current, chat.titleOf(current)) : null,
+    ]);
   };
   const renderTyping = () => {
     const names = chat
@@ -429,6 +449,7 @@ export function createRoomView(
   renderTimeline();
   renderTitle();
   void chat.loadThreadReads(roomId).catch(() => undefined);
+  void loadThreadStates(chat, roomId).catch(() => undefined);
   const element = h(
     'section',
     { class: 'room', 'aria-labelledby': 'room-title' },
@@ -439,6 +460,7 @@ export function createRoomView(
     listArea,
     typing,
     error,
+    archivedNote,
     files.tray,
     composer,
   );

@@ -1,6 +1,7 @@
 /**
- * The side list: rooms, direct conversations and support conversations, with unread and mention
- * badges and one presence dot per person; the buttons to create, browse and find.
+ * The side list in sections (`sidebar-section`): Favourites (rooms the user marked, on top), Rooms,
+ * Direct messages and Support, with unread and mention badges, one presence dot per person and a
+ * star (`room-favourite`) per conversation; the buttons to create, browse and find.
  * @module
  */
 
@@ -8,7 +9,9 @@ import type { RoomSummary } from '@switchboard/chat-contract';
 import type { Chat } from '../chat.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { notifierOf } from '../notifications.ts';
+import { setFavourite } from '../room-extras.ts';
 import { avatar } from './avatar.ts';
+import './rooms-extras.css';
 
 /** Callbacks of the side list. */
 export interface SidebarActions {
@@ -21,7 +24,7 @@ export interface SidebarActions {
 
 /** Renders the side list and keeps it current; returns its element. */
 export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement {
-  const list = h('ul', { class: 'room-list', 'data-testid': 'room-list', 'aria-label': 'Conversations' });
+  const list = h('div', { class: 'room-list', 'data-testid': 'room-list' });
   const nav = h(
     'nav',
     { class: 'sidebar', 'aria-label': 'Rooms and people' },
@@ -93,9 +96,10 @@ export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement 
               : null,
           ];
     const prefix = room.isDirect ? '' : room.kind === 'support' ? '🛟 ' : '# ';
+    const title = chat.titleOf(room);
     return h(
       'li',
-      {},
+      { class: 'room-row' },
       h(
         'button',
         {
@@ -109,18 +113,40 @@ export function createSidebar(chat: Chat, actions: SidebarActions): HTMLElement 
         },
         h('span', { class: 'dots' }, ...dots),
         room.isDirect && others[0] ? avatar(chat, others[0], 's') : null,
-        h('span', { class: 'room-name' }, prefix + chat.titleOf(room)),
+        h('span', { class: 'room-name' }, prefix + title),
         ...badges,
       ),
+      favouriteButton(chat, room, title),
     );
   };
   const render = () => {
     const rooms = [...chat.rooms.values()];
-    const order = (r: RoomSummary) => (r.kind === 'room' ? 0 : r.isDirect ? 1 : 2);
-    rooms.sort((a, b) => order(a) - order(b) || chat.titleOf(a).localeCompare(chat.titleOf(b)));
+    rooms.sort((a, b) => chat.titleOf(a).localeCompare(chat.titleOf(b)));
+    const sections: [string, string, RoomSummary[]][] = [
+      ['favourites', 'Favourites', rooms.filter((r) => r.favourite)],
+      ['rooms', 'Rooms', rooms.filter((r) => !r.favourite && r.kind === 'room')],
+      ['direct', 'Direct messages', rooms.filter((r) => !r.favourite && r.isDirect)],
+      ['support', 'Support', rooms.filter((r) => !r.favourite && r.kind === 'support')],
+    ];
     replaceChildren(
       list,
-      rooms.length === 0 ? [h('li', { class: 'empty' }, 'No conversations yet.')] : rooms.map(item),
+      rooms.length === 0
+        ? [h('p', { class: 'empty' }, 'No conversations yet.')]
+        : sections
+            .filter(([, , items]) => items.length > 0)
+            .map(([key, label, items]) =>
+              h(
+                'section',
+                {
+                  class: 'sidebar-section',
+                  'data-testid': 'sidebar-section',
+                  'data-section': key,
+                  'aria-labelledby': `sidebar-${key}`,
+                },
+                h('h2', { id: `sidebar-${key}` }, label),
+                h('ul', { class: 'room-items' }, ...items.map(item)),
+              ),
+            ),
     );
   };
   chat.on('rooms', render);
@@ -141,4 +167,24 @@ function mutedBadge(room: RoomSummary): HTMLElement[] {
       'aria-label': 'Unread messages (muted)',
     }),
   ];
+}
+
+/** The star that marks or unmarks a conversation a favourite. */
+export function favouriteButton(chat: Chat, room: RoomSummary, title: string): HTMLElement {
+  const on = room.favourite === true;
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `favourite${on ? ' on' : ''}`,
+      'data-testid': 'room-favourite',
+      'data-room-id': room.id,
+      'data-key': `favourite-${room.id}`,
+      'aria-pressed': String(on),
+      'aria-label': on ? `Remove ${title} from favourites` : `Add ${title} to favourites`,
+      title: on ? 'Remove from favourites' : 'Add to favourites',
+      onclick: () => void setFavourite(chat, room.id, !on).catch(() => undefined),
+    },
+    on ? '★' : '☆',
+  );
 }

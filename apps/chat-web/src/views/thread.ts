@@ -9,6 +9,7 @@
 import type { Message } from '@switchboard/chat-contract';
 import { type Chat, errorText } from '../chat.ts';
 import { formatTime, fullTime, h, replaceChildren } from '../dom.ts';
+import { isArchived } from '../room-extras.ts';
 import { messageBody } from './markdown.ts';
 import { mentionContext } from './message.ts';
 import { reactionsRow } from './reactions.ts';
@@ -98,6 +99,8 @@ export function createThreadPanel(
     );
 
   const render = () => {
+    // An archived room is read-only: no replies.
+    composer.style.display = isArchived(chat, roomId) ? 'none' : '';
     const timeline = chat.timeline(roomId);
     parent = timeline.get(parentId) ?? parent;
     const replies = new Map(fetched);
@@ -118,7 +121,7 @@ export function createThreadPanel(
     const newest = sorted[sorted.length - 1]?.seq ?? 0;
     if (newest > 0 && document.visibilityState === 'visible') void chat.markThreadRead(parentId, newest);
   };
-  const off = chat.on('timeline', render);
+  const offs = [chat.on('timeline', render), chat.on('rooms', render)];
   render();
   chat.getThread(parentId).then(
     (page) => {
@@ -129,5 +132,10 @@ export function createThreadPanel(
     (e) => error.replaceChildren(errorText(e)),
   );
   queueMicrotask(() => input.focus());
-  return { element, dispose: off };
+  return {
+    element,
+    dispose: () => {
+      for (const off of offs) off();
+    },
+  };
 }
