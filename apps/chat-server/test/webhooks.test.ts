@@ -148,7 +148,7 @@ test('GET /api/v1/webhooks/deliveries: the log per endpoint, for an admin', asyn
   const user = await s.register('whkhuser');
   const refused = await get('', user.token);
   assert.equal(refused.status, 403);
-  assert.equal(refused.body.error.code, 'SB_CHAT_FORBIDDEN');
+  assert.equal(refused.body.error.code, 'SB_CHAT_ADMIN_ONLY');
   const admin = await s.register('whkhadmin');
   await s.app.accounts.setRole(admin.user.username, 'admin');
   const login = await s.post('/api/auth/login', { username: admin.user.username, password: 'password123' });

@@ -4,9 +4,8 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import type { AccountService } from '../domain/accounts.js';
-import { ChatError, forbidden } from '../errors.js';
-import { bearer, sendJson } from '../http/json.js';
+import { ChatError } from '../errors.js';
+import { sendJson } from '../http/json.js';
 import type { Router } from '../http/router.js';
 import type { DeliveryStatus, WebhookStore } from './store.js';
 
@@ -66,12 +65,3 @@ function invalid(field: string, reason: string): ChatError {
   return new ChatError('SB_CHAT_INVALID_INPUT', `${field} ${reason}.`, { field });
 }
 
-/** An `authorize` that lets an admin's bearer token through (401 without a valid one, 403 for others). */
-export function adminAuthorizer(
-  accounts: Pick<AccountService, 'authenticate'>,
-): (req: IncomingMessage) => Promise<void> {
-  return async (req) => {
-    const { user } = await accounts.authenticate(bearer(req));
-    if (user.role !== 'admin') throw forbidden('Only an admin may read the webhook deliveries.');
-  };
-}
