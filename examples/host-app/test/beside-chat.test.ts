@@ -48,7 +48,9 @@ test('beside-chat.mjs starts the chat and the host app wired together, and stops
   const env = Object.fromEntries(
     Object.entries(process.env).filter(
       ([k]) =>
-        !/^(npm_|NODE_OPTIONS$|CHAT_|WEBHOOK_|AUTH_|DATABASE_|REDIS_|BACKPLANE|NATS_|WORKERS$|HOST$|PORT$)/.test(k),
+        !/^(npm_|NODE_OPTIONS$|CHAT_|WEBHOOK_|AUTH_|DATABASE_|REDIS_|BACKPLANE|NATS_|WORKERS$|HOST$|PORT$)/.test(
+          k,
+        ),
     ),
   );
   const child = spawn(process.execPath, [join(root, 'examples', 'host-app', 'scripts', 'beside-chat.mjs')], {
