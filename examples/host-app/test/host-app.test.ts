@@ -4,71 +4,31 @@
 // the chat's webhooks reach the host app signed; a bad signature is refused.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
-import { ApiKeyService, type ChatApp, createChatApp, loadConfig } from '@switchboard/chat-server';
-import type { Logger } from '@switchboard/server';
 import { connectClient } from '@switchboard/testkit';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { Webhook } from 'standardwebhooks';
-import { type RunningHostApp, SESSION_COOKIE, startHostApp } from '../src/app.ts';
-import { loadHostConfig } from '../src/config.ts';
+import { type RunningHostApp, SESSION_COOKIE } from '../src/app.ts';
+import { PASSWORD, type Pair, startPair } from './pair.ts';
 
-const PASSWORD = 'hsta-demo-password';
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
-let chat: ChatApp;
+let pair: Pair;
 let chatUrl: string;
 let host: RunningHostApp;
 let hostUrl: string;
 let apiKey: string;
-let dataDir: string;
-const hostLog: string[] = [];
+let secret: string;
+let hostLog: string[];
 const connections: HubConnection[] = [];
-const secret = `whsec_${randomBytes(32).toString('base64')}`;
 
 before(async () => {
-  // The host app's address comes first: the chat names it as the issuer and the webhook target.
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  hostUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  dataDir = mkdtempSync(join(tmpdir(), 'hsta-chat-'));
-  chat = await createChatApp(
-    loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      AUTH_ISSUER: hostUrl,
-      ALLOWED_ORIGINS: hostUrl,
-      WEBHOOK_URL: `${hostUrl}/webhooks`,
-      WEBHOOK_SECRET: secret,
-    }),
-    { logger: quiet, drainTimeoutMs: 300, webhooks: { pollMs: 100 } },
-  );
-  chatUrl = await chat.listen();
-  apiKey = (await new ApiKeyService(chat.storage).create('hsta-host-app')).key;
-
-  const config = loadHostConfig({
-    HOST_APP_URL: hostUrl,
-    CHAT_URL: chatUrl,
-    CHAT_API_KEY: apiKey,
-    CHAT_WEBHOOK_SECRET: secret,
-    DEMO_PASSWORD: PASSWORD,
-  });
-  host = await startHostApp(config, 0, { server, log: (line) => hostLog.push(line) });
+  pair = await startPair();
+  ({ chatUrl, host, hostUrl, apiKey, secret, hostLog } = pair);
 });
 
 after(async () => {
   await Promise.all(connections.map((c) => c.stop().catch(() => undefined)));
-  await host?.close();
-  await chat?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await pair?.close();
 });
 
 /** Signs in to the host app; answers the session cookie (`name=value`). */
