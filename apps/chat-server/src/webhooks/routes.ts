@@ -64,4 +64,3 @@ export function addWebhookRoutes(router: Router, deps: WebhookRouteDeps): void {
 function invalid(field: string, reason: string): ChatError {
   return new ChatError('SB_CHAT_INVALID_INPUT', `${field} ${reason}.`, { field });
 }
-
