@@ -18,12 +18,13 @@ const skip = built
 if (skip && process.env.CI === 'true') throw new Error(skip);
 if (skip) console.warn(`SKIPPED examples/host-app/test/beside-chat.test.ts: ${skip}`);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** Two distinct free ports: both are held open before either is let go (else the OS may hand out one twice). */
+async function freePorts(): Promise<[number, number]> {
+  const servers = [createServer(), createServer()];
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, resolve))));
+  const ports = servers.map((server) => (server.address() as AddressInfo).port) as [number, number];
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  return ports;
 }
 
 /** Waits until the output so far matches `pattern`; answers the match. */
@@ -41,8 +42,7 @@ async function waitFor(out: { text: string }, child: ChildProcess, pattern: RegE
 test('beside-chat.mjs starts the chat and the host app wired together, and stops both', {
   skip,
 }, async () => {
-  const chatPort = await freePort();
-  const hostPort = await freePort();
+  const [chatPort, hostPort] = await freePorts();
   const hostUrl = `http://localhost:${hostPort}`;
   const chatUrl = `http://localhost:${chatPort}`;
   const env = Object.fromEntries(
