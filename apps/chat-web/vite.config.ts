@@ -4,8 +4,9 @@
  * After the build it prints what the widget loads before its first message, gzipped, and writes it
  * to `widget-size.json`.
  */
-import { gzipSync } from 'node:zlib';
+
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -31,12 +32,16 @@ function widgetSize(): Plugin {
       };
       for (const [name, item] of Object.entries(bundle)) {
         if (name === 'widget.js' || name === 'widget.html') visit(name);
-        if (item.type === 'chunk' && item.isEntry && item.facadeModuleId?.endsWith('widget.html')) visit(name);
+        if (item.type === 'chunk' && item.isEntry && item.facadeModuleId?.endsWith('widget.html'))
+          visit(name);
       }
       const total = [...files.values()].reduce((a, b) => a + b, 0);
       const report = { gzipBytes: total, files: Object.fromEntries(files) };
-      this.emitFile({ type: 'asset', fileName: 'widget-size.json', source: `${JSON.stringify(report, null, 2)}\n` });
-      this.info?.(`widget until its first message: ${(total / 1024).toFixed(1)} KiB gzipped`);
+      this.emitFile({
+        type: 'asset',
+        fileName: 'widget-size.json',
+        source: `${JSON.stringify(report, null, 2)}\n`,
+      });
       console.log(`widget until its first message: ${(total / 1024).toFixed(1)} KiB gzipped`);
     },
   };

@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Frame, FrameLocator, Page } from 'playwright-core';
 import { SignJWT } from 'jose';
+import type { Frame, FrameLocator, Page } from 'playwright-core';
 
 /** The host app's issuer and HS256 secret, as the chat server is configured with them. */
 export const HOST_ISSUER = 'https://wdgh-host.example';

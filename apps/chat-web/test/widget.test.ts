@@ -124,7 +124,10 @@ describe('the widget on a page of another origin', () => {
     const bobPage = (await suite.page()).page;
     const bobName = await signUp(bobPage, suite.server.url, 'Wdgh Bob');
     const { hub } = await hubAs(suite.server.url, bobName);
-    const room = await hub.invoke<{ id: string }>('createRoom', { name: `wdgh-team-${process.pid}`, isPrivate: true });
+    const room = await hub.invoke<{ id: string }>('createRoom', {
+      name: `wdgh-team-${process.pid}`,
+      isPrivate: true,
+    });
     await hub.invoke('inviteToRoom', room.id, me.user.id);
     const direct = await hub.invoke<{ id: string }>('openDirect', [me.user.id]);
     const say = (roomId: string, text: string) =>
@@ -166,14 +169,18 @@ describe('the widget on a page of another origin', () => {
       ),
     );
     await page.goto(`${host.origin}/wdgh-one-room`);
-    await frame.getByTestId('message-text').filter({ hasText: 'wdgh bob again' }).waitFor({ timeout: 20_000 });
+    await frame
+      .getByTestId('message-text')
+      .filter({ hasText: 'wdgh bob again' })
+      .waitFor({ timeout: 20_000 });
     assert.equal(await frame.getByTestId('room-list').count(), 0);
     assert.equal(await frame.getByTestId('widget-back').count(), 0);
     await hub.stop();
   });
 
   test('hostile global CSS on the host page: the widget works and its styles stay out of the page', async () => {
-    const hostile = '<style>* { display:block !important; color: red !important; font-size: 40px !important }</style>';
+    const hostile =
+      '<style>* { display:block !important; color: red !important; font-size: 40px !important }</style>';
     host.pages.set('/wdgh-hostile', hostPage('', hostile));
     const { page } = await suite.page();
     await page.goto(`${host.origin}/wdgh-hostile`);
@@ -181,7 +188,15 @@ describe('the widget on a page of another origin', () => {
       page.evaluate(() =>
         ['#host-title', '#host-p', 'main', 'body'].map((s) => {
           const c = getComputedStyle(document.querySelector(s)!);
-          return [c.color, c.fontSize, c.fontFamily, c.display, c.backgroundColor, c.margin, c.lineHeight].join('|');
+          return [
+            c.color,
+            c.fontSize,
+            c.fontFamily,
+            c.display,
+            c.backgroundColor,
+            c.margin,
+            c.lineHeight,
+          ].join('|');
         }),
       );
     const before = await styleOf();
@@ -195,7 +210,10 @@ describe('the widget on a page of another origin', () => {
     await launcher.waitFor();
     assert.deepEqual(await styleOf(), before, "the widget's styles do not reach the host's elements");
     const box = await launcher.boundingBox();
-    assert.ok(box && Math.round(box.width) === 56 && Math.round(box.height) === 56, `launcher ${JSON.stringify(box)}`);
+    assert.ok(
+      box && Math.round(box.width) === 56 && Math.round(box.height) === 56,
+      `launcher ${JSON.stringify(box)}`,
+    );
     await launcher.click();
     const frame = widgetFrame(page);
     await frame.getByTestId('guest-name').fill('Wdgh Hostile');
@@ -222,15 +240,18 @@ describe('the widget on a page of another origin', () => {
     await frame.getByTestId('message-text').filter({ hasText: 'before the restart' }).waitFor();
     await agentPage();
     const agentName = await agent!.evaluate(
-      () => (JSON.parse(localStorage.getItem('switchboard.session') ?? '{}') as { user?: { username?: string } }).user?.username,
+      () =>
+        (JSON.parse(localStorage.getItem('switchboard.session') ?? '{}') as { user?: { username?: string } })
+          .user?.username,
     );
     assert.ok(agentName);
     await suite.server.restart();
     await frame.getByTestId('widget-connection').waitFor({ state: 'hidden', timeout: 30_000 });
     const { hub } = await hubAs(suite.server.url, agentName);
-    const queue = await hub.invoke<{ id: string; roomId: string; customerName?: string; subject: string }[]>(
-      'listSupportQueue',
-    );
+    const queue =
+      await hub.invoke<{ id: string; roomId: string; customerName?: string; subject: string }[]>(
+        'listSupportQueue',
+      );
     const request = queue.find((r) => r.subject.includes('before the restart'));
     assert.ok(request, 'the request is in the queue');
     await hub.invoke('claimSupportRequest', request.id);
@@ -239,7 +260,10 @@ describe('the widget on a page of another origin', () => {
       text: 'wdgh agent after the restart',
       clientMessageId: crypto.randomUUID(),
     });
-    await frame.getByTestId('message-text').filter({ hasText: 'agent after the restart' }).waitFor({ timeout: 30_000 });
+    await frame
+      .getByTestId('message-text')
+      .filter({ hasText: 'agent after the restart' })
+      .waitFor({ timeout: 30_000 });
     await frame.getByTestId('message-input').fill('wdgh rex after the restart');
     await frame.getByTestId('message-send').click();
     await waitForMessage(hub, request.roomId, 'wdgh rex after the restart');
@@ -270,15 +294,26 @@ describe('the widget on a page of another origin', () => {
     await frame.getByTestId('message-text').filter({ hasText: 'first' }).waitFor();
     counting = false;
     // Markdown came lazily, after the first message: the text was plain, and is rendered now.
-    await frame.locator('[data-testid="message-text"] strong').filter({ hasText: 'first' }).waitFor({ timeout: 30_000 });
+    await frame
+      .locator('[data-testid="message-text"] strong')
+      .filter({ hasText: 'first' })
+      .waitFor({ timeout: 30_000 });
     const all = await Promise.all(loads);
     const total = all.reduce((sum, l) => sum + l.gzip, 0);
-    assert.ok(all.some((l) => l.url === '/widget.js') && all.some((l) => l.url === '/widget.html'), JSON.stringify(all));
-    assert.ok(all.some((l) => l.url.endsWith('/negotiate')), 'the hub was reached');
+    assert.ok(
+      all.some((l) => l.url === '/widget.js') && all.some((l) => l.url === '/widget.html'),
+      JSON.stringify(all),
+    );
+    assert.ok(
+      all.some((l) => l.url.endsWith('/negotiate')),
+      'the hub was reached',
+    );
     assert.ok(total <= 60 * 1024, `the widget loaded ${total} bytes gzipped: ${JSON.stringify(all)}`);
     console.log(`wdgh: the widget loaded ${(total / 1024).toFixed(1)} KiB gzipped until its first message`);
     // The build measured the same and wrote it down.
-    const report = (await (await fetch(`${suite.server.url}/widget-size.json`)).json()) as { gzipBytes: number };
+    const report = (await (await fetch(`${suite.server.url}/widget-size.json`)).json()) as {
+      gzipBytes: number;
+    };
     assert.ok(report.gzipBytes > 10_000 && report.gzipBytes <= 60 * 1024, `build report ${report.gzipBytes}`);
   });
 
@@ -292,7 +327,9 @@ describe('the widget on a page of another origin', () => {
     await page.goto(`${host.origin}/wdgh-api`);
     await page.getByTestId('widget-launcher').click();
     await widgetFrame(page).getByTestId('support-text').waitFor();
-    await page.evaluate(() => (window as unknown as { Switchboard: { destroy(): void } }).Switchboard.destroy());
+    await page.evaluate(() =>
+      (window as unknown as { Switchboard: { destroy(): void } }).Switchboard.destroy(),
+    );
     const left = await page.evaluate(() => ({
       hosts: document.querySelectorAll('[data-switchboard-widget]').length,
       frames: document.querySelectorAll('iframe').length,
@@ -321,7 +358,9 @@ describe('the widget on a page of another origin', () => {
     await frame.getByTestId('message-text').filter({ hasText: 'a question' }).waitFor();
     assert.deepEqual(await axeViolations(handle as unknown as Page), []);
     assert.equal(
-      await handle.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth),
+      await handle.evaluate(
+        () => document.documentElement.scrollWidth > document.documentElement.clientWidth,
+      ),
       false,
     );
     const box = await page.locator('iframe[name="switchboard-widget"]').boundingBox();
@@ -330,7 +369,10 @@ describe('the widget on a page of another origin', () => {
     // Keyboard: Tab from the message box reaches the send button.
     await frame.getByTestId('message-input').focus();
     await page.keyboard.press('Tab');
-    assert.equal(await handle.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'message-send');
+    assert.equal(
+      await handle.evaluate(() => document.activeElement?.getAttribute('data-testid')),
+      'message-send',
+    );
   });
 
   test("the frame's CSP lets ALLOWED_ORIGINS frame it; widget.js has CORS and cache headers", async () => {
@@ -340,7 +382,9 @@ describe('the widget on a page of another origin', () => {
     assert.equal(frame.headers.get('x-frame-options'), null);
     const app = await fetch(`${suite.server.url}/`);
     assert.match(app.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
-    const script = await fetch(`${suite.server.url}/widget.js`, { headers: { Origin: 'https://wdgh-other.example' } });
+    const script = await fetch(`${suite.server.url}/widget.js`, {
+      headers: { Origin: 'https://wdgh-other.example' },
+    });
     assert.equal(script.status, 200);
     assert.match(script.headers.get('content-type') ?? '', /javascript/);
     assert.equal(script.headers.get('access-control-allow-origin'), '*');

@@ -103,7 +103,12 @@ async function support(): Promise<void> {
     }
   }
   // The first message: a form (with the name for a guest), then the conversation.
-  const name = h('input', { 'data-testid': 'guest-name', autocomplete: 'name', maxlength: 80, id: 'guest-name' });
+  const name = h('input', {
+    'data-testid': 'guest-name',
+    autocomplete: 'name',
+    maxlength: 80,
+    id: 'guest-name',
+  });
   const text = h('textarea', { 'data-testid': 'support-text', rows: 4, required: true, id: 'support-text' });
   const error = h('p', { class: 'error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'support-submit' }, 'Send');
@@ -162,7 +167,12 @@ async function inbox(): Promise<void> {
   const chat = await connect();
   if (!chat) {
     body.replaceChildren(
-      h('section', { class: 'signed-out' }, h('h1', { class: 'title' }, 'Messages'), h('p', {}, 'Sign in to see your conversations.')),
+      h(
+        'section',
+        { class: 'signed-out' },
+        h('h1', { class: 'title' }, 'Messages'),
+        h('p', {}, 'Sign in to see your conversations.'),
+      ),
     );
     return;
   }

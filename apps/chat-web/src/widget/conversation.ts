@@ -44,12 +44,21 @@ interface Pending {
 }
 
 /** Renders a room's conversation. */
-export function conversationView(chat: WidgetChat, roomId: string, options: ConversationOptions): ConversationView {
+export function conversationView(
+  chat: WidgetChat,
+  roomId: string,
+  options: ConversationOptions,
+): ConversationView {
   const messages = new Map<number, Message>();
   const pending: Pending[] = [];
   let lastSeq = 0;
   let readSeq = 0;
-  const list = h('ol', { class: 'messages', 'data-testid': 'message-list', 'aria-label': 'Messages', tabindex: 0 });
+  const list = h('ol', {
+    class: 'messages',
+    'data-testid': 'message-list',
+    'aria-label': 'Messages',
+    tabindex: 0,
+  });
   const input = h('textarea', {
     'data-testid': 'message-input',
     'aria-label': 'Message',
@@ -65,11 +74,22 @@ export function conversationView(chat: WidgetChat, roomId: string, options: Conv
     'header',
     { class: 'bar' },
     options.back
-      ? h('button', { type: 'button', class: 'back', 'data-testid': 'widget-back', onclick: options.back }, '← Back')
+      ? h(
+          'button',
+          { type: 'button', class: 'back', 'data-testid': 'widget-back', onclick: options.back },
+          '← Back',
+        )
       : null,
     heading,
   );
-  const element = h('section', { class: 'conversation', 'aria-labelledby': 'conversation-title' }, header, list, error, form);
+  const element = h(
+    'section',
+    { class: 'conversation', 'aria-labelledby': 'conversation-title' },
+    header,
+    list,
+    error,
+    form,
+  );
   heading.id = 'conversation-title';
 
   const itemOf = (m: { senderId: string; text: string; sentAt?: string }, mine: boolean) =>
@@ -130,7 +150,11 @@ export function conversationView(chat: WidgetChat, roomId: string, options: Conv
     try {
       const stored = await (options.send
         ? options.send(p.text, p.clientMessageId)
-        : chat.link.invoke<Message>('sendMessage', { roomId, text: p.text, clientMessageId: p.clientMessageId }));
+        : chat.link.invoke<Message>('sendMessage', {
+            roomId,
+            text: p.text,
+            clientMessageId: p.clientMessageId,
+          }));
       // The server may store it under its own clientMessageId (a support request's first message).
       const i = pending.indexOf(p);
       if (i >= 0) pending.splice(i, 1);

@@ -4,14 +4,17 @@
  * conversation only.
  * @module
  */
-import type { RoomSummary, User } from '@switchboard/chat-contract';
+import type { Message, RoomSummary, User } from '@switchboard/chat-contract';
 import { h } from '../dom.ts';
 import { type ConversationView, conversationView } from './conversation.ts';
 import type { WidgetChat } from './widget-chat.ts';
 
 /** Renders the inbox into `container`. */
 export function renderInbox(chat: WidgetChat, container: HTMLElement, onlyRoom?: string): void {
-  const rooms = new Map<string, RoomSummary & { title: string; unread: number }>();
+  const rooms = new Map<
+    string,
+    Omit<RoomSummary, 'lastMessage'> & { lastMessage: Message | null; title: string; unread: number }
+  >();
   let open: { roomId: string; view: ConversationView } | undefined;
 
   const load = async () => {
@@ -20,7 +23,9 @@ export function renderInbox(chat: WidgetChat, container: HTMLElement, onlyRoom?:
       list.map(async (room) => {
         let title = room.name;
         if (room.isDirect) {
-          const members = await chat.link.invoke<User[]>('listRoomMembers', room.id).catch(() => [] as User[]);
+          const members = await chat.link
+            .invoke<User[]>('listRoomMembers', room.id)
+            .catch(() => [] as User[]);
           for (const m of members) chat.users.set(m.id, m);
           const others = members.filter((m) => m.id !== chat.me.id).map((m) => m.displayName);
           if (others.length > 0) title = others.join(', ');
@@ -47,8 +52,10 @@ export function renderInbox(chat: WidgetChat, container: HTMLElement, onlyRoom?:
   const showList = (focusRoom?: string) => {
     open?.view.dispose();
     open = undefined;
-    const sorted = [...rooms.values()].sort((a, b) =>
-      (b.lastMessage?.sentAt ?? b.createdAt).localeCompare(a.lastMessage?.sentAt ?? a.createdAt),
+    const sorted = [...rooms.values()].sort(
+      (a, b) =>
+        (b.lastMessage?.sentAt ?? '').localeCompare(a.lastMessage?.sentAt ?? '') ||
+        a.title.localeCompare(b.title),
     );
     const items = sorted.map((room) =>
       h(
@@ -65,7 +72,11 @@ export function renderInbox(chat: WidgetChat, container: HTMLElement, onlyRoom?:
           },
           h('span', { class: 'name' }, room.isDirect ? `@ ${room.title}` : `# ${room.title}`),
           room.unread > 0
-            ? h('span', { class: 'count', 'data-testid': 'room-unread', 'aria-label': `${room.unread} unread` }, String(room.unread))
+            ? h(
+                'span',
+                { class: 'count', 'data-testid': 'room-unread', 'aria-label': `${room.unread} unread` },
+                String(room.unread),
+              )
             : null,
         ),
       ),

@@ -100,7 +100,8 @@ function init(options: WidgetOptions): void {
   const mode = options.mode === 'inbox' ? 'inbox' : 'support';
   let container: Element = document.body;
   if (mode === 'inbox') {
-    const target = typeof options.target === 'string' ? document.querySelector(options.target) : options.target;
+    const target =
+      typeof options.target === 'string' ? document.querySelector(options.target) : options.target;
     if (!target) throw new Error(`Switchboard: no element matches ${String(options.target)}`);
     container = target;
   }
@@ -177,7 +178,10 @@ function init(options: WidgetOptions): void {
       unread = Math.max(0, Number(data.count) || 0);
       badge.hidden = unread === 0;
       badge.textContent = unread > 99 ? '99+' : String(unread);
-      launcher.setAttribute('aria-label', `${open ? 'Close' : 'Open'} chat${unread ? `, ${unread} unread` : ''}`);
+      launcher.setAttribute(
+        'aria-label',
+        `${open ? 'Close' : 'Open'} chat${unread ? `, ${unread} unread` : ''}`,
+      );
       if (data.notify && unread > before && !open) beep();
       showTitle();
     } else if (data?.sb === 'close' && open) {

@@ -193,7 +193,10 @@ export class WidgetChat {
     if (!('guest' in this.tokenSource)) return;
     const response = await fetch('/api/auth/refresh', {
       method: 'POST',
-      headers: { Authorization: `Bearer ${this.tokenSource.guest.token}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${this.tokenSource.guest.token}`,
+        'Content-Type': 'application/json',
+      },
       body: '{}',
     }).catch(() => undefined);
     if (response?.ok) {
