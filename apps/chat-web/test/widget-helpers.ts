@@ -1,7 +1,8 @@
 /**
  * Shared by the widget's browser tests: a host page server on another origin (another host name
  * and port than the chat server) with pages the tests write, a `/chat-token` route answering an
- * HS256 host token for the user named by its cookie, and token minting with jose.
+ * HS256 host token for the user named by its cookie (`wdgh_user`, valid for `wdgh_ttl` seconds,
+ * 600 by default), and token minting with jose.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +48,8 @@ export async function startHostServer(): Promise<HostServer> {
         return;
       }
       const sub = decodeURIComponent(cookie);
-      void hostToken(sub, `Wdgh ${sub}`).then((token) => {
+      const ttl = /(?:^|;\s*)wdgh_ttl=(\d+)/.exec(req.headers.cookie ?? '')?.[1] ?? '600';
+      void hostToken(sub, `Wdgh ${sub}`, `${ttl}s`).then((token) => {
         state.tokens += 1;
         res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(token);
       });

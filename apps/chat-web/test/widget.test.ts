@@ -116,6 +116,33 @@ describe('the widget on a page of another origin', () => {
     assert.ok(host.tokens >= 1, 'the token came from the host page');
   });
 
+  test('the token is fetched again from data-token-url before it expires, and the widget goes on working', async () => {
+    host.pages.set('/wdgh-refresh', hostPage(tag('data-mode="support" data-token-url="/chat-token"')));
+    const context = (await suite.page()).page.context();
+    // 66 s tokens: asked again a minute before expiry, i.e. after about 6 s.
+    await context.addCookies([
+      { name: 'wdgh_user', value: 'remy', url: host.origin },
+      { name: 'wdgh_ttl', value: '66', url: host.origin },
+    ]);
+    const page = await context.newPage();
+    const before = host.tokens;
+    await page.goto(`${host.origin}/wdgh-refresh`);
+    await page.getByTestId('widget-launcher').click();
+    const frame = widgetFrame(page);
+    await frame.getByTestId('support-text').fill('wdgh remy: first');
+    await frame.getByTestId('support-submit').click();
+    await frame.getByTestId('message-text').filter({ hasText: 'wdgh remy: first' }).waitFor();
+    const deadline = Date.now() + 30_000;
+    while (host.tokens < before + 2 && Date.now() < deadline) await page.waitForTimeout(200);
+    assert.ok(host.tokens >= before + 2, `tokens fetched: ${host.tokens - before}`);
+    await frame.getByTestId('message-input').fill('wdgh remy: after the new token');
+    await frame.getByTestId('message-send').click();
+    await frame
+      .locator('[data-testid="message-item"]:not(.pending)')
+      .filter({ hasText: 'after the new token' })
+      .waitFor();
+  });
+
   test('inbox mode: rooms and direct messages in data-target; data-room opens one conversation', async () => {
     const token = await hostToken('ivy', 'Wdgh Ivy');
     const me = (await (
