@@ -344,16 +344,23 @@ describe('the widget on a page of another origin', () => {
     assert.ok(report.gzipBytes > 10_000 && report.gzipBytes <= 60 * 1024, `build report ${report.gzipBytes}`);
   });
 
-  test('Switchboard.init and destroy from script: destroy removes everything; init adds it again', async () => {
+  test('two tags on one page (support and inbox); Switchboard.destroy removes everything; init adds it again', async () => {
     host.pages.set(
       '/wdgh-api',
-      hostPage(`<script src="${suite.server.url}/widget.js"></script>
-<script>window.Switchboard.init({ mode: 'support', token: async () => null });</script>`),
+      hostPage(
+        `<div id="wdgh-box"></div>${tag('data-mode="support"')}${tag('data-mode="inbox" data-target="#wdgh-box"')}`,
+      ),
     );
     const { page } = await suite.page();
     await page.goto(`${host.origin}/wdgh-api`);
     await page.getByTestId('widget-launcher').click();
-    await widgetFrame(page).getByTestId('support-text').waitFor();
+    await page.locator('#wdgh-box iframe[name="switchboard-widget"]').waitFor();
+    assert.equal(await page.locator('iframe[name="switchboard-widget"]').count(), 2);
+    // No global of the widget's but Switchboard (its minified names stay inside its function).
+    const globals = await page.evaluate(
+      "Object.keys(window).filter((k) => ['e', 't', 'n', 'r', 'i', 'a', 'o', 's', 'Switchboard'].includes(k))",
+    );
+    assert.deepEqual(globals, ['Switchboard']);
     await page.evaluate(() =>
       (window as unknown as { Switchboard: { destroy(): void } }).Switchboard.destroy(),
     );
@@ -364,10 +371,9 @@ describe('the widget on a page of another origin', () => {
     }));
     assert.deepEqual(left, { hosts: 0, frames: 0, title: 'Wdgh host' });
     assert.equal(page.frames().length, 1);
-    await page.evaluate(() =>
-      (window as unknown as { Switchboard: { init(o: object): void } }).Switchboard.init({ mode: 'support' }),
-    );
-    await page.getByTestId('widget-launcher').waitFor();
+    await page.evaluate("window.Switchboard.init({ mode: 'support', token: async () => null })");
+    await page.getByTestId('widget-launcher').click();
+    await widgetFrame(page).getByTestId('support-text').waitFor();
   });
 
   test('at 375 px: the panel fits, axe finds nothing in the frame nor on the host page', async () => {
