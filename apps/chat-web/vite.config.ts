@@ -16,6 +16,7 @@ function widgetSize(): Plugin {
   return {
     name: 'switchboard-widget-size',
     apply: 'build',
+    enforce: 'post',
     generateBundle(_options, bundle) {
       const gz = (source: string | Uint8Array) => gzipSync(source, { level: 9 }).length;
       const files = new Map<string, number>();

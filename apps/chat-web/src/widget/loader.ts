@@ -121,7 +121,6 @@ const ICON =
     const frame = document.createElement('iframe');
     frame.name = 'switchboard-widget';
     frame.title = mode === 'inbox' ? 'Conversations' : 'Support chat';
-    frame.setAttribute('allow', 'autoplay');
     const query = new URLSearchParams({ mode, origin: location.origin });
     if (options.room) query.set('room', options.room);
     // Set before the frame is attached: its first load adds no entry to the page's history.
