@@ -380,14 +380,27 @@ describe('the widget on a page of another origin', () => {
     host.pages.set('/wdgh-axe', hostPage(tag('data-mode="support"')));
     const { page } = await suite.page({ viewport: { width: 375, height: 667 } });
     await page.goto(`${host.origin}/wdgh-axe`);
-    await page.getByTestId('widget-launcher').click();
     const frame = widgetFrame(page);
-    await frame.getByTestId('support-text').waitFor();
     const handle = await widgetFrameHandle(page);
+    // Keyboard only: Tab to the launcher, Enter opens the panel with the focus in its first field.
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() =>
+        document
+          .querySelector('[data-switchboard-widget]')
+          ?.shadowRoot?.activeElement?.getAttribute('data-testid'),
+      );
+      if (focused === 'widget-launcher') break;
+    }
+    await page.keyboard.press('Enter');
+    await frame.getByTestId('support-text').waitFor();
+    await handle.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'guest-name');
     assert.deepEqual(await axeViolations(handle as unknown as Page), []);
-    await frame.getByTestId('guest-name').fill('Wdgh Axel');
-    await frame.getByTestId('support-text').fill('wdgh axe: a question');
-    await frame.getByTestId('support-submit').click();
+    await page.keyboard.type('Wdgh Axel');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('wdgh axe: a question');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
     await frame.getByTestId('message-text').filter({ hasText: 'a question' }).waitFor();
     assert.deepEqual(await axeViolations(handle as unknown as Page), []);
     assert.equal(
