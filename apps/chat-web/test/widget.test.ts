@@ -65,6 +65,12 @@ describe('the widget on a page of another origin', () => {
   test('a guest writes to support, an agent answers; unread count and title badge while closed; address and history untouched', async () => {
     host.pages.set('/wdgh-guest', hostPage(tag('data-mode="support"')));
     const { page } = await suite.page();
+    // Counts the sounds the page plays (Web Audio contexts made).
+    await page
+      .context()
+      .addInitScript(
+        'window.wdghSounds = 0; const Real = window.AudioContext; window.AudioContext = class extends Real { constructor(...a) { super(...a); window.wdghSounds += 1; } };',
+      );
     await page.goto(`${host.origin}/wdgh-guest`);
     const href = page.url();
     const historyLength = await page.evaluate(() => history.length);
@@ -79,6 +85,7 @@ describe('the widget on a page of another origin', () => {
     await agentAnswers('Wdgh Gwen', 'wdgh guest: my parcel never came', 'wdgh agent: looking at it now');
     await page.getByTestId('widget-unread').filter({ hasText: '1' }).waitFor({ timeout: 20_000 });
     assert.equal(await page.title(), '(1) Wdgh host');
+    assert.equal(await page.evaluate('window.wdghSounds'), 1, 'one sound for the answer');
     await page.getByTestId('widget-launcher').click();
     await frame.getByTestId('message-text').filter({ hasText: 'looking at it now' }).waitFor();
     await page.getByTestId('widget-unread').waitFor({ state: 'hidden' });
