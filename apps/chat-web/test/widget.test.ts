@@ -88,6 +88,7 @@ describe('the widget on a page of another origin', () => {
     assert.equal(await page.evaluate('window.wdghSounds'), 1, 'one sound for the answer');
     await page.getByTestId('widget-launcher').click();
     await frame.getByTestId('message-text').filter({ hasText: 'looking at it now' }).waitFor();
+    await frame.locator('[data-testid="support-status"][data-state="assigned"]').waitFor();
     await page.getByTestId('widget-unread').waitFor({ state: 'hidden' });
     assert.equal(await page.title(), 'Wdgh host');
     await frame.getByTestId('message-input').fill('wdgh guest: thanks');
@@ -120,6 +121,14 @@ describe('the widget on a page of another origin', () => {
     await frame.getByTestId('message-text').filter({ hasText: 'invoice 42 is wrong' }).waitFor();
     await agentAnswers('Wdgh hana', 'wdgh hana: invoice 42 is wrong', 'wdgh agent: fixed, Hana');
     await frame.getByTestId('message-text').filter({ hasText: 'fixed, Hana' }).waitFor({ timeout: 20_000 });
+    // The agent closes the request; the next message opens it again (it is back in the queue).
+    await agent!.getByTestId('conversation-close').click();
+    await frame.locator('[data-testid="support-status"][data-state="closed"]').waitFor({ timeout: 20_000 });
+    await frame.getByTestId('message-input').fill('wdgh hana: one more thing');
+    await frame.getByTestId('message-send').click();
+    await frame.locator('[data-testid="support-status"][data-state="waiting"]').waitFor({ timeout: 20_000 });
+    await agent!.getByTestId('support-queue-link').click();
+    await agent!.getByTestId('queue-item').filter({ hasText: 'one more thing' }).waitFor({ timeout: 20_000 });
     assert.ok(host.tokens >= 1, 'the token came from the host page');
   });
 

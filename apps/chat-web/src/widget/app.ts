@@ -81,11 +81,48 @@ async function support(): Promise<void> {
       if (!view) body.querySelector<HTMLElement>('textarea, input')?.focus();
     }
   };
+  let request: SupportRequest | undefined;
+  const status = h('p', { class: 'status', 'data-testid': 'support-status', role: 'status', hidden: true });
+  const renderStatus = () => {
+    status.hidden = !request;
+    status.dataset.state = request?.status === 'open' ? 'waiting' : (request?.status ?? '');
+    status.textContent =
+      request?.status === 'closed'
+        ? 'This conversation was closed. Write again to reopen it.'
+        : request?.status === 'assigned'
+          ? 'An agent is with you.'
+          : 'Waiting for an agent… We answer here as soon as one is free.';
+  };
+  const known = (next: SupportRequest & { message?: Message }) => {
+    const { message: _message, ...rest } = next;
+    request = rest;
+    renderStatus();
+  };
+  /** The next message: in the open request, or opening one again (also when its state is not known). */
+  const sendSupport = async (c: WidgetChat, roomId: string, text: string, clientMessageId: string) => {
+    if (request && request.status !== 'closed')
+      return c.link.invoke<Message>('sendMessage', { roomId, text, clientMessageId });
+    const result = await c.link.invoke<SupportRequest & { message: Message }>('openSupportRequest', {
+      subject: text.split('\n')[0]!.slice(0, 80),
+      text,
+    });
+    known(result);
+    return result.message;
+  };
   const show = (c: WidgetChat, roomId: string, initial: Message[], initialUnread: number) => {
-    view = conversationView(c, roomId, { title: 'Support', visible, initial });
+    view = conversationView(c, roomId, {
+      title: 'Support',
+      visible,
+      initial,
+      status,
+      send: (text, clientMessageId) => sendSupport(c, roomId, text, clientMessageId),
+    });
     body.replaceChildren(view.element);
     unread = host.open ? 0 : initialUnread;
     host.send({ sb: 'unread', count: unread });
+    c.link.hub.on('supportRequestUpdated', (e: { request: SupportRequest }) => {
+      if (e.request.customerId === c.me.id) known(e.request);
+    });
     c.onMessage((m) => {
       if (m.roomId !== roomId || m.senderId === c.me.id || visible()) return;
       unread += 1;
@@ -152,6 +189,7 @@ async function support(): Promise<void> {
         text: message,
       });
       chat.loadMarkdownSoon();
+      known(result);
       show(chat, result.roomId, [result.message], 0);
     })().catch((e: Error) => {
       submit.disabled = false;

@@ -30,6 +30,8 @@ export interface ConversationOptions {
   visible: () => boolean;
   /** Messages already known (the one that opened a support request). */
   initial?: Message[];
+  /** A line under the heading (support: whether an agent is there). */
+  status?: HTMLElement;
 }
 
 /** A new clientMessageId. */
@@ -86,6 +88,7 @@ export function conversationView(
     'section',
     { class: 'conversation', 'aria-labelledby': 'conversation-title' },
     header,
+    options.status ?? null,
     list,
     error,
     form,
