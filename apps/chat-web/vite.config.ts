@@ -57,6 +57,8 @@ export default defineConfig({
         'widget-loader': here('./src/widget/loader.ts'),
       },
       output: {
+        // The SignalR client and MessagePack, shared by the app and the widget, in a chunk named for them.
+        advancedChunks: { groups: [{ name: 'signalr', test: /node_modules[\\/]@(microsoft|msgpack)[\\/]/ }] },
         entryFileNames: (chunk) => (chunk.name === 'widget-loader' ? 'widget.js' : 'assets/[name]-[hash].js'),
       },
     },
