@@ -36,7 +36,7 @@ import { sendError } from './http/json.js';
 import { addOpsRoutes, backplaneReadiness, connectedFlag } from './http/ops-routes.js';
 import { addProfileRoutes } from './http/profile-routes.js';
 import { Router } from './http/router.js';
-import { serveWebApp } from './http/static.js';
+import { serveWebApp, widgetFrameAncestors } from './http/static.js';
 import { BackplaneLagProbe } from './hub/backplane-lag.js';
 import { ChatHub } from './hub/chat-hub.js';
 import { wireChatPresence } from './hub/chat-presence.js';
@@ -292,7 +292,10 @@ export async function createChatApp(config: ChatConfig, options: ChatAppOptions 
         }),
   });
 
-  const web = serveWebApp(options.webRoot, { frameAncestors: config.frameAncestors });
+  const web = serveWebApp(options.webRoot, {
+    frameAncestors: config.frameAncestors,
+    widgetFrameAncestors: widgetFrameAncestors(config.allowedOrigins, config.frameAncestors),
+  });
   if (!web.built)
     logger.warn('chat.web.not_built', { hint: 'run `npm run build` to serve the web app at /' });
   const onError = (error: unknown) => logger.error('http.request.failed', { error });

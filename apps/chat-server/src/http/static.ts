@@ -4,7 +4,10 @@
  * (client-side views), and no way out of the web root. API, hub and operations paths are left to
  * the router. When the app is not built, `/` says how to build it. Every answer carries a
  * Content-Security-Policy without inline script, `frame-ancestors` from `FRAME_ANCESTORS`,
- * `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+ * `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`. The widget's frame
+ * (`/widget.html`) may be framed by the origins of `ALLOWED_ORIGINS` (its own `frame-ancestors`), and
+ * the widget's script (`/widget.js`, linked by host pages of other origins under that fixed name)
+ * is served with CORS and a short cache lifetime.
  * @module
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -71,6 +74,17 @@ export function securityHeaders(frameAncestors: string): Record<string, string> 
   };
 }
 
+/**
+ * The `frame-ancestors` of the widget's frame: the server itself, the listed browser origins (any
+ * with `*`), and what `FRAME_ANCESTORS` adds.
+ */
+export function widgetFrameAncestors(allowedOrigins: readonly string[], frameAncestors = "'none'"): string {
+  if (allowedOrigins.includes('*')) return '*';
+  const sources = new Set(["'self'", ...allowedOrigins]);
+  for (const source of frameAncestors.split(/\s+/)) if (source && source !== "'none'") sources.add(source);
+  return [...sources].join(' ');
+}
+
 /** A request listener for the web app: returns false when the request is not its to answer. */
 export type StaticHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
   /** Whether the web root holds a built app (an `index.html`). */
@@ -88,9 +102,10 @@ export type StaticHandler = ((req: IncomingMessage, res: ServerResponse) => bool
  */
 export function serveWebApp(
   webRoot: string = DEFAULT_WEB_ROOT,
-  options: { frameAncestors?: string } = {},
+  options: { frameAncestors?: string; widgetFrameAncestors?: string } = {},
 ): StaticHandler {
   const headers = securityHeaders(options.frameAncestors ?? "'none'");
+  const widgetHeaders = securityHeaders(options.widgetFrameAncestors ?? options.frameAncestors ?? "'none'");
   const send = (
     res: ServerResponse,
     req: IncomingMessage,
@@ -120,6 +135,20 @@ export function serveWebApp(
     const file = resolve(root, `.${path}`);
     if (path.includes('\0') || (file !== root && !file.startsWith(root + sep))) {
       send(res, req, 404, 'text/plain; charset=utf-8', 'no-store', 'Not found.');
+      return true;
+    }
+    if (path === '/widget.html' && isFile(file)) {
+      sendFileWith(res, req, file, { ...widgetHeaders, 'Cache-Control': 'no-cache' });
+      return true;
+    }
+    if (path === '/widget.js' && isFile(file)) {
+      // Any page may load the script (it only builds the frame, which CSP and CORS guard).
+      if (!res.hasHeader('Access-Control-Allow-Origin')) res.setHeader('Access-Control-Allow-Origin', '*');
+      sendFileWith(res, req, file, {
+        ...headers,
+        'Cross-Origin-Resource-Policy': 'cross-origin',
+        'Cache-Control': 'public, max-age=300, stale-while-revalidate=3600',
+      });
       return true;
     }
     if (isFile(file)) {
