@@ -110,14 +110,22 @@ correctness check against the official client's parser): [benchmarks-codec.md](b
 }
 
 /**
- * The fairness section (bench/fairness.mjs, run by hand): kept from the current docs/benchmarks.md
+ * The fairness section (bench/fairness.mjs, run by hand) and the callgrind section
+ * (bench/callgrind/run.mjs, run by hand): kept from the current docs/benchmarks.md
  * when the page is rewritten, since a full run does not measure it.
  */
 function fairnessSection(root) {
+  return (
+    handSection(root, 'Fairness under a flood') + handSection(root, 'Instructions per operation (callgrind)')
+  );
+}
+
+/** A section of the current docs/benchmarks.md by its title (with what follows up to the next one). */
+function handSection(root, title) {
   const path = join(root, 'docs', 'benchmarks.md');
   if (!existsSync(path)) return '';
   const text = readFileSync(path, 'utf8');
-  const start = text.indexOf('\n## Fairness under a flood');
+  const start = text.indexOf(`\n## ${title}`);
   if (start < 0) return '';
   const end = text.indexOf('\n## ', start + 1);
   return `${text.slice(start + 1, end < 0 ? text.length : end + 1).trimEnd()}\n\n`;

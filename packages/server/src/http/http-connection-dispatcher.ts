@@ -372,7 +372,10 @@ export class HttpConnectionDispatcher {
       hub: endpoint.path,
       connectionId: connection.connectionId,
       transport: transport.name,
-      url: info.safeUrl,
+      // Redacted only if a logger reads it: the default one drops debug events unread.
+      get url() {
+        return info.safeUrl;
+      },
     });
     if (endpoint.kind === 'hub') {
       const hub = new HubConnectionContext(

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Principal } from '../auth/authentication.js';
 import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
 import type { HeartbeatClock } from '../connection/hub-connection-context.js';
@@ -65,11 +65,23 @@ export class HttpConnection {
   ) {}
 }
 
+const ID_BYTES = 16;
+// CSPRNG bytes for the next 256 ids, drawn in one call (as Node's randomUUID caches its entropy):
+// one OpenSSL call and no Buffer per id, where each negotiate needs two. Each byte is used once.
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idPoolOffset = idPool.length;
+
 /**
  * A new connection id or token: 16 CSPRNG bytes, base64url, 22 characters (docs/protocol.md#connection-ids).
  */
 export function newConnectionId(): string {
-  return randomBytes(16).toString('base64url');
+  if (idPoolOffset === idPool.length) {
+    randomFillSync(idPool);
+    idPoolOffset = 0;
+  }
+  const start = idPoolOffset;
+  idPoolOffset = start + ID_BYTES;
+  return idPool.toString('base64url', start, start + ID_BYTES);
 }
 
 /**

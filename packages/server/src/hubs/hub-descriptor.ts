@@ -71,6 +71,8 @@ const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).cons
  */
 export class HubDescriptor {
   private readonly methods = new Map<string, HubMethodDescriptor>();
+  /** The same methods under their declared and lower-case names: a target sent as declared needs no lower-casing. */
+  private readonly exact = new Map<string, HubMethodDescriptor>();
 
   constructor(hubClass: HubClass, hubBase: abstract new () => Hub<object>) {
     // Options are looked up ignoring case, as method names are: `AdminOnly: { authorize }` must
@@ -133,6 +135,10 @@ export class HubDescriptor {
         });
       }
     }
+    for (const [key, method] of this.methods) {
+      this.exact.set(key, method);
+      this.exact.set(method.name, method);
+    }
     for (const [key, { name }] of options) {
       if (!this.methods.has(key)) {
         throw new SwitchboardError(
@@ -145,7 +151,7 @@ export class HubDescriptor {
 
   /** The method a client's target names, ignoring case. */
   find(target: string): HubMethodDescriptor | undefined {
-    return this.methods.get(target.toLowerCase());
+    return this.exact.get(target) ?? this.methods.get(target.toLowerCase());
   }
 
   /** The declared names of every method. */

@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import { type HubMetrics, noopMetrics, UNKNOWN_METHOD_LABEL } from '../metrics.js';
 import type { ResolvedHubOptions } from '../options.js';
 import type { HubPresence } from '../presence/hub-presence.js';
-import { endSpan, startInvocationSpan } from '../telemetry/tracing.js';
+import { endSpan, startInvocationSpan, tracingEnabled } from '../telemetry/tracing.js';
 import type { TimeProvider } from '../time-provider.js';
 import { bindArguments, InvocationRejected } from './argument-binding.js';
 import {
@@ -223,13 +223,16 @@ export class HubDispatcher {
   ): CompletionMessage | undefined | Promise<CompletionMessage | undefined> {
     // Without metrics there is nothing to time.
     const started = this.timed ? this.config.time.now() : 0;
-    const traced = startInvocationSpan(
-      this.hubName,
-      this.config.hubPath,
-      this.methodLabel(message.target),
-      connection.connectionId,
-      message.headers,
-    );
+    // Without an SDK nothing would record: no span to name or start.
+    const traced = tracingEnabled()
+      ? startInvocationSpan(
+          this.hubName,
+          this.config.hubPath,
+          this.methodLabel(message.target),
+          connection.connectionId,
+          message.headers,
+        )
+      : undefined;
     if (traced !== undefined) return this.invokeTraced(connection, message, scope, started, traced);
     const outcome = this.start(connection, message, false, scope);
     if (outcome instanceof Promise) return outcome.then((done) => this.invoked(message, done, started));

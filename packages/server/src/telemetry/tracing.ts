@@ -19,6 +19,7 @@ import {
   type Attributes,
   type Context,
   context,
+  ProxyTracerProvider,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -31,6 +32,19 @@ import { TELEMETRY_SCOPE } from './hub-instruments.js';
 
 /** The tracer of the hub server (the global provider's, looked up at each span). */
 const tracer = trace.getTracer(TELEMETRY_SCOPE);
+/** The provider {@link tracer} came from: the API's proxy, until an SDK registers its delegate. */
+const provider = trace.getTracerProvider();
+
+/**
+ * False while no SDK is registered (the proxy provider has no delegate): every span would be the
+ * API's non-recording one, so the hot paths skip naming and starting it. True otherwise, and for a
+ * provider this check cannot see into.
+ */
+export function tracingEnabled(): boolean {
+  return (
+    !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(TELEMETRY_SCOPE) !== undefined
+  );
+}
 
 const headersGetter = {
   keys: (carrier: Record<string, string>) => Object.keys(carrier),

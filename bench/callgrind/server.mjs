@@ -1,0 +1,59 @@
+// A peer for bench/callgrind/run.mjs, run under valgrind's callgrind by it.
+//
+//   node bench/callgrind/server.mjs switchboard   a HubServer (packages/server/dist, or
+//                                                 SWITCHBOARD_SERVER_ENTRY) with one hub at /bench
+//                                                 whose `echo` returns its argument
+//   node bench/callgrind/server.mjs ws            the raw `ws` peer doing the same exchanges: a text
+//                                                 frame is sent back as it came; a POST is answered
+//                                                 with a small JSON body (a fresh id), then the
+//                                                 client upgrades
+//
+// Listens on 127.0.0.1, port 0, and prints one line `{"port":N}` on stdout once listening.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
+
+const kind = process.argv[2];
+const http = createServer();
+
+if (kind === 'switchboard') {
+  const entry =
+    process.env.SWITCHBOARD_SERVER_ENTRY ??
+    new URL('../../packages/server/dist/index.js', import.meta.url).pathname;
+  const { HubServer, Hub } = await import(pathToFileURL(entry).href);
+  class BenchHub extends Hub {
+    echo(x) {
+      return x;
+    }
+  }
+  const hubs = new HubServer();
+  hubs.mapHub('/bench', BenchHub);
+  hubs.attach(http);
+} else if (kind === 'ws') {
+  const { WebSocketServer } = await import('ws');
+  const TEXT = { binary: false };
+  http.on('request', (req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(404).end();
+      return;
+    }
+    // Read the (empty) body as a server must, then answer with a small JSON document.
+    req.resume();
+    req.on('end', () => {
+      const body = JSON.stringify({ id: randomBytes(16).toString('base64url') });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+  });
+  const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data) => ws.send(data, TEXT));
+  });
+} else {
+  throw new Error(`unknown peer ${kind}: switchboard or ws`);
+}
+
+http.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, () => {
+  process.stdout.write(`${JSON.stringify({ port: http.address().port })}\n`);
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
