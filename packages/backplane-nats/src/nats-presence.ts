@@ -25,7 +25,6 @@ import { type KV, Kvm } from '@nats-io/kv';
 import type { Subscription } from '@nats-io/transport-node';
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  backendError,
   type LeaseResult,
   type PresenceAssertion,
   type PresenceBackend,
@@ -34,6 +33,7 @@ import {
   type PresenceSnapshot,
   PresenceStateMachine,
   type RemotePresenceChange,
+  reportPresenceError,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
@@ -90,7 +90,7 @@ export class NatsPresenceBackend implements PresenceBackend {
         try {
           this.context.receiver.remoteChange(msg.json<RemotePresenceChange>());
         } catch (error) {
-          this.report('a change from another node', error);
+          this.report('reading a change from another node', error);
         }
       },
     });
@@ -101,7 +101,7 @@ export class NatsPresenceBackend implements PresenceBackend {
       for await (const entry of watch) {
         if (entry.operation === 'PUT') this.saw({ revision: entry.revision, text: entry.string() });
       }
-    })().catch((error: unknown) => this.report('the watch of the presence document', error));
+    })().catch((error: unknown) => this.report('watching the document', error));
     this.unlisten = this.link.listen({ reconnected: () => this.context.receiver.reconnected() });
     await nc.flush();
   }
@@ -256,7 +256,6 @@ export class NatsPresenceBackend implements PresenceBackend {
   }
 
   private report(what: string, cause: unknown): void {
-    if (!this.closed)
-      this.context.receiver.error(backendError('nats', 'SB_ERR_BACKPLANE_UNAVAILABLE', what, cause));
+    if (!this.closed) reportPresenceError(this.context, 'nats', what, cause);
   }
 }

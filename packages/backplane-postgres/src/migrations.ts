@@ -1,6 +1,6 @@
 /**
- * Schema migrations for the PostgreSQL backplane. Each component (the bus, presence) ships numbered
- * `.sql` files under `packages/backplane-postgres/sql/<component>/`; {@link migrate} applies the
+ * Schema migrations for the PostgreSQL backplane. Each component (bus, presence, user-groups) ships
+ * numbered `.sql` files under `packages/backplane-postgres/sql/<component>/`; {@link migrate} applies the
  * ones a schema lacks, once, even when several nodes start at the same time.
  * @module
  */

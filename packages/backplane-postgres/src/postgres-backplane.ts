@@ -8,6 +8,7 @@ import {
   type BackplaneCommonOptions,
   backplanePresenceOptions,
   createBackplane,
+  definedOptions,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { migrateComponents } from './migrations.js';
@@ -42,7 +43,7 @@ export interface PostgresBackplaneOptions extends BackplaneCommonOptions, Omit<P
 export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backplane {
   const nodeId = options.nodeId ?? randomUUID();
   const database = options.url ?? options.connectionString;
-  const settings = busSettings({ ...options, ...defined({ pg: database }) }, nodeId);
+  const settings = busSettings({ ...options, ...definedOptions({ pg: database }) }, nodeId);
   // The schema once per node, for the backplane's start and every hub's bus (retried after a failure).
   let migrated: Promise<void> | undefined;
   const prepare = () => {
@@ -61,7 +62,7 @@ export function postgresBackplane(options: PostgresBackplaneOptions = {}): Backp
     presence: () =>
       new PostgresPresenceStore({
         ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_POSTGRES'),
-        ...defined({
+        ...definedOptions({
           pg: database,
           listen: options.listen,
           applicationName:
@@ -84,9 +85,4 @@ async function migrateAll(settings: PostgresBusSettings): Promise<void> {
   } finally {
     await pool.end().catch(() => undefined);
   }
-}
-
-/** The entries of `values` that are defined (the options are exact: a key is absent, never `undefined`). */
-function defined<T extends object>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as never;
 }

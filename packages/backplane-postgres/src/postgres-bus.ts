@@ -340,11 +340,12 @@ export class PostgresBus implements Bus {
 }
 
 /**
- * Whether an error means "PostgreSQL is not reachable now" (retry the same write later) rather
- * than "PostgreSQL refuses this row" (drop it): no SQLSTATE (a socket error), or connection
- * exceptions (08), operator intervention (57), resources (53), and transaction rollbacks (40).
+ * Whether an error means "PostgreSQL is not reachable now" (retry the same write, or presence
+ * call, later) rather than "PostgreSQL refuses this" (drop it): no SQLSTATE (a socket error, a
+ * connection pg ended), or connection exceptions (08), operator intervention (57), resources (53),
+ * and transaction rollbacks (40: a deadlock, a serialization failure).
  */
-function isConnectionError(error: unknown): boolean {
+export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return (
     typeof code !== 'string' ||

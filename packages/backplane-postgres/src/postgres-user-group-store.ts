@@ -1,12 +1,13 @@
 /**
  * {@link PostgresUserGroupStore}: the scale-out core's user-group memberships in PostgreSQL, one
  * row per membership in `<schema>.user_groups` (the backplane's schema, `schemaFromPrefix(prefix)`),
- * created when missing. Expired rows are never read and are deleted as new memberships are added.
+ * created by the schema's migrations (component `user-groups`) when missing. Expired rows are
+ * never read and are deleted as new memberships are added.
  * @module
  */
 import type { UserGroupMemberships, UserGroupStore } from '@switchboard/server/scaleout';
 import pg from 'pg';
-import { schemaFromPrefix } from './migrations.js';
+import { migrateComponents, quoteIdent, schemaFromPrefix } from './migrations.js';
 
 /** Options of a {@link PostgresUserGroupStore}. */
 export interface PostgresUserGroupStoreOptions {
@@ -30,47 +31,14 @@ export class PostgresUserGroupStore implements UserGroupStore {
 
   constructor(options: PostgresUserGroupStoreOptions) {
     this.schema = options.schema ?? schemaFromPrefix(options.prefix ?? 'switchboard:');
-    this.table = `"${this.schema.replace(/"/g, '""')}".user_groups`;
+    this.table = `${quoteIdent(this.schema)}.user_groups`;
     this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 4 });
     this.pool.on('error', () => {}); // an idle connection lost: the next query opens another
   }
 
+  /** Creates the table when missing (migration component `user-groups`, sql/user-groups/). */
   async start(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.createTable();
-      } catch (error) {
-        // Another node (or the backplane's migration) created the schema at the same moment.
-        const code = (error as { code?: string }).code;
-        if (attempt < 5 && (code === '23505' || code === '42P07' || code === '42P06')) continue;
-        throw error;
-      }
-    }
-  }
-
-  private async createTable(): Promise<void> {
-    const schema = `"${this.schema.replace(/"/g, '""')}"`;
-    const client = await this.pool.connect();
-    try {
-      // One node at a time: concurrent `create … if not exists` may collide on the catalogue.
-      await client.query('begin');
-      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`${this.schema}.user_groups`]);
-      await client.query(`create schema if not exists ${schema}`);
-      await client.query(
-        `create table if not exists ${this.table} (
-          scope text not null,
-          user_id text not null,
-          group_name text not null,
-          expires_at bigint not null,
-          primary key (scope, user_id, group_name))`,
-      );
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    await migrateComponents(this.pool, this.schema, 'user-groups');
   }
 
   async add(scope: string, user: string, group: string, expiresAt: number): Promise<void> {

@@ -7,6 +7,7 @@ import {
   type BackplaneCommonOptions,
   backplanePresenceOptions,
   createBackplane,
+  definedOptions,
 } from '@switchboard/server/scaleout';
 import type { RedisOptions } from 'ioredis';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
@@ -48,9 +49,7 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): Backplane {
         ...backplanePresenceOptions(options, nodeId, 'SB_PRESENCE_REDIS'),
         redis,
         prefix: `${prefix}presence:`,
-        ...(options.presenceEventLogLength !== undefined
-          ? { eventLogLength: options.presenceEventLogLength }
-          : {}),
+        ...definedOptions({ eventLogLength: options.presenceEventLogLength }),
       }),
   });
 }

@@ -77,8 +77,8 @@ export class RedisBus implements Bus {
       maxRetriesPerRequest: null,
       autoResubscribe: false,
     };
-    this.pub = connect(options.redis, { ...base, connectionName: `${name}:pub` });
-    this.sub = connect(options.redis, { ...base, connectionName: `${name}:sub` });
+    this.pub = connectRedis(options.redis, { ...base, connectionName: `${name}:pub` });
+    this.sub = connectRedis(options.redis, { ...base, connectionName: `${name}:sub` });
     this.pub.defineCommand('sbPublish', { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
     this.pub.on('error', (e) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'command connection', e));
     this.sub.on('error', (e) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'pub/sub connection', e));
@@ -265,7 +265,8 @@ function splitId(id: string): [number, number] {
   return dash < 0 ? [Number(id), 0] : [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 }
 
-function connect(redis: RedisOptions | string | undefined, overrides: RedisOptions): Redis {
+/** A Redis connection from a `redis://` URL or ioredis options (`overrides` win over them). */
+export function connectRedis(redis: RedisOptions | string | undefined, overrides: RedisOptions = {}): Redis {
   return typeof redis === 'string' ? new Redis(redis, overrides) : new Redis({ ...redis, ...overrides });
 }
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { UserGroupMemberships, UserGroupStore } from '@switchboard/server/scaleout';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { connectRedis } from './redis-bus.js';
 
 /** Options of a {@link RedisUserGroupStore}. */
 export interface RedisUserGroupStoreOptions {
@@ -31,8 +32,7 @@ export class RedisUserGroupStore implements UserGroupStore {
 
   constructor(options: RedisUserGroupStoreOptions = {}) {
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    const settings = { lazyConnect: true, maxRetriesPerRequest: 3 };
-    this.redis = typeof url === 'string' ? new Redis(url, settings) : new Redis({ ...url, ...settings });
+    this.redis = connectRedis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     this.prefix = `${options.prefix ?? 'switchboard:'}user-groups:`;
   }
 

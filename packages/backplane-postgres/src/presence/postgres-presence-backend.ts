@@ -8,7 +8,6 @@
  */
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  backendError,
   type KeepConnected,
   type LeaseResult,
   type LogHead,
@@ -16,16 +15,17 @@ import {
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  presenceAssertionJson,
   remoteChangeOf,
+  reportPresenceError,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
 import { migrateComponents } from '../migrations.js';
 import { listen } from '../notification-listener.js';
+import { isConnectionError } from '../postgres-bus.js';
 
-/** SQLSTATEs worth one more try: connection lost or refused, server shutting down, deadlock. */
-const RETRYABLE = /^(08|57P0|40P01|40001)/;
-/** How many times a call is tried. */
+/** How many times a call is tried (again only after a dropped connection, a deadlock…). */
 const MAX_ATTEMPTS = 4;
 
 /** The settings of a node's presence backend, from the store's options. */
@@ -79,13 +79,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
     const { nodeId, token, leaseMs, graceMs } = this.context;
-    const c = state.connections.map((x) => [
-      x.connection.connectionId,
-      x.connection.userId,
-      x.connection,
-      x.groups,
-    ]);
-    const wire = JSON.stringify({ c, u: state.onlineUsers });
+    const wire = presenceAssertionJson(state);
     const r = await this.call('presence_assert', nodeId, token, leaseMs, graceMs, state.leaseEpoch, wire);
     return { leaseHeld: true, epoch: r.epoch, head: r.head, events: r.events, dueInMs: r.due };
   }
@@ -240,7 +234,7 @@ export class PostgresPresenceBackend implements PresenceBackend {
       try {
         return (await this.pool.query(sql, args as unknown[])).rows as Row[];
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !retryable(error) || this.closed) throw error;
+        if (attempt >= MAX_ATTEMPTS || !isConnectionError(error) || this.closed) throw error;
         this.retries++;
         this.report('query (retried)', error);
         await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
@@ -249,19 +243,6 @@ export class PostgresPresenceBackend implements PresenceBackend {
   }
 
   private report(what: string, cause: unknown): void {
-    if (this.closed) return;
-    this.context.receiver.error(
-      backendError(this.backend, 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause),
-    );
+    if (!this.closed) reportPresenceError(this.context, this.backend, what, cause);
   }
-}
-
-/** A connection that dropped, a server going away, a deadlock: worth another try. */
-function retryable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') return RETRYABLE.test(code);
-  // pg's own errors for a connection that ended carry no SQLSTATE.
-  return (
-    error instanceof Error && /Connection terminated|ECONNRESET|EPIPE|not queryable/i.test(error.message)
-  );
 }

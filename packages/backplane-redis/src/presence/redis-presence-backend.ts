@@ -7,16 +7,18 @@
  */
 import type { PresenceConnection } from '@switchboard/server';
 import {
-  backendError,
   type LeaseResult,
   type PresenceAssertion,
   type PresenceBackend,
   type PresenceBackendContext,
   type PresenceLogEvent,
+  presenceAssertionJson,
   remoteChangeOf,
+  reportPresenceError,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { connectRedis } from '../redis-bus.js';
 import {
   addScript,
   assertScript,
@@ -62,13 +64,12 @@ export class RedisPresenceBackend implements PresenceBackend {
     private readonly context: PresenceBackendContext,
   ) {
     this.prefix = options.prefix;
-    const redis = options.redis;
-    this.redis = typeof redis === 'string' ? new Redis(redis) : new Redis(redis);
+    this.redis = connectRedis(options.redis);
     this.sub = this.redis.duplicate({ connectionName: `${this.prefix}${context.nodeId}:sub` });
     for (const [name, lua] of Object.entries(scripts))
       this.redis.defineCommand(name, { numberOfKeys: 0, lua });
     for (const connection of [this.redis, this.sub]) {
-      connection.on('error', (error: unknown) => context.receiver.error(failure('connection', error)));
+      connection.on('error', (error: unknown) => reportPresenceError(context, 'redis', 'connection', error));
     }
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // After a reconnect ioredis resubscribes by itself; the core reads what was published meanwhile.
@@ -85,13 +86,7 @@ export class RedisPresenceBackend implements PresenceBackend {
 
   async assert(state: PresenceAssertion): Promise<LeaseResult> {
     const { token, leaseMs } = this.context;
-    const c = state.connections.map((x) => [
-      x.connection.connectionId,
-      x.connection.userId,
-      JSON.stringify(x.connection),
-      x.groups,
-    ]);
-    const wire = JSON.stringify({ c, u: state.onlineUsers });
+    const wire = presenceAssertionJson(state, (connection) => JSON.stringify(connection));
     const [epoch, head, events, dueInMs] = await this.run<[string, number, string[], number]>(
       'sbpAssert',
       token,
@@ -218,8 +213,4 @@ export class RedisPresenceBackend implements PresenceBackend {
 
 function parse(events: readonly string[]): PresenceLogEvent[] {
   return events.map((text) => JSON.parse(text) as PresenceLogEvent);
-}
-
-function failure(what: string, cause: unknown) {
-  return backendError('redis', 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause);
 }

@@ -8,10 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SwitchboardError } from '../errors.js';
+import type { PresenceConnection } from '../presence/presence-store.js';
 import type { BusContext, BusCounters, BusFactory } from './bus.js';
 import { label } from './channel-sequencer.js';
 import { BackplaneError, type BackplaneErrorCodeOnly } from './errors.js';
-import type { PresenceBackendFactory, RemotePresenceChange } from './presence-backend.js';
+import type {
+  PresenceAssertion,
+  PresenceBackendContext,
+  PresenceBackendFactory,
+  RemotePresenceChange,
+} from './presence-backend.js';
 import {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
@@ -72,6 +78,47 @@ export function remoteChangeOf(
   if (kind === 'rm') return { kind: 'remove', connectionId };
   if ((kind !== 'ga' && kind !== 'gr') || typeof group !== 'string') return undefined;
   return { kind: kind === 'ga' ? 'addToGroup' : 'removeFromGroup', connectionId, group };
+}
+
+/**
+ * Hands a presence backend's fault to the core (its receiver's `error`) as
+ * `SB_ERR_BACKPLANE_UNAVAILABLE`, its message `<Backend>: presence <what> failed: <cause>`.
+ */
+export function reportPresenceError(
+  context: PresenceBackendContext,
+  backend: string,
+  what: string,
+  cause: unknown,
+): void {
+  context.receiver.error(
+    backendError(backend, 'SB_ERR_BACKPLANE_UNAVAILABLE', `presence ${what} failed`, cause),
+  );
+}
+
+/**
+ * The wire form of a {@link PresenceAssertion} that the Redis and PostgreSQL backends hand their
+ * assert operation: JSON `{c: [[connection id, user id, connection, groups]…], u: online users}`,
+ * each connection as `encode` gives it (itself by default, or a JSON string of it).
+ */
+export function presenceAssertionJson(
+  state: PresenceAssertion,
+  encode: (connection: PresenceConnection) => unknown = (connection) => connection,
+): string {
+  const c = state.connections.map((x) => [
+    x.connection.connectionId,
+    x.connection.userId,
+    encode(x.connection),
+    x.groups,
+  ]);
+  return JSON.stringify({ c, u: state.onlineUsers });
+}
+
+/**
+ * The entries of `values` that are defined: for options whose keys are exact (a key absent, never
+ * `undefined`) when some values may be missing.
+ */
+export function definedOptions<T extends object>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as never;
 }
 
 /**

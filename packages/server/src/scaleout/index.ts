@@ -8,17 +8,20 @@
 export {
   backendError,
   checkNumberOption,
+  definedOptions,
   type LifetimeManagerWrapper,
   type LifetimeManagerWrapperOptions,
   lifetimeManagerWrapper,
   newBusCounters,
   type PresenceStoreWrapper,
   type PresenceStoreWrapperOptions,
+  presenceAssertionJson,
   presenceStoreWrapper,
   type ReplayWindowOptions,
   remoteChangeOf,
   replayWindow,
   reportBusError,
+  reportPresenceError,
 } from './adapter-kit.js';
 export type { Backplane, BackplaneHealth, HubBackplaneHealth, ScaleoutCounters } from './backplane.js';
 export { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
