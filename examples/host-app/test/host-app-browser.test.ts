@@ -2,7 +2,8 @@
 // SameSite=Lax session cookie; a script on the host page does what the widget does with
 // data-token-url: fetches /chat-token with the page's cookies, then talks to the chat on its other
 // origin (ALLOWED_ORIGINS) over HTTP and over the hub with the official browser client; a page of
-// another origin cannot read /chat-token. (The widget itself is tested with the chat.)
+// another origin cannot read /chat-token; and the widget as the host pages embed it (support and
+// inbox modes; the widget's own tests are in apps/chat-web/test/widget.test.ts).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -96,6 +97,52 @@ test('signed in through the form, the host page gets its token and reaches the c
       await page.evaluate(`fetch(${JSON.stringify(`${pair.hostUrl}/chat-token`)}, { credentials: 'include' })
       .then((r) => r.text()).then((t) => 'read: ' + t.slice(0, 20), (e) => 'refused: ' + e.name)`);
     assert.equal(stolen, 'refused: TypeError');
+  } finally {
+    await context.close();
+  }
+});
+
+test('the widget embedded by the host pages: support as the signed-in user, and the project room in inbox mode', {
+  skip,
+}, async () => {
+  const context = await browser!.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${pair.hostUrl}/signin?next=/support`);
+    await page.getByTestId('signin-username').fill('alice');
+    await page.getByTestId('signin-password').fill(PASSWORD);
+    await page.getByTestId('signin-submit').click();
+    await page.waitForURL(`${pair.hostUrl}/support`);
+
+    // Support mode: the launcher opens the panel; Alice writes as herself (no name asked).
+    await page.getByTestId('widget-launcher').click();
+    const frame = page.frameLocator('iframe[name="switchboard-widget"]');
+    await frame.getByTestId('support-text').fill('hsta alice: the export button is gone');
+    assert.equal(await frame.getByTestId('guest-name').count(), 0);
+    await frame.getByTestId('support-submit').click();
+    await frame.getByTestId('message-text').filter({ hasText: 'the export button is gone' }).waitFor({
+      timeout: 30_000,
+    });
+    // The host app's backend sees the request through the server API, under Alice's name.
+    const requests = await fetch(`${pair.chatUrl}/api/v1/support/requests`, {
+      headers: { Authorization: `Bearer ${pair.apiKey}` },
+    });
+    assert.equal(requests.status, 200);
+    assert.match(JSON.stringify(await requests.json()), /Alice/);
+
+    // The project's room, made through the server API by the host's backend, in inbox mode.
+    const made = await page.evaluate(async () => {
+      const response = await fetch('/projects/apollo/chat', {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await page.goto(`${pair.hostUrl}/inbox`);
+    const inbox = page.frameLocator('#chat iframe[name="switchboard-widget"]');
+    await inbox.getByTestId('room-item').first().waitFor({ timeout: 30_000 });
+    assert.ok((await inbox.getByTestId('room-item').count()) >= 1);
   } finally {
     await context.close();
   }
