@@ -10,6 +10,7 @@
  * @module
  */
 
+import cluster from 'node:cluster';
 import type { LimitsPush, LimitsRequest } from './limit-messages.js';
 import { isLimitsMessage } from './limit-messages.js';
 
@@ -149,7 +150,9 @@ let current: InboxLimits | undefined;
  */
 export function clusterSharedLimits(): InboxLimits | undefined {
   if (current) return current;
-  if (process.env[WORKER_COUNT_ENV] === undefined || typeof process.send !== 'function') return undefined;
+  // A child a worker starts inherits the environment, not the primary: node:cluster's own flag.
+  if (!cluster.isWorker || process.env[WORKER_COUNT_ENV] === undefined || typeof process.send !== 'function')
+    return undefined;
   current = new InboxLimits();
   return current;
 }
