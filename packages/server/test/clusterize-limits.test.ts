@@ -42,7 +42,7 @@ function connectWs(port: number, user: string): Promise<HubConnection> {
   });
 }
 
-test('clusterize limits: maxConnectionsPerUser holds across the workers; a place given back is taken again', async () => {
+test('clusterize limits: maxConnectionsPerUser holds across the workers; a place given back, or held by a worker that died, is taken again', async () => {
   const { handle, port } = await startApp({ LIMIT_USER_CONNECTIONS: '2' });
   try {
     // Another user's connections show the round robin: consecutive connections land on both workers.
@@ -72,7 +72,24 @@ test('clusterize limits: maxConnectionsPerUser holds across the workers; a place
     }
     assert.ok(again, 'the freed place was taken again');
     await assert.rejects(connectWs(port, 'wlmh_user'), /Too many connections for this user/);
-    for (const c of [...probes, held[1]!, again]) await c.stop();
+    // A worker killed while it holds one of the user's places gives it back (the primary forgets
+    // what a dead worker held): the user connects again once the replacement serves.
+    const victim = (await again.invoke('GetPid')) as number;
+    const lost = new Promise<void>((resolve) => again!.onclose(() => resolve()));
+    process.kill(victim, 'SIGKILL');
+    await lost;
+    // held[1] may have been on the same worker, and gone with it.
+    await new Promise((r) => setTimeout(r, 200));
+    const alive = held[1]!.state === 'Connected' ? [held[1]!] : [];
+    const back: HubConnection[] = [];
+    for (let i = 0; i < 100 && alive.length + back.length < 2; i++) {
+      const c = await connectWs(port, 'wlmh_user').catch(() => undefined);
+      if (c) back.push(c);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(alive.length + back.length, 2, "the dead worker's places were given back");
+    await assert.rejects(connectWs(port, 'wlmh_user'), /Too many connections for this user/);
+    for (const c of [...probes, ...alive, ...back]) await c.stop().catch(() => undefined);
   } finally {
     await stopApp(handle);
   }

@@ -9,8 +9,11 @@ import { isLimitsMessage, type LimitsPush, type LimitsRequest } from './limit-me
 
 /** One end of a worker's IPC channel as the primary sees it (a cluster `Worker`, a `ChildProcess`). */
 export interface LimitsPort {
+  /** Sends a message to the worker. */
   send?(message: LimitsPush): boolean;
+  /** Receives the worker's messages, and `disconnect` once its channel closed. */
   on(event: 'message' | 'disconnect', listener: (message: unknown) => void): unknown;
+  /** Stops receiving. */
   off(event: 'message' | 'disconnect', listener: (message: unknown) => void): unknown;
 }
 
