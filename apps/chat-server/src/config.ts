@@ -30,11 +30,11 @@
  * | `PRESENCE_GRACE_MS` | 5000 | how long a user whose last connection left still counts as online |
  * | `BACKPLANE_LAG_PROBE_MS` | 5000 | with a backplane, how often each node sends a lag probe through it (0: never) |
  * | `LOG_LEVEL` | `info` | pino level (`silent` … `debug`) |
- * | `MAX_CONNECTIONS_PER_USER` | 20 | hub connections one user holds on one node (0: no cap) |
+ * | `MAX_CONNECTIONS_PER_USER` | 20 | hub connections one user holds on one node (with `WORKERS`: on the machine) (0: no cap) |
  * | `NEGOTIATE_RATE_LIMIT` | 120 | negotiates per minute per client IP, burst the same (0: off) |
  * | `REGISTER_RATE_LIMIT` | 20 | registrations per hour per client IP, burst the same (0: off) |
  * | `INVOKE_RATE_LIMIT` | 30 | hub invocations per second per user and per connection, burst 10× (typing apart; 0: off) |
- * | `MAX_SOCKETS_PER_IP` | 200 | open sockets (HTTP and WebSocket) per client IP on this node (0: no cap) |
+ * | `MAX_SOCKETS_PER_IP` | 200 | open sockets (HTTP and WebSocket) per client IP on this node (with `WORKERS`: on the machine) (0: no cap) |
  * | `LOGIN_ACCOUNT_LIMIT` | 5 | failed logins of one account (from addresses it never signed in from) before each further attempt waits, doubling from 1 s (0: off) |
  * | `LOGIN_BACKOFF_MAX_SECONDS` | 900 | the longest such wait |
  * | `METRICS_TOKEN` | (none: `/metrics` refused) | bearer token that `GET /metrics` requires (16+ characters) |

@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
+import { LimitBroker } from './limits/limit-broker.js';
+import { WORKER_COUNT_ENV } from './limits/shared-limits.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import type { Backplane } from './scaleout/backplane.js';
 import type { BackplaneCommonOptions } from './scaleout/create-backplane.js';
@@ -111,6 +113,8 @@ export interface ClusterPrimary {
   readonly nodeId: string;
   /** The in-box bus's broker. */
   readonly broker: InboxBroker;
+  /** The limits every worker shares (docs/server.md#limits-with-workers). */
+  readonly limits: LimitBroker;
   /** The workers alive now, by index. */
   workers(): ReadonlyMap<number, Worker>;
   /** Resolves with the port once every first-generation worker listens. */
@@ -135,8 +139,9 @@ export interface ClusterWorker {
  *
  * Limits: one machine (add a Redis, PostgreSQL or NATS backplane for several); the in-box bus has
  * no replay log (an IPC channel loses nothing while both ends live; when the primary dies, every
- * worker exits); a worker's in-memory state (rate limits, caches) is its own unless the app shares
- * it. See docs/server.md.
+ * worker exits). The `HubServer`'s limits (connection and socket caps, negotiate rate, per-user
+ * invocation budget) are shared by the workers through the primary; an app's own in-memory state
+ * (its caches, its own limits) is its own unless the app shares it. See docs/server.md.
  *
  * @example
  * ```ts
@@ -176,15 +181,21 @@ function runPrimary(options: ClusterizeOptions): ClusterPrimary {
   const logger = options.logger ?? createJsonLogger('warn');
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const broker = new InboxBroker();
+  const limits = new LimitBroker();
   const byIndex = new Map<number, Worker>();
   let stopping: Promise<number> | undefined;
   const startedAt = new WeakMap<Worker, number>();
 
   cluster.setupPrimary({ serialization: 'advanced' });
   const fork = (index: number): Worker => {
-    const worker = cluster.fork({ [INDEX_ENV]: String(index), [NODE_ENV]: `${nodeId}-${index}` });
+    const worker = cluster.fork({
+      [INDEX_ENV]: String(index),
+      [NODE_ENV]: `${nodeId}-${index}`,
+      [WORKER_COUNT_ENV]: String(count),
+    });
     byIndex.set(index, worker);
     broker.attach(worker);
+    limits.attach(worker);
     worker.on('exit', (code, signal) => {
       if (byIndex.get(index) === worker) byIndex.delete(index);
       if (stopping) return;
@@ -254,7 +265,7 @@ function runPrimary(options: ClusterizeOptions): ClusterPrimary {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
-  return { role: 'primary', nodeId, broker, workers: () => byIndex, listening, stop };
+  return { role: 'primary', nodeId, broker, limits, workers: () => byIndex, listening, stop };
 }
 
 async function runWorker(

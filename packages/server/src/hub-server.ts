@@ -17,6 +17,7 @@ import { HubDispatcher } from './hubs/hub-dispatcher.js';
 import { HubRateLimiter } from './hubs/rate-limiter.js';
 import { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
 import type { HubConnectionRef, HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+import { clusterSharedLimits, type SharedLimits } from './limits/shared-limits.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { type HubMetrics, noopMetrics } from './metrics.js';
 import {
@@ -78,6 +79,8 @@ export class HubServer {
   private readonly http: HttpConnectionDispatcher;
   /** Request deadlines and the per-address socket cap of the servers it is attached to. */
   private readonly guard: SocketGuard;
+  /** Where the limits live when the machine's workers share them. */
+  private readonly sharedLimits: SharedLimits | undefined;
   private readonly hubs = new Map<string, MappedHub>();
   private closing: Promise<void> | undefined;
   /** The presence store every hub of this server shares. */
@@ -140,9 +143,16 @@ export class HubServer {
             logger: this.logger,
             time: this.time,
           });
-    this.http = new HttpConnectionDispatcher({ ...httpOptions, forwarder });
+    this.sharedLimits =
+      options.sharedLimits === false ? undefined : (options.sharedLimits ?? clusterSharedLimits());
+    this.http = new HttpConnectionDispatcher({
+      ...httpOptions,
+      forwarder,
+      sharedLimits: this.sharedLimits,
+    });
     this.guard = new SocketGuard({
       ...httpOptions.socketGuard,
+      sharedLimits: this.sharedLimits,
       time: this.time,
       logger: this.logger,
       metrics: this.metrics,
@@ -212,7 +222,15 @@ export class HubServer {
       logger: this.logger,
       metrics: this.metrics,
       clock: this.http.connections.clock,
-      ...(options.rateLimit ? { rateLimiter: new HubRateLimiter(options.rateLimit, this.time) } : {}),
+      ...(options.rateLimit
+        ? {
+            rateLimiter: new HubRateLimiter(
+              options.rateLimit,
+              this.time,
+              this.sharedLimits && { limits: this.sharedLimits, key },
+            ),
+          }
+        : {}),
     };
     this.http.add({
       kind: 'hub',

@@ -97,6 +97,7 @@ export type {
 } from './lifetime/hub-lifetime-manager.js';
 export { LocalConnections, type LocalEntry } from './lifetime/local-connections.js';
 export { SerializedHubMessage } from './lifetime/serialized-hub-message.js';
+export type { CappedKey, SharedLimits } from './limits/shared-limits.js';
 export {
   createJsonLogger,
   type LogFields,

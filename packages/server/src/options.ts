@@ -16,6 +16,7 @@ import type { HubCallerContext } from './hubs/hub-caller-context.js';
 import type { HubFilter } from './hubs/hub-filter.js';
 import type { RateLimitOptions } from './hubs/rate-limiter.js';
 import type { HubLifetimeManager } from './lifetime/hub-lifetime-manager.js';
+import type { SharedLimits } from './limits/shared-limits.js';
 import type { Logger } from './logger.js';
 import type { HubMetrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
@@ -286,6 +287,15 @@ export interface HubServerOptions extends Omit<HubOptions, 'lifetimeManager'> {
    * Set it when peers reach the node at another address (NAT, a private listener per worker).
    */
   advertiseUrl?: string;
+  /**
+   * Where the in-memory limits live when several processes serve together: the connection caps
+   * (`maxConnectionsPerUser`, `maxConnectionsPerIp`), `maxSocketsPerIp`, `negotiateRateLimit` and
+   * the per-user invocation budget of `rateLimit` (docs/server.md#limits-with-workers). Default: in
+   * a worker of `clusterize`, the machine's primary process (every worker shares them, so N
+   * workers never give N times the allowance); elsewhere this process. `false`: this process
+   * even in a worker.
+   */
+  sharedLimits?: SharedLimits | false;
 }
 
 /** Per-hub options with every default applied. */

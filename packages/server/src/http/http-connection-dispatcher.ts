@@ -12,6 +12,7 @@ import { HubConnectionContext, type HubConnectionEnvironment } from '../connecti
 import { RawConnectionContext, type RawConnectionHandler } from '../connection/raw-connection.js';
 import type { ServerErrorCode } from '../errors.js';
 import { type AuthorizationRequirement, authorize } from '../hubs/authorization.js';
+import type { SharedLimits } from '../limits/shared-limits.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TransportType } from '../options.js';
@@ -91,6 +92,8 @@ export interface HttpDispatcherOptions {
   readonly trustProxy: TrustProxy | undefined;
   /** Per-user and per-IP connection caps. */
   readonly connectionLimits: ConnectionLimitOptions;
+  /** Where the connection caps and negotiate buckets live when processes share them (workers). */
+  readonly sharedLimits?: SharedLimits | undefined;
   /** Request deadlines and the socket cap (for the hub server's SocketGuard). */
   readonly socketGuard: Omit<SocketGuardOptions, 'time' | 'logger' | 'metrics'>;
   /** Forwards requests whose connection lives on another node (with `clusterSecret`). */
@@ -124,7 +127,7 @@ export class HttpConnectionDispatcher {
       options.time,
       options.heartbeatIntervalMs,
       options.disconnectTimeoutMs,
-      new ConnectionLimits(options.connectionLimits),
+      new ConnectionLimits(options.connectionLimits, options.sharedLimits),
     );
     this.wss = new WebSocketServer({
       noServer: true,
@@ -140,6 +143,14 @@ export class HttpConnectionDispatcher {
       );
     }
     this.connections.start();
+  }
+
+  /** @internal Takes a negotiate token of `address` (machine-wide with shared limits). */
+  takeNegotiateToken(address: string): boolean | Promise<boolean> {
+    const shared = this.options.sharedLimits;
+    const rate = this.options.negotiateRateLimit;
+    if (shared && rate) return shared.take(`negotiate\u0000${address}`, rate.perSecond, rate.burst);
+    return this.negotiateBuckets!.take(address, this.options.time.now());
   }
 
   /** Adds an endpoint. */

@@ -152,10 +152,8 @@ export class HttpConnectionManager {
     const token = negotiateVersion > 0 && mint ? mint(random) : random;
     this.clock.now = this.time.now();
     const connection = new HttpConnection(id, token, hubKey, this.clock.now);
-    if (owner && this.limits.enabled) {
-      connection.owner = owner;
-      this.limits.add(owner);
-    }
+    // The owner's place was taken by `limits.reserve` before: disposal gives it back.
+    if (owner && this.limits.enabled) connection.owner = owner;
     this.connections.set(token, connection);
     this.pending++;
     return connection;

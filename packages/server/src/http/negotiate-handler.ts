@@ -22,7 +22,7 @@ export async function serveNegotiate(
 ): Promise<void> {
   if (!d.accepting) return sendText(res, 503, 'The server is shutting down.');
   const o = d.options;
-  if (d.negotiateBuckets && !d.negotiateBuckets.take(clientAddress(req, o.trustProxy), o.time.now())) {
+  if (d.negotiateBuckets && !(await d.takeNegotiateToken(clientAddress(req, o.trustProxy)))) {
     res.setHeader('Retry-After', '1');
     return d.refuse(res, endpoint, 429, 'SB_ERR_NEGOTIATE_RATE_LIMITED', 'Too many negotiate requests.');
   }
@@ -30,14 +30,19 @@ export async function serveNegotiate(
   const access = await authorize(endpoint.authorize, user);
   if (access !== 'ok') return d.refuseAccess(res, endpoint, access);
   const owner = d.ownerOf(req, user);
-  const refusal = owner && d.connections.limits.refusal(owner);
+  // Counted now (machine-wide with shared limits); given back if no connection is made.
+  const reserved = owner && d.connections.limits.reserve(owner);
+  const refusal = reserved instanceof Promise ? await reserved : reserved;
   if (refusal) return d.refuse(res, endpoint, 429, 'SB_ERR_TOO_MANY_CONNECTIONS', refusal);
+  const unreserve = () => owner && d.connections.limits.remove(owner);
   const version = readNegotiateVersion(info.query.get('negotiateVersion'), o.minimumNegotiateVersion);
   if (!version.ok) {
+    unreserve();
     d.count(endpoint, 'SB_ERR_NEGOTIATE_VERSION');
     return sendJson(res, 200, JSON.stringify({ error: version.error }));
   }
   if (o.maxInactiveConnections !== undefined && d.connections.pendingCount >= o.maxInactiveConnections) {
+    unreserve();
     res.setHeader('Retry-After', '1');
     return d.refuse(
       res,

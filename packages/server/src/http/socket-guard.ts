@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { ServerErrorCode } from '../errors.js';
+import type { SharedLimits } from '../limits/shared-limits.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TimeProvider, TimerHandle } from '../time-provider.js';
@@ -27,6 +28,11 @@ export interface SocketGuardOptions {
   readonly time: TimeProvider;
   readonly logger: Logger;
   readonly metrics: HubMetrics;
+  /**
+   * Where the socket counts live when processes share them (the workers of `clusterize`): a new
+   * socket reads nothing until the primary has counted it (docs/server.md#limits-with-workers).
+   */
+  readonly sharedLimits?: SharedLimits | undefined;
 }
 
 const TIMEOUT_RESPONSE = Buffer.from(
@@ -64,7 +70,15 @@ export class SocketGuard {
   /** Requests refused here (their socket is being closed): nothing else should answer them. */
   private readonly refused = new WeakSet<IncomingMessage>();
 
-  constructor(private readonly options: SocketGuardOptions) {}
+  /** Whether the per-address socket cap is counted in the primary, per socket. */
+  private readonly sharedCap: boolean;
+
+  constructor(private readonly options: SocketGuardOptions) {
+    this.sharedCap =
+      options.sharedLimits !== undefined &&
+      options.maxSocketsPerIp !== undefined &&
+      options.trustProxy === undefined;
+  }
 
   /**
    * Starts watching `server`: its new sockets, and (before any other listener) the start of each
@@ -73,8 +87,13 @@ export class SocketGuard {
   attach(server: Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
-    const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
-    server.on(event, (socket: Socket) => this.socketOpened(socket));
+    const tls = server instanceof TlsServer;
+    if (this.sharedCap) {
+      // Plain HTTP: a socket stays paused (its request unread) until the primary has counted it.
+      if (!tls) (server as Server & { pauseOnConnect?: boolean }).pauseOnConnect = true;
+      server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.countShared(socket, !tls));
+    }
+    server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.socketOpened(socket));
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) =>
       this.requestStarted(req, res),
     );
@@ -142,13 +161,47 @@ export class SocketGuard {
     }
   }
 
-  /** How many sockets are counted for `address` (for tests and diagnostics). */
+  /** How many sockets are counted for `address` on this process (for tests and diagnostics). */
   socketsOf(address: string): number {
     return this.socketsPerIp.get(normalizeIp(address)) ?? 0;
   }
 
+  /**
+   * Counts `socket` machine-wide (shared limits); a `paused` socket is resumed once counted. On
+   * TLS the count is asked once the TLS handshake is done, and a refusal may come while the
+   * first request is read: the socket is closed then.
+   */
+  private countShared(socket: Socket, paused: boolean): void {
+    const address = normalizeIp(socket.remoteAddress ?? '');
+    const key = `sockets\u0000${address}`;
+    void this.options.sharedLimits!.acquire([{ key, cap: this.options.maxSocketsPerIp! }]).then((refused) => {
+      if (refused >= 0) {
+        // A peer's hop (known once its request came) is never refused.
+        if (this.exempted.has(socket)) socket.resume();
+        else this.refuseTooMany(socket);
+        return;
+      }
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        this.options.sharedLimits!.release([key]);
+      };
+      this.counted.set(socket, address);
+      this.releases.set(socket, release);
+      if (socket.destroyed) return release();
+      socket.once('close', release);
+      if (this.exempted.has(socket)) release();
+      if (paused) socket.resume();
+    });
+  }
+
   private socketOpened(socket: Socket): void {
-    if (this.options.maxSocketsPerIp !== undefined && this.options.trustProxy === undefined) {
+    if (
+      this.options.maxSocketsPerIp !== undefined &&
+      this.options.trustProxy === undefined &&
+      !this.sharedCap
+    ) {
       if (!this.count(socket, normalizeIp(socket.remoteAddress ?? ''))) {
         this.refuseTooMany(socket);
         return;

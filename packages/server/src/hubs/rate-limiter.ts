@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SharedLimits } from '../limits/shared-limits.js';
 import type { TimeProvider } from '../time-provider.js';
 
 /** A token bucket: `rate` tokens per second, holding at most `burst`. */
@@ -18,7 +19,11 @@ export interface RateLimit {
 export interface RateLimitOptions {
   /** Invocations of one connection. Default 20 per second, burst 40. */
   readonly perConnection?: RateLimit | false;
-  /** Invocations of one user across their connections on this node. Default 50 per second, burst 100. */
+  /**
+   * Invocations of one user across their connections on this node (with the workers of
+   * `clusterize`: on this machine, the budget split between the workers by the user's
+   * connections on each). Default 50 per second, burst 100.
+   */
   readonly perUser?: RateLimit | false;
   /**
    * Extra limits for single methods (by name, any case), per connection. `false` leaves a method out
@@ -46,6 +51,8 @@ export const rateLimitDefaults = {
 class Bucket {
   private tokens: number;
   private updatedAt: number;
+  /** The part of the limit this bucket holds (a worker's share of a user's budget). */
+  private scale = 1;
 
   constructor(
     private readonly limit: RateLimit,
@@ -55,13 +62,22 @@ class Bucket {
     this.updatedAt = now;
   }
 
-  /** Takes a token if there is one. */
-  take(now: number): boolean {
+  /** Holds `scale` of the limit from now on (its rate and its burst); the tokens above it go. */
+  rescale(scale: number, now: number): void {
+    this.take(now, 0);
+    this.scale = scale;
+    this.tokens = Math.min(this.tokens, this.limit.burst * scale);
+  }
+
+  /** Takes a token if there is one (`count` 0: only refills). */
+  take(now: number, count = 1): boolean {
     const elapsed = now - this.updatedAt;
     if (elapsed > 0) {
-      this.tokens = Math.min(this.limit.burst, this.tokens + (elapsed * this.limit.rate) / 1000);
+      const burst = this.limit.burst * this.scale;
+      this.tokens = Math.min(burst, this.tokens + (elapsed * this.limit.rate * this.scale) / 1000);
       this.updatedAt = now;
     }
+    if (count === 0) return true;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
@@ -97,11 +113,20 @@ export class HubRateLimiter {
   private readonly methods: Map<string, RateLimit | false>;
   private readonly abuseThreshold: number;
   private readonly abuseWindowMs: number;
-  private readonly users = new Map<string, { bucket: Bucket; connections: number }>();
+  private readonly users = new Map<
+    string,
+    { bucket: Bucket; connections: number; onShare: ((share: number) => void) | undefined }
+  >();
 
   constructor(
     options: RateLimitOptions,
     private readonly time: TimeProvider,
+    /**
+     * With several processes (workers): the per-user budget is split between them, each
+     * holding the share of the user's connections it serves (told by the primary at each
+     * connect and disconnect), so the invocation path stays local.
+     */
+    private readonly shared?: { readonly limits: SharedLimits; readonly key: string },
   ) {
     this.perConnection =
       options.perConnection === false
@@ -119,9 +144,18 @@ export class HubRateLimiter {
   attach(userId: string | undefined): ConnectionRateState {
     const now = this.time.now();
     if (userId !== undefined && this.perUser) {
-      const entry = this.users.get(userId);
+      let entry = this.users.get(userId);
       if (entry) entry.connections++;
-      else this.users.set(userId, { bucket: new Bucket(this.perUser, now), connections: 1 });
+      else {
+        const bucket = new Bucket(this.perUser, now);
+        entry = {
+          bucket,
+          connections: 1,
+          onShare: this.shared && ((share) => bucket.rescale(share, this.time.now())),
+        };
+        this.users.set(userId, entry);
+      }
+      if (this.shared) this.shared.limits.hold(this.budgetKey(userId), 1, entry.onShare!);
     }
     return new ConnectionRateState(this.perConnection, now);
   }
@@ -130,7 +164,13 @@ export class HubRateLimiter {
   detach(userId: string | undefined): void {
     if (userId === undefined) return;
     const entry = this.users.get(userId);
-    if (entry && --entry.connections === 0) this.users.delete(userId);
+    if (!entry) return;
+    if (this.shared) this.shared.limits.hold(this.budgetKey(userId), -1, entry.onShare!);
+    if (--entry.connections === 0) this.users.delete(userId);
+  }
+
+  private budgetKey(userId: string): string {
+    return `invoke-user\u0000${this.shared!.key}\u0000${userId}`;
   }
 
   /** Whether one more invocation of `target` may run now. */

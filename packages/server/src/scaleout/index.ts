@@ -5,6 +5,10 @@
  * `@switchboard/server/testing`.
  * @module
  */
+
+// The limits the workers of one machine share (docs/server.md#limits-with-workers).
+export { LimitBroker, type LimitsPort } from '../limits/limit-broker.js';
+export { clusterSharedLimits, InboxLimits } from '../limits/shared-limits.js';
 export {
   backendError,
   checkNumberOption,

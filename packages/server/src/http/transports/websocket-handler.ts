@@ -75,7 +75,9 @@ export async function upgradeWebSocket(
     // connection cap, the refusal has to
     // come as a handshake error: the client does not read an upgrade's HTTP error body.
     const owner = d.ownerOf(req, user);
-    const refusal = owner && connections.limits.refusal(owner);
+    const reserved = owner && connections.limits.reserve(owner);
+    const refusal = reserved instanceof Promise ? await reserved : reserved;
+    if (!refusal && owner && socket.destroyed) return connections.limits.remove(owner);
     if (refusal) {
       d.count(endpoint, 'SB_ERR_TOO_MANY_CONNECTIONS');
       d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
