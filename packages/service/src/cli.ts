@@ -274,7 +274,9 @@ async function serveWorkers(config: ServiceConfig, workers: number): Promise<num
       ...(config.backplane.nodeId !== undefined ? { nodeId: config.backplane.nodeId } : {}),
       // The primary's signals are handled here (so that main resolves with the exit code).
       handleSignals: !primary,
-      logger: createJsonLogger(config.logLevel === 'debug' || config.logLevel === 'info' ? 'info' : config.logLevel),
+      logger: createJsonLogger(
+        config.logLevel === 'debug' || config.logLevel === 'info' ? 'info' : config.logLevel,
+      ),
     },
   );
   if (handle.role === 'worker') return new Promise<number>(() => {}); // it exits once drained

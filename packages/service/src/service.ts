@@ -21,11 +21,7 @@ import {
   type Logger,
   type Principal,
 } from '@switchboard/server';
-import {
-  InboxUserGroupStore,
-  MemoryUserGroupStore,
-  type UserGroupStore,
-} from '@switchboard/server/scaleout';
+import { InboxUserGroupStore, MemoryUserGroupStore, type UserGroupStore } from '@switchboard/server/scaleout';
 import { Cluster, CONTROL_HUB_PATH } from './cluster.js';
 import type { ServiceConfig } from './config.js';
 import { JoiningLifetimeManager } from './joining-lifetime-manager.js';

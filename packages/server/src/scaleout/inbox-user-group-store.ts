@@ -220,7 +220,8 @@ export class InboxUserGroupStore implements UserGroupStore {
   }
 
   private call(op: Operation, args: readonly (string | number)[]): Promise<unknown> {
-    if (!this.up) return Promise.reject(new Error('In-box user groups: the channel to the primary is closed'));
+    if (!this.up)
+      return Promise.reject(new Error('In-box user groups: the channel to the primary is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
