@@ -150,6 +150,9 @@ export class InboxUserGroupHost {
   }
 }
 
+/** Request ids, unique in the process: the stores of one channel tell their answers apart. */
+let nextRequestId = 1;
+
 /** A pending request's settlement. */
 interface Pending {
   resolve(value: unknown): void;
@@ -169,7 +172,6 @@ interface Pending {
  */
 export class InboxUserGroupStore implements UserGroupStore {
   readonly backend = 'inbox';
-  private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private up: boolean;
   private readonly onMessage = (message: unknown) => {
@@ -222,7 +224,7 @@ export class InboxUserGroupStore implements UserGroupStore {
   private call(op: Operation, args: readonly (string | number)[]): Promise<unknown> {
     if (!this.up)
       return Promise.reject(new Error('In-box user groups: the channel to the primary is closed'));
-    const id = this.nextId++;
+    const id = nextRequestId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       try {
