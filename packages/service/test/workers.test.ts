@@ -5,6 +5,8 @@
 // (held by the primary), a long-polling client's requests are forwarded to the worker that holds
 // its connection (no sticky sessions), and SIGTERM drains both workers and exits 0.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { HttpTransportType, type HubConnection } from '@microsoft/signalr';
@@ -336,6 +338,49 @@ test('svcw: a raw long-polling exchange, each request on a new TCP connection, i
   assert.match(await holderOf(connectionId), /^svcw-[12]$/);
   const deleted = await raw('DELETE', transport, auth);
   assert.ok(deleted.status >= 200 && deleted.status < 300, `DELETE answered ${deleted.status}`);
+});
+
+test('svcw: a worker that dies is replaced; the memberships held by the primary outlive it', async () => {
+  const held = await spread((i) => `svcw_dead_${i}`);
+  const membership = '/api/hubs/chat/users/svcw_survivor/groups/svcw_kept';
+  assert.equal((await call('PUT', membership, { query: 'ttl=600' })).status, 200);
+  const victim = held.get('svcw-2')!;
+  const closed = new Promise<void>((resolve) => victim.onclose(() => resolve()));
+  const workerPids = execFileSync('pgrep', ['-P', String(service.pid)], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map(Number);
+  assert.equal(workerPids.length, 2, 'two worker processes');
+  // Which worker process is svcw-2: the one whose environment names it.
+  const pid = workerPids.find((p) =>
+    readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('SWITCHBOARD_WORKER_NODE_ID=svcw-2'),
+  );
+  assert.ok(pid, 'the process of svcw-2');
+  process.kill(pid, 'SIGKILL');
+  await closed;
+  // The replacement takes the same number; both workers serve again.
+  const deadline = Date.now() + 30_000;
+  let served = new Set<string>();
+  while (Date.now() < deadline && served.size < 2) {
+    served = new Set();
+    for (let i = 0; i < 6; i++) {
+      const answer = await call('HEAD', '/api/hubs/chat/groups/nothing').catch(() => undefined);
+      if (answer?.status === 404 && answer.servedBy) served.add(answer.servedBy);
+    }
+  }
+  assert.deepEqual([...served].sort(), ['svcw-1', 'svcw-2']);
+  // A connection of the user on the new svcw-2 reads the membership the primary kept.
+  const later = (await spread(() => 'svcw_survivor')).get('svcw-2')!;
+  const got = collect(later, 'kept');
+  assert.equal(
+    (
+      await call('POST', '/api/hubs/chat/groups/svcw_kept/:send', {
+        body: { target: 'kept', arguments: [1] },
+      })
+    ).status,
+    202,
+  );
+  await waitFor(() => got.length === 1, 10_000, 'the group send at the new worker');
 });
 
 test('svcw: SIGTERM drains both workers and exits 0', async () => {
