@@ -4,6 +4,7 @@
 // worker that holds the connection), and SIGTERM drains both workers and exits 0.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { after, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
@@ -42,6 +43,8 @@ test('svcw: with Redis, every worker is a node of the cluster; a single node rea
   const { hostname, port } = new URL(REDIS_URL);
   if (!(await requireService(t, { kind: 'tcp', name: 'Redis', host: hostname, port: Number(port || 6379) })))
     return;
+  // A TCP connection per HTTP request: the clients' negotiates reach both workers in turn.
+  http.globalAgent = new http.Agent({ keepAlive: false });
   const backplane = ['--backplane', 'redis', '--backplane-url', REDIS_URL, '--backplane-prefix', prefix];
   const common = ['--hub', 'chat', '--access-key', KEY, ...backplane];
   const workers = await startService([...common, '--workers', '2', '--node-id', 'svcwA']);

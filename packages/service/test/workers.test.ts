@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import http, { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { HttpTransportType, type HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
@@ -19,6 +19,10 @@ let service: ServiceProcess;
 const clients: HubConnection[] = [];
 
 before(async () => {
+  // This process opens a TCP connection per HTTP request (no keep-alive pool), as a client behind
+  // a proxy may: node:cluster then hands the official clients' negotiates, polls and POSTs to both
+  // workers in turn, and those that miss the connection's worker are forwarded to it.
+  http.globalAgent = new http.Agent({ keepAlive: false });
   service = await startService(['--hub', 'chat', '--access-key', KEY, '--workers', '2', '--node-id', 'svcw']);
 });
 
@@ -100,9 +104,8 @@ const names = new Map<HubConnection, string>();
 
 /**
  * Connects clients of `user` until one is held by each worker; resolves with them by worker. The
- * official client negotiates on a pooled keep-alive socket (one worker) and opens its transport on
- * another socket (any worker): its connection lives where it negotiated. So the clients start a
- * few at once: their negotiates take several sockets, which node:cluster hands to both workers.
+ * official client's connection lives on the worker that answered its negotiate; its transport's
+ * requests (each on a new socket, see `before`) land on either worker. A few start at once.
  */
 async function spread(
   user: (i: number) => string,
@@ -117,7 +120,10 @@ async function spread(
         const name = user(i);
         const client = await connectClient(url, {
           accessTokenFactory: () => signToken(KEY, { nameid: name }, { audience: url }),
-          ...(i % 2 === 1 ? { protocol: new MessagePackHubProtocol() } : {}),
+          // Server-Sent Events carry text only: JSON there.
+          ...(i % 2 === 1 && options.transport !== HttpTransportType.ServerSentEvents
+            ? { protocol: new MessagePackHubProtocol() }
+            : {}),
           ...(options.transport !== undefined ? { transport: options.transport } : {}),
         });
         clients.push(client);
@@ -285,24 +291,32 @@ test('svcw: user-group memberships with a TTL are shared by the workers, for con
   assert.equal((await call('HEAD', `${path}/svcw_long`)).status, 200);
 });
 
-test('svcw: long polling clients work whichever worker each request lands on', async () => {
-  const held = await spread((i) => `svcw_lp_${i}`, { transport: HttpTransportType.LongPolling });
-  const got = [...held.values()].map((client) => collect(client, 'lp'));
-  for (let i = 0; i < 6; i++) {
-    const sent = await call('POST', '/api/hubs/chat/:send', { body: { target: 'lp', arguments: [i] } });
-    assert.equal(sent.status, 202);
-  }
-  await waitFor(
-    () => got.every((g) => g.length === 6),
-    15_000,
-    'six broadcasts at both long-polling clients',
-  );
-  for (const g of got)
-    assert.deepEqual(
-      g.map((args) => args[0]),
-      [0, 1, 2, 3, 4, 5],
-    );
-});
+for (const [name, transport] of [
+  ['long polling', HttpTransportType.LongPolling],
+  ['Server-Sent Events', HttpTransportType.ServerSentEvents],
+] as const) {
+  test(`svcw: ${name} clients work whichever worker each request lands on`, async () => {
+    const held = await spread((i) => `svcw_${transport}_${i}`, { transport });
+    const got = [...held.values()].map((client) => collect(client, 'lp'));
+    for (let i = 0; i < 6; i++) {
+      const sent = await call('POST', '/api/hubs/chat/:send', { body: { target: 'lp', arguments: [i] } });
+      assert.equal(sent.status, 202);
+    }
+    await waitFor(() => got.every((g) => g.length === 6), 15_000, `six broadcasts at both ${name} clients`);
+    for (const g of got)
+      assert.deepEqual(
+        g.map((args) => args[0]),
+        [0, 1, 2, 3, 4, 5],
+      );
+    // The client's own POSTs reach its connection too: an invocation comes back with its answer
+    // (this hub has no upstream, so the answer is the service's error).
+    for (const client of held.values())
+      await assert.rejects(
+        client.invoke('Echo', 'x'),
+        /Method 'Echo' does not exist: hub 'chat' has no upstream/,
+      );
+  });
+}
 
 test('svcw: a raw long-polling exchange, each request on a new TCP connection, is forwarded to its owner', async () => {
   const url = hubUrl(service.baseUrl, 'chat');
