@@ -350,6 +350,10 @@ test('svcw: a raw long-polling exchange, each request on a new TCP connection, i
   assert.ok(received.includes('{}'), 'the handshake answer came back');
   assert.ok(received.includes('"rawpoll"'), 'the REST send came back on a poll');
   assert.match(await holderOf(connectionId), /^svcw-[12]$/);
+  // The inner path a forwarded request names is no route for clients, and a forged hop is refused.
+  const inner = `/client/hubs/chat?hub=chat&id=${encodeURIComponent(connectionToken)}`;
+  assert.equal((await raw('GET', inner, auth)).status, 404);
+  assert.equal((await raw('GET', inner, { ...auth, 'x-switchboard-hop': 'svcw.1.forged' })).status, 403);
   const deleted = await raw('DELETE', transport, auth);
   assert.ok(deleted.status >= 200 && deleted.status < 300, `DELETE answered ${deleted.status}`);
 });
