@@ -4,13 +4,12 @@
 // worker that holds the connection), and SIGTERM drains both workers and exits 0.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { after, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { requireService, waitFor } from '@switchboard/testkit';
+import { connectClient, requireService, waitFor } from '@switchboard/testkit';
 import { Redis } from 'ioredis';
-import { collect, connectHub, rest, type ServiceProcess, signToken, startService } from './helpers.ts';
+import { collect, hubUrl, rest, type ServiceProcess, signToken, startService } from './helpers.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = 'svcw-redis-key';
@@ -43,8 +42,6 @@ test('svcw: with Redis, every worker is a node of the cluster; a single node rea
   const { hostname, port } = new URL(REDIS_URL);
   if (!(await requireService(t, { kind: 'tcp', name: 'Redis', host: hostname, port: Number(port || 6379) })))
     return;
-  // A TCP connection per HTTP request: the clients' negotiates reach both workers in turn.
-  http.globalAgent = new http.Agent({ keepAlive: false });
   const backplane = ['--backplane', 'redis', '--backplane-url', REDIS_URL, '--backplane-prefix', prefix];
   const common = ['--hub', 'chat', '--access-key', KEY, ...backplane];
   const workers = await startService([...common, '--workers', '2', '--node-id', 'svcwA']);
@@ -56,15 +53,15 @@ test('svcw: with Redis, every worker is a node of the cluster; a single node rea
   const byWorker = new Map<string, HubConnection>();
   for (let round = 0; round < 8 && byWorker.size < 2; round++) {
     const started = await Promise.all(
-      [0, 1, 2].map((j) =>
-        connectHub(
-          workers.baseUrl,
-          'chat',
-          KEY,
-          'svcw_r',
-          j === 1 ? new MessagePackHubProtocol() : undefined,
-        ),
-      ),
+      [0, 1, 2].map((j) => {
+        const url = hubUrl(workers.baseUrl, 'chat');
+        return connectClient(url, {
+          accessTokenFactory: () => signToken(KEY, { nameid: 'svcw_r' }, { audience: url }),
+          // A TCP connection per HTTP request: the negotiates reach both workers in turn.
+          headers: { Connection: 'close' },
+          ...(j === 1 ? { protocol: new MessagePackHubProtocol() } : {}),
+        });
+      }),
     );
     clients.push(...started);
     for (const client of started) {

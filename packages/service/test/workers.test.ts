@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http, { request } from 'node:http';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { HttpTransportType, type HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
@@ -19,10 +19,6 @@ let service: ServiceProcess;
 const clients: HubConnection[] = [];
 
 before(async () => {
-  // This process opens a TCP connection per HTTP request (no keep-alive pool), as a client behind
-  // a proxy may: node:cluster then hands the official clients' negotiates, polls and POSTs to both
-  // workers in turn, and those that miss the connection's worker are forwarded to it.
-  http.globalAgent = new http.Agent({ keepAlive: false });
   service = await startService(['--hub', 'chat', '--access-key', KEY, '--workers', '2', '--node-id', 'svcw']);
 });
 
@@ -80,15 +76,17 @@ async function call(
   });
 }
 
-/** Calls until both workers served one; resolves with the answers by worker. */
+/** Calls until both workers served one; resolves with every answer (one call or more per worker). */
 async function onEveryWorker(method: string, path: string, options: { body?: unknown; query?: string } = {}) {
-  const byWorker = new Map<string, Answer>();
-  for (let i = 0; i < 20 && byWorker.size < 2; i++) {
+  const answers: Answer[] = [];
+  const served = new Set<string>();
+  for (let i = 0; i < 20 && served.size < 2; i++) {
     const answer = await call(method, path, options);
-    if (answer.servedBy) byWorker.set(answer.servedBy, answer);
+    answers.push(answer);
+    if (answer.servedBy) served.add(answer.servedBy);
   }
-  assert.deepEqual([...byWorker.keys()].sort(), ['svcw-1', 'svcw-2'], 'both workers served a call');
-  return byWorker;
+  assert.deepEqual([...served].sort(), ['svcw-1', 'svcw-2'], 'both workers served a call');
+  return answers;
 }
 
 /** The worker that holds a connection (asked of whichever worker takes the call). */
@@ -105,7 +103,7 @@ const names = new Map<HubConnection, string>();
 /**
  * Connects clients of `user` until one is held by each worker; resolves with them by worker. The
  * official client's connection lives on the worker that answered its negotiate; its transport's
- * requests (each on a new socket, see `before`) land on either worker. A few start at once.
+ * requests (each on a new socket) land on either worker. A few start at once.
  */
 async function spread(
   user: (i: number) => string,
@@ -120,6 +118,10 @@ async function spread(
         const name = user(i);
         const client = await connectClient(url, {
           accessTokenFactory: () => signToken(KEY, { nameid: name }, { audience: url }),
+          // A TCP connection per HTTP request (the client's `headers` option; a WebSocket upgrade
+          // keeps its own): node:cluster hands the negotiates, polls and POSTs to both workers in
+          // turn, and those that miss the connection's worker are forwarded to it.
+          headers: { Connection: 'close' },
           // Server-Sent Events carry text only: JSON there.
           ...(i % 2 === 1 && options.transport !== HttpTransportType.ServerSentEvents
             ? { protocol: new MessagePackHubProtocol() }
@@ -149,7 +151,7 @@ test('svcw: REST sends to all, to a user, to a connection and to a group reach c
     body: { target: 'all', arguments: ['b'] },
   });
   for (const answer of sends.values()) assert.equal(answer.status, 202);
-  await waitFor(() => got.every((g) => g.length === sends.size), 10_000, 'every broadcast at both clients');
+  await waitFor(() => got.every((g) => g.length === sends.length), 10_000, 'every broadcast at both clients');
 
   // To a user and to a connection, through each worker, for the clients of each worker.
   for (const [worker, client] of held) {
@@ -168,8 +170,12 @@ test('svcw: REST sends to all, to a user, to a connection and to a group reach c
         body: { target: 'conn', arguments: [1] },
       },
     );
-    await waitFor(() => toUser.length === viaUser.size, 10_000, `user sends at ${worker}`);
-    await waitFor(() => toConnection.length === viaConnection.size, 10_000, `connection sends at ${worker}`);
+    await waitFor(() => toUser.length === viaUser.length, 10_000, `user sends at ${worker}`);
+    await waitFor(
+      () => toConnection.length === viaConnection.length,
+      10_000,
+      `connection sends at ${worker}`,
+    );
     assert.deepEqual(toUser[0], [name]);
   }
 
@@ -185,15 +191,15 @@ test('svcw: REST sends to all, to a user, to a connection and to a group reach c
   const groupSends = await onEveryWorker('POST', `/api/hubs/chat/groups/${group}/:send`, {
     body: { target: 'group', arguments: ['g'] },
   });
-  await waitFor(() => inGroup.every((g) => g.length === groupSends.size), 10_000, 'group sends at both');
+  await waitFor(() => inGroup.every((g) => g.length === groupSends.length), 10_000, 'group sends at both');
   const removed = await call('DELETE', `/api/hubs/chat/groups/${group}/connections/${two.connectionId}`);
   assert.equal(removed.status, 200);
   const afterRemoval = await call('POST', `/api/hubs/chat/groups/${group}/:send`, {
     body: { target: 'group', arguments: ['only one'] },
   });
   assert.equal(afterRemoval.status, 202);
-  await waitFor(() => inGroup[0]!.length === groupSends.size + 1, 10_000, 'the member still gets it');
-  assert.equal(inGroup[1]!.length, groupSends.size, 'the removed connection does not');
+  await waitFor(() => inGroup[0]!.length === groupSends.length + 1, 10_000, 'the member still gets it');
+  assert.equal(inGroup[1]!.length, groupSends.length, 'the removed connection does not');
 
   // Existence checks answer the same on both workers; a close through either ends the connection.
   for (const client of [one, two]) {
@@ -263,7 +269,7 @@ test('svcw: user-group memberships with a TTL are shared by the workers, for con
     if (statuses.every((s) => s === 404)) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  assert.deepEqual(statuses, [404, 404], 'expired on both workers');
+  assert.ok(statuses.length >= 2 && statuses.every((s) => s === 404), 'expired on both workers');
   // Each worker's sweep (every second) has made the connections leave the group by now.
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   assert.equal(
