@@ -196,6 +196,11 @@ function runPrimary(options: ClusterizeOptions): ClusterPrimary {
     byIndex.set(index, worker);
     broker.attach(worker);
     limits.attach(worker);
+    // A message sent as the worker's channel closes (it died) is reported as an 'error' event of
+    // the worker: without a listener it would end the primary, and every worker with it.
+    worker.on('error', (error: Error) =>
+      logger.warn('cluster.worker_error', { worker: `${nodeId}-${index}`, error: error.message }),
+    );
     worker.on('exit', (code, signal) => {
       if (byIndex.get(index) === worker) byIndex.delete(index);
       if (stopping) return;

@@ -3,8 +3,11 @@
  * config file (`--config FILE`, JSON); `--help` lists everything.
  * @module
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { clusterize, createJsonLogger, workerCount } from '@switchboard/server';
+import { InboxUserGroupHost } from '@switchboard/server/scaleout';
 import {
   type ConfigFile,
   limitDefaults,
@@ -36,6 +39,13 @@ Options (flag / environment variable / config file field):
   --backplane-prefix P  SWITCHBOARD_BACKPLANE_PREFIX backplane.prefix Keeps clusters apart (default switchboard-service:)
   --node-id ID          SWITCHBOARD_NODE_ID         backplane.nodeId This node's id in the cluster (default random)
   --log-level LEVEL     SWITCHBOARD_LOG_LEVEL       logLevel     debug, info (default), warn or error
+  --workers N|auto      SWITCHBOARD_WORKERS         workers      Worker processes sharing the port, each a node (default 1;
+                                                                 auto: one per core); no sticky sessions needed: a request
+                                                                 reaching another worker is forwarded to its connection's
+  --cluster-secret S    SWITCHBOARD_CLUSTER_SECRET  clusterSecret Signs forwarded requests between nodes (default: the
+                                                                 first access key)
+  --advertise-url URL   SWITCHBOARD_ADVERTISE_URL   advertiseUrl Where other nodes reach this one (one worker per node;
+                                                                 with a backplane it turns forwarding on between nodes)
   --config FILE         SWITCHBOARD_CONFIG                       A JSON config file with the fields above and more
   -h, --help                                                     Show this help
 
@@ -68,6 +78,9 @@ export function environmentLayer(env: NodeJS.ProcessEnv): ConfigFile {
   if (env.SWITCHBOARD_PUBLIC_URL) layer.publicUrl = env.SWITCHBOARD_PUBLIC_URL;
   if (env.SWITCHBOARD_CORS_ORIGINS) layer.cors = { origins: list(env.SWITCHBOARD_CORS_ORIGINS) };
   if (env.SWITCHBOARD_LOG_LEVEL) layer.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  if (env.SWITCHBOARD_WORKERS) layer.workers = workersOf(env.SWITCHBOARD_WORKERS, 'SWITCHBOARD_WORKERS');
+  if (env.SWITCHBOARD_CLUSTER_SECRET) layer.clusterSecret = env.SWITCHBOARD_CLUSTER_SECRET;
+  if (env.SWITCHBOARD_ADVERTISE_URL) layer.advertiseUrl = env.SWITCHBOARD_ADVERTISE_URL;
   const backplane = backplaneLayer(
     env.SWITCHBOARD_BACKPLANE,
     env.SWITCHBOARD_BACKPLANE_URL,
@@ -102,6 +115,9 @@ export function flagsLayer(args: readonly string[]): {
       'backplane-prefix': { type: 'string' },
       'node-id': { type: 'string' },
       'log-level': { type: 'string' },
+      workers: { type: 'string' },
+      'cluster-secret': { type: 'string' },
+      'advertise-url': { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -116,6 +132,9 @@ export function flagsLayer(args: readonly string[]): {
   if (values['public-url'] !== undefined) layer.publicUrl = values['public-url'];
   if (values['cors-origin']) layer.cors = { origins: values['cors-origin'] };
   if (values['log-level'] !== undefined) layer.logLevel = values['log-level'];
+  if (values.workers !== undefined) layer.workers = workersOf(values.workers, '--workers');
+  if (values['cluster-secret'] !== undefined) layer.clusterSecret = values['cluster-secret'];
+  if (values['advertise-url'] !== undefined) layer.advertiseUrl = values['advertise-url'];
   const backplane = backplaneLayer(
     values.backplane,
     values['backplane-url'],
@@ -202,7 +221,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stdout.write(HELP);
     return 0;
   }
-  const service = new SwitchboardService(loaded.config);
+  const workers = workerCount(loaded.config.workers);
+  if (workers > 1) return serveWorkers(loaded.config, workers);
+  return serveOne(loaded.config);
+}
+
+/** One process: the service itself, until SIGTERM or SIGINT. */
+async function serveOne(config: ServiceConfig): Promise<number> {
+  const service = new SwitchboardService(config);
   let address: Awaited<ReturnType<SwitchboardService['start']>>;
   try {
     address = await service.start();
@@ -219,6 +245,64 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   });
   await service.close();
   return 0;
+}
+
+/**
+ * `workers` processes sharing the port (`clusterize`): the primary hosts the in-box bus and the
+ * user-group memberships, forks the workers, prints the line once every worker listens and, on
+ * SIGTERM or SIGINT, drains them all; each worker runs a node `<nodeId>-<k>`.
+ */
+async function serveWorkers(config: ServiceConfig, workers: number): Promise<number> {
+  const primary = cluster.isPrimary;
+  const userGroups = primary && config.backplane.kind === 'none' ? new InboxUserGroupHost() : undefined;
+  const onFork = (worker: import('node:cluster').Worker) => userGroups?.attach(worker);
+  if (userGroups) cluster.on('fork', onFork);
+  const handle = await clusterize(
+    async (worker) => {
+      const service = new SwitchboardService(config, { worker });
+      try {
+        await service.start();
+      } catch (error) {
+        process.stderr.write(`switchboard: could not start: ${(error as Error).message}\n`);
+        await service.close().catch(() => {});
+        process.exit(1);
+      }
+      return service;
+    },
+    {
+      workers,
+      ...(config.backplane.nodeId !== undefined ? { nodeId: config.backplane.nodeId } : {}),
+      // The primary's signals are handled here (so that main resolves with the exit code).
+      handleSignals: !primary,
+      logger: createJsonLogger(
+        config.logLevel === 'debug' || config.logLevel === 'info' ? 'info' : config.logLevel,
+      ),
+    },
+  );
+  if (handle.role === 'worker') return new Promise<number>(() => {}); // it exits once drained
+  // A worker that fails before every worker listens (a bad backplane URL...) stops them all.
+  const failed = new Promise<'failed'>((resolve) => cluster.once('exit', () => resolve('failed')));
+  const started = await Promise.race([handle.listening, failed]);
+  if (started === 'failed') {
+    await handle.stop();
+    userGroups?.close();
+    cluster.off('fork', onFork);
+    return 1;
+  }
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  process.stdout.write(`Now listening on: http://${host}:${started}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  const code = await handle.stop();
+  userGroups?.close();
+  cluster.off('fork', onFork);
+  return code;
+}
+
+function workersOf(value: string, name: string): number | 'auto' {
+  return value === 'auto' ? 'auto' : numberOf(value, name);
 }
 
 function numberOf(value: string, name: string): number {

@@ -27,8 +27,9 @@ type ControlMessage =
 
 interface Pending {
   readonly waiting: Set<string>;
-  found: boolean;
-  readonly done: (found: boolean) => void;
+  /** The nodes that answered "found" so far. */
+  readonly foundOn: string[];
+  readonly done: () => void;
 }
 
 /** Options of a {@link Cluster}. */
@@ -64,6 +65,11 @@ export class Cluster {
     };
   }
 
+  /** This node's id. */
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
   /** The node ids this node knows of (itself included). */
   get nodes(): readonly string[] {
     return [...this.peers];
@@ -80,9 +86,17 @@ export class Cluster {
    * Waits for every known node, at most `timeoutMs`; nodes that do not answer are forgotten until
    * they speak again.
    */
-  request(command: ClusterCommand): Promise<boolean> {
+  async request(command: ClusterCommand): Promise<boolean> {
+    return (await this.locate(command)).length > 0;
+  }
+
+  /**
+   * As {@link request}, resolving with the ids of the nodes that found (or changed) something:
+   * for an existence check, the nodes that hold it.
+   */
+  locate(command: ClusterCommand): Promise<string[]> {
     const rid = randomUUID();
-    return new Promise<boolean>((resolve) => {
+    return new Promise<string[]>((resolve) => {
       const timer = setTimeout(() => {
         const entry = this.pending.get(rid);
         if (!entry) return;
@@ -93,15 +107,16 @@ export class Cluster {
           silent: [...entry.waiting],
         });
         for (const node of entry.waiting) if (node !== this.options.nodeId) this.peers.delete(node);
-        resolve(entry.found);
+        resolve(entry.foundOn);
       }, this.options.timeoutMs);
+      const foundOn: string[] = [];
       this.pending.set(rid, {
         waiting: new Set(this.peers),
-        found: false,
-        done: (found) => {
+        foundOn,
+        done: () => {
           clearTimeout(timer);
           this.pending.delete(rid);
-          resolve(found);
+          resolve(foundOn);
         },
       });
       void this.post({ k: 'cmd', from: this.options.nodeId, rid, cmd: command });
@@ -111,7 +126,7 @@ export class Cluster {
   /** Says goodbye and removes the agent. */
   async close(): Promise<void> {
     await this.post({ k: 'bye', from: this.options.nodeId }).catch(() => {});
-    for (const entry of [...this.pending.values()]) entry.done(entry.found);
+    for (const entry of [...this.pending.values()]) entry.done();
     await this.options.manager.onDisconnected(this.agent).catch(() => {});
   }
 
@@ -156,9 +171,9 @@ export class Cluster {
   }
 
   private answered(entry: Pending, from: string, found: boolean): void {
-    entry.found ||= found;
-    entry.waiting.delete(from);
-    if (entry.waiting.size === 0) entry.done(entry.found);
+    if (!entry.waiting.delete(from)) return;
+    if (found) entry.foundOn.push(from);
+    if (entry.waiting.size === 0) entry.done();
   }
 }
 

@@ -96,6 +96,24 @@ export const configFileSchema = z.strictObject({
     })
     .optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  /**
+   * Worker processes sharing the port (node:cluster), each a node of the cluster: a number from 1,
+   * or `auto` (one per available core). Default 1.
+   */
+  workers: z.union([z.number().int().min(1).max(1024), z.literal('auto')]).optional(),
+  /**
+   * The secret the nodes (and workers) share to sign connection tokens and forwarded requests, so
+   * that any node may take any request of a connection. Default: the first access key.
+   */
+  clusterSecret: z.string().min(1).optional(),
+  /**
+   * Where the other nodes reach this one (`http://host:port`) to forward a request of a connection
+   * it holds. Default: the address each negotiate came in on (with workers: each worker's own).
+   */
+  advertiseUrl: z
+    .string()
+    .regex(/^https?:\/\/[^/?#]+\/?$/, 'must be http://host:port or https://host:port')
+    .optional(),
 });
 
 /** The config file as written. */
@@ -124,6 +142,12 @@ export interface ServiceConfig {
   };
   readonly limits: { readonly [K in keyof typeof limitDefaults]: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How many worker processes (`auto`: one per available core). */
+  readonly workers: number | 'auto';
+  /** The secret of the forwarded requests (see {@link configFileSchema}); undefined: the first access key. */
+  readonly clusterSecret: string | undefined;
+  /** This node's address for forwarded requests; undefined: each negotiate's own address. */
+  readonly advertiseUrl: string | undefined;
 }
 
 /** Validates a parsed config file; throws `SB_ERR_SVC_CONFIG_INVALID` naming the first bad field. */
@@ -193,6 +217,8 @@ export function resolveConfig(...layers: ConfigFile[]): ServiceConfig {
   const backplane = { ...checked.backplane, kind: checked.backplane?.kind ?? 'none' };
   if (backplane.kind !== 'none' && !backplane.url)
     fail('backplane.url', `the ${backplane.kind} backplane needs a URL (--backplane-url)`);
+  if (checked.advertiseUrl !== undefined && (checked.workers ?? 1) !== 1)
+    fail('advertiseUrl', 'names one process: with workers, each worker forwards on its own address');
   return {
     port: checked.port ?? 8080,
     host: checked.host ?? '0.0.0.0',
@@ -208,5 +234,8 @@ export function resolveConfig(...layers: ConfigFile[]): ServiceConfig {
     },
     limits,
     logLevel: checked.logLevel ?? 'info',
+    workers: checked.workers ?? 1,
+    clusterSecret: checked.clusterSecret,
+    advertiseUrl: checked.advertiseUrl?.replace(/\/+$/, ''),
   };
 }

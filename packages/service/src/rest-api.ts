@@ -56,6 +56,9 @@ export async function handleRestRequest(
   res: ServerResponse,
 ): Promise<void> {
   try {
+    // The node (with workers: the worker) that served the call, for operators and tests.
+    const node = (options.cluster as Cluster | undefined)?.nodeId;
+    if (node !== undefined) res.setHeader('X-Switchboard-Node', node);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const segments = url.pathname
       .replace(/\/+$/, '')
@@ -135,8 +138,12 @@ async function route(options: RestApiOptions, call: Call, res: ServerResponse): 
   }
   if (kind === 'connections' && name !== undefined) {
     const id = checkName(name, 'connectionId', limits.maxUserIdLength);
-    if (rest.length === 2 && method === 'HEAD')
-      return answer(res, (await run({ op: 'has-connection', hub: hubKey, id })) ? 200 : 404);
+    if (rest.length === 2 && method === 'HEAD') {
+      const nodes = await cluster.locate({ op: 'has-connection', hub: hubKey, id });
+      // Which node (with workers: which worker) holds the connection, for operators and tests.
+      if (nodes.length > 0) res.setHeader('X-Switchboard-Connection-Node', nodes.join(','));
+      return answer(res, nodes.length > 0 ? 200 : 404);
+    }
     if (rest.length === 2 && method === 'DELETE') {
       await hub.connections.close(id, reason ? { reason } : {});
       return answer(res, 200);

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   type Backplane,
+  type ClusterWorkerContext,
   createJsonLogger,
   DefaultHubLifetimeManager,
   type HubContext,
@@ -20,7 +21,7 @@ import {
   type Logger,
   type Principal,
 } from '@switchboard/server';
-import { MemoryUserGroupStore, type UserGroupStore } from '@switchboard/server/scaleout';
+import { InboxUserGroupStore, MemoryUserGroupStore, type UserGroupStore } from '@switchboard/server/scaleout';
 import { Cluster, CONTROL_HUB_PATH } from './cluster.js';
 import type { ServiceConfig } from './config.js';
 import { JoiningLifetimeManager } from './joining-lifetime-manager.js';
@@ -33,6 +34,8 @@ import { serviceProtocols } from './upstream-protocol.js';
 
 /** Where the hubs are mapped inside the server; clients use `/client/?hub=NAME`. */
 const HUB_PREFIX = '/client/hubs/';
+/** The header of a request another node (or worker) forwarded here: its path is the mapped hub's. */
+const HOP_HEADER = 'x-switchboard-hop';
 
 /** Options of a {@link SwitchboardService} beside its configuration. */
 export interface SwitchboardServiceOptions {
@@ -43,6 +46,13 @@ export interface SwitchboardServiceOptions {
    * answered after both), so that a test can widen that window.
    */
   readonly beforeConnectionJoins?: (connectionId: string) => Promise<void>;
+  /**
+   * The worker this node runs in (`switchboard serve --workers N`, from `clusterize`): its node id
+   * is the worker's; with no backplane configured it joins the other workers by the in-box bus and
+   * keeps the user-group memberships in the primary; a request of a connection another worker
+   * holds is forwarded there through the worker's own listener.
+   */
+  readonly worker?: ClusterWorkerContext;
 }
 
 /** Where a started service listens. */
@@ -76,6 +86,8 @@ export class SwitchboardService {
   private cluster: Cluster | undefined;
   private controlManager: HubLifetimeManager | undefined;
   private readonly contexts = new Map<string, HubContext>();
+  /** Whether requests forwarded by other nodes are taken (a cluster secret is set). */
+  private forwarding = false;
   private ready = false;
   private closing: Promise<void> | undefined;
 
@@ -91,13 +103,25 @@ export class SwitchboardService {
   /** Connects the backplane, maps the hubs, joins the cluster and listens. */
   async start(): Promise<ServiceAddress> {
     const { config } = this;
-    const nodeId = config.backplane.nodeId ?? randomUUID();
-    this.backplane = await createServiceBackplane(config, nodeId, this.logger);
-    const userGroups = await createUserGroupStore(config);
+    const worker = this.options.worker;
+    const nodeId = worker?.nodeId ?? config.backplane.nodeId ?? randomUUID();
+    this.backplane = await createServiceBackplane(config, nodeId, this.logger, worker);
+    const userGroups = await createUserGroupStore(config, worker);
     this.userGroups = userGroups;
     const registry = new LocalRegistry(this.logger, userGroups);
     this.registry = registry;
+    // A worker is reached by the others on a listener of its own; the nodes of a cluster forward a
+    // transport request to the node that holds its connection, so no sticky sessions are needed.
+    const own = worker && this.backplane ? await worker.privateListener() : undefined;
+    const advertiseUrl = own?.url ?? config.advertiseUrl;
+    const clusterSecret =
+      this.backplane && (worker || config.clusterSecret || config.advertiseUrl)
+        ? (config.clusterSecret ?? config.accessKeys[0]!)
+        : undefined;
+    this.forwarding = clusterSecret !== undefined;
     const hubs = new HubServer({
+      ...(clusterSecret !== undefined ? { clusterSecret } : {}),
+      ...(clusterSecret !== undefined && advertiseUrl !== undefined ? { advertiseUrl } : {}),
       authenticate: (request) => this.authenticateClient(request),
       authorize: true,
       protocols: serviceProtocols,
@@ -169,6 +193,7 @@ export class SwitchboardService {
     });
     await this.cluster.start();
     hubs.protect(this.http);
+    own?.serve(this.http);
     this.http.on('request', (req, res) => this.onRequest(req, res));
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
@@ -227,19 +252,27 @@ export class SwitchboardService {
       );
       return;
     }
-    const refused = this.routeClient(req);
+    const refused = this.isHop(req) ? undefined : this.routeClient(req);
     if (refused) sendJson(res, refused.status, refused.body);
     else if (!this.hubs!.handleRequest(req, res)) sendJson(res, 404, notFoundBody('No such route.'));
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refused = this.routeClient(req);
+    const refused = this.isHop(req) ? undefined : this.routeClient(req);
     if (refused || !this.hubs!.handleUpgrade(req, socket, head)) {
       const status = refused?.status ?? 404;
       socket.end(
         `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Not Found'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
       );
     }
+  }
+
+  /**
+   * Whether the request was forwarded by another node: it names the mapped hub's path already
+   * (the hubs check its signature and refuse a forged one).
+   */
+  private isHop(req: IncomingMessage): boolean {
+    return this.forwarding && req.headers[HOP_HEADER] !== undefined && (req.url ?? '').startsWith(HUB_PREFIX);
   }
 
   /**
@@ -316,12 +349,14 @@ async function createServiceBackplane(
   config: ServiceConfig,
   nodeId: string,
   logger: Logger,
+  worker: ClusterWorkerContext | undefined,
 ): Promise<Backplane | undefined> {
   const { kind, url, prefix } = config.backplane;
   const common = { nodeId, prefix, protocols: serviceProtocols, logger };
   switch (kind) {
     case 'none':
-      return undefined;
+      // The workers of one machine: the in-box bus, through the primary process.
+      return worker?.inboxBackplane({ protocols: serviceProtocols, logger });
     case 'redis': {
       const { redisBackplane } = await import('@switchboard/backplane-redis');
       return redisBackplane({ ...common, url: url! });
@@ -339,13 +374,16 @@ async function createServiceBackplane(
 
 /**
  * Where the cluster's user-group memberships are kept: in the backplane's backend (every node
- * reads the same), in memory for one node.
+ * reads the same), in the primary process for the workers of one machine, in memory for one node.
  */
-async function createUserGroupStore(config: ServiceConfig): Promise<UserGroupStore> {
+async function createUserGroupStore(
+  config: ServiceConfig,
+  worker: ClusterWorkerContext | undefined,
+): Promise<UserGroupStore> {
   const { kind, url, prefix } = config.backplane;
   switch (kind) {
     case 'none':
-      return new MemoryUserGroupStore();
+      return worker ? new InboxUserGroupStore() : new MemoryUserGroupStore();
     case 'redis': {
       const { RedisUserGroupStore } = await import('@switchboard/backplane-redis');
       return new RedisUserGroupStore({ url: url!, prefix });

@@ -32,6 +32,12 @@ test('--help lists every flag and environment variable', async () => {
     '--backplane-url',
     '--cors-origin',
     '--connect-event',
+    '--workers',
+    '--cluster-secret',
+    '--advertise-url',
+    'SWITCHBOARD_WORKERS',
+    'SWITCHBOARD_CLUSTER_SECRET',
+    'SWITCHBOARD_ADVERTISE_URL',
     'PORT',
     'SWITCHBOARD_HUBS',
     'SWITCHBOARD_ACCESS_KEY',
@@ -75,6 +81,24 @@ test('a bad configuration is refused at start, naming the field', async () => {
     [['--config', configFile('typo.json', { hubs: ['chat'], accessKey: 'k', prot: 1 })], {}, /prot/],
     [['--config', configFile('broken.json', '{ not json')], {}, /not JSON/],
     [['--hub', 'chat', '--access-key', 'k', '--no-such-flag'], {}, /no-such-flag/],
+    [['--hub', 'chat', '--access-key', 'k', '--workers', 'many'], {}, /--workers: must be a whole number/],
+    [['--hub', 'chat', '--access-key', 'k', '--workers', '0'], {}, /workers/],
+    [
+      [],
+      { SWITCHBOARD_HUBS: 'chat', SWITCHBOARD_ACCESS_KEY: 'k', SWITCHBOARD_WORKERS: 'x' },
+      /SWITCHBOARD_WORKERS/,
+    ],
+    [
+      ['--config', configFile('svcw-workers.json', { hubs: ['chat'], accessKey: 'k', workers: 1.5 })],
+      {},
+      /workers/,
+    ],
+    [
+      ['--hub', 'chat', '--access-key', 'k', '--workers', '2', '--advertise-url', 'http://10.0.0.1:8080'],
+      {},
+      /advertiseUrl: names one process/,
+    ],
+    [['--hub', 'chat', '--access-key', 'k', '--advertise-url', 'ftp://x'], {}, /advertiseUrl/],
   ];
   for (const [args, env, expected] of cases) {
     assert.throws(() => loadConfig(args, env), expected, args.join(' '));
@@ -165,4 +189,26 @@ test('the built bin runs (npx switchboard after npm run build)', async (t) => {
   });
   assert.equal(result.code, 0);
   assert.match(result.stdout, /Usage: switchboard serve/);
+});
+
+test('svcw: workers, cluster secret and advertised URL from flags, environment and file; one worker by default', () => {
+  const base = ['--hub', 'chat', '--access-key', 'k'];
+  assert.equal(loadConfig(base, {}).config!.workers, 1);
+  assert.equal(loadConfig([...base, '--workers', 'auto'], {}).config!.workers, 'auto');
+  assert.equal(loadConfig(base, { SWITCHBOARD_WORKERS: '3' }).config!.workers, 3);
+  const file = configFile('svcw-workers-ok.json', { workers: 4, clusterSecret: 'from-file' });
+  const fromFile = loadConfig([...base, '--config', file], {}).config!;
+  assert.equal(fromFile.workers, 4);
+  assert.equal(fromFile.clusterSecret, 'from-file');
+  // Flags win over the environment, which wins over the file.
+  assert.equal(loadConfig([...base, '--config', file], { SWITCHBOARD_WORKERS: '2' }).config!.workers, 2);
+  assert.equal(
+    loadConfig([...base, '--config', file, '--workers', '1'], { SWITCHBOARD_WORKERS: '2' }).config!.workers,
+    1,
+  );
+  const single = loadConfig([...base, '--advertise-url', 'http://10.0.0.7:8080/'], {
+    SWITCHBOARD_CLUSTER_SECRET: 'shared',
+  }).config!;
+  assert.equal(single.advertiseUrl, 'http://10.0.0.7:8080');
+  assert.equal(single.clusterSecret, 'shared');
 });

@@ -14,6 +14,8 @@ export interface ServiceProcess {
   /** `http://127.0.0.1:PORT`. */
   readonly baseUrl: string;
   readonly port: number;
+  /** The process id (with `--workers`, the primary's). */
+  readonly pid: number;
   /** Everything the process wrote to stdout and stderr so far. */
   readonly output: () => string;
   /** Sends SIGTERM and waits for the exit. */
@@ -61,6 +63,7 @@ export async function startService(
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -4,14 +4,19 @@
 // PostgreSQL and NATS skip loudly when absent (they fail under CI=true); the run's keys, schema
 // and bucket are deleted afterwards.
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { NatsUserGroupStore } from '@switchboard/backplane-nats';
 import { PostgresUserGroupStore } from '@switchboard/backplane-postgres';
 import { RedisUserGroupStore } from '@switchboard/backplane-redis';
 import {
+  type InboxPort,
+  InboxUserGroupStore,
   MemoryUserGroupState,
   MemoryUserGroupStore,
   type UserGroupStore,
@@ -80,6 +85,32 @@ async function contract(a: UserGroupStore, b: UserGroupStore): Promise<void> {
 test('user-group store: memory (two stores sharing a state)', async () => {
   const state = new MemoryUserGroupState();
   await contract(new MemoryUserGroupStore(state), new MemoryUserGroupStore(state));
+});
+
+test('user-group store: in-box (svcw: two stores of a process held by its primary over IPC)', async () => {
+  // The child process stands for the primary of `--workers N`; this process for a worker.
+  for (const serialization of ['advanced', 'json'] as const) {
+    const host = fork(fileURLToPath(new URL('./fixtures/user-group-host-process.ts', import.meta.url)), {
+      execArgv: ['--conditions=source', '--import', 'tsx'],
+      serialization,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    try {
+      await once(host, 'message');
+      const port = host as unknown as InboxPort;
+      await contract(new InboxUserGroupStore(port), new InboxUserGroupStore(port));
+      // Once the primary is gone, a call fails at once with a clear error.
+      const store = new InboxUserGroupStore(port);
+      await store.start();
+      const exited = once(host, 'exit');
+      host.disconnect();
+      await exited;
+      await assert.rejects(store.has('hub', 'u', 'g'), /In-box user groups: .*closed/);
+      await store.close();
+    } finally {
+      if (host.exitCode === null) host.kill();
+    }
+  }
 });
 
 test('user-group store: Redis', async (t) => {

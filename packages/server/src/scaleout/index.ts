@@ -103,6 +103,11 @@ export {
 } from './inbox-bus.js';
 export type { InboxPort } from './inbox-messages.js';
 export {
+  InboxUserGroupHost,
+  type InboxUserGroupHostOptions,
+  InboxUserGroupStore,
+} from './inbox-user-group-store.js';
+export {
   KeepConnected,
   type KeepConnectedOptions,
   type RetryUntilOptions,
