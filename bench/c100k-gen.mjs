@@ -44,13 +44,20 @@ function post(m) {
   process.send?.(m);
 }
 
-/** Every 100 ms, pings the next slice of connections so that each gets one per `pingEveryMs`. */
+/**
+ * Pings the next slice of connections so that each gets one per `pingEveryMs`. The slice follows
+ * the time elapsed, not the tick count: on a loaded machine ticks come late, and a fixed slice per
+ * tick would leave connections silent long enough for the server's client timeout.
+ */
 let nextPing = 0;
+let pingCredit = 0;
+let lastTick = performance.now();
 setInterval(() => {
+  const t = performance.now();
   const n = socks.length;
-  if (!n) return;
-  const perTick = Math.max(1, Math.ceil((n * 100) / pingEveryMs));
-  for (let k = 0; k < perTick; k++) {
+  pingCredit = Math.min(n, pingCredit + ((t - lastTick) * n) / pingEveryMs);
+  lastTick = t;
+  for (; pingCredit >= 1; pingCredit--) {
     const i = nextPing;
     nextPing = (nextPing + 1) % n;
     if (!closed[i]) {

@@ -70,7 +70,9 @@ if (perWorker > limits.fd.raised - FD_ROOM || perGen > limits.fd.raised - FD_ROO
 }
 const [portLo, portHi] = limits.kernel.ipLocalPortRange ?? [32768, 60999];
 if (PER_SOURCE > portHi - portLo + 1) {
-  console.error(`c100k: --per-source ${PER_SOURCE} exceeds the ${portHi - portLo + 1} ephemeral ports of one address`);
+  console.error(
+    `c100k: --per-source ${PER_SOURCE} exceeds the ${portHi - portLo + 1} ephemeral ports of one address`,
+  );
   process.exit(2);
 }
 
@@ -80,9 +82,13 @@ const children = [];
 /** Starts the conformance server with W workers; resolves once it prints its listening line. */
 async function startServer() {
   const script = join(root, 'conformance/dist/main.js');
-  const child = spawn('/bin/sh', ['-c', RAISE, 'sh', process.execPath, script, '--port', '0', '--workers', String(W)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', RAISE, 'sh', process.execPath, script, '--port', '0', '--workers', String(W)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   let out = '';
   const port = await new Promise((resolve, reject) => {
@@ -120,9 +126,18 @@ async function call(g, msg, timeoutMs = 60000) {
 }
 
 const sumStats = (all) => {
-  const s = { open: 0, live: 0, closesAfterOpen: 0, pingsSent: 0, serverPings: 0, closeMessages: 0, closeCodes: {} };
+  const s = {
+    open: 0,
+    live: 0,
+    closesAfterOpen: 0,
+    pingsSent: 0,
+    serverPings: 0,
+    closeMessages: 0,
+    closeCodes: {},
+  };
   for (const x of all) {
-    for (const k of ['open', 'live', 'closesAfterOpen', 'pingsSent', 'serverPings', 'closeMessages']) s[k] += x[k];
+    for (const k of ['open', 'live', 'closesAfterOpen', 'pingsSent', 'serverPings', 'closeMessages'])
+      s[k] += x[k];
     for (const [c, n] of Object.entries(x.closeCodes)) s.closeCodes[c] = (s.closeCodes[c] ?? 0) + n;
     s.closeSample ??= x.closeSample;
   }
@@ -142,6 +157,32 @@ async function main() {
   // Connect: every generator at once, its share of N from addresses of its own.
   const shares = gens.map((_, g) => Math.floor(N / G) + (g < N % G ? 1 : 0));
   const t0 = performance.now();
+  // Watch the workers' descriptors while connecting: node:cluster hands each accepted socket to a
+  // worker that is free, so a busy worker gets fewer and the others more.
+  const peakFds = {};
+  let overLimit = null;
+  const watch = setInterval(() => {
+    const now = readProcs(srv.workers);
+    for (const p of now.each) peakFds[p.pid] = Math.max(peakFds[p.pid] ?? 0, p.fds ?? 0);
+    const worst = Math.max(...now.each.map((p) => p.fds ?? 0));
+    if (worst > limits.fd.raised - 200 && !overLimit) {
+      overLimit = `a worker holds ${worst} descriptors of its ${limits.fd.raised}`;
+      log(`stopping: ${overLimit}`);
+      for (const g of gens) g.child.kill('SIGKILL');
+    }
+    log(`  connecting: workers' descriptors ${now.each.map((p) => p.fds).join(' ')}; load ${load()[0]}`);
+    if (++ticks % 3 === 0)
+      Promise.all(gens.map((g) => call(g, { cmd: 'stats' }))).then(
+        (all) => {
+          const s = sumStats(all);
+          log(
+            `  connecting: open ${s.open}, closed ${s.closesAfterOpen} ${JSON.stringify(s.closeCodes)} ${s.closeSample ?? ''}`,
+          );
+        },
+        () => {},
+      );
+  }, 5000);
+  let ticks = 0;
   const results = await Promise.all(
     gens.map((gen, g) => {
       const nSrc = Math.max(1, Math.ceil(shares[g] / PER_SOURCE));
@@ -149,18 +190,29 @@ async function main() {
       gen.child.send({ cmd: 'setPing', pingEveryMs: Number(opt['ping-every-ms']) });
       return call(
         gen,
-        { cmd: 'connect', port: srv.port, count: shares[g], sources, concurrency: Number(opt.concurrency), timeoutMs: 1200000 },
+        {
+          cmd: 'connect',
+          port: srv.port,
+          count: shares[g],
+          sources,
+          concurrency: Number(opt.concurrency),
+          timeoutMs: 1200000,
+        },
         1260000,
       );
     }),
   );
+  clearInterval(watch);
   const connectMs = performance.now() - t0;
   const open = results.reduce((a, r) => a + r.open, 0);
   const lat = percentiles(results.flatMap((r) => r.lat));
   const connectErrors = {};
-  for (const r of results) for (const [e, n] of Object.entries(r.errors)) connectErrors[e] = (connectErrors[e] ?? 0) + n;
+  for (const r of results)
+    for (const [e, n] of Object.entries(r.errors)) connectErrors[e] = (connectErrors[e] ?? 0) + n;
   const failed = results.reduce((a, r) => a + r.failed, 0);
-  log(`connected ${open}/${N} in ${(connectMs / 1000).toFixed(1)} s (p50 ${lat.p50} ms, p99 ${lat.p99} ms), ${failed} failed attempts`);
+  log(
+    `connected ${open}/${N} in ${(connectMs / 1000).toFixed(1)} s (p50 ${lat.p50} ms, p99 ${lat.p99} ms), ${failed} failed attempts`,
+  );
   if (open < N) throw new Error(`connected ${open}/${N}: ${JSON.stringify(connectErrors)}`);
 
   await sleep(1000);
@@ -175,7 +227,9 @@ async function main() {
     await sleep(Math.min(10000, HOLD_MS - (performance.now() - holdStart.t)));
     const s = sumStats(await Promise.all(gens.map((g) => call(g, { cmd: 'stats' }))));
     loads.push(load()[0]);
-    log(`  ${Math.round((performance.now() - holdStart.t) / 1000)} s: live ${s.live}, closed ${s.closesAfterOpen}, pings sent ${s.pingsSent}, server pings ${s.serverPings}, load ${load()[0]}`);
+    log(
+      `  ${Math.round((performance.now() - holdStart.t) / 1000)} s: live ${s.live}, closed ${s.closesAfterOpen}, pings sent ${s.pingsSent}, server pings ${s.serverPings}, load ${load()[0]}`,
+    );
   }
   const holdEnd = { server: readProcs(srv.pids), gens: readProcs(genPids), t: performance.now() };
   const holdMs = holdEnd.t - holdStart.t;
@@ -204,7 +258,9 @@ async function main() {
   const bcastMs = lastAt === null ? null : lastAt - fired.firedAt;
   const bcastCpuUs = b1.server.cpuUs - b0.server.cpuUs;
   const idleShareUs = (serverIdleUsPerS * (b1.t - b0.t)) / 1000;
-  log(`broadcast: ${delivered}/${open} delivered in ${bcastMs?.toFixed(0)} ms, ${duplicates} twice; server CPU ${(bcastCpuUs / 1000).toFixed(0)} ms`);
+  log(
+    `broadcast: ${delivered}/${open} delivered in ${bcastMs?.toFixed(0)} ms, ${duplicates} twice; server CPU ${(bcastCpuUs / 1000).toFixed(0)} ms`,
+  );
 
   const final = sumStats(fin);
   const result = {
@@ -212,10 +268,36 @@ async function main() {
     startedAt: startedAt.toISOString(),
     machine: machineInfo(root),
     limits,
-    options: { connections: N, workers: W, generators: G, holdS: HOLD_MS / 1000, perSource: PER_SOURCE, concurrency: Number(opt.concurrency), pingEveryMs: Number(opt['ping-every-ms']) },
-    load: { atStart: base.load, afterConnect: after.load, duringHold1m: loads, avgDuringHold1m: r2(loads.reduce((a, x) => a + x, 0) / (loads.length || 1)) },
-    server: { primary: srv.primary, workers: srv.workers.length, perProcessConnections: after.server.each.map((p) => ({ pid: p.pid, fds: p.fds, rssMiB: r2(p.rss / MiB) })) },
-    generators: { count: G, perProcess: after.gens.each.map((p) => ({ pid: p.pid, fds: p.fds, rssMiB: r2(p.rss / MiB) })), sourcesPerGenerator: Math.ceil(perGen / PER_SOURCE) },
+    options: {
+      connections: N,
+      workers: W,
+      generators: G,
+      holdS: HOLD_MS / 1000,
+      perSource: PER_SOURCE,
+      concurrency: Number(opt.concurrency),
+      pingEveryMs: Number(opt['ping-every-ms']),
+    },
+    load: {
+      atStart: base.load,
+      afterConnect: after.load,
+      duringHold1m: loads,
+      avgDuringHold1m: r2(loads.reduce((a, x) => a + x, 0) / (loads.length || 1)),
+    },
+    server: {
+      primary: srv.primary,
+      workers: srv.workers.length,
+      peakWorkerFds: Object.values(peakFds),
+      perProcessConnections: after.server.each.map((p) => ({
+        pid: p.pid,
+        fds: p.fds,
+        rssMiB: r2(p.rss / MiB),
+      })),
+    },
+    generators: {
+      count: G,
+      perProcess: after.gens.each.map((p) => ({ pid: p.pid, fds: p.fds, rssMiB: r2(p.rss / MiB) })),
+      sourcesPerGenerator: Math.ceil(perGen / PER_SOURCE),
+    },
     connect: {
       open,
       failedAttempts: failed,
@@ -259,10 +341,17 @@ async function main() {
       duplicates,
       error: broadcastError,
       allReceivedMs: bcastMs === null ? null : r2(bcastMs),
-      perGenerator: allMsgs?.map((m) => ({ delivered: m.delivered, live: m.live, msAfterSend: r2(m.at - fired.firedAt) })) ?? null,
+      perGenerator:
+        allMsgs?.map((m) => ({
+          delivered: m.delivered,
+          live: m.live,
+          msAfterSend: r2(m.at - fired.firedAt),
+        })) ?? null,
       serverCpuMs: r2(bcastCpuUs / 1000),
       serverCpuUsPerDelivery: delivered ? r2(bcastCpuUs / delivered) : null,
-      serverCpuUsPerDeliveryLessIdle: delivered ? r2(Math.max(0, bcastCpuUs - idleShareUs) / delivered) : null,
+      serverCpuUsPerDeliveryLessIdle: delivered
+        ? r2(Math.max(0, bcastCpuUs - idleShareUs) / delivered)
+        : null,
       generatorsCpuMs: r2((b1.gens.cpuUs - b0.gens.cpuUs) / 1000),
       closedBeforeBroadcast: final.closesAfterOpen,
     },
@@ -272,7 +361,8 @@ async function main() {
 
   await Promise.all(gens.map((g) => call(g, { cmd: 'closeAll' }).catch(() => {})));
   if (!opt['no-write']) {
-    const out = opt.out ?? join(here, 'results', `c100k-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    const out =
+      opt.out ?? join(here, 'results', `c100k-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     log(`wrote ${out}`);

@@ -34,9 +34,10 @@ export function kernelLimits() {
     tcpMaxSynBacklog: Number(read('/proc/sys/net/ipv4/tcp_max_syn_backlog')),
     tcpMemPages: read('/proc/sys/net/ipv4/tcp_mem')?.split(/\s+/).map(Number),
     tcpTwReuse: Number(read('/proc/sys/net/ipv4/tcp_tw_reuse')),
-    conntrackMax: read('/proc/sys/net/netfilter/nf_conntrack_max') === null
-      ? null
-      : Number(read('/proc/sys/net/netfilter/nf_conntrack_max')),
+    conntrackMax:
+      read('/proc/sys/net/netfilter/nf_conntrack_max') === null
+        ? null
+        : Number(read('/proc/sys/net/netfilter/nf_conntrack_max')),
   };
 }
 
@@ -45,7 +46,9 @@ export const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** TCP sockets of the machine in use, from /proc/net/sockstat. */
 export function sockstat() {
-  const m = /TCP: inuse (\d+) orphan (\d+) tw (\d+) alloc (\d+) mem (\d+)/.exec(read('/proc/net/sockstat') ?? '');
+  const m = /TCP: inuse (\d+) orphan (\d+) tw (\d+) alloc (\d+) mem (\d+)/.exec(
+    read('/proc/net/sockstat') ?? '',
+  );
   return m ? { inuse: +m[1], orphan: +m[2], timeWait: +m[3], alloc: +m[4], memPages: +m[5] } : null;
 }
 
