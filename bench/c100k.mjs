@@ -114,11 +114,14 @@ async function startGenerator() {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(child);
+  // A generator that died makes its IPC channel fail; the waits report that.
+  child.on('error', () => {});
   const ready = await waitMessage(child, (m) => m.evt === 'ready', 60000, 'generator');
   return { child, pid: ready.pid };
 }
 
 async function call(g, msg, timeoutMs = 60000) {
+  if (!g.child.connected) throw new Error(`${msg.cmd}: the generator is gone`);
   g.child.send(msg);
   const m = await waitMessage(g.child, (x) => x.evt === 'result' && x.cmd === msg.cmd, timeoutMs, msg.cmd);
   if (m.result.error) throw new Error(`${msg.cmd}: ${m.result.error}`);
@@ -201,8 +204,7 @@ async function main() {
         1260000,
       );
     }),
-  );
-  clearInterval(watch);
+  ).finally(() => clearInterval(watch));
   const connectMs = performance.now() - t0;
   const open = results.reduce((a, r) => a + r.open, 0);
   const lat = percentiles(results.flatMap((r) => r.lat));
