@@ -131,6 +131,20 @@ function handSection(root, title) {
   return `${text.slice(start + 1, end < 0 ? text.length : end + 1).trimEnd()}\n\n`;
 }
 
+/**
+ * The section of bench/c100k.mjs (100,000 connections on the conformance server's workers, run by
+ * hand): kept from the current docs/benchmarks.md when the page is rewritten.
+ */
+function c100kSection(root) {
+  const path = join(root, 'docs', 'benchmarks.md');
+  if (!existsSync(path)) return '';
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf('\n## 100,000 connections on one machine, several workers');
+  if (start < 0) return '';
+  const end = text.indexOf('\n## ', start + 1);
+  return `${text.slice(start + 1, end < 0 ? text.length : end + 1).trimEnd()}\n\n`;
+}
+
 /** Rewrites docs/benchmarks.md and bench/results/chart.svg from one result; returns the md path. */
 export function writeDocs(result, root, resultPath) {
   const vm = newestVmResult(join(root, 'bench', 'results'));
@@ -271,7 +285,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${vmSection(vm)}${codecLink(root)}${fairnessSection(root)}${latestChatFairnessSection(root)}${soakLink(root)}${
+${extraSections(result)}${vmSection(vm)}${codecLink(root)}${fairnessSection(root)}${c100kSection(root)}${latestChatFairnessSection(root)}${soakLink(root)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''

@@ -205,10 +205,7 @@ export class HttpConnectionDispatcher {
     if (!route) return false;
     // Node leaves an upgraded socket's errors to the listener: without one, a client that resets
     // the socket of a refused upgrade (or one still being authenticated) would crash the process.
-    socket.on('error', (error: Error) => {
-      this.options.logger.debug('http.upgrade_socket_error', { error });
-      socket.destroy();
-    });
+    guardUpgradedSocket(socket, this.options.logger);
     if (!this.options.cors.admitUpgrade(req)) {
       this.count(route.endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
       refuseUpgrade(socket, 403, ORIGIN_NOT_ALLOWED);
@@ -466,6 +463,18 @@ class HubApplication implements ConnectionApplication {
 }
 
 function noop(): void {}
+
+/**
+ * Logs and destroys on a socket error. Made here, not in `handleUpgrade`: a closure made there
+ * would share that call's scope, and the listener (which lives as long as the socket) would keep
+ * the upgrade request, its headers and its URL alive for the whole connection.
+ */
+function guardUpgradedSocket(socket: Duplex, logger: Logger): void {
+  socket.on('error', (error: Error) => {
+    logger.debug('http.upgrade_socket_error', { error });
+    socket.destroy();
+  });
+}
 
 function parseUrl(raw: string | undefined): URL | undefined {
   if (!raw) return undefined;
