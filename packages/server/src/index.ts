@@ -89,6 +89,7 @@ export type { UploadStream } from './hubs/upload-stream.js';
 export { ClientResultTracker } from './lifetime/client-result-tracker.js';
 export { PendingAcks, RemoteInvocations } from './lifetime/cluster-waits.js';
 export { DefaultHubLifetimeManager } from './lifetime/default-hub-lifetime-manager.js';
+export { DelegatingHubLifetimeManager } from './lifetime/delegating-hub-lifetime-manager.js';
 export type {
   ClientInvocationOptions,
   CloseConnectionOptions,

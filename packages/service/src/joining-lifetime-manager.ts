@@ -6,12 +6,10 @@
  * so a group send made as soon as the client is connected reaches it.
  * @module
  */
-import type { CompletionMessage } from '@switchboard/protocol';
-import type {
-  ClientInvocationOptions,
-  CloseConnectionOptions,
-  HubConnectionRef,
-  HubLifetimeManager,
+import {
+  DelegatingHubLifetimeManager,
+  type HubConnectionRef,
+  type HubLifetimeManager,
 } from '@switchboard/server';
 
 /** What runs as a connection registers and after it left. */
@@ -23,13 +21,15 @@ export interface ConnectionSetup {
 }
 
 /** A lifetime manager whose `onConnected` also joins the connection's groups (see the module). */
-export class JoiningLifetimeManager implements HubLifetimeManager {
+export class JoiningLifetimeManager extends DelegatingHubLifetimeManager {
   constructor(
-    private readonly inner: HubLifetimeManager,
+    inner: HubLifetimeManager,
     private readonly setup: ConnectionSetup,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  async onConnected(connection: HubConnectionRef): Promise<void> {
+  override async onConnected(connection: HubConnectionRef): Promise<void> {
     await this.inner.onConnected(connection);
     try {
       await this.setup.joined(connection);
@@ -41,79 +41,9 @@ export class JoiningLifetimeManager implements HubLifetimeManager {
     }
   }
 
-  async onDisconnected(connection: HubConnectionRef): Promise<void> {
+  override async onDisconnected(connection: HubConnectionRef): Promise<void> {
     this.setup.left(connection);
     await this.inner.onDisconnected(connection);
-  }
-
-  sendAll(method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendAll(method, args);
-  }
-
-  sendAllExcept(method: string, args: readonly unknown[], excluded: readonly string[]): Promise<void> {
-    return this.inner.sendAllExcept(method, args, excluded);
-  }
-
-  sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendConnection(connectionId, method, args);
-  }
-
-  sendConnections(connectionIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendConnections(connectionIds, method, args);
-  }
-
-  sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendGroup(groupName, method, args);
-  }
-
-  sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendGroups(groupNames, method, args);
-  }
-
-  sendGroupExcept(
-    groupName: string,
-    method: string,
-    args: readonly unknown[],
-    excluded: readonly string[],
-  ): Promise<void> {
-    return this.inner.sendGroupExcept(groupName, method, args, excluded);
-  }
-
-  sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendUser(userId, method, args);
-  }
-
-  sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendUsers(userIds, method, args);
-  }
-
-  addToGroup(connectionId: string, groupName: string): Promise<void> {
-    return this.inner.addToGroup(connectionId, groupName);
-  }
-
-  removeFromGroup(connectionId: string, groupName: string): Promise<void> {
-    return this.inner.removeFromGroup(connectionId, groupName);
-  }
-
-  invokeConnection(
-    connectionId: string,
-    method: string,
-    args: readonly unknown[],
-    options?: ClientInvocationOptions,
-  ): Promise<unknown> {
-    return this.inner.invokeConnection(connectionId, method, args, options);
-  }
-
-  setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
-    return this.inner.setConnectionResult(connectionId, completion);
-  }
-
-  closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void> {
-    return this.inner.closeConnection(connectionId, options);
-  }
-
-  closeUser(userId: string, options?: CloseConnectionOptions): Promise<void> {
-    return this.inner.closeUser(userId, options);
   }
 
   async close(): Promise<void> {

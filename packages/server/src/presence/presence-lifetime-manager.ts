@@ -1,10 +1,5 @@
-import type { CompletionMessage } from '@switchboard/protocol';
-import type {
-  ClientInvocationOptions,
-  CloseConnectionOptions,
-  HubConnectionRef,
-  HubLifetimeManager,
-} from '../lifetime/hub-lifetime-manager.js';
+import { DelegatingHubLifetimeManager } from '../lifetime/delegating-hub-lifetime-manager.js';
+import type { HubConnectionRef, HubLifetimeManager } from '../lifetime/hub-lifetime-manager.js';
 import type { Logger } from '../logger.js';
 import type { HubMetrics } from '../metrics.js';
 import { scopedGroup } from './hub-presence.js';
@@ -25,18 +20,20 @@ export interface PresenceSource {
  * go; group changes follow the inner manager's. Sends pass straight through. Presence failures are
  * logged and counted and never refuse or break a connection.
  */
-export class PresenceLifetimeManager implements HubLifetimeManager {
+export class PresenceLifetimeManager extends DelegatingHubLifetimeManager {
   constructor(
-    readonly inner: HubLifetimeManager,
+    inner: HubLifetimeManager,
     private readonly store: PresenceStore,
     private readonly hubKey: string,
     private readonly hubPath: string,
     private readonly source: (connection: HubConnectionRef) => PresenceSource | undefined,
     private readonly logger: Logger,
     private readonly metrics: HubMetrics,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  async onConnected(connection: HubConnectionRef): Promise<void> {
+  override async onConnected(connection: HubConnectionRef): Promise<void> {
     await this.inner.onConnected(connection);
     const userId = connection.userIdentifier;
     const source = this.source(connection);
@@ -53,74 +50,22 @@ export class PresenceLifetimeManager implements HubLifetimeManager {
     );
   }
 
-  async onDisconnected(connection: HubConnectionRef): Promise<void> {
+  override async onDisconnected(connection: HubConnectionRef): Promise<void> {
     await this.inner.onDisconnected(connection);
     if (connection.userIdentifier === undefined) return;
     await this.guard('remove', () => this.store.removeConnection(connection.connectionId));
   }
 
-  async addToGroup(connectionId: string, groupName: string): Promise<void> {
+  override async addToGroup(connectionId: string, groupName: string): Promise<void> {
     await this.inner.addToGroup(connectionId, groupName);
     await this.guard('group', () => this.store.addToGroup(connectionId, scopedGroup(this.hubKey, groupName)));
   }
 
-  async removeFromGroup(connectionId: string, groupName: string): Promise<void> {
+  override async removeFromGroup(connectionId: string, groupName: string): Promise<void> {
     await this.inner.removeFromGroup(connectionId, groupName);
     await this.guard('group', () =>
       this.store.removeFromGroup(connectionId, scopedGroup(this.hubKey, groupName)),
     );
-  }
-
-  sendAll(method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendAll(method, args);
-  }
-  sendAllExcept(method: string, args: readonly unknown[], excluded: readonly string[]): Promise<void> {
-    return this.inner.sendAllExcept(method, args, excluded);
-  }
-  sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendConnection(connectionId, method, args);
-  }
-  sendConnections(connectionIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendConnections(connectionIds, method, args);
-  }
-  sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendGroup(groupName, method, args);
-  }
-  sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendGroups(groupNames, method, args);
-  }
-  sendGroupExcept(
-    groupName: string,
-    method: string,
-    args: readonly unknown[],
-    excluded: readonly string[],
-  ): Promise<void> {
-    return this.inner.sendGroupExcept(groupName, method, args, excluded);
-  }
-  sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendUser(userId, method, args);
-  }
-  sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    return this.inner.sendUsers(userIds, method, args);
-  }
-
-  invokeConnection(
-    connectionId: string,
-    method: string,
-    args: readonly unknown[],
-    options?: ClientInvocationOptions,
-  ): Promise<unknown> {
-    return this.inner.invokeConnection(connectionId, method, args, options);
-  }
-  setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
-    return this.inner.setConnectionResult(connectionId, completion);
-  }
-
-  closeConnection(connectionId: string, options?: CloseConnectionOptions): Promise<void> {
-    return this.inner.closeConnection(connectionId, options);
-  }
-  closeUser(userId: string, options?: CloseConnectionOptions): Promise<void> {
-    return this.inner.closeUser(userId, options);
   }
 
   private async guard(operation: string, action: () => Promise<void>): Promise<void> {
