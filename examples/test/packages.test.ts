@@ -145,7 +145,7 @@ test('every package under packages/ packs with its README, its types and only wh
     const where = `${p.manifest.name} (${p.dir})`;
     // Only the compiled code, the sources its maps point at, the README, and the package's data.
     const extra =
-      p.manifest.name === '@switchboard/backplane-postgres' ? /^sql\/[a-z]+\/\d{3}_[a-z0-9_]+\.sql$/ : /^$/;
+      p.manifest.name === '@switchboard/backplane-postgres' ? /^sql\/[a-z-]+\/\d{3}_[a-z0-9_]+\.sql$/ : /^$/;
     for (const file of p.files) {
       assert.ok(
         /^(README\.md|package\.json|LICENSE|CHANGELOG\.md)$/.test(file) ||
