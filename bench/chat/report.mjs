@@ -47,8 +47,8 @@ export function chatBenchSection(root) {
   const rows = runs
     .map((r) =>
       r.error
-        ? `| ${r.label ?? r.config} | ${n0(r.users)} | ${n0(r.rate)} | failed: ${esc(r.error).slice(0, 80)} | | | | | | | | |`
-        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${n1(r.latencyMs.p50)} | ${n1(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
+        ? `| ${r.label ?? r.config} | ${n0(r.users)} | ${n0(r.rate)} | failed: ${esc(r.error).slice(0, 80)} | | | | | | | | | |`
+        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${n1(r.latencyMs.p50)} | ${n1(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${n0(r.projectedPerCore)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
     )
     .join('\n');
   const highest = ORDER.filter((c) => runs.some((r) => r.config === c))
@@ -90,7 +90,8 @@ messages stored in the measured window; RSS is the sum over the server processes
 *sustained* when every user is online, the stored rate is at least 97 % of the offered one, p99 is
 under 1 s, and nothing is lost, twice or refused. The PostgreSQL configuration runs three nodes
 on the harness's own \`redis-server\` (the users spread over them; PostgreSQL's own CPU is not in
-the server figure).
+the server figure). "msg/s per server core" is 1 s divided by the server CPU per message: what
+the server would store with one core to itself at that cost (a projection, not a measurement).
 
 **The machine was shared with other work** during these runs (2 cores; load average ${loads.length ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '—'} during the
 measured windows, in the table per run): the load generators and the other work compete with the
@@ -99,8 +100,8 @@ for figures to hold against the target: \`npm run bench:chat -- --configs sqlite
 
 ![Send-to-receive latency and server CPU per stored message](../${CHART})
 
-| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | server RSS MiB | lost / twice / refused | load avg | verdict |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | msg/s per server core (projected) | server RSS MiB | lost / twice / refused | load avg | verdict |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows}
 
 ${verdict}

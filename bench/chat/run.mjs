@@ -10,6 +10,8 @@
 //                      run is not sustained, then stop
 //   --direct-share X   share of messages sent to direct conversations (default 0.1)
 //   --generators N     load-generator processes (default 2)
+//   --wait-load X      before each run, wait (at most --wait-max seconds, default 300) until the
+//                      1-minute load average is under X; the run records how long it waited
 //   --out FILE         result file (default bench/results/chat-<timestamp>.json)
 //   --docs             rewrite the "The chat's own benchmark" section of docs/benchmarks.md and
 //                      bench/results/chat-bench.svg from every bench/results/chat-<time>.json
@@ -36,6 +38,8 @@ const { values: opt } = parseArgs({
     search: { type: 'boolean', default: false },
     'direct-share': { type: 'string', default: '0.1' },
     generators: { type: 'string', default: '2' },
+    'wait-load': { type: 'string' },
+    'wait-max': { type: 'string', default: '300' },
     out: { type: 'string' },
     docs: { type: 'boolean', default: false },
     report: { type: 'boolean', default: false },
@@ -76,6 +80,16 @@ if (!opt.report) {
     for (const users of list(opt.users).map(Number)) {
       for (const rate of list(opt.rates).map(Number)) {
         log(`== ${config}, ${users} users, ${rate} msg/s`);
+        let waitedSeconds = 0;
+        if (opt['wait-load']) {
+          const until = Date.now() + Number(opt['wait-max']) * 1000;
+          const t0 = Date.now();
+          while (loadavg()[0] >= Number(opt['wait-load']) && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 5_000));
+          }
+          waitedSeconds = (Date.now() - t0) / 1000;
+          log(`   load average ${loadavg()[0].toFixed(1)} after waiting ${waitedSeconds.toFixed(0)} s`);
+        }
         let r;
         try {
           r = await runChat({
@@ -92,6 +106,7 @@ if (!opt.report) {
         } catch (e) {
           r = { config, users, rate, error: String(e?.message ?? e), sustained: false };
         }
+        r.waitedForLoadSeconds = waitedSeconds;
         runs.push(r);
         save();
         log(
