@@ -195,6 +195,12 @@ export async function runChat(o) {
       lost,
       dup,
       unexpected: checks.reduce((a, c) => a + c.unexpected, 0),
+      // Connections that closed during the run (none is reopened: what they missed counts as lost).
+      connectionsClosed: checks.reduce((a, c) => a + c.closed, 0),
+      closeReasons: checks.reduce((a, c) => {
+        for (const [why, n] of Object.entries(c.closeReasons)) a[why] = (a[why] ?? 0) + n;
+        return a;
+      }, {}),
       latencyMs: {
         p50: quantile(histogram, bucketMs, 0.5),
         p99: quantile(histogram, bucketMs, 0.99),
@@ -221,6 +227,7 @@ export async function runChat(o) {
       report.dup === 0 &&
       report.failed === 0 &&
       report.unanswered === 0 &&
+      report.connectionsClosed === 0 &&
       report.storedMatchesAcked &&
       report.storedPerSecond >= 0.97 * o.rate &&
       report.latencyMs.p99 !== null &&

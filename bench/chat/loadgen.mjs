@@ -30,6 +30,9 @@ const state = {
   seen: [],
   histogram: new Uint32Array(BUCKETS),
   received: 0,
+  /** Connections that closed after they started (by the server, or a failed transport). */
+  closed: 0,
+  closeReasons: {},
   measureFrom: Number.POSITIVE_INFINITY,
   measureTo: Number.NEGATIVE_INFINITY,
 };
@@ -106,6 +109,11 @@ async function connectAll(concurrency) {
       hub.serverTimeoutInMilliseconds = 300_000;
       hub.keepAliveIntervalInMilliseconds = 15_000;
       hub.on('messageReceived', (message) => onMessage(i, message));
+      hub.onclose((e) => {
+        state.closed++;
+        const why = String(e?.message ?? 'no error').slice(0, 100);
+        state.closeReasons[why] = (state.closeReasons[why] ?? 0) + 1;
+      });
       for (let attempt = 0; ; attempt++) {
         try {
           await hub.start();
@@ -203,5 +211,14 @@ function check(lastSeq) {
   state.histogram.forEach((c, b) => {
     if (c > 0) histogram.push([b, c]);
   });
-  return { received: state.received, lost, dup, unexpected, histogram, bucketMs: BUCKET_MS };
+  return {
+    received: state.received,
+    lost,
+    dup,
+    unexpected,
+    closed: state.closed,
+    closeReasons: state.closeReasons,
+    histogram,
+    bucketMs: BUCKET_MS,
+  };
 }

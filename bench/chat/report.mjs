@@ -48,7 +48,7 @@ export function chatBenchSection(root) {
     .map((r) =>
       r.error
         ? `| ${r.label ?? r.config} | ${n0(r.users)} | ${n0(r.rate)} | failed: ${esc(r.error).slice(0, 80)} | | | | | | | | | |`
-        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${n1(r.latencyMs.p50)} | ${n1(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${n0(r.projectedPerCore)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
+        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${n1(r.latencyMs.p50)} | ${n1(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${n0(r.projectedPerCore)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} / ${r.connectionsClosed ?? '—'} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
     )
     .join('\n');
   const highest = ORDER.filter((c) => runs.some((r) => r.config === c))
@@ -88,7 +88,8 @@ rooms arrived exactly once against what the storage holds after the run. Server 
 system of every server process, workers included, from \`/proc/<pid>/stat\`) is divided by the
 messages stored in the measured window; RSS is the sum over the server processes (peak). A run is
 *sustained* when every user is online, the stored rate is at least 97 % of the offered one, p99 is
-under 1 s, and nothing is lost, twice or refused. The PostgreSQL configuration runs three nodes
+under 1 s, and nothing is lost, twice or refused and no connection closed ("closed": a connection
+the server ended during the run; it is not reopened, so what it missed counts as lost). The PostgreSQL configuration runs three nodes
 on the harness's own \`redis-server\` (the users spread over them; PostgreSQL's own CPU is not in
 the server figure). "msg/s per server core" is 1 s divided by the server CPU per message: what
 the server would store with one core to itself at that cost (a projection, not a measurement).
@@ -100,7 +101,7 @@ for figures to hold against the target: \`npm run bench:chat -- --configs sqlite
 
 ![Send-to-receive latency and server CPU per stored message](../${CHART})
 
-| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | msg/s per server core (projected) | server RSS MiB | lost / twice / refused | load avg | verdict |
+| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | msg/s per server core (projected) | server RSS MiB | lost / twice / refused / closed | load avg | verdict |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows}
 

@@ -37,6 +37,7 @@ test('chat bench: 20 users at 10 msg/s for 3 s, everything stored and delivered 
   assert.equal(r.lost, 0);
   assert.equal(r.dup, 0);
   assert.equal(r.unexpected, 0);
+  assert.equal(r.connectionsClosed, 0, JSON.stringify(r.closeReasons));
   assert.equal(r.received, r.expectedDeliveries);
   // 90 % to the room of 20, 10 % to a direct conversation of 2.
   assert.ok(r.expectedDeliveries > r.acked * 2 && r.expectedDeliveries <= r.acked * 20);
