@@ -37,6 +37,10 @@ export function latestRuns(root) {
 
 const n0 = (v) => (v === null || v === undefined ? '—' : Math.round(v).toLocaleString('en'));
 const n1 = (v) => (v === null || v === undefined ? '—' : v.toFixed(1));
+/** Latency in ms: one decimal below 100, whole ms above; the histogram's last bucket is "≥ 60 s". */
+const ms = (v) =>
+  v === null || v === undefined ? '—' : v >= 60_000 ? '≥ 60,000' : v < 100 ? v.toFixed(1) : n0(v);
+const pct = (v) => (v === null || v === undefined ? '—' : `${Math.round(v)} %`);
 const mib = (b) => (b ? `${Math.round(b / 2 ** 20)}` : '—');
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -47,8 +51,8 @@ export function chatBenchSection(root) {
   const rows = runs
     .map((r) =>
       r.error
-        ? `| ${r.label ?? r.config} | ${n0(r.users)} | ${n0(r.rate)} | failed: ${esc(r.error).slice(0, 80)} | | | | | | | | | |`
-        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${n1(r.latencyMs.p50)} | ${n1(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${n0(r.projectedPerCore)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} / ${r.connectionsClosed ?? '—'} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
+        ? `| ${r.label ?? r.config} | ${n0(r.users)} | ${n0(r.rate)} | failed: ${esc(r.error).slice(0, 80)} | | | | | | | | | | |`
+        : `| ${r.label} | ${n0(r.online)} | ${n0(r.rate)} | ${n0(r.storedPerSecond)} | ${n0(r.deliveriesPerSecond)} | ${ms(r.latencyMs.p50)} | ${ms(r.latencyMs.p99)} | ${n0(r.serverCpuUsPerMessage)} | ${pct(r.serverCpuPercent)} / ${pct(r.generatorCpuPercent)} | ${n0(r.projectedPerCore)} | ${mib(r.serverRssPeakBytes)} | ${r.lost} / ${r.dup} / ${r.failed} / ${r.connectionsClosed ?? '—'} | ${r.loadavgDuring[0].toFixed(1)} | ${r.meetsTarget ? 'target met' : r.sustained ? 'sustained' : 'not sustained'} |`,
     )
     .join('\n');
   const highest = ORDER.filter((c) => runs.some((r) => r.config === c))
@@ -70,7 +74,7 @@ export function chatBenchSection(root) {
   const verdict = target
     ? target.error
       ? 'The target run (SQLite, 5,000 users, 500 msg/s) failed; see its file.'
-      : `Target (SQLite, 500 msg/s to 5,000 online users, p99 under 100 ms, nothing lost): ${target.meetsTarget ? '**met**' : '**not met in this run**'} (p99 ${n1(target.latencyMs.p99)} ms, ${n0(target.storedPerSecond)} stored/s, lost ${target.lost}, load average ${target.loadavgDuring[0].toFixed(1)} on ${target.cores ?? 2} cores).`
+      : `Target (SQLite, 500 msg/s to 5,000 online users, p99 under 100 ms, nothing lost): ${target.meetsTarget ? '**met**' : '**not met in this run**'} (p99 ${ms(target.latencyMs.p99)} ms, ${n0(target.storedPerSecond)} stored/s, lost ${target.lost}, load average ${target.loadavgDuring[0].toFixed(1)} on ${target.cores ?? 2} cores).`
     : 'The target run (SQLite, 5,000 users, 500 msg/s) has not been made yet.';
   const files = [...new Set(runs.map((r) => r.file))].map((f) => `[\`${f}\`](../${f})`).join(', ');
   const loads = runs.filter((r) => !r.error).map((r) => r.loadavgDuring[0]);
@@ -97,12 +101,17 @@ the server would store with one core to itself at that cost (a projection, not a
 **The machine was shared with other work** during these runs (2 cores; load average ${loads.length ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '—'} during the
 measured windows, in the table per run): the load generators and the other work compete with the
 server for the same two cores, so latency includes waiting for a CPU. Rerun on a quiet machine
-for figures to hold against the target: \`npm run bench:chat -- --configs sqlite,sqlite-workers,pg-redis-3 --users 1000,5000 --rates 100,500,1000 --search --docs\`.
+for figures to hold against the target. "CPU server / generators" is the share of one core each
+got during the window (100 % = one core): where it is far below 100 % while the run falls behind,
+the server was waiting for a CPU, not short of one. Deliveries per second count the deliveries of
+the messages sent in the window.
+
+To rerun: \`npm run bench:chat -- --configs sqlite,sqlite-workers,pg-redis-3 --users 1000,5000 --rates 100,500,1000 --search --docs\`.
 
 ![Send-to-receive latency and server CPU per stored message](../${CHART})
 
-| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | msg/s per server core (projected) | server RSS MiB | lost / twice / refused / closed | load avg | verdict |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+| configuration | online | offered msg/s | stored/s | deliveries/s | p50 ms | p99 ms | server CPU µs/msg | CPU server / generators | msg/s per server core (projected) | server RSS MiB | lost / twice / refused / closed | load avg | verdict |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows}
 
 ${verdict}
