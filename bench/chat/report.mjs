@@ -133,9 +133,13 @@ export function chatBenchSvg(runs) {
   const barH = 14;
   const parts = [];
   let y = 14;
-  const panel = (title, value, unit, mark) => {
+  const panel = (title, value, unit, mark, log = false) => {
+    const width = W - left - 80;
     const max = Math.max(...ok.map(value), mark ?? 0, 1e-9) * 1.1;
-    const sx = (v) => left + (Math.min(v, max) / max) * (W - left - 80);
+    // Latency spans 1 ms to 60 s: a log scale from 1 ms to 60 s; CPU: linear from 0.
+    const sx = log
+      ? (v) => left + (Math.log10(Math.max(1, Math.min(v, 60_000))) / Math.log10(60_000)) * width
+      : (v) => left + (Math.min(v, max) / max) * width;
     parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(title)}</text>`);
     y += 24;
     const top = y;
@@ -144,7 +148,7 @@ export function chatBenchSvg(runs) {
       parts.push(
         `<text x="10" y="${y + 11}">${esc(`${r.label} · ${n0(r.online)} users · ${n0(r.rate)}/s`)}</text>`,
         `<rect x="${left}" y="${y}" width="${(sx(v) - left).toFixed(1)}" height="${barH - 3}" fill="${COLORS[r.config] ?? '#555'}"${r.sustained ? '' : ' fill-opacity="0.4"'}/>`,
-        `<text x="${(sx(v) + 4).toFixed(1)}" y="${y + 10}" font-size="10">${esc(`${n1(v)} ${unit}`)}</text>`,
+        `<text x="${(sx(v) + 4).toFixed(1)}" y="${y + 10}" font-size="10">${esc(`${unit === 'ms' ? ms(v) : n0(v)} ${unit}`)}</text>`,
       );
       y += barH;
     }
@@ -157,12 +161,13 @@ export function chatBenchSvg(runs) {
     y += 16;
   };
   panel(
-    'Send-to-receive latency p99 (ms, capped at 1 s; pale: not sustained)',
-    (r) => Math.min(r.latencyMs.p99, 1000),
+    'Send-to-receive latency p99 (ms, log scale 1 ms to 60 s; pale: not sustained)',
+    (r) => r.latencyMs.p99,
     'ms',
     100,
+    true,
   );
-  panel('Send-to-receive latency p50 (ms)', (r) => Math.min(r.latencyMs.p50, 1000), 'ms');
+  panel('Send-to-receive latency p50 (ms, log scale)', (r) => r.latencyMs.p50, 'ms', undefined, true);
   panel(
     'Server CPU per stored message (µs, all server processes)',
     (r) => r.serverCpuUsPerMessage ?? 0,
