@@ -36,7 +36,6 @@ export function latestRuns(root) {
 }
 
 const n0 = (v) => (v === null || v === undefined ? '—' : Math.round(v).toLocaleString('en'));
-const n1 = (v) => (v === null || v === undefined ? '—' : v.toFixed(1));
 /** Latency in ms: one decimal below 100, whole ms above; the histogram's last bucket is "≥ 60 s". */
 const ms = (v) =>
   v === null || v === undefined ? '—' : v >= 60_000 ? '≥ 60,000' : v < 100 ? v.toFixed(1) : n0(v);
