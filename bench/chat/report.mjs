@@ -107,7 +107,9 @@ measured windows, in the table per run): the load generators and the other work 
 server for the same two cores, so latency includes waiting for a CPU. Rerun on a quiet machine
 for figures to hold against the target. "CPU server / generators" is the share of one core each
 got during the window (100 % = one core): where it is far below 100 % while the run falls behind,
-the server was waiting for a CPU, not short of one. Deliveries per second count the deliveries of
+the server was waiting for a CPU, not short of one. The generators decode every delivery with the official client:
+at 20,000+ deliveries per second they can need more CPU than the server itself, so on two cores
+the harness's own share limits the highest rate it can show. Deliveries per second count the deliveries of
 the messages sent in the window.
 
 To rerun: \`npm run bench:chat -- --configs sqlite,sqlite-workers,pg-redis-3 --users 1000,5000 --rates 100,500,1000 --search --docs\`.
