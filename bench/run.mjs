@@ -16,11 +16,13 @@
 //   --cluster-report FILE  only rewrite the two-node section of docs/benchmarks.md from a result
 //                        file (a `--sessions cluster` run), with its machine load
 //   --variant N=ENTRY    extra peer switchboard@N importing ENTRY (used by compare.mjs)
+//   --scenarios chat     the chat's own benchmark instead (bench/chat/run.mjs takes the other options)
 //
 // Servers (and the harness's own redis-server) run on core 0, the load generator on core 1
 // (taskset, when present). The headline is
 // server CPU time (utime + stime from /proc/<pid>/stat) per delivered message over the measured
 // window; instructions per message come from `perf stat` where the kernel supports it.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,6 +36,21 @@ import { createHarness, log, runSession, startServer, stopServer } from './lib/s
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
+// `--scenarios chat`: the chat's own benchmark (bench/chat/run.mjs), with the other options.
+const scenariosAt = process.argv.findIndex((a) => a === '--scenarios' || a.startsWith('--scenarios='));
+if (scenariosAt >= 0) {
+  const arg = process.argv[scenariosAt];
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : process.argv[scenariosAt + 1];
+  if (value !== 'chat') {
+    console.error(`--scenarios: only 'chat' is known (got '${value}'); the hub sessions are --sessions`);
+    process.exit(2);
+  }
+  const rest = process.argv
+    .slice(2)
+    .filter((_, i) => i !== scenariosAt - 2 && (arg.includes('=') || i !== scenariosAt - 1));
+  const r = spawnSync(process.execPath, [join(here, 'chat', 'run.mjs'), ...rest], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },

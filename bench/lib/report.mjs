@@ -2,6 +2,7 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { chatBenchSection } from '../chat/report.mjs';
 import { latestChatFairnessSection } from './report-chat.mjs';
 import { EXTRA_PEERS, extraSections, newestVmResult, vmSection } from './report-extra.mjs';
 import { targetsSection } from './report-targets.mjs';
@@ -285,7 +286,7 @@ server's; the CPU-per-message figures above stay valid because they do not depen
 
 ${genTable}
 
-${extraSections(result)}${vmSection(vm)}${codecLink(root)}${fairnessSection(root)}${c100kSection(root)}${latestChatFairnessSection(root)}${soakLink(root)}${
+${extraSections(result)}${vmSection(vm)}${codecLink(root)}${fairnessSection(root)}${c100kSection(root)}${latestChatFairnessSection(root)}${chatBenchSection(root)}${soakLink(root)}${
   missing.length
     ? `Not measured in this run (the harness has them; the next full run fills them in): ${missing.map((sc) => SCENARIOS[sc].title).join('; ')}.${bigNote(result)}\n\n`
     : ''
