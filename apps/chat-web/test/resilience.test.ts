@@ -99,6 +99,8 @@ describe('chat-web reconnects and falls back', () => {
     await alice.page.getByTestId('reconnect-now').evaluate((button) => (button as HTMLButtonElement).click());
     await waitConnected(alice.page);
     await waitForTexts(alice.page, ['before', ...missed, 'sent while away'], 15_000);
+    // The pending row goes once the server's answer is in (it can trail the message by a moment).
+    await alice.page.getByTestId('message-pending').waitFor({ state: 'detached', timeout: 15_000 });
     assert.equal(await alice.page.getByTestId('message-pending').count(), 0);
     const seqs = await alice.page
       .locator('[data-testid="message-item"][data-seq]')
