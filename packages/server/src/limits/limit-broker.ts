@@ -5,6 +5,7 @@
  * @module
  */
 import { TokenBuckets } from '../http/negotiate-limits.js';
+import { listenOnPort } from '../scaleout/inbox-messages.js';
 import { isLimitsMessage, type LimitsPush, type LimitsRequest } from './limit-messages.js';
 
 /** One end of a worker's IPC channel as the primary sees it (a cluster `Worker`, a `ChildProcess`). */
@@ -54,17 +55,13 @@ export class LimitBroker {
   attach(port: LimitsPort): () => void {
     const peer = new Peer(port);
     this.peers.add(peer);
-    const onMessage = (message: unknown) => {
-      if (isLimitsMessage(message)) this.handle(peer, message as LimitsRequest);
-    };
-    const detach = () => {
-      port.off('message', onMessage);
-      port.off('disconnect', detach);
-      this.detach(peer);
-    };
-    port.on('message', onMessage);
-    port.on('disconnect', detach);
-    return detach;
+    return listenOnPort(
+      port,
+      (message) => {
+        if (isLimitsMessage(message)) this.handle(peer, message as LimitsRequest);
+      },
+      () => this.detach(peer),
+    );
   }
 
   private detach(peer: Peer): void {

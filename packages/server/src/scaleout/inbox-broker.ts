@@ -13,6 +13,7 @@ import {
   type InboxPush,
   type InboxRequest,
   isInboxMessage,
+  listenOnPort,
   PRESENCE_OPERATIONS,
   type PresenceOperation,
   toWire,
@@ -91,17 +92,13 @@ export class InboxBroker {
   attach(port: InboxPort): () => void {
     const peer = new Peer(port);
     this.peers.add(peer);
-    const onMessage = (message: unknown) => {
-      if (isInboxMessage(message)) this.handle(peer, message as InboxRequest);
-    };
-    const detach = () => {
-      port.off('message', onMessage);
-      port.off('disconnect', detach);
-      this.detach(peer);
-    };
-    port.on('message', onMessage);
-    port.on('disconnect', detach);
-    return detach;
+    return listenOnPort(
+      port,
+      (message) => {
+        if (isInboxMessage(message)) this.handle(peer, message as InboxRequest);
+      },
+      () => this.detach(peer),
+    );
   }
 
   private detach(peer: Peer): void {

@@ -21,6 +21,26 @@ export interface InboxPort {
   off(event: 'message' | 'disconnect', listener: (message: unknown) => void): unknown;
 }
 
+/**
+ * Passes every message of `port` to `onMessage` until the channel closes (then `onDisconnect`
+ * runs once); the answer stops listening early. What the primary's hosts (the in-box broker, the
+ * shared limits, the user-group memberships) each do with a worker's channel.
+ */
+export function listenOnPort(
+  port: Pick<InboxPort, 'on' | 'off'>,
+  onMessage: (message: unknown) => void,
+  onDisconnect: () => void = () => {},
+): () => void {
+  const detach = () => {
+    port.off('message', onMessage);
+    port.off('disconnect', detach);
+    onDisconnect();
+  };
+  port.on('message', onMessage);
+  port.on('disconnect', detach);
+  return detach;
+}
+
 /** Bytes as they travel: as they are on an `advanced` channel, base64 on a `json` one. */
 export type WireBytes = Uint8Array | string;
 

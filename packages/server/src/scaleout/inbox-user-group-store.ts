@@ -10,7 +10,7 @@
  * application's pass by untouched.
  * @module
  */
-import type { InboxPort } from './inbox-messages.js';
+import { type InboxPort, listenOnPort } from './inbox-messages.js';
 import {
   MemoryUserGroupState,
   MemoryUserGroupStore,
@@ -82,16 +82,9 @@ export class InboxUserGroupHost {
    * returns a function that detaches it earlier.
    */
   attach(port: InboxPort): () => void {
-    const onMessage = (message: unknown) => {
+    return listenOnPort(port, (message) => {
       if (isMessage(message) && message.sbUserGroups === 'call') void this.answer(port, message);
-    };
-    const detach = () => {
-      port.off('message', onMessage);
-      port.off('disconnect', detach);
-    };
-    port.on('message', onMessage);
-    port.on('disconnect', detach);
-    return detach;
+    });
   }
 
   /** Drops the expired memberships (reading a user's groups drops that user's). */
