@@ -2,8 +2,8 @@
 // It holds its share of idle SignalR JSON WebSocket connections to the conformance server's
 // /testhub over raw `ws` (no negotiate: a WebSocket straight to the hub, as `skipNegotiation`),
 // each bound to one of the source addresses it is given so that no address pair runs out of
-// ports. A ping goes out on every connection every `pingEveryMs` (spread over the interval), from
-// the first connection on, so the server's client timeout never fires. Commands:
+// ports. A ping goes out on every connection `pingEveryMs` after its handshake and after each ping
+// (as a SignalR client's keep-alive), so the server's client timeout never fires. Commands:
 //   connect {port, path, count, sources, concurrency, timeoutMs}  -> {open, failed, errors, ms, lat}
 //   stats                                                          -> counters (closes, pings)
 //   expect {token}    arms the broadcast check; posts {evt:'all', at} when every open connection got it
@@ -45,25 +45,36 @@ function post(m) {
 }
 
 /**
- * Pings the next slice of connections so that each gets one per `pingEveryMs`. The slice follows
- * the time elapsed, not the tick count: on a loaded machine ticks come late, and a fixed slice per
- * tick would leave connections silent long enough for the server's client timeout.
+ * Pings every connection `pingEveryMs` after its handshake and then after each ping, as a SignalR
+ * client does. Every connection has the same interval, so one FIFO of (index, due time) in order of
+ * due time serves them all: each tick pings the entries that fell due and queues them again. (A
+ * round robin over the growing array took up to two intervals for its first pass while connections
+ * were being opened, long enough for the server's client timeout to close the first ones.)
  */
-let nextPing = 0;
-let pingCredit = 0;
-let lastTick = performance.now();
+const dueIdx = [];
+const dueAt = [];
+let dueHead = 0;
+
+/** Queues connection `i` for its next ping. */
+function schedulePing(i, now) {
+  dueIdx.push(i);
+  dueAt.push(now + pingEveryMs);
+}
+
 setInterval(() => {
-  const t = performance.now();
-  const n = socks.length;
-  pingCredit = Math.min(n, pingCredit + ((t - lastTick) * n) / pingEveryMs);
-  lastTick = t;
-  for (; pingCredit >= 1; pingCredit--) {
-    const i = nextPing;
-    nextPing = (nextPing + 1) % n;
-    if (!closed[i]) {
-      socks[i].send(PING);
-      st.pingsSent++;
-    }
+  const now = performance.now();
+  while (dueHead < dueIdx.length && dueAt[dueHead] <= now) {
+    const i = dueIdx[dueHead++];
+    const ws = socks[i];
+    if (ws === undefined || closed[i]) continue; // closed, or every socket dropped by closeAll
+    ws.send(PING);
+    st.pingsSent++;
+    schedulePing(i, now);
+  }
+  if (dueHead > 65536) {
+    dueIdx.splice(0, dueHead);
+    dueAt.splice(0, dueHead);
+    dueHead = 0;
   }
 }, 100).unref();
 
@@ -136,6 +147,7 @@ function openOne(url, localAddress) {
       clearTimeout(timer);
       idx = socks.length;
       socks.push(ws);
+      schedulePing(idx, performance.now());
       resolve([idx, performance.now() - t0]);
       // A frame may carry more records after the handshake answer.
       if (s.length > 3) onFrame(idx, Buffer.from(s.slice(3)));
