@@ -30,6 +30,7 @@ import {
   type Channel,
   channelName,
   newBusCounters,
+  OriginOrder,
   PublishQueue,
   reportBusError,
   retryUntil,
@@ -43,7 +44,6 @@ import {
   subjectChannelName,
   token,
 } from './names.js';
-import { OriginOrder } from './origin-order.js';
 
 /** Options of a {@link NatsBus} (the backplane's, shared by its hubs). */
 export interface NatsBusOptions {
@@ -68,7 +68,7 @@ interface Item {
   readonly holder: string | undefined;
 }
 
-/** The headers that number a bus's publishes (see origin-order.ts). */
+/** The headers that number a bus's publishes (see the core's `OriginOrder`). */
 const ORIGIN_HEADER = 'Sb-Origin';
 const NUMBER_HEADER = 'Sb-N';
 
@@ -220,7 +220,7 @@ export class NatsBus implements Bus {
 
   /** This bus's name in the `Sb-Origin` header: the node and the bus's start. */
   private readonly origin: string;
-  /** Restores each origin's order after a resend was overtaken by a held publish (origin-order.ts). */
+  /** Restores each origin's order after a resend was overtaken by a held publish (the core's `OriginOrder`). */
   private readonly order: OriginOrder;
 
   /** Makes sure of the stream, then starts the consumer after its last sequence. */
@@ -367,7 +367,7 @@ export class NatsBus implements Bus {
   /**
    * Publishes one item to JetStream, numbered in the order written, and sends it again (the message
    * id makes a second store a no-op) until it is stored or the bus closes. A resend may land behind
-   * a later publish: readers restore the order by number (origin-order.ts).
+   * a later publish: readers restore the order by number (the core's `OriginOrder`).
    */
   private async write(item: Item): Promise<number | undefined> {
     const n = ++this.publishNumber;

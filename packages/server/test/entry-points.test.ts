@@ -71,6 +71,7 @@ const snapshots: Record<string, string[]> = {
     'LogCursor',
     'MemoryUserGroupState',
     'MemoryUserGroupStore',
+    'OriginOrder',
     'PresenceStateMachine',
     'PublishQueue',
     'ScaleoutHubLifetimeManager',

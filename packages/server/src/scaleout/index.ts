@@ -143,6 +143,7 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
+export { OriginOrder } from './origin-order.js';
 export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
 export {
   ScaleoutHubLifetimeManager,
