@@ -59,6 +59,7 @@ const snapshots: Record<string, string[]> = {
     'ALL_CHANNEL',
     'BackplaneError',
     'BatchWriter',
+    'DocumentPresenceBackend',
     'ENVELOPE_VERSION',
     'EnvelopeVersionError',
     'InboxBroker',

@@ -68,6 +68,12 @@ export {
   presenceErrorHandler,
 } from './create-backplane.js';
 export {
+  DocumentPresenceBackend,
+  type PresenceDocument,
+  type PresenceDocumentHandlers,
+  type PresenceDocumentStore,
+} from './document-presence.js';
+export {
   type AckEnvelope,
   type CloseEnvelope,
   decodeEnvelope,
@@ -131,6 +137,7 @@ export {
   LoopbackPresenceNetwork as PresenceStateMachine,
   type LoopbackPresenceSnapshot as PresenceSnapshot,
 } from './loopback-presence.js';
+export { OriginOrder } from './origin-order.js';
 export type {
   LeaseResult,
   LogHead,
@@ -143,7 +150,6 @@ export type {
   RemotePresenceChange,
   TransitionResult,
 } from './presence-backend.js';
-export { OriginOrder } from './origin-order.js';
 export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
 export {
   ScaleoutHubLifetimeManager,
