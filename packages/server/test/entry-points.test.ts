@@ -60,6 +60,7 @@ const snapshots: Record<string, string[]> = {
     'BackplaneError',
     'BatchWriter',
     'DocumentPresenceBackend',
+    'DocumentUserGroupStore',
     'ENVELOPE_VERSION',
     'EnvelopeVersionError',
     'InboxBroker',

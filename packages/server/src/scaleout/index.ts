@@ -161,8 +161,10 @@ export {
   type ScaleoutPresenceStoreOptions,
 } from './scaleout-presence-store.js';
 export {
+  DocumentUserGroupStore,
   MemoryUserGroupState,
   MemoryUserGroupStore,
+  type UserGroupDocument,
   type UserGroupMemberships,
   type UserGroupStore,
 } from './user-group-store.js';
