@@ -21,19 +21,16 @@
 import { DeliverPolicy, DiscardPolicy, type JsMsg, StorageType } from '@nats-io/jetstream';
 import { Empty, headers, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
 import {
-  type BackplaneErrorCodeOnly,
-  type Bus,
   type BusContext,
   type BusCounters,
   type BusStatus,
-  backendError,
   type Channel,
   channelName,
-  newBusCounters,
   OriginOrder,
-  PublishQueue,
-  reportBusError,
+  QueuedBus,
+  type ReplayWindowOptions,
   retryUntil,
+  withTimeout,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -46,15 +43,9 @@ import {
 } from './names.js';
 
 /** Options of a {@link NatsBus} (the backplane's, shared by its hubs). */
-export interface NatsBusOptions {
+export interface NatsBusOptions extends Required<ReplayWindowOptions> {
   /** The cluster's prefix: streams and subjects of other prefixes are never touched. */
   readonly prefix: string;
-  /** The replay window by count: entries kept per channel. */
-  readonly maxLen: number;
-  /** The replay window by age, in milliseconds. */
-  readonly maxAgeMs: number;
-  /** Publishes held while NATS is unreachable; past it the oldest is dropped and reported. */
-  readonly maxQueuedPublishes: number;
   /** `file` (survives a server restart; the default) or `memory`. */
   readonly storage: 'file' | 'memory';
   /** How long a publish waits for its acknowledgement before it is sent again. Default 2 000 ms. */
@@ -73,15 +64,12 @@ const ORIGIN_HEADER = 'Sb-Origin';
 const NUMBER_HEADER = 'Sb-N';
 
 /** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
-export class NatsBus implements Bus {
+export class NatsBus extends QueuedBus<Item> {
   readonly backend = 'nats';
   /** The bus's counters; `replayed` counts the entries its catch-up after a reconnect delivered. */
-  readonly counters: BusCounters & { replayed: number } = { ...newBusCounters(), replayed: 0 };
+  declare readonly counters: BusCounters & { replayed: number };
   private readonly names: HubNames;
-  private readonly channels = new Map<string, Channel>();
   private readonly holders = new Map<string, Subscription>();
-  /** Holds publishes while NATS is unreachable (the core's bounded queue). */
-  private readonly queue: PublishQueue<Item>;
   private publishNumber = 0;
   /** A publish is being sent again: reported once until one gets through. */
   private retrying = false;
@@ -101,13 +89,14 @@ export class NatsBus implements Bus {
   private consumerUp = false;
   private readonly started: Promise<void>;
   private readonly unlisten: () => void;
-  private closed = false;
 
   constructor(
     private readonly link: NatsLink,
-    private readonly context: BusContext,
+    context: BusContext,
     private readonly options: NatsBusOptions,
   ) {
+    super(context, options.maxQueuedPublishes, (item) => `a send to ${item.subject}`);
+    this.counters.replayed = 0;
     this.names = hubNames(options.prefix, context.hubName);
     this.origin = `${token(context.nodeId)}.${Date.now().toString(36)}`;
     this.order = new OriginOrder(5_000, (origin, from, to) =>
@@ -117,17 +106,6 @@ export class NatsBus implements Bus {
         `NATS: publishes ${from}..${to} of ${origin} never reached the stream (the node went away before sending them again)`,
       ),
     );
-    this.queue = new PublishQueue<Item>({
-      maxQueued: options.maxQueuedPublishes,
-      writable: () => this.sendable(),
-      write: (item) => this.write(item),
-      overflow: (dropped) =>
-        this.report(
-          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-          `the publish queue is full while NATS is unreachable; a send to ${dropped.subject} was dropped`,
-        ),
-      counters: this.counters,
-    });
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
@@ -186,25 +164,13 @@ export class NatsBus implements Bus {
   }
 
   async ready(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.started, limit]).finally(() => clearTimeout(timer));
+    await withTimeout(this.started, timeoutMs);
   }
 
-  flush(): Promise<void> {
-    return this.queue.flush();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.queue.close(1_000);
-    this.closed = true;
+  protected async disconnect(): Promise<void> {
     this.unlisten();
     for (const sub of this.holders.values()) sub.unsubscribe();
     this.holders.clear();
-    this.channels.clear();
     this.order.clear();
     await this.consumer?.close().catch(() => undefined);
   }
@@ -360,7 +326,7 @@ export class NatsBus implements Bus {
     }
   }
 
-  private sendable(): boolean {
+  protected writable(): boolean {
     return !this.closed && this.link.connected && this.streamReady;
   }
 
@@ -369,7 +335,7 @@ export class NatsBus implements Bus {
    * id makes a second store a no-op) until it is stored or the bus closes. A resend may land behind
    * a later publish: readers restore the order by number (the core's `OriginOrder`).
    */
-  private async write(item: Item): Promise<number | undefined> {
+  protected async write(item: Item): Promise<number | undefined> {
     const n = ++this.publishNumber;
     const h = headers();
     h.set(ORIGIN_HEADER, this.origin);
@@ -410,9 +376,5 @@ export class NatsBus implements Bus {
       if (cause instanceof NoRespondersError) return 0;
       return 1; // unknown: the core's timeouts settle what waits
     }
-  }
-
-  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
-    if (!this.closed) reportBusError(this.context, this.counters, backendError('nats', code, what, cause));
   }
 }

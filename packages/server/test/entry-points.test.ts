@@ -76,6 +76,7 @@ const snapshots: Record<string, string[]> = {
     'OriginOrder',
     'PresenceStateMachine',
     'PublishQueue',
+    'QueuedBus',
     'ScaleoutHubLifetimeManager',
     'ScaleoutPresenceStore',
     'backendError',

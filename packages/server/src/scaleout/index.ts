@@ -151,6 +151,7 @@ export type {
   TransitionResult,
 } from './presence-backend.js';
 export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
+export { QueuedBus } from './queued-bus.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
