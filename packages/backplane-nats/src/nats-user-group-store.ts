@@ -10,6 +10,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type ConnectionOptions, connect, type NatsConnection } from '@nats-io/transport-node';
 import { DocumentUserGroupStore, type UserGroupDocument } from '@switchboard/server/scaleout';
+import { connectionOptions } from './link.js';
 import { safeName, token } from './names.js';
 
 /** Options of a {@link NatsUserGroupStore}. */
@@ -34,15 +35,10 @@ export class NatsUserGroupStore extends DocumentUserGroupStore {
   }
 
   async start(): Promise<void> {
-    const servers = this.options.servers ?? 'nats://127.0.0.1:4222';
-    const base: ConnectionOptions =
-      typeof servers === 'string' || Array.isArray(servers)
-        ? { servers: servers as string | string[] }
-        : (servers as ConnectionOptions);
     this.nc = await connect({
       name: `switchboard user groups ${this.bucket}`,
       maxReconnectAttempts: -1,
-      ...base,
+      ...connectionOptions(this.options.servers ?? 'nats://127.0.0.1:4222'),
     });
     this.kv = await new Kvm(jetstream(this.nc)).create(this.bucket, { history: 1 });
   }
