@@ -116,7 +116,9 @@ export {
 export {
   KeepConnected,
   type KeepConnectedOptions,
+  type RetryCallOptions,
   type RetryUntilOptions,
+  retryCall,
   retryUntil,
 } from './keep-connected.js';
 export {
@@ -137,6 +139,7 @@ export {
   LoopbackPresenceNetwork as PresenceStateMachine,
   type LoopbackPresenceSnapshot as PresenceSnapshot,
 } from './loopback-presence.js';
+export { loadMigrationFiles, type SqlFile } from './migration-files.js';
 export { OriginOrder } from './origin-order.js';
 export type {
   LeaseResult,

@@ -129,3 +129,31 @@ export async function retryUntil(attempt: () => Promise<void>, o: RetryUntilOpti
   }
   return false;
 }
+
+/** Options of {@link retryCall}. */
+export interface RetryCallOptions {
+  /** Tries at most, the first included. */
+  readonly attempts: number;
+  /** Whether a failure may be tried again (a dropped connection, a deadlock) rather than refused. */
+  readonly retryable: (error: unknown) => boolean;
+  /** Told of each failure that is tried again. */
+  readonly onRetry: (error: unknown) => void;
+  /** The wait before try n + 1 is n times this. Default 10 ms. */
+  readonly delayMs?: number;
+}
+
+/**
+ * Runs one backend call (a query), again after a failure {@link RetryCallOptions.retryable} lets
+ * through, up to `attempts` tries; rejects with the last failure.
+ */
+export async function retryCall<T>(call: () => Promise<T>, o: RetryCallOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= o.attempts || !o.retryable(error)) throw error;
+      o.onRetry(error);
+      await new Promise((resolve) => setTimeout(resolve, (o.delayMs ?? 10) * attempt));
+    }
+  }
+}
