@@ -30,6 +30,7 @@ import {
   QueuedBus,
   type ReplayWindowOptions,
   retryUntil,
+  StreamSequence,
   withTimeout,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
@@ -77,14 +78,8 @@ export class NatsBus extends QueuedBus<Item> {
   private streamReady = false;
   /** When the stream was created: another value after a reconnect means it was made anew. */
   private streamCreated: string | undefined;
-  /** The last stream sequence delivered (or skipped as not ours). */
-  private lastSeq = 0;
-  /**
-   * The catch-up after a loss: entries after `from` up to the stream's head found at the
-   * reconnect (`upTo`, unknown until the bus read it: the sequences handed meanwhile wait in
-   * `handed`) are counted in `replayed`.
-   */
-  private catchUp: { from: number; upTo: number | undefined; handed: number[] } | undefined;
+  /** The last stream sequence delivered, and the catch-up after a loss. */
+  private readonly sequence: StreamSequence;
   private consumer: { close(): Promise<unknown> } | undefined;
   private consumerUp = false;
   private readonly started: Promise<void>;
@@ -97,6 +92,7 @@ export class NatsBus extends QueuedBus<Item> {
   ) {
     super(context, options.maxQueuedPublishes, (item) => `a send to ${item.subject}`);
     this.counters.replayed = 0;
+    this.sequence = new StreamSequence(this.counters);
     this.names = hubNames(options.prefix, context.hubName);
     this.origin = `${token(context.nodeId)}.${Date.now().toString(36)}`;
     this.order = new OriginOrder(5_000, (origin, from, to) =>
@@ -109,9 +105,7 @@ export class NatsBus extends QueuedBus<Item> {
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
-        // A catch-up whose head is not known yet goes on; otherwise a new one starts here.
-        if (this.catchUp?.upTo !== undefined || !this.catchUp)
-          this.catchUp = { from: this.lastSeq, upTo: undefined, handed: [] };
+        this.sequence.disconnected();
       },
       reconnected: () => {
         this.counters.reconnects++;
@@ -197,7 +191,7 @@ export class NatsBus extends QueuedBus<Item> {
         await this.link.whenUp();
         await this.ensureStream();
         const info = await this.link.manager.streams.info(this.names.stream);
-        this.lastSeq = info.state.last_seq;
+        this.sequence.last = info.state.last_seq;
         await this.startConsumer(info.state.last_seq + 1);
       },
       {
@@ -265,17 +259,11 @@ export class NatsBus extends QueuedBus<Item> {
         // A new stream numbers from 1 again: start a consumer at its beginning (everything in it
         // was published after the loss).
         await this.consumer?.close().catch(() => undefined);
-        this.lastSeq = 0;
-        if (this.catchUp) this.catchUp.from = 0;
+        this.sequence.restarted();
         await this.startConsumer(1);
       }
       this.consumerUp = true;
-      const head = (await this.link.manager.streams.info(this.names.stream)).state.last_seq;
-      if (this.catchUp) {
-        this.catchUp.upTo = head;
-        this.counters.replayed += this.catchUp.handed.filter((seq) => seq <= head).length;
-        this.catchUp.handed = [];
-      }
+      this.sequence.head((await this.link.manager.streams.info(this.names.stream)).state.last_seq);
       this.context.receiver.reconnected();
     } catch (error) {
       this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'recovering after a reconnect', error);
@@ -289,18 +277,16 @@ export class NatsBus extends QueuedBus<Item> {
     if (this.closed) return;
     this.counters.messagesReceived++;
     this.counters.bytesReceived += m.data.length;
-    const seq = m.seq;
-    if (seq <= this.lastSeq) return; // delivered already (the ordered consumer never does this)
-    if (this.lastSeq > 0 && seq > this.lastSeq + 1) {
-      const count = seq - this.lastSeq - 1;
+    const skipped = this.sequence.next(m.seq);
+    if (skipped === undefined) return; // delivered already (the ordered consumer never does this)
+    if (skipped > 0) {
       this.context.receiver.lost(
         undefined,
-        count,
-        `NATS: stream ${this.names.stream} sequences ${this.lastSeq + 1}..${seq - 1} left the replay window before this node read them`,
+        skipped,
+        `NATS: stream ${this.names.stream} sequences ${m.seq - skipped}..${m.seq - 1} left the replay window before this node read them`,
       );
       this.order.resync();
     }
-    this.lastSeq = seq;
     const origin = m.headers?.get(ORIGIN_HEADER);
     const n = Number(m.headers?.get(NUMBER_HEADER));
     if (origin && Number.isSafeInteger(n) && n > 0) this.order.accept(origin, n, () => this.hand(m));
@@ -313,12 +299,7 @@ export class NatsBus extends QueuedBus<Item> {
     const name = subjectChannelName(this.names.root, m.subject);
     const channel = name === undefined ? undefined : this.channels.get(name);
     if (!channel) return;
-    const catchUp = this.catchUp;
-    if (catchUp && m.seq > catchUp.from) {
-      if (catchUp.upTo === undefined) catchUp.handed.push(m.seq);
-      else if (m.seq <= catchUp.upTo) this.counters.replayed++;
-      else this.catchUp = undefined; // past the head found at the reconnect: live again
-    }
+    this.sequence.handed(m.seq);
     try {
       this.context.receiver.message(channel, m.data);
     } catch (error) {

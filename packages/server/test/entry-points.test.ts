@@ -79,6 +79,7 @@ const snapshots: Record<string, string[]> = {
     'QueuedBus',
     'ScaleoutHubLifetimeManager',
     'ScaleoutPresenceStore',
+    'StreamSequence',
     'backendError',
     'backplaneErrors',
     'backplanePresenceOptions',

@@ -164,6 +164,7 @@ export {
   ScaleoutPresenceStore,
   type ScaleoutPresenceStoreOptions,
 } from './scaleout-presence-store.js';
+export { StreamSequence } from './stream-sequence.js';
 export {
   DocumentUserGroupStore,
   MemoryUserGroupState,
