@@ -1,5 +1,5 @@
 /**
- * The {@link Bus} of one hub on one node over NATS JetStream (nats-server 2.9 or later).
+ * The `Bus` of one hub on one node over NATS JetStream (nats-server 2.9 or later).
  *
  * - The replay log is one stream per cluster prefix and hub, with a subject per channel
  *   (names.ts) and limits by age and by count per channel. Every publish is a JetStream publish

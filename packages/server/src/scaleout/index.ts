@@ -114,6 +114,7 @@ export {
   InboxUserGroupStore,
 } from './inbox-user-group-store.js';
 export {
+  Intervals,
   KeepConnected,
   type KeepConnectedOptions,
   type RetryCallOptions,
@@ -154,7 +155,7 @@ export type {
   TransitionResult,
 } from './presence-backend.js';
 export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
-export { QueuedBus } from './queued-bus.js';
+export { BusBase, QueuedBus } from './queued-bus.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,

@@ -157,3 +157,20 @@ export async function retryCall<T>(call: () => Promise<T>, o: RetryCallOptions):
     }
   }
 }
+
+/** Timers that repeat until {@link Intervals.clear} (a lease renewal, a poll, a clean-up); they never keep the process alive. */
+export class Intervals {
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  /** Runs `run` every `ms` milliseconds. */
+  every(ms: number, run: () => unknown): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Stops every timer. */
+  clear(): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+  }
+}
