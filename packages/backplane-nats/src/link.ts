@@ -47,16 +47,12 @@ export class NatsLink {
   reconnects = 0;
 
   constructor(private readonly options: NatsLinkOptions) {
-    const base: ConnectionOptions =
-      typeof options.servers === 'string' || Array.isArray(options.servers)
-        ? { servers: options.servers as string | string[] }
-        : (options.servers as ConnectionOptions);
     this.connection = connect({
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
-      ...base,
+      ...connectionOptions(options.servers),
     }).then(async (nc) => {
       this.nc = nc;
       this.js = jetstream(nc);
@@ -181,6 +177,15 @@ export class NatsLink {
   private report(what: string, cause: unknown): void {
     if (!this.closed) this.options.onError(backendError('nats', 'SB_ERR_BACKPLANE_UNAVAILABLE', what, cause));
   }
+}
+
+/** Server URL(s) or connection options, as connection options. */
+export function connectionOptions(
+  servers: string | readonly string[] | ConnectionOptions,
+): ConnectionOptions {
+  return typeof servers === 'string' || Array.isArray(servers)
+    ? { servers: servers as string | string[] }
+    : (servers as ConnectionOptions);
 }
 
 /** Whether a JetStream API error says the stream (or consumer, or key) does not exist. */

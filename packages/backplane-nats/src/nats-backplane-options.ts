@@ -1,11 +1,12 @@
 /**
- * The options of the NATS backplane, and their defaults.
+ * The options of the NATS backplane (the replay window's are the core's), and their defaults.
  * @module
  */
 import type { ConnectionOptions } from '@nats-io/transport-node';
+import type { ReplayWindowOptions } from '@switchboard/server/scaleout';
 
 /** What the NATS transport and presence of a node are built from (see `natsBackplane`). */
-export interface NatsOptions {
+export interface NatsOptions extends ReplayWindowOptions {
   /**
    * The NATS server(s): a URL (`nats://127.0.0.1:4222`), several, or full connection options of
    * `@nats-io/transport-node` (credentials, TLS). Default `nats://127.0.0.1:4222`.
@@ -18,12 +19,6 @@ export interface NatsOptions {
    * Default `switchboard:`.
    */
   readonly prefix?: string;
-  /** The replay window by count: entries kept per channel. Default 10 000. */
-  readonly maxLen?: number;
-  /** The replay window by age, in milliseconds. Default 60 000. */
-  readonly maxAgeMs?: number;
-  /** Publishes held while NATS is unreachable (past it the oldest is dropped). Default 10 000. */
-  readonly maxQueuedPublishes?: number;
   /**
    * Where JetStream keeps the replay logs and the presence document: `file` (they survive a
    * restart of nats-server: nothing is lost across it) or `memory`. Default `file`.

@@ -1,5 +1,5 @@
 /**
- * The {@link Bus} of one hub on one node over NATS JetStream (nats-server 2.9 or later).
+ * The `Bus` of one hub on one node over NATS JetStream (nats-server 2.9 or later).
  *
  * - The replay log is one stream per cluster prefix and hub, with a subject per channel
  *   (names.ts) and limits by age and by count per channel. Every publish is a JetStream publish
@@ -21,18 +21,17 @@
 import { DeliverPolicy, DiscardPolicy, type JsMsg, StorageType } from '@nats-io/jetstream';
 import { Empty, headers, NoRespondersError, nanos, type Subscription } from '@nats-io/transport-node';
 import {
-  type BackplaneErrorCodeOnly,
-  type Bus,
   type BusContext,
   type BusCounters,
   type BusStatus,
-  backendError,
   type Channel,
   channelName,
-  newBusCounters,
-  PublishQueue,
-  reportBusError,
+  OriginOrder,
+  QueuedBus,
+  type ReplayWindowOptions,
   retryUntil,
+  StreamSequence,
+  withTimeout,
 } from '@switchboard/server/scaleout';
 import type { NatsLink } from './link.js';
 import {
@@ -43,18 +42,11 @@ import {
   subjectChannelName,
   token,
 } from './names.js';
-import { OriginOrder } from './origin-order.js';
 
 /** Options of a {@link NatsBus} (the backplane's, shared by its hubs). */
-export interface NatsBusOptions {
+export interface NatsBusOptions extends Required<ReplayWindowOptions> {
   /** The cluster's prefix: streams and subjects of other prefixes are never touched. */
   readonly prefix: string;
-  /** The replay window by count: entries kept per channel. */
-  readonly maxLen: number;
-  /** The replay window by age, in milliseconds. */
-  readonly maxAgeMs: number;
-  /** Publishes held while NATS is unreachable; past it the oldest is dropped and reported. */
-  readonly maxQueuedPublishes: number;
   /** `file` (survives a server restart; the default) or `memory`. */
   readonly storage: 'file' | 'memory';
   /** How long a publish waits for its acknowledgement before it is sent again. Default 2 000 ms. */
@@ -68,20 +60,17 @@ interface Item {
   readonly holder: string | undefined;
 }
 
-/** The headers that number a bus's publishes (see origin-order.ts). */
+/** The headers that number a bus's publishes (see the core's `OriginOrder`). */
 const ORIGIN_HEADER = 'Sb-Origin';
 const NUMBER_HEADER = 'Sb-N';
 
 /** The transport of one hub on one node, on a {@link NatsLink} shared with the node's other hubs. */
-export class NatsBus implements Bus {
+export class NatsBus extends QueuedBus<Item> {
   readonly backend = 'nats';
   /** The bus's counters; `replayed` counts the entries its catch-up after a reconnect delivered. */
-  readonly counters: BusCounters & { replayed: number } = { ...newBusCounters(), replayed: 0 };
+  declare readonly counters: BusCounters & { replayed: number };
   private readonly names: HubNames;
-  private readonly channels = new Map<string, Channel>();
   private readonly holders = new Map<string, Subscription>();
-  /** Holds publishes while NATS is unreachable (the core's bounded queue). */
-  private readonly queue: PublishQueue<Item>;
   private publishNumber = 0;
   /** A publish is being sent again: reported once until one gets through. */
   private retrying = false;
@@ -89,25 +78,21 @@ export class NatsBus implements Bus {
   private streamReady = false;
   /** When the stream was created: another value after a reconnect means it was made anew. */
   private streamCreated: string | undefined;
-  /** The last stream sequence delivered (or skipped as not ours). */
-  private lastSeq = 0;
-  /**
-   * The catch-up after a loss: entries after `from` up to the stream's head found at the
-   * reconnect (`upTo`, unknown until the bus read it: the sequences handed meanwhile wait in
-   * `handed`) are counted in `replayed`.
-   */
-  private catchUp: { from: number; upTo: number | undefined; handed: number[] } | undefined;
+  /** The last stream sequence delivered, and the catch-up after a loss. */
+  private readonly sequence: StreamSequence;
   private consumer: { close(): Promise<unknown> } | undefined;
   private consumerUp = false;
   private readonly started: Promise<void>;
   private readonly unlisten: () => void;
-  private closed = false;
 
   constructor(
     private readonly link: NatsLink,
-    private readonly context: BusContext,
+    context: BusContext,
     private readonly options: NatsBusOptions,
   ) {
+    super(context, options.maxQueuedPublishes, (item) => `a send to ${item.subject}`);
+    this.counters.replayed = 0;
+    this.sequence = new StreamSequence(this.counters);
     this.names = hubNames(options.prefix, context.hubName);
     this.origin = `${token(context.nodeId)}.${Date.now().toString(36)}`;
     this.order = new OriginOrder(5_000, (origin, from, to) =>
@@ -117,23 +102,10 @@ export class NatsBus implements Bus {
         `NATS: publishes ${from}..${to} of ${origin} never reached the stream (the node went away before sending them again)`,
       ),
     );
-    this.queue = new PublishQueue<Item>({
-      maxQueued: options.maxQueuedPublishes,
-      writable: () => this.sendable(),
-      write: (item) => this.write(item),
-      overflow: (dropped) =>
-        this.report(
-          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-          `the publish queue is full while NATS is unreachable; a send to ${dropped.subject} was dropped`,
-        ),
-      counters: this.counters,
-    });
     this.unlisten = link.listen({
       disconnected: () => {
         this.consumerUp = false;
-        // A catch-up whose head is not known yet goes on; otherwise a new one starts here.
-        if (this.catchUp?.upTo !== undefined || !this.catchUp)
-          this.catchUp = { from: this.lastSeq, upTo: undefined, handed: [] };
+        this.sequence.disconnected();
       },
       reconnected: () => {
         this.counters.reconnects++;
@@ -186,25 +158,13 @@ export class NatsBus implements Bus {
   }
 
   async ready(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.started, limit]).finally(() => clearTimeout(timer));
+    await withTimeout(this.started, timeoutMs);
   }
 
-  flush(): Promise<void> {
-    return this.queue.flush();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.queue.close(1_000);
-    this.closed = true;
+  protected async disconnect(): Promise<void> {
     this.unlisten();
     for (const sub of this.holders.values()) sub.unsubscribe();
     this.holders.clear();
-    this.channels.clear();
     this.order.clear();
     await this.consumer?.close().catch(() => undefined);
   }
@@ -220,7 +180,7 @@ export class NatsBus implements Bus {
 
   /** This bus's name in the `Sb-Origin` header: the node and the bus's start. */
   private readonly origin: string;
-  /** Restores each origin's order after a resend was overtaken by a held publish (origin-order.ts). */
+  /** Restores each origin's order after a resend was overtaken by a held publish (the core's `OriginOrder`). */
   private readonly order: OriginOrder;
 
   /** Makes sure of the stream, then starts the consumer after its last sequence. */
@@ -231,7 +191,7 @@ export class NatsBus implements Bus {
         await this.link.whenUp();
         await this.ensureStream();
         const info = await this.link.manager.streams.info(this.names.stream);
-        this.lastSeq = info.state.last_seq;
+        this.sequence.last = info.state.last_seq;
         await this.startConsumer(info.state.last_seq + 1);
       },
       {
@@ -299,17 +259,11 @@ export class NatsBus implements Bus {
         // A new stream numbers from 1 again: start a consumer at its beginning (everything in it
         // was published after the loss).
         await this.consumer?.close().catch(() => undefined);
-        this.lastSeq = 0;
-        if (this.catchUp) this.catchUp.from = 0;
+        this.sequence.restarted();
         await this.startConsumer(1);
       }
       this.consumerUp = true;
-      const head = (await this.link.manager.streams.info(this.names.stream)).state.last_seq;
-      if (this.catchUp) {
-        this.catchUp.upTo = head;
-        this.counters.replayed += this.catchUp.handed.filter((seq) => seq <= head).length;
-        this.catchUp.handed = [];
-      }
+      this.sequence.head((await this.link.manager.streams.info(this.names.stream)).state.last_seq);
       this.context.receiver.reconnected();
     } catch (error) {
       this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'recovering after a reconnect', error);
@@ -323,18 +277,16 @@ export class NatsBus implements Bus {
     if (this.closed) return;
     this.counters.messagesReceived++;
     this.counters.bytesReceived += m.data.length;
-    const seq = m.seq;
-    if (seq <= this.lastSeq) return; // delivered already (the ordered consumer never does this)
-    if (this.lastSeq > 0 && seq > this.lastSeq + 1) {
-      const count = seq - this.lastSeq - 1;
+    const skipped = this.sequence.next(m.seq);
+    if (skipped === undefined) return; // delivered already (the ordered consumer never does this)
+    if (skipped > 0) {
       this.context.receiver.lost(
         undefined,
-        count,
-        `NATS: stream ${this.names.stream} sequences ${this.lastSeq + 1}..${seq - 1} left the replay window before this node read them`,
+        skipped,
+        `NATS: stream ${this.names.stream} sequences ${m.seq - skipped}..${m.seq - 1} left the replay window before this node read them`,
       );
       this.order.resync();
     }
-    this.lastSeq = seq;
     const origin = m.headers?.get(ORIGIN_HEADER);
     const n = Number(m.headers?.get(NUMBER_HEADER));
     if (origin && Number.isSafeInteger(n) && n > 0) this.order.accept(origin, n, () => this.hand(m));
@@ -347,12 +299,7 @@ export class NatsBus implements Bus {
     const name = subjectChannelName(this.names.root, m.subject);
     const channel = name === undefined ? undefined : this.channels.get(name);
     if (!channel) return;
-    const catchUp = this.catchUp;
-    if (catchUp && m.seq > catchUp.from) {
-      if (catchUp.upTo === undefined) catchUp.handed.push(m.seq);
-      else if (m.seq <= catchUp.upTo) this.counters.replayed++;
-      else this.catchUp = undefined; // past the head found at the reconnect: live again
-    }
+    this.sequence.handed(m.seq);
     try {
       this.context.receiver.message(channel, m.data);
     } catch (error) {
@@ -360,16 +307,16 @@ export class NatsBus implements Bus {
     }
   }
 
-  private sendable(): boolean {
+  protected writable(): boolean {
     return !this.closed && this.link.connected && this.streamReady;
   }
 
   /**
    * Publishes one item to JetStream, numbered in the order written, and sends it again (the message
    * id makes a second store a no-op) until it is stored or the bus closes. A resend may land behind
-   * a later publish: readers restore the order by number (origin-order.ts).
+   * a later publish: readers restore the order by number (the core's `OriginOrder`).
    */
-  private async write(item: Item): Promise<number | undefined> {
+  protected async write(item: Item): Promise<number | undefined> {
     const n = ++this.publishNumber;
     const h = headers();
     h.set(ORIGIN_HEADER, this.origin);
@@ -410,9 +357,5 @@ export class NatsBus implements Bus {
       if (cause instanceof NoRespondersError) return 0;
       return 1; // unknown: the core's timeouts settle what waits
     }
-  }
-
-  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
-    if (!this.closed) reportBusError(this.context, this.counters, backendError('nats', code, what, cause));
   }
 }

@@ -4,19 +4,10 @@
  * ones a schema lacks, once, even when several nodes start at the same time.
  * @module
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { BackplaneError } from '@switchboard/server/scaleout';
+import { backendError, loadMigrationFiles, type SqlFile } from '@switchboard/server/scaleout';
 import type pg from 'pg';
 
-/** One migration: `NNN_name.sql` read by {@link loadSqlFiles}. */
-export interface SqlFile {
-  /** The number at the start of the file name; files apply in ascending order. */
-  readonly version: number;
-  /** The rest of the file name, without `.sql`. */
-  readonly name: string;
-  /** The file's text. */
-  readonly sql: string;
-}
+export type { SqlFile };
 
 /** What {@link migrate} applies, and where. */
 export interface MigrateOptions {
@@ -36,27 +27,13 @@ export function sqlDir(component: string): URL {
   return new URL(`../sql/${component}/`, import.meta.url);
 }
 
-const FILE_NAME = /^(\d{3,})_([a-z0-9_-]+)\.sql$/;
-
 /**
- * Reads the `NNN_name.sql` files of a folder, in version order. Other files are ignored; a `.sql`
- * file with another name, or two files with one version, are refused (`SB_ERR_BACKPLANE_MIGRATION`).
+ * Reads the `NNN_name.sql` files of a folder, in version order (the core's `loadMigrationFiles`).
+ * Other files are ignored; a `.sql` file with another name, or two files with one version, are
+ * refused (`SB_ERR_BACKPLANE_MIGRATION`).
  */
-export async function loadSqlFiles(dir: URL): Promise<SqlFile[]> {
-  const files: SqlFile[] = [];
-  for (const entry of (await readdir(dir)).sort()) {
-    if (!entry.endsWith('.sql')) continue;
-    const match = FILE_NAME.exec(entry);
-    if (!match)
-      throw migrationError(
-        `migration file '${entry}' is not named NNN_name.sql (digits, an underscore, lowercase letters, digits, '_' or '-').`,
-      );
-    const version = Number(match[1]);
-    if (files.some((f) => f.version === version))
-      throw migrationError(`two migration files in ${dir.pathname} have version ${version}.`);
-    files.push({ version, name: match[2]!, sql: await readFile(new URL(entry, dir), 'utf8') });
-  }
-  return files.sort((a, b) => a.version - b.version);
+export function loadSqlFiles(dir: URL): Promise<SqlFile[]> {
+  return loadMigrationFiles(dir, 'postgres');
 }
 
 /** Applies this package's files of each component (`sql/<component>/`) to a schema, in order. */
@@ -143,19 +120,13 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<v
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw migrationError(
-      `migrating schema '${schema}' failed at ${current}: ${error instanceof Error ? error.message : String(error)}`,
+    throw backendError(
+      'postgres',
+      'SB_ERR_BACKPLANE_MIGRATION',
+      `migrating schema '${schema}' failed at ${current}`,
       error,
     );
   } finally {
     client.release();
   }
-}
-
-/** `SB_ERR_BACKPLANE_MIGRATION`, naming PostgreSQL. */
-function migrationError(what: string, cause?: unknown): BackplaneError {
-  return new BackplaneError('SB_ERR_BACKPLANE_MIGRATION', `PostgreSQL: ${what}`, {
-    cause,
-    backend: 'postgres',
-  });
 }

@@ -1,29 +1,27 @@
 /**
- * The PostgreSQL {@link Bus}: the transport of one hub on one node. Every send is a row of
- * `<schema>.bus_messages` (ids in commit order: one log for all channels), written by the core's
- * {@link BatchWriter} in one `bus_publish` call per batch; `NOTIFY` wakes the readers; the core's
- * {@link LogCursor} reads the node's channels from one position over the log on the LISTEN
- * connection, catches up after a reconnect and counts what left the window. The bus adds the
- * routes of the node's connections, its lease and the clean-up of old rows.
+ * The PostgreSQL bus (a `Bus` on the core's `BusBase`): the transport of one hub on one node.
+ * Every send is a row of `<schema>.bus_messages` (ids in commit order: one log for all channels),
+ * written by the core's {@link BatchWriter} in one `bus_publish` call per batch; `NOTIFY` wakes the
+ * readers; the core's {@link LogCursor} reads the node's channels from one position over the log
+ * on the LISTEN connection, catches up after a reconnect and counts what left the window. The bus
+ * adds the routes of the node's connections, its lease and the clean-up of old rows.
  * @module
  */
 import {
   ALL_CHANNEL,
   BackplaneError,
-  type BackplaneErrorCodeOnly,
   BatchWriter,
-  type Bus,
+  BusBase,
   type BusContext,
   type BusStatus,
-  backendError,
   type Channel,
+  Intervals,
   type KeepConnected,
   LogCursor,
   type LogCursorCounters,
   type LogCursorPage,
   newLogCursorCounters,
   parseChannelName,
-  reportBusError,
   retryUntil,
   waitUntil,
   withTimeout,
@@ -64,9 +62,8 @@ function channelOfTarget(target: string): Channel | undefined {
 }
 
 /** The pool, the LISTEN connection, the read position and the routes of one hub on one node. */
-export class PostgresBus implements Bus {
+export class PostgresBus extends BusBase<PostgresBusCounters> {
   readonly backend = 'postgres';
-  readonly counters: PostgresBusCounters = newLogCursorCounters();
   private readonly pool: pg.Pool;
   private readonly s: string;
   private readonly hub: string;
@@ -74,15 +71,15 @@ export class PostgresBus implements Bus {
   private readonly listener: KeepConnected<pg.Client>;
   private readonly cursor: LogCursor;
   private readonly writer: BatchWriter<WriteRow>;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Intervals();
   private readonly started: Promise<void>;
   private running = false;
-  private closed = false;
 
   constructor(
     private readonly settings: PostgresBusSettings,
-    private readonly context: BusContext,
+    context: BusContext,
   ) {
+    super(context, newLogCursorCounters());
     this.s = quoteIdent(settings.schema);
     this.hub = context.hubName;
     this.nodeId = context.nodeId;
@@ -203,7 +200,7 @@ export class PostgresBus implements Bus {
     if (this.closed) return;
     if (!this.writer.down && this.running) await withTimeout(this.flush(), 1_000);
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
     this.writer.close();
     await this.cursor.close();
     await this.started;
@@ -236,19 +233,14 @@ export class PostgresBus implements Bus {
     );
     if (!started) return;
     this.running = true;
-    const every = (ms: number, run: () => unknown) => {
-      const timer = setInterval(run, ms);
-      timer.unref();
-      this.timers.push(timer);
-    };
-    every(this.settings.nodeLeaseMs / 3, () =>
+    this.timers.every(this.settings.nodeLeaseMs / 3, () =>
       this.beat().catch((e: unknown) =>
         this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'renewing the node lease', e),
       ),
     );
     // A safety net beside the wake-ups; it also keeps the read position fresh.
-    every(this.settings.pollIntervalMs, () => this.listener.connection && this.cursor.read());
-    every(this.settings.trimIntervalMs, () => this.trim());
+    this.timers.every(this.settings.pollIntervalMs, () => this.listener.connection && this.cursor.read());
+    this.timers.every(this.settings.trimIntervalMs, () => this.trim());
     this.writer.start();
   }
 
@@ -327,15 +319,6 @@ export class PostgresBus implements Bus {
     await this.pool
       .query(`SELECT ${this.s}.bus_trim($1, $2, $3)`, [notifyChannel, maxAgeMs, maxRows])
       .catch((e: unknown) => this.report('SB_ERR_BACKPLANE_UNAVAILABLE', 'cleaning up the log', e));
-  }
-
-  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
-    this.emit(backendError(this.backend, code, what, cause));
-  }
-
-  /** Counts and hands an error to the core (never while closed). */
-  private emit(error: BackplaneError): void {
-    if (!this.closed) reportBusError(this.context, this.counters, error);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   checkNumberOption,
   type LifetimeManagerWrapperOptions,
   type PresenceStoreWrapperOptions,
+  type ReplayWindowOptions,
   type ScaleoutCounters,
   type ScaleoutPresenceCounters,
 } from '@switchboard/server/scaleout';
@@ -38,17 +39,15 @@ export interface PostgresConnectionOptions {
 }
 
 /** Where the PostgreSQL bus writes and reads, and its replay window (shared by every hub of a node). */
-export interface PostgresBusOptions extends PostgresConnectionOptions {
+export interface PostgresBusOptions
+  extends PostgresConnectionOptions,
+    Pick<ReplayWindowOptions, 'maxAgeMs' | 'maxQueuedPublishes'> {
   /** Replay window: rows kept in the log (all hubs and channels of the schema). Default 100 000. */
   readonly maxRows?: number;
-  /** Replay window: rows older than this leave the log. Default 60 000 ms. */
-  readonly maxAgeMs?: number;
   /** How often a node deletes rows beyond the window (one node at a time). Default 5 000 ms. */
   readonly trimIntervalMs?: number;
   /** How often a node reads its channels without a notification (a safety net). Default 1 000 ms. */
   readonly pollIntervalMs?: number;
-  /** Sends queued while PostgreSQL is unreachable; past it the oldest is dropped and counted. Default 10 000. */
-  readonly maxQueuedPublishes?: number;
   /**
    * A node renews its lease every third of this; a node silent for longer is taken as gone: a
    * remote group change for one of its connections resolves at once and a client invocation fails

@@ -6,37 +6,26 @@
  * @module
  */
 import {
-  type BackplaneErrorCodeOnly,
-  type Bus,
   type BusContext,
-  type BusCounters,
   type BusStatus,
-  backendError,
   type Channel,
   channelName,
   type LogEntry,
-  newBusCounters,
   type PositionCheck,
-  PublishQueue,
+  QueuedBus,
   type ReplayLog,
-  reportBusError,
+  type ReplayWindowOptions,
   waitUntil,
 } from '@switchboard/server/scaleout';
 import { Redis, type RedisOptions } from 'ioredis';
 import { PUBLISH_SCRIPT } from './scripts.js';
 
 /** Options of {@link RedisBus}. */
-export interface RedisBusOptions {
+export interface RedisBusOptions extends Required<ReplayWindowOptions> {
   /** ioredis options or a `redis://` URL. Default: 127.0.0.1:6379. */
   readonly redis: RedisOptions | string | undefined;
   /** Prefix of every channel and key (the hub's name follows it). */
   readonly prefix: string;
-  /** Replay window: about this many entries per channel log. */
-  readonly maxLen: number;
-  /** Replay window: entries older than this leave the log. */
-  readonly maxAgeMs: number;
-  /** Publishes queued while Redis is unreachable; past it the oldest is dropped and reported. */
-  readonly maxQueuedPublishes: number;
 }
 
 interface QueuedPublish {
@@ -53,23 +42,19 @@ type PublishCommand = (
 ) => Promise<[string, number]>;
 
 /** One hub's bus on one node, over Redis. */
-export class RedisBus implements Bus {
+export class RedisBus extends QueuedBus<QueuedPublish> {
   readonly backend = 'redis';
-  readonly counters: BusCounters = newBusCounters();
   readonly log: ReplayLog;
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly base: string;
-  /** The subscribed channels by Redis channel name. */
-  private readonly channels = new Map<string, Channel>();
-  private readonly queue: PublishQueue<QueuedPublish>;
   private subReadyBefore = false;
-  private closed = false;
 
   constructor(
     private readonly options: RedisBusOptions,
-    private readonly context: BusContext,
+    context: BusContext,
   ) {
+    super(context, options.maxQueuedPublishes, (item) => `a send to ${item.channel}`);
     this.base = `${options.prefix}${context.hubName}:`;
     const name = `${this.base}${context.nodeId}`;
     const base: RedisOptions = {
@@ -85,17 +70,6 @@ export class RedisBus implements Bus {
     this.pub.on('ready', () => this.onPubReady());
     this.sub.on('ready', () => this.onSubReady());
     this.sub.on('messageBuffer', (channel: Buffer, frame: Buffer) => this.onFrame(channel.toString(), frame));
-    this.queue = new PublishQueue({
-      maxQueued: options.maxQueuedPublishes,
-      writable: () => this.pub.status === 'ready',
-      write: (item) => this.write(item),
-      overflow: (dropped) =>
-        this.report(
-          'SB_ERR_BACKPLANE_QUEUE_OVERFLOW',
-          `publish queue full; a send to ${dropped.channel} dropped`,
-        ),
-      counters: this.counters,
-    });
     this.log = {
       compare: compareIds,
       tail: async (channel) => {
@@ -134,19 +108,6 @@ export class RedisBus implements Bus {
     return waitUntil(() => this.status().connected || this.closed, timeoutMs);
   }
 
-  flush(): Promise<void> {
-    return this.queue.flush();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.queue.close(1_000);
-    this.closed = true;
-    this.channels.clear();
-    this.sub.disconnect();
-    this.pub.disconnect();
-  }
-
   status(): BusStatus {
     return {
       connected: this.sub.status === 'ready' && this.pub.status === 'ready',
@@ -154,7 +115,16 @@ export class RedisBus implements Bus {
     };
   }
 
-  private async write(item: QueuedPublish): Promise<number | undefined> {
+  protected async disconnect(): Promise<void> {
+    this.sub.disconnect();
+    this.pub.disconnect();
+  }
+
+  protected writable(): boolean {
+    return this.pub.status === 'ready';
+  }
+
+  protected async write(item: QueuedPublish): Promise<number | undefined> {
     const command = (this.pub as unknown as { sbPublish: PublishCommand }).sbPublish;
     const { maxLen, maxAgeMs } = this.options;
     try {
@@ -241,10 +211,6 @@ export class RedisBus implements Bus {
 
   private streamKey(channel: Channel): string {
     return streamKey(this.name(channel));
-  }
-
-  private report(code: BackplaneErrorCodeOnly, what: string, cause?: unknown): void {
-    if (!this.closed) reportBusError(this.context, this.counters, backendError('redis', code, what, cause));
   }
 }
 

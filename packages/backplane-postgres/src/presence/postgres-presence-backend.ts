@@ -18,6 +18,7 @@ import {
   presenceAssertionJson,
   remoteChangeOf,
   reportPresenceError,
+  retryCall,
   type TransitionResult,
 } from '@switchboard/server/scaleout';
 import pg from 'pg';
@@ -229,17 +230,15 @@ export class PostgresPresenceBackend implements PresenceBackend {
     return Number(rows[0]?.n ?? 0);
   }
 
-  private async rows(sql: string, args: readonly unknown[] = []): Promise<Row[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.pool.query(sql, args as unknown[])).rows as Row[];
-      } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isConnectionError(error) || this.closed) throw error;
+  private rows(sql: string, args: readonly unknown[] = []): Promise<Row[]> {
+    return retryCall(async () => (await this.pool.query(sql, args as unknown[])).rows as Row[], {
+      attempts: MAX_ATTEMPTS,
+      retryable: (error) => isConnectionError(error) && !this.closed,
+      onRetry: (error) => {
         this.retries++;
         this.report('query (retried)', error);
-        await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      }
-    }
+      },
+    });
   }
 
   private report(what: string, cause: unknown): void {

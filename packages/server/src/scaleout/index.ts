@@ -68,6 +68,12 @@ export {
   presenceErrorHandler,
 } from './create-backplane.js';
 export {
+  DocumentPresenceBackend,
+  type PresenceDocument,
+  type PresenceDocumentHandlers,
+  type PresenceDocumentStore,
+} from './document-presence.js';
+export {
   type AckEnvelope,
   type CloseEnvelope,
   decodeEnvelope,
@@ -108,9 +114,12 @@ export {
   InboxUserGroupStore,
 } from './inbox-user-group-store.js';
 export {
+  Intervals,
   KeepConnected,
   type KeepConnectedOptions,
+  type RetryCallOptions,
   type RetryUntilOptions,
+  retryCall,
   retryUntil,
 } from './keep-connected.js';
 export {
@@ -131,6 +140,8 @@ export {
   LoopbackPresenceNetwork as PresenceStateMachine,
   type LoopbackPresenceSnapshot as PresenceSnapshot,
 } from './loopback-presence.js';
+export { loadMigrationFiles, type SqlFile } from './migration-files.js';
+export { OriginOrder } from './origin-order.js';
 export type {
   LeaseResult,
   LogHead,
@@ -144,6 +155,7 @@ export type {
   TransitionResult,
 } from './presence-backend.js';
 export { PublishQueue, type PublishQueueOptions, waitUntil, withTimeout } from './publish-queue.js';
+export { BusBase, QueuedBus } from './queued-bus.js';
 export {
   ScaleoutHubLifetimeManager,
   type ScaleoutHubLifetimeManagerOptions,
@@ -153,9 +165,12 @@ export {
   ScaleoutPresenceStore,
   type ScaleoutPresenceStoreOptions,
 } from './scaleout-presence-store.js';
+export { StreamSequence } from './stream-sequence.js';
 export {
+  DocumentUserGroupStore,
   MemoryUserGroupState,
   MemoryUserGroupStore,
+  type UserGroupDocument,
   type UserGroupMemberships,
   type UserGroupStore,
 } from './user-group-store.js';

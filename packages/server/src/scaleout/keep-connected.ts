@@ -129,3 +129,48 @@ export async function retryUntil(attempt: () => Promise<void>, o: RetryUntilOpti
   }
   return false;
 }
+
+/** Options of {@link retryCall}. */
+export interface RetryCallOptions {
+  /** Tries at most, the first included. */
+  readonly attempts: number;
+  /** Whether a failure may be tried again (a dropped connection, a deadlock) rather than refused. */
+  readonly retryable: (error: unknown) => boolean;
+  /** Told of each failure that is tried again. */
+  readonly onRetry: (error: unknown) => void;
+  /** The wait before try n + 1 is n times this. Default 10 ms. */
+  readonly delayMs?: number;
+}
+
+/**
+ * Runs one backend call (a query), again after a failure {@link RetryCallOptions.retryable} lets
+ * through, up to `attempts` tries; rejects with the last failure.
+ */
+export async function retryCall<T>(call: () => Promise<T>, o: RetryCallOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= o.attempts || !o.retryable(error)) throw error;
+      o.onRetry(error);
+      await new Promise((resolve) => setTimeout(resolve, (o.delayMs ?? 10) * attempt));
+    }
+  }
+}
+
+/** Timers that repeat until {@link Intervals.clear} (a lease renewal, a poll, a clean-up); they never keep the process alive. */
+export class Intervals {
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  /** Runs `run` every `ms` milliseconds. */
+  every(ms: number, run: () => unknown): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Stops every timer. */
+  clear(): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+  }
+}

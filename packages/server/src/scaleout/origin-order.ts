@@ -1,10 +1,12 @@
 /**
- * Keeps each publishing bus's entries in the order it made them. A bus numbers its publishes 1, 2,
- * 3 … (headers `Sb-Origin`, `Sb-N`); JetStream stores them in the order they reach it, which after
- * a lost connection is not always the order made: a publish written to the dead socket is sent
+ * {@link OriginOrder}: keeps each publishing bus's entries in the order it made them, for a bus
+ * without a replay log whose backend stores publishes in the order they reach it (NATS
+ * JetStream). A bus numbers its publishes 1, 2, 3 … (its own headers); after a lost connection
+ * the order stored is not always the order made: a publish written to the dead socket is sent
  * again after the reconnect, behind one the client library still held and sent first. A reader
  * delivers an origin's entries by number, holding a later one until the ones before it arrive (or,
- * after `holdMs`, counting them lost: the origin died before it could send them again).
+ * after `holdMs`, counting them lost: the origin died before it could send them again). Written
+ * once for every such backend.
  * @module
  */
 

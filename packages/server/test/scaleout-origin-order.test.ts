@@ -1,8 +1,8 @@
-// The per-origin order of the NATS bus: a resend overtaken by a later publish is put back in
+// The per-origin order of a bus without a replay log (NATS): a resend overtaken by a later publish is put back in
 // place; a number that never comes is counted lost after the hold; a counted stream gap resyncs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OriginOrder } from '../src/origin-order.ts';
+import { OriginOrder } from '../src/scaleout/origin-order.ts';
 
 function recorder(holdMs = 50) {
   const out: string[] = [];
