@@ -4,16 +4,25 @@
 // connects on B, and the room counts are the cluster's. Skips loudly without the services (fails
 // under CI=true).
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import type { AdminStats } from '@switchboard/chat-contract';
 import { waitFor } from '@switchboard/testkit';
-import pg from 'pg';
-import { backplaneAvailable, type ChatBackplane, chatBackplanes } from './backplanes.ts';
-import { type ChatTestServer, startChat, type Wire } from './helpers.ts';
-import { DATABASE_URL } from './process-cluster.ts';
+import { chatBackplanes } from './backplanes.ts';
+import type { Wire } from './helpers.ts';
+import { type TwoNodes, withTwoNodes } from './two-nodes.ts';
 
 for (const backplane of chatBackplanes) {
-  test(`admin view on two nodes over the ${backplane.name} backplane`, (t) => twoNodes(t, backplane));
+  test(`admin view on two nodes over the ${backplane.name} backplane`, (t) =>
+    withTwoNodes(
+      t,
+      backplane,
+      {
+        name: 'admh',
+        nodeIds: ['admh-a', 'admh-b'],
+        env: { PRESENCE_GRACE_MS: '300', BACKPLANE_LAG_PROBE_MS: '100' },
+      },
+      adminView,
+    ));
 }
 
 async function getStats(url: string, token: string): Promise<{ status: number; body: Wire }> {
@@ -23,112 +32,77 @@ async function getStats(url: string, token: string): Promise<{ status: number; b
   return { status: response.status, body: await response.json() };
 }
 
-async function twoNodes(t: TestContext, backplane: ChatBackplane): Promise<void> {
-  if (!(await backplaneAvailable(t, backplane))) return;
-  const run = `admh_${backplane.name}_${process.pid}_${Date.now()}`;
-  const prefix = `admh-bp-${run}`;
-  const env = (node: string) => ({
-    DATABASE_URL,
-    DATABASE_SCHEMA: `admh_chat_${run}`,
-    ...backplane.env(),
-    BACKPLANE_PREFIX: prefix,
-    NODE_ID: node,
-    PRESENCE_GRACE_MS: '300',
-    BACKPLANE_LAG_PROBE_MS: '100',
-  });
-  const nodes: ChatTestServer[] = [];
-  try {
-    const a = await startChat(env('admh-a'));
-    nodes.push(a);
-    const b = await startChat(env('admh-b'));
-    nodes.push(b);
+async function adminView({ a, b }: TwoNodes): Promise<void> {
+  const bossSession = await a.register('admhboss');
+  await a.app.accounts.setRole(bossSession.user.username, 'admin');
+  const boss = (
+    await a.post('/api/auth/login', { username: bossSession.user.username, password: 'password123' })
+  ).body;
+  const user = await b.register('admhuser');
 
-    const bossSession = await a.register('admhboss');
-    await a.app.accounts.setRole(bossSession.user.username, 'admin');
-    const boss = (
-      await a.post('/api/auth/login', { username: bossSession.user.username, password: 'password123' })
-    ).body;
-    const user = await b.register('admhuser');
+  // A user is refused on node B too.
+  const refused = await getStats(b.url, user.token);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'SB_CHAT_ADMIN_ONLY');
 
-    // A user is refused on node B too.
-    const refused = await getStats(b.url, user.token);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, 'SB_CHAT_ADMIN_ONLY');
-
-    // Either node answers for the cluster: both nodes, with their backplane and (soon) their lag.
-    for (const node of [a, b]) {
-      let stats: AdminStats | undefined;
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        stats = (await getStats(node.url, boss.token)).body as AdminStats;
-        const ids = stats.nodes.map((n) => n.nodeId);
-        if (
-          ids.includes('admh-a') &&
-          ids.includes('admh-b') &&
-          stats.nodes.every((n) => n.lag?.probesReceived)
-        )
-          break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      assert.deepEqual(stats!.nodes.map((n) => n.nodeId).sort(), ['admh-a', 'admh-b']);
-      for (const n of stats!.nodes) {
-        assert.ok(n.backplane, 'each node reports its backplane');
-        assert.equal(n.backplane.ready, true);
-        assert.ok(n.backplane.published > 0, 'the lag probes were published');
-        assert.ok((n.lag?.probesReceived ?? 0) > 0);
-        const other = n.nodeId === 'admh-a' ? 'admh-b' : 'admh-a';
-        assert.equal(typeof n.lag?.lastMs[other], 'number');
-      }
-      assert.equal(stats!.nodeId, node === a ? 'admh-a' : 'admh-b');
+  // Either node answers for the cluster: both nodes, with their backplane and (soon) their lag.
+  for (const node of [a, b]) {
+    let stats: AdminStats | undefined;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      stats = (await getStats(node.url, boss.token)).body as AdminStats;
+      const ids = stats.nodes.map((n) => n.nodeId);
+      if (ids.includes('admh-a') && ids.includes('admh-b') && stats.nodes.every((n) => n.lag?.probesReceived))
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
-
-    // The admin watches on A; a user connects on B: a push shows B's connection.
-    const adminHub = await a.connect(boss.token);
-    const pushed: AdminStats[] = [];
-    adminHub.on('adminStats', (stats: AdminStats) => pushed.push(stats));
-    const first = (await adminHub.invoke('watchAdminStats')) as AdminStats;
-    const onB = (s: AdminStats) => s.nodes.find((n) => n.nodeId === 'admh-b');
-    const before = onB(first)?.connections.total ?? 0;
-    const userHub = await b.connect(user.token);
-    const room = await userHub.invoke('createRoom', { name: `admh room ${Date.now()}`, isPrivate: false });
-    await waitFor(
-      () => {
-        const last = pushed.at(-1);
-        const row = last?.rooms.find((r) => r.id === room.id);
-        return (
-          last !== undefined &&
-          (onB(last)?.connections.total ?? 0) === before + 1 &&
-          row?.members === 1 &&
-          row.connectedMembers === 1
-        );
-      },
-      20_000,
-      "a push with node B's new connection",
-    );
-    const last = pushed.at(-1)!;
-    assert.ok(last.usersOnline >= 2, 'users online across the cluster');
-    assert.equal(
-      last.connections,
-      last.nodes.reduce((n, node) => n + node.connections.total, 0),
-    );
-
-    // Node B stops: node A still answers, with itself only (it waits for B at most its timeout).
-    await b.close();
-    const alone = (await getStats(a.url, boss.token)).body as AdminStats;
-    assert.deepEqual(
-      alone.nodes.map((n) => n.nodeId),
-      ['admh-a'],
-    );
-  } finally {
-    for (const node of nodes.reverse()) await node.close();
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    const schemas = await client.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [
-      `%${run}%`,
-    ]);
-    for (const { nspname } of schemas.rows)
-      await client.query(`DROP SCHEMA IF EXISTS "${String(nspname).replaceAll('"', '""')}" CASCADE`);
-    await client.end();
-    await backplane.cleanup(prefix).catch(() => undefined);
+    assert.deepEqual(stats!.nodes.map((n) => n.nodeId).sort(), ['admh-a', 'admh-b']);
+    for (const n of stats!.nodes) {
+      assert.ok(n.backplane, 'each node reports its backplane');
+      assert.equal(n.backplane.ready, true);
+      assert.ok(n.backplane.published > 0, 'the lag probes were published');
+      assert.ok((n.lag?.probesReceived ?? 0) > 0);
+      const other = n.nodeId === 'admh-a' ? 'admh-b' : 'admh-a';
+      assert.equal(typeof n.lag?.lastMs[other], 'number');
+    }
+    assert.equal(stats!.nodeId, node === a ? 'admh-a' : 'admh-b');
   }
+
+  // The admin watches on A; a user connects on B: a push shows B's connection.
+  const adminHub = await a.connect(boss.token);
+  const pushed: AdminStats[] = [];
+  adminHub.on('adminStats', (stats: AdminStats) => pushed.push(stats));
+  const first = (await adminHub.invoke('watchAdminStats')) as AdminStats;
+  const onB = (s: AdminStats) => s.nodes.find((n) => n.nodeId === 'admh-b');
+  const before = onB(first)?.connections.total ?? 0;
+  const userHub = await b.connect(user.token);
+  const room = await userHub.invoke('createRoom', { name: `admh room ${Date.now()}`, isPrivate: false });
+  await waitFor(
+    () => {
+      const last = pushed.at(-1);
+      const row = last?.rooms.find((r) => r.id === room.id);
+      return (
+        last !== undefined &&
+        (onB(last)?.connections.total ?? 0) === before + 1 &&
+        row?.members === 1 &&
+        row.connectedMembers === 1
+      );
+    },
+    20_000,
+    "a push with node B's new connection",
+  );
+  const last = pushed.at(-1)!;
+  assert.ok(last.usersOnline >= 2, 'users online across the cluster');
+  assert.equal(
+    last.connections,
+    last.nodes.reduce((n, node) => n + node.connections.total, 0),
+  );
+
+  // Node B stops: node A still answers, with itself only (it waits for B at most its timeout).
+  await b.close();
+  const alone = (await getStats(a.url, boss.token)).body as AdminStats;
+  assert.deepEqual(
+    alone.nodes.map((n) => n.nodeId),
+    ['admh-a'],
+  );
 }

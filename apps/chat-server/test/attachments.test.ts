@@ -4,98 +4,25 @@
 // no message took, and (PostgreSQL) a file uploaded on one node served by another. PostgreSQL
 // tests skip loudly without it (fail under CI=true).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { request } from 'node:http';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { requireService } from '@switchboard/testkit';
 import pg from 'pg';
 import { type ChatTestServer, cid, record, startChat, type Wire, waitCount } from './helpers.ts';
 import { DATABASE_URL } from './process-cluster.ts';
+import {
+  blobFiles,
+  download,
+  multipart,
+  rawUpload,
+  sendMultipart,
+  uploadAttachment as upload,
+} from './uploads.ts';
 
 /** The 8 bytes every PNG starts with, and a few more. */
 const PNG = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
   Buffer.from('0000000dIHDR-not-a-full-image'),
 ]);
-
-/** A multipart/form-data body with one file part, built by hand (names are sent as given). */
-function multipart(
-  filename: string,
-  type: string,
-  data: Buffer,
-  field = 'file',
-): { body: Buffer; contentType: string } {
-  const boundary = `----sb${Math.random().toString(36).slice(2)}`;
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head), data, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-async function upload(
-  server: ChatTestServer,
-  roomId: string,
-  token: string | undefined,
-  filename: string,
-  type: string,
-  data: Buffer,
-): Promise<{ status: number; body: Wire }> {
-  const { body, contentType } = multipart(filename, type, data);
-  const response = await fetch(`${server.url}/api/rooms/${roomId}/attachments`, {
-    method: 'POST',
-    headers: { 'Content-Type': contentType, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: new Uint8Array(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function download(server: ChatTestServer, url: string, token?: string) {
-  const response = await fetch(`${server.url}${url}`, {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    data: Buffer.from(await response.arrayBuffer()),
-  };
-}
-
-/** Sends a body in chunks without a Content-Length, or cuts it off after `cutAfter` bytes. */
-function rawUpload(
-  server: ChatTestServer,
-  roomId: string,
-  token: string,
-  part: { body: Buffer; contentType: string },
-  cutAfter?: number,
-): Promise<number | 'cut'> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${server.url}/api/rooms/${roomId}/attachments`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': part.contentType,
-        Authorization: `Bearer ${token}`,
-        ...(cutAfter === undefined ? {} : { 'Content-Length': String(part.body.length) }),
-      },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', (error) => (cutAfter === undefined ? reject(error) : resolve('cut')));
-    if (cutAfter === undefined) {
-      for (let i = 0; i < part.body.length; i += 1000) req.write(part.body.subarray(i, i + 1000));
-      req.end();
-    } else {
-      req.write(part.body.subarray(0, cutAfter), () => setTimeout(() => req.destroy(), 100));
-    }
-  });
-}
-
-/** The files in the SQLite server's blob directory. */
-function blobFiles(server: ChatTestServer): string[] {
-  const dir = join(server.dataDir, 'attachments');
-  return existsSync(dir) ? readdirSync(dir) : [];
-}
 
 type Setup = (t: TestContext, env?: Record<string, string>) => Promise<ChatTestServer | undefined>;
 
@@ -247,6 +174,7 @@ for (const { name, setup } of storages) {
     try {
       const { alice, room } = await people(server);
       const used = () => server.app.storage.attachmentBytesSince(alice.user.id, '1970-01-01T00:00:00.000Z');
+      const attachments = `/api/rooms/${room.id}/attachments`;
 
       // Oversized: refused from its Content-Length, and (sent in chunks, no length) while reading.
       const big = await upload(
@@ -260,7 +188,8 @@ for (const { name, setup } of storages) {
       assert.deepEqual([big.status, big.body.error.code], [413, 'SB_CHAT_ATTACHMENT_TOO_LARGE']);
       const chunked = await rawUpload(
         server,
-        room.id,
+        'POST',
+        attachments,
         alice.token,
         multipart('big.bin', 'application/zip', Buffer.alloc(2001)),
       );
@@ -274,18 +203,14 @@ for (const { name, setup } of storages) {
         );
       }
       const wrongField = multipart('a.txt', 'text/plain', Buffer.from('x'), 'other');
-      const noFile = await fetch(`${server.url}/api/rooms/${room.id}/attachments`, {
-        method: 'POST',
-        headers: { 'Content-Type': wrongField.contentType, Authorization: `Bearer ${alice.token}` },
-        body: new Uint8Array(wrongField.body),
-      });
+      const noFile = await sendMultipart(server, 'POST', attachments, alice.token, wrongField);
       assert.equal(noFile.status, 400);
-      const json = await server.post(`/api/rooms/${room.id}/attachments`, { file: 'x' }, alice.token);
+      const json = await server.post(attachments, { file: 'x' }, alice.token);
       assert.deepEqual([json.status, json.body.error.code], [400, 'SB_CHAT_INVALID_INPUT']);
 
       // An upload cut halfway leaves nothing.
       const part = multipart('half.bin', 'application/octet-stream', Buffer.alloc(1500, 7));
-      assert.equal(await rawUpload(server, room.id, alice.token, part, 800), 'cut');
+      assert.equal(await rawUpload(server, 'POST', attachments, alice.token, part, 800), 'cut');
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(await used(), 0);
       if (name === 'sqlite') assert.deepEqual(blobFiles(server), []);

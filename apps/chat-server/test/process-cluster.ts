@@ -66,6 +66,25 @@ export interface ChatClusterOptions {
 
 let counter = 0;
 
+/**
+ * Drops every PostgreSQL schema whose name holds `run` (a test run's storage schema, and any a
+ * PostgreSQL backplane derived from a prefix that holds it).
+ */
+export async function dropRunSchemas(run: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    const schemas = await client.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [
+      `%${run}%`,
+    ]);
+    for (const { nspname } of schemas.rows) {
+      await client.query(`DROP SCHEMA IF EXISTS "${String(nspname).replaceAll('"', '""')}" CASCADE`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Whether PostgreSQL and (unless `redis` is false) Redis answer; else the test skips loudly. */
 export async function servicesAvailable(t: TestContext, options: { redis?: boolean } = {}): Promise<boolean> {
   const db = new URL(DATABASE_URL);
@@ -98,15 +117,7 @@ export async function startCluster(options: ChatClusterOptions): Promise<ChatClu
     await Promise.all(children.map(stopChild));
     await storage.close().catch(() => undefined);
     // The storage's schema, and any a PostgreSQL backplane derived from the prefix.
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    const schemas = await client.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [
-      `%${run}%`,
-    ]);
-    for (const { nspname } of schemas.rows) {
-      await client.query(`DROP SCHEMA IF EXISTS "${String(nspname).replaceAll('"', '""')}" CASCADE`);
-    }
-    await client.end();
+    await dropRunSchemas(run);
     await deleteRedisPrefix(REDIS_URL, prefix).catch(() => undefined);
   };
   try {

@@ -7,17 +7,16 @@
 // and signing out everywhere ends the user's connections on both. PostgreSQL and the backplane
 // skip loudly without their services (fail under CI=true).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { request } from 'node:http';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
 import { MAX_AVATAR_BYTES } from '@switchboard/chat-contract';
 import { requireService } from '@switchboard/testkit';
 import pg from 'pg';
-import { backplaneAvailable, chatBackplanes } from './backplanes.ts';
+import { chatBackplanes } from './backplanes.ts';
 import { type ChatTestServer, cid, startChat, type Wire, waitCount } from './helpers.ts';
 import { DATABASE_URL } from './process-cluster.ts';
+import { withTwoNodes } from './two-nodes.ts';
+import { blobFiles, download, multipart, putAvatar, rawUpload, uploadAttachment } from './uploads.ts';
 
 /** The bytes a PNG starts with, and a few more. */
 const PNG = Buffer.concat([
@@ -26,13 +25,6 @@ const PNG = Buffer.concat([
 ]);
 const GIF = Buffer.from('GIF89a-a-small-avatar');
 const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
-
-function multipart(filename: string, type: string, data: Buffer): { body: Buffer; contentType: string } {
-  const boundary = `----pplh${Math.random().toString(36).slice(2)}`;
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head), data, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
-}
 
 async function call(
   server: ChatTestServer,
@@ -51,34 +43,6 @@ async function call(
   });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function putAvatar(
-  server: ChatTestServer,
-  userId: string,
-  token: string | undefined,
-  type: string,
-  data: Buffer,
-  filename = 'me.png',
-): Promise<{ status: number; body: Wire }> {
-  const { body, contentType } = multipart(filename, type, data);
-  const response = await fetch(`${server.url}/api/users/${userId}/avatar`, {
-    method: 'PUT',
-    headers: { 'Content-Type': contentType, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: new Uint8Array(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function download(server: ChatTestServer, url: string, token?: string) {
-  const response = await fetch(`${server.url}${url}`, {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    data: Buffer.from(await response.arrayBuffer()),
-  };
 }
 
 /** Every `userUpdated` a connection receives. */
@@ -202,7 +166,7 @@ for (const { name, setup } of storages) {
       assert.equal(toCarol.length, 0);
 
       // Refused, nothing stored, the avatar unchanged: another's, a guest, a lying type, SVG, too big.
-      const blobsBefore = name === 'sqlite' ? blobs(server) : [];
+      const blobsBefore = name === 'sqlite' ? blobFiles(server, 'stored') : [];
       const refusals: [string, { status: number; body: Wire }, number, string][] = [
         [
           'another user',
@@ -258,8 +222,10 @@ for (const { name, setup } of storages) {
         assert.equal(r.body.error.code, code, what);
       }
       // An upload cut off halfway: nothing stored either.
-      assert.equal(await cutAvatarUpload(server, alice.user.id, alice.token), 'cut');
-      if (name === 'sqlite') assert.deepEqual(blobs(server), blobsBefore);
+      const part = multipart('me.png', 'image/png', Buffer.concat([PNG, Buffer.alloc(200_000)]));
+      const path = `/api/users/${alice.user.id}/avatar`;
+      assert.equal(await rawUpload(server, 'PUT', path, alice.token, part, 100_000), 'cut');
+      if (name === 'sqlite') assert.deepEqual(blobFiles(server, 'stored'), blobsBefore);
       assert.equal((await call(server, 'GET', '/api/me', alice.token)).body.user.avatarUrl, url);
       // A file of exactly the limit is taken.
       const exact = Buffer.concat([PNG, Buffer.alloc(MAX_AVATAR_BYTES - PNG.length)]);
@@ -267,7 +233,9 @@ for (const { name, setup } of storages) {
       assert.equal(big.status, 200);
 
       // The avatar route serves avatars only: never an attachment, whatever its id.
-      const attachment = await uploadAttachment(server, room.id, alice.token);
+      const attached = await uploadAttachment(server, room.id, alice.token, 'cat.png', 'image/png', PNG);
+      assert.equal(attached.status, 201);
+      const attachment: string = attached.body.attachment.id;
       assert.equal((await download(server, `/api/avatars/${attachment}`, bob.token)).status, 404);
 
       // A new avatar replaces the old: the old URL is gone (and its bytes).
@@ -286,7 +254,7 @@ for (const { name, setup } of storages) {
         403,
       );
       // Only the attachment's bytes are left: every avatar's went with it.
-      if (name === 'sqlite') assert.deepEqual(blobs(server), [attachment]);
+      if (name === 'sqlite') assert.deepEqual(blobFiles(server, 'stored'), [attachment]);
       await waitCount(toBob, 5, 'every change at bob');
       assert.equal(toBob.at(-1).user.avatarUrl, undefined);
     } finally {
@@ -347,91 +315,35 @@ for (const { name, setup } of storages) {
 }
 
 for (const backplane of chatBackplanes) {
-  test(`two nodes on the ${backplane.name} backplane: an avatar set on one is served and announced by the other; sign out everywhere ends both`, async (t) => {
-    if (!(await backplaneAvailable(t, backplane))) return;
-    const run = `${backplane.name}_${process.pid}_${Date.now()}`;
-    const schema = `pplh_cluster_${run}`;
-    schemas.push(schema);
-    const prefix = `pplh-${run}`;
-    const env = (node: string) => ({
-      DATABASE_URL,
-      DATABASE_SCHEMA: schema,
-      ...backplane.env(),
-      BACKPLANE_PREFIX: prefix,
-      NODE_ID: node,
-      BACKPLANE_LAG_PROBE_MS: '0',
-    });
-    const nodes: ChatTestServer[] = [];
-    try {
-      const a = await startChat(env('pplh-a'));
-      nodes.push(a);
-      const b = await startChat(env('pplh-b'));
-      nodes.push(b);
-      const alice = await a.register('alice');
-      const bob = await b.register('bob');
-      const aliceOnA = await a.connect(alice.token);
-      const aliceOnB = await b.connect(alice.token);
-      const bobOnB = await b.connect(bob.token);
-      const room = await aliceOnA.invoke('createRoom', { name: `nodes ${cid()}`, isPrivate: false });
-      await bobOnB.invoke('joinRoom', room.id);
-      const toBob = userUpdates(bobOnB);
+  test(`two nodes on the ${backplane.name} backplane: an avatar set on one is served and announced by the other; sign out everywhere ends both`, (t) =>
+    withTwoNodes(
+      t,
+      backplane,
+      { name: 'pplh', nodeIds: ['pplh-a', 'pplh-b'], env: { BACKPLANE_LAG_PROBE_MS: '0' } },
+      async ({ a, b }) => {
+        const alice = await a.register('alice');
+        const bob = await b.register('bob');
+        const aliceOnA = await a.connect(alice.token);
+        const aliceOnB = await b.connect(alice.token);
+        const bobOnB = await b.connect(bob.token);
+        const room = await aliceOnA.invoke('createRoom', { name: `nodes ${cid()}`, isPrivate: false });
+        await bobOnB.invoke('joinRoom', room.id);
+        const toBob = userUpdates(bobOnB);
 
-      const up = await putAvatar(a, alice.user.id, alice.token, 'image/png', PNG);
-      assert.equal(up.status, 200);
-      await waitCount(toBob, 1, 'userUpdated on the other node');
-      assert.equal(toBob[0].user.avatarUrl, up.body.user.avatarUrl);
-      const onB = await download(b, up.body.user.avatarUrl, bob.token);
-      assert.equal(onB.status, 200);
-      assert.deepEqual(onB.data, PNG);
+        const up = await putAvatar(a, alice.user.id, alice.token, 'image/png', PNG);
+        assert.equal(up.status, 200);
+        await waitCount(toBob, 1, 'userUpdated on the other node');
+        assert.equal(toBob[0].user.avatarUrl, up.body.user.avatarUrl);
+        const onB = await download(b, up.body.user.avatarUrl, bob.token);
+        assert.equal(onB.status, 200);
+        assert.deepEqual(onB.data, PNG);
 
-      const ends = [closed(aliceOnA), closed(aliceOnB)];
-      assert.equal((await a.post('/api/auth/logout-everywhere', undefined, alice.token)).status, 204);
-      await Promise.all(ends);
-      assert.equal((await call(b, 'GET', '/api/me', alice.token)).status, 401);
-    } finally {
-      for (const node of nodes.reverse()) await node.close();
-      await backplane.cleanup(prefix);
-    }
-  });
-}
-
-/** Uploads a small file to a room; returns its id. */
-async function uploadAttachment(server: ChatTestServer, roomId: string, token: string): Promise<string> {
-  const { body, contentType } = multipart('cat.png', 'image/png', PNG);
-  const response = await fetch(`${server.url}/api/rooms/${roomId}/attachments`, {
-    method: 'POST',
-    headers: { 'Content-Type': contentType, Authorization: `Bearer ${token}` },
-    body: new Uint8Array(body),
-  });
-  assert.equal(response.status, 201);
-  return ((await response.json()) as Wire).attachment.id;
-}
-
-/** Sends half of an avatar upload that announced its whole length, then drops the connection. */
-function cutAvatarUpload(server: ChatTestServer, userId: string, token: string): Promise<number | 'cut'> {
-  const part = multipart('me.png', 'image/png', Buffer.concat([PNG, Buffer.alloc(200_000)]));
-  return new Promise((resolve) => {
-    const req = request(`${server.url}/api/users/${userId}/avatar`, {
-      method: 'PUT',
-      headers: {
-        'Content-Type': part.contentType,
-        'Content-Length': String(part.body.length),
-        Authorization: `Bearer ${token}`,
+        const ends = [closed(aliceOnA), closed(aliceOnB)];
+        assert.equal((await a.post('/api/auth/logout-everywhere', undefined, alice.token)).status, 204);
+        await Promise.all(ends);
+        assert.equal((await call(b, 'GET', '/api/me', alice.token)).status, 401);
       },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve('cut'));
-    req.write(part.body.subarray(0, 100_000), () => setTimeout(() => req.destroy(), 100));
-  });
-}
-
-/** The blob files of a SQLite server. */
-function blobs(server: ChatTestServer): string[] {
-  const dir = join(server.dataDir, 'attachments');
-  return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
+    ));
 }
 
 async function waitFor(check: () => boolean, what: string): Promise<void> {

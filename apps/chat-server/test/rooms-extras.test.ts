@@ -11,6 +11,7 @@ import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { type ChatTestServer, cid, record, settle, startChat, type Wire } from './helpers.ts';
 import { DATABASE_URL } from './process-cluster.ts';
+import { uploadAttachment } from './uploads.ts';
 
 const schemas: string[] = [];
 
@@ -35,29 +36,6 @@ const storages: { name: string; setup: (t: TestContext) => Promise<ChatTestServe
     },
   },
 ];
-
-async function upload(
-  server: ChatTestServer,
-  roomId: string,
-  token: string,
-): Promise<{ status: number; body: Wire }> {
-  const boundary = `----rmh${Date.now()}`;
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
-  const body = Buffer.concat([
-    Buffer.from(head),
-    Buffer.from('hello'),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  const response = await fetch(`${server.url}/api/rooms/${roomId}/attachments`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': `multipart/form-data; boundary=${boundary}`,
-      Authorization: `Bearer ${token}`,
-    },
-    body: new Uint8Array(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 for (const { name, setup } of storages) {
   test(`${name}: favourites are kept per user and reach the user's other devices`, async (t) => {
@@ -294,7 +272,7 @@ for (const { name, setup } of storages) {
       );
       await assert.rejects(ownerHub.invoke('createInvite', { roomId: room.id }), archived);
       await assert.rejects(newcomerHub.invoke('acceptInvite', invite.token), archived);
-      const refused = await upload(server, room.id, member.token);
+      const refused = await uploadAttachment(server, room.id, member.token);
       assert.deepEqual([refused.status, refused.body.error.code], [409, 'SB_CHAT_ROOM_ARCHIVED']);
       const stored = await server.app.storage.messageById(message.id);
       assert.deepEqual([stored?.text, stored?.deleted, stored?.reactions], ['mine', undefined, []]);
@@ -303,7 +281,7 @@ for (const { name, setup } of storages) {
       await ownerHub.invoke('updateRoom', { roomId: room.id, archived: false });
       await memberHub.invoke('react', { messageId: message.id, emoji: '👍' });
       await memberHub.invoke('editMessage', { messageId: message.id, text: 'changed' });
-      assert.equal((await upload(server, room.id, member.token)).status, 201);
+      assert.equal((await uploadAttachment(server, room.id, member.token)).status, 201);
       await newcomerHub.invoke('acceptInvite', invite.token);
     } finally {
       await server.close();
