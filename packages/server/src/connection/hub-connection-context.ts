@@ -7,7 +7,7 @@ import {
 } from '@switchboard/protocol';
 import type { Principal } from '../auth/authentication.js';
 import { buildErrorMessage, errorMessage, SwitchboardError } from '../errors.js';
-import type { HttpRequestInfo } from '../http/http-request-info.js';
+import { compactRequestInfo, type HttpRequestInfo } from '../http/http-request-info.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
 import { acceptHandshake } from './handshake.js';
 import { EMPTY, type HubConnectionEnvironment, type StatefulReconnectHooks } from './hub-connection-core.js';
@@ -363,6 +363,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     }
     this.hubConnected = true;
     this.state = 'connected';
+    // Kept from now on for the life of the connection: in its compact form.
+    compactRequestInfo(this.request);
     this.env.metrics.connectionOpened(this.env.hubPath, this.transport);
     this.releaseReading(HOLD_CONNECTING);
   }
