@@ -21,6 +21,15 @@ export type {
 } from './hub-connection-core.js';
 
 /**
+ * What a {@link HubConnectionContext} tells when it ends, as an object (an owner kept anyway can
+ * be it, where a function would be one more object per connection).
+ */
+export interface ConnectionEndListener {
+  /** The connection ended (the disconnect sequence starts). */
+  ended(connection: HubConnectionContext): void;
+}
+
+/**
  * One client connection of a hub (ASP.NET's HubConnectionContext plus the message loop of
  * HubConnectionHandler): the handshake (handshake.ts), keep-alive, the client timeout, the send
  * timeout and stateful reconnect. Parsing and dispatch with the parallel invocation limit live in
@@ -34,7 +43,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     request: HttpRequestInfo,
     transport: ConnectionTransport,
     env: HubConnectionEnvironment,
-    private readonly onEnded: (connection: HubConnectionContext) => void,
+    /** Told once, as the disconnect sequence starts: a function, or an object with `ended`. */
+    private readonly onEnded: ((connection: HubConnectionContext) => void) | ConnectionEndListener,
     statefulHooks?: StatefulReconnectHooks,
   ) {
     super(connectionId, user, request, transport, env, statefulHooks);
@@ -42,7 +52,9 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
 
   /** Hands the ended connection to its owner (the HTTP layer disposes it). */
   protected notifyEnded(): void {
-    this.onEnded(this);
+    const listener = this.onEnded;
+    if (typeof listener === 'function') listener(this);
+    else listener.ended(this);
   }
 
   // ---- TransportReceiver -----------------------------------------------------------------

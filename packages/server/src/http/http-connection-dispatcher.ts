@@ -8,7 +8,11 @@ import {
   type Principal,
 } from '../auth/authentication.js';
 import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
-import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
+import {
+  type ConnectionEndListener,
+  HubConnectionContext,
+  type HubConnectionEnvironment,
+} from '../connection/hub-connection-context.js';
 import { RawConnectionContext, type RawConnectionHandler } from '../connection/raw-connection.js';
 import type { ServerErrorCode } from '../errors.js';
 import { type AuthorizationRequirement, authorize } from '../hubs/authorization.js';
@@ -386,8 +390,8 @@ export class HttpConnectionDispatcher {
       },
     });
     if (endpoint.kind === 'hub') {
-      // The application object (kept anyway) holds what the end needs: a bound method, no closure
-      // and scope kept per connection.
+      // The application object (kept anyway) is told of the end: no closure, no scope, no bound
+      // function kept per connection.
       const application = new HubApplication(this, connection);
       const hub = new HubConnectionContext(
         connection.connectionId,
@@ -395,7 +399,7 @@ export class HttpConnectionDispatcher {
         info,
         transport,
         endpoint.env,
-        application.ended.bind(application),
+        application,
         connection.useStatefulReconnect && transport.name === 'WebSockets'
           ? statefulHooksOf(this.connections, connection)
           : undefined,
@@ -444,7 +448,7 @@ function statefulHooksOf(connections: HttpConnectionManager, connection: HttpCon
 }
 
 /** A hub connection as the HTTP layer drives it: one small object, no closures per connection. */
-class HubApplication implements ConnectionApplication {
+class HubApplication implements ConnectionApplication, ConnectionEndListener {
   /** Set right after construction (the hub is given {@link ended}). */
   hub!: HubConnectionContext;
 
