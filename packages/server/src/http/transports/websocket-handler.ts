@@ -107,9 +107,11 @@ export async function upgradeWebSocket(
     if (created) connections.dispose(connection);
     else connections.release(connection);
   };
-  socket.once('close', release);
+  // `on`, not `once` (whose wrapper is two more objects per upgrade): `release` is taken off as the
+  // upgrade completes, and after a close it has nothing left to do.
+  socket.on('close', release);
   d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-    socket.off('close', release);
+    socket.removeListener('close', release);
     if (connection.status === 'disposed') {
       ws.terminate();
       return;
