@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { type CompletionMessage, MessageType } from '@switchboard/protocol';
 import { Hub } from '@switchboard/server';
 import { connectClient, negotiate, RawClient, startTestServer, type TestServer } from '@switchboard/testkit';
+import { writeNegotiateReply } from '../src/http/negotiate.ts';
 
 class EchoHub extends Hub {
   echo(text: string) {
@@ -175,4 +176,22 @@ describe('negotiate with minimumNegotiateVersion 1', () => {
     assert.equal(await client.invoke('echo', 'ok'), 'ok');
     await client.stop();
   });
+});
+
+test('the negotiate reply lists the transports the same whether its list was written before or not', () => {
+  const list = Object.freeze(['WebSockets', 'ServerSentEvents', 'LongPolling'] as const);
+  const reply = (transports: readonly ('WebSockets' | 'ServerSentEvents' | 'LongPolling')[]) =>
+    writeNegotiateReply({ negotiateVersion: 1, connectionId: 'a', connectionToken: 'b', transports });
+  const expected =
+    '{"negotiateVersion":1,"connectionId":"a","connectionToken":"b","availableTransports":[' +
+    '{"transport":"WebSockets","transferFormats":["Text","Binary"]},' +
+    '{"transport":"ServerSentEvents","transferFormats":["Text"]},' +
+    '{"transport":"LongPolling","transferFormats":["Text","Binary"]}]}';
+  assert.equal(reply(list), expected);
+  assert.equal(reply(list), expected);
+  assert.equal(reply([...list]), expected);
+  const mutable: ('WebSockets' | 'LongPolling')[] = ['WebSockets'];
+  assert.match(reply(mutable), /"availableTransports":\[\{"transport":"WebSockets"[^\]]*\]\}\]\}$/);
+  mutable.push('LongPolling');
+  assert.match(reply(mutable), /"transport":"LongPolling"/);
 });

@@ -7,7 +7,7 @@ import {
 } from '@switchboard/protocol';
 import type { Principal } from '../auth/authentication.js';
 import { buildErrorMessage, errorMessage, SwitchboardError } from '../errors.js';
-import type { HttpRequestInfo } from '../http/http-request-info.js';
+import { compactRequestInfo, type HttpRequestInfo } from '../http/http-request-info.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
 import { acceptHandshake } from './handshake.js';
 import { EMPTY, type HubConnectionEnvironment, type StatefulReconnectHooks } from './hub-connection-core.js';
@@ -19,6 +19,15 @@ export type {
   HubConnectionEnvironment,
   StatefulReconnectHooks,
 } from './hub-connection-core.js';
+
+/**
+ * What a {@link HubConnectionContext} tells when it ends, as an object (an owner kept anyway can
+ * be it, where a function would be one more object per connection).
+ */
+export interface ConnectionEndListener {
+  /** The connection ended (the disconnect sequence starts). */
+  ended(connection: HubConnectionContext): void;
+}
 
 /**
  * One client connection of a hub (ASP.NET's HubConnectionContext plus the message loop of
@@ -34,7 +43,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     request: HttpRequestInfo,
     transport: ConnectionTransport,
     env: HubConnectionEnvironment,
-    private readonly onEnded: (connection: HubConnectionContext) => void,
+    /** Told once, as the disconnect sequence starts: a function, or an object with `ended`. */
+    private readonly onEnded: ((connection: HubConnectionContext) => void) | ConnectionEndListener,
     statefulHooks?: StatefulReconnectHooks,
   ) {
     super(connectionId, user, request, transport, env, statefulHooks);
@@ -42,7 +52,9 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
 
   /** Hands the ended connection to its owner (the HTTP layer disposes it). */
   protected notifyEnded(): void {
-    this.onEnded(this);
+    const listener = this.onEnded;
+    if (typeof listener === 'function') listener(this);
+    else listener.ended(this);
   }
 
   // ---- TransportReceiver -----------------------------------------------------------------
@@ -363,6 +375,8 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     }
     this.hubConnected = true;
     this.state = 'connected';
+    // Kept from now on for the life of the connection: in its compact form.
+    compactRequestInfo(this.request);
     this.env.metrics.connectionOpened(this.env.hubPath, this.transport);
     this.releaseReading(HOLD_CONNECTING);
   }

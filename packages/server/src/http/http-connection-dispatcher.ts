@@ -8,7 +8,11 @@ import {
   type Principal,
 } from '../auth/authentication.js';
 import type { ConnectionTransport, TransportReceiver } from '../connection/connection-transport.js';
-import { HubConnectionContext, type HubConnectionEnvironment } from '../connection/hub-connection-context.js';
+import {
+  type ConnectionEndListener,
+  HubConnectionContext,
+  type HubConnectionEnvironment,
+} from '../connection/hub-connection-context.js';
 import { RawConnectionContext, type RawConnectionHandler } from '../connection/raw-connection.js';
 import type { ServerErrorCode } from '../errors.js';
 import { type AuthorizationRequirement, authorize } from '../hubs/authorization.js';
@@ -155,7 +159,8 @@ export class HttpConnectionDispatcher {
 
   /** Adds an endpoint. */
   add(endpoint: HttpEndpoint): void {
-    this.endpoints.set(endpoint.key, endpoint);
+    // A frozen copy of the transports: the negotiate reply writes their part once per list.
+    this.endpoints.set(endpoint.key, { ...endpoint, transports: Object.freeze([...endpoint.transports]) });
   }
 
   /** Whether a path (lower case, no trailing slash) is taken. */
@@ -375,7 +380,6 @@ export class HttpConnectionDispatcher {
     transport: ConnectionTransport,
   ): { receiver: TransportReceiver; run: () => void } {
     connection.user = user;
-    const ended = () => this.applicationEnded(connection);
     this.options.logger.debug('connection.opened', {
       hub: endpoint.path,
       connectionId: connection.connectionId,
@@ -386,25 +390,29 @@ export class HttpConnectionDispatcher {
       },
     });
     if (endpoint.kind === 'hub') {
+      // The application object (kept anyway) is told of the end: no closure, no scope, no bound
+      // function kept per connection.
+      const application = new HubApplication(this, connection);
       const hub = new HubConnectionContext(
         connection.connectionId,
         user,
         info,
         transport,
         endpoint.env,
-        ended,
+        application,
         connection.useStatefulReconnect && transport.name === 'WebSockets'
-          ? { onDetached: () => this.connections.setActive(connection, false) }
+          ? statefulHooksOf(this.connections, connection)
           : undefined,
       );
-      connection.application = new HubApplication(hub);
+      application.hub = hub;
+      connection.application = application;
       return { receiver: hub, run: noop };
     }
     const raw = new RawConnectionContext(connection.connectionId, user, info, transport, {
       path: endpoint.path,
       logger: this.options.logger,
       maxSendBufferSize: endpoint.maxSendBufferSize,
-      onEnded: ended,
+      onEnded: () => this.applicationEnded(connection),
     });
     connection.application = raw;
     return { receiver: raw, run: () => raw.start(endpoint.handler) };
@@ -414,7 +422,8 @@ export class HttpConnectionDispatcher {
    * The application ended. A long-polling connection stays until its last poll has drained the
    * remaining data and got its 204 (docs/protocol.md#long-polling-end); any other is disposed now.
    */
-  private applicationEnded(connection: HttpConnection): void {
+  /** @internal */
+  applicationEnded(connection: HttpConnection): void {
     const transport = connection.httpTransport;
     if (transport instanceof LongPollingTransport && !transport.isFinished) return;
     this.connections.dispose(connection);
@@ -433,9 +442,25 @@ class NormalClosureWebSocket extends WebSocket {
   }
 }
 
+/** The hooks of a connection that may resume (made only for those). */
+function statefulHooksOf(connections: HttpConnectionManager, connection: HttpConnection) {
+  return { onDetached: () => connections.setActive(connection, false) };
+}
+
 /** A hub connection as the HTTP layer drives it: one small object, no closures per connection. */
-class HubApplication implements ConnectionApplication {
-  constructor(private readonly hub: HubConnectionContext) {}
+class HubApplication implements ConnectionApplication, ConnectionEndListener {
+  /** Set right after construction (the hub is given {@link ended}). */
+  hub!: HubConnectionContext;
+
+  constructor(
+    private readonly owner: HttpConnectionDispatcher,
+    private readonly connection: HttpConnection,
+  ) {}
+
+  /** The hub connection ended: the HTTP layer lets it go. */
+  ended(): void {
+    this.owner.applicationEnded(this.connection);
+  }
 
   tick(now: number): void {
     this.hub.tick(now);
@@ -470,11 +495,20 @@ function noop(): void {}
  * the upgrade request, its headers and its URL alive for the whole connection.
  */
 function guardUpgradedSocket(socket: Duplex, logger: Logger): void {
-  socket.on('error', (error: Error) => {
-    logger.debug('http.upgrade_socket_error', { error });
-    socket.destroy();
-  });
+  let listener = upgradedSocketErrorListeners.get(logger);
+  if (listener === undefined) {
+    // One listener per logger, shared by every socket (the socket is `this`): nothing kept per
+    // socket for its whole life.
+    listener = function (this: Duplex, error: Error) {
+      logger.debug('http.upgrade_socket_error', { error });
+      this.destroy();
+    };
+    upgradedSocketErrorListeners.set(logger, listener);
+  }
+  socket.on('error', listener);
 }
+
+const upgradedSocketErrorListeners = new WeakMap<Logger, (this: Duplex, error: Error) => void>();
 
 function parseUrl(raw: string | undefined): URL | undefined {
   if (!raw) return undefined;

@@ -52,33 +52,73 @@ export class CaseInsensitiveQuery {
 export function requestInfoOf(request: IncomingMessage, url: URL): HttpRequestInfo {
   return new NodeRequestInfo(
     request.method ?? 'GET',
-    url.pathname,
     request.headers,
     request.socket.remoteAddress,
     request.url ?? '',
+    url,
   );
+}
+
+/**
+ * Makes a request that will be kept for the life of its connection smaller: its headers are kept
+ * as one string (Node's header object is a map of many small strings) and read back into an object
+ * when first asked for again; the parsed URL is let go. Nothing for a request of another kind.
+ */
+export function compactRequestInfo(info: HttpRequestInfo): void {
+  if (info instanceof NodeRequestInfo) info.compact();
 }
 
 /**
  * A request kept for the life of its connection, so kept small: only the raw URL is stored, and
  * the query map and the redacted URL are derived from it each time they are asked for (a parsed
- * query kept after the upgrade's one look at `id` would cost every idle connection its map).
+ * query kept after the upgrade's one look at `id` would cost every idle connection its map). While
+ * the request is served, the URL the server parsed to route it answers the query; once the
+ * connection runs, {@link compact} keeps the headers as one JSON string, parsed again (once) only
+ * if they are read.
  */
 class NodeRequestInfo implements HttpRequestInfo {
+  /** Node's header object, or (compacted) its JSON, or the object parsed back from that JSON. */
+  private headerData: IncomingHttpHeaders | string;
+  /** The URL parsed for routing, until {@link compact}. */
+  private parsed: URL | undefined;
+
   constructor(
     readonly method: string,
-    readonly path: string,
-    readonly headers: IncomingHttpHeaders,
+    headers: IncomingHttpHeaders,
     readonly remoteAddress: string | undefined,
     private readonly rawUrl: string,
-  ) {}
+    parsed: URL,
+  ) {
+    this.headerData = headers;
+    this.parsed = parsed;
+  }
+
+  get path(): string {
+    return (this.parsed ?? parseRequestUrl(this.rawUrl)).pathname;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    const data = this.headerData;
+    if (typeof data !== 'string') return data;
+    const headers = JSON.parse(data) as IncomingHttpHeaders;
+    this.headerData = headers;
+    return headers;
+  }
 
   get query(): CaseInsensitiveQuery {
-    return new CaseInsensitiveQuery(searchParamsOf(this.rawUrl));
+    return new CaseInsensitiveQuery(this.parsed ? this.parsed.searchParams : searchParamsOf(this.rawUrl));
   }
 
   get safeUrl(): string {
     return redactRequestUrl(this.rawUrl);
+  }
+
+  compact(): void {
+    this.parsed = undefined;
+    if (typeof this.headerData === 'string') return;
+    // JSON.stringify builds its result from pieces; a copy through bytes is one flat string, which
+    // is what makes the compact form small (JSON escapes lone surrogates, so the copy is exact).
+    this.headerData = Buffer.from(JSON.stringify(this.headerData), 'utf8').toString('utf8');
   }
 }
 
@@ -90,6 +130,11 @@ function searchParamsOf(rawUrl: string): URLSearchParams {
   } catch {
     return new URLSearchParams();
   }
+}
+
+/** A raw request URL parsed as the server parsed it to route the request (it parsed then). */
+function parseRequestUrl(rawUrl: string): URL {
+  return new URL(rawUrl, 'http://localhost');
 }
 
 /**

@@ -51,6 +51,9 @@ const TRANSFER_FORMATS: Record<TransportType, string> = {
   LongPolling: '["Text","Binary"]',
 };
 
+/** The `availableTransports` items of each frozen transport list, written once. */
+const transportsJson = new WeakMap<readonly TransportType[], string>();
+
 /** Fields of a negotiate reply. */
 export interface NegotiateReply {
   negotiateVersion: number;
@@ -64,9 +67,14 @@ export interface NegotiateReply {
  * Writes the reply as ASP.NET orders its fields; version 0 carries no token (docs/protocol.md#negotiate-v0).
  */
 export function writeNegotiateReply(reply: NegotiateReply): string {
-  const transports = reply.transports
-    .map((t) => `{"transport":"${t}","transferFormats":${TRANSFER_FORMATS[t]}}`)
-    .join(',');
+  let transports = transportsJson.get(reply.transports);
+  if (transports === undefined) {
+    transports = reply.transports
+      .map((t) => `{"transport":"${t}","transferFormats":${TRANSFER_FORMATS[t]}}`)
+      .join(',');
+    // Keyed by the list itself: an endpoint's list is made once and never changed.
+    if (Object.isFrozen(reply.transports)) transportsJson.set(reply.transports, transports);
+  }
   return (
     '{' +
     (reply.useStatefulReconnect ? '"useStatefulReconnect":true,' : '') +

@@ -207,8 +207,9 @@ export class SocketGuard {
         return;
       }
     }
+    // No 'close' listener per socket (it would live as long as the socket, a WebSocket's whole
+    // life): a socket that closes while it waits is dropped by the next sweep.
     this.awaitingHeaders.set(socket, this.options.time.now() + this.options.requestHeadersTimeoutMs);
-    socket.once('close', () => this.awaitingHeaders.delete(socket));
   }
 
   /** Counts `socket` under `address`; false (uncounted) when the address is at its cap. */
@@ -252,6 +253,10 @@ export class SocketGuard {
   private sweep(): void {
     const now = this.options.time.now();
     for (const [socket, deadline] of this.awaitingHeaders) {
+      if (socket.destroyed) {
+        this.awaitingHeaders.delete(socket);
+        continue;
+      }
       if (now < deadline) continue;
       this.awaitingHeaders.delete(socket);
       this.report('SB_ERR_REQUEST_TIMEOUT', 'http.request_headers_timeout', socket);

@@ -36,8 +36,10 @@ export class PresenceLifetimeManager extends DelegatingHubLifetimeManager {
   override async onConnected(connection: HubConnectionRef): Promise<void> {
     await this.inner.onConnected(connection);
     const userId = connection.userIdentifier;
+    // Anonymous connections have no presence: their transport and device are not looked up.
+    if (userId === undefined) return;
     const source = this.source(connection);
-    if (userId === undefined || !source) return;
+    if (!source) return;
     await this.guard('add', () =>
       this.store.addConnection({
         connectionId: connection.connectionId,

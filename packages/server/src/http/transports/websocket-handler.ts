@@ -42,8 +42,9 @@ export async function upgradeWebSocket(
     );
   }
   if (!d.accepting) return refuseUpgrade(socket, 503, 'The server is shutting down.');
-  const user = await d.authenticate(info);
-  const access = await authorize(endpoint.authorize, user);
+  // Without an authenticator or a requirement, nothing to wait for (most hubs).
+  const user = d.options.authenticate === undefined ? undefined : await d.authenticate(info);
+  const access = endpoint.authorize === undefined ? 'ok' : await authorize(endpoint.authorize, user);
   if (access !== 'ok') {
     return access === 'unauthenticated'
       ? refuse(401, 'SB_ERR_UNAUTHORIZED')
@@ -106,9 +107,11 @@ export async function upgradeWebSocket(
     if (created) connections.dispose(connection);
     else connections.release(connection);
   };
-  socket.once('close', release);
+  // `on`, not `once` (whose wrapper is two more objects per upgrade): `release` is taken off as the
+  // upgrade completes, and after a close it has nothing left to do.
+  socket.on('close', release);
   d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-    socket.off('close', release);
+    socket.removeListener('close', release);
     if (connection.status === 'disposed') {
       ws.terminate();
       return;
