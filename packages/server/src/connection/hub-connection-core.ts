@@ -36,7 +36,7 @@ import type { StreamTracker } from './stream-tracker.js';
 
 /** A coarse clock shared by all connections, refreshed on every heartbeat tick. */
 export interface HeartbeatClock {
-  /** Milliseconds, as the server's time provider counts them, at the last tick. */
+  /** Whole milliseconds, as the server's time provider counts them, at the last tick (or the last connection created). */
   now: number;
 }
 
