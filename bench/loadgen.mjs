@@ -34,11 +34,14 @@ function setup({ peer, port, ports, path, sources = 0, skipNegotiation = false }
 let seq = 0;
 
 /** Opens and handshakes one connection and appends it to `conns` (its index is `conn.i`). */
-async function openOne() {
+async function openOne(storm = false) {
   const conn = { i: -1, ws: null, n: 0, out: 0, t: 0, closed: false, closedByServer: null };
   const i = seq++;
   const node = ctx.ports.length > 1 ? { ...ctx, port: ctx.ports[i % ctx.ports.length] } : ctx;
   conn.node = i % ctx.ports.length;
+  // In the storm a peer whose connect has no negotiate of its own (raw `ws`) does one anyway, so
+  // that both sides make the same two exchanges (a small POST, then the upgrade).
+  if (storm && adapter.stormPrelude) await adapter.stormPrelude(node, i);
   conn.ws = await adapter.open(node, i, conn, sink);
   conn.i = conns.length;
   conns.push(conn);
@@ -247,7 +250,7 @@ function joinGroups(size, groups, timeoutMs) {
   });
 }
 
-/** Connection storm: negotiate + upgrade + handshake as fast as `concurrency` allows. */
+/** Connection storm: negotiate + upgrade + handshake as fast as `concurrency` allows (raw `ws`: POST + upgrade). */
 async function storm({ count, concurrency, durationMs }) {
   await window();
   const t0 = now();
@@ -262,7 +265,7 @@ async function storm({ count, concurrency, durationMs }) {
       started++;
       const t = now();
       try {
-        await openOne();
+        await openOne(true);
         ok++;
         lat.push((now() - t) * 1000);
       } catch (e) {

@@ -232,6 +232,8 @@ export const rawWs = {
       });
     });
   },
+  /** The storm's first exchange, as a SignalR client's negotiate: a small POST, a small JSON answer. */
+  stormPrelude: (ctx, i) => post(ctx, `${ctx.path}/negotiate`, ctx.src(i)),
   echo: (_id, p) => `e${p}`,
   broadcast: (p) => `b${p}`,
   join: (_id, g) => `j${g}`,

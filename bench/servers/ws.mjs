@@ -1,4 +1,5 @@
-// Baseline peer: the `ws` library and nothing else. One-letter commands, no JSON anywhere:
+// Baseline peer: the `ws` library and nothing else. One-letter commands, no JSON but the storm's
+// POST /bench/negotiate answer (a fresh id):
 //   e<payload>        echo: the frame goes back to the sender as is
 //   b<payload>        broadcast: the received Buffer goes to every client (encoded once)
 //   j<group>          join a group; answers "j"
@@ -11,7 +12,7 @@
 // With `--postgres URL` the same on PostgreSQL: `pg_notify` on a channel named after the prefix,
 // one LISTEN connection per node (`--node-id N` names both connections `switchboard:N`, as the
 // Switchboard nodes name theirs, so that the harness counts their backends' CPU).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
@@ -27,7 +28,16 @@ const { values: opt } = parseArgs({
   },
 });
 
-const http = createServer(notFound);
+// The storm's first exchange: a small POST answered with a small JSON body holding a fresh id, as
+// a negotiate is (the raw peer does the same two exchanges as a SignalR client: POST, then upgrade).
+const http = createServer((req, res) => {
+  if (req.method !== 'POST' || !req.url?.startsWith('/bench/negotiate')) return notFound(req, res);
+  req.resume();
+  req.on('end', () => {
+    const body = JSON.stringify({ connectionId: randomBytes(16).toString('base64url') });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+});
 const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
 const groups = new Map();
 const memberOf = new WeakMap();

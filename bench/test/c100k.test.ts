@@ -16,7 +16,8 @@ test('c100k: 200 connections over 2 workers and 2 generators, held, then one bro
 }, async () => {
   const out = join(tmpdir(), `c100k-test-${process.pid}.json`);
   const args = ['bench/c100k.mjs', '--connections', '200', '--workers', '2', '--generators', '2'];
-  args.push('--hold-s', '2', '--per-source', '60', '--out', out, '--quiet');
+  // Pings every 500 ms: each connection pings that long after its handshake, within the 2 s hold.
+  args.push('--hold-s', '2', '--per-source', '60', '--ping-every-ms', '500', '--out', out, '--quiet');
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => {
