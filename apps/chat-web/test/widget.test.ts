@@ -288,6 +288,14 @@ describe('the widget on a page of another origin', () => {
           .user?.username,
     );
     assert.ok(agentName);
+    // The widget loads its markdown module 3 s after its first message; let that load finish first,
+    // or its request can meet the stopped server (a failed load the page logs as a console error).
+    const handle = await widgetFrameHandle(page);
+    await handle.waitForFunction(
+      () => performance.getEntriesByType('resource').some((e) => e.name.includes('/assets/markdown-')),
+      undefined,
+      { timeout: 30_000 },
+    );
     await suite.server.restart();
     await frame.getByTestId('widget-connection').waitFor({ state: 'hidden', timeout: 30_000 });
     const { hub } = await hubAs(suite.server.url, agentName);
