@@ -202,3 +202,28 @@ export async function startWorkerCluster(options: WorkerClusterOptions): Promise
     throw error;
   }
 }
+
+/**
+ * POSTs on a socket pinned to a worker (see {@link socketOnWorker}) and resolves with the response's
+ * status: `body` as JSON, or an empty body when it is left out.
+ */
+export function postOn(socket: Socket, path: string, body?: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const json = body === undefined ? '' : JSON.stringify(body);
+    const type = body === undefined ? '' : 'Content-Type: application/json\r\n';
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
+      if (m && text.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${type}Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+    );
+  });
+}

@@ -3,28 +3,9 @@
 // process, never multiplied by them (README "Limits with workers"). Clients are pinned to each
 // worker in turn (worker-cluster.ts), so each limit is tried on both.
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { after, test } from 'node:test';
 import type { HubConnection } from '@microsoft/signalr';
-import { socketOnWorker, startWorkerCluster } from './worker-cluster.ts';
-
-/** POSTs an empty body on a socket pinned to a worker; resolves with the status. */
-function postOn(socket: Socket, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
-      if (m && text.includes('\r\n\r\n')) {
-        socket.off('data', onData);
-        resolve(Number(m[1]));
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
-  });
-}
+import { postOn, socketOnWorker, startWorkerCluster } from './worker-cluster.ts';
 
 test('WORKERS=2: MAX_CONNECTIONS_PER_USER, NEGOTIATE_RATE_LIMIT and INVOKE_RATE_LIMIT hold for both workers together', async () => {
   const cluster = await startWorkerCluster({

@@ -4,12 +4,11 @@
 // work on every transport (requests forwarded between workers); SIGTERM drains both workers and
 // exits 0.
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { HttpTransportType } from '@microsoft/signalr';
 import { loadConfig } from '@switchboard/chat-server';
 import { connectClient } from '@switchboard/testkit';
-import { socketOnWorker, startWorkerCluster } from './worker-cluster.ts';
+import { postOn, socketOnWorker, startWorkerCluster } from './worker-cluster.ts';
 
 test('configuration: WORKERS is 1 by default, a number from 1, or auto; anything else is refused', () => {
   assert.equal(loadConfig({}).workers, 1);
@@ -20,27 +19,6 @@ test('configuration: WORKERS is 1 by default, a number from 1, or auto; anything
   // A backplane still needs shared storage: between machines, not between workers.
   assert.throws(() => loadConfig({ WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379' }), /DATABASE_URL/);
 });
-
-/** POSTs on a socket pinned to a worker; resolves with the status. */
-function postOn(socket: Socket, path: string, body: unknown): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const json = JSON.stringify(body);
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
-      if (m && text.includes('\r\n\r\n')) {
-        socket.off('data', onData);
-        resolve(Number(m[1]));
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(
-      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
-    );
-  });
-}
 
 test('WORKERS=2 on SQLite: nodes <NODE_ID>-1 and -2; GUEST_RATE_LIMIT holds for both workers together; negotiated clients on every transport; SIGTERM exits 0', async () => {
   const cluster = await startWorkerCluster({ workers: 2, nodes: 2, env: { GUEST_RATE_LIMIT: '3' } });
