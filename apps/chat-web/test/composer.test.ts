@@ -15,6 +15,7 @@ import {
   createRoom,
   send,
   signUp,
+  waitForSent,
   waitForTexts,
 } from './helpers.ts';
 
@@ -85,6 +86,7 @@ describe('chat-web: composer and messages', () => {
     await send(p, arabic);
     await send(p, 'third, in English');
     await waitForTexts(p, ['first line\nsecond line', arabic, 'third, in English']);
+    await waitForSent(p);
     const directions = await p
       .getByTestId('message-list')
       .getByTestId('message-text')

@@ -167,6 +167,15 @@ export async function send(page: Page, text: string): Promise<void> {
   await page.getByTestId('message-send').click();
 }
 
+/**
+ * Waits until no send of this page is still on its way: a pending message is its own element, which
+ * the stored message replaces when the server confirms it, so elements read before that can be
+ * detached by the time a second round trip reads them.
+ */
+export async function waitForSent(page: Page, timeout = 15_000): Promise<void> {
+  await page.getByTestId('message-pending').first().waitFor({ state: 'detached', timeout });
+}
+
 /** The texts of the message list, in order. */
 export function messageTexts(page: Page): Promise<string[]> {
   return page.getByTestId('message-list').getByTestId('message-text').allTextContents();
