@@ -2,12 +2,16 @@
 //
 //   npm run build && node --expose-gc bench/memory-per-connection.mjs [N=2000]
 //
+// With HEAP_SNAPSHOTS=DIR it also writes DIR/before.heapsnapshot and DIR/after.heapsnapshot (the
+// readings' moments), for comparing what a connection keeps by constructor.
+//
 // The server (a HubServer from packages/server/dist, the bench hub path) runs here; the clients
 // (negotiate v1, WebSocket, JSON handshake) run in a forked child, so that only the server's memory
 // is counted. Loopback only; every wait is bounded.
 import { fork } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 
 const N = Number(process.argv[2] ?? 2000);
 const DEADLINE_MS = 120_000;
@@ -67,11 +71,13 @@ async function server() {
   await next('closed');
   await settle();
   const before = measure();
+  snapshot('before');
 
   child.send({ type: 'open', count: N });
   const opened = await next('opened');
   await settle();
   const after = measure();
+  snapshot('after');
   const live = hubs.connectionCount ?? undefined;
 
   child.send({ type: 'close' });
@@ -103,6 +109,11 @@ async function settle() {
     globalThis.gc();
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+function snapshot(name) {
+  const dir = process.env.HEAP_SNAPSHOTS;
+  if (dir) writeHeapSnapshot(`${dir}/${name}.heapsnapshot`);
 }
 
 function measure() {

@@ -47,6 +47,33 @@ export function procRss(pid) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/**
+ * The resident memory of `pid` by kind of mapping (from /proc/PID/smaps): `brk` the C heap
+ * (malloc's main arena), `anon` other anonymous mappings (V8's heap pages, malloc's other arenas,
+ * thread stacks), `file` mapped files (the binary, shared libraries). Null where unreadable.
+ */
+export function procRssByKind(pid) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kinds = { brk: 0, anon: 0, file: 0 };
+  let kind = 'anon';
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      const name = header[1];
+      kind = name === '[heap]' ? 'brk' : name === '' || name.startsWith('[') ? 'anon' : 'file';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kinds[kind] += Number(rss[1]) * 1024;
+  }
+  return kinds;
+}
+
 /** Whether `taskset` exists and the machine has at least two cores to split. */
 export function detectPinning() {
   if (cpus().length < 2) return { ok: false, why: 'fewer than 2 cores' };

@@ -5,7 +5,16 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropPostgresSchema, postgresBackendPids, startNats, startRedis } from './backplanes.mjs';
-import { machineCpuUs, procCpuUs, procRss, spawnNode, startPerf, stopChild, waitMessage } from './proc.mjs';
+import {
+  machineCpuUs,
+  procCpuUs,
+  procRss,
+  procRssByKind,
+  spawnNode,
+  startPerf,
+  stopChild,
+  waitMessage,
+} from './proc.mjs';
 import { PAYLOAD, PEERS } from './scenarios.mjs';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -133,15 +142,27 @@ async function serverRss(srv) {
   let rss = 0;
   let heapUsed = 0;
   let external = 0;
+  /** Where the memory is, summed over the nodes: V8's committed heap by space, malloc'd by V8. */
+  const parts = {};
+  const add = (k, v) => {
+    if (typeof v === 'number') parts[k] = (parts[k] ?? 0) + v;
+  };
   for (const n of srv.nodes) {
     n.child.send({ cmd: 'gc' });
     const m = await waitMessage(n.child, (x) => x.evt === 'gc', 15000, 'gc');
     heapUsed += m.mem.heapUsed;
     external += m.mem.external;
+    add('heapCommitted', m.mem.heapCommitted);
+    add('malloced', m.mem.malloced);
+    add('arrayBuffers', m.mem.arrayBuffers);
+    for (const [space, size] of Object.entries(m.mem.spaces ?? {})) add(space, size);
   }
   await sleep(300);
-  for (const n of srv.nodes) rss += procRss(n.pid);
-  return { rss, heapUsed, external };
+  for (const n of srv.nodes) {
+    rss += procRss(n.pid);
+    for (const [kind, size] of Object.entries(procRssByKind(n.pid) ?? {})) add(`rss_${kind}`, size);
+  }
+  return { rss, heapUsed, external, parts };
 }
 
 const cpuOf = (pids) => pids.reduce((a, p) => a + procCpuUs(p), 0);
@@ -305,6 +326,10 @@ export async function runSession(h, peerName, session, record) {
           rss: m.rss,
           rssPerConn: (m.rss - base.rss) / n,
           heapPerConn: (m.heapUsed - base.heapUsed) / n,
+          // Bytes per connection by part, against the same baseline (what the RSS is made of).
+          partsPerConn: Object.fromEntries(
+            Object.entries(m.parts).map(([k, v]) => [k, Math.round((v - (base.parts[k] ?? 0)) / n)]),
+          ),
           ...(step.settle ? { settleMs: m.settleMs, baselineSettleMs: base.settleMs } : {}),
         };
       } else {

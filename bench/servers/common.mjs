@@ -2,6 +2,8 @@
 // report {evt:'ready', pid, port} over IPC, answer {cmd:'gc'} with memory figures after a full
 // collection (servers run with --expose-gc), and exit when the orchestrator says so or goes away.
 
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+
 /** @param {import('node:http').Server} http */
 export function serve(http, name) {
   const port = Number(process.env.BENCH_PORT ?? 0);
@@ -12,7 +14,10 @@ export function serve(http, name) {
     if (m?.cmd === 'gc') {
       globalThis.gc?.();
       globalThis.gc?.();
-      process.send({ evt: 'gc', mem: process.memoryUsage() });
+      const spaces = {};
+      for (const s of getHeapSpaceStatistics()) spaces[s.space_name] = s.space_size;
+      const { total_heap_size: heapCommitted, malloced_memory: malloced } = getHeapStatistics();
+      process.send({ evt: 'gc', mem: { ...process.memoryUsage(), heapCommitted, malloced, spaces } });
     } else if (m?.cmd === 'exit') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
