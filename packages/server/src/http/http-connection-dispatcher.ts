@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@switchboard/protocol';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import {
   AuthenticationUnavailableError,
   type Authenticator,
@@ -43,6 +43,7 @@ import {
 } from './transports/http-transport-handlers.js';
 import { LongPollingTransport } from './transports/long-polling-transport.js';
 import { upgradeWebSocket } from './transports/websocket-handler.js';
+import { HubWebSocket } from './transports/websocket-transport.js';
 
 interface EndpointBase {
   /** The path as mapped. */
@@ -138,7 +139,8 @@ export class HttpConnectionDispatcher {
       maxPayload: options.maxWebSocketFrameSize,
       perMessageDeflate: false,
       clientTracking: false,
-      WebSocket: NormalClosureWebSocket,
+      // Made only as the server makes sockets (see HubWebSocket's constructor).
+      WebSocket: HubWebSocket as unknown as typeof WebSocket,
     });
     if (options.negotiateRateLimit) {
       this.negotiateBuckets = new TokenBuckets(
@@ -427,18 +429,6 @@ export class HttpConnectionDispatcher {
     const transport = connection.httpTransport;
     if (transport instanceof LongPollingTransport && !transport.isFinished) return;
     this.connections.dispose(connection);
-  }
-}
-
-/**
- * `ws` answers a close frame that carries no code (what the official client's and browsers'
- * `close()` send) with a close frame without a code, which the peer reports as 1005. ASP.NET
- * answers 1000 NormalClosure, and the reference's raw `/echo` test checks it
- * (docs/protocol.md#websocket-close).
- */
-class NormalClosureWebSocket extends WebSocket {
-  override close(code?: number, data?: string | Buffer): void {
-    super.close(code ?? 1000, data);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type {
   ConnectionTransport,
   TransportCloseKind,
@@ -103,7 +103,7 @@ export class WebSocketTransport implements ConnectionTransport {
     this.socket.on('message', onMessage);
     this.socket.on('close', onClose);
     this.socket.on('error', onError);
-    transports.set(this.socket, this);
+    (this.socket as HubWebSocket).transport = this;
   }
 
   get bufferedAmount(): number {
@@ -167,7 +167,7 @@ export class WebSocketTransport implements ConnectionTransport {
 
   /** @internal */
   handleClose(code: number): void {
-    transports.delete(this.socket);
+    (this.socket as HubWebSocket).transport = undefined;
     // 1006: the socket went away without a close frame. Every close frame from the client counts
     // as clean; the official client's own stop() sends none of its own code, which arrives as
     // 1005 (docs/protocol.md#websocket-close). A close that `ws` itself started over a bad frame
@@ -180,20 +180,49 @@ export class WebSocketTransport implements ConnectionTransport {
   }
 }
 
-// Listeners are module-level functions that find their transport through a map, so that a
-// connection costs no closures (the `ws` library's own pattern).
-const transports = new WeakMap<WebSocket, WebSocketTransport>();
+/**
+ * The `ws` socket class the server's WebSocket server makes: it holds its transport (the
+ * listeners below are module-level functions that find it there, so that a connection costs no
+ * closures, the `ws` library's own pattern, and no map entry), and closes with 1000 when no code is
+ * given. `ws` answers a close frame that carries no code (what the official client's and browsers'
+ * `close()` send) with a close frame without a code, which the peer reports as 1005; ASP.NET
+ * answers 1000 NormalClosure, and the reference's raw `/echo` test checks it
+ * (docs/protocol.md#websocket-close).
+ */
+export class HubWebSocket extends WebSocket {
+  /** The transport over this socket, from {@link WebSocketTransport.attach} until it closes. */
+  transport: WebSocketTransport | undefined = undefined;
+
+  /** Made by `ws`'s server, as `new WebSocket(null, undefined, options)`. */
+  constructor(address: null, protocols?: undefined, options?: WebSocket.ClientOptions) {
+    // @ts-expect-error: passed on as given (the typings know only the one-argument form of it)
+    super(address, protocols, options);
+    // Node's EventEmitter starts its listener table as a null-prototype object, which V8 keeps as
+    // a hash table (about 160 bytes); Node's own streams start theirs as an object with the event
+    // names they use as properties instead. Done here for the events the transport listens to, it
+    // takes that much off every connection. `ws` adds no listener to itself before this.
+    (this as unknown as { _events: object })._events = {
+      message: undefined,
+      close: undefined,
+      error: undefined,
+    };
+  }
+
+  override close(code?: number, data?: string | Buffer): void {
+    super.close(code ?? 1000, data);
+  }
+}
 
 function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-  transports.get(this)?.handleMessage(buffer, isBinary);
+  (this as HubWebSocket).transport?.handleMessage(buffer, isBinary);
 }
 
 function onClose(this: WebSocket, code: number): void {
-  transports.get(this)?.handleClose(code);
+  (this as HubWebSocket).transport?.handleClose(code);
 }
 
 function onError(this: WebSocket, error: Error): void {
   // 'close' always follows 'error'; the connection learns of the end there.
-  transports.get(this)?.handleError(error);
+  (this as HubWebSocket).transport?.handleError(error);
 }
