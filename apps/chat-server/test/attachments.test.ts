@@ -168,6 +168,35 @@ for (const { name, setup } of storages) {
     }
   });
 
+  test(`${name}: a message's files keep the order the sender gave, not the order of their uploads`, async (t) => {
+    const server = await setup(t);
+    if (!server) return;
+    try {
+      const { alice, aliceHub, bobHub, room } = await people(server);
+      const bobEvents = record(bobHub);
+      const first = await upload(server, room.id, alice.token, 'first.txt', 'text/plain', Buffer.from('1'));
+      // Uploaded a few milliseconds apart, so that upload order alone would list `first` first.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = await upload(server, room.id, alice.token, 'second.png', 'image/png', PNG);
+      const third = await upload(server, room.id, alice.token, 'third.txt', 'text/plain', Buffer.from('3'));
+      const given = [second, third, first].map((u) => u.body.attachment.id as string);
+      const sent = await aliceHub.invoke('sendMessage', {
+        roomId: room.id,
+        text: 'in my order',
+        clientMessageId: cid(),
+        attachmentIds: given,
+      });
+      const names = (attachments: Wire[]) => attachments.map((a) => a.name);
+      assert.deepEqual(names(sent.attachments), ['second.png', 'third.txt', 'first.txt']);
+      await waitCount(bobEvents.messageReceived!, 1);
+      assert.deepEqual(names(bobEvents.messageReceived![0].attachments), names(sent.attachments));
+      const page = await bobHub.invoke('getMessages', { roomId: room.id });
+      assert.deepEqual(names(page.messages.at(-1).attachments), names(sent.attachments));
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${name}: limits and bad input are refused with nothing stored`, async (t) => {
     const server = await setup(t, { MAX_ATTACHMENT_BYTES: '2000', MAX_ATTACHMENT_BYTES_PER_DAY: '5000' });
     if (!server) return;

@@ -17,15 +17,15 @@ WHERE uploader_id = :uploaderId AND created_at > :since::timestamptz;
 
 -- name: attachToMessage
 -- Params: :ids (text[]) :messageId :roomId :uploaderId. Only the uploader's files of that room that
--- no message took yet.
-UPDATE attachments SET message_id = :messageId
+-- no message took yet; each takes its place in :ids as its position.
+UPDATE attachments SET message_id = :messageId, position = array_position(:ids::text[], id) - 1
 WHERE id = ANY(:ids::text[]) AND room_id = :roomId AND uploader_id = :uploaderId AND message_id IS NULL
 RETURNING id;
 
 -- name: attachmentsOf
 -- Params: :ids (text[] of message ids).
 SELECT id, room_id, uploader_id, message_id, name, content_type, inline, size, created_at
-FROM attachments WHERE message_id = ANY(:ids::text[]) ORDER BY created_at, id;
+FROM attachments WHERE message_id = ANY(:ids::text[]) ORDER BY position, created_at, id;
 
 -- name: deleteAttachmentsOfMessage
 -- Params: :messageId.

@@ -16,8 +16,9 @@ SELECT COALESCE(SUM(size), 0) AS n FROM attachments WHERE uploader_id = :uploade
 
 -- name: attachToMessage
 -- Params: :ids (JSON array) :messageId :roomId :uploaderId. Only the uploader's files of that room
--- that no message took yet.
-UPDATE attachments SET message_id = :messageId
+-- that no message took yet; each takes its place in :ids as its position.
+UPDATE attachments SET message_id = :messageId,
+  position = (SELECT key FROM json_each(:ids) WHERE value = attachments.id)
 WHERE id IN (SELECT value FROM json_each(:ids)) AND room_id = :roomId AND uploader_id = :uploaderId
   AND message_id IS NULL
 RETURNING id;
@@ -25,7 +26,7 @@ RETURNING id;
 -- name: attachmentsOf
 -- Params: :ids (JSON array of message ids).
 SELECT id, room_id, uploader_id, message_id, name, content_type, inline, size, created_at
-FROM attachments WHERE message_id IN (SELECT value FROM json_each(:ids)) ORDER BY created_at, id;
+FROM attachments WHERE message_id IN (SELECT value FROM json_each(:ids)) ORDER BY position, created_at, id;
 
 -- name: deleteAttachmentsOfMessage
 -- Params: :messageId.
