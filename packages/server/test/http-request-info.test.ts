@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Hub } from '@switchboard/server';
 import { connectClient, startTestServer } from '@switchboard/testkit';
-import { compactRequestInfo, requestInfoOf } from '../src/http/http-request-info.ts';
+import { CaseInsensitiveQuery, compactRequestInfo, requestInfoOf } from '../src/http/http-request-info.ts';
 
 interface Seen {
   headers: IncomingHttpHeaders;
@@ -169,4 +169,19 @@ test('a socket that closes before its request headers is forgotten, not timed ou
   } finally {
     await server.close();
   }
+});
+
+test('a query answers any case of a key: the first value, every value in order, presence', () => {
+  const search = () => new URLSearchParams('Room=a&x=1&ROOM=b&room=c&empty=');
+  const scanned = new CaseInsensitiveQuery(search());
+  assert.deepEqual(
+    [scanned.get('room'), scanned.get('ROOM'), scanned.get('X'), scanned.get('empty'), scanned.get('none')],
+    ['a', 'a', '1', '', null],
+  );
+  const mapped = new CaseInsensitiveQuery(search());
+  assert.deepEqual(mapped.getAll('rOOm'), ['a', 'b', 'c']);
+  assert.deepEqual(mapped.getAll('none'), []);
+  assert.deepEqual([mapped.has('EMPTY'), mapped.has('none')], [true, false]);
+  // After the map was made, `get` answers from it, the same.
+  assert.deepEqual([mapped.get('room'), mapped.get('x'), mapped.get('none')], ['a', '1', null]);
 });

@@ -21,30 +21,42 @@ export interface HttpRequestInfo {
 
 /** A read-only query string whose keys compare case-insensitively (docs/protocol.md#query-keys). */
 export class CaseInsensitiveQuery {
-  private readonly values = new Map<string, string[]>();
+  /** Every value by lower-case key, made the first time more than `get` is asked. */
+  private values: Map<string, string[]> | undefined;
 
-  constructor(search: URLSearchParams) {
-    for (const [key, value] of search) {
-      const k = key.toLowerCase();
-      const list = this.values.get(k);
-      if (list) list.push(value);
-      else this.values.set(k, [value]);
-    }
-  }
+  constructor(private readonly search: URLSearchParams) {}
 
   /** The first value of `key`, or null. */
   get(key: string): string | null {
-    return this.values.get(key.toLowerCase())?.[0] ?? null;
+    // A scan, not the map: the server's own reads (`id`, `negotiateVersion`, `access_token`) each
+    // look once at a query of a few keys.
+    if (this.values !== undefined) return this.values.get(key.toLowerCase())?.[0] ?? null;
+    const wanted = key.toLowerCase();
+    for (const [k, value] of this.search) if (k.toLowerCase() === wanted) return value;
+    return null;
   }
 
   /** Every value of `key`. */
   getAll(key: string): string[] {
-    return this.values.get(key.toLowerCase()) ?? [];
+    return this.byKey().get(key.toLowerCase()) ?? [];
   }
 
   /** Whether `key` is present. */
   has(key: string): boolean {
-    return this.values.has(key.toLowerCase());
+    return this.byKey().has(key.toLowerCase());
+  }
+
+  private byKey(): Map<string, string[]> {
+    if (this.values !== undefined) return this.values;
+    const values = new Map<string, string[]>();
+    for (const [key, value] of this.search) {
+      const k = key.toLowerCase();
+      const list = values.get(k);
+      if (list) list.push(value);
+      else values.set(k, [value]);
+    }
+    this.values = values;
+    return values;
   }
 }
 
