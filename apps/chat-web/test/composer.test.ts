@@ -13,6 +13,7 @@ import {
   axeViolations,
   browserSuite,
   createRoom,
+  readAttached,
   send,
   signUp,
   waitForSent,
@@ -87,10 +88,14 @@ describe('chat-web: composer and messages', () => {
     await send(p, 'third, in English');
     await waitForTexts(p, ['first line\nsecond line', arabic, 'third, in English']);
     await waitForSent(p);
-    const directions = await p
-      .getByTestId('message-list')
-      .getByTestId('message-text')
-      .evaluateAll((texts) => texts.map((e) => [e.getAttribute('dir'), getComputedStyle(e).direction]));
+    // Found and read in one go: the list may render again between two round trips (a locator's
+    // evaluateAll finds, then reads), and a replaced element has no computed style.
+    const directions = await p.evaluate(() =>
+      Array.from(
+        document.querySelectorAll('[data-testid="message-list"] [data-testid="message-text"]'),
+        (e) => [e.getAttribute('dir'), getComputedStyle(e).direction],
+      ),
+    );
     assert.deepEqual(directions, [
       ['auto', 'ltr'],
       ['auto', 'rtl'],
@@ -139,11 +144,9 @@ describe('chat-web: composer and messages', () => {
     const actionsBox = (await p.getByTestId('message-item').last().getByRole('toolbar').boundingBox())!;
     assert.ok(actionsBox.y + actionsBox.height <= listBox.y + listBox.height, 'the actions are in view');
     assert.equal(
-      await p
-        .getByTestId('message-item')
-        .last()
-        .getByRole('toolbar')
-        .evaluate((e) => getComputedStyle(e).opacity),
+      await readAttached(p.getByTestId('message-item').last().getByRole('toolbar'), (e) =>
+        e.isConnected ? getComputedStyle(e).opacity : null,
+      ),
       '1',
     );
 
@@ -191,11 +194,9 @@ describe('chat-web: composer and messages', () => {
     await send(p, 'or me');
     await waitForTexts(p, ['tap me', 'or me']);
     const opacity = (n: number) =>
-      p
-        .getByTestId('message-item')
-        .nth(n)
-        .getByRole('toolbar')
-        .evaluate((e) => getComputedStyle(e).opacity);
+      readAttached(p.getByTestId('message-item').nth(n).getByRole('toolbar'), (e) =>
+        e.isConnected ? getComputedStyle(e).opacity : null,
+      );
     const before = await layout(p);
     assert.equal(await opacity(0), '0');
     await p.getByTestId('message-text').first().tap();

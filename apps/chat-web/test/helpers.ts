@@ -14,7 +14,7 @@ import type { HubConnection } from '@microsoft/signalr';
 import { type ChatApp, createChatApp, loadConfig } from '@switchboard/chat-server';
 import { silentLogger } from '@switchboard/server';
 import { connectClient, launchChromium } from '@switchboard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { build } from 'vite';
 
 const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -174,6 +174,20 @@ export async function send(page: Page, text: string): Promise<void> {
  */
 export async function waitForSent(page: Page, timeout = 15_000): Promise<void> {
   await page.getByTestId('message-pending').first().waitFor({ state: 'detached', timeout });
+}
+
+/**
+ * Reads from the element `locator` finds, again if that element was replaced in between: a
+ * locator's `evaluate` finds the element and reads it in two round trips, and the message list
+ * renders anew on updates (a replaced element has no computed style and no size). `read` answers
+ * null for an element no longer in the document.
+ */
+export async function readAttached<T>(locator: Locator, read: (element: Element) => T | null): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const value = await locator.evaluate(read);
+    if (value !== null) return value;
+    if (attempt === 20) throw new Error(`${locator}: replaced on every read`);
+  }
 }
 
 /** The texts of the message list, in order. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CHROMIUM_PATH, requireService } from '@switchboard/testkit';
 import type { Page } from 'playwright-core';
-import { axeViolations, browserSuite, createRoom, hubAs, send, signUp } from './helpers.ts';
+import { axeViolations, browserSuite, createRoom, hubAs, readAttached, send, signUp } from './helpers.ts';
 
 const CHROMIUM = { kind: 'file', name: 'Chromium', path: CHROMIUM_PATH } as const;
 
@@ -99,7 +99,8 @@ describe('chat-web: formatting', () => {
       ['mailto:a@example.com', 'noopener noreferrer', '_blank'],
     ]);
     const code = item(p, 'const long').locator('pre');
-    const style = await code.evaluate((e) => {
+    const style = await readAttached(code, (e) => {
+      if (!e.isConnected) return null;
       const s = getComputedStyle(e);
       return {
         overflowX: s.overflowX,

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { HubConnection } from '@microsoft/signalr';
 import type { Page } from 'playwright-core';
-import { axeViolations, browserSuite, hubAs, send, signIn, signUp } from './helpers.ts';
+import { axeViolations, browserSuite, hubAs, readAttached, send, signIn, signUp } from './helpers.ts';
 import {
   HOST_ISSUER,
   HOST_SECRET,
@@ -264,7 +264,9 @@ describe('the widget on a page of another origin', () => {
     await frame.getByTestId('support-submit').click();
     const text = frame.getByTestId('message-text').filter({ hasText: 'still works' });
     await text.waitFor();
-    const inside = await text.evaluate((e) => [getComputedStyle(e).fontSize, getComputedStyle(e).color]);
+    const inside = await readAttached(text, (e) =>
+      e.isConnected ? [getComputedStyle(e).fontSize, getComputedStyle(e).color] : null,
+    );
     assert.notEqual(inside[0], '40px');
     assert.notEqual(inside[1], 'rgb(255, 0, 0)');
     const panel = await page.locator('iframe[name="switchboard-widget"]').boundingBox();
