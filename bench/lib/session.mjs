@@ -142,7 +142,7 @@ async function serverRss(srv) {
   let rss = 0;
   let heapUsed = 0;
   let external = 0;
-  /** Where the memory is, summed over the nodes: V8's committed heap by space, malloc'd by V8. */
+  /** Where the memory is, summed over the nodes: V8's heap by space, malloc'd by V8, RSS by mapping. */
   const parts = {};
   const add = (k, v) => {
     if (typeof v === 'number') parts[k] = (parts[k] ?? 0) + v;

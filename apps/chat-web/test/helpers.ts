@@ -168,9 +168,8 @@ export async function send(page: Page, text: string): Promise<void> {
 }
 
 /**
- * Waits until no send of this page is still on its way: a pending message is its own element, which
- * the stored message replaces when the server confirms it, so elements read before that can be
- * detached by the time a second round trip reads them.
+ * Waits until no send of this page is still on its way (a pending message is its own element,
+ * without the stored message's id, replaced by the stored one when the server confirms it).
  */
 export async function waitForSent(page: Page, timeout = 15_000): Promise<void> {
   await page.getByTestId('message-pending').first().waitFor({ state: 'detached', timeout });
