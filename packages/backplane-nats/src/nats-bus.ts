@@ -232,6 +232,11 @@ export class NatsBus extends QueuedBus<Item> {
       opt_start_seq: fromSeq,
     });
     const messages = await consumer.consume();
+    // The consumer pushes to a subject the client has only just subscribed to: until the server
+    // has that subscription, what it pushes goes nowhere, and the ordered consumer would notice
+    // only at the next entry or a missed heartbeat (30 s). One round trip makes sure of it before
+    // the bus calls itself up (and before `ready()` resolves).
+    await this.link.nats.flush().catch(() => undefined);
     this.consumer = messages;
     this.consumerUp = true;
     void (async () => {

@@ -83,7 +83,9 @@ test('NATS bus: a publish to a connection channel tells 0 receivers exactly when
     assert.equal(await a.bus.publish(connectionChannel('c1'), Buffer.from('x')), 0);
     await b.bus.subscribe(connectionChannel('c1'));
     assert.equal(await a.bus.publish(connectionChannel('c1'), Buffer.from('y')), 1);
-    await until(() => b.receiver.messages.length === 1, 'the send to c1');
+    await until(() => b.receiver.messages.length >= 1, 'the send to c1');
+    await sleep(50);
+    // Only `y`: `x` went out while no node held c1.
     assert.deepEqual(b.receiver.payloads(), ['y']);
     await b.bus.unsubscribe(connectionChannel('c1'));
     assert.equal(await a.bus.publish(connectionChannel('c1'), Buffer.from('z')), 0);
