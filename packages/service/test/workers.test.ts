@@ -364,8 +364,14 @@ test('svcw: a raw long-polling exchange, each request on a new TCP connection, i
   assert.ok(deleted.status >= 200 && deleted.status < 300, `DELETE answered ${deleted.status}`);
 });
 
-test('svcw: a worker that dies is replaced; the memberships held by the primary outlive it', async () => {
-  const held = await spread((i) => `svcw_dead_${i}`);
+test('svcw: a worker that dies is replaced; the memberships held by the primary outlive it', {
+  timeout: 150_000,
+}, async () => {
+  const held = await within(
+    spread((i) => `svcw_dead_${i}`),
+    60_000,
+    'clients on both workers',
+  );
   const membership = '/api/hubs/chat/users/svcw_survivor/groups/svcw_kept';
   assert.equal((await call('PUT', membership, { query: 'ttl=600' })).status, 200);
   const victim = held.get('svcw-2')!;
@@ -381,7 +387,8 @@ test('svcw: a worker that dies is replaced; the memberships held by the primary 
   );
   assert.ok(pid, 'the process of svcw-2');
   process.kill(pid, 'SIGKILL');
-  await closed;
+  // The client's server timeout (30 s) closes it at the latest.
+  await within(closed, 45_000, "the dead worker's client to close");
   // The replacement takes the same number; both workers serve again.
   const deadline = Date.now() + 30_000;
   let served = new Set<string>();
@@ -394,7 +401,13 @@ test('svcw: a worker that dies is replaced; the memberships held by the primary 
   }
   assert.deepEqual([...served].sort(), ['svcw-1', 'svcw-2']);
   // A connection of the user on the new svcw-2 reads the membership the primary kept.
-  const later = (await spread(() => 'svcw_survivor')).get('svcw-2')!;
+  const later = (
+    await within(
+      spread(() => 'svcw_survivor'),
+      60_000,
+      'clients on both workers again',
+    )
+  ).get('svcw-2')!;
   const got = collect(later, 'kept');
   assert.equal(
     (
@@ -407,12 +420,28 @@ test('svcw: a worker that dies is replaced; the memberships held by the primary 
   await waitFor(() => got.length === 1, 10_000, 'the group send at the new worker');
 });
 
-test('svcw: SIGTERM drains both workers and exits 0', async () => {
+test('svcw: SIGTERM drains both workers and exits 0', { timeout: 120_000 }, async () => {
   const client = await connectHub(service.baseUrl, 'chat', KEY, 'svcw_last');
   const closed = new Promise<void>((resolve) => client.onclose(() => resolve()));
-  assert.equal(await service.stop(), 0);
-  await closed;
+  assert.equal(await within(service.stop(), 60_000, 'the service to exit after SIGTERM'), 0);
+  await within(closed, 10_000, 'the client to close');
 });
+
+/**
+ * `promise`, or a failure naming `what` after `ms`: a step that hangs says which it was (this file
+ * once hung until the runner's 5-minute limit, with nothing to tell where).
+ */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function otherThan(worker: string): string {
   return worker === 'svcw-1' ? 'svcw-2' : 'svcw-1';
