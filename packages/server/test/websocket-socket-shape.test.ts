@@ -37,7 +37,6 @@ test('a server-side socket starts with a shaped listener table, and its events s
 });
 
 test("the server's sockets are of that class and hold their transport while open", async () => {
-  let serverSocket: unknown;
   const hubs = new HubServer();
   hubs.mapHub(
     '/hub',
@@ -49,14 +48,11 @@ test("the server's sockets are of that class and hold their transport while open
   );
   const http = createServer();
   hubs.attach(http);
-  // Catch the socket the server makes: the WebSocket server's 'connection' is not emitted for
-  // `handleUpgrade` callers, so look at the upgrade's socket through `ws`'s own back-reference.
+  // The upgrade's net socket; the `ws` socket made on it is found through `ws`'s own back-reference
+  // (the WebSocket server's 'connection' is not emitted for `handleUpgrade` callers).
+  let upgraded: object | undefined;
   http.prependListener('upgrade', (_req, net) => {
-    setImmediate(() => {
-      serverSocket = (net as unknown as Record<symbol, unknown>)[
-        Object.getOwnPropertySymbols(net).find((s) => s.description === 'websocket')!
-      ];
-    });
+    upgraded = net;
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const port = (http.address() as { port: number }).port;
@@ -68,6 +64,8 @@ test("the server's sockets are of that class and hold their transport while open
     });
     client.send('{"protocol":"json","version":1}\x1e');
     await new Promise((resolve) => client.once('message', resolve));
+    const backReference = Object.getOwnPropertySymbols(upgraded).find((s) => s.description === 'websocket');
+    const serverSocket = (upgraded as Record<symbol, unknown>)[backReference!];
     assert.ok(serverSocket instanceof HubWebSocket, 'the server made a HubWebSocket');
     assert.ok((serverSocket as HubWebSocket).transport !== undefined, 'it holds its transport');
     const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { HttpTransportType, type HubConnection } from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { connectClient, waitFor } from '@switchboard/testkit';
+import { connectClient, waitFor, within } from '@switchboard/testkit';
 import { collect, connectHub, hubUrl, type ServiceProcess, signToken, startService } from './helpers.ts';
 
 const KEY = 'svcw-workers-key';
@@ -426,22 +426,6 @@ test('svcw: SIGTERM drains both workers and exits 0', { timeout: 120_000 }, asyn
   assert.equal(await within(service.stop(), 60_000, 'the service to exit after SIGTERM'), 0);
   await within(closed, 10_000, 'the client to close');
 });
-
-/**
- * `promise`, or a failure naming `what` after `ms`: a step that hangs says which it was (this file
- * once hung until the runner's 5-minute limit, with nothing to tell where).
- */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function otherThan(worker: string): string {
   return worker === 'svcw-1' ? 'svcw-2' : 'svcw-1';

@@ -56,6 +56,18 @@ export async function waitFor(
   }
 }
 
+/** `promise`, or a rejection naming `what` after `timeoutMs`: a step that hangs says which it was. */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A promise that the caller resolves later, with its resolver. */
 export function deferred<T = void>(): {
   promise: Promise<T>;

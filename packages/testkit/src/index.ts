@@ -6,7 +6,7 @@
  */
 
 export { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium, serveBrowserAssets } from './browser.js';
-export { type ClientOptions, connectClient, deferred, waitFor } from './clients.js';
+export { type ClientOptions, connectClient, deferred, waitFor, within } from './clients.js';
 export * from './cluster/index.js';
 export { ManualTimeProvider } from './manual-time-provider.js';
 export { eachTransportAndProtocol, TRANSPORT_MATRIX, type TransportCell } from './matrix.js';

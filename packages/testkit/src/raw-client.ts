@@ -7,6 +7,7 @@ import {
   writeHandshakeRequest,
 } from '@switchboard/protocol';
 import WebSocket from 'ws';
+import { within } from './clients.js';
 
 /** What a negotiate request got back. */
 export interface NegotiateResponse {
@@ -190,7 +191,7 @@ export class RawClient {
   /** Resolves with the handshake reply (at once if it arrived), or rejects after `timeoutMs`. */
   handshake(timeoutMs = 5_000): Promise<HandshakeResponse> {
     if (this.handshakeResponse) return Promise.resolve(this.handshakeResponse);
-    return withTimeout(
+    return within(
       new Promise<HandshakeResponse>((resolve) => this.handshakeWaiters.push(resolve)),
       timeoutMs,
       'the handshake reply',
@@ -240,12 +241,12 @@ export class RawClient {
       waiter = { predicate, resolve };
       this.waiters.add(waiter);
     });
-    return withTimeout(promise, timeoutMs, what).finally(() => this.waiters.delete(waiter));
+    return within(promise, timeoutMs, what).finally(() => this.waiters.delete(waiter));
   }
 
   /** Resolves with the close code and reason, or rejects after `timeoutMs`. */
   waitForClose(timeoutMs = 5_000): Promise<RawClose> {
-    return withTimeout(this.closed, timeoutMs, 'the WebSocket to close');
+    return within(this.closed, timeoutMs, 'the WebSocket to close');
   }
 
   /** Whether the socket has closed. */
@@ -302,15 +303,4 @@ export class RawClient {
 let idCounter = 0;
 function nextId(): string {
   return `raw-${++idCounter}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
