@@ -2,8 +2,10 @@
 // what the server's WebSocket server makes, it holds its transport in a field (no map entry per
 // connection), and its listener table starts as a plain shaped object with the transport's events,
 // not the null-prototype hash table Node's EventEmitter starts with; events still work as before.
+// The net socket under it keeps `ws`'s error listener alone (the upgrade's guard comes off).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { Hub, HubServer } from '@switchboard/server';
 import { waitFor } from '@switchboard/testkit';
@@ -68,6 +70,9 @@ test("the server's sockets are of that class and hold their transport while open
     const serverSocket = (upgraded as Record<symbol, unknown>)[backReference!];
     assert.ok(serverSocket instanceof HubWebSocket, 'the server made a HubWebSocket');
     assert.ok((serverSocket as HubWebSocket).transport !== undefined, 'it holds its transport');
+    // The upgrade's error guard came off once `ws` held the socket: one listener (ws's), not a list.
+    assert.equal((upgraded as Duplex).listenerCount('error'), 1);
+    assert.equal(typeof (upgraded as unknown as { _events: { error: unknown } })._events.error, 'function');
     const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
     client.close();
     // The server answers a close without a code with 1000 (docs/protocol.md#websocket-close).

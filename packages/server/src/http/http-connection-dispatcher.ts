@@ -44,6 +44,7 @@ import {
 import { LongPollingTransport } from './transports/long-polling-transport.js';
 import { upgradeWebSocket } from './transports/websocket-handler.js';
 import { HubWebSocket } from './transports/websocket-transport.js';
+import { guardUpgradedSocket } from './upgraded-socket-guard.js';
 
 interface EndpointBase {
   /** The path as mapped. */
@@ -210,8 +211,7 @@ export class HttpConnectionDispatcher {
     const url = parseUrl(req.url);
     const route = url && this.route(url.pathname);
     if (!route) return false;
-    // Node leaves an upgraded socket's errors to the listener: without one, a client that resets
-    // the socket of a refused upgrade (or one still being authenticated) would crash the process.
+    // Until `ws` holds the socket (upgraded-socket-guard.ts).
     guardUpgradedSocket(socket, this.options.logger);
     if (!this.options.cors.admitUpgrade(req)) {
       this.count(route.endpoint, 'SB_ERR_ORIGIN_NOT_ALLOWED');
@@ -478,27 +478,6 @@ class HubApplication implements ConnectionApplication, ConnectionEndListener {
 }
 
 function noop(): void {}
-
-/**
- * Logs and destroys on a socket error. Made here, not in `handleUpgrade`: a closure made there
- * would share that call's scope, and the listener (which lives as long as the socket) would keep
- * the upgrade request, its headers and its URL alive for the whole connection.
- */
-function guardUpgradedSocket(socket: Duplex, logger: Logger): void {
-  let listener = upgradedSocketErrorListeners.get(logger);
-  if (listener === undefined) {
-    // One listener per logger, shared by every socket (the socket is `this`): nothing kept per
-    // socket for its whole life.
-    listener = function (this: Duplex, error: Error) {
-      logger.debug('http.upgrade_socket_error', { error });
-      this.destroy();
-    };
-    upgradedSocketErrorListeners.set(logger, listener);
-  }
-  socket.on('error', listener);
-}
-
-const upgradedSocketErrorListeners = new WeakMap<Logger, (this: Duplex, error: Error) => void>();
 
 function parseUrl(raw: string | undefined): URL | undefined {
   if (!raw) return undefined;

@@ -12,6 +12,7 @@ import type { HttpConnectionDispatcher, HttpEndpoint } from '../http-connection-
 import type { HttpConnection } from '../http-connection-manager.js';
 import { requestInfoOf } from '../http-request-info.js';
 import { refuseUpgrade } from '../http-responses.js';
+import { unguardUpgradedSocket } from '../upgraded-socket-guard.js';
 import { WebSocketTransport } from './websocket-transport.js';
 
 /** How long a refused skip-negotiation client has to send the handshake we answer with the refusal. */
@@ -112,6 +113,7 @@ export async function upgradeWebSocket(
   socket.on('close', release);
   d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
     socket.removeListener('close', release);
+    unguardUpgradedSocket(socket, d.options.logger);
     if (connection.status === 'disposed') {
       ws.terminate();
       return;
@@ -136,6 +138,7 @@ function resumeWebSocket(
   head: Buffer,
 ): void {
   d.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    unguardUpgradedSocket(socket, d.options.logger);
     const application = connection.application;
     if (connection.status === 'disposed' || !application?.resume) {
       ws.terminate();
