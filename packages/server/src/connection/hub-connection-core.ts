@@ -70,29 +70,42 @@ export interface StatefulReconnectHooks {
 /** An empty buffer: what is left of the input once everything was read. */
 export const EMPTY = Buffer.alloc(0);
 
+// The bits of `HubConnectionCore.flags`. Subclasses take theirs from `F_FIRST_FREE` up.
+const F_BINARY = 1 << 0;
+const F_BUFFER_UTF8_VALID = 1 << 1;
+const F_CLIENT_TIMEOUT_ARMED = 1 << 2;
+const F_MANAGER_CONNECTED = 1 << 3;
+const F_HUB_CONNECTED = 1 << 4;
+const F_DISCONNECT_DONE = 1 << 5;
+const F_DETACHED = 1 << 6;
+const F_FIRST_TRANSPORT_RETIRED = 1 << 7;
+/** The lowest bit of `HubConnectionCore.flags` that a subclass may use for its own flags. */
+export const F_FIRST_FREE = 1 << 8;
+
 /**
  * The shared state, writing and closing of a hub connection. Abstract: a
  * {@link HubConnectionContext} is what the server creates.
  */
 export abstract class HubConnectionCore implements HubConnectionRef, HubCallerContext {
+  /**
+   * The connection's yes/no state, one bit each (the `F_` constants; the accessors below read and
+   * write them): one field instead of one per flag, on every connection.
+   */
+  protected flags = 0;
   /** `items`, created on first use (most connections never touch it). */
   protected itemsMap: Map<unknown, unknown> | undefined;
   /** The user id: the authenticated one, or what the hub's `onConnecting` hook gave. */
   protected currentUser: string | undefined;
   /** The protocol chosen in the handshake (JSON until then). */
   protected hubProtocol: HubProtocol | undefined;
-  protected binary = false;
   protected state: State = 'handshake';
   /** Received bytes not parsed yet (whole messages waiting for their turn, or half a message). */
   protected buffer: Buffer = EMPTY;
   /** Chunks received while the buffer waits (a yielded turn, a full queue): joined once, later. */
   protected inbox: Buffer[] | undefined;
-  /** All of `buffer` and `inbox` is known-valid UTF-8 (text WebSocket messages). */
-  protected bufferUtf8Valid = false;
   protected readonly startedAt: number;
   protected lastReceivedAt: number;
   protected lastWriteAt: number;
-  protected clientTimeoutArmed = false;
   protected backedUpSince: number | undefined;
   /** The parallel-invocation slots, created with the first invocation. */
   protected invocationSlots: InvocationSlots | undefined;
@@ -117,13 +130,9 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
   protected abortController: AbortController | undefined;
   protected rateState: ConnectionRateState | undefined;
   protected endError: Error | undefined;
-  protected managerConnected = false;
-  protected hubConnected = false;
   /** Behind `closed`, created when first asked for. */
   protected ended: Promise<void> | undefined;
   protected resolveEnded: (() => void) | undefined;
-  /** The disconnect sequence has run (onDisconnected and the lifetime manager). */
-  protected disconnectDone = false;
   /**
    * When the user's credentials expire (epoch ms), if the hub closes connections then
    * (docs/protocol.md#auth-expiration).
@@ -134,12 +143,70 @@ export abstract class HubConnectionCore implements HubConnectionRef, HubCallerCo
    * (docs/protocol.md#stateful-reconnect).
    */
   protected messageBuffer: MessageBuffer | undefined;
-  /** The transport dropped; the connection waits for the client's next one (docs/protocol.md#resuming). */
-  protected detached = false;
   /** Why the transport dropped, for onDisconnected if the client never comes back. */
   protected detachError: Error | undefined;
+
+  /** The handshake chose a binary protocol. */
+  protected get binary(): boolean {
+    return (this.flags & F_BINARY) !== 0;
+  }
+  protected set binary(on: boolean) {
+    this.setFlag(F_BINARY, on);
+  }
+  /** All of `buffer` and `inbox` is known-valid UTF-8 (text WebSocket messages). */
+  protected get bufferUtf8Valid(): boolean {
+    return (this.flags & F_BUFFER_UTF8_VALID) !== 0;
+  }
+  protected set bufferUtf8Valid(on: boolean) {
+    this.setFlag(F_BUFFER_UTF8_VALID, on);
+  }
+  /** The client timeout counts (from the first message received). */
+  protected get clientTimeoutArmed(): boolean {
+    return (this.flags & F_CLIENT_TIMEOUT_ARMED) !== 0;
+  }
+  protected set clientTimeoutArmed(on: boolean) {
+    this.setFlag(F_CLIENT_TIMEOUT_ARMED, on);
+  }
+  /** The lifetime manager has the connection (its onConnected ran). */
+  protected get managerConnected(): boolean {
+    return (this.flags & F_MANAGER_CONNECTED) !== 0;
+  }
+  protected set managerConnected(on: boolean) {
+    this.setFlag(F_MANAGER_CONNECTED, on);
+  }
+  /** The hub's onConnected ran. */
+  protected get hubConnected(): boolean {
+    return (this.flags & F_HUB_CONNECTED) !== 0;
+  }
+  protected set hubConnected(on: boolean) {
+    this.setFlag(F_HUB_CONNECTED, on);
+  }
+  /** The disconnect sequence has run (onDisconnected and the lifetime manager). */
+  protected get disconnectDone(): boolean {
+    return (this.flags & F_DISCONNECT_DONE) !== 0;
+  }
+  protected set disconnectDone(on: boolean) {
+    this.setFlag(F_DISCONNECT_DONE, on);
+  }
+  /** The transport dropped; the connection waits for the client's next one (docs/protocol.md#resuming). */
+  protected get detached(): boolean {
+    return (this.flags & F_DETACHED) !== 0;
+  }
+  protected set detached(on: boolean) {
+    this.setFlag(F_DETACHED, on);
+  }
   /** The first transport (the one this object receives from directly) was replaced. */
-  protected firstTransportRetired = false;
+  protected get firstTransportRetired(): boolean {
+    return (this.flags & F_FIRST_TRANSPORT_RETIRED) !== 0;
+  }
+  protected set firstTransportRetired(on: boolean) {
+    this.setFlag(F_FIRST_TRANSPORT_RETIRED, on);
+  }
+
+  /** Sets or clears one bit of {@link flags}. */
+  protected setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
 
   constructor(
     readonly connectionId: string,

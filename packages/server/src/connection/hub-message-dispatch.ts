@@ -15,7 +15,7 @@ import {
 } from '@switchboard/protocol';
 import { HubException, SwitchboardError } from '../errors.js';
 import type { UploadStream } from '../hubs/upload-stream.js';
-import { EMPTY, HubConnectionCore } from './hub-connection-core.js';
+import { EMPTY, F_FIRST_FREE, HubConnectionCore } from './hub-connection-core.js';
 import { InvocationSlotHandle, InvocationSlots, type SlotOwner } from './invocation-slots.js';
 import type { MessageBuffer } from './message-buffer.js';
 import { StreamTracker } from './stream-tracker.js';
@@ -27,6 +27,9 @@ const HOLD_TURN = 1;
 const HOLD_QUEUE = 2;
 /** Handshake done, onConnected still running: messages wait, unread. */
 export const HOLD_CONNECTING = 4;
+
+/** The bit of `flags` (HubConnectionCore) set while {@link HubMessageDispatch.readMessages} runs. */
+const F_READING = F_FIRST_FREE;
 
 // The turn of the event loop, counted by one setImmediate per turn in which messages were read
 // (not one per connection): every connection's budget counts within the same turn.
@@ -109,7 +112,12 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
   /** Why this object itself paused reading (bit flags, each counted once in `readPauses`). */
   private readHolds = 0;
   /** {@link readMessages} is on the stack: a call that ends synchronously must not re-enter it. */
-  private reading = false;
+  private get reading(): boolean {
+    return (this.flags & F_READING) !== 0;
+  }
+  private set reading(on: boolean) {
+    this.setFlag(F_READING, on);
+  }
 
   /**
    * How many parsed invocations wait for a slot: at most `maxQueuedInvocations`, plus what one
