@@ -10,10 +10,22 @@
 //   Unpinned (the gain): the server processes free to use both cores; echo with many concurrent
 //     connections: round trips per second, and how evenly the workers share connections and CPU.
 //
+//   The raw control (bench/servers/ws-cluster.mjs): a raw `ws` server (no SignalR, no hub: it answers the handshake and sends
+//   each invocation back as its own reply) as 1 process and as 2 node:cluster workers, pinned and
+//   run the same way. Its broadcast crosses workers the plainest way: the worker that gets it
+//   writes to its own sockets and hands the frame to the primary over the IPC channel
+//   (`advanced` serialization, as clusterize), which hands it to the other worker. What two
+//   processes on one core cost any server is its 2-workers / 1-process ratio; what Switchboard's
+//   crossing adds is its own ratio over that one.
+//
 // CPU comes from /proc/<pid>/stat (user + system, every server process); the machine's load
 // average is recorded before and after (the machine may be shared).
 //
 //   npm run build && node bench/workers-cost.mjs [--reps 5] [--echo 20000] [--deliveries 200000]
+//                                                [--warmup 10000]
+//
+// Before each measurement, `warmup` round trips (deliveries for the broadcasts) of the same kind:
+// every process has compiled its code by then (with 2 workers each compiles its own).
 //
 // Prints Markdown tables; writes bench/results/workers-cost-<time>.json.
 import { spawn, spawnSync } from 'node:child_process';
@@ -83,10 +95,20 @@ async function serve(workers) {
   }
 }
 
-/** Starts a server set-up; resolves with its port and the pids of its processes. */
+/**
+ * Starts a server set-up (`workers`: 0 one process, N clusterize workers; `ws0`, `ws2`: the raw
+ * control); resolves with its port and the pids of its processes.
+ */
 async function startServer(workers, core) {
   const script = fileURLToPath(import.meta.url);
-  const cmd = [process.execPath, script, '--serve', String(workers)];
+  const raw = String(workers).startsWith('ws');
+  const cmd = raw
+    ? [
+        process.execPath,
+        fileURLToPath(new URL('./servers/ws-cluster.mjs', import.meta.url)),
+        String(workers).slice(2),
+      ]
+    : [process.execPath, script, '--serve', String(workers)];
   if (core !== null) cmd.unshift('taskset', '-c', String(core));
   const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const info = await new Promise((resolve, reject) => {
@@ -213,12 +235,14 @@ async function pinnedRun(workers, opts) {
     await connectMany(server.port, opts.echoConnections, clients);
     // One at a time: the first two connections (node:cluster's round robin puts them on the two
     // workers), alternating; every round trip wakes its process alone in both set-ups.
-    await echoSerial(clients.slice(0, 2), 200); // warm-up
+    // Warm-up long enough for every process to have compiled its code (each worker compiles its
+    // own: a short one would count a second worker's compiling as the cost of crossing).
+    await echoSerial(clients.slice(0, 2), opts.warmup);
     let before = cpuOf(server.pids);
     await echoSerial(clients.slice(0, 2), opts.echoSerial);
     out.echoSerialUsPerRoundTrip = (sum(cpuOf(server.pids)) - sum(before)) / opts.echoSerial;
     // Concurrent: every connection at once (more work per wake-up of a process).
-    await echo(clients, 50); // warm-up
+    await echo(clients, Math.ceil(opts.warmup / clients.length)); // warm-up
     const per = Math.ceil(opts.echo / clients.length);
     before = cpuOf(server.pids);
     await echo(clients, per);
@@ -229,8 +253,9 @@ async function pinnedRun(workers, opts) {
       const broadcasts = Math.ceil(opts.deliveries / clients.length);
       // Warm-up broadcasts, then the measured ones (invocations one after another).
       Client.delivered = 0;
-      for (let i = 0; i < 3; i++) await sender.invoke(nextId++, 'broadcast', i);
-      await waitUntil(() => Client.delivered >= 3 * clients.length, 60_000);
+      const warmup = Math.max(3, Math.ceil(opts.warmup / clients.length));
+      for (let i = 0; i < warmup; i++) await sender.invoke(nextId++, 'broadcast', i);
+      await waitUntil(() => Client.delivered >= warmup * clients.length, 60_000);
       Client.delivered = 0;
       before = cpuOf(server.pids);
       for (let i = 0; i < broadcasts; i++) await sender.invoke(nextId++, 'broadcast', i);
@@ -289,6 +314,7 @@ async function main() {
       echo: { type: 'string', default: '20000' },
       'echo-serial': { type: 'string', default: '5000' },
       deliveries: { type: 'string', default: '200000' },
+      warmup: { type: 'string', default: '10000' },
       'echo-connections': { type: 'string', default: '20' },
       'throughput-connections': { type: 'string', default: '200' },
     },
@@ -298,6 +324,7 @@ async function main() {
     echo: Number(values.echo),
     echoSerial: Number(values['echo-serial']),
     deliveries: Number(values.deliveries),
+    warmup: Number(values.warmup),
     echoConnections: Number(values['echo-connections']),
     throughputConnections: Number(values['throughput-connections']),
   };
@@ -305,10 +332,11 @@ async function main() {
   const loadBefore = loadavg();
   // 0: one plain process; 1: clusterize with 1 worker (the primary and the in-box bus, no
   // second worker); 2: clusterize with 2 workers.
-  const pinned = { 0: [], 1: [], 2: [] };
-  const unpinned = { 0: [], 2: [] };
+  // ws0, ws2: the raw `ws` control as 1 process and as 2 workers.
+  const pinned = { 0: [], 1: [], 2: [], ws0: [], ws2: [] };
+  const unpinned = { 0: [], 2: [], ws0: [], ws2: [] };
   for (let rep = 0; rep < opts.reps; rep++) {
-    const order = rep % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    const order = rep % 2 === 0 ? [0, 1, 2, 'ws0', 'ws2'] : ['ws2', 'ws0', 2, 1, 0];
     pin('1'); // the clients on core 1, the servers on core 0
     for (const w of order) {
       const r = await pinnedRun(w, opts);
@@ -336,10 +364,19 @@ async function main() {
     const two = stats(pinned[2].map((r) => r[m]));
     // Ratio per rep (the set-ups of one rep ran back to back), then its median and spread.
     const ratios = stats(pinned[2].map((r, i) => r[m] / pinned[0][i][m]));
-    summary[m] = { one, single, two, ratio: ratios };
+    const rawOne = stats(pinned.ws0.map((r) => r[m]));
+    const rawTwo = stats(pinned.ws2.map((r) => r[m]));
+    const rawRatios = stats(pinned.ws2.map((r, i) => r[m] / pinned.ws0[i][m]));
+    // Switchboard's ratio over the raw one, rep by rep: what crossing adds beyond two processes.
+    const net = stats(
+      pinned[2].map((r, i) => r[m] / pinned[0][i][m] / (pinned.ws2[i][m] / pinned.ws0[i][m])),
+    );
+    summary[m] = { one, single, two, ratio: ratios, rawOne, rawTwo, rawRatio: rawRatios, net };
   }
   const tput1 = stats(unpinned[0].map((r) => r.roundTripsPerSecond));
   const tput2 = stats(unpinned[2].map((r) => r.roundTripsPerSecond));
+  const rawTput1 = stats(unpinned.ws0.map((r) => r.roundTripsPerSecond));
+  const rawTput2 = stats(unpinned.ws2.map((r) => r.roundTripsPerSecond));
   const result = {
     date: new Date().toISOString(),
     node: process.version,
@@ -354,6 +391,9 @@ async function main() {
       one: tput1,
       two: tput2,
       gain: stats(unpinned[2].map((r, i) => r.roundTripsPerSecond / unpinned[0][i].roundTripsPerSecond)),
+      rawOne: rawTput1,
+      rawTwo: rawTput2,
+      rawGain: stats(unpinned.ws2.map((r, i) => r.roundTripsPerSecond / unpinned.ws0[i].roundTripsPerSecond)),
     },
   };
   const f = (v, d = 2) => v.toFixed(d);
@@ -377,21 +417,35 @@ async function main() {
   }
   lines.push(
     '',
-    '| unpinned echo | round trips/s (median, min-max) | connections per worker | CPU ms per process (primary, workers) |',
-    '|---|---|---|---|',
+    "| raw `ws` control (pinned to one core) | 1 process | 2 workers | 2 workers / 1 process, per rep | Switchboard's ratio / raw ratio, per rep |",
+    '|---|---|---|---|---|',
   );
-  for (const [w, t] of [
-    [0, tput1],
-    [2, tput2],
-  ]) {
-    const all = unpinned[w];
+  for (const m of metrics) {
+    const s = summary[m];
     lines.push(
-      `| ${w === 0 ? '1 process' : '2 workers'} | ${f(t.median, 0)} (${f(t.min, 0)}-${f(t.max, 0)}) | ${w === 0 ? '-' : all.map((r) => r.connectionsPerWorker.join('/')).join(', ')} | ${all.map((r) => r.cpuMsPerProcess.join('/')).join(', ')} |`,
+      `| ${names[m]} | ${f(s.rawOne.median)} (${f(s.rawOne.min)}-${f(s.rawOne.max)}) | ${f(s.rawTwo.median)} (${f(s.rawTwo.min)}-${f(s.rawTwo.max)}) | ${f(s.rawRatio.median)}x (${f(s.rawRatio.min)}-${f(s.rawRatio.max)}) | ${f(s.net.median)}x (${f(s.net.min)}-${f(s.net.max)}) |`,
     );
   }
   lines.push(
     '',
-    `Throughput gained with 2 workers: ${f(result.throughput.gain.median)}x (${f(result.throughput.gain.min)}-${f(result.throughput.gain.max)}).`,
+    '| unpinned echo | round trips/s (median, min-max) | connections per worker | CPU ms per process (primary, workers) |',
+    '|---|---|---|---|',
+  );
+  const label = { 0: '1 process', 2: '2 workers', ws0: 'raw `ws`, 1 process', ws2: 'raw `ws`, 2 workers' };
+  for (const [w, t] of [
+    [0, tput1],
+    [2, tput2],
+    ['ws0', rawTput1],
+    ['ws2', rawTput2],
+  ]) {
+    const all = unpinned[w];
+    lines.push(
+      `| ${label[w]} | ${f(t.median, 0)} (${f(t.min, 0)}-${f(t.max, 0)}) | ${w === 0 || w === 'ws0' ? '-' : all.map((r) => r.connectionsPerWorker.join('/')).join(', ')} | ${all.map((r) => r.cpuMsPerProcess.join('/')).join(', ')} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Throughput gained with 2 workers: ${f(result.throughput.gain.median)}x (${f(result.throughput.gain.min)}-${f(result.throughput.gain.max)}); raw \`ws\`: ${f(result.throughput.rawGain.median)}x (${f(result.throughput.rawGain.min)}-${f(result.throughput.rawGain.max)}).`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
