@@ -10,7 +10,17 @@ import { buildErrorMessage, errorMessage, SwitchboardError } from '../errors.js'
 import { compactRequestInfo, type HttpRequestInfo } from '../http/http-request-info.js';
 import type { ConnectionTransport, TransportReceiver } from './connection-transport.js';
 import { acceptHandshake } from './handshake.js';
-import { EMPTY, type HubConnectionEnvironment, type StatefulReconnectHooks } from './hub-connection-core.js';
+import {
+  EMPTY,
+  F_BINARY,
+  F_CLIENT_TIMEOUT_ARMED,
+  F_DETACHED,
+  F_FIRST_TRANSPORT_RETIRED,
+  F_HUB_CONNECTED,
+  F_MANAGER_CONNECTED,
+  type HubConnectionEnvironment,
+  type StatefulReconnectHooks,
+} from './hub-connection-core.js';
 import { HOLD_CONNECTING, HubMessageDispatch } from './hub-message-dispatch.js';
 import { MessageBuffer } from './message-buffer.js';
 
@@ -60,12 +70,12 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   // ---- TransportReceiver -----------------------------------------------------------------
 
   receive(data: Buffer, _binary?: boolean, utf8Valid?: boolean): void {
-    if (this.firstTransportRetired) return;
+    if ((this.flags & F_FIRST_TRANSPORT_RETIRED) !== 0) return;
     this.receiveData(data, utf8Valid === true);
   }
 
   transportEnded(clean: boolean, reason?: string): void {
-    if (this.firstTransportRetired) return;
+    if ((this.flags & F_FIRST_TRANSPORT_RETIRED) !== 0) return;
     this.transportLost(clean, reason);
   }
 
@@ -87,7 +97,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     }
     const bytes = this.buffer;
     if (bytes.length === 0) return false;
-    if (!this.binary) return bytes[bytes.length - 1] !== RECORD_SEPARATOR;
+    if ((this.flags & F_BINARY) === 0) return bytes[bytes.length - 1] !== RECORD_SEPARATOR;
     let offset = 0;
     while (offset < bytes.length) {
       const prefix = readLengthPrefix(bytes, offset);
@@ -98,7 +108,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   }
 
   private transportLost(clean: boolean, reason?: string): void {
-    if (this.state === 'closed' || this.detached) return;
+    if (this.state === 'closed' || (this.flags & F_DETACHED) !== 0) return;
     let error: SwitchboardError | undefined;
     if (!clean) {
       error = new SwitchboardError(
@@ -135,7 +145,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     const replayBuffer = this.messageBuffer;
     // A replay buffer over its limit means the client acknowledges nothing: as good as not reading.
     if (
-      (!this.detached && this.transportImpl.bufferedAmount > o.sendBufferHighWaterMark) ||
+      ((this.flags & F_DETACHED) === 0 && this.transportImpl.bufferedAmount > o.sendBufferHighWaterMark) ||
       (replayBuffer !== undefined && replayBuffer.overLimit)
     ) {
       this.backedUpSince ??= now;
@@ -146,7 +156,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     } else {
       this.backedUpSince = undefined;
     }
-    if (this.detached) return;
+    if ((this.flags & F_DETACHED) !== 0) return;
     if (this.authExpiresAt !== undefined && Date.now() >= this.authExpiresAt) {
       this.authenticationExpired();
       return;
@@ -160,7 +170,11 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     // is not the client's doing: the timeout pauses, as the reference's does during dispatch
     // (docs/protocol.md#keep-alive).
     const reading = this.readPauses === 0;
-    if (this.clientTimeoutArmed && reading && now - this.lastReceivedAt >= o.clientTimeoutIntervalMs) {
+    if (
+      (this.flags & F_CLIENT_TIMEOUT_ARMED) !== 0 &&
+      reading &&
+      now - this.lastReceivedAt >= o.clientTimeoutIntervalMs
+    ) {
       this.env.metrics.error(this.env.hubPath, 'SB_ERR_CLIENT_TIMEOUT');
       this.closeStatus = 'timeout';
       this.env.logger.debug('connection.client_timeout', {
@@ -210,10 +224,10 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
       this.authExpiresAt = user?.expiresAt;
     }
     const previous = this.transportImpl;
-    const wasDetached = this.detached;
+    const wasDetached = (this.flags & F_DETACHED) !== 0;
     this.transportImpl = transport;
-    this.firstTransportRetired = true;
-    this.detached = false;
+    this.flags |= F_FIRST_TRANSPORT_RETIRED;
+    this.flags &= ~F_DETACHED;
     this.detachError = undefined;
     this.buffer = EMPTY; // a message cut in half by the drop comes again whole
     this.inbox = undefined;
@@ -226,7 +240,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     // The client drops everything until it has seen a Sequence (docs/protocol.md#resuming).
     this.writeOwn({ type: MessageType.Sequence, sequenceId: replay.sequenceId });
     for (const bytes of replay.messages) {
-      transport.write(bytes, this.binary);
+      transport.write(bytes, (this.flags & F_BINARY) !== 0);
       this.env.metrics.messageSent(this.env.hubPath, bytes.length);
     }
     return {
@@ -244,7 +258,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
    * a transport): end it with the error of the drop, if there was one.
    */
   abandon(): void {
-    if (this.detached) {
+    if ((this.flags & F_DETACHED) !== 0) {
       this.env.logger.debug('connection.reconnect_window_expired', {
         hub: this.env.hubPath,
         connectionId: this.connectionId,
@@ -254,7 +268,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
   }
 
   private detach(error: Error): void {
-    this.detached = true;
+    this.flags |= F_DETACHED;
     this.detachError = error;
     this.buffer = EMPTY;
     this.inbox = undefined;
@@ -295,7 +309,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     }
     const protocol = outcome.protocol;
     this.hubProtocol = protocol;
-    this.binary = protocol.transferFormat === 'Binary';
+    if (protocol.transferFormat === 'Binary') this.flags |= F_BINARY;
     // Stateful reconnect needs the negotiate's consent and a version 2 handshake
     // (docs/protocol.md#stateful-reconnect-opt-in).
     if (this.statefulHooks !== undefined && outcome.version >= 2) {
@@ -316,7 +330,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     this.env.metrics.error(this.env.hubPath, 'SB_ERR_HANDSHAKE_FAILED');
     this.env.logger.debug(event, { hub: this.env.hubPath, connectionId: this.connectionId, reason: message });
     // Handshake replies are JSON text whatever the requested protocol.
-    this.transportImpl.write(writeHandshakeResponse(message), this.binary);
+    this.transportImpl.write(writeHandshakeResponse(message), (this.flags & F_BINARY) !== 0);
     this.transportImpl.close('graceful');
     this.end(new SwitchboardError('SB_ERR_HANDSHAKE_FAILED', message));
   }
@@ -345,7 +359,7 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
         return;
       }
       this.writeHandshakeReply();
-      this.managerConnected = true;
+      this.flags |= F_MANAGER_CONNECTED;
       this.rateState = this.env.rateLimiter?.attach(this.userIdentifier);
       await this.env.dispatcher.onConnected(this);
     } catch (error) {
@@ -369,11 +383,11 @@ export class HubConnectionContext extends HubMessageDispatch implements Transpor
     }
     if (this.state !== 'connecting') {
       // Ended while onConnected ran: the hub still gets its onDisconnected.
-      this.hubConnected = true;
+      this.flags |= F_HUB_CONNECTED;
       await this.runHubDisconnectLate();
       return;
     }
-    this.hubConnected = true;
+    this.flags |= F_HUB_CONNECTED;
     this.state = 'connected';
     // Kept from now on for the life of the connection: in its compact form.
     compactRequestInfo(this.request);

@@ -15,7 +15,13 @@ import {
 } from '@switchboard/protocol';
 import { HubException, SwitchboardError } from '../errors.js';
 import type { UploadStream } from '../hubs/upload-stream.js';
-import { EMPTY, F_FIRST_FREE, HubConnectionCore } from './hub-connection-core.js';
+import {
+  EMPTY,
+  F_BUFFER_UTF8_VALID,
+  F_CLIENT_TIMEOUT_ARMED,
+  F_FIRST_FREE,
+  HubConnectionCore,
+} from './hub-connection-core.js';
 import { InvocationSlotHandle, InvocationSlots, type SlotOwner } from './invocation-slots.js';
 import type { MessageBuffer } from './message-buffer.js';
 import { StreamTracker } from './stream-tracker.js';
@@ -28,7 +34,10 @@ const HOLD_QUEUE = 2;
 /** Handshake done, onConnected still running: messages wait, unread. */
 export const HOLD_CONNECTING = 4;
 
-/** The bit of `flags` (HubConnectionCore) set while {@link HubMessageDispatch.readMessages} runs. */
+/**
+ * The bit of `flags` (HubConnectionCore) set while {@link HubMessageDispatch.readMessages} is on
+ * the stack: a call that ends synchronously must not re-enter it.
+ */
 const F_READING = F_FIRST_FREE;
 
 // The turn of the event loop, counted by one setImmediate per turn in which messages were read
@@ -111,13 +120,6 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
   private budgetTurn = -1;
   /** Why this object itself paused reading (bit flags, each counted once in `readPauses`). */
   private readHolds = 0;
-  /** {@link readMessages} is on the stack: a call that ends synchronously must not re-enter it. */
-  private get reading(): boolean {
-    return (this.flags & F_READING) !== 0;
-  }
-  private set reading(on: boolean) {
-    this.setFlag(F_READING, on);
-  }
 
   /**
    * How many parsed invocations wait for a slot: at most `maxQueuedInvocations`, plus what one
@@ -130,7 +132,9 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
   /** Takes the bytes of a transport message (after the handshake, or while it is read). */
   protected received(data: Buffer, utf8Valid: boolean): void {
     const empty = this.buffer.length === 0 && this.inbox === undefined;
-    this.bufferUtf8Valid = utf8Valid && (empty || this.bufferUtf8Valid);
+    if (!utf8Valid || !(empty || (this.flags & F_BUFFER_UTF8_VALID) !== 0))
+      this.flags &= ~F_BUFFER_UTF8_VALID;
+    else this.flags |= F_BUFFER_UTF8_VALID;
     if (empty) {
       this.buffer = data;
     } else if (this.readHolds !== 0 || this.streamsBlocked || this.state === 'connecting') {
@@ -150,12 +154,12 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
    * stream is full (docs/protocol.md#upload-buffering).
    */
   protected readMessages(): void {
-    if (this.reading || (this.readHolds & HOLD_TURN) !== 0) return;
-    this.reading = true;
+    if ((this.flags & F_READING) !== 0 || (this.readHolds & HOLD_TURN) !== 0) return;
+    this.flags |= F_READING;
     try {
       this.readLoop();
     } finally {
-      this.reading = false;
+      this.flags &= ~F_READING;
     }
   }
 
@@ -212,7 +216,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
     try {
       const result = this.hubProtocol!.parseMessages(this.buffer, {
         maxMessageSize: this.env.options.maximumReceiveMessageSize,
-        utf8Validated: this.bufferUtf8Valid,
+        utf8Validated: (this.flags & F_BUFFER_UTF8_VALID) !== 0,
         maxMessages: limit,
       });
       return result.consumed === 0 ? undefined : result;
@@ -382,7 +386,7 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
         this.streams.start(message);
         return;
       case MessageType.Ping:
-        this.clientTimeoutArmed = true;
+        this.flags |= F_CLIENT_TIMEOUT_ARMED;
         return;
       case MessageType.Close:
         // The client is leaving (docs/protocol.md#client-close): answer with our own Close, then end.
