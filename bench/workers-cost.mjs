@@ -10,9 +10,9 @@
 //   Unpinned (the gain): the server processes free to use both cores; echo with many concurrent
 //     connections: round trips per second, and how evenly the workers share connections and CPU.
 //
-//   The raw control (bench/servers/ws-cluster.mjs): a raw `ws` server (no SignalR, no hub: it answers the handshake and sends
-//   each invocation back as its own reply) as 1 process and as 2 node:cluster workers, pinned and
-//   run the same way. Its broadcast crosses workers the plainest way: the worker that gets it
+//   The raw control (bench/servers/ws-cluster.mjs): a raw `ws` server (no SignalR, no hub: it
+//   answers the handshake and sends each invocation back as its own reply) as 1 process and as 2
+//   node:cluster workers, pinned and run the same way. Its broadcast crosses workers the plainest way: the worker that gets it
 //   writes to its own sockets and hands the frame to the primary over the IPC channel
 //   (`advanced` serialization, as clusterize), which hands it to the other worker. What two
 //   processes on one core cost any server is its 2-workers / 1-process ratio; what Switchboard's

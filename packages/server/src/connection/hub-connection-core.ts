@@ -70,9 +70,8 @@ export interface StatefulReconnectHooks {
 /** An empty buffer: what is left of the input once everything was read. */
 export const EMPTY = Buffer.alloc(0);
 
-// The bits of `HubConnectionCore.flags`, tested and set in place (`(flags & F_X) !== 0`,
-// `flags |= F_X`), not through accessor functions, which one callgrind run put about 700
-// instructions per echo higher (docs/benchmarks.md, what the flags cost the message path).
+// The bits of `HubConnectionCore.flags`, tested and set in place: `(flags & F_X) !== 0`,
+// `flags |= F_X`, `flags &= ~F_X`.
 /** The handshake chose a binary protocol. */
 export const F_BINARY = 1 << 0;
 /** All of `buffer` and `inbox` is known-valid UTF-8 (text WebSocket messages). */

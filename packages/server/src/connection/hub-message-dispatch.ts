@@ -132,9 +132,8 @@ export abstract class HubMessageDispatch extends HubConnectionCore implements Sl
   /** Takes the bytes of a transport message (after the handshake, or while it is read). */
   protected received(data: Buffer, utf8Valid: boolean): void {
     const empty = this.buffer.length === 0 && this.inbox === undefined;
-    if (!utf8Valid || !(empty || (this.flags & F_BUFFER_UTF8_VALID) !== 0))
-      this.flags &= ~F_BUFFER_UTF8_VALID;
-    else this.flags |= F_BUFFER_UTF8_VALID;
+    const valid = utf8Valid && (empty || (this.flags & F_BUFFER_UTF8_VALID) !== 0);
+    this.flags = valid ? this.flags | F_BUFFER_UTF8_VALID : this.flags & ~F_BUFFER_UTF8_VALID;
     if (empty) {
       this.buffer = data;
     } else if (this.readHolds !== 0 || this.streamsBlocked || this.state === 'connecting') {
