@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NewPresenceConnection, PresenceEvent, PresenceStore } from '@switchboard/server';
-import { requireService } from '@switchboard/testkit';
+import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import {
   PostgresPresenceStore,
@@ -82,14 +82,6 @@ const conn = (connectionId: string, userId: string): NewPresenceConnection => ({
 const kinds = (log: readonly PresenceEvent[]) =>
   log.map((e) => `${e.type === 'userOnline' ? 'online' : 'offline'}:${e.userId}`);
 
-async function eventually(predicate: () => boolean | Promise<boolean>, withinMs: number, what: string) {
-  const until = Date.now() + withinMs;
-  while (!(await predicate())) {
-    if (Date.now() > until) assert.fail(`waited ${withinMs} ms for ${what}`);
-    await sleep(10);
-  }
-}
-
 function record(store: PresenceStore): PresenceEvent[] {
   const log: PresenceEvent[] = [];
   store.subscribe((e) => log.push(e));
@@ -132,7 +124,7 @@ if (postgresUp) {
         await a.addConnection(conn('a-ada', 'ada'));
         await a.addToGroup('a-ada', 'room');
         await b.addConnection(conn('b-bob', 'bob'));
-        await eventually(() => logs.every((l) => l.length === 2), steady.leaseMs, 'both online');
+        await waitFor(() => logs.every((l) => l.length === 2), steady.leaseMs, 'both online');
         const terminated = await terminateNode(admin, c.schema, 'a');
         assert.ok(terminated >= 2, `node a's pool and LISTEN connections were terminated (${terminated})`);
         // While node a reconnects, the others change things: it must hear all of it, once.
@@ -140,16 +132,12 @@ if (postgresUp) {
         await Promise.all(others.map((u, i) => (i % 2 ? b : x).addConnection(conn(`k-${u}`, u))));
         await Promise.all(others.map((u, i) => (i % 2 ? x : b).removeConnection(`k-${u}`)));
         const expected = 2 + others.length * 2;
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length >= expected),
           steady.leaseMs * 2 + graceMs,
           'every node to hear every event',
         );
-        await eventually(
-          () => a.counters.reconnects >= 1,
-          steady.leaseMs * 2,
-          "node a's LISTEN to come back",
-        );
+        await waitFor(() => a.counters.reconnects >= 1, steady.leaseMs * 2, "node a's LISTEN to come back");
         await sleep(steady.leaseMs + graceMs * 2); // a sweep of node a, or a duplicate, would show now
         for (const log of logs) {
           assert.equal(log.length, expected, 'nothing twice');
@@ -171,7 +159,7 @@ if (postgresUp) {
         assert.equal(a.counters.reasserts, 0, 'the lease was never lost');
         // Node a's pool works again, and it decides its own transitions.
         await a.removeConnection('a-ada');
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length === expected + 1),
           graceMs + steady.leaseMs,
           'ada offline',
@@ -196,7 +184,7 @@ if (postgresUp) {
         const nodes = [await c.node('a'), await c.node('b'), await c.node('c')];
         const logs = nodes.map(record);
         for (const [i, node] of nodes.entries()) await node.addConnection(conn(`home-${i}`, `resident${i}`));
-        await eventually(() => logs.every((l) => l.length === 3), steady.leaseMs, 'the residents online');
+        await waitFor(() => logs.every((l) => l.length === 3), steady.leaseMs, 'the residents online');
         const cut = admin.query<{ n: number }>(
           `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
            WHERE left(application_name, $2) = $1`,
@@ -208,12 +196,12 @@ if (postgresUp) {
         assert.ok((await cut).rows[0]!.n >= 6, 'pools and LISTEN connections were terminated');
         await Promise.all(visitors.map((u, i) => nodes[(i + 1) % 3]!.removeConnection(`v-${u}`)));
         const expected = 3 + visitors.length * 2;
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length >= expected),
           steady.leaseMs * 2 + graceMs,
           'every node to hear every event',
         );
-        await eventually(
+        await waitFor(
           () => nodes.every((n) => n.counters.reconnects >= 1),
           steady.leaseMs * 4,
           'every LISTEN connection to come back',
@@ -248,18 +236,14 @@ if (postgresUp) {
         for (let i = 0; i < 10; i++) await a.addConnection(conn(`a-${i}`, `user${i}`));
         await b.addConnection(conn('b-0', 'user0')); // connected elsewhere too
         await a.addToGroup('a-1', 'room');
-        await eventually(() => logs.every((l) => l.length === 10), leaseMs, 'all online');
+        await waitFor(() => logs.every((l) => l.length === 10), leaseMs, 'all online');
         a.destroyWithoutCleanup(); // no close: the lease is left to lapse
         await sleep(leaseMs / 2);
         assert.equal((await b.userConnections('user5')).length, 1, 'kept while the lease holds');
         assert.equal(await x.groupConnectionCount('room'), 1);
-        await eventually(
-          async () => (await x.userConnections('user5')).length === 0,
-          leaseMs * 2,
-          'the sweep',
-        );
+        await waitFor(async () => (await x.userConnections('user5')).length === 0, leaseMs * 2, 'the sweep');
         assert.equal(await x.groupConnectionCount('room'), 0);
-        await eventually(() => logs.every((l) => l.length === 19), graceMs + leaseMs, 'nine offlines');
+        await waitFor(() => logs.every((l) => l.length === 19), graceMs + leaseMs, 'nine offlines');
         await sleep(leaseMs * 2 + graceMs * 2); // a second sweep would show now
         for (const log of logs) {
           assert.equal(log.length, 19);
@@ -302,14 +286,14 @@ if (postgresUp) {
         await a.addToGroup('a-ada', 'room');
         await b.addToGroup('b-bob', 'room'); // from its own node
         await a.addToGroup('c-ada', 'lobby'); // a node-b connection, from node a
-        await eventually(() => logs.every((l) => l.length === 2), steady.leaseMs, 'both online');
+        await waitFor(() => logs.every((l) => l.length === 2), steady.leaseMs, 'both online');
         await admin.query(
           `TRUNCATE ${['meta', 'nodes', 'users', 'connections', 'groups', 'events']
             .map((t) => `${c.schema}.presence_${t}`)
             .join(', ')} RESTART IDENTITY`,
         );
         for (const store of [a, b]) {
-          await eventually(
+          await waitFor(
             async () => (await store.userConnections('ada')).length === 2,
             steady.leaseMs * 2,
             `node ${store.nodeId} to see the connections again`,
@@ -337,7 +321,7 @@ if (postgresUp) {
         assert.ok(a.counters.reasserts >= 1 && b.counters.reasserts >= 1);
         // The cluster still works after the truncate: a transition is announced once everywhere.
         await b.removeConnection('b-bob');
-        await eventually(() => logs.every((l) => l.length === 3), graceMs + steady.leaseMs, 'bob offline');
+        await waitFor(() => logs.every((l) => l.length === 3), graceMs + steady.leaseMs, 'bob offline');
         await sleep(graceMs * 2);
         for (const log of logs) assert.deepEqual(kinds(log.slice(2)), ['offline:bob']);
         assert.deepEqual(c.errors, []);
@@ -358,7 +342,7 @@ if (postgresUp) {
             .map((t) => `${c.schema}.presence_${t}`)
             .join(', ')}`,
         );
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length === 2),
           leaseMs * 2 + graceMs + leaseMs + 4_000, // bounded generously: a loaded machine delays heartbeats
           'ada offline after the truncate',

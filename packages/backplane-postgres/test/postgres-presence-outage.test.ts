@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import type { NewPresenceConnection, PresenceEvent } from '@switchboard/server';
-import { requireService } from '@switchboard/testkit';
+import { requireService, waitFor } from '@switchboard/testkit';
 import pg from 'pg';
 import { PostgresPresenceStore } from '../src/presence/postgres-presence-store.ts';
 
@@ -77,14 +77,6 @@ const conn = (connectionId: string, userId: string): NewPresenceConnection => ({
   device: { type: 'desktop', browser: 'Firefox' },
 });
 
-async function eventually(predicate: () => boolean | Promise<boolean>, withinMs: number, what: string) {
-  const until = Date.now() + withinMs;
-  while (!(await predicate())) {
-    if (Date.now() > until) assert.fail(`waited ${withinMs} ms for ${what}`);
-    await sleep(10);
-  }
-}
-
 if (postgresUp) {
   test('a node cut off for longer than its lease is swept once, then re-asserts its connections and groups', async () => {
     const schema = `sbp_outage_${process.pid}_${randomUUID().slice(0, 8)}`;
@@ -124,10 +116,10 @@ if (postgresUp) {
       await a.addToGroup('a-ada', 'room');
       await b.addConnection(conn('b-bob', 'bob'));
       await b.addToGroup('b-bob', 'room');
-      await eventually(() => logs.every((l) => l.length === 2), leaseMs, 'both online');
+      await waitFor(() => logs.every((l) => l.length === 2), leaseMs, 'both online');
       proxy.cut();
       // Node b sweeps node a after its lease, and ada goes offline after the grace.
-      await eventually(
+      await waitFor(
         () => logs[1]!.some((e) => e.type === 'userOffline' && e.userId === 'ada'),
         leaseMs * 2 + graceMs + leaseMs,
         'ada offline on node b',
@@ -135,7 +127,7 @@ if (postgresUp) {
       assert.equal(await b.groupConnectionCount('room'), 1, "node a's connection was swept");
       assert.ok(errors.get('a')!.length > 0, 'node a reported the lost database');
       proxy.restore();
-      await eventually(
+      await waitFor(
         async () => (await b.groupConnectionCount('room')) === 2,
         5_000,
         'node a to re-assert its connection and its group',
@@ -144,7 +136,7 @@ if (postgresUp) {
         (await b.userConnections('ada')).map((c) => `${c.connectionId}@${c.nodeId}`),
         ['a-ada@a'],
       );
-      await eventually(() => logs.every((l) => l.length === 4), 5_000, 'ada online again on both nodes');
+      await waitFor(() => logs.every((l) => l.length === 4), 5_000, 'ada online again on both nodes');
       await sleep(leaseMs * 2 + graceMs * 2); // a second sweep or a duplicate would show now
       const expected = ['userOnline:ada:a', 'userOnline:bob:b', 'userOffline:ada:b', 'userOnline:ada:a'];
       for (const log of logs) {
@@ -159,7 +151,7 @@ if (postgresUp) {
       assert.deepEqual(errors.get('b'), [], 'node b saw nothing wrong');
       // Node a is a full member again: its own transitions are decided by it.
       await a.removeConnection('a-ada');
-      await eventually(() => logs.every((l) => l.length === 5), graceMs + leaseMs, 'ada offline');
+      await waitFor(() => logs.every((l) => l.length === 5), graceMs + leaseMs, 'ada offline');
       for (const log of logs) assert.equal(log[4]!.originNodeId, 'a');
     } finally {
       await Promise.all([a.close(), b.close()]);
@@ -196,12 +188,12 @@ if (postgresUp) {
             .query(`SELECT 1 FROM ${schema}.presence_nodes WHERE node_id = 'a'`)
             .catch(() => ({ rowCount: 0 }))
         ).rowCount === 1;
-      await eventually(lease, 10_000, 'node a to migrate the schema and take its lease');
+      await waitFor(lease, 10_000, 'node a to migrate the schema and take its lease');
       // Joined: its transitions are decided and heard as any member's.
       const heard: PresenceEvent[] = [];
       a.subscribe((e) => heard.push(e));
       await a.addConnection(conn('a-ada', 'ada'));
-      await eventually(() => heard.length === 1, 5_000, 'userOnline of ada');
+      await waitFor(() => heard.length === 1, 5_000, 'userOnline of ada');
       assert.equal(await a.isOnline('ada'), true);
       assert.equal(a.counters.reasserts, 0, 'a join, not a re-assert');
     } finally {
@@ -238,26 +230,26 @@ if (postgresUp) {
       const away = Array.from({ length: 10 }, (_, i) => `away${i}`);
       for (const u of away) await b.addConnection(conn(`b-${u}`, u));
       // Node b's heartbeat trims the log to its last three events.
-      await eventually(
+      await waitFor(
         async () =>
           (await admin.query(`SELECT 1 FROM ${schema}.presence_events`)).rowCount === timing.eventLogLength,
         5_000,
         'the log to be trimmed',
       );
       proxy.restore();
-      await eventually(
+      await waitFor(
         () => aErrors.some((e) => (e as { code?: string }).code === 'SB_ERR_BACKPLANE_REPLAY_GAP'),
         5_000,
         'node a to report the lost events',
       );
-      await eventually(() => heard.length === 3, 5_000, 'node a to deliver what the log still holds');
+      await waitFor(() => heard.length === 3, 5_000, 'node a to deliver what the log still holds');
       assert.deepEqual(
         heard.map((e) => e.userId),
         away.slice(-3),
         'the kept tail, in order',
       );
       await b.addConnection(conn('b-back', 'back'));
-      await eventually(() => heard.length === 4, 5_000, 'the next event');
+      await waitFor(() => heard.length === 4, 5_000, 'the next event');
       assert.equal(heard[3]!.userId, 'back');
       assert.deepEqual((await a.onlineUsers()).length, 11, 'queries read the tables, not the events');
     } finally {

@@ -8,7 +8,7 @@ import {
   type PresenceStore,
   SwitchboardError,
 } from '@switchboard/server';
-import { requireService } from '@switchboard/testkit';
+import { requireService, waitFor } from '@switchboard/testkit';
 import { Redis } from 'ioredis';
 import { presenceStoreSuite } from '../../testkit/src/suites/presence-store-suite.ts';
 import { RedisPresenceStore, type RedisPresenceStoreOptions } from '../src/presence/redis-presence-store.ts';
@@ -102,14 +102,6 @@ if (redisUp) {
   const kinds = (log: readonly PresenceEvent[]) =>
     log.map((e) => `${e.type === 'userOnline' ? 'online' : 'offline'}:${e.userId}`);
 
-  async function eventually(predicate: () => boolean | Promise<boolean>, withinMs: number, what: string) {
-    const until = Date.now() + withinMs;
-    while (!(await predicate())) {
-      if (Date.now() > until) assert.fail(`waited ${withinMs} ms for ${what}`);
-      await sleep(10);
-    }
-  }
-
   function record(store: PresenceStore): PresenceEvent[] {
     const log: PresenceEvent[] = [];
     store.subscribe((e) => log.push(e));
@@ -150,7 +142,7 @@ if (redisUp) {
         await x.addConnection(conn('c-ada', 'ada'));
         await a.addToGroup('a-ada', 'room');
         await x.addToGroup('b-bob', 'room'); // set from another node than the owner
-        await eventually(() => logs.every((l) => l.length === 2), leaseMs, 'both online everywhere');
+        await waitFor(() => logs.every((l) => l.length === 2), leaseMs, 'both online everywhere');
         const deleted = await deletePrefix(admin, c.prefix);
         assert.ok(deleted > 5, `deleted ${deleted} keys`);
         assert.deepEqual(await a.userConnections('ada'), [], 'really gone');
@@ -169,7 +161,7 @@ if (redisUp) {
         for (const log of logs) assert.deepEqual(kinds(log), ['online:ada', 'online:bob']);
         // The cluster still works after the flush: a transition is announced once everywhere.
         await b.removeConnection('b-bob');
-        await eventually(() => logs.every((l) => l.length === 3), graceMs + leaseMs, 'bob offline');
+        await waitFor(() => logs.every((l) => l.length === 3), graceMs + leaseMs, 'bob offline');
         await sleep(graceMs * 2);
         for (const log of logs) assert.deepEqual(kinds(log), ['online:ada', 'online:bob', 'offline:bob']);
         assert.deepEqual(c.errors, []);
@@ -187,7 +179,7 @@ if (redisUp) {
         await a.addConnection(conn('a-ada', 'ada'));
         await a.removeConnection('a-ada'); // grace runs
         await deletePrefix(admin, c.prefix);
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length === 2),
           leaseMs * 2 + graceMs + leaseMs,
           'ada offline after the flush',
@@ -214,7 +206,7 @@ if (redisUp) {
         await Promise.all(users.map((u, i) => (i % 2 ? a : b).addConnection(conn(`k-${u}`, u))));
         await Promise.all(users.map((u, i) => (i % 2 ? b : a).removeConnection(`k-${u}`)));
         const expected = users.length * 2;
-        await eventually(
+        await waitFor(
           () => logs.every((l) => l.length >= expected),
           leaseMs * 2 + 50,
           'every node to hear every event',
@@ -258,18 +250,14 @@ if (redisUp) {
         for (let i = 0; i < 10; i++) await a.addConnection(conn(`a-${i}`, `user${i}`));
         await b.addConnection(conn('b-0', 'user0')); // connected elsewhere too
         await a.addToGroup('a-1', 'room');
-        await eventually(() => logs.every((l) => l.length === 10), leaseMs, 'all online');
+        await waitFor(() => logs.every((l) => l.length === 10), leaseMs, 'all online');
         const killedAt = Date.now();
         a.destroyWithoutCleanup();
         await sleep(leaseMs / 2);
         assert.equal((await b.userConnections('user5')).length, 1, 'kept while the lease holds');
-        await eventually(
-          async () => (await x.userConnections('user5')).length === 0,
-          leaseMs * 2,
-          'the sweep',
-        );
+        await waitFor(async () => (await x.userConnections('user5')).length === 0, leaseMs * 2, 'the sweep');
         assert.equal(await x.groupConnectionCount('room'), 0);
-        await eventually(() => logs.every((l) => l.length === 19), graceMs + leaseMs, 'nine offlines');
+        await waitFor(() => logs.every((l) => l.length === 19), graceMs + leaseMs, 'nine offlines');
         const elapsed = Date.now() - killedAt;
         assert.ok(elapsed <= leaseMs + leaseMs / 3 + graceMs + 300, `announced after ${elapsed} ms`);
         await sleep(leaseMs * 2 + graceMs * 2); // a second sweep would show now

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { MessageType } from '@switchboard/protocol';
 import { Hub, type HubServerOptions } from '@switchboard/server';
-import { negotiate, RawClient, startTestServer } from '@switchboard/testkit';
+import { negotiate, RawClient, startTestServer, within } from '@switchboard/testkit';
 
 class EchoHub extends Hub {
   echo(text: string) {
@@ -35,16 +35,6 @@ async function openSocket(port: number, send = ''): Promise<RawSocket> {
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   if (send) socket.write(send);
   return { socket, received: () => data, closed };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: still open after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 const start = (options: HubServerOptions) =>

@@ -17,6 +17,7 @@ import {
   startTestServer,
   type TestServer,
   waitFor,
+  within,
 } from '@switchboard/testkit';
 
 /** What a client-result call ended with, as the hub saw it. */
@@ -32,17 +33,6 @@ async function outcome(call: Promise<unknown>): Promise<Outcome> {
 }
 
 let holdGate = deferred();
-
-/** Rejects when the call does not settle in time: a deadlock fails fast instead of hanging. */
-function within<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 class ResultHub extends Hub {
   askCaller(method: string) {

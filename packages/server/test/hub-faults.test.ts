@@ -13,7 +13,7 @@ import {
   SwitchboardError,
   signJwt,
 } from '@switchboard/server';
-import { connectClient, startTestServer, type TestServer, waitFor } from '@switchboard/testkit';
+import { connectClient, startTestServer, type TestServer, waitFor, within } from '@switchboard/testkit';
 
 const secret = 'faults-secret';
 let constructorThrows = false;
@@ -103,15 +103,6 @@ after(async () => {
   await client.stop();
   await server.close();
 });
-
-/** Fails (instead of hanging) when a call never completes. */
-function within<T>(promise: Promise<T>, ms = 2_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no Completion within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 test('method options declared in another case still apply (authorization and schemas)', async () => {
   await assert.rejects(within(client.invoke('adminOnly')), {

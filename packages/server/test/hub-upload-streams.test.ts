@@ -17,6 +17,7 @@ import {
   startTestServer,
   type TestServer,
   waitFor,
+  within,
 } from '@switchboard/testkit';
 
 let gate = deferred();
@@ -104,17 +105,6 @@ function collect<T>(stream: IStreamResult<T>): Promise<T[]> {
     const items: T[] = [];
     stream.subscribe({ next: (i) => items.push(i), complete: () => resolve(items), error: reject });
   });
-}
-
-/** Rejects when the call does not settle in time, so that a lost Completion fails instead of hanging. */
-function within<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 let server: TestServer;

@@ -43,21 +43,28 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
   return connection;
 }
 
-/** Waits until `predicate` holds, polling every few milliseconds, or rejects after `timeoutMs`. */
+/**
+ * Waits until `predicate` holds (it may answer by a promise: a read from a store), polling every
+ * few milliseconds, or rejects after `timeoutMs` naming `what`.
+ */
 export async function waitFor(
-  predicate: () => boolean,
+  predicate: () => boolean | Promise<boolean>,
   timeoutMs = 5_000,
   what = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
 /** `promise`, or a rejection naming `what` after `timeoutMs`: a step that hangs says which it was. */
-export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export function within<T>(
+  promise: Promise<T>,
+  timeoutMs = 5_000,
+  what = 'the promise to settle',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

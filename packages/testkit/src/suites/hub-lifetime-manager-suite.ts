@@ -28,6 +28,7 @@ import type {
   HubLifetimeManager,
   SerializedHubMessage,
 } from '@switchboard/server';
+import { within } from '../clients.js';
 
 /** One fresh backend with its nodes. */
 export interface HubLifetimeManagerTestBackend {
@@ -481,15 +482,6 @@ function completion(
   return 'error' in outcome
     ? { type: MessageType.Completion, invocationId, hasResult: false, error: outcome.error }
     : { type: MessageType.Completion, invocationId, hasResult: true, result: outcome.result };
-}
-
-/** Rejects when `promise` does not settle in time, so that a lost answer fails instead of hanging. */
-function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A test's nodes and connections, and the delivery checks. */
