@@ -25,12 +25,20 @@ export function fdHardLimit() {
 
 /** CPU time in microseconds (user + system, all threads) of a process, from /proc/<pid>/stat. */
 export function procCpuUs(pid) {
+  const { user, sys } = procCpuPartsUs(pid);
+  return user + sys;
+}
+
+/**
+ * CPU time in microseconds of a process split into user and system (kernel) time, all threads,
+ * from /proc/<pid>/stat: the kernel's part of a message (its syscalls, TCP over loopback) apart
+ * from the process's own work.
+ */
+export function procCpuPartsUs(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; fields after ')' are fixed.
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(f[11]);
-  const stime = Number(f[12]);
-  return ((utime + stime) * 1e6) / CLK_TCK;
+  return { user: (Number(f[11]) * 1e6) / CLK_TCK, sys: (Number(f[12]) * 1e6) / CLK_TCK };
 }
 
 /** Busy and softirq time of all cores together, µs, from the first line of /proc/stat. */

@@ -10,6 +10,7 @@ import { SCENARIOS } from './scenarios.mjs';
 
 const FIELDS = [
   'serverUsPerMsg',
+  'serverSysUsPerMsg',
   'loadgenUsPerMsg',
   'instructionsPerMsg',
   'ratePerSec',

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dropPostgresSchema, postgresBackendPids, startNats, startRedis } from './backplanes.mjs';
 import {
   machineCpuUs,
+  procCpuPartsUs,
   procCpuUs,
   procRss,
   procRssByKind,
@@ -165,7 +166,17 @@ async function serverRss(srv) {
   return { rss, heapUsed, external, parts };
 }
 
-const cpuOf = (pids) => pids.reduce((a, p) => a + procCpuUs(p), 0);
+/** CPU time of the processes, µs: all of it, and the system (kernel) part of it. */
+function cpuOf(pids) {
+  let all = 0;
+  let sys = 0;
+  for (const pid of pids) {
+    const parts = procCpuPartsUs(pid);
+    all += parts.user + parts.sys;
+    sys += parts.sys;
+  }
+  return { all, sys };
+}
 
 /**
  * CPU time of the backplane, per process: the harness's redis-server, or the PostgreSQL backends
@@ -220,7 +231,7 @@ async function measured(h, lg, srv, msg, timeoutMs) {
   const p = h.perf.ok && srv.pids.length === 1 ? startPerf(srv.pids[0]) : null;
   if (p) await sleep(250);
   const b0 = await backplaneCpu(h, srv);
-  const s0 = cpuOf(srv.pids);
+  const { all: s0, sys: k0 } = cpuOf(srv.pids);
   const l0 = procCpuUs(lg.pid);
   const m0 = machineCpuUs();
   lg.child.send({ cmd: 'go' });
@@ -230,7 +241,7 @@ async function measured(h, lg, srv, msg, timeoutMs) {
     timeoutMs,
     msg.cmd,
   );
-  const s1 = cpuOf(srv.pids);
+  const { all: s1, sys: k1 } = cpuOf(srv.pids);
   const l1 = procCpuUs(lg.pid);
   const m1 = machineCpuUs();
   const instructions = p ? await p.stop() : null;
@@ -252,6 +263,8 @@ async function measured(h, lg, srv, msg, timeoutMs) {
     softirqUs: m1.softirq - m0.softirq,
     otherShare: r.wallMs ? otherCpuUs / (r.wallMs * 1000) : null,
     serverUsPerMsg: msgs ? (s1 - s0) / msgs : null,
+    // Of which in the kernel (syscalls, TCP over loopback); the rest is the process's own work.
+    serverSysUsPerMsg: msgs ? (k1 - k0) / msgs : null,
     serverCoreShare: r.wallMs ? (s1 - s0) / (r.wallMs * 1000) : null,
     loadgenUsPerMsg: msgs ? (l1 - l0) / msgs : null,
     backplaneUsPerMsg: msgs && backplaneCpuUs !== null ? backplaneCpuUs / msgs : null,
