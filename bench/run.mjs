@@ -146,9 +146,11 @@ async function main() {
   const clusterN = opt['cluster-n'] ? Number(opt['cluster-n']) : undefined;
   let list = sessions(mode, { maxConns, bigConns, idleMs, clusterN });
   if (opt.sessions) list = list.filter((s) => opt.sessions.split(',').includes(s.name));
-  const core = Object.keys(PEERS).filter((p) => !PEERS[p].extra);
-  const used = new Set(list.flatMap((s) => s.peers ?? core));
   let wanted = opt.peers ? opt.peers.split(',') : Object.keys(PEERS);
+  // A `control` peer runs beside the core ones where --peers names it.
+  const named = opt.peers ? wanted : [];
+  const core = Object.keys(PEERS).filter((p) => !PEERS[p].extra || (PEERS[p].control && named.includes(p)));
+  const used = new Set(list.flatMap((s) => s.peers ?? core));
   for (const p of wanted) if (!PEERS[p]) throw new Error(`unknown peer ${p}`);
   wanted = wanted.filter((p) => used.has(p));
   const peers = [];

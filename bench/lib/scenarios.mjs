@@ -5,11 +5,29 @@
 //
 // A peer is a server script plus the client protocol the generator speaks to it. `extra` peers
 // run only in the sessions that name them (`session.peers`); sessions without a list run every
-// peer that is not extra (the three WebSocket peers and compare.mjs's variants). `nodes: 2` with
-// a `backplane` starts two server processes joined by it; clients alternate between them.
+// peer that is not extra (the three WebSocket peers and compare.mjs's variants), and the `control`
+// peers that --peers names. `nodes: 2` with a `backplane` starts two server processes joined by
+// it; clients alternate between them.
 const SB = 'servers/switchboard.mjs';
 export const PEERS = {
   ws: { label: 'ws (raw)', script: 'servers/ws.mjs', protocol: 'ws' },
+  // Echo and broadcast only, with no `ws` library (servers/ws-framing.mjs): run it by naming it,
+  // in sessions of those scenarios (1k, 5k).
+  'ws-framing': {
+    label: 'raw, own framing',
+    script: 'servers/ws-framing.mjs',
+    protocol: 'ws',
+    extra: true,
+    control: true,
+  },
+  // The SignalR JSON work alone over `ws` (servers/ws-signalr.mjs), likewise.
+  'ws-signalr': {
+    label: 'ws + SignalR JSON, no hub layer',
+    script: 'servers/ws-signalr.mjs',
+    protocol: 'signalr-json',
+    extra: true,
+    control: true,
+  },
   socketio: { label: 'Socket.IO 4', script: 'servers/socketio.mjs', protocol: 'socketio' },
   switchboard: { label: 'Switchboard', script: SB, protocol: 'signalr-json' },
   'switchboard-msgpack': {
