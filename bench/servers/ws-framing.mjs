@@ -10,23 +10,15 @@
 // backplane: it is a measuring control, not a server to build on.
 
 import { isUtf8 } from 'node:buffer';
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { notFound, serve } from './common.mjs';
+import { createHash } from 'node:crypto';
+import { negotiateServer, serve } from './common.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_PAYLOAD = 1024 * 1024;
 /** Every open socket, for a broadcast. */
 const clients = new Set();
 
-const http = createServer((req, res) => {
-  if (req.method !== 'POST' || !req.url?.startsWith('/bench/negotiate')) return notFound(req, res);
-  req.resume();
-  req.on('end', () => {
-    const body = JSON.stringify({ connectionId: randomBytes(16).toString('base64url') });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  });
-});
+const http = negotiateServer();
 
 http.on('upgrade', (req, socket, head) => {
   const key = req.headers['sec-websocket-key'];

@@ -8,23 +8,15 @@
 // Echo and broadcast only (the 1k and 5k sessions), no error handling a real server needs: a
 // measuring control, not a server to build on.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { notFound, serve } from './common.mjs';
+import { negotiateServer, serve } from './common.mjs';
 
-const http = createServer((req, res) => {
-  if (req.method !== 'POST' || !req.url?.startsWith('/bench/negotiate')) return notFound(req, res);
-  req.resume();
-  req.on('end', () => {
-    const body = JSON.stringify({
-      negotiateVersion: 1,
-      connectionId: randomBytes(16).toString('base64url'),
-      connectionToken: randomBytes(16).toString('base64url'),
-      availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text', 'Binary'] }],
-    });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  });
-});
+const http = negotiateServer((id) => ({
+  negotiateVersion: 1,
+  connectionId: id,
+  connectionToken: randomBytes(16).toString('base64url'),
+  availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text', 'Binary'] }],
+}));
 const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
 const TEXT = { binary: false };
 const shaken = new WeakSet();

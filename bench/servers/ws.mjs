@@ -12,11 +12,10 @@
 // With `--postgres URL` the same on PostgreSQL: `pg_notify` on a channel named after the prefix,
 // one LISTEN connection per node (`--node-id N` names both connections `switchboard:N`, as the
 // Switchboard nodes name theirs, so that the harness counts their backends' CPU).
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
-import { notFound, serve } from './common.mjs';
+import { negotiateServer, serve } from './common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,14 +29,7 @@ const { values: opt } = parseArgs({
 
 // The storm's first exchange: a small POST answered with a small JSON body holding a fresh id, as
 // a negotiate is (the raw peer does the same two exchanges as a SignalR client: POST, then upgrade).
-const http = createServer((req, res) => {
-  if (req.method !== 'POST' || !req.url?.startsWith('/bench/negotiate')) return notFound(req, res);
-  req.resume();
-  req.on('end', () => {
-    const body = JSON.stringify({ connectionId: randomBytes(16).toString('base64url') });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  });
-});
+const http = negotiateServer();
 const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
 const groups = new Map();
 const memberOf = new WeakMap();
