@@ -35,6 +35,8 @@ export const PEERS = {
     script: SB,
     protocol: 'signalr-msgpack',
     extra: true,
+    // Also in the 1k and 5k sessions (echo) where --peers names it.
+    control: true,
   },
   'switchboard-sse': { label: 'Switchboard SSE', script: SB, protocol: 'signalr-sse', extra: true },
   'switchboard-lp': { label: 'Switchboard long polling', script: SB, protocol: 'signalr-lp', extra: true },
