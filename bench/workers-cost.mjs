@@ -12,11 +12,11 @@
 //
 //   The raw control (bench/servers/ws-cluster.mjs): a raw `ws` server (no SignalR, no hub: it
 //   answers the handshake and sends each invocation back as its own reply) as 1 process and as 2
-//   node:cluster workers, pinned and run the same way. Its broadcast crosses workers the plainest way: the worker that gets it
-//   writes to its own sockets and hands the frame to the primary over the IPC channel
-//   (`advanced` serialization, as clusterize), which hands it to the other worker. What two
-//   processes on one core cost any server is its 2-workers / 1-process ratio; what Switchboard's
-//   crossing adds is its own ratio over that one.
+//   node:cluster workers, pinned and run the same way. Its broadcast crosses workers the plainest
+//   way: the worker that gets it writes to its own sockets and hands the frame to the primary over
+//   the IPC channel (`advanced` serialization, as clusterize), which hands it to the other worker.
+//   What two processes on one core cost any server is its 2-workers / 1-process ratio; what
+//   Switchboard's crossing adds is its own ratio over that one.
 //
 // CPU comes from /proc/<pid>/stat (user + system, every server process); the machine's load
 // average is recorded before and after (the machine may be shared).
