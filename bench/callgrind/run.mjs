@@ -5,6 +5,8 @@
 //   npm run build && node bench/callgrind/run.mjs [--reps 9] [--echoes 2000] [--clients 8]
 //                                                 [--connections 200] [--concurrency 4]
 //                                                 [--only echo|storm] [--peers switchboard,ws]
+//                                                 (peers: switchboard, ws, ws-signalr,
+//                                                 switchboard-baseline with --baseline ENTRY)
 //
 // Both servers (bench/callgrind/server.mjs) run under `valgrind --tool=callgrind` at once; this
 // process is the client, outside valgrind. Per repetition and peer: the counters are zeroed
@@ -21,6 +23,10 @@
 //   storm  `--connections` connections opened `--concurrency` at a time: POST /bench/negotiate
 //          (Switchboard: negotiate v1; ws: a small JSON answer), then the upgrade (Switchboard: with
 //          ?id=<token>, then the JSON handshake and its answer). They are closed after the dump.
+//
+// `ws-signalr` (the SignalR JSON control of bench/servers/signalr-control.mjs) is spoken to as
+// Switchboard is: its count over raw `ws` is the JSON hub protocol's codec, Switchboard's over it
+// the hub layer.
 //
 // Result: bench/results/callgrind-<time>.json and a table on stdout (median, min-max, ratio of
 // the medians to ws).
@@ -155,6 +161,9 @@ const NEGOTIATE_HEADERS = {
   'content-length': '0',
 };
 
+/** Whether the peer is spoken to as a SignalR server (negotiate token, handshake, invocations). */
+const speaksSignalR = (peer) => peer.name.startsWith('switchboard') || peer.name === 'ws-signalr';
+
 /** POSTs to the peer's negotiate path; resolves with the JSON answer. */
 function post(peer, retry = true) {
   return new Promise((resolve, reject) => {
@@ -190,7 +199,7 @@ function post(peer, retry = true) {
 /** Opens one connection the way the scenario's client would; resolves with the open socket. */
 async function open(peer) {
   const n = await post(peer);
-  const sb = peer.name.startsWith('switchboard');
+  const sb = speaksSignalR(peer);
   const url = `ws://127.0.0.1:${peer.port}/bench${sb ? `?id=${encodeURIComponent(n.connectionToken)}` : ''}`;
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
@@ -243,7 +252,7 @@ async function storm(peer, count, concurrency) {
 
 /** `total` echo round trips over `sockets`, one in flight per socket. */
 function echo(peer, sockets, total) {
-  const sb = peer.name.startsWith('switchboard');
+  const sb = speaksSignalR(peer);
   let sent = 0;
   let done = 0;
   return new Promise((resolve, reject) => {

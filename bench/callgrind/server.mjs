@@ -7,6 +7,10 @@
 //                                                 frame is sent back as it came; a POST is answered
 //                                                 with a small JSON body (a fresh id), then the
 //                                                 client upgrades
+//   node bench/callgrind/server.mjs ws-signalr    the SignalR JSON control (bench/servers/
+//                                                 signalr-control.mjs): negotiate, handshake, each
+//                                                 record JSON.parse'd, the Completion written with
+//                                                 JSON.stringify, on `ws`, with no hub layer
 //
 // Listens on 127.0.0.1, port 0, and prints one line `{"port":N}` on stdout once listening.
 import { randomBytes } from 'node:crypto';
@@ -14,7 +18,12 @@ import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
 const kind = process.argv[2];
-const http = createServer();
+const http =
+  kind === 'ws-signalr'
+    ? (await import('../servers/common.mjs')).negotiateServer(
+        (await import('../servers/signalr-control.mjs')).signalrNegotiateBody,
+      )
+    : createServer();
 
 if (kind === 'switchboard') {
   const entry =
@@ -48,8 +57,11 @@ if (kind === 'switchboard') {
   wss.on('connection', (ws) => {
     ws.on('message', (data) => ws.send(data, TEXT));
   });
+} else if (kind === 'ws-signalr') {
+  const { attachSignalrControl } = await import('../servers/signalr-control.mjs');
+  attachSignalrControl(http);
 } else {
-  throw new Error(`unknown peer ${kind}: switchboard or ws`);
+  throw new Error(`unknown peer ${kind}: switchboard, ws or ws-signalr`);
 }
 
 http.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, () => {

@@ -1,54 +1,11 @@
 // Control peer: the least a SignalR server on `ws` with the JSON hub protocol must do, written
-// straight over `ws` with no hub layer: the negotiate answer, the handshake, and per message the
-// records split at 0x1E, each parsed with JSON.parse; `echo` answered with its Completion
-// (`JSON.stringify` of the result), `broadcast` written as one Invocation text to every client.
-// Switchboard's figure over this one is what its hub layer (validation, dispatch, hub instances,
-// the connection's bookkeeping) costs beyond the codec; this one's over raw `ws` is the codec.
-//
-// Echo and broadcast only (the 1k and 5k sessions), no error handling a real server needs: a
-// measuring control, not a server to build on.
-import { randomBytes } from 'node:crypto';
-import { WebSocketServer } from 'ws';
+// straight over `ws` with no hub layer (signalr-control.mjs). Switchboard's figure over this one is
+// what its hub layer (validation, dispatch, hub instances, the connection's bookkeeping) costs
+// beyond the codec; this one's over raw `ws` is the codec. Echo and broadcast only (the 1k and 5k
+// sessions).
 import { negotiateServer, serve } from './common.mjs';
+import { attachSignalrControl, signalrNegotiateBody } from './signalr-control.mjs';
 
-const http = negotiateServer((id) => ({
-  negotiateVersion: 1,
-  connectionId: id,
-  connectionToken: randomBytes(16).toString('base64url'),
-  availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text', 'Binary'] }],
-}));
-const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
-const TEXT = { binary: false };
-const shaken = new WeakSet();
-
-wss.on('connection', (ws) => {
-  ws.on('message', (data) => {
-    const text = data.toString();
-    if (!shaken.has(ws)) {
-      shaken.add(ws);
-      ws.send('{}\x1e', TEXT);
-      return;
-    }
-    for (
-      let start = 0, end = text.indexOf('\x1e');
-      end !== -1;
-      start = end + 1, end = text.indexOf('\x1e', start)
-    ) {
-      const message = JSON.parse(text.slice(start, end));
-      if (message.type !== 1) continue;
-      if (message.target === 'echo') {
-        ws.send(
-          `{"type":3,"invocationId":${JSON.stringify(message.invocationId)},"result":${JSON.stringify(message.arguments[0])}}\x1e`,
-          TEXT,
-        );
-      } else if (message.target === 'broadcast') {
-        const out = Buffer.from(
-          `{"type":1,"target":"broadcast","arguments":[${JSON.stringify(message.arguments[0])}]}\x1e`,
-        );
-        for (const c of wss.clients) c.send(out, TEXT);
-      }
-    }
-  });
-});
-
+const http = negotiateServer(signalrNegotiateBody);
+attachSignalrControl(http);
 serve(http, 'ws-signalr');
