@@ -13,17 +13,18 @@
 //                                                 JSON.stringify, on `ws`, with no hub layer
 //
 // Listens on 127.0.0.1, port 0, and prints one line `{"port":N}` on stdout once listening.
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { negotiateServer } from '../servers/common.mjs';
+import { attachSignalrControl, signalrNegotiateBody } from '../servers/signalr-control.mjs';
 
 const kind = process.argv[2];
+// The raw peers answer POST /bench/negotiate themselves: `ws` with a small JSON body holding a
+// fresh id, `ws-signalr` with a negotiate (version 1) answer.
 const http =
-  kind === 'ws-signalr'
-    ? (await import('../servers/common.mjs')).negotiateServer(
-        (await import('../servers/signalr-control.mjs')).signalrNegotiateBody,
-      )
-    : createServer();
+  kind === 'switchboard'
+    ? createServer()
+    : negotiateServer(kind === 'ws-signalr' ? signalrNegotiateBody : (id) => ({ id }));
 
 if (kind === 'switchboard') {
   const entry =
@@ -41,24 +42,11 @@ if (kind === 'switchboard') {
 } else if (kind === 'ws') {
   const { WebSocketServer } = await import('ws');
   const TEXT = { binary: false };
-  http.on('request', (req, res) => {
-    if (req.method !== 'POST') {
-      res.writeHead(404).end();
-      return;
-    }
-    // Read the (empty) body as a server must, then answer with a small JSON document.
-    req.resume();
-    req.on('end', () => {
-      const body = JSON.stringify({ id: randomBytes(16).toString('base64url') });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    });
-  });
   const wss = new WebSocketServer({ server: http, path: '/bench', perMessageDeflate: false });
   wss.on('connection', (ws) => {
     ws.on('message', (data) => ws.send(data, TEXT));
   });
 } else if (kind === 'ws-signalr') {
-  const { attachSignalrControl } = await import('../servers/signalr-control.mjs');
   attachSignalrControl(http);
 } else {
   throw new Error(`unknown peer ${kind}: switchboard, ws or ws-signalr`);
