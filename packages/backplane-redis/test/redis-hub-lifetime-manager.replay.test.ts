@@ -39,6 +39,10 @@ test('a gap on the live path is read from the log before the next message is del
     await sender!.addToGroup('receiver', 'g');
     await sender!.sendGroup('g', 'm', ['first']);
     await until(() => receiver.frames.length === 1, 'the first message');
+    await settle(nodes);
+    // Counted from here: at start-up a node may also read a channel's log once (the bus's first
+    // 'ready' catches every channel up), which delivers from the log what was on its way live.
+    const { replayed, duplicatesDropped } = receiverNode!.counters;
     await appendOnly(admin, `${prefix}hub:group:g#log`, 'missed');
     await sender!.sendGroup('g', 'm', ['after']);
     await until(() => receiver.frames.length === 3, 'the missed and the next message');
@@ -46,8 +50,8 @@ test('a gap on the live path is read from the log before the next message is del
     assert.deepEqual(receiver.tags(), ['first', 'missed', 'after']);
     // The log read covers the missed entry and the one whose frame revealed the gap; that frame
     // is then dropped as already delivered.
-    assert.equal(receiverNode!.counters.replayed, 2);
-    assert.ok(receiverNode!.counters.duplicatesDropped >= 1);
+    assert.equal(receiverNode!.counters.replayed - replayed, 2);
+    assert.ok(receiverNode!.counters.duplicatesDropped - duplicatesDropped >= 1);
     assert.equal(receiverNode!.counters.lost, 0);
     assert.deepEqual(errors, []);
   } finally {
